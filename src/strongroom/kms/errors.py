@@ -1,0 +1,177 @@
+"""The one exception hierarchy of the KMS.
+
+Every error that can reach a client is a subclass of :class:`KmsError` whose class name is
+exactly the AWS error code (the ``__type`` botocore looks up), and which carries the HTTP
+status AWS uses. ``api/wire_errors.py`` turns any of them into a response; nothing else in the
+code base decides statuses or codes.
+
+Messages never contain secrets (plaintext, key material, credentials, signatures).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class KmsError(Exception):
+    """Base of every error that is reported to a client."""
+
+    status: ClassVar[int] = 400
+    default_message: ClassVar[str] = ""
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message if message is not None else self.default_message
+        super().__init__(self.message)
+
+    @property
+    def code(self) -> str:
+        """The AWS error code: the class name, by construction."""
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"{self.code}({self.message!r})"
+
+
+# --- protocol and authentication (not in the KMS model, common to AWS JSON services) ------
+
+
+class UnknownOperationException(KmsError):
+    default_message = "The requested operation is not recognized."
+
+
+class SerializationException(KmsError):
+    default_message = "Unable to parse the request body."
+
+
+class ValidationException(KmsError):
+    pass
+
+
+class RequestEntityTooLargeException(KmsError):
+    status = 413
+    default_message = "Request body is too large."
+
+
+class MissingAuthenticationTokenException(KmsError):
+    default_message = "Missing Authentication Token"
+
+
+class IncompleteSignatureException(KmsError):
+    pass
+
+
+class InvalidSignatureException(KmsError):
+    pass
+
+
+class UnrecognizedClientException(KmsError):
+    default_message = "The security token included in the request is invalid."
+
+
+class AccessDeniedException(KmsError):
+    pass
+
+
+class ThrottlingException(KmsError):
+    default_message = "You have exceeded the rate at which you may call KMS."
+
+
+# --- modelled KMS exceptions --------------------------------------------------------------
+
+
+class AlreadyExistsException(KmsError):
+    pass
+
+
+class ConflictException(KmsError):
+    status = 409
+
+
+class DependencyTimeoutException(KmsError):
+    status = 503
+
+
+class DisabledException(KmsError):
+    status = 409
+
+
+class DryRunOperationException(KmsError):
+    status = 412
+    default_message = "The request would have succeeded, but the DryRun option is set."
+
+
+class IncorrectKeyException(KmsError):
+    default_message = (
+        "The key ID in the request does not identify a CMK that can perform this operation."
+    )
+
+
+class InvalidAliasNameException(KmsError):
+    pass
+
+
+class InvalidArnException(KmsError):
+    pass
+
+
+class InvalidCiphertextException(KmsError):
+    """Every decryption failure: one class, one message, so failures reveal nothing."""
+
+    default_message = ""
+
+
+class InvalidGrantTokenException(KmsError):
+    pass
+
+
+class InvalidKeyUsageException(KmsError):
+    pass
+
+
+class InvalidMarkerException(KmsError):
+    default_message = "Invalid marker."
+
+
+class KMSInternalException(KmsError):
+    status = 500
+    default_message = "An internal error occurred."
+
+
+class KMSInvalidStateException(KmsError):
+    status = 409
+
+
+class KeyUnavailableException(KmsError):
+    status = 500
+
+
+class LimitExceededException(KmsError):
+    pass
+
+
+class MalformedPolicyDocumentException(KmsError):
+    pass
+
+
+class NotFoundException(KmsError):
+    pass
+
+
+class TagException(KmsError):
+    pass
+
+
+class UnsupportedOperationException(KmsError):
+    pass
+
+
+def all_error_classes() -> dict[str, type[KmsError]]:
+    """Every concrete wire error, by code. Tests compare this with the service model."""
+    found: dict[str, type[KmsError]] = {}
+    pending: list[type[KmsError]] = [KmsError]
+    while pending:
+        cls = pending.pop()
+        for sub in cls.__subclasses__():
+            found[sub.__name__] = sub
+            pending.append(sub)
+    return found
