@@ -175,3 +175,7 @@ def all_error_classes() -> dict[str, type[KmsError]]:
             found[sub.__name__] = sub
             pending.append(sub)
     return found
+
+
+class CustomKeyStoreNotFoundException(KmsError):
+    pass

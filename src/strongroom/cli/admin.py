@@ -1,0 +1,82 @@
+"""``strongroom admin``: accounts, users and access keys, against a data directory."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from strongroom.kms.app import open_data_dir
+from strongroom.kms.config import load_settings
+from strongroom.kms.service.admin import Admin
+
+
+def add_parser(commands: Any) -> None:
+    from strongroom.cli.main import add_data_dir
+
+    parser = commands.add_parser("admin", help="manage accounts, users and access keys")
+    add_data_dir(parser)
+    things = parser.add_subparsers(dest="thing", required=True)
+
+    accounts = things.add_parser("accounts").add_subparsers(dest="verb", required=True)
+    create = accounts.add_parser("create", help="create an account (tenant)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--id", dest="account_id", help="12-digit account id (default: random)")
+    create.set_defaults(run=_run(lambda a, x: _account(a.create_account(x.name, x.account_id))))
+    accounts.add_parser("list").set_defaults(
+        run=_run(lambda a, x: [_account(acc) for acc in a.list_accounts()]))
+
+    users = things.add_parser("users").add_subparsers(dest="verb", required=True)
+    create = users.add_parser("create", help="create a user in an account")
+    create.add_argument("--account", required=True)
+    create.add_argument("name")
+    create.set_defaults(run=_run(lambda a, x: _user(a.create_user(x.account, x.name))))
+    listing = users.add_parser("list")
+    listing.add_argument("--account", required=True)
+    listing.set_defaults(run=_run(lambda a, x: [_user(u) for u in a.list_users(x.account)]))
+
+    keys = things.add_parser("access-keys").add_subparsers(dest="verb", required=True)
+    create = keys.add_parser("create", help="create an access key for a user")
+    create.add_argument("--account", required=True)
+    create.add_argument("--user", required=True)
+    create.add_argument("--access-key-id", help="use this id (development set-ups)")
+    create.add_argument("--secret-access-key", help="use this secret (development set-ups)")
+    create.set_defaults(run=_run(lambda a, x: _issued(a.create_access_key(
+        x.account, x.user, x.access_key_id, x.secret_access_key))))
+    listing = keys.add_parser("list")
+    listing.add_argument("--account")
+    listing.set_defaults(run=_run(lambda a, x: [
+        {"AccessKeyId": k.access_key_id, "AccountId": k.account_id, "UserName": k.principal_name,
+         "Status": k.status, "CreateDate": k.created_at.isoformat()}
+        for k in a.list_access_keys(x.account)]))
+    delete = keys.add_parser("delete")
+    delete.add_argument("access_key_id")
+    delete.set_defaults(run=_run(lambda a, x: a.delete_access_key(x.access_key_id)))
+
+
+def _run(action: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        data_dir = open_data_dir(load_settings(args.data_dir))
+        try:
+            result = action(data_dir.admin, args)
+        finally:
+            data_dir.db.engine.dispose()
+        if result is not None:
+            print(json.dumps(result, indent=2))
+        return 0
+
+    return run
+
+
+def _account(account: Any) -> dict[str, str]:
+    return {"AccountId": account.account_id, "Name": account.name,
+            "CreateDate": account.created_at.isoformat()}
+
+
+def _user(user: Any) -> dict[str, str]:
+    return {"UserName": user.name, "Arn": user.arn, "CreateDate": user.created_at.isoformat()}
+
+
+def _issued(issued: Any) -> dict[str, str]:
+    return {"AccessKeyId": issued.access_key_id, "SecretAccessKey": issued.secret_access_key,
+            "AccountId": issued.account_id, "UserName": issued.user_name}

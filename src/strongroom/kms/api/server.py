@@ -1,0 +1,192 @@
+"""The HTTP face of the KMS: a raw ASGI application speaking AWS JSON 1.1.
+
+Per request: read the body (bounded) -> verify SigV4 -> find the operation -> parse JSON ->
+validate against the service model -> run the pipeline -> encode. Any :class:`KmsError` becomes
+a response in ``wire_errors``; anything else is logged and answered as KMSInternalException.
+
+No web framework: on this path a framework costs more than everything else together (see
+``docs/adr/0002-raw-asgi.md``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Any
+
+import orjson
+
+from strongroom.kms.api.model import ServiceModel
+from strongroom.kms.api.sigv4 import SigV4Verifier
+from strongroom.kms.api.wire_errors import error_response
+from strongroom.kms.errors import (
+    KmsError,
+    KMSInternalException,
+    RequestEntityTooLargeException,
+    SerializationException,
+    UnknownOperationException,
+    UnsupportedOperationException,
+)
+from strongroom.kms.service.caller import Caller, Credential
+from strongroom.kms.service.pipeline import Operation, Pipeline
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+TARGET_PREFIX = "TrentService."
+JSON_CONTENT_TYPE = b"application/x-amz-json-1.1"
+HEALTH_PATH = "/health"
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(type(value).__name__)
+
+
+class KmsApi:
+    """Routes AWS JSON 1.1 requests to the pipeline."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        verifier: SigV4Verifier[Credential],
+        model: ServiceModel,
+        operations: Mapping[str, Operation],
+        max_body_bytes: int,
+    ) -> None:
+        self._pipeline = pipeline
+        self._verifier = verifier
+        self._operations = operations
+        self._max_body = max_body_bytes
+        self._model_operations = frozenset(model.operation_names)
+        self._decoders = {name: model.request_decoder(name) for name in operations}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = str(uuid.uuid4())
+        if scope["method"] == "GET" and scope["path"] == HEALTH_PATH:
+            await _respond(send, 200, b'{"status":"ok"}', request_id)
+            return
+        try:
+            body = await self._read_body(scope, receive)
+            status, payload = self._dispatch(scope, body, request_id)
+        except KmsError as error:
+            status, payload = error_response(error)
+        except Exception:
+            log.exception("internal error in request %s", request_id)
+            status, payload = error_response(KMSInternalException())
+        await _respond(send, status, payload, request_id)
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    raise SerializationException("Invalid Content-Length header.") from None
+                if declared > self._max_body:
+                    raise RequestEntityTooLargeException()
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body:
+                raise RequestEntityTooLargeException()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _dispatch(self, scope: Scope, body: bytes, request_id: str) -> tuple[int, bytes]:
+        if scope["method"] != "POST" or scope["path"] != "/":
+            raise UnknownOperationException()
+        headers = scope["headers"]
+        credential = self._verifier.verify(
+            "POST", scope.get("raw_path") or b"/", scope.get("query_string", b""), headers, body)
+        operation = self._operation(headers)
+        try:
+            parsed = orjson.loads(body) if body else {}
+        except orjson.JSONDecodeError:
+            raise SerializationException("Unable to parse the request body as JSON.") from None
+        request = self._decoders[operation.name].decode(parsed)
+        client = scope.get("client")
+        caller = Caller.from_credential(credential, client[0] if client else "")
+        response = self._pipeline.execute(operation, request, caller, request_id)
+        return 200, orjson.dumps(response, default=_json_default)
+
+    def _operation(self, headers: list[tuple[bytes, bytes]]) -> Operation:
+        target = next((v for n, v in headers if n == b"x-amz-target"), b"").decode("latin-1")
+        name = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else ""
+        operation = self._operations.get(name)
+        if operation is not None:
+            return operation
+        if name in self._model_operations:
+            raise UnsupportedOperationException(f"{name} is not supported by this server yet.")
+        raise UnknownOperationException()
+
+
+async def _respond(send: Send, status: int, payload: bytes, request_id: str) -> None:
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", JSON_CONTENT_TYPE),
+            (b"content-length", str(len(payload)).encode()),
+            (b"x-amzn-requestid", request_id.encode()),
+        ],
+    })
+    await send({"type": "http.response.body", "body": payload})
+
+
+class AsgiApp:
+    """ASGI entry point: HTTP goes to the API; lifespan starts and stops background tasks."""
+
+    def __init__(
+        self,
+        api: KmsApi,
+        background: list[tuple[Callable[[], object], float]],
+        on_shutdown: Callable[[], None],
+    ) -> None:
+        self.api = api
+        self._background = background
+        self._on_shutdown = on_shutdown
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.api.handle(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._tasks = [asyncio.create_task(_every(job, period))
+                               for job, period in self._background]
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for task in self._tasks:
+                    task.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+                self._on_shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _every(job: Callable[[], object], period: float) -> None:
+    """Run ``job`` now and then every ``period`` seconds; log and survive its failures."""
+    while True:
+        try:
+            job()
+        except Exception:
+            log.exception("background job %s failed", getattr(job, "__qualname__", job))
+        await asyncio.sleep(period)

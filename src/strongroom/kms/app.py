@@ -1,0 +1,128 @@
+"""Composition root: settings -> storage, key store, caches, pipeline, audit, ASGI app.
+
+This is the only module that knows how the parts fit together.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from strongroom.kms.api.model import ServiceModel
+from strongroom.kms.api.server import AsgiApp, KmsApi
+from strongroom.kms.api.sigv4 import SigV4Verifier
+from strongroom.kms.audit.events import AuditSink
+from strongroom.kms.audit.log import JsonlAuditLog
+from strongroom.kms.config import ConfigError, Settings, load_settings
+from strongroom.kms.domain.clock import Clock, SystemClock
+from strongroom.kms.keystores.root_key_file import create_root_key_file, load_root_key_file
+from strongroom.kms.keystores.software import SoftwareKeyStore
+from strongroom.kms.service.admin import Admin, IssuedAccessKey
+from strongroom.kms.service.authorization import AccountAuthorizer
+from strongroom.kms.service.cache import KeyCache
+from strongroom.kms.service.caller import Credential
+from strongroom.kms.service.context import ServiceContext
+from strongroom.kms.service.credentials import CredentialCache
+from strongroom.kms.service.deletion import DeletionScheduler
+from strongroom.kms.service.pipeline import Pipeline
+from strongroom.kms.service.registry import OPERATIONS
+from strongroom.kms.storage.database import Database
+from strongroom.kms.storage.engine import sqlite_url
+from strongroom.kms.storage.identity import IdentityRepository
+from strongroom.kms.storage.keys import KeyRepository
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ACCOUNT_NAME = "default"
+ADMIN_USER = "admin"
+
+
+def database_url(settings: Settings) -> str:
+    return settings.database_url or sqlite_url(settings.data_dir)
+
+
+@dataclass(frozen=True, slots=True)
+class DataDir:
+    """An opened data directory: the database and the default key store."""
+
+    settings: Settings
+    db: Database
+    store: SoftwareKeyStore
+    clock: Clock
+
+    @property
+    def admin(self) -> Admin:
+        return Admin(IdentityRepository(self.db), self.store, self.clock)
+
+
+def initialize(settings: Settings, clock: Clock | None = None) -> tuple[DataDir, IssuedAccessKey | None]:
+    """Create what a first start needs (idempotent); return the admin key if one was made."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not settings.root_key_path.exists():
+        create_root_key_file(settings.root_key_path)
+    data_dir = open_data_dir(settings, clock)
+    admin = data_dir.admin
+    if admin.list_accounts():
+        return data_dir, None
+    account = admin.create_account(DEFAULT_ACCOUNT_NAME)
+    admin.create_user(account.account_id, ADMIN_USER)
+    return data_dir, admin.create_access_key(account.account_id, ADMIN_USER)
+
+
+def open_data_dir(settings: Settings, clock: Clock | None = None) -> DataDir:
+    db = Database.open(database_url(settings))
+    store_id = db.init_meta("default_store_id", secrets.token_hex(16))
+    region = db.init_meta("region", settings.region)
+    if region != settings.region:
+        raise ConfigError(
+            f"the data in {settings.data_dir} belongs to region {region}, "
+            f"not {settings.region}")
+    store = SoftwareKeyStore(store_id, load_root_key_file(settings.root_key_path))
+    return DataDir(settings, db, store, clock or SystemClock())
+
+
+def create_app(
+    settings: Settings, clock: Clock | None = None, audit: AuditSink | None = None
+) -> AsgiApp:
+    data_dir = open_data_dir(settings, clock)
+    db, store, clock = data_dir.db, data_dir.store, data_dir.clock
+    keys = KeyRepository(db)
+    identity = IdentityRepository(db)
+    cache = KeyCache(db, keys, store)
+    ctx = ServiceContext(settings.region, clock, db, keys, identity, store, cache)
+    audit_sink = audit or JsonlAuditLog(settings.audit_dir)
+    pipeline = Pipeline(ctx, AccountAuthorizer(), audit_sink)
+    credentials = CredentialCache(identity, store)
+    verifier: SigV4Verifier[Credential] = SigV4Verifier(
+        region=settings.region, service="kms", lookup=credentials.lookup,
+        max_skew_seconds=settings.max_clock_skew_seconds)
+    api = KmsApi(pipeline, verifier, ServiceModel.load(), OPERATIONS, settings.max_body_bytes)
+    scheduler = DeletionScheduler(ctx)
+
+    def poll_changes() -> None:
+        changes = cache.poll()
+        credentials.apply(changes)
+
+    def housekeeping() -> None:
+        scheduler.run_due()
+        db.prune_changes(clock.now())
+
+    def shutdown() -> None:
+        audit_sink.flush()
+        db.engine.dispose()
+
+    background = [
+        (poll_changes, settings.cache_poll_seconds),
+        (audit_sink.flush, 1.0),
+        (housekeeping, settings.scheduler_seconds),
+    ]
+    return AsgiApp(api, background, shutdown)
+
+
+def app_from_env() -> AsgiApp:
+    """Factory for server worker processes: settings come from STRONGROOM_* variables."""
+    logging.basicConfig(level=os.environ.get("STRONGROOM_LOG_LEVEL", "info").upper())
+    return create_app(load_settings(Path(os.environ["STRONGROOM_DATA_DIR"])))

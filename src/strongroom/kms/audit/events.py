@@ -1,0 +1,44 @@
+"""Audit events: who did what to which key, with which outcome. Never secrets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    time: datetime
+    request_id: str
+    account_id: str
+    principal_arn: str
+    access_key_id: str
+    source_ip: str
+    operation: str
+    resources: tuple[str, ...]
+    error_code: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        return "success" if self.error_code is None else "failure"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "eventTime": self.time.isoformat(),
+            "requestID": self.request_id,
+            "recipientAccountId": self.account_id,
+            "userIdentity": {"arn": self.principal_arn, "accessKeyId": self.access_key_id},
+            "sourceIPAddress": self.source_ip,
+            "eventSource": "kms.amazonaws.com",
+            "eventName": self.operation,
+            "resources": [{"ARN": arn} for arn in self.resources],
+            "outcome": self.outcome,
+            "errorCode": self.error_code,
+        }
+
+
+class AuditSink(Protocol):
+    def record(self, event: AuditEvent) -> None: ...
+
+    def flush(self) -> None: ...

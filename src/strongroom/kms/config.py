@@ -1,0 +1,94 @@
+"""Typed settings from a TOML file and ``STRONGROOM_*`` environment variables, validated once.
+
+Precedence: command-line flags (applied by the CLI) > environment > TOML file > defaults.
+The TOML file is ``<data_dir>/strongroom.toml`` unless ``STRONGROOM_CONFIG`` names another.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATA_DIR = Path("./strongroom-data")
+_REGION_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = DEFAULT_DATA_DIR
+    host: str = "127.0.0.1"
+    port: int = 8080
+    region: str = "us-east-1"
+    workers: int = 2
+    database_url: str = ""  # empty: SQLite in the data directory
+    max_body_bytes: int = 512 * 1024
+    cache_poll_seconds: float = 0.2
+    scheduler_seconds: float = 5.0
+    max_clock_skew_seconds: int = 300
+    log_level: str = "info"
+
+    @property
+    def root_key_path(self) -> Path:
+        return self.data_dir / "root.key"
+
+    @property
+    def audit_dir(self) -> Path:
+        return self.data_dir / "audit"
+
+    def validated(self) -> Settings:
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"port {self.port} is not between 1 and 65535")
+        if not 1 <= self.workers <= 64:
+            raise ConfigError(f"workers {self.workers} is not between 1 and 64")
+        if not self.region or not set(self.region) <= _REGION_CHARS:
+            raise ConfigError(f"region {self.region!r} is not a valid region name")
+        if self.max_body_bytes < 64 * 1024:
+            raise ConfigError("max_body_bytes must be at least 65536")
+        if not 0.01 <= self.cache_poll_seconds <= 1.0:
+            raise ConfigError("cache_poll_seconds must be between 0.01 and 1.0")
+        if self.scheduler_seconds <= 0:
+            raise ConfigError("scheduler_seconds must be positive")
+        return self
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Apply non-None overrides (from command-line flags)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return replace(self, **given).validated()
+
+
+def _coerce(name: str, raw: Any, kind: Any) -> Any:
+    kinds = {"Path": Path, "int": int, "float": float, "str": str}
+    try:
+        return kinds[kind](raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name}={raw!r} is not a valid {kind}") from None
+
+
+def load_settings(
+    data_dir: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    env = os.environ if environ is None else environ
+    types = {f.name: f.type for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    directory = data_dir or Path(env.get("STRONGROOM_DATA_DIR", str(DEFAULT_DATA_DIR)))
+    config_file = Path(env.get("STRONGROOM_CONFIG", str(directory / "strongroom.toml")))
+    if config_file.exists():
+        with config_file.open("rb") as handle:
+            for name, raw in tomllib.load(handle).items():
+                if name not in types:
+                    raise ConfigError(f"unknown setting {name!r} in {config_file}")
+                values[name] = _coerce(name, raw, types[name])
+    for name, kind in types.items():
+        raw = env.get(f"STRONGROOM_{name.upper()}")
+        if raw is not None:
+            values[name] = _coerce(name, raw, kind)
+    values["data_dir"] = directory if data_dir is not None else values.get("data_dir", directory)
+    return Settings(**values).validated()

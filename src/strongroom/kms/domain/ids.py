@@ -1,0 +1,113 @@
+"""Identifiers: key ids, ARNs, alias names, and the four ways a caller may name a key."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from enum import Enum
+
+from strongroom.kms.errors import (
+    InvalidAliasNameException,
+    InvalidArnException,
+    NotFoundException,
+    ValidationException,
+)
+
+_KEY_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}")
+_ALIAS_NAME = re.compile(r"alias/[a-zA-Z0-9/_-]{1,250}")
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+RESERVED_ALIAS_PREFIX = "alias/aws/"
+ALIAS_PREFIX = "alias/"
+
+
+def new_key_id() -> str:
+    return str(uuid.uuid4())
+
+
+def new_material_id() -> str:
+    """64 hex characters, the length of an AWS KeyMaterialId."""
+    return secrets.token_hex(32)
+
+
+def new_account_id() -> str:
+    return str(secrets.randbelow(9 * 10**11) + 10**11)
+
+
+def is_account_id(value: str) -> bool:
+    return _ACCOUNT_ID.fullmatch(value) is not None
+
+
+def is_key_id(value: str) -> bool:
+    return _KEY_ID.fullmatch(value) is not None
+
+
+def key_arn(region: str, account_id: str, key_id: str) -> str:
+    return f"arn:aws:kms:{region}:{account_id}:key/{key_id}"
+
+
+def alias_arn(region: str, account_id: str, alias_name: str) -> str:
+    return f"arn:aws:kms:{region}:{account_id}:{alias_name}"
+
+
+class RefKind(Enum):
+    KEY_ID = "key id"
+    KEY_ARN = "key ARN"
+    ALIAS_NAME = "alias name"
+    ALIAS_ARN = "alias ARN"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRef:
+    """A parsed KeyId request value. ``account_id``/``region`` are set only for ARNs."""
+
+    kind: RefKind
+    value: str  # the key id or the alias name
+    account_id: str | None = None
+    region: str | None = None
+
+    @property
+    def is_alias(self) -> bool:
+        return self.kind in (RefKind.ALIAS_NAME, RefKind.ALIAS_ARN)
+
+
+def parse_key_ref(raw: str) -> KeyRef:
+    """Parse a KeyId as AWS accepts it: key id, key ARN, alias name or alias ARN."""
+    if raw.startswith("arn:"):
+        return _parse_arn(raw)
+    if raw.startswith(ALIAS_PREFIX):
+        return KeyRef(RefKind.ALIAS_NAME, raw)
+    if not is_key_id(raw):
+        raise NotFoundException(f"Invalid keyId '{raw}'")
+    return KeyRef(RefKind.KEY_ID, raw)
+
+
+def _parse_arn(raw: str) -> KeyRef:
+    parts = raw.split(":", 5)
+    if len(parts) != 6 or parts[1] not in ("aws", "aws-cn", "aws-us-gov") or parts[2] != "kms":
+        raise InvalidArnException(f"ARN {raw} is not a valid KMS ARN.")
+    region, account, resource = parts[3], parts[4], parts[5]
+    if not _ACCOUNT_ID.fullmatch(account) or not region:
+        raise InvalidArnException(f"ARN {raw} is not a valid KMS ARN.")
+    if resource.startswith("key/") and is_key_id(resource[4:]):
+        return KeyRef(RefKind.KEY_ARN, resource[4:], account, region)
+    if resource.startswith(ALIAS_PREFIX):
+        return KeyRef(RefKind.ALIAS_ARN, resource, account, region)
+    raise InvalidArnException(f"ARN {raw} is not a valid KMS key or alias ARN.")
+
+
+def check_alias_name(name: str) -> None:
+    """Alias name rules for names a customer creates; ``alias/aws/`` is reserved."""
+    if not name.startswith(ALIAS_PREFIX):
+        raise ValidationException(
+            'Alias must start with the prefix "alias/". Please see '
+            "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
+        )
+    if _ALIAS_NAME.fullmatch(name) is None:
+        raise ValidationException(f"{name} contains invalid characters for an alias")
+    if name.startswith(RESERVED_ALIAS_PREFIX):
+        raise InvalidAliasNameException(
+            f"Alias {name} uses the reserved prefix {RESERVED_ALIAS_PREFIX}; "
+            "only AWS managed keys may have such aliases."
+        )

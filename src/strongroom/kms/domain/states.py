@@ -1,0 +1,113 @@
+"""The one key-state table: which operation may run in which key state, and which error not.
+
+Source: the AWS KMS Developer Guide's "Key states" table. Every operation in the registry names
+its row (an :class:`OpClass`); the pipeline asks :func:`check` before running it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import Enum
+
+from strongroom.kms.domain.enums import KeyState
+from strongroom.kms.errors import DisabledException, KmsError, KMSInvalidStateException
+
+S = KeyState
+
+
+class OpClass(Enum):
+    CRYPTO = "cryptographic operation"
+    CREATE_GRANT = "CreateGrant"
+    READ = "read-only or housekeeping operation"
+    MODIFY = "CreateAlias, TagResource, UntagResource, UpdateKeyDescription"
+    ENABLE_DISABLE = "EnableKey, DisableKey"
+    ROTATION = "rotation configuration"
+    SCHEDULE_DELETION = "ScheduleKeyDeletion"
+    CANCEL_DELETION = "CancelKeyDeletion"
+
+
+ErrorFactory = Callable[[str], KmsError]
+
+
+def _disabled(arn: str) -> KmsError:
+    return DisabledException(f"{arn} is disabled.")
+
+
+def _invalid(phrase: str) -> ErrorFactory:
+    def factory(arn: str) -> KmsError:
+        return KMSInvalidStateException(f"{arn} is {phrase}.")
+
+    return factory
+
+
+_PENDING_DELETION = _invalid("pending deletion")
+_PENDING_IMPORT = _invalid("pending import")
+_UNAVAILABLE = _invalid("unavailable")
+_CREATING = _invalid("creating")
+_UPDATING = _invalid("updating")
+_NOT_PENDING_DELETION = _invalid("not pending deletion")
+
+# state -> error factory, for each operation class; a state absent from a row is allowed.
+_TABLE: dict[OpClass, dict[KeyState, ErrorFactory]] = {
+    OpClass.CRYPTO: {
+        S.DISABLED: _disabled,
+        S.PENDING_DELETION: _PENDING_DELETION,
+        S.PENDING_REPLICA_DELETION: _PENDING_DELETION,
+        S.PENDING_IMPORT: _PENDING_IMPORT,
+        S.UNAVAILABLE: _UNAVAILABLE,
+        S.CREATING: _CREATING,
+    },
+    OpClass.CREATE_GRANT: {
+        S.DISABLED: _disabled,
+        S.PENDING_DELETION: _PENDING_DELETION,
+        S.PENDING_REPLICA_DELETION: _PENDING_DELETION,
+        S.PENDING_IMPORT: _PENDING_IMPORT,
+        S.CREATING: _CREATING,
+    },
+    OpClass.READ: {},
+    OpClass.MODIFY: {
+        S.PENDING_DELETION: _PENDING_DELETION,
+        S.PENDING_REPLICA_DELETION: _PENDING_DELETION,
+    },
+    OpClass.ENABLE_DISABLE: {
+        S.PENDING_DELETION: _PENDING_DELETION,
+        S.PENDING_REPLICA_DELETION: _PENDING_DELETION,
+        S.PENDING_IMPORT: _PENDING_IMPORT,
+        S.CREATING: _CREATING,
+        S.UPDATING: _UPDATING,
+    },
+    OpClass.ROTATION: {
+        S.DISABLED: _disabled,
+        S.PENDING_DELETION: _PENDING_DELETION,
+        S.PENDING_REPLICA_DELETION: _PENDING_DELETION,
+        S.PENDING_IMPORT: _PENDING_IMPORT,
+        S.UNAVAILABLE: _UNAVAILABLE,
+        S.CREATING: _CREATING,
+    },
+    OpClass.SCHEDULE_DELETION: {
+        S.PENDING_DELETION: _PENDING_DELETION,
+        S.PENDING_REPLICA_DELETION: _PENDING_DELETION,
+        S.UPDATING: _UPDATING,
+    },
+    OpClass.CANCEL_DELETION: {
+        S.ENABLED: _NOT_PENDING_DELETION,
+        S.DISABLED: _NOT_PENDING_DELETION,
+        S.PENDING_IMPORT: _NOT_PENDING_DELETION,
+        S.UNAVAILABLE: _NOT_PENDING_DELETION,
+        S.CREATING: _CREATING,
+        S.UPDATING: _UPDATING,
+    },
+}
+
+
+def check(op_class: OpClass, state: KeyState, arn: str) -> None:
+    """Raise the AWS error if an operation of ``op_class`` may not run on a key in ``state``."""
+    factory = _TABLE[op_class].get(state)
+    if factory is not None:
+        raise factory(arn)
+
+
+def refusal(op_class: OpClass, state: KeyState) -> type[KmsError] | None:
+    """The error class a state gives for an operation class, or None; for tests and docs."""
+    factory = _TABLE[op_class].get(state)
+    return None if factory is None else type(factory("arn"))

@@ -1,0 +1,85 @@
+"""The software key store: material wrapped with AES-256-GCM under a root key held in memory."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from strongroom.kms.domain.secrets import Secret
+from strongroom.kms.errors import InvalidCiphertextException, KMSInternalException
+
+_NONCE = 12
+MATERIAL_BYTES = 32
+
+
+class AesGcmMaterial:
+    """A MaterialCipher over material held in this process's memory."""
+
+    __slots__ = ("_aead",)
+
+    def __init__(self, material: bytes) -> None:
+        self._aead = AESGCM(material)
+
+    def encrypt(self, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
+        nonce = os.urandom(_NONCE)
+        return nonce, self._aead.encrypt(nonce, plaintext, aad)
+
+    def decrypt(self, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+        try:
+            return self._aead.decrypt(nonce, sealed, aad)
+        except InvalidTag:
+            raise InvalidCiphertextException() from None
+
+    def __repr__(self) -> str:
+        return "AesGcmMaterial(<redacted>)"
+
+
+class SoftwareKeyStore:
+    def __init__(self, store_id: str, root_key: Secret) -> None:
+        self._store_id = store_id
+        self._root = AESGCM(root_key.reveal())
+
+    @property
+    def store_id(self) -> str:
+        return self._store_id
+
+    def _material_aad(self, key_arn: str, material_id: str) -> bytes:
+        return b"\0".join(
+            (b"strongroom/material/v1", self._store_id.encode(), key_arn.encode(),
+             material_id.encode())
+        )
+
+    def new_material(self, key_arn: str, material_id: str) -> bytes:
+        return self._wrap(secrets.token_bytes(MATERIAL_BYTES),
+                          self._material_aad(key_arn, material_id))
+
+    def open_material(self, key_arn: str, material_id: str, wrapped: bytes) -> AesGcmMaterial:
+        return AesGcmMaterial(self._unwrap(wrapped, self._material_aad(key_arn, material_id)))
+
+    def seal_secret(self, purpose: str, name: str, secret: bytes) -> bytes:
+        return self._wrap(secret, self._secret_aad(purpose, name))
+
+    def unseal_secret(self, purpose: str, name: str, sealed: bytes) -> bytes:
+        return self._unwrap(sealed, self._secret_aad(purpose, name))
+
+    def _secret_aad(self, purpose: str, name: str) -> bytes:
+        return b"\0".join((b"strongroom/secret/v1", self._store_id.encode(), purpose.encode(),
+                           name.encode()))
+
+    def _wrap(self, data: bytes, aad: bytes) -> bytes:
+        nonce = os.urandom(_NONCE)
+        return nonce + self._root.encrypt(nonce, data, aad)
+
+    def _unwrap(self, wrapped: bytes, aad: bytes) -> bytes:
+        try:
+            return self._root.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], aad)
+        except InvalidTag:
+            # Stored material that does not unwrap is corruption or a wrong root key, not a
+            # client error; say so without detail.
+            raise KMSInternalException("Stored key material failed its integrity check.") from None
+
+    def __repr__(self) -> str:
+        return f"SoftwareKeyStore({self._store_id!r})"

@@ -1,0 +1,82 @@
+"""CreateAlias, UpdateAlias, DeleteAlias, ListAliases."""
+
+from __future__ import annotations
+
+from strongroom.kms.domain.ids import alias_arn, check_alias_name
+from strongroom.kms.domain.key import AliasRecord
+from strongroom.kms.domain.states import OpClass
+from strongroom.kms.errors import AlreadyExistsException, NotFoundException
+from strongroom.kms.service.paging import page
+from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Response
+from strongroom.kms.storage.database import DuplicateRecord
+
+
+def _not_found(call: Call, name: str) -> NotFoundException:
+    arn = alias_arn(call.ctx.region, call.caller.account_id, name)
+    return NotFoundException(f"Alias {arn} is not found.")
+
+
+def create_alias(call: Call) -> Response:
+    name = call.request["AliasName"]
+    check_alias_name(name)
+    ctx, account = call.ctx, call.caller.account_id
+    now = ctx.clock.now()
+    try:
+        ctx.keys.create_alias(AliasRecord(account, name, call.key.key_id, now, now))
+    except DuplicateRecord:
+        raise AlreadyExistsException(
+            f"An alias with the name {alias_arn(ctx.region, account, name)} already exists"
+        ) from None
+    ctx.cache.forget_alias(account, name)
+    call.extra_resources.append(alias_arn(ctx.region, account, name))
+    return {}
+
+
+def update_alias(call: Call) -> Response:
+    name = call.request["AliasName"]
+    check_alias_name(name)
+    ctx, account = call.ctx, call.caller.account_id
+    if not ctx.keys.update_alias(account, name, call.key.key_id, ctx.clock.now()):
+        raise _not_found(call, name)
+    ctx.cache.forget_alias(account, name)
+    return {}
+
+
+def delete_alias(call: Call) -> Response:
+    name = call.request["AliasName"]
+    ctx, account = call.ctx, call.caller.account_id
+    if not ctx.keys.delete_alias(account, name, ctx.clock.now()):
+        raise _not_found(call, name)
+    ctx.cache.forget_alias(account, name)
+    return {}
+
+
+def list_aliases(call: Call) -> Response:
+    ctx, account = call.ctx, call.caller.account_id
+    key = call.keys[0]
+    key_id = None if key is None else key.key_id
+    items, paging = page(
+        lambda after, limit: ctx.keys.list_aliases(account, key_id, after, limit),
+        lambda alias: alias.alias_name,
+        call.request.get("Limit", 50),
+        call.request.get("Marker"),
+    )
+    return {"Aliases": [a.listing(ctx.region) for a in items], **paging}
+
+
+OPERATIONS = (
+    Operation("CreateAlias", create_alias, (
+        KeyAccess("TargetKeyId", "kms:CreateAlias", OpClass.MODIFY, aliases=False, fresh=True),
+    )),
+    Operation("UpdateAlias", update_alias, (
+        KeyAccess("TargetKeyId", "kms:UpdateAlias", OpClass.MODIFY, aliases=False, fresh=True),
+    )),
+    # DeleteAlias names no key; the key behind the alias is resolved (and authorized) through
+    # the alias itself.
+    Operation("DeleteAlias", delete_alias, (
+        KeyAccess("AliasName", "kms:DeleteAlias", OpClass.READ, fresh=True),
+    )),
+    Operation("ListAliases", list_aliases, (
+        KeyAccess("KeyId", "kms:ListAliases", OpClass.READ, aliases=False, required=False),
+    )),
+)

@@ -1,0 +1,128 @@
+"""Per-worker caches that keep the hot path free of database round trips.
+
+Every write to something cached appends a row to the ``changes`` table in the same transaction.
+Each worker polls that feed (``poll``, a few times a second, off the request path) and evicts
+what changed, so a change made through any worker or node is seen everywhere within the poll
+interval plus one query. Writes made by this worker also update its own cache at once.
+
+Unwrapped material is kept for ``material_ttl`` and then unwrapped again, so a key store change
+(HSM disconnected, root key rotated) is picked up within that time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TypeVar
+
+from strongroom.kms.domain.key import KeyRecord
+from strongroom.kms.errors import InvalidCiphertextException
+from strongroom.kms.keystores.base import KeyStore, MaterialCipher
+from strongroom.kms.storage.database import Change, Database
+from strongroom.kms.storage.keys import KeyRepository
+
+_MAX_ENTRIES = 100_000
+_MISSING = object()
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+@dataclass(frozen=True, slots=True)
+class _Material:
+    key_id: str
+    cipher: MaterialCipher
+    expires_at: float
+
+
+class KeyCache:
+    def __init__(
+        self, db: Database, keys: KeyRepository, store: KeyStore, material_ttl: float = 300.0
+    ) -> None:
+        self._db = db
+        self._repo = keys
+        self._store = store
+        self._material_ttl = material_ttl
+        self._keys: dict[str, KeyRecord | None] = {}
+        self._aliases: dict[tuple[str, str], str | None] = {}
+        self._materials: dict[str, _Material] = {}
+        self.last_seq = db.last_change_seq()
+
+    # --- reads --------------------------------------------------------------------------
+
+    def key(self, key_id: str) -> KeyRecord | None:
+        cached = self._keys.get(key_id, _MISSING)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
+        return self.refresh_key(key_id)
+
+    def refresh_key(self, key_id: str) -> KeyRecord | None:
+        record = self._repo.get_key(key_id)
+        self._remember(self._keys, key_id, record)
+        return record
+
+    def alias_target(self, account_id: str, alias_name: str) -> str | None:
+        slot = (account_id, alias_name)
+        cached = self._aliases.get(slot, _MISSING)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
+        return self.refresh_alias(account_id, alias_name)
+
+    def refresh_alias(self, account_id: str, alias_name: str) -> str | None:
+        alias = self._repo.get_alias(account_id, alias_name)
+        target = None if alias is None else alias.target_key_id
+        self._remember(self._aliases, (account_id, alias_name), target)
+        return target
+
+    def material(self, key: KeyRecord, material_id: str) -> MaterialCipher:
+        """The cipher for one material version of ``key``.
+
+        A material id that is unknown or belongs to another key is a ciphertext problem, and
+        is reported as such.
+        """
+        entry = self._materials.get(material_id)
+        if entry is not None and entry.expires_at > time.monotonic():
+            if entry.key_id != key.key_id:
+                raise InvalidCiphertextException()
+            return entry.cipher
+        found = self._repo.get_material(material_id)
+        if found is None or found[0] != key.key_id:
+            raise InvalidCiphertextException()
+        cipher = self._store.open_material(key.arn, material_id, found[2])
+        self._remember(self._materials, material_id,
+                       _Material(key.key_id, cipher, time.monotonic() + self._material_ttl))
+        return cipher
+
+    # --- writes by this worker ------------------------------------------------------------
+
+    def put_key(self, record: KeyRecord) -> None:
+        self._remember(self._keys, record.key_id, record)
+
+    def forget_key(self, key_id: str) -> None:
+        self._keys.pop(key_id, None)
+        for material_id in [m for m, e in self._materials.items() if e.key_id == key_id]:
+            del self._materials[material_id]
+
+    def forget_alias(self, account_id: str, alias_name: str) -> None:
+        self._aliases.pop((account_id, alias_name), None)
+
+    # --- invalidation -------------------------------------------------------------------
+
+    def apply(self, changes: list[Change]) -> None:
+        for change in changes:
+            if change.key_id is not None:
+                self.forget_key(change.key_id)
+            if change.alias_name is not None and change.account_id is not None:
+                self.forget_alias(change.account_id, change.alias_name)
+            self.last_seq = max(self.last_seq, change.seq)
+
+    def poll(self) -> list[Change]:
+        """Read the change feed since the last poll and evict what changed."""
+        changes = self._db.changes_since(self.last_seq)
+        self.apply(changes)
+        return changes
+
+    @staticmethod
+    def _remember(table: dict[_K, _V], slot: _K, value: _V) -> None:
+        if len(table) >= _MAX_ENTRIES:
+            table.clear()
+        table[slot] = value

@@ -1,0 +1,23 @@
+"""The parts every operation may use, built once by the composition root (``kms/app.py``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from strongroom.kms.domain.clock import Clock
+from strongroom.kms.keystores.base import KeyStore
+from strongroom.kms.service.cache import KeyCache
+from strongroom.kms.storage.database import Database
+from strongroom.kms.storage.identity import IdentityRepository
+from strongroom.kms.storage.keys import KeyRepository
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceContext:
+    region: str
+    clock: Clock
+    db: Database
+    keys: KeyRepository
+    identity: IdentityRepository
+    store: KeyStore
+    cache: KeyCache

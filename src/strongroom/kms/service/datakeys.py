@@ -1,0 +1,53 @@
+"""GenerateDataKey, GenerateDataKeyWithoutPlaintext and GenerateRandom."""
+
+from __future__ import annotations
+
+import secrets
+
+from strongroom.kms.domain.enums import DATA_KEY_BYTES, DataKeySpec
+from strongroom.kms.domain.states import OpClass
+from strongroom.kms.errors import CustomKeyStoreNotFoundException, ValidationException
+from strongroom.kms.service.crypto_ops import seal
+from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Response
+
+
+def _data_key_length(call: Call) -> int:
+    spec = call.request.get("KeySpec")
+    count = call.request.get("NumberOfBytes")
+    if (spec is None) == (count is None):
+        raise ValidationException("Please specify either number of bytes or key spec.")
+    return DATA_KEY_BYTES[DataKeySpec(spec)] if spec is not None else int(count)
+
+
+def generate_data_key(call: Call) -> Response:
+    plaintext = secrets.token_bytes(_data_key_length(call))
+    blob, material_id = seal(call.ctx, call.key, plaintext,
+                             call.request.get("EncryptionContext"))
+    return {"CiphertextBlob": blob, "Plaintext": plaintext, "KeyId": call.key.arn,
+            "KeyMaterialId": material_id}
+
+
+def generate_data_key_without_plaintext(call: Call) -> Response:
+    response = generate_data_key(call)
+    del response["Plaintext"]
+    return response
+
+
+def generate_random(call: Call) -> Response:
+    store_id = call.request.get("CustomKeyStoreId")
+    if store_id is not None:
+        raise CustomKeyStoreNotFoundException(f"Custom key store {store_id} does not exist.")
+    count = call.request.get("NumberOfBytes")
+    if count is None:
+        raise ValidationException("NumberOfBytes is required.")
+    return {"Plaintext": secrets.token_bytes(count)}
+
+
+OPERATIONS = (
+    Operation("GenerateDataKey", generate_data_key,
+              (KeyAccess("KeyId", "kms:GenerateDataKey", OpClass.CRYPTO),), dry_run=True),
+    Operation("GenerateDataKeyWithoutPlaintext", generate_data_key_without_plaintext,
+              (KeyAccess("KeyId", "kms:GenerateDataKeyWithoutPlaintext", OpClass.CRYPTO),),
+              dry_run=True),
+    Operation("GenerateRandom", generate_random, action="kms:GenerateRandom"),
+)

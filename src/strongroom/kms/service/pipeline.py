@@ -1,0 +1,175 @@
+"""The one pipeline every KMS operation runs through.
+
+authenticate (done by the API layer, which hands us a :class:`Caller`) -> resolve the keys the
+request names -> authorize each -> check each against the key-state table -> DryRun -> run the
+operation -> audit. Operations declare what they need in :class:`Operation`; none of them
+resolves, authorizes or checks state by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from strongroom.kms.audit.events import AuditEvent, AuditSink
+from strongroom.kms.domain import ciphertext, states
+from strongroom.kms.domain.ciphertext import CiphertextBlob
+from strongroom.kms.domain.ids import alias_arn, key_arn, parse_key_ref
+from strongroom.kms.domain.key import KeyRecord
+from strongroom.kms.errors import (
+    DryRunOperationException,
+    InvalidCiphertextException,
+    KmsError,
+    NotFoundException,
+    ValidationException,
+)
+from strongroom.kms.service.authorization import Authorizer
+from strongroom.kms.service.caller import Caller
+from strongroom.kms.service.context import ServiceContext
+
+Request = Mapping[str, Any]
+Response = dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyAccess:
+    """One key an operation works on: where the request names it and what is checked."""
+
+    member: str
+    action: str
+    op_class: states.OpClass
+    aliases: bool = True
+    required: bool = True
+    from_ciphertext: bool = False
+    # Control-plane operations read the key from the database, not from the cache.
+    fresh: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    name: str
+    handler: Callable[[Call], Response]
+    keys: tuple[KeyAccess, ...] = ()
+    action: str | None = None  # for operations on no key (CreateKey, ListKeys, ...)
+    dry_run: bool = False
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return tuple(k.action for k in self.keys) or ((self.action,) if self.action else ())
+
+
+@dataclass(slots=True)
+class Call:
+    """What an operation handler receives: the validated request and the checked keys."""
+
+    operation: Operation
+    request: Request
+    caller: Caller
+    request_id: str
+    ctx: ServiceContext
+    pipeline: Pipeline
+    keys: tuple[KeyRecord | None, ...] = ()
+    blob: CiphertextBlob | None = None
+    extra_resources: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> KeyRecord:
+        """The first (usually only) key; present whenever its access is ``required``."""
+        first = self.keys[0]
+        assert first is not None
+        return first
+
+
+class Pipeline:
+    def __init__(self, ctx: ServiceContext, authorizer: Authorizer, audit: AuditSink) -> None:
+        self.ctx = ctx
+        self._authorizer = authorizer
+        self._audit = audit
+
+    def execute(
+        self, operation: Operation, request: Request, caller: Caller, request_id: str
+    ) -> Response:
+        call = Call(operation, request, caller, request_id, self.ctx, self)
+        try:
+            self._prepare(call)
+            if operation.dry_run and request.get("DryRun"):
+                raise DryRunOperationException()
+            response = operation.handler(call)
+        except KmsError as error:
+            self._record(call, error.code)
+            raise
+        self._record(call, None)
+        return response
+
+    def _prepare(self, call: Call) -> None:
+        operation = call.operation
+        if not operation.keys:
+            if operation.action is not None:
+                self._authorizer.authorize(call.caller, operation.action, None)
+            return
+        resolved: list[KeyRecord | None] = []
+        for access in operation.keys:
+            key = self._resolve_access(call, access)
+            resolved.append(key)
+            if key is None:
+                continue
+            self._authorizer.authorize(call.caller, access.action, key)
+            states.check(access.op_class, key.state, key.arn)
+        call.keys = tuple(resolved)
+
+    def _resolve_access(self, call: Call, access: KeyAccess) -> KeyRecord | None:
+        raw = call.request.get(access.member)
+        if raw is None:
+            if access.required:
+                raise ValidationException(f"{access.member} is required.")
+            return None
+        if access.from_ciphertext:
+            call.blob = ciphertext.parse(raw)
+            key = self.ctx.cache.key(call.blob.key_id)
+            if key is None:
+                raise InvalidCiphertextException()
+            return key
+        return self.resolve(raw, call.caller, aliases=access.aliases, fresh=access.fresh)
+
+    def resolve(
+        self, raw: str, caller: Caller, *, aliases: bool = True, fresh: bool = False
+    ) -> KeyRecord:
+        """Find the key a KeyId value names, as AWS does: id, key ARN, alias, alias ARN.
+
+        A bare key id or alias name refers to the caller's own account; an ARN may name
+        another account, whose keys authorization then decides about.
+        """
+        ref = parse_key_ref(raw)
+        region = self.ctx.region
+        account = ref.account_id or caller.account_id
+        if ref.region is not None and ref.region != region:
+            raise NotFoundException(f"Invalid arn {raw}")
+        if ref.is_alias:
+            if not aliases:
+                raise NotFoundException(f"Invalid keyId '{raw}'")
+            cache = self.ctx.cache
+            key_id = (cache.refresh_alias if fresh else cache.alias_target)(account, ref.value)
+            if key_id is None:
+                raise NotFoundException(
+                    f"Alias '{alias_arn(region, account, ref.value)}' is not found.")
+        else:
+            key_id = ref.value
+        key = self.ctx.cache.refresh_key(key_id) if fresh else self.ctx.cache.key(key_id)
+        if key is None or key.account_id != account:
+            raise NotFoundException(f"Key '{key_arn(region, account, key_id)}' does not exist")
+        return key
+
+    def _record(self, call: Call, error_code: str | None) -> None:
+        resources = tuple(k.arn for k in call.keys if k is not None)
+        self._audit.record(AuditEvent(
+            time=self.ctx.clock.now(),
+            request_id=call.request_id,
+            account_id=call.caller.account_id,
+            principal_arn=call.caller.principal_arn,
+            access_key_id=call.caller.access_key_id,
+            source_ip=call.caller.source_ip,
+            operation=call.operation.name,
+            resources=resources + tuple(call.extra_resources),
+            error_code=error_code,
+        ))

@@ -1,0 +1,29 @@
+"""The one registry of operations: wire name -> :class:`Operation`.
+
+Every entry is listed explicitly by the module that implements it; nothing is found by name
+at run time. ``tests/unit/kms/service/test_registry.py`` checks the registry against the service
+model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from strongroom.kms.service import aliases, crypto_ops, datakeys, keys, tags
+from strongroom.kms.service.pipeline import Operation
+
+_MODULES = (keys, aliases, tags, crypto_ops, datakeys)
+
+
+def _build() -> Mapping[str, Operation]:
+    table: dict[str, Operation] = {}
+    for module in _MODULES:
+        for operation in module.OPERATIONS:
+            if operation.name in table:
+                raise RuntimeError(f"operation {operation.name} registered twice")
+            table[operation.name] = operation
+    return MappingProxyType(table)
+
+
+OPERATIONS: Mapping[str, Operation] = _build()

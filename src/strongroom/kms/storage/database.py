@@ -1,0 +1,97 @@
+"""The database: schema creation, meta values and the change feed shared by all repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select
+
+from strongroom.kms.storage import schema
+from strongroom.kms.storage.engine import make_engine
+
+
+class DuplicateRecord(Exception):
+    """A record with the same identity exists already."""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    seq: int
+    key_id: str | None
+    account_id: str | None
+    alias_name: str | None
+    access_key_id: str | None
+
+
+class Database:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Database:
+        db = cls(make_engine(url))
+        schema.metadata.create_all(db.engine)
+        return db
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def get_meta(self, name: str) -> str | None:
+        with self.transaction() as conn:
+            return conn.execute(
+                select(schema.meta.c.value).where(schema.meta.c.name == name)
+            ).scalar_one_or_none()
+
+    def init_meta(self, name: str, value: str) -> str:
+        """Set ``name`` unless it is set already; return the value that holds."""
+        with self.transaction() as conn:
+            current = conn.execute(
+                select(schema.meta.c.value).where(schema.meta.c.name == name)
+            ).scalar_one_or_none()
+            if current is not None:
+                return current
+            conn.execute(insert(schema.meta).values(name=name, value=value))
+            return value
+
+    @staticmethod
+    def record_change(
+        conn: Connection,
+        at: datetime,
+        *,
+        key_id: str | None = None,
+        account_id: str | None = None,
+        alias_name: str | None = None,
+        access_key_id: str | None = None,
+    ) -> None:
+        conn.execute(
+            insert(schema.changes).values(
+                at=at, key_id=key_id, account_id=account_id, alias_name=alias_name,
+                access_key_id=access_key_id,
+            )
+        )
+
+    def last_change_seq(self) -> int:
+        with self.transaction() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(schema.changes.c.seq), 0)))
+                       .scalar_one())
+
+    def changes_since(self, seq: int, limit: int = 10_000) -> list[Change]:
+        c = schema.changes.c
+        with self.transaction() as conn:
+            rows = conn.execute(
+                select(c.seq, c.key_id, c.account_id, c.alias_name, c.access_key_id)
+                .where(c.seq > seq).order_by(c.seq).limit(limit)
+            ).all()
+        return [Change(r.seq, r.key_id, r.account_id, r.alias_name, r.access_key_id) for r in rows]
+
+    def prune_changes(self, older_than: datetime, keep: timedelta = timedelta(hours=1)) -> int:
+        with self.transaction() as conn:
+            result = conn.execute(
+                delete(schema.changes).where(schema.changes.c.at < older_than - keep)
+            )
+            return int(result.rowcount)

@@ -1,0 +1,103 @@
+"""Accounts, principals and access keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from strongroom.kms.domain.principals import Account, AccessKeyRecord, Principal
+from strongroom.kms.storage import schema
+from strongroom.kms.storage.database import Database, DuplicateRecord
+
+
+class IdentityRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create_account(self, account: Account) -> None:
+        try:
+            with self._db.transaction() as conn:
+                conn.execute(insert(schema.accounts).values(
+                    account_id=account.account_id, name=account.name,
+                    created_at=account.created_at))
+        except IntegrityError:
+            raise DuplicateRecord(f"account {account.account_id} exists") from None
+
+    def get_account(self, account_id: str) -> Account | None:
+        c = schema.accounts.c
+        with self._db.transaction() as conn:
+            row = conn.execute(select(schema.accounts).where(c.account_id == account_id)).first()
+        return None if row is None else Account(row.account_id, row.name, row.created_at)
+
+    def list_accounts(self) -> list[Account]:
+        with self._db.transaction() as conn:
+            rows = conn.execute(
+                select(schema.accounts).order_by(schema.accounts.c.created_at)).all()
+        return [Account(r.account_id, r.name, r.created_at) for r in rows]
+
+    def create_principal(self, principal: Principal) -> None:
+        try:
+            with self._db.transaction() as conn:
+                conn.execute(insert(schema.principals).values(
+                    account_id=principal.account_id, kind=principal.kind, name=principal.name,
+                    created_at=principal.created_at))
+        except IntegrityError:
+            raise DuplicateRecord(f"principal {principal.arn} exists or account unknown") from None
+
+    def get_principal(self, account_id: str, name: str, kind: str = "user") -> Principal | None:
+        c = schema.principals.c
+        with self._db.transaction() as conn:
+            row = conn.execute(select(schema.principals).where(
+                c.account_id == account_id, c.kind == kind, c.name == name)).first()
+        return None if row is None else Principal(row.account_id, row.name, row.created_at,
+                                                  row.kind)
+
+    def list_principals(self, account_id: str) -> list[Principal]:
+        c = schema.principals.c
+        with self._db.transaction() as conn:
+            rows = conn.execute(select(schema.principals).where(c.account_id == account_id)
+                                .order_by(c.name)).all()
+        return [Principal(r.account_id, r.name, r.created_at, r.kind) for r in rows]
+
+    def create_access_key(self, key: AccessKeyRecord) -> None:
+        try:
+            with self._db.transaction() as conn:
+                conn.execute(insert(schema.access_keys).values(
+                    access_key_id=key.access_key_id, account_id=key.account_id,
+                    principal_name=key.principal_name, sealed_secret=key.sealed_secret,
+                    status=key.status, created_at=key.created_at))
+                self._db.record_change(conn, key.created_at, access_key_id=key.access_key_id)
+        except IntegrityError:
+            raise DuplicateRecord(f"access key {key.access_key_id} exists") from None
+
+    def get_access_key(self, access_key_id: str) -> AccessKeyRecord | None:
+        c = schema.access_keys.c
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                select(schema.access_keys).where(c.access_key_id == access_key_id)).first()
+        return None if row is None else _access_key(row)
+
+    def list_access_keys(self, account_id: str | None = None) -> list[AccessKeyRecord]:
+        c = schema.access_keys.c
+        query = select(schema.access_keys).order_by(c.created_at)
+        if account_id is not None:
+            query = query.where(c.account_id == account_id)
+        with self._db.transaction() as conn:
+            return [_access_key(r) for r in conn.execute(query).all()]
+
+    def delete_access_key(self, access_key_id: str, at: datetime) -> bool:
+        c = schema.access_keys.c
+        with self._db.transaction() as conn:
+            deleted = conn.execute(
+                delete(schema.access_keys).where(c.access_key_id == access_key_id)).rowcount
+            if deleted:
+                self._db.record_change(conn, at, access_key_id=access_key_id)
+        return bool(deleted)
+
+
+def _access_key(row: Any) -> AccessKeyRecord:
+    return AccessKeyRecord(row.access_key_id, row.account_id, row.principal_name,
+                           row.sealed_secret, row.created_at, row.status)

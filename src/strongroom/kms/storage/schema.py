@@ -1,0 +1,143 @@
+"""Tables. Records only: key material appears here solely wrapped under a key store's root."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+SCHEMA_VERSION = 1
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes in and out, stored as naive UTC on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the storage layer")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+principals = Table(
+    "principals",
+    metadata,
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("access_key_id", String(128), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("principal_name", String(64), nullable=False),
+    Column("sealed_secret", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+keys = Table(
+    "keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("key_spec", String(32), nullable=False),
+    Column("key_usage", String(32), nullable=False),
+    Column("origin", String(32), nullable=False),
+    Column("key_manager", String(16), nullable=False),
+    Column("current_material_id", String(64)),
+    Column("deletion_date", UtcDateTime()),
+    Column("pending_window_days", Integer),
+    Column("policy", Text, nullable=False),
+    Index("ix_keys_account", "account_id", "key_id"),
+    Index("ix_keys_deletion", "state", "deletion_date"),
+)
+
+key_materials = Table(
+    "key_materials",
+    metadata,
+    Column("material_id", String(64), primary_key=True),
+    Column("key_id", String(64), ForeignKey("keys.key_id", ondelete="CASCADE"), nullable=False),
+    Column("store_id", String(64), nullable=False),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_materials_key", "key_id"),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("alias_name", String(256), primary_key=True),
+    Column("key_id", String(64), ForeignKey("keys.key_id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_aliases_key", "key_id"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("key_id", String(64), ForeignKey("keys.key_id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_key", String(128), primary_key=True),
+    Column("tag_value", String(256), nullable=False),
+)
+
+# Every change that a worker's cache may hold is appended here in the same transaction as the
+# change; workers poll it to evict stale entries (see service/cache.py).
+changes = Table(
+    "changes",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("key_id", String(64)),
+    Column("account_id", String(12)),
+    Column("alias_name", String(256)),
+    Column("access_key_id", String(128)),
+)
