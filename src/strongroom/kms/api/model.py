@@ -218,40 +218,44 @@ class _ShapeCompiler:
 
     def _list(self, name: str, shape: Shape) -> Decoder:
         sized = Bounds.of(shape, "length")
+        low, high = sized.low, sized.high
         render = self._render(name)
         element_name = shape["member"]["shape"]
         element = self.decoder(element_name)
         scalar = self._scalar(element_name)
         bad, bad_or_null = _satisfy("Member", scalar)
 
-        def decode(value: object, path: str, errors: list[str]) -> object:
+        def decode_scalars(value: object, path: str, errors: list[str]) -> object:
             if type(value) is not list:
                 raise shape_error(value, "Expected list or null")
-            found = sized.problems(len(value))
-            out = []
-            # Scalar elements report once, at the list: their own reports go to ``scratch``.
-            scratch: list[str] = []
-            has_null = False
-            for index, item in enumerate(value, 1):
-                if scalar is not None:
-                    if item is None:
-                        has_null = True
-                    else:
-                        out.append(element(item, path, scratch))
-                elif item is None:
-                    violation(errors, " null", f"{path}.{index}.member", NOT_NULL)
-                else:
-                    out.append(element(item, f"{path}.{index}.member", errors))
-            if scratch or has_null:
-                found.append(bad_or_null if has_null else bad)
-            if found:
+            scratch: list[str] = []  # the elements' own reports: only whether there are any
+            out = [element(item, path, scratch) for item in value if item is not None]
+            has_null = len(out) != len(value)
+            if scratch or has_null or not low <= len(value) <= high:
+                found = sized.problems(len(value))
+                if scratch or has_null:
+                    found.append(bad_or_null if has_null else bad)
                 report(errors, found, value, render, path)
             return out
 
-        return decode
+        def decode(value: object, path: str, errors: list[str]) -> object:
+            if type(value) is not list:
+                raise shape_error(value, "Expected list or null")
+            if not low <= len(value) <= high:
+                report(errors, sized.problems(len(value)), value, render, path)
+            out = []
+            for index, item in enumerate(value, 1):
+                if item is None:
+                    violation(errors, " null", f"{path}.{index}.member", NOT_NULL)
+                else:
+                    out.append(element(item, f"{path}.{index}.member", errors))
+            return out
+
+        return decode_scalars if scalar is not None else decode
 
     def _map(self, name: str, shape: Shape) -> Decoder:
         sized = Bounds.of(shape, "length")
+        low, high = sized.low, sized.high
         render = self._render(name)
         key_name, value_name = shape["key"]["shape"], shape["value"]["shape"]
         key_scalar = self._scalar(key_name)
@@ -266,27 +270,27 @@ class _ShapeCompiler:
         def decode(value: object, path: str, errors: list[str]) -> object:
             if type(value) is not dict:
                 raise shape_error(value, "Expected map or null")
-            found = sized.problems(len(value))
             out: dict[object, object] = {}
             key_scratch: list[str] = []
             scratch: list[str] = []
             has_null = False
             for raw_key, item in value.items():
                 map_key = key(raw_key, path, key_scratch)
-                if scalar is not None:
-                    if item is None:
+                if item is None:
+                    if scalar is not None:
                         has_null = True
                     else:
-                        out[map_key] = element(item, path, scratch)
-                elif item is None:
-                    violation(errors, " null", f"{path}.{raw_key}.member", NOT_NULL)
+                        violation(errors, " null", f"{path}.{raw_key}.member", NOT_NULL)
+                elif scalar is not None:
+                    out[map_key] = element(item, path, scratch)
                 else:
                     out[map_key] = element(item, f"{path}.{raw_key}.member", errors)
-            if key_scratch:
-                found.append(bad_key)
-            if scratch or has_null:
-                found.append(bad_or_null if has_null else bad)
-            if found:
+            if key_scratch or scratch or has_null or not low <= len(value) <= high:
+                found = sized.problems(len(value))
+                if key_scratch:
+                    found.append(bad_key)
+                if scratch or has_null:
+                    found.append(bad_or_null if has_null else bad)
                 report(errors, found, value, render, path)
             return out
 

@@ -56,9 +56,11 @@ _QUERY_AUTH_PARAMS = tuple(
 )
 # Any of these in the query (and no Authorization header) means presigned query auth.
 _QUERY_AUTH_MARKERS = frozenset((b"X-Amz-Algorithm", b"X-Amz-Credential", b"X-Amz-Signature"))
-# The exact shape botocore sends; anything else goes through the slower, chattier parser.
+# The exact shape botocore sends (values: printable ASCII but ','); anything else goes through
+# the slower parser, which also words the errors.
 _AUTH_FAST = re.compile(
-    rb"AWS4-HMAC-SHA256 Credential=([^,\s]+), SignedHeaders=([^,\s]+), Signature=([^,\s]+)"
+    rb"AWS4-HMAC-SHA256 Credential=([!-+\--~]+), SignedHeaders=([!-+\--~]+), "
+    rb"Signature=([!-+\--~]+)"
 )
 _AMZ_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z", re.ASCII)
 
@@ -240,7 +242,9 @@ def _header_auth(authorization: bytes, headers: dict[bytes, bytes]) -> _Auth:
             else "Date must be in ISO-8601 'basic format' (X-Amz-Date, e.g. 20261129T010000Z) "
             "or RFC 1123 format (Date). "
         )
-        raise IncompleteSignatureException(problem + _echo(credential, signed_headers.decode()))
+        raise IncompleteSignatureException(
+            problem + _echo(credential, signed_headers.decode("latin-1"))
+        )
     return _Auth(credential, signed_headers, signature, amz_date, epoch, None)
 
 

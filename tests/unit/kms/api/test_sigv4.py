@@ -326,6 +326,33 @@ def test_malformed_authorization_is_incomplete(value: str, message: str) -> None
     assert excinfo.value.message == message
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"",
+        b"\xff\xfe",
+        b"AWS4-HMAC-SHA256",
+        b"AWS4-HMAC-SHA256 ,,,===",
+        b"AWS4-HMAC-SHA256 Credential=\xe9/20261129/us-east-1/kms/aws4_request, "
+        b"SignedHeaders=host;x-\xe9, Signature=00",
+        b"AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request, SignedHeaders=;, Signature=",
+    ],
+)
+def test_hostile_authorization_values_raise_only_kms_errors(value: bytes) -> None:
+    request = sign().with_header(b"authorization", value)
+    with pytest.raises(KmsError) as excinfo:
+        verify(request)
+    assert type(excinfo.value) in {IncompleteSignatureException, InvalidSignatureException}
+
+
+def test_non_ascii_signed_headers_are_echoed_without_crashing() -> None:
+    value = f"AWS4-HMAC-SHA256 Credential={AKID}/{SCOPE}, SignedHeaders=host;\xe9 , Signature=00"
+    request = sign().with_header(b"authorization", value.encode("latin-1"))
+    with pytest.raises(IncompleteSignatureException) as excinfo:
+        verify(request.with_header(b"x-amz-date", None))
+    assert excinfo.value.message.endswith(f"Credential={AKID}/{SCOPE}, SignedHeaders=host;\xe9")
+
+
 def test_reordered_authorization_parameters_are_accepted() -> None:
     request = sign()
     signature = botocore_signature(request)
@@ -461,6 +488,23 @@ def test_content_type_and_target_need_not_be_signed() -> None:
     assert "SignedHeaders=host;x-amz-date," in authorization(asgi)
     asgi = asgi._replace(headers=[*asgi.headers, (b"x-amz-target", b"TrentService.Encrypt")])
     assert verify(asgi) is CRED
+
+
+class _SkipHttpDateSigV4Auth(_SkipHeaderSigV4Auth):
+    skip = "date"
+
+
+def test_date_header_must_be_signed_when_it_dates_the_request() -> None:
+    request = sign(extra_headers={"Date": "x"}, signer=_SkipHttpDateSigV4Auth)
+    assert "SignedHeaders=content-type;host;x-amz-target," in authorization(request)
+    with pytest.raises(InvalidSignatureException, match=r"^'Date' must be a 'SignedHeader'"):
+        verify(request)
+
+
+def test_unparseable_date_header_is_incomplete() -> None:
+    request = sign(extra_headers={"Date": "x"}).with_header(b"date", b"the day after tomorrow")
+    with pytest.raises(IncompleteSignatureException, match=r"^Date must be in ISO-8601"):
+        verify(request)
 
 
 def test_signed_header_absent_from_the_request_is_rejected() -> None:

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.servers import InProcessServer, in_process_server
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
+    with in_process_server(tmp_path_factory.mktemp("kms")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def kms(server: InProcessServer) -> Any:
+    return server.client()
+
+
+@pytest.fixture
+def key_id(kms: Any) -> str:
+    return str(kms.create_key(Description="test key")["KeyMetadata"]["KeyId"])
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture(scope="session")
+def raw_kms(server: InProcessServer) -> Any:
+    """A boto3 client that skips botocore's own checks, so the server's validation is tested."""
+    return server.client(parameter_validation=False)
