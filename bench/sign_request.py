@@ -41,6 +41,7 @@ def sign(
     secret_key: str,
     operation: str,
     body: dict[str, Any] | bytes,
+    *,
     region: str = REGION,
 ) -> SignedRequest:
     """A SigV4-signed ``POST /`` for ``TrentService.<operation>``, exactly as botocore signs."""
@@ -102,8 +103,14 @@ def main() -> None:
     parser.add_argument("--region", default=REGION)
     parser.add_argument("--out", type=Path, required=True, help="the wrk Lua script to write")
     args = parser.parse_args()
-    request = sign(args.endpoint, args.access_key, args.secret_key, args.operation,
-                   args.body.encode(), args.region)
+    request = sign(
+        args.endpoint,
+        args.access_key,
+        args.secret_key,
+        args.operation,
+        args.body.encode(),
+        region=args.region,
+    )
     write_wrk_script(request, args.out)
     print(f"wrote {args.out} ({request.headers['X-Amz-Date']})")
 

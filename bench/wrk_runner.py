@@ -66,11 +66,18 @@ def parse(output: str, wrk_cpu_seconds: float = 0.0) -> WrkResult:
 
 def run(url: str, script: Path, connections: int, seconds: float, threads: int = 1) -> WrkResult:
     """``wrk -t1 -c<c> -d<s>s --latency -s <script> <url>``, with wrk's own CPU time."""
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
-               "-s", str(script), url]
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds:g}s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(command, capture_output=True, text=True, check=True,
-                          timeout=seconds + 60)
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return parse(done.stdout, cpu)

@@ -294,4 +294,24 @@ class _ShapeCompiler:
                 report(errors, found, value, render, path)
             return out
 
-        return decode
+        if not (
+            _is_plain_string(self._shapes[key_name]) and _is_plain_string(self._shapes[value_name])
+        ):
+            return decode
+
+        def decode_strings(value: object, path: str, errors: list[str]) -> object:
+            """Fast path for string-to-string maps such as EncryptionContext."""
+            if type(value) is dict and low <= len(value) <= high:
+                for map_key, item in value.items():
+                    if type(map_key) is not str or type(item) is not str:
+                        break
+                else:
+                    return dict(value)
+            return decode(value, path, errors)  # raises or reports
+
+        return decode_strings
+
+
+def _is_plain_string(shape: Shape) -> bool:
+    """A string shape without constraints: any JSON string is valid as it is."""
+    return shape["type"] == "string" and not shape.keys() & {"min", "max", "enum", "pattern"}

@@ -1,0 +1,415 @@
+"""Strongroom Encrypt / Decrypt / GenerateDataKey against a no-op endpoint, with wrk.
+
+For each worker count: start a fresh ``strongroom serve`` and the no-op app (same uvicorn
+options, same worker count), create a key, check that the pre-signed requests really work,
+then for each connection count run every target N times, interleaved, and print a Markdown
+table. Raw results go to ``bench/results/<timestamp>.json``.
+
+    .venv/bin/python bench/run_kms_bench.py                # 2 workers, c=16,64, 3 x 10 s
+    .venv/bin/python bench/run_kms_bench.py --workers 2 1 --runs 5 --seconds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import configparser
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+import wrk_runner
+from sign_request import SignedRequest, sign, write_wrk_script
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+STRONGROOM = Path(sys.executable).parent / "strongroom"
+TARGETS = ("noop", "encrypt1k", "decrypt", "gdk")
+PLAINTEXT = bytes(range(256)) * 4  # 1 KiB
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+DASH = "\u2013"  # en dash, as in "[min-max]" ranges
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    name: str
+    endpoint: str
+    operation: str
+    body: dict[str, Any]
+    server_pid: int  # whose process tree's CPU time is charged to this target
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    access_key: str
+    secret_key: str
+
+
+# --- processes -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def server(command: list[str], log: Path, ready: Callable[[], bool]) -> Iterator[int]:
+    """Run ``command`` in its own process group until the block ends; yield its pid."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not ready():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{command[0]} did not start; see {log}:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield proc.pid
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def answers(url: str, method: str = "GET") -> bool:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True  # it answered
+    except OSError:
+        return False
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU time of ``root`` and all its descendants (from /proc)."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        ticks[pid] = int(fields[11]) + int(fields[12])  # utime, stime
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        tree.update(children)
+        frontier += children
+    return sum(ticks.get(pid, 0) for pid in tree) / CLK_TCK
+
+
+# --- requests --------------------------------------------------------------------------------
+
+
+def read_credentials(data_dir: Path) -> Credentials:
+    parser = configparser.ConfigParser()
+    parser.read(data_dir / "aws" / "credentials")
+    section = parser["default"]
+    return Credentials(section["aws_access_key_id"], section["aws_secret_access_key"])
+
+
+def send(request: SignedRequest) -> tuple[int, dict[str, Any]]:
+    """Replay a signed request with urllib (as wrk will); return status and JSON reply."""
+    http = urllib.request.Request(
+        request.url, data=request.body, method=request.method, headers=request.headers
+    )
+    try:
+        with urllib.request.urlopen(http, timeout=10) as reply:
+            return reply.status, json.loads(reply.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def signed(target: Target, creds: Credentials) -> SignedRequest:
+    return sign(target.endpoint, creds.access_key, creds.secret_key, target.operation, target.body)
+
+
+def verify(targets: list[Target], creds: Credentials, kms: Any) -> None:
+    """The pre-signed requests must do the real work, also when replayed; else stop."""
+    for target in targets:
+        request = signed(target, creds)
+        for attempt in ("first", "replayed"):
+            status, reply = send(request)
+            if status != 200:
+                raise RuntimeError(f"{target.name} ({attempt}): HTTP {status} {reply}")
+            check_reply(target.name, reply, kms)
+    forged = signed(targets[1], Credentials(creds.access_key, "wrong" + creds.secret_key))
+    status, reply = send(forged)
+    if status != 400 or reply.get("__type") != "InvalidSignatureException":
+        raise RuntimeError(f"a wrongly signed request was not refused: {status} {reply}")
+    print("verified: signed requests succeed when replayed; a bad signature gets 400")
+
+
+def check_reply(name: str, reply: dict[str, Any], kms: Any) -> None:
+    if name == "encrypt1k":
+        blob = base64.b64decode(reply["CiphertextBlob"])
+        if kms.decrypt(CiphertextBlob=blob)["Plaintext"] != PLAINTEXT:
+            raise RuntimeError("Encrypt's CiphertextBlob does not decrypt to the plaintext")
+    elif name == "decrypt":
+        if base64.b64decode(reply["Plaintext"]) != PLAINTEXT:
+            raise RuntimeError("Decrypt did not return the expected Plaintext")
+    elif name == "gdk":
+        plaintext = base64.b64decode(reply["Plaintext"])
+        blob = base64.b64decode(reply["CiphertextBlob"])
+        if len(plaintext) != 32 or kms.decrypt(CiphertextBlob=blob)["Plaintext"] != plaintext:
+            raise RuntimeError("GenerateDataKey returned an unusable data key")
+
+
+# --- the benchmark ---------------------------------------------------------------------------
+
+
+def run_once(
+    target: Target, creds: Credentials, script: Path, connections: int, seconds: float
+) -> dict[str, Any]:
+    write_wrk_script(signed(target, creds), script)  # fresh signature for every run
+    load = os.getloadavg()
+    cpu_before = tree_cpu_seconds(target.server_pid)
+    result = wrk_runner.run(target.endpoint + "/", script, connections, seconds)
+    server_cpu = tree_cpu_seconds(target.server_pid) - cpu_before
+    per_request = server_cpu * 1e6 / result.requests if result.requests else 0.0
+    return {
+        "loadavg_before": load,
+        "server_cpu_us_per_request": round(per_request, 1),
+        **result.to_json(),
+    }
+
+
+def bench_workers(workers: int, args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
+    data_dir = tmp / f"data-w{workers}"
+    kms_port, noop_port = free_port(), free_port()
+    kms_url, noop_url = f"http://127.0.0.1:{kms_port}", f"http://127.0.0.1:{noop_port}"
+    kms_cmd = [
+        str(STRONGROOM),
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--port",
+        str(kms_port),
+        "--workers",
+        str(workers),
+    ]
+    noop_cmd = [
+        sys.executable,
+        str(BENCH_DIR / "noop_app.py"),
+        "--port",
+        str(noop_port),
+        "--workers",
+        str(workers),
+    ]
+    with (
+        server(
+            kms_cmd, tmp / f"strongroom-w{workers}.log", lambda: answers(kms_url + "/health")
+        ) as kms_pid,
+        server(
+            noop_cmd, tmp / f"noop-w{workers}.log", lambda: answers(noop_url + "/", "POST")
+        ) as noop_pid,
+    ):
+        creds = read_credentials(data_dir)
+        kms = boto3.client(
+            "kms",
+            endpoint_url=kms_url,
+            region_name="us-east-1",
+            aws_access_key_id=creds.access_key,
+            aws_secret_access_key=creds.secret_key,
+        )
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        blob = kms.encrypt(KeyId=key_id, Plaintext=PLAINTEXT)["CiphertextBlob"]
+        b64 = base64.b64encode
+        targets = [
+            Target(
+                "noop",
+                noop_url,
+                "Encrypt",
+                {"KeyId": key_id, "Plaintext": b64(PLAINTEXT).decode()},
+                noop_pid,
+            ),
+            Target(
+                "encrypt1k",
+                kms_url,
+                "Encrypt",
+                {"KeyId": key_id, "Plaintext": b64(PLAINTEXT).decode()},
+                kms_pid,
+            ),
+            Target("decrypt", kms_url, "Decrypt", {"CiphertextBlob": b64(blob).decode()}, kms_pid),
+            Target(
+                "gdk", kms_url, "GenerateDataKey", {"KeyId": key_id, "KeySpec": "AES_256"}, kms_pid
+            ),
+        ]
+        targets = [t for t in targets if t.name in args.targets or t.name == "noop"]
+        verify(targets, creds, kms)
+        script = tmp / "request.lua"
+        for target in targets:  # warm every worker's caches and the JIT-less interpreter paths
+            run_once(target, creds, script, max(args.connections), args.warmup)
+        rows = []
+        for connections in args.connections:
+            for run in range(args.runs):
+                # Rotate the order each round so no target always runs first or last.
+                shift = run % len(targets)
+                for target in targets[shift:] + targets[:shift]:
+                    row = run_once(target, creds, script, connections, args.seconds)
+                    row |= {
+                        "workers": workers,
+                        "connections": connections,
+                        "target": target.name,
+                        "run": run + 1,
+                    }
+                    rows.append(row)
+                    print(
+                        f"  w={workers} c={connections:<3} {target.name:<10} run {run + 1}: "
+                        f"{row['rps']:8.0f} req/s  p50 {row['p50_ms']:.2f} ms  "
+                        f"p99 {row['p99_ms']:.2f} ms  load {row['loadavg_before'][0]:.2f}"
+                        f"{'' if row['valid'] else '  INVALID'}",
+                        flush=True,
+                    )
+        return rows
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def spread(values: list[float], fmt: str) -> str:
+    if not values:
+        return "INVALID"
+    return f"{statistics.median(values):{fmt}} [{min(values):{fmt}}{DASH}{max(values):{fmt}}]"
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Medians over valid runs; ratios to no-op paired by round (same sitting, same c)."""
+    summary = []
+    cells = sorted(
+        {(r["workers"], r["connections"], r["target"]) for r in rows},
+        key=lambda k: (-k[0], k[1], TARGETS.index(k[2])),
+    )
+    for workers, connections, target in cells:
+        mine = [
+            r
+            for r in rows
+            if (r["workers"], r["connections"], r["target"]) == (workers, connections, target)
+        ]
+        noop = {
+            r["run"]: r
+            for r in rows
+            if r["valid"]
+            and (r["workers"], r["connections"], r["target"]) == (workers, connections, "noop")
+        }
+        valid = [r for r in mine if r["valid"]]
+        ratios = [r["rps"] / noop[r["run"]]["rps"] for r in valid if r["run"] in noop]
+        summary.append(
+            {
+                "workers": workers,
+                "connections": connections,
+                "target": target,
+                "valid_runs": len(valid),
+                "runs": len(mine),
+                "rps": [r["rps"] for r in valid],
+                "p50_ms": [r["p50_ms"] for r in valid],
+                "p99_ms": [r["p99_ms"] for r in valid],
+                "ratio_to_noop": ratios,
+                "server_cpu_us_per_request": [r["server_cpu_us_per_request"] for r in valid],
+                "loadavg_before": [r["loadavg_before"][0] for r in mine],
+            }
+        )
+    return summary
+
+
+def markdown(summary: list[dict[str, Any]]) -> str:
+    lines = [
+        f"| workers | target | c | req/s median [min{DASH}max] | p50 ms | p99 ms "
+        "| ratio to no-op | server CPU µs/req | valid runs |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in summary:
+        ratio = "1" if s["target"] == "noop" else spread(s["ratio_to_noop"], ".2f")
+        med = statistics.median
+        lines.append(
+            f"| {s['workers']} | {s['target']} | {s['connections']} | {spread(s['rps'], '.0f')} "
+            f"| {med(s['p50_ms']) if s['p50_ms'] else float('nan'):.2f} "
+            f"| {med(s['p99_ms']) if s['p99_ms'] else float('nan'):.2f} | {ratio} "
+            f"| {med(s['server_cpu_us_per_request']) if s['rps'] else float('nan'):.0f} "
+            f"| {s['valid_runs']}/{s['runs']} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[2],
+        help="worker counts, each for both servers (default: 2)",
+    )
+    parser.add_argument("--connections", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--runs", type=int, default=3, help="runs per cell (default 3)")
+    parser.add_argument("--seconds", type=float, default=10, help="seconds per run (default 10)")
+    parser.add_argument("--warmup", type=float, default=2, help="warm-up seconds per target")
+    parser.add_argument(
+        "--targets",
+        nargs="+",
+        default=list(TARGETS[1:]),
+        choices=TARGETS[1:],
+        help="KMS targets (no-op always runs)",
+    )
+    args = parser.parse_args()
+    started = datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="strongroom-bench-") as tmp:
+        for workers in args.workers:
+            rows += bench_workers(workers, args, Path(tmp))
+    summary = summarize(rows)
+    table = markdown(summary)
+    print("\n" + table)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    out = RESULTS_DIR / f"{started:%Y%m%dT%H%M%SZ}.json"
+    out.write_text(
+        json.dumps(
+            {
+                "started": started.isoformat(),
+                "host": {
+                    "cpus": os.cpu_count(),
+                    "platform": platform.platform(),
+                    "python": platform.python_version(),
+                },
+                "config": vars(args) | {"plaintext_bytes": len(PLAINTEXT)},
+                "summary": summary,
+                "runs": rows,
+                "table": table,
+            },
+            indent=2,
+        )
+    )
+    print(f"\nraw results: {out}")
+
+
+if __name__ == "__main__":
+    main()

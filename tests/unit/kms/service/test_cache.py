@@ -1,0 +1,122 @@
+"""The per-worker key cache: hits touch no database; changes reach every worker via the feed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from strongroom.kms.domain.enums import KeyState
+from strongroom.kms.domain.ids import new_account_id, new_key_id, new_material_id
+from strongroom.kms.domain.key import AliasRecord, KeyRecord
+from strongroom.kms.domain.principals import Account
+from strongroom.kms.domain.secrets import Secret
+from strongroom.kms.errors import InvalidCiphertextException
+from strongroom.kms.keystores.software import SoftwareKeyStore
+from strongroom.kms.service.cache import KeyCache
+from strongroom.kms.storage.database import Database
+from strongroom.kms.storage.engine import sqlite_url
+from strongroom.kms.storage.identity import IdentityRepository
+from strongroom.kms.storage.keys import KeyRepository
+
+NOW = datetime(2026, 11, 29, tzinfo=UTC)
+
+
+class Worker:
+    """One worker's view: its own engine (connection pool), repository and cache."""
+
+    def __init__(self, path: Path, store: SoftwareKeyStore) -> None:
+        self.db = Database.open(sqlite_url(path))
+        self.repo = KeyRepository(self.db)
+        self.cache = KeyCache(self.db, self.repo, store)
+        self.statements = 0
+        event.listen(self.db.engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_: Any) -> None:
+        self.statements += 1
+
+    @contextmanager
+    def no_queries(self) -> Iterator[None]:
+        before = self.statements
+        yield
+        assert self.statements == before, "the cache went to the database"
+
+
+@pytest.fixture
+def store() -> SoftwareKeyStore:
+    return SoftwareKeyStore("s", Secret(os.urandom(32)))
+
+
+@pytest.fixture
+def workers(tmp_path: Path, store: SoftwareKeyStore) -> tuple[Worker, Worker]:
+    return Worker(tmp_path, store), Worker(tmp_path, store)
+
+
+def _create(worker: Worker, store: SoftwareKeyStore) -> KeyRecord:
+    account = new_account_id()
+    IdentityRepository(worker.db).create_account(Account(account, "t", NOW))
+    key = KeyRecord(new_key_id(), account, "us-east-1", NOW, KeyState.ENABLED,
+                    current_material_id=new_material_id())
+    wrapped = store.new_material(key.arn, key.current_material_id or "")
+    worker.repo.create_key(key, store.store_id, wrapped, {})
+    return key
+
+
+def test_hits_do_not_query(workers: tuple[Worker, Worker], store: SoftwareKeyStore) -> None:
+    a, _ = workers
+    key = _create(a, store)
+    material_id = key.current_material_id or ""
+    assert a.cache.key(key.key_id) == key
+    a.cache.material(key, material_id)
+    with a.no_queries():
+        for _ in range(100):
+            assert a.cache.key(key.key_id) == key
+            a.cache.material(key, material_id).encrypt(b"x", b"")
+
+
+def test_change_in_one_worker_reaches_the_other(
+    workers: tuple[Worker, Worker], store: SoftwareKeyStore
+) -> None:
+    a, b = workers
+    key = _create(a, store)
+    b.cache.poll()  # catch up with the creation
+    assert b.cache.key(key.key_id) == key
+    disabled = a.repo.update_key(key.key_id, NOW, lambda k: k.with_state(KeyState.DISABLED))
+    a.cache.put_key(disabled)
+    assert a.cache.key(key.key_id) == disabled
+    assert b.cache.key(key.key_id) == key  # stale until it polls
+    changes = b.cache.poll()
+    assert [c.key_id for c in changes] == [key.key_id]
+    assert b.cache.key(key.key_id) == disabled
+    assert b.cache.poll() == []
+
+
+def test_aliases_negative_entries_are_evicted_too(
+    workers: tuple[Worker, Worker], store: SoftwareKeyStore
+) -> None:
+    a, b = workers
+    key = _create(a, store)
+    assert b.cache.alias_target(key.account_id, "alias/new") is None
+    with b.no_queries():
+        assert b.cache.alias_target(key.account_id, "alias/new") is None
+    a.repo.create_alias(AliasRecord(key.account_id, "alias/new", key.key_id, NOW, NOW))
+    b.cache.poll()
+    assert b.cache.alias_target(key.account_id, "alias/new") == key.key_id
+
+
+def test_material_of_another_key_is_invalid_ciphertext(
+    workers: tuple[Worker, Worker], store: SoftwareKeyStore
+) -> None:
+    a, _ = workers
+    first, second = _create(a, store), _create(a, store)
+    a.cache.material(first, first.current_material_id or "")
+    with pytest.raises(InvalidCiphertextException):
+        a.cache.material(second, first.current_material_id or "")
+    with pytest.raises(InvalidCiphertextException):
+        a.cache.material(first, "ff" * 32)

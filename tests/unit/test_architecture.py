@@ -1,0 +1,44 @@
+"""Dependencies point inward: the domain knows no HTTP, SQL, PKCS#11 or crypto library."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import strongroom
+
+SRC = Path(strongroom.__file__).parent
+FORBIDDEN_IN_DOMAIN = ("sqlalchemy", "cryptography", "pkcs11", "uvicorn", "httptools",
+                       "orjson", "botocore", "strongroom.kms.storage",
+                       "strongroom.kms.keystores", "strongroom.kms.api",
+                       "strongroom.kms.service")
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_domain_imports_nothing_outward() -> None:
+    files = sorted((SRC / "kms" / "domain").glob("*.py"))
+    assert len(files) >= 8
+    for path in files:
+        bad = {n for n in _imports(path) if n.startswith(FORBIDDEN_IN_DOMAIN)}
+        assert not bad, f"{path.name} imports {bad}"
+
+
+def test_service_layer_knows_no_http() -> None:
+    for path in sorted((SRC / "kms" / "service").glob("*.py")):
+        bad = {n for n in _imports(path)
+               if n.startswith(("uvicorn", "httptools", "strongroom.kms.api"))}
+        assert not bad, f"{path.name} imports {bad}"
+
+
+def test_modules_stay_small() -> None:
+    for path in SRC.rglob("*.py"):
+        assert len(path.read_text().splitlines()) <= 500, path
