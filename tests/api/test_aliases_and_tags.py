@@ -1,4 +1,4 @@
-"""CreateAlias, UpdateAlias, DeleteAlias, ListAliases, TagResource, UntagResource, ListResourceTags."""
+"""Aliases (Create, Update, Delete, List) and tags (Tag, Untag, ListResourceTags)."""
 
 from __future__ import annotations
 
@@ -46,8 +46,9 @@ def test_alias_name_rules(kms: Any, key_id: str) -> None:
         kms.create_alias(AliasName="nope", TargetKeyId=key_id)
     assert 'must start with the prefix "alias/"' in error.message
     with aws_error("NotFoundException"):
-        kms.create_alias(AliasName="alias/to-nothing",
-                         TargetKeyId="00000000-0000-4000-8000-000000000000")
+        kms.create_alias(
+            AliasName="alias/to-nothing", TargetKeyId="00000000-0000-4000-8000-000000000000"
+        )
 
 
 def test_alias_on_key_pending_deletion_is_refused(kms: Any, key_id: str) -> None:
@@ -73,11 +74,15 @@ def test_list_aliases_paging(kms: Any, key_id: str) -> None:
 
 def test_tags(kms: Any) -> None:
     key_id = kms.create_key(Tags=[{"TagKey": "team", "TagValue": "blue"}])["KeyMetadata"]["KeyId"]
-    kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": "env", "TagValue": "prod"},
-                                         {"TagKey": "team", "TagValue": "red"}])
+    kms.tag_resource(
+        KeyId=key_id,
+        Tags=[{"TagKey": "env", "TagValue": "prod"}, {"TagKey": "team", "TagValue": "red"}],
+    )
     tags = kms.list_resource_tags(KeyId=key_id)
-    assert tags["Tags"] == [{"TagKey": "env", "TagValue": "prod"},
-                            {"TagKey": "team", "TagValue": "red"}]
+    assert tags["Tags"] == [
+        {"TagKey": "env", "TagValue": "prod"},
+        {"TagKey": "team", "TagValue": "red"},
+    ]
     assert tags["Truncated"] is False
     kms.untag_resource(KeyId=key_id, TagKeys=["team", "absent"])
     assert kms.list_resource_tags(KeyId=key_id)["Tags"] == [{"TagKey": "env", "TagValue": "prod"}]

@@ -19,8 +19,10 @@ def test_round_trip_sizes(kms: Any, key_id: str, size: int) -> None:
     assert back["Plaintext"] == plaintext
     assert back["KeyId"] == out["KeyId"]
     assert back["EncryptionAlgorithm"] == "SYMMETRIC_DEFAULT"
-    assert back["KeyMaterialId"] == kms.describe_key(KeyId=key_id)["KeyMetadata"][
-        "CurrentKeyMaterialId"]
+    assert (
+        back["KeyMaterialId"]
+        == kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"]
+    )
 
 
 def test_plaintext_limits(raw_kms: Any, key_id: str) -> None:
@@ -28,7 +30,8 @@ def test_plaintext_limits(raw_kms: Any, key_id: str) -> None:
         raw_kms.encrypt(KeyId=key_id, Plaintext=b"x" * 4097)
     assert error.message == (
         "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: "
-        "Member must have length less than or equal to 4096")
+        "Member must have length less than or equal to 4096"
+    )
 
 
 def test_every_key_identifier_encrypts(kms: Any, key_id: str) -> None:
@@ -43,11 +46,16 @@ def test_every_key_identifier_encrypts(kms: Any, key_id: str) -> None:
 def test_encryption_context_is_bound(kms: Any, key_id: str) -> None:
     context = {"tenant": "blue", "purpose": "test"}
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"secret", EncryptionContext=context)[
-        "CiphertextBlob"]
+        "CiphertextBlob"
+    ]
     reordered = {"purpose": "test", "tenant": "blue"}
     assert kms.decrypt(CiphertextBlob=blob, EncryptionContext=reordered)["Plaintext"] == b"secret"
-    for wrong in (None, {"tenant": "blue"}, {"tenant": "Blue", "purpose": "test"},
-                  {**context, "extra": "x"}):
+    for wrong in (
+        None,
+        {"tenant": "blue"},
+        {"tenant": "Blue", "purpose": "test"},
+        {**context, "extra": "x"},
+    ):
         kwargs = {} if wrong is None else {"EncryptionContext": wrong}
         with aws_error("InvalidCiphertextException", 400) as error:
             kms.decrypt(CiphertextBlob=blob, **kwargs)
@@ -85,11 +93,15 @@ def test_decrypt_with_wrong_key_id_is_incorrect_key(kms: Any, key_id: str) -> No
 
 def test_re_encrypt_moves_to_destination_key(kms: Any, key_id: str) -> None:
     destination = kms.create_key()["KeyMetadata"]
-    blob = kms.encrypt(KeyId=key_id, Plaintext=b"move me",
-                       EncryptionContext={"a": "1"})["CiphertextBlob"]
-    out = kms.re_encrypt(CiphertextBlob=blob, SourceEncryptionContext={"a": "1"},
-                         DestinationKeyId=destination["KeyId"],
-                         DestinationEncryptionContext={"b": "2"})
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"move me", EncryptionContext={"a": "1"})[
+        "CiphertextBlob"
+    ]
+    out = kms.re_encrypt(
+        CiphertextBlob=blob,
+        SourceEncryptionContext={"a": "1"},
+        DestinationKeyId=destination["KeyId"],
+        DestinationEncryptionContext={"b": "2"},
+    )
     assert out["KeyId"] == destination["Arn"]
     assert out["SourceKeyId"].endswith(key_id)
     assert out["DestinationKeyMaterialId"] == destination["CurrentKeyMaterialId"]
@@ -100,26 +112,36 @@ def test_re_encrypt_moves_to_destination_key(kms: Any, key_id: str) -> None:
     with aws_error("InvalidCiphertextException"):
         kms.re_encrypt(CiphertextBlob=blob, DestinationKeyId=destination["KeyId"])
     with aws_error("IncorrectKeyException"):
-        kms.re_encrypt(CiphertextBlob=blob, SourceKeyId=destination["KeyId"],
-                       SourceEncryptionContext={"a": "1"}, DestinationKeyId=key_id)
+        kms.re_encrypt(
+            CiphertextBlob=blob,
+            SourceKeyId=destination["KeyId"],
+            SourceEncryptionContext={"a": "1"},
+            DestinationKeyId=key_id,
+        )
     kms.disable_key(KeyId=destination["KeyId"])
     with aws_error("DisabledException"):
-        kms.re_encrypt(CiphertextBlob=blob, SourceEncryptionContext={"a": "1"},
-                       DestinationKeyId=destination["KeyId"])
+        kms.re_encrypt(
+            CiphertextBlob=blob,
+            SourceEncryptionContext={"a": "1"},
+            DestinationKeyId=destination["KeyId"],
+        )
 
 
 def test_generate_data_key(kms: Any, key_id: str) -> None:
     arn = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
-    for kwargs, length in (({"KeySpec": "AES_256"}, 32), ({"KeySpec": "AES_128"}, 16),
-                           ({"NumberOfBytes": 1}, 1), ({"NumberOfBytes": 1024}, 1024)):
+    for kwargs, length in (
+        ({"KeySpec": "AES_256"}, 32),
+        ({"KeySpec": "AES_128"}, 16),
+        ({"NumberOfBytes": 1}, 1),
+        ({"NumberOfBytes": 1024}, 1024),
+    ):
         out = kms.generate_data_key(KeyId=key_id, EncryptionContext={"f": "g"}, **kwargs)
         assert len(out["Plaintext"]) == length
         assert out["KeyId"] == arn
         assert len(out["KeyMaterialId"]) == 64
         back = kms.decrypt(CiphertextBlob=out["CiphertextBlob"], EncryptionContext={"f": "g"})
         assert back["Plaintext"] == out["Plaintext"]
-    keys = {kms.generate_data_key(KeyId=key_id, KeySpec="AES_256")["Plaintext"]
-            for _ in range(5)}
+    keys = {kms.generate_data_key(KeyId=key_id, KeySpec="AES_256")["Plaintext"] for _ in range(5)}
     assert len(keys) == 5
 
 

@@ -16,8 +16,9 @@ from tests.support.signing import send, signed_request
 def _call(server: InProcessServer, target: str, body: bytes, **options: Any) -> Any:
     key = server.admin_key
     secret = options.pop("secret", key.secret_access_key)
-    headers, payload = signed_request(server.endpoint, key.access_key_id, secret, target, body,
-                                      **options)
+    headers, payload = signed_request(
+        server.endpoint, key.access_key_id, secret, target, body, **options
+    )
     return send(server.endpoint, headers, payload)
 
 
@@ -37,11 +38,14 @@ def test_errors_have_type_message_and_request_id(server: InProcessServer) -> Non
     assert len(reply.headers["x-amzn-requestid"]) == 36
 
 
-@pytest.mark.parametrize(("body", "code"), [
-    (b"{not json", "SerializationException"),
-    (b"[1, 2]", "SerializationException"),
-    (b'{"NumberOfBytes": "sixteen"}', "SerializationException"),
-])
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"{not json", "SerializationException"),
+        (b"[1, 2]", "SerializationException"),
+        (b'{"NumberOfBytes": "sixteen"}', "SerializationException"),
+    ],
+)
 def test_malformed_bodies(server: InProcessServer, body: bytes, code: str) -> None:
     reply = _call(server, "TrentService.GenerateRandom", body)
     assert (reply.status, reply.json["__type"]) == (400, code)
@@ -63,8 +67,11 @@ def test_oversized_body_is_refused(server: InProcessServer) -> None:
 
 
 def test_missing_authentication(server: InProcessServer) -> None:
-    reply = send(server.endpoint, {"Content-Type": "application/x-amz-json-1.1",
-                                   "X-Amz-Target": "TrentService.ListKeys"}, b"{}")
+    reply = send(
+        server.endpoint,
+        {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "TrentService.ListKeys"},
+        b"{}",
+    )
     assert reply.json["__type"] == "MissingAuthenticationTokenException"
 
 
@@ -76,8 +83,13 @@ def test_wrong_secret(server: InProcessServer) -> None:
 
 def test_tampered_body_after_signing(server: InProcessServer) -> None:
     key = server.admin_key
-    headers, _ = signed_request(server.endpoint, key.access_key_id, key.secret_access_key,
-                                "TrentService.GenerateRandom", b'{"NumberOfBytes": 16}')
+    headers, _ = signed_request(
+        server.endpoint,
+        key.access_key_id,
+        key.secret_access_key,
+        "TrentService.GenerateRandom",
+        b'{"NumberOfBytes": 16}',
+    )
     reply = send(server.endpoint, headers, b'{"NumberOfBytes": 17}')
     assert reply.json["__type"] == "InvalidSignatureException"
 
@@ -92,8 +104,9 @@ def test_signature_outside_five_minutes(server: InProcessServer, minutes: int) -
 
 
 def test_signature_four_minutes_old_is_accepted(server: InProcessServer) -> None:
-    reply = _call(server, "TrentService.ListKeys", b"{}",
-                  when=datetime.now(UTC) - timedelta(minutes=4))
+    reply = _call(
+        server, "TrentService.ListKeys", b"{}", when=datetime.now(UTC) - timedelta(minutes=4)
+    )
     assert reply.status == 200
 
 

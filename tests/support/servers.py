@@ -65,16 +65,27 @@ class InProcessServer(RunningServer):
 @contextmanager
 def in_process_server(data_dir: Path) -> Iterator[InProcessServer]:
     """One worker in a thread of the test process, with a clock the test can move."""
-    settings = Settings(data_dir=data_dir, port=free_port(), workers=1,
-                        scheduler_seconds=0.1, cache_poll_seconds=0.05).validated()
+    settings = Settings(
+        data_dir=data_dir,
+        port=free_port(),
+        workers=1,
+        scheduler_seconds=0.1,
+        cache_poll_seconds=0.05,
+    ).validated()
     clock = ManualClock()
     data, issued = initialize(settings, clock)
     data.db.engine.dispose()
     assert issued is not None
     audit = MemoryAuditLog()
     app = create_app(settings, clock, audit)
-    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, lifespan="on",
-                            log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=settings.port,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -84,8 +95,14 @@ def in_process_server(data_dir: Path) -> Iterator[InProcessServer]:
             raise RuntimeError("in-process server did not start")
         time.sleep(0.02)
     try:
-        yield InProcessServer(f"http://127.0.0.1:{settings.port}", data_dir, issued,
-                              clock=clock, audit=audit, settings=settings)
+        yield InProcessServer(
+            f"http://127.0.0.1:{settings.port}",
+            data_dir,
+            issued,
+            clock=clock,
+            audit=audit,
+            settings=settings,
+        )
     finally:
         server.should_exit = True
         thread.join(timeout=15)
@@ -129,9 +146,23 @@ def server_process(data_dir: Path, workers: int = 2, *extra: str) -> Iterator[Se
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("STRONGROOM_DATA_DIR", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "strongroom.cli.main", "serve", "--data-dir", str(data_dir),
-         "--port", str(port), "--workers", str(workers), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "strongroom.cli.main",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
         start_new_session=True,
     )
     endpoint = f"http://127.0.0.1:{port}"

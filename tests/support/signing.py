@@ -39,10 +39,15 @@ def signed_request(
     service: str = "kms",
     when: datetime | None = None,
 ) -> tuple[dict[str, str], bytes]:
-    request = AWSRequest(method="POST", url=endpoint + "/", data=body, headers={
-        "Content-Type": "application/x-amz-json-1.1",
-        "X-Amz-Target": target,
-    })
+    request = AWSRequest(
+        method="POST",
+        url=endpoint + "/",
+        data=body,
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": target,
+        },
+    )
     signer = SigV4Auth(Credentials(access_key, secret), service, region)
     # botocore reads the time from this function; a test that needs an old or future
     # signature sets the client's clock, never the server's.
@@ -52,14 +57,16 @@ def signed_request(
     return dict(request.headers.items()), body
 
 
-def send(endpoint: str, headers: dict[str, str], body: bytes, method: str = "POST",
-         path: str = "/") -> Reply:
+def send(
+    endpoint: str, headers: dict[str, str], body: bytes, method: str = "POST", path: str = "/"
+) -> Reply:
     parts = urlsplit(endpoint)
     connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
     try:
         connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
-        return Reply(response.status, {k.lower(): v for k, v in response.getheaders()},
-                     response.read())
+        return Reply(
+            response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+        )
     finally:
         connection.close()

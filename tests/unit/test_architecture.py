@@ -8,10 +8,19 @@ from pathlib import Path
 import strongroom
 
 SRC = Path(strongroom.__file__).parent
-FORBIDDEN_IN_DOMAIN = ("sqlalchemy", "cryptography", "pkcs11", "uvicorn", "httptools",
-                       "orjson", "botocore", "strongroom.kms.storage",
-                       "strongroom.kms.keystores", "strongroom.kms.api",
-                       "strongroom.kms.service")
+FORBIDDEN_IN_DOMAIN = (
+    "sqlalchemy",
+    "cryptography",
+    "pkcs11",
+    "uvicorn",
+    "httptools",
+    "orjson",
+    "botocore",
+    "strongroom.kms.storage",
+    "strongroom.kms.keystores",
+    "strongroom.kms.api",
+    "strongroom.kms.service",
+)
 
 
 def _imports(path: Path) -> set[str]:
@@ -34,8 +43,11 @@ def test_domain_imports_nothing_outward() -> None:
 
 def test_service_layer_knows_no_http() -> None:
     for path in sorted((SRC / "kms" / "service").glob("*.py")):
-        bad = {n for n in _imports(path)
-               if n.startswith(("uvicorn", "httptools", "strongroom.kms.api"))}
+        bad = {
+            n
+            for n in _imports(path)
+            if n.startswith(("uvicorn", "httptools", "strongroom.kms.api"))
+        }
         assert not bad, f"{path.name} imports {bad}"
 
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from strongroom.kms.app import open_data_dir
 from strongroom.kms.config import load_settings
-from strongroom.kms.service.admin import Admin
 
 
 def add_parser(commands: Any) -> None:
@@ -24,7 +23,8 @@ def add_parser(commands: Any) -> None:
     create.add_argument("--id", dest="account_id", help="12-digit account id (default: random)")
     create.set_defaults(run=_run(lambda a, x: _account(a.create_account(x.name, x.account_id))))
     accounts.add_parser("list").set_defaults(
-        run=_run(lambda a, x: [_account(acc) for acc in a.list_accounts()]))
+        run=_run(lambda a, x: [_account(acc) for acc in a.list_accounts()])
+    )
 
     users = things.add_parser("users").add_subparsers(dest="verb", required=True)
     create = users.add_parser("create", help="create a user in an account")
@@ -41,14 +41,29 @@ def add_parser(commands: Any) -> None:
     create.add_argument("--user", required=True)
     create.add_argument("--access-key-id", help="use this id (development set-ups)")
     create.add_argument("--secret-access-key", help="use this secret (development set-ups)")
-    create.set_defaults(run=_run(lambda a, x: _issued(a.create_access_key(
-        x.account, x.user, x.access_key_id, x.secret_access_key))))
+    create.set_defaults(
+        run=_run(
+            lambda a, x: _issued(
+                a.create_access_key(x.account, x.user, x.access_key_id, x.secret_access_key)
+            )
+        )
+    )
     listing = keys.add_parser("list")
     listing.add_argument("--account")
-    listing.set_defaults(run=_run(lambda a, x: [
-        {"AccessKeyId": k.access_key_id, "AccountId": k.account_id, "UserName": k.principal_name,
-         "Status": k.status, "CreateDate": k.created_at.isoformat()}
-        for k in a.list_access_keys(x.account)]))
+    listing.set_defaults(
+        run=_run(
+            lambda a, x: [
+                {
+                    "AccessKeyId": k.access_key_id,
+                    "AccountId": k.account_id,
+                    "UserName": k.principal_name,
+                    "Status": k.status,
+                    "CreateDate": k.created_at.isoformat(),
+                }
+                for k in a.list_access_keys(x.account)
+            ]
+        )
+    )
     delete = keys.add_parser("delete")
     delete.add_argument("access_key_id")
     delete.set_defaults(run=_run(lambda a, x: a.delete_access_key(x.access_key_id)))
@@ -69,8 +84,11 @@ def _run(action: Any) -> Any:
 
 
 def _account(account: Any) -> dict[str, str]:
-    return {"AccountId": account.account_id, "Name": account.name,
-            "CreateDate": account.created_at.isoformat()}
+    return {
+        "AccountId": account.account_id,
+        "Name": account.name,
+        "CreateDate": account.created_at.isoformat(),
+    }
 
 
 def _user(user: Any) -> dict[str, str]:
@@ -78,5 +96,9 @@ def _user(user: Any) -> dict[str, str]:
 
 
 def _issued(issued: Any) -> dict[str, str]:
-    return {"AccessKeyId": issued.access_key_id, "SecretAccessKey": issued.secret_access_key,
-            "AccountId": issued.account_id, "UserName": issued.user_name}
+    return {
+        "AccessKeyId": issued.access_key_id,
+        "SecretAccessKey": issued.secret_access_key,
+        "AccountId": issued.account_id,
+        "UserName": issued.user_name,
+    }

@@ -16,7 +16,8 @@ from strongroom.kms.service.admin import AdminError
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="strongroom", description="A self-hosted key management service (AWS KMS API).")
+        prog="strongroom", description="A self-hosted key management service (AWS KMS API)."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve.add_parser(commands)
     admin.add_parser(commands)
@@ -24,8 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="data directory (default: $STRONGROOM_DATA_DIR or ./strongroom-data)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="data directory (default: $STRONGROOM_DATA_DIR or ./strongroom-data)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,10 +30,14 @@ def write_aws_files(settings: Settings, issued: IssuedAccessKey) -> None:
     """Write the admin's credentials in the AWS shared-file formats, readable by owner only."""
     directory = settings.data_dir / "aws"
     directory.mkdir(mode=0o700, exist_ok=True)
-    _write_private(directory / "credentials", (
-        "[default]\n"
-        f"aws_access_key_id = {issued.access_key_id}\n"
-        f"aws_secret_access_key = {issued.secret_access_key}\n"))
+    _write_private(
+        directory / "credentials",
+        (
+            "[default]\n"
+            f"aws_access_key_id = {issued.access_key_id}\n"
+            f"aws_secret_access_key = {issued.secret_access_key}\n"
+        ),
+    )
     _write_private(directory / "config", f"[default]\nregion = {settings.region}\n")
 
 
@@ -60,7 +64,8 @@ def banner(settings: Settings) -> str:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.data_dir).with_overrides(
-        host=args.host, port=args.port, workers=args.workers, region=args.region)
+        host=args.host, port=args.port, workers=args.workers, region=args.region
+    )
     data_dir, issued = initialize(settings)
     data_dir.db.engine.dispose()
     if issued is not None:

@@ -58,7 +58,9 @@ class DataDir:
         return Admin(IdentityRepository(self.db), self.store, self.clock)
 
 
-def initialize(settings: Settings, clock: Clock | None = None) -> tuple[DataDir, IssuedAccessKey | None]:
+def initialize(
+    settings: Settings, clock: Clock | None = None
+) -> tuple[DataDir, IssuedAccessKey | None]:
     """Create what a first start needs (idempotent); return the admin key if one was made."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not settings.root_key_path.exists():
@@ -78,8 +80,8 @@ def open_data_dir(settings: Settings, clock: Clock | None = None) -> DataDir:
     region = db.init_meta("region", settings.region)
     if region != settings.region:
         raise ConfigError(
-            f"the data in {settings.data_dir} belongs to region {region}, "
-            f"not {settings.region}")
+            f"the data in {settings.data_dir} belongs to region {region}, not {settings.region}"
+        )
     store = SoftwareKeyStore(store_id, load_root_key_file(settings.root_key_path))
     return DataDir(settings, db, store, clock or SystemClock())
 
@@ -97,8 +99,11 @@ def create_app(
     pipeline = Pipeline(ctx, AccountAuthorizer(), audit_sink)
     credentials = CredentialCache(identity, store)
     verifier: SigV4Verifier[Credential] = SigV4Verifier(
-        region=settings.region, service="kms", lookup=credentials.lookup,
-        max_skew_seconds=settings.max_clock_skew_seconds)
+        region=settings.region,
+        service="kms",
+        lookup=credentials.lookup,
+        max_skew_seconds=settings.max_clock_skew_seconds,
+    )
     api = KmsApi(pipeline, verifier, ServiceModel.load(), OPERATIONS, settings.max_body_bytes)
     scheduler = DeletionScheduler(ctx)
 

@@ -9,8 +9,9 @@ AWS uses (see :mod:`strongroom.kms.api.validation` for the conventions).
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from botocore.loaders import Loader
 
@@ -61,7 +62,7 @@ class RequestDecoder:
             raise ValidationException(
                 f"{count} validation error{plural} detected: {'; '.join(errors)}"
             )
-        return out  # type: ignore[return-value]  # the root shape is a structure
+        return cast("dict[str, object]", out)  # the root shape is a structure
 
 
 class ServiceModel:
@@ -76,6 +77,7 @@ class ServiceModel:
         shapes: Mapping[str, Shape] = description["shapes"]
         self._compiler = _ShapeCompiler(shapes)
         self._decoders: dict[str, RequestDecoder] = {}
+        self._lock = threading.Lock()  # the compiler is not thread-safe; compiling is rare
         self._operation_names = tuple(self._operations)
         self._error_codes = frozenset(
             name for name, shape in shapes.items() if shape.get("exception")
@@ -99,11 +101,13 @@ class ServiceModel:
     def request_decoder(self, operation: str) -> RequestDecoder:
         """The decoder of ``operation``'s input, compiled on first use."""
         decoder = self._decoders.get(operation)
-        if decoder is None:
-            spec = self._operations.get(operation)
-            if spec is None:
-                raise UnknownOperationException()
-            # Every KMS operation has an input; an operation without one accepts {}.
+        if decoder is not None:
+            return decoder
+        spec = self._operations.get(operation)
+        if spec is None:
+            raise UnknownOperationException()
+        with self._lock:
+            # Every KMS operation has an input; an operation without one would accept {}.
             root = (
                 self._compiler.decoder(spec["input"]["shape"])
                 if "input" in spec

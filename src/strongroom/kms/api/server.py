@@ -14,7 +14,7 @@ import asyncio
 import base64
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import orjson
@@ -110,7 +110,8 @@ class KmsApi:
             raise UnknownOperationException()
         headers = scope["headers"]
         credential = self._verifier.verify(
-            "POST", scope.get("raw_path") or b"/", scope.get("query_string", b""), headers, body)
+            "POST", scope.get("raw_path") or b"/", scope.get("query_string", b""), headers, body
+        )
         operation = self._operation(headers)
         try:
             parsed = orjson.loads(body) if body else {}
@@ -124,7 +125,7 @@ class KmsApi:
 
     def _operation(self, headers: list[tuple[bytes, bytes]]) -> Operation:
         target = next((v for n, v in headers if n == b"x-amz-target"), b"").decode("latin-1")
-        name = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else ""
+        name = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
         operation = self._operations.get(name)
         if operation is not None:
             return operation
@@ -134,15 +135,17 @@ class KmsApi:
 
 
 async def _respond(send: Send, status: int, payload: bytes, request_id: str) -> None:
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [
-            (b"content-type", JSON_CONTENT_TYPE),
-            (b"content-length", str(len(payload)).encode()),
-            (b"x-amzn-requestid", request_id.encode()),
-        ],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", JSON_CONTENT_TYPE),
+                (b"content-length", str(len(payload)).encode()),
+                (b"x-amzn-requestid", request_id.encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -152,7 +155,7 @@ class AsgiApp:
     def __init__(
         self,
         api: KmsApi,
-        background: list[tuple[Callable[[], object], float]],
+        background: Sequence[tuple[Callable[[], object], float]],
         on_shutdown: Callable[[], None],
     ) -> None:
         self.api = api
@@ -170,8 +173,9 @@ class AsgiApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self._tasks = [asyncio.create_task(_every(job, period))
-                               for job, period in self._background]
+                self._tasks = [
+                    asyncio.create_task(_every(job, period)) for job, period in self._background
+                ]
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 for task in self._tasks:

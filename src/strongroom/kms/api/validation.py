@@ -1,7 +1,8 @@
-"""Compile botocore shapes into request decoders that validate the way AWS does.
+"""Request validation the way AWS does it: messages, and the decoders of scalar shapes.
 
-A shape is compiled once into a tree of closures with the signature of :data:`Decoder`:
-``(value, path, errors) -> converted value``. A value of the wrong JSON type raises
+:mod:`strongroom.kms.api.model` compiles each shape once into a tree of closures with the
+signature of :data:`Decoder`: ``(value, path, errors) -> converted value``; the scalar ones are
+built here. A value of the wrong JSON type raises
 :class:`SerializationException` at once (AWS rejects such a body before validating it);
 constraint violations are appended to ``errors`` so that they can be reported together.
 

@@ -15,7 +15,9 @@ from strongroom.kms.errors import (
     ValidationException,
 )
 
-_KEY_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}")
+_KEY_ID = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}"
+)
 _ALIAS_NAME = re.compile(r"alias/[a-zA-Z0-9/_-]{1,250}")
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
 RESERVED_ALIAS_PREFIX = "alias/aws/"

@@ -48,13 +48,18 @@ class SoftwareKeyStore:
 
     def _material_aad(self, key_arn: str, material_id: str) -> bytes:
         return b"\0".join(
-            (b"strongroom/material/v1", self._store_id.encode(), key_arn.encode(),
-             material_id.encode())
+            (
+                b"strongroom/material/v1",
+                self._store_id.encode(),
+                key_arn.encode(),
+                material_id.encode(),
+            )
         )
 
     def new_material(self, key_arn: str, material_id: str) -> bytes:
-        return self._wrap(secrets.token_bytes(MATERIAL_BYTES),
-                          self._material_aad(key_arn, material_id))
+        return self._wrap(
+            secrets.token_bytes(MATERIAL_BYTES), self._material_aad(key_arn, material_id)
+        )
 
     def open_material(self, key_arn: str, material_id: str, wrapped: bytes) -> AesGcmMaterial:
         return AesGcmMaterial(self._unwrap(wrapped, self._material_aad(key_arn, material_id)))
@@ -66,8 +71,9 @@ class SoftwareKeyStore:
         return self._unwrap(sealed, self._secret_aad(purpose, name))
 
     def _secret_aad(self, purpose: str, name: str) -> bytes:
-        return b"\0".join((b"strongroom/secret/v1", self._store_id.encode(), purpose.encode(),
-                           name.encode()))
+        return b"\0".join(
+            (b"strongroom/secret/v1", self._store_id.encode(), purpose.encode(), name.encode())
+        )
 
     def _wrap(self, data: bytes, aad: bytes) -> bytes:
         nonce = os.urandom(_NONCE)

@@ -65,18 +65,26 @@ def list_aliases(call: Call) -> Response:
 
 
 OPERATIONS = (
-    Operation("CreateAlias", create_alias, (
-        KeyAccess("TargetKeyId", "kms:CreateAlias", OpClass.MODIFY, aliases=False, fresh=True),
-    )),
-    Operation("UpdateAlias", update_alias, (
-        KeyAccess("TargetKeyId", "kms:UpdateAlias", OpClass.MODIFY, aliases=False, fresh=True),
-    )),
+    Operation(
+        "CreateAlias",
+        create_alias,
+        (KeyAccess("TargetKeyId", "kms:CreateAlias", OpClass.MODIFY, aliases=False, fresh=True),),
+    ),
+    Operation(
+        "UpdateAlias",
+        update_alias,
+        (KeyAccess("TargetKeyId", "kms:UpdateAlias", OpClass.MODIFY, aliases=False, fresh=True),),
+    ),
     # DeleteAlias names no key; the key behind the alias is resolved (and authorized) through
     # the alias itself.
-    Operation("DeleteAlias", delete_alias, (
-        KeyAccess("AliasName", "kms:DeleteAlias", OpClass.READ, fresh=True),
-    )),
-    Operation("ListAliases", list_aliases, (
-        KeyAccess("KeyId", "kms:ListAliases", OpClass.READ, aliases=False, required=False),
-    )),
+    Operation(
+        "DeleteAlias",
+        delete_alias,
+        (KeyAccess("AliasName", "kms:DeleteAlias", OpClass.READ, fresh=True),),
+    ),
+    Operation(
+        "ListAliases",
+        list_aliases,
+        (KeyAccess("KeyId", "kms:ListAliases", OpClass.READ, aliases=False, required=False),),
+    ),
 )

@@ -88,8 +88,11 @@ class KeyCache:
         if found is None or found[0] != key.key_id:
             raise InvalidCiphertextException()
         cipher = self._store.open_material(key.arn, material_id, found[2])
-        self._remember(self._materials, material_id,
-                       _Material(key.key_id, cipher, time.monotonic() + self._material_ttl))
+        self._remember(
+            self._materials,
+            material_id,
+            _Material(key.key_id, cipher, time.monotonic() + self._material_ttl),
+        )
         return cipher
 
     # --- writes by this worker ------------------------------------------------------------

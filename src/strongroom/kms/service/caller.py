@@ -29,5 +29,9 @@ class Caller:
 
     @classmethod
     def from_credential(cls, credential: Credential, source_ip: str) -> Caller:
-        return cls(credential.principal.account_id, credential.principal.arn,
-                   credential.access_key_id, source_ip)
+        return cls(
+            credential.principal.account_id,
+            credential.principal.arn,
+            credential.access_key_id,
+            source_ip,
+        )

@@ -8,7 +8,7 @@ from strongroom.kms.service.caller import Credential
 from strongroom.kms.storage.database import Change
 from strongroom.kms.storage.identity import IdentityRepository
 
-ACCESS_KEY_SECRET_PURPOSE = "access-key"
+ACCESS_KEY_SECRET_PURPOSE = "access-key"  # noqa: S105 - a label, not a secret
 _MISSING = object()
 
 
@@ -35,8 +35,9 @@ class CredentialCache:
         principal = self._identity.get_principal(record.account_id, record.principal_name)
         if principal is None:
             return None
-        secret = self._store.unseal_secret(ACCESS_KEY_SECRET_PURPOSE, access_key_id,
-                                           record.sealed_secret)
+        secret = self._store.unseal_secret(
+            ACCESS_KEY_SECRET_PURPOSE, access_key_id, record.sealed_secret
+        )
         return Credential(access_key_id, principal, Secret(secret))
 
     def apply(self, changes: list[Change]) -> None:

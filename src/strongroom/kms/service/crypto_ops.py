@@ -24,7 +24,8 @@ def check_algorithm(key: KeyRecord, algorithm: str | None) -> None:
     if algorithm is not None and algorithm != SYMMETRIC:
         raise InvalidKeyUsageException(
             f"{key.arn} key usage is ENCRYPT_DECRYPT with key spec {key.key_spec.value}, which "
-            f"does not support the encryption algorithm {algorithm}.")
+            f"does not support the encryption algorithm {algorithm}."
+        )
 
 
 def seal(
@@ -35,7 +36,8 @@ def seal(
     assert material_id is not None
     header = ciphertext.header_for(key.key_id, material_id)
     nonce, sealed = ctx.cache.material(key, material_id).encrypt(
-        plaintext, header + encode_context(context))
+        plaintext, header + encode_context(context)
+    )
     return header + nonce + sealed, material_id
 
 
@@ -43,7 +45,8 @@ def unseal(
     ctx: ServiceContext, key: KeyRecord, blob: CiphertextBlob, context: Mapping[str, str] | None
 ) -> bytes:
     return ctx.cache.material(key, blob.material_id).decrypt(
-        blob.nonce, blob.sealed, blob.header + encode_context(context))
+        blob.nonce, blob.sealed, blob.header + encode_context(context)
+    )
 
 
 def _check_named_key(call: Call, member: str, key: KeyRecord) -> None:
@@ -66,8 +69,12 @@ def decrypt(call: Call) -> Response:
     _check_named_key(call, "KeyId", key)
     check_algorithm(key, request.get("EncryptionAlgorithm"))
     plaintext = unseal(call.ctx, key, blob, request.get("EncryptionContext"))
-    return {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": SYMMETRIC,
-            "KeyMaterialId": blob.material_id}
+    return {
+        "KeyId": key.arn,
+        "Plaintext": plaintext,
+        "EncryptionAlgorithm": SYMMETRIC,
+        "KeyMaterialId": blob.material_id,
+    }
 
 
 def re_encrypt(call: Call) -> Response:
@@ -78,8 +85,9 @@ def re_encrypt(call: Call) -> Response:
     check_algorithm(source, request.get("SourceEncryptionAlgorithm"))
     check_algorithm(destination, request.get("DestinationEncryptionAlgorithm"))
     plaintext = unseal(call.ctx, source, blob, request.get("SourceEncryptionContext"))
-    new_blob, material_id = seal(call.ctx, destination, plaintext,
-                                 request.get("DestinationEncryptionContext"))
+    new_blob, material_id = seal(
+        call.ctx, destination, plaintext, request.get("DestinationEncryptionContext")
+    )
     return {
         "CiphertextBlob": new_blob,
         "SourceKeyId": source.arn,
@@ -92,13 +100,22 @@ def re_encrypt(call: Call) -> Response:
 
 
 OPERATIONS = (
-    Operation("Encrypt", encrypt, (KeyAccess("KeyId", "kms:Encrypt", OpClass.CRYPTO),),
-              dry_run=True),
-    Operation("Decrypt", decrypt, (
-        KeyAccess("CiphertextBlob", "kms:Decrypt", OpClass.CRYPTO, from_ciphertext=True),
-    ), dry_run=True),
-    Operation("ReEncrypt", re_encrypt, (
-        KeyAccess("CiphertextBlob", "kms:ReEncryptFrom", OpClass.CRYPTO, from_ciphertext=True),
-        KeyAccess("DestinationKeyId", "kms:ReEncryptTo", OpClass.CRYPTO),
-    ), dry_run=True),
+    Operation(
+        "Encrypt", encrypt, (KeyAccess("KeyId", "kms:Encrypt", OpClass.CRYPTO),), dry_run=True
+    ),
+    Operation(
+        "Decrypt",
+        decrypt,
+        (KeyAccess("CiphertextBlob", "kms:Decrypt", OpClass.CRYPTO, from_ciphertext=True),),
+        dry_run=True,
+    ),
+    Operation(
+        "ReEncrypt",
+        re_encrypt,
+        (
+            KeyAccess("CiphertextBlob", "kms:ReEncryptFrom", OpClass.CRYPTO, from_ciphertext=True),
+            KeyAccess("DestinationKeyId", "kms:ReEncryptTo", OpClass.CRYPTO),
+        ),
+        dry_run=True,
+    ),
 )

@@ -16,15 +16,20 @@ def _data_key_length(call: Call) -> int:
     count = call.request.get("NumberOfBytes")
     if (spec is None) == (count is None):
         raise ValidationException("Please specify either number of bytes or key spec.")
-    return DATA_KEY_BYTES[DataKeySpec(spec)] if spec is not None else int(count)
+    if spec is not None:
+        return DATA_KEY_BYTES[DataKeySpec(spec)]
+    return int(count or 0)
 
 
 def generate_data_key(call: Call) -> Response:
     plaintext = secrets.token_bytes(_data_key_length(call))
-    blob, material_id = seal(call.ctx, call.key, plaintext,
-                             call.request.get("EncryptionContext"))
-    return {"CiphertextBlob": blob, "Plaintext": plaintext, "KeyId": call.key.arn,
-            "KeyMaterialId": material_id}
+    blob, material_id = seal(call.ctx, call.key, plaintext, call.request.get("EncryptionContext"))
+    return {
+        "CiphertextBlob": blob,
+        "Plaintext": plaintext,
+        "KeyId": call.key.arn,
+        "KeyMaterialId": material_id,
+    }
 
 
 def generate_data_key_without_plaintext(call: Call) -> Response:
@@ -44,10 +49,17 @@ def generate_random(call: Call) -> Response:
 
 
 OPERATIONS = (
-    Operation("GenerateDataKey", generate_data_key,
-              (KeyAccess("KeyId", "kms:GenerateDataKey", OpClass.CRYPTO),), dry_run=True),
-    Operation("GenerateDataKeyWithoutPlaintext", generate_data_key_without_plaintext,
-              (KeyAccess("KeyId", "kms:GenerateDataKeyWithoutPlaintext", OpClass.CRYPTO),),
-              dry_run=True),
+    Operation(
+        "GenerateDataKey",
+        generate_data_key,
+        (KeyAccess("KeyId", "kms:GenerateDataKey", OpClass.CRYPTO),),
+        dry_run=True,
+    ),
+    Operation(
+        "GenerateDataKeyWithoutPlaintext",
+        generate_data_key_without_plaintext,
+        (KeyAccess("KeyId", "kms:GenerateDataKeyWithoutPlaintext", OpClass.CRYPTO),),
+        dry_run=True,
+    ),
     Operation("GenerateRandom", generate_random, action="kms:GenerateRandom"),
 )

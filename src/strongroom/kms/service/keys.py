@@ -30,17 +30,22 @@ MAX_PENDING_WINDOW_DAYS = 30
 
 def default_key_policy(account_id: str) -> str:
     """The policy AWS gives a key created without one: the account's IAM policies decide."""
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Id": "key-default-1",
-        "Statement": [{
-            "Sid": "Enable IAM User Permissions",
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
-            "Action": "kms:*",
-            "Resource": "*",
-        }],
-    }, indent=2)
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Id": "key-default-1",
+            "Statement": [
+                {
+                    "Sid": "Enable IAM User Permissions",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ],
+        },
+        indent=2,
+    )
 
 
 def _check_policy_document(policy: str) -> None:
@@ -60,7 +65,8 @@ def _key_spec(call: Call) -> KeySpec:
     if spec is not None and legacy is not None and spec != legacy:
         raise ValidationException(
             "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. "
-            "CustomerMasterKeySpec is deprecated.")
+            "CustomerMasterKeySpec is deprecated."
+        )
     chosen = spec or legacy or KeySpec.SYMMETRIC_DEFAULT.value
     if chosen != KeySpec.SYMMETRIC_DEFAULT.value:
         raise UnsupportedOperationException(f"KeySpec {chosen} is not supported yet.")
@@ -78,7 +84,8 @@ def create_key(call: Call) -> Response:
         raise UnsupportedOperationException(f"Origin {origin} is not supported yet.")
     if request.get("CustomKeyStoreId") is not None:
         raise CustomKeyStoreNotFoundException(
-            f"Custom key store {request['CustomKeyStoreId']} does not exist.")
+            f"Custom key store {request['CustomKeyStoreId']} does not exist."
+        )
     if request.get("MultiRegion"):
         raise UnsupportedOperationException("Multi-Region keys are not supported.")
     policy = request.get("Policy")
@@ -146,14 +153,23 @@ def disable_key(call: Call) -> Response:
 def schedule_key_deletion(call: Call) -> Response:
     days = call.request.get("PendingWindowInDays", MAX_PENDING_WINDOW_DAYS)
     if not MIN_PENDING_WINDOW_DAYS <= days <= MAX_PENDING_WINDOW_DAYS:
-        bound, word = ((MIN_PENDING_WINDOW_DAYS, "greater") if days < MIN_PENDING_WINDOW_DAYS
-                       else (MAX_PENDING_WINDOW_DAYS, "less"))
+        bound, word = (
+            (MIN_PENDING_WINDOW_DAYS, "greater")
+            if days < MIN_PENDING_WINDOW_DAYS
+            else (MAX_PENDING_WINDOW_DAYS, "less")
+        )
         raise ValidationException(
             f"1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to "
-            f"satisfy constraint: Member must have value {word} than or equal to {bound}")
+            f"satisfy constraint: Member must have value {word} than or equal to {bound}"
+        )
     when = call.ctx.clock.now() + timedelta(days=days)
-    updated = _transition(call, OpClass.SCHEDULE_DELETION, lambda k: replace(
-        k, state=KeyState.PENDING_DELETION, deletion_date=when, pending_window_days=days))
+    updated = _transition(
+        call,
+        OpClass.SCHEDULE_DELETION,
+        lambda k: replace(
+            k, state=KeyState.PENDING_DELETION, deletion_date=when, pending_window_days=days
+        ),
+    )
     return {
         "KeyId": updated.arn,
         "DeletionDate": when.timestamp(),
@@ -163,8 +179,7 @@ def schedule_key_deletion(call: Call) -> Response:
 
 
 def cancel_key_deletion(call: Call) -> Response:
-    updated = _transition(call, OpClass.CANCEL_DELETION,
-                          lambda k: k.with_state(KeyState.DISABLED))
+    updated = _transition(call, OpClass.CANCEL_DELETION, lambda k: k.with_state(KeyState.DISABLED))
     return {"KeyId": updated.arn}
 
 
@@ -184,10 +199,19 @@ OPERATIONS = (
     Operation("ListKeys", list_keys, action="kms:ListKeys"),
     Operation("EnableKey", enable_key, _manage("kms:EnableKey", OpClass.ENABLE_DISABLE)),
     Operation("DisableKey", disable_key, _manage("kms:DisableKey", OpClass.ENABLE_DISABLE)),
-    Operation("ScheduleKeyDeletion", schedule_key_deletion,
-              _manage("kms:ScheduleKeyDeletion", OpClass.SCHEDULE_DELETION)),
-    Operation("CancelKeyDeletion", cancel_key_deletion,
-              _manage("kms:CancelKeyDeletion", OpClass.CANCEL_DELETION)),
-    Operation("UpdateKeyDescription", update_key_description,
-              _manage("kms:UpdateKeyDescription", OpClass.MODIFY)),
+    Operation(
+        "ScheduleKeyDeletion",
+        schedule_key_deletion,
+        _manage("kms:ScheduleKeyDeletion", OpClass.SCHEDULE_DELETION),
+    ),
+    Operation(
+        "CancelKeyDeletion",
+        cancel_key_deletion,
+        _manage("kms:CancelKeyDeletion", OpClass.CANCEL_DELETION),
+    ),
+    Operation(
+        "UpdateKeyDescription",
+        update_key_description,
+        _manage("kms:UpdateKeyDescription", OpClass.MODIFY),
+    ),
 )

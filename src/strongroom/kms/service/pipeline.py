@@ -152,7 +152,8 @@ class Pipeline:
             key_id = (cache.refresh_alias if fresh else cache.alias_target)(account, ref.value)
             if key_id is None:
                 raise NotFoundException(
-                    f"Alias '{alias_arn(region, account, ref.value)}' is not found.")
+                    f"Alias '{alias_arn(region, account, ref.value)}' is not found."
+                )
         else:
             key_id = ref.value
         key = self.ctx.cache.refresh_key(key_id) if fresh else self.ctx.cache.key(key_id)
@@ -162,14 +163,16 @@ class Pipeline:
 
     def _record(self, call: Call, error_code: str | None) -> None:
         resources = tuple(k.arn for k in call.keys if k is not None)
-        self._audit.record(AuditEvent(
-            time=self.ctx.clock.now(),
-            request_id=call.request_id,
-            account_id=call.caller.account_id,
-            principal_arn=call.caller.principal_arn,
-            access_key_id=call.caller.access_key_id,
-            source_ip=call.caller.source_ip,
-            operation=call.operation.name,
-            resources=resources + tuple(call.extra_resources),
-            error_code=error_code,
-        ))
+        self._audit.record(
+            AuditEvent(
+                time=self.ctx.clock.now(),
+                request_id=call.request_id,
+                account_id=call.caller.account_id,
+                principal_arn=call.caller.principal_arn,
+                access_key_id=call.caller.access_key_id,
+                source_ip=call.caller.source_ip,
+                operation=call.operation.name,
+                resources=resources + tuple(call.extra_resources),
+                error_code=error_code,
+            )
+        )

@@ -35,7 +35,8 @@ def tag_resource(call: Call) -> Response:
     existing = dict(call.ctx.keys.list_tags(key.key_id))
     if len(existing.keys() | new_tags.keys()) > MAX_TAGS_PER_KEY:
         raise LimitExceededException(
-            f"The request would give {key.arn} more than {MAX_TAGS_PER_KEY} tags.")
+            f"The request would give {key.arn} more than {MAX_TAGS_PER_KEY} tags."
+        )
     call.ctx.keys.put_tags(key.key_id, new_tags, call.ctx.clock.now())
     return {}
 
@@ -51,17 +52,27 @@ def list_resource_tags(call: Call) -> Response:
     def fetch(after: str | None, limit: int) -> list[tuple[str, str]]:
         return [t for t in all_tags if after is None or t[0] > after][:limit]
 
-    items, paging = page(fetch, lambda t: t[0], call.request.get("Limit", 50),
-                         call.request.get("Marker"))
+    items, paging = page(
+        fetch, lambda t: t[0], call.request.get("Limit", 50), call.request.get("Marker")
+    )
     return {"Tags": [{"TagKey": k, "TagValue": v} for k, v in items], **paging}
 
 
 _TAG_WRITE = dict(aliases=False, fresh=True)
 OPERATIONS = (
-    Operation("TagResource", tag_resource,
-              (KeyAccess("KeyId", "kms:TagResource", OpClass.MODIFY, **_TAG_WRITE),)),
-    Operation("UntagResource", untag_resource,
-              (KeyAccess("KeyId", "kms:UntagResource", OpClass.MODIFY, **_TAG_WRITE),)),
-    Operation("ListResourceTags", list_resource_tags,
-              (KeyAccess("KeyId", "kms:ListResourceTags", OpClass.READ, **_TAG_WRITE),)),
+    Operation(
+        "TagResource",
+        tag_resource,
+        (KeyAccess("KeyId", "kms:TagResource", OpClass.MODIFY, **_TAG_WRITE),),
+    ),
+    Operation(
+        "UntagResource",
+        untag_resource,
+        (KeyAccess("KeyId", "kms:UntagResource", OpClass.MODIFY, **_TAG_WRITE),),
+    ),
+    Operation(
+        "ListResourceTags",
+        list_resource_tags,
+        (KeyAccess("KeyId", "kms:ListResourceTags", OpClass.READ, **_TAG_WRITE),),
+    ),
 )

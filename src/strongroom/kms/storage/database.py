@@ -43,9 +43,10 @@ class Database:
 
     def get_meta(self, name: str) -> str | None:
         with self.transaction() as conn:
-            return conn.execute(
+            value = conn.execute(
                 select(schema.meta.c.value).where(schema.meta.c.name == name)
             ).scalar_one_or_none()
+        return None if value is None else str(value)
 
     def init_meta(self, name: str, value: str) -> str:
         """Set ``name`` unless it is set already; return the value that holds."""
@@ -54,7 +55,7 @@ class Database:
                 select(schema.meta.c.value).where(schema.meta.c.name == name)
             ).scalar_one_or_none()
             if current is not None:
-                return current
+                return str(current)
             conn.execute(insert(schema.meta).values(name=name, value=value))
             return value
 
@@ -70,22 +71,28 @@ class Database:
     ) -> None:
         conn.execute(
             insert(schema.changes).values(
-                at=at, key_id=key_id, account_id=account_id, alias_name=alias_name,
+                at=at,
+                key_id=key_id,
+                account_id=account_id,
+                alias_name=alias_name,
                 access_key_id=access_key_id,
             )
         )
 
     def last_change_seq(self) -> int:
         with self.transaction() as conn:
-            return int(conn.execute(select(func.coalesce(func.max(schema.changes.c.seq), 0)))
-                       .scalar_one())
+            return int(
+                conn.execute(select(func.coalesce(func.max(schema.changes.c.seq), 0))).scalar_one()
+            )
 
     def changes_since(self, seq: int, limit: int = 10_000) -> list[Change]:
         c = schema.changes.c
         with self.transaction() as conn:
             rows = conn.execute(
                 select(c.seq, c.key_id, c.account_id, c.alias_name, c.access_key_id)
-                .where(c.seq > seq).order_by(c.seq).limit(limit)
+                .where(c.seq > seq)
+                .order_by(c.seq)
+                .limit(limit)
             ).all()
         return [Change(r.seq, r.key_id, r.account_id, r.alias_name, r.access_key_id) for r in rows]
 

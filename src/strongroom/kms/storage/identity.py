@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from strongroom.kms.domain.principals import Account, AccessKeyRecord, Principal
+from strongroom.kms.domain.principals import AccessKeyRecord, Account, Principal
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.database import Database, DuplicateRecord
 
@@ -20,9 +20,13 @@ class IdentityRepository:
     def create_account(self, account: Account) -> None:
         try:
             with self._db.transaction() as conn:
-                conn.execute(insert(schema.accounts).values(
-                    account_id=account.account_id, name=account.name,
-                    created_at=account.created_at))
+                conn.execute(
+                    insert(schema.accounts).values(
+                        account_id=account.account_id,
+                        name=account.name,
+                        created_at=account.created_at,
+                    )
+                )
         except IntegrityError:
             raise DuplicateRecord(f"account {account.account_id} exists") from None
 
@@ -35,40 +39,57 @@ class IdentityRepository:
     def list_accounts(self) -> list[Account]:
         with self._db.transaction() as conn:
             rows = conn.execute(
-                select(schema.accounts).order_by(schema.accounts.c.created_at)).all()
+                select(schema.accounts).order_by(schema.accounts.c.created_at)
+            ).all()
         return [Account(r.account_id, r.name, r.created_at) for r in rows]
 
     def create_principal(self, principal: Principal) -> None:
         try:
             with self._db.transaction() as conn:
-                conn.execute(insert(schema.principals).values(
-                    account_id=principal.account_id, kind=principal.kind, name=principal.name,
-                    created_at=principal.created_at))
+                conn.execute(
+                    insert(schema.principals).values(
+                        account_id=principal.account_id,
+                        kind=principal.kind,
+                        name=principal.name,
+                        created_at=principal.created_at,
+                    )
+                )
         except IntegrityError:
             raise DuplicateRecord(f"principal {principal.arn} exists or account unknown") from None
 
     def get_principal(self, account_id: str, name: str, kind: str = "user") -> Principal | None:
         c = schema.principals.c
         with self._db.transaction() as conn:
-            row = conn.execute(select(schema.principals).where(
-                c.account_id == account_id, c.kind == kind, c.name == name)).first()
-        return None if row is None else Principal(row.account_id, row.name, row.created_at,
-                                                  row.kind)
+            row = conn.execute(
+                select(schema.principals).where(
+                    c.account_id == account_id, c.kind == kind, c.name == name
+                )
+            ).first()
+        return (
+            None if row is None else Principal(row.account_id, row.name, row.created_at, row.kind)
+        )
 
     def list_principals(self, account_id: str) -> list[Principal]:
         c = schema.principals.c
         with self._db.transaction() as conn:
-            rows = conn.execute(select(schema.principals).where(c.account_id == account_id)
-                                .order_by(c.name)).all()
+            rows = conn.execute(
+                select(schema.principals).where(c.account_id == account_id).order_by(c.name)
+            ).all()
         return [Principal(r.account_id, r.name, r.created_at, r.kind) for r in rows]
 
     def create_access_key(self, key: AccessKeyRecord) -> None:
         try:
             with self._db.transaction() as conn:
-                conn.execute(insert(schema.access_keys).values(
-                    access_key_id=key.access_key_id, account_id=key.account_id,
-                    principal_name=key.principal_name, sealed_secret=key.sealed_secret,
-                    status=key.status, created_at=key.created_at))
+                conn.execute(
+                    insert(schema.access_keys).values(
+                        access_key_id=key.access_key_id,
+                        account_id=key.account_id,
+                        principal_name=key.principal_name,
+                        sealed_secret=key.sealed_secret,
+                        status=key.status,
+                        created_at=key.created_at,
+                    )
+                )
                 self._db.record_change(conn, key.created_at, access_key_id=key.access_key_id)
         except IntegrityError:
             raise DuplicateRecord(f"access key {key.access_key_id} exists") from None
@@ -77,7 +98,8 @@ class IdentityRepository:
         c = schema.access_keys.c
         with self._db.transaction() as conn:
             row = conn.execute(
-                select(schema.access_keys).where(c.access_key_id == access_key_id)).first()
+                select(schema.access_keys).where(c.access_key_id == access_key_id)
+            ).first()
         return None if row is None else _access_key(row)
 
     def list_access_keys(self, account_id: str | None = None) -> list[AccessKeyRecord]:
@@ -92,12 +114,19 @@ class IdentityRepository:
         c = schema.access_keys.c
         with self._db.transaction() as conn:
             deleted = conn.execute(
-                delete(schema.access_keys).where(c.access_key_id == access_key_id)).rowcount
+                delete(schema.access_keys).where(c.access_key_id == access_key_id)
+            ).rowcount
             if deleted:
                 self._db.record_change(conn, at, access_key_id=access_key_id)
         return bool(deleted)
 
 
 def _access_key(row: Any) -> AccessKeyRecord:
-    return AccessKeyRecord(row.access_key_id, row.account_id, row.principal_name,
-                           row.sealed_secret, row.created_at, row.status)
+    return AccessKeyRecord(
+        row.access_key_id,
+        row.account_id,
+        row.principal_name,
+        row.sealed_secret,
+        row.created_at,
+        row.status,
+    )

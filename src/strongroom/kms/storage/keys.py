@@ -37,9 +37,15 @@ class KeyRepository:
         with self._db.transaction() as conn:
             conn.execute(insert(schema.keys).values(**_key_columns(key)))
             if key.current_material_id is not None:
-                conn.execute(insert(schema.key_materials).values(
-                    material_id=key.current_material_id, key_id=key.key_id, store_id=store_id,
-                    wrapped=wrapped_material, created_at=key.created_at))
+                conn.execute(
+                    insert(schema.key_materials).values(
+                        material_id=key.current_material_id,
+                        key_id=key.key_id,
+                        store_id=store_id,
+                        wrapped=wrapped_material,
+                        created_at=key.created_at,
+                    )
+                )
             _put_tags(conn, key.key_id, tags)
             self._db.record_change(conn, key.created_at, key_id=key.key_id)
 
@@ -58,12 +64,12 @@ class KeyRepository:
         """
         with self._db.transaction() as conn:
             row = conn.execute(
-                select(schema.keys).where(K.key_id == key_id).with_for_update()).first()
+                select(schema.keys).where(K.key_id == key_id).with_for_update()
+            ).first()
             if row is None:
                 raise KeyNotFound(key_id)
             new = mutate(_key(row))
-            conn.execute(update(schema.keys).where(K.key_id == key_id)
-                         .values(**_key_columns(new)))
+            conn.execute(update(schema.keys).where(K.key_id == key_id).values(**_key_columns(new)))
             self._db.record_change(conn, at, key_id=key_id)
             return new
 
@@ -77,8 +83,13 @@ class KeyRepository:
 
     def due_deletions(self, now: datetime) -> list[str]:
         with self._db.transaction() as conn:
-            return list(conn.execute(select(K.key_id).where(
-                K.state == KeyState.PENDING_DELETION.value, K.deletion_date <= now)).scalars())
+            return list(
+                conn.execute(
+                    select(K.key_id).where(
+                        K.state == KeyState.PENDING_DELETION.value, K.deletion_date <= now
+                    )
+                ).scalars()
+            )
 
     def delete_key_if_due(self, key_id: str, now: datetime) -> bool:
         """Destroy a key whose deletion window has ended: material, aliases, tags and record.
@@ -87,14 +98,19 @@ class KeyRepository:
         of them deletes the row.
         """
         with self._db.transaction() as conn:
-            deleted = conn.execute(delete(schema.keys).where(
-                K.key_id == key_id, K.state == KeyState.PENDING_DELETION.value,
-                K.deletion_date <= now)).rowcount
+            deleted = conn.execute(
+                delete(schema.keys).where(
+                    K.key_id == key_id,
+                    K.state == KeyState.PENDING_DELETION.value,
+                    K.deletion_date <= now,
+                )
+            ).rowcount
             if not deleted:
                 return False
             conn.execute(delete(schema.key_materials).where(M.key_id == key_id))
-            alias_names = list(conn.execute(
-                select(A.account_id, A.alias_name).where(A.key_id == key_id)).all())
+            alias_names = list(
+                conn.execute(select(A.account_id, A.alias_name).where(A.key_id == key_id)).all()
+            )
             conn.execute(delete(schema.aliases).where(A.key_id == key_id))
             conn.execute(delete(schema.tags).where(T.key_id == key_id))
             self._db.record_change(conn, now, key_id=key_id)
@@ -107,8 +123,9 @@ class KeyRepository:
     def get_material(self, material_id: str) -> tuple[str, str, bytes] | None:
         """``(key_id, store_id, wrapped)`` of a material version."""
         with self._db.transaction() as conn:
-            row = conn.execute(select(M.key_id, M.store_id, M.wrapped)
-                               .where(M.material_id == material_id)).first()
+            row = conn.execute(
+                select(M.key_id, M.store_id, M.wrapped).where(M.material_id == material_id)
+            ).first()
         return None if row is None else (row.key_id, row.store_id, row.wrapped)
 
     # --- aliases ------------------------------------------------------------------------
@@ -116,36 +133,49 @@ class KeyRepository:
     def create_alias(self, alias: AliasRecord) -> None:
         try:
             with self._db.transaction() as conn:
-                conn.execute(insert(schema.aliases).values(
-                    account_id=alias.account_id, alias_name=alias.alias_name,
-                    key_id=alias.target_key_id, created_at=alias.created_at,
-                    updated_at=alias.updated_at))
-                self._db.record_change(conn, alias.created_at, account_id=alias.account_id,
-                                       alias_name=alias.alias_name)
+                conn.execute(
+                    insert(schema.aliases).values(
+                        account_id=alias.account_id,
+                        alias_name=alias.alias_name,
+                        key_id=alias.target_key_id,
+                        created_at=alias.created_at,
+                        updated_at=alias.updated_at,
+                    )
+                )
+                self._db.record_change(
+                    conn, alias.created_at, account_id=alias.account_id, alias_name=alias.alias_name
+                )
         except IntegrityError:
             raise DuplicateRecord(alias.alias_name) from None
 
     def update_alias(self, account_id: str, alias_name: str, key_id: str, at: datetime) -> bool:
         with self._db.transaction() as conn:
-            count = conn.execute(update(schema.aliases).where(
-                A.account_id == account_id, A.alias_name == alias_name,
-            ).values(key_id=key_id, updated_at=at)).rowcount
+            count = conn.execute(
+                update(schema.aliases)
+                .where(
+                    A.account_id == account_id,
+                    A.alias_name == alias_name,
+                )
+                .values(key_id=key_id, updated_at=at)
+            ).rowcount
             if count:
                 self._db.record_change(conn, at, account_id=account_id, alias_name=alias_name)
         return bool(count)
 
     def delete_alias(self, account_id: str, alias_name: str, at: datetime) -> bool:
         with self._db.transaction() as conn:
-            count = conn.execute(delete(schema.aliases).where(
-                A.account_id == account_id, A.alias_name == alias_name)).rowcount
+            count = conn.execute(
+                delete(schema.aliases).where(A.account_id == account_id, A.alias_name == alias_name)
+            ).rowcount
             if count:
                 self._db.record_change(conn, at, account_id=account_id, alias_name=alias_name)
         return bool(count)
 
     def get_alias(self, account_id: str, alias_name: str) -> AliasRecord | None:
         with self._db.transaction() as conn:
-            row = conn.execute(select(schema.aliases).where(
-                A.account_id == account_id, A.alias_name == alias_name)).first()
+            row = conn.execute(
+                select(schema.aliases).where(A.account_id == account_id, A.alias_name == alias_name)
+            ).first()
         return None if row is None else _alias(row)
 
     def list_aliases(
@@ -174,8 +204,9 @@ class KeyRepository:
 
     def list_tags(self, key_id: str) -> list[tuple[str, str]]:
         with self._db.transaction() as conn:
-            rows = conn.execute(select(T.tag_key, T.tag_value).where(T.key_id == key_id)
-                                .order_by(T.tag_key)).all()
+            rows = conn.execute(
+                select(T.tag_key, T.tag_value).where(T.key_id == key_id).order_by(T.tag_key)
+            ).all()
         return [(r.tag_key, r.tag_value) for r in rows]
 
 
@@ -183,33 +214,49 @@ def _put_tags(conn: Connection, key_id: str, tags: Mapping[str, str]) -> None:
     if not tags:
         return
     conn.execute(delete(schema.tags).where(T.key_id == key_id, T.tag_key.in_(list(tags))))
-    conn.execute(insert(schema.tags), [
-        {"key_id": key_id, "tag_key": k, "tag_value": v} for k, v in tags.items()])
+    conn.execute(
+        insert(schema.tags),
+        [{"key_id": key_id, "tag_key": k, "tag_value": v} for k, v in tags.items()],
+    )
 
 
 def _key_columns(key: KeyRecord) -> dict[str, object]:
     return {
-        "key_id": key.key_id, "account_id": key.account_id, "region": key.region,
-        "created_at": key.created_at, "state": key.state.value,
-        "description": key.description, "key_spec": key.key_spec.value,
-        "key_usage": key.key_usage.value, "origin": key.origin.value,
-        "key_manager": key.key_manager.value, "current_material_id": key.current_material_id,
-        "deletion_date": key.deletion_date, "pending_window_days": key.pending_window_days,
+        "key_id": key.key_id,
+        "account_id": key.account_id,
+        "region": key.region,
+        "created_at": key.created_at,
+        "state": key.state.value,
+        "description": key.description,
+        "key_spec": key.key_spec.value,
+        "key_usage": key.key_usage.value,
+        "origin": key.origin.value,
+        "key_manager": key.key_manager.value,
+        "current_material_id": key.current_material_id,
+        "deletion_date": key.deletion_date,
+        "pending_window_days": key.pending_window_days,
         "policy": key.policy,
     }
 
 
 def _key(row: Any) -> KeyRecord:
     return KeyRecord(
-        key_id=row.key_id, account_id=row.account_id, region=row.region,
-        created_at=row.created_at, state=KeyState(row.state), description=row.description,
-        key_spec=KeySpec(row.key_spec), key_usage=KeyUsage(row.key_usage),
-        origin=Origin(row.origin), key_manager=KeyManager(row.key_manager),
-        current_material_id=row.current_material_id, deletion_date=row.deletion_date,
-        pending_window_days=row.pending_window_days, policy=row.policy,
+        key_id=row.key_id,
+        account_id=row.account_id,
+        region=row.region,
+        created_at=row.created_at,
+        state=KeyState(row.state),
+        description=row.description,
+        key_spec=KeySpec(row.key_spec),
+        key_usage=KeyUsage(row.key_usage),
+        origin=Origin(row.origin),
+        key_manager=KeyManager(row.key_manager),
+        current_material_id=row.current_material_id,
+        deletion_date=row.deletion_date,
+        pending_window_days=row.pending_window_days,
+        policy=row.policy,
     )
 
 
 def _alias(row: Any) -> AliasRecord:
-    return AliasRecord(row.account_id, row.alias_name, row.key_id, row.created_at,
-                       row.updated_at)
+    return AliasRecord(row.account_id, row.alias_name, row.key_id, row.created_at, row.updated_at)

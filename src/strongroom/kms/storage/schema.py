@@ -133,8 +133,9 @@ tags = Table(
 changes = Table(
     "changes",
     metadata,
-    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-           autoincrement=True),
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("at", UtcDateTime(), nullable=False),
     Column("key_id", String(64)),
     Column("account_id", String(12)),

@@ -28,15 +28,18 @@ def test_multi_region_ids_are_not_truncated() -> None:
     assert ciphertext.parse(_blob(key_id, new_material_id())).key_id == key_id
 
 
-@pytest.mark.parametrize("mangle", [
-    lambda b: b"",
-    lambda b: b[:1],
-    lambda b: b"\x02" + b[1:],
-    lambda b: b[:1] + bytes([200]) + b[2:],
-    lambda b: b[:1] + bytes([10]) + b[2:],
-    lambda b: b[:2] + b"\xff" + b[3:],
-    lambda b: b[:-20],
-])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda b: b"",
+        lambda b: b[:1],
+        lambda b: b"\x02" + b[1:],
+        lambda b: b[:1] + bytes([200]) + b[2:],
+        lambda b: b[:1] + bytes([10]) + b[2:],
+        lambda b: b[:2] + b"\xff" + b[3:],
+        lambda b: b[:-20],
+    ],
+)
 def test_malformed_blobs_are_invalid_ciphertext(mangle: object) -> None:
     blob = _blob(new_key_id(), new_material_id())
     with pytest.raises(InvalidCiphertextException) as info:

@@ -29,26 +29,36 @@ def test_generated_ids_have_aws_shapes() -> None:
     assert len(accounts) == 50
 
 
-@pytest.mark.parametrize(("raw", "kind", "value", "account"), [
-    (KEY, RefKind.KEY_ID, KEY, None),
-    (f"arn:aws:kms:us-east-1:111122223333:key/{KEY}", RefKind.KEY_ARN, KEY, "111122223333"),
-    ("alias/my-key", RefKind.ALIAS_NAME, "alias/my-key", None),
-    ("arn:aws:kms:us-east-1:111122223333:alias/my-key", RefKind.ALIAS_ARN, "alias/my-key",
-     "111122223333"),
-    ("mrk-" + "0" * 32, RefKind.KEY_ID, "mrk-" + "0" * 32, None),
-])
+@pytest.mark.parametrize(
+    ("raw", "kind", "value", "account"),
+    [
+        (KEY, RefKind.KEY_ID, KEY, None),
+        (f"arn:aws:kms:us-east-1:111122223333:key/{KEY}", RefKind.KEY_ARN, KEY, "111122223333"),
+        ("alias/my-key", RefKind.ALIAS_NAME, "alias/my-key", None),
+        (
+            "arn:aws:kms:us-east-1:111122223333:alias/my-key",
+            RefKind.ALIAS_ARN,
+            "alias/my-key",
+            "111122223333",
+        ),
+        ("mrk-" + "0" * 32, RefKind.KEY_ID, "mrk-" + "0" * 32, None),
+    ],
+)
 def test_parse_key_ref(raw: str, kind: RefKind, value: str, account: str | None) -> None:
     ref = parse_key_ref(raw)
     assert (ref.kind, ref.value, ref.account_id) == (kind, value, account)
 
 
-@pytest.mark.parametrize(("raw", "error"), [
-    ("nope", NotFoundException),
-    (KEY.upper(), NotFoundException),
-    ("arn:aws:s3:::bucket", InvalidArnException),
-    ("arn:aws:kms:us-east-1:1234:key/" + KEY, InvalidArnException),
-    ("arn:aws:kms:us-east-1:111122223333:key/not-a-uuid", InvalidArnException),
-])
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        ("nope", NotFoundException),
+        (KEY.upper(), NotFoundException),
+        ("arn:aws:s3:::bucket", InvalidArnException),
+        ("arn:aws:kms:us-east-1:1234:key/" + KEY, InvalidArnException),
+        ("arn:aws:kms:us-east-1:111122223333:key/not-a-uuid", InvalidArnException),
+    ],
+)
 def test_bad_refs(raw: str, error: type[Exception]) -> None:
     with pytest.raises(error):
         parse_key_ref(raw)

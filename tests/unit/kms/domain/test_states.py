@@ -9,24 +9,27 @@ from strongroom.kms.errors import DisabledException, KmsError, KMSInvalidStateEx
 ARN = "arn:aws:kms:us-east-1:111122223333:key/k"
 
 
-@pytest.mark.parametrize(("op_class", "state", "expected"), [
-    (OpClass.CRYPTO, KeyState.ENABLED, None),
-    (OpClass.CRYPTO, KeyState.DISABLED, DisabledException),
-    (OpClass.CRYPTO, KeyState.PENDING_DELETION, KMSInvalidStateException),
-    (OpClass.CRYPTO, KeyState.PENDING_IMPORT, KMSInvalidStateException),
-    (OpClass.CRYPTO, KeyState.UNAVAILABLE, KMSInvalidStateException),
-    (OpClass.CRYPTO, KeyState.UPDATING, None),
-    (OpClass.READ, KeyState.PENDING_DELETION, None),
-    (OpClass.MODIFY, KeyState.DISABLED, None),
-    (OpClass.MODIFY, KeyState.PENDING_DELETION, KMSInvalidStateException),
-    (OpClass.ENABLE_DISABLE, KeyState.PENDING_IMPORT, KMSInvalidStateException),
-    (OpClass.ENABLE_DISABLE, KeyState.UNAVAILABLE, None),
-    (OpClass.SCHEDULE_DELETION, KeyState.PENDING_IMPORT, None),
-    (OpClass.SCHEDULE_DELETION, KeyState.PENDING_DELETION, KMSInvalidStateException),
-    (OpClass.CANCEL_DELETION, KeyState.PENDING_DELETION, None),
-    (OpClass.CANCEL_DELETION, KeyState.ENABLED, KMSInvalidStateException),
-    (OpClass.CREATE_GRANT, KeyState.UNAVAILABLE, None),
-])
+@pytest.mark.parametrize(
+    ("op_class", "state", "expected"),
+    [
+        (OpClass.CRYPTO, KeyState.ENABLED, None),
+        (OpClass.CRYPTO, KeyState.DISABLED, DisabledException),
+        (OpClass.CRYPTO, KeyState.PENDING_DELETION, KMSInvalidStateException),
+        (OpClass.CRYPTO, KeyState.PENDING_IMPORT, KMSInvalidStateException),
+        (OpClass.CRYPTO, KeyState.UNAVAILABLE, KMSInvalidStateException),
+        (OpClass.CRYPTO, KeyState.UPDATING, None),
+        (OpClass.READ, KeyState.PENDING_DELETION, None),
+        (OpClass.MODIFY, KeyState.DISABLED, None),
+        (OpClass.MODIFY, KeyState.PENDING_DELETION, KMSInvalidStateException),
+        (OpClass.ENABLE_DISABLE, KeyState.PENDING_IMPORT, KMSInvalidStateException),
+        (OpClass.ENABLE_DISABLE, KeyState.UNAVAILABLE, None),
+        (OpClass.SCHEDULE_DELETION, KeyState.PENDING_IMPORT, None),
+        (OpClass.SCHEDULE_DELETION, KeyState.PENDING_DELETION, KMSInvalidStateException),
+        (OpClass.CANCEL_DELETION, KeyState.PENDING_DELETION, None),
+        (OpClass.CANCEL_DELETION, KeyState.ENABLED, KMSInvalidStateException),
+        (OpClass.CREATE_GRANT, KeyState.UNAVAILABLE, None),
+    ],
+)
 def test_table(op_class: OpClass, state: KeyState, expected: type[KmsError] | None) -> None:
     assert refusal(op_class, state) is expected
     if expected is None:

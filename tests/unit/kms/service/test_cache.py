@@ -61,8 +61,14 @@ def workers(tmp_path: Path, store: SoftwareKeyStore) -> tuple[Worker, Worker]:
 def _create(worker: Worker, store: SoftwareKeyStore) -> KeyRecord:
     account = new_account_id()
     IdentityRepository(worker.db).create_account(Account(account, "t", NOW))
-    key = KeyRecord(new_key_id(), account, "us-east-1", NOW, KeyState.ENABLED,
-                    current_material_id=new_material_id())
+    key = KeyRecord(
+        new_key_id(),
+        account,
+        "us-east-1",
+        NOW,
+        KeyState.ENABLED,
+        current_material_id=new_material_id(),
+    )
     wrapped = store.new_material(key.arn, key.current_material_id or "")
     worker.repo.create_key(key, store.store_id, wrapped, {})
     return key

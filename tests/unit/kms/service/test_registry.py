@@ -11,10 +11,16 @@ from strongroom.kms.service.registry import OPERATIONS
 MODEL = botocore.session.get_session().get_service_model("kms")
 # Errors every AWS JSON service may return that the KMS model does not list.
 COMMON_ERRORS = {
-    "AccessDeniedException", "IncompleteSignatureException", "InvalidSignatureException",
-    "MissingAuthenticationTokenException", "RequestEntityTooLargeException",
-    "SerializationException", "ThrottlingException", "UnknownOperationException",
-    "UnrecognizedClientException", "ValidationException",
+    "AccessDeniedException",
+    "IncompleteSignatureException",
+    "InvalidSignatureException",
+    "MissingAuthenticationTokenException",
+    "RequestEntityTooLargeException",
+    "SerializationException",
+    "ThrottlingException",
+    "UnknownOperationException",
+    "UnrecognizedClientException",
+    "ValidationException",
 }
 
 
@@ -32,22 +38,40 @@ def test_every_wire_error_is_modelled_or_common() -> None:
     modelled = {shape.name for shape in MODEL.error_shapes}
     ours = set(all_error_classes())
     assert ours - modelled <= COMMON_ERRORS
-    assert COMMON_ERRORS <= ours
+    assert ours >= COMMON_ERRORS
 
 
 def test_registered_operations_cover_the_core(capsys: pytest.CaptureFixture[str]) -> None:
     core = {
-        "CreateKey", "DescribeKey", "ListKeys", "EnableKey", "DisableKey",
-        "ScheduleKeyDeletion", "CancelKeyDeletion", "UpdateKeyDescription", "TagResource",
-        "UntagResource", "ListResourceTags", "CreateAlias", "UpdateAlias", "DeleteAlias",
-        "ListAliases", "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey",
-        "GenerateDataKeyWithoutPlaintext", "GenerateRandom",
+        "CreateKey",
+        "DescribeKey",
+        "ListKeys",
+        "EnableKey",
+        "DisableKey",
+        "ScheduleKeyDeletion",
+        "CancelKeyDeletion",
+        "UpdateKeyDescription",
+        "TagResource",
+        "UntagResource",
+        "ListResourceTags",
+        "CreateAlias",
+        "UpdateAlias",
+        "DeleteAlias",
+        "ListAliases",
+        "Encrypt",
+        "Decrypt",
+        "ReEncrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateRandom",
     }
     assert core <= set(OPERATIONS)
     missing = sorted(set(MODEL.operation_names) - set(OPERATIONS))
     with capsys.disabled():
-        print(f"\nKMS API coverage: {len(OPERATIONS)} of {len(MODEL.operation_names)} "
-              f"operations; not implemented yet: {', '.join(missing)}")
+        print(
+            f"\nKMS API coverage: {len(OPERATIONS)} of {len(MODEL.operation_names)} "
+            f"operations; not implemented yet: {', '.join(missing)}"
+        )
     assert len(missing) == len(MODEL.operation_names) - len(OPERATIONS)
 
 

@@ -32,8 +32,13 @@ def account(db: Database) -> str:
 
 def _key(account: str, **changes: object) -> KeyRecord:
     values: dict[str, object] = dict(
-        key_id=new_key_id(), account_id=account, region="us-east-1", created_at=NOW,
-        state=KeyState.ENABLED, current_material_id=new_material_id())
+        key_id=new_key_id(),
+        account_id=account,
+        region="us-east-1",
+        created_at=NOW,
+        state=KeyState.ENABLED,
+        current_material_id=new_material_id(),
+    )
     values.update(changes)
     return KeyRecord(**values)  # type: ignore[arg-type]
 
@@ -76,7 +81,10 @@ def test_every_write_is_in_the_change_feed(db: Database, account: str) -> None:
     repo.put_tags(key.key_id, {"t": "v"}, NOW)
     changes = db.changes_since(start)
     assert [(c.key_id, c.alias_name) for c in changes] == [
-        (key.key_id, None), (None, "alias/x"), (key.key_id, None)]
+        (key.key_id, None),
+        (None, "alias/x"),
+        (key.key_id, None),
+    ]
     assert [c.seq for c in changes] == sorted(c.seq for c in changes)
     assert db.changes_since(changes[-1].seq) == []
 
@@ -92,8 +100,7 @@ def test_aliases_are_unique_per_account(db: Database, account: str) -> None:
 
 def test_due_deletion_happens_exactly_once(db: Database, account: str) -> None:
     repo = KeyRepository(db)
-    key = _key(account, state=KeyState.PENDING_DELETION, deletion_date=NOW,
-               pending_window_days=7)
+    key = _key(account, state=KeyState.PENDING_DELETION, deletion_date=NOW, pending_window_days=7)
     repo.create_key(key, "store", b"w", {"a": "b"})
     repo.create_alias(AliasRecord(account, "alias/gone", key.key_id, NOW, NOW))
     assert repo.due_deletions(NOW - timedelta(seconds=1)) == []
