@@ -185,7 +185,23 @@ def test_dry_run(kms: Any, key_id: str) -> None:
         kms.decrypt(CiphertextBlob=blob, DryRun=True)
     with aws_error("DryRunOperationException"):
         kms.generate_data_key(KeyId=key_id, KeySpec="AES_256", DryRun=True)
+    with aws_error("DryRunOperationException"):
+        kms.decrypt(KeyId=key_id, DryRun=True, DryRunModifiers=["IGNORE_CIPHERTEXT"])
+    with aws_error("DryRunOperationException"):
+        kms.re_encrypt(
+            CiphertextBlob=b"not a blob",
+            SourceKeyId=key_id,
+            DestinationKeyId=key_id,
+            DryRun=True,
+            DryRunModifiers=["IGNORE_CIPHERTEXT"],
+        )
+    with aws_error("ValidationException"):
+        kms.decrypt(DryRun=True, DryRunModifiers=["IGNORE_CIPHERTEXT"])
+    with aws_error("InvalidCiphertextException"):
+        kms.decrypt(CiphertextBlob=b"not a blob", DryRun=True)
     kms.disable_key(KeyId=key_id)
+    with aws_error("DisabledException"):
+        kms.decrypt(KeyId=key_id, DryRun=True, DryRunModifiers=["IGNORE_CIPHERTEXT"])
     # A dry run reports the error the real call would meet.
     with aws_error("DisabledException"):
         kms.encrypt(KeyId=key_id, Plaintext=b"x", DryRun=True)

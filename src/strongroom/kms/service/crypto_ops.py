@@ -106,14 +106,28 @@ OPERATIONS = (
     Operation(
         "Decrypt",
         decrypt,
-        (KeyAccess("CiphertextBlob", "kms:Decrypt", OpClass.CRYPTO, from_ciphertext=True),),
+        (
+            KeyAccess(
+                "CiphertextBlob",
+                "kms:Decrypt",
+                OpClass.CRYPTO,
+                from_ciphertext=True,
+                dry_run_member="KeyId",
+            ),
+        ),
         dry_run=True,
     ),
     Operation(
         "ReEncrypt",
         re_encrypt,
         (
-            KeyAccess("CiphertextBlob", "kms:ReEncryptFrom", OpClass.CRYPTO, from_ciphertext=True),
+            KeyAccess(
+                "CiphertextBlob",
+                "kms:ReEncryptFrom",
+                OpClass.CRYPTO,
+                from_ciphertext=True,
+                dry_run_member="SourceKeyId",
+            ),
             KeyAccess("DestinationKeyId", "kms:ReEncryptTo", OpClass.CRYPTO),
         ),
         dry_run=True,

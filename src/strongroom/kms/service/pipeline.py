@@ -42,6 +42,8 @@ class KeyAccess:
     aliases: bool = True
     required: bool = True
     from_ciphertext: bool = False
+    # The member that names the key when a dry run ignores the ciphertext (IGNORE_CIPHERTEXT).
+    dry_run_member: str | None = None
     # Control-plane operations read the key from the database, not from the cache.
     fresh: bool = False
 
@@ -79,6 +81,11 @@ class Call:
         first = self.keys[0]
         assert first is not None
         return first
+
+
+def _ignores_ciphertext(request: Request) -> bool:
+    modifiers = request.get("DryRunModifiers", ())
+    return bool(request.get("DryRun")) and "IGNORE_CIPHERTEXT" in modifiers
 
 
 class Pipeline:
@@ -119,6 +126,14 @@ class Pipeline:
         call.keys = tuple(resolved)
 
     def _resolve_access(self, call: Call, access: KeyAccess) -> KeyRecord | None:
+        if access.dry_run_member is not None and _ignores_ciphertext(call.request):
+            named = call.request.get(access.dry_run_member)
+            if named is None:
+                raise ValidationException(
+                    f"{access.dry_run_member} is required when DryRunModifiers has "
+                    "IGNORE_CIPHERTEXT."
+                )
+            return self.resolve(named, call.caller)
         raw = call.request.get(access.member)
         if raw is None:
             if access.required:
