@@ -14,7 +14,8 @@ def test_round_trip_sizes(kms: Any, key_id: str, size: int) -> None:
     plaintext = bytes(range(256)) * (size // 256) + bytes(size % 256)
     out = kms.encrypt(KeyId=key_id, Plaintext=plaintext)
     assert out["EncryptionAlgorithm"] == "SYMMETRIC_DEFAULT"
-    assert plaintext not in out["CiphertextBlob"]
+    if size >= 16:  # shorter plaintexts may occur in random bytes by chance
+        assert plaintext not in out["CiphertextBlob"]
     back = kms.decrypt(CiphertextBlob=out["CiphertextBlob"])
     assert back["Plaintext"] == plaintext
     assert back["KeyId"] == out["KeyId"]

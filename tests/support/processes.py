@@ -74,7 +74,7 @@ def proc_stat(pid: int) -> ProcStat | None:
     except (FileNotFoundError, ProcessLookupError):
         return None
     # The command name is in parentheses and may hold spaces: split after the last ')'.
-    rest = raw[raw.rindex(")") + 2:].split()
+    rest = raw[raw.rindex(")") + 2 :].split()
     return ProcStat(pid, rest[0], int(rest[1]), int(rest[2]), int(rest[11]) + int(rest[12]))
 
 
@@ -152,16 +152,28 @@ def tcp_table(family: str = "tcp") -> list[TcpEntry]:
         fields = line.split()
         local, remote = fields[1], fields[2]
         local_address, local_port = local.rsplit(":", 1)
-        entries.append(TcpEntry(local_address, int(local_port, 16),
-                                int(remote.rsplit(":", 1)[1], 16), fields[3], int(fields[9])))
+        entries.append(
+            TcpEntry(
+                local_address,
+                int(local_port, 16),
+                int(remote.rsplit(":", 1)[1], 16),
+                fields[3],
+                int(fields[9]),
+            )
+        )
     return entries
 
 
 def listening(port: int) -> dict[str, list[str]]:
     """Addresses listening on ``port``, per family, as hex strings from /proc/net."""
-    return {family: [e.local_address for e in tcp_table(family)
-                     if e.local_port == port and e.state == _TCP_LISTEN]
-            for family in ("tcp", "tcp6")}
+    return {
+        family: [
+            e.local_address
+            for e in tcp_table(family)
+            if e.local_port == port and e.state == _TCP_LISTEN
+        ]
+        for family in ("tcp", "tcp6")
+    }
 
 
 LOOPBACK_HEX = "0100007F"  # 127.0.0.1 as /proc/net/tcp prints it (little-endian)
@@ -186,9 +198,13 @@ def socket_inodes(pid: int) -> set[int]:
 
 def connection_owner(server_port: int, client_port: int, pids: list[int]) -> int | None:
     """Which of ``pids`` holds the server side of the connection from ``client_port``."""
-    inodes = {e.inode for e in tcp_table()
-              if e.local_port == server_port and e.remote_port == client_port
-              and e.state == _TCP_ESTABLISHED}
+    inodes = {
+        e.inode
+        for e in tcp_table()
+        if e.local_port == server_port
+        and e.remote_port == client_port
+        and e.state == _TCP_ESTABLISHED
+    }
     for pid in pids:
         if socket_inodes(pid) & inodes:
             return pid
@@ -201,8 +217,9 @@ def non_loopback_addresses() -> list[tuple[int, str]]:
     for _, name in socket.if_nameindex():
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             try:
-                packed = fcntl.ioctl(sock.fileno(), _SIOCGIFADDR,
-                                     struct.pack("256s", name[:15].encode()))
+                packed = fcntl.ioctl(
+                    sock.fileno(), _SIOCGIFADDR, struct.pack("256s", name[:15].encode())
+                )
             except OSError:
                 continue
         address = socket.inet_ntoa(packed[20:24])
@@ -230,5 +247,9 @@ def strongroom(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[s
     env.pop("STRONGROOM_DATA_DIR", None)
     return subprocess.run(
         [sys.executable, "-m", "strongroom.cli.main", *args],
-        capture_output=True, text=True, timeout=timeout, env=env, check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
     )
