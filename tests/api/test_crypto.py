@@ -211,3 +211,15 @@ def test_dry_run(kms: Any, key_id: str) -> None:
 def test_wrong_encryption_algorithm(kms: Any, key_id: str) -> None:
     with aws_error("InvalidKeyUsageException"):
         kms.encrypt(KeyId=key_id, Plaintext=b"x", EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+
+
+def test_oversized_encryption_context_is_a_validation_error(kms: Any, key_id: str) -> None:
+    with aws_error("ValidationException") as error:
+        kms.encrypt(KeyId=key_id, Plaintext=b"x", EncryptionContext={"k": "v" * 70_000})
+    assert "encryption context is too large" in error.message
+    context = {f"key{n}": "v" * 100 for n in range(70)}  # about 7.6 KiB encoded: accepted
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"x", EncryptionContext=context)
+    assert (
+        kms.decrypt(CiphertextBlob=blob["CiphertextBlob"], EncryptionContext=context)["Plaintext"]
+        == b"x"
+    )

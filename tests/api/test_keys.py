@@ -47,7 +47,7 @@ def test_describe_unknown_key_and_alias(kms: Any, key_id: str) -> None:
     with aws_error("NotFoundException") as error:
         kms.describe_key(KeyId="alias/does-not-exist")
     assert error.message == (
-        f"Alias 'arn:aws:kms:us-east-1:{account}:alias/does-not-exist' is not found."
+        f"Alias arn:aws:kms:us-east-1:{account}:alias/does-not-exist is not found."
     )
     with aws_error("NotFoundException") as error:
         kms.describe_key(KeyId="not-a-key-id")

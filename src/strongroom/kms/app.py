@@ -33,6 +33,7 @@ from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.engine import sqlite_url
 from strongroom.kms.storage.identity import IdentityRepository
 from strongroom.kms.storage.keys import KeyRepository
+from strongroom.kms.storage.schema import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,18 @@ def initialize(
 
 
 def open_data_dir(settings: Settings, clock: Clock | None = None) -> DataDir:
+    if not settings.root_key_path.exists():
+        raise ConfigError(
+            f"{settings.data_dir} is not a Strongroom data directory (no root.key); "
+            "`strongroom serve --data-dir` creates one"
+        )
     db = Database.open(database_url(settings))
+    schema_version = db.init_meta("schema_version", str(SCHEMA_VERSION))
+    if schema_version != str(SCHEMA_VERSION):
+        raise ConfigError(
+            f"the database has schema version {schema_version}; this Strongroom expects "
+            f"{SCHEMA_VERSION}"
+        )
     store_id = db.init_meta("default_store_id", secrets.token_hex(16))
     region = db.init_meta("region", settings.region)
     if region != settings.region:
@@ -129,5 +141,6 @@ def create_app(
 
 def app_from_env() -> AsgiApp:
     """Factory for server worker processes: settings come from STRONGROOM_* variables."""
-    logging.basicConfig(level=os.environ.get("STRONGROOM_LOG_LEVEL", "info").upper())
-    return create_app(load_settings(Path(os.environ["STRONGROOM_DATA_DIR"])))
+    settings = load_settings(Path(os.environ["STRONGROOM_DATA_DIR"]))
+    logging.basicConfig(level=settings.log_level.upper())
+    return create_app(settings)

@@ -52,8 +52,9 @@ class Settings:
             raise ConfigError(f"region {self.region!r} is not a valid region name")
         if self.max_body_bytes < 64 * 1024:
             raise ConfigError("max_body_bytes must be at least 65536")
-        if not 0.01 <= self.cache_poll_seconds <= 1.0:
-            raise ConfigError("cache_poll_seconds must be between 0.01 and 1.0")
+        # Changes must reach every worker within a second: poll at least twice a second.
+        if not 0.01 <= self.cache_poll_seconds <= 0.5:
+            raise ConfigError("cache_poll_seconds must be between 0.01 and 0.5")
         if self.scheduler_seconds <= 0:
             raise ConfigError("scheduler_seconds must be positive")
         return self

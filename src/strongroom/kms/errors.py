@@ -87,6 +87,10 @@ class ConflictException(KmsError):
     status = 409
 
 
+class CustomKeyStoreNotFoundException(KmsError):
+    pass
+
+
 class DependencyTimeoutException(KmsError):
     status = 503
 
@@ -175,7 +179,3 @@ def all_error_classes() -> dict[str, type[KmsError]]:
             found[sub.__name__] = sub
             pending.append(sub)
     return found
-
-
-class CustomKeyStoreNotFoundException(KmsError):
-    pass

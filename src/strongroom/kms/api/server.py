@@ -5,7 +5,7 @@ validate against the service model -> run the pipeline -> encode. Any :class:`Km
 a response in ``wire_errors``; anything else is logged and answered as KMSInternalException.
 
 No web framework: on this path a framework costs more than everything else together (see
-``docs/adr/0002-raw-asgi.md``).
+``docs/adr/0002-raw-asgi-uvicorn.md``).
 """
 
 from __future__ import annotations

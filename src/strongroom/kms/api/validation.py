@@ -112,7 +112,7 @@ class Scalar:
 
 @dataclass(frozen=True, slots=True)
 class Bounds:
-    """The min/max of a shape; ``unit`` is "length" or "value"."""
+    """The min/max of a shape, on its length or its value (the ``unit`` given to :meth:`of`)."""
 
     low: float
     high: float

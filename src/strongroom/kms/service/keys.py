@@ -20,7 +20,7 @@ from strongroom.kms.errors import (
     ValidationException,
 )
 from strongroom.kms.service.paging import page
-from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Response
+from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Response, managed_key
 from strongroom.kms.service.tags import tags_from_request
 
 MAX_POLICY_BYTES = 32 * 1024
@@ -189,29 +189,25 @@ def update_key_description(call: Call) -> Response:
     return {}
 
 
-def _manage(action: str, op_class: OpClass) -> tuple[KeyAccess]:
-    return (KeyAccess("KeyId", action, op_class, aliases=False, fresh=True),)
-
-
 OPERATIONS = (
     Operation("CreateKey", create_key, action="kms:CreateKey"),
     Operation("DescribeKey", describe_key, (KeyAccess("KeyId", "kms:DescribeKey", OpClass.READ),)),
     Operation("ListKeys", list_keys, action="kms:ListKeys"),
-    Operation("EnableKey", enable_key, _manage("kms:EnableKey", OpClass.ENABLE_DISABLE)),
-    Operation("DisableKey", disable_key, _manage("kms:DisableKey", OpClass.ENABLE_DISABLE)),
+    Operation("EnableKey", enable_key, managed_key("kms:EnableKey", OpClass.ENABLE_DISABLE)),
+    Operation("DisableKey", disable_key, managed_key("kms:DisableKey", OpClass.ENABLE_DISABLE)),
     Operation(
         "ScheduleKeyDeletion",
         schedule_key_deletion,
-        _manage("kms:ScheduleKeyDeletion", OpClass.SCHEDULE_DELETION),
+        managed_key("kms:ScheduleKeyDeletion", OpClass.SCHEDULE_DELETION),
     ),
     Operation(
         "CancelKeyDeletion",
         cancel_key_deletion,
-        _manage("kms:CancelKeyDeletion", OpClass.CANCEL_DELETION),
+        managed_key("kms:CancelKeyDeletion", OpClass.CANCEL_DELETION),
     ),
     Operation(
         "UpdateKeyDescription",
         update_key_description,
-        _manage("kms:UpdateKeyDescription", OpClass.MODIFY),
+        managed_key("kms:UpdateKeyDescription", OpClass.MODIFY),
     ),
 )

@@ -48,6 +48,11 @@ class KeyAccess:
     fresh: bool = False
 
 
+def managed_key(action: str, op_class: states.OpClass) -> tuple[KeyAccess]:
+    """The usual key of a management operation: ``KeyId`` by id or ARN, read fresh."""
+    return (KeyAccess("KeyId", action, op_class, aliases=False, fresh=True),)
+
+
 @dataclass(frozen=True, slots=True)
 class Operation:
     name: str
@@ -115,15 +120,14 @@ class Pipeline:
             if operation.action is not None:
                 self._authorizer.authorize(call.caller, operation.action, None)
             return
-        resolved: list[KeyRecord | None] = []
         for access in operation.keys:
             key = self._resolve_access(call, access)
-            resolved.append(key)
+            # Recorded before the checks, so a refused request is audited with its key.
+            call.keys += (key,)
             if key is None:
                 continue
             self._authorizer.authorize(call.caller, access.action, key)
             states.check(access.op_class, key.state, key.arn)
-        call.keys = tuple(resolved)
 
     def _resolve_access(self, call: Call, access: KeyAccess) -> KeyRecord | None:
         if access.dry_run_member is not None and _ignores_ciphertext(call.request):
@@ -167,7 +171,7 @@ class Pipeline:
             key_id = (cache.refresh_alias if fresh else cache.alias_target)(account, ref.value)
             if key_id is None:
                 raise NotFoundException(
-                    f"Alias '{alias_arn(region, account, ref.value)}' is not found."
+                    f"Alias {alias_arn(region, account, ref.value)} is not found."
                 )
         else:
             key_id = ref.value

@@ -8,7 +8,7 @@ from typing import Any
 from strongroom.kms.domain.states import OpClass
 from strongroom.kms.errors import LimitExceededException, TagException
 from strongroom.kms.service.paging import page
-from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Response
+from strongroom.kms.service.pipeline import Call, Operation, Response, managed_key
 
 MAX_TAGS_PER_KEY = 50
 RESERVED_TAG_PREFIX = "aws:"
@@ -58,21 +58,11 @@ def list_resource_tags(call: Call) -> Response:
     return {"Tags": [{"TagKey": k, "TagValue": v} for k, v in items], **paging}
 
 
-_TAG_WRITE = dict(aliases=False, fresh=True)
+# Tags are addressed by key id or ARN only, and read from the database, not the cache.
 OPERATIONS = (
+    Operation("TagResource", tag_resource, managed_key("kms:TagResource", OpClass.MODIFY)),
+    Operation("UntagResource", untag_resource, managed_key("kms:UntagResource", OpClass.MODIFY)),
     Operation(
-        "TagResource",
-        tag_resource,
-        (KeyAccess("KeyId", "kms:TagResource", OpClass.MODIFY, **_TAG_WRITE),),
-    ),
-    Operation(
-        "UntagResource",
-        untag_resource,
-        (KeyAccess("KeyId", "kms:UntagResource", OpClass.MODIFY, **_TAG_WRITE),),
-    ),
-    Operation(
-        "ListResourceTags",
-        list_resource_tags,
-        (KeyAccess("KeyId", "kms:ListResourceTags", OpClass.READ, **_TAG_WRITE),),
+        "ListResourceTags", list_resource_tags, managed_key("kms:ListResourceTags", OpClass.READ)
     ),
 )

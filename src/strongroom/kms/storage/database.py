@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from strongroom.kms.storage import schema
-from strongroom.kms.storage.engine import make_engine
+from strongroom.kms.storage.engine import READ_ONLY_OPTION, make_engine
 
 
 class DuplicateRecord(Exception):
@@ -38,11 +38,20 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
+        """A read-write transaction (on SQLite it holds the write lock from its start)."""
         with self.engine.begin() as conn:
             yield conn
 
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction: a consistent snapshot without the write lock."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY_OPTION: True})
+            with conn.begin():
+                yield conn
+
     def get_meta(self, name: str) -> str | None:
-        with self.transaction() as conn:
+        with self.read() as conn:
             value = conn.execute(
                 select(schema.meta.c.value).where(schema.meta.c.name == name)
             ).scalar_one_or_none()
@@ -80,14 +89,14 @@ class Database:
         )
 
     def last_change_seq(self) -> int:
-        with self.transaction() as conn:
+        with self.read() as conn:
             return int(
                 conn.execute(select(func.coalesce(func.max(schema.changes.c.seq), 0))).scalar_one()
             )
 
     def changes_since(self, seq: int, limit: int = 10_000) -> list[Change]:
         c = schema.changes.c
-        with self.transaction() as conn:
+        with self.read() as conn:
             rows = conn.execute(
                 select(c.seq, c.key_id, c.account_id, c.alias_name, c.access_key_id)
                 .where(c.seq > seq)

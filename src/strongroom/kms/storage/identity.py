@@ -32,12 +32,12 @@ class IdentityRepository:
 
     def get_account(self, account_id: str) -> Account | None:
         c = schema.accounts.c
-        with self._db.transaction() as conn:
+        with self._db.read() as conn:
             row = conn.execute(select(schema.accounts).where(c.account_id == account_id)).first()
         return None if row is None else Account(row.account_id, row.name, row.created_at)
 
     def list_accounts(self) -> list[Account]:
-        with self._db.transaction() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(
                 select(schema.accounts).order_by(schema.accounts.c.created_at)
             ).all()
@@ -59,7 +59,7 @@ class IdentityRepository:
 
     def get_principal(self, account_id: str, name: str, kind: str = "user") -> Principal | None:
         c = schema.principals.c
-        with self._db.transaction() as conn:
+        with self._db.read() as conn:
             row = conn.execute(
                 select(schema.principals).where(
                     c.account_id == account_id, c.kind == kind, c.name == name
@@ -71,7 +71,7 @@ class IdentityRepository:
 
     def list_principals(self, account_id: str) -> list[Principal]:
         c = schema.principals.c
-        with self._db.transaction() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(
                 select(schema.principals).where(c.account_id == account_id).order_by(c.name)
             ).all()
@@ -96,7 +96,7 @@ class IdentityRepository:
 
     def get_access_key(self, access_key_id: str) -> AccessKeyRecord | None:
         c = schema.access_keys.c
-        with self._db.transaction() as conn:
+        with self._db.read() as conn:
             row = conn.execute(
                 select(schema.access_keys).where(c.access_key_id == access_key_id)
             ).first()
@@ -107,7 +107,7 @@ class IdentityRepository:
         query = select(schema.access_keys).order_by(c.created_at)
         if account_id is not None:
             query = query.where(c.account_id == account_id)
-        with self._db.transaction() as conn:
+        with self._db.read() as conn:
             return [_access_key(r) for r in conn.execute(query).all()]
 
     def delete_access_key(self, access_key_id: str, at: datetime) -> bool:

@@ -50,7 +50,7 @@ class KeyRepository:
             self._db.record_change(conn, key.created_at, key_id=key.key_id)
 
     def get_key(self, key_id: str) -> KeyRecord | None:
-        with self._db.transaction() as conn:
+        with self._db.read() as conn:
             row = conn.execute(select(schema.keys).where(K.key_id == key_id)).first()
         return None if row is None else _key(row)
 
@@ -77,12 +77,12 @@ class KeyRepository:
         query = select(schema.keys).where(K.account_id == account_id)
         if after is not None:
             query = query.where(K.key_id > after)
-        with self._db.transaction() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(query.order_by(K.key_id).limit(limit)).all()
         return [_key(r) for r in rows]
 
     def due_deletions(self, now: datetime) -> list[str]:
-        with self._db.transaction() as conn:
+        with self._db.read() as conn:
             return list(
                 conn.execute(
                     select(K.key_id).where(
@@ -98,6 +98,10 @@ class KeyRepository:
         of them deletes the row.
         """
         with self._db.transaction() as conn:
+            # Read the aliases first: deleting the key cascades to them.
+            alias_names = list(
+                conn.execute(select(A.account_id, A.alias_name).where(A.key_id == key_id)).all()
+            )
             deleted = conn.execute(
                 delete(schema.keys).where(
                     K.key_id == key_id,
@@ -108,9 +112,6 @@ class KeyRepository:
             if not deleted:
                 return False
             conn.execute(delete(schema.key_materials).where(M.key_id == key_id))
-            alias_names = list(
-                conn.execute(select(A.account_id, A.alias_name).where(A.key_id == key_id)).all()
-            )
             conn.execute(delete(schema.aliases).where(A.key_id == key_id))
             conn.execute(delete(schema.tags).where(T.key_id == key_id))
             self._db.record_change(conn, now, key_id=key_id)
@@ -122,7 +123,7 @@ class KeyRepository:
 
     def get_material(self, material_id: str) -> tuple[str, str, bytes] | None:
         """``(key_id, store_id, wrapped)`` of a material version."""
-        with self._db.transaction() as conn:
+        with self._db.read() as conn:
             row = conn.execute(
                 select(M.key_id, M.store_id, M.wrapped).where(M.material_id == material_id)
             ).first()
@@ -172,7 +173,7 @@ class KeyRepository:
         return bool(count)
 
     def get_alias(self, account_id: str, alias_name: str) -> AliasRecord | None:
-        with self._db.transaction() as conn:
+        with self._db.read() as conn:
             row = conn.execute(
                 select(schema.aliases).where(A.account_id == account_id, A.alias_name == alias_name)
             ).first()
@@ -186,7 +187,7 @@ class KeyRepository:
             query = query.where(A.key_id == key_id)
         if after is not None:
             query = query.where(A.alias_name > after)
-        with self._db.transaction() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(query.order_by(A.alias_name).limit(limit)).all()
         return [_alias(r) for r in rows]
 
@@ -203,7 +204,7 @@ class KeyRepository:
             self._db.record_change(conn, at, key_id=key_id)
 
     def list_tags(self, key_id: str) -> list[tuple[str, str]]:
-        with self._db.transaction() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(
                 select(T.tag_key, T.tag_value).where(T.key_id == key_id).order_by(T.tag_key)
             ).all()

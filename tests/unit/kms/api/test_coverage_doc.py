@@ -10,7 +10,8 @@ DOC = Path(__file__).parents[4] / "docs" / "api-coverage.md"
 
 def test_committed_coverage_document_is_current() -> None:
     assert DOC.read_text() == render(), (
-        "regenerate: python -m strongroom.kms.api.coverage > docs/api-coverage.md")
+        "regenerate: python -m strongroom.kms.api.coverage > docs/api-coverage.md"
+    )
 
 
 def test_every_served_operation_is_marked() -> None:

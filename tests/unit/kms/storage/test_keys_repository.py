@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from threading import Barrier, Thread
@@ -10,6 +12,7 @@ from strongroom.kms.domain.enums import KeyState
 from strongroom.kms.domain.ids import new_account_id, new_key_id, new_material_id
 from strongroom.kms.domain.key import AliasRecord, KeyRecord
 from strongroom.kms.domain.principals import Account
+from strongroom.kms.storage import schema
 from strongroom.kms.storage.database import Database, DuplicateRecord
 from strongroom.kms.storage.engine import sqlite_url
 from strongroom.kms.storage.identity import IdentityRepository
@@ -103,6 +106,7 @@ def test_due_deletion_happens_exactly_once(db: Database, account: str) -> None:
     key = _key(account, state=KeyState.PENDING_DELETION, deletion_date=NOW, pending_window_days=7)
     repo.create_key(key, "store", b"w", {"a": "b"})
     repo.create_alias(AliasRecord(account, "alias/gone", key.key_id, NOW, NOW))
+    seq = db.last_change_seq()
     assert repo.due_deletions(NOW - timedelta(seconds=1)) == []
     assert repo.due_deletions(NOW) == [key.key_id]
 
@@ -124,6 +128,9 @@ def test_due_deletion_happens_exactly_once(db: Database, account: str) -> None:
     assert repo.get_material(key.current_material_id or "") is None
     assert repo.get_alias(account, "alias/gone") is None
     assert repo.list_tags(key.key_id) == []
+    # Workers learn that both the key and its alias are gone.
+    changed = [(c.key_id, c.alias_name) for c in db.changes_since(seq)]
+    assert changed == [(key.key_id, None), (None, "alias/gone")]
 
 
 def test_not_due_is_not_deleted(db: Database, account: str) -> None:
@@ -135,3 +142,17 @@ def test_not_due_is_not_deleted(db: Database, account: str) -> None:
     repo.create_key(enabled, "store", b"w", {})
     assert not repo.delete_key_if_due(enabled.key_id, NOW + timedelta(days=400))
     assert repo.get_key(key.key_id) == key
+
+
+def test_reads_do_not_wait_for_a_writer(db: Database, account: str) -> None:
+    repo = KeyRepository(db)
+    key = _key(account)
+    repo.create_key(key, "store", b"w", {})
+    writer = Database.open(str(db.engine.url))
+    with writer.transaction() as conn:  # holds SQLite's write lock until the block ends
+        conn.execute(schema.keys.update().values(description="uncommitted"))
+        started = time.monotonic()
+        assert repo.get_key(key.key_id) == key  # the last committed state
+        assert db.changes_since(0)
+        assert time.monotonic() - started < 1.0
+    assert repo.get_key(key.key_id) == replace(key, description="uncommitted")
