@@ -180,7 +180,7 @@ LOOPBACK_HEX = "0100007F"  # 127.0.0.1 as /proc/net/tcp prints it (little-endian
 
 
 def socket_inodes(pid: int) -> set[int]:
-    inodes = set()
+    inodes: set[int] = set()
     fd_dir = Path(f"/proc/{pid}/fd")
     try:
         names = os.listdir(fd_dir)
