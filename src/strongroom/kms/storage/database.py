@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.engine import READ_ONLY_OPTION, make_engine
@@ -41,6 +42,15 @@ class Database:
         """A read-write transaction (on SQLite it holds the write lock from its start)."""
         with self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def insertion(self, what: str) -> Iterator[Connection]:
+        """A write transaction in which a uniqueness violation becomes DuplicateRecord."""
+        try:
+            with self.transaction() as conn:
+                yield conn
+        except IntegrityError:
+            raise DuplicateRecord(what) from None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

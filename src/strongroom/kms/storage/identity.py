@@ -6,11 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select
-from sqlalchemy.exc import IntegrityError
 
 from strongroom.kms.domain.principals import AccessKeyRecord, Account, Principal
 from strongroom.kms.storage import schema
-from strongroom.kms.storage.database import Database, DuplicateRecord
+from strongroom.kms.storage.database import Database
 
 
 class IdentityRepository:
@@ -18,17 +17,14 @@ class IdentityRepository:
         self._db = db
 
     def create_account(self, account: Account) -> None:
-        try:
-            with self._db.transaction() as conn:
-                conn.execute(
-                    insert(schema.accounts).values(
-                        account_id=account.account_id,
-                        name=account.name,
-                        created_at=account.created_at,
-                    )
+        with self._db.insertion(f"account {account.account_id} exists") as conn:
+            conn.execute(
+                insert(schema.accounts).values(
+                    account_id=account.account_id,
+                    name=account.name,
+                    created_at=account.created_at,
                 )
-        except IntegrityError:
-            raise DuplicateRecord(f"account {account.account_id} exists") from None
+            )
 
     def get_account(self, account_id: str) -> Account | None:
         c = schema.accounts.c
@@ -44,18 +40,15 @@ class IdentityRepository:
         return [Account(r.account_id, r.name, r.created_at) for r in rows]
 
     def create_principal(self, principal: Principal) -> None:
-        try:
-            with self._db.transaction() as conn:
-                conn.execute(
-                    insert(schema.principals).values(
-                        account_id=principal.account_id,
-                        kind=principal.kind,
-                        name=principal.name,
-                        created_at=principal.created_at,
-                    )
+        with self._db.insertion(f"principal {principal.arn} exists or account unknown") as conn:
+            conn.execute(
+                insert(schema.principals).values(
+                    account_id=principal.account_id,
+                    kind=principal.kind,
+                    name=principal.name,
+                    created_at=principal.created_at,
                 )
-        except IntegrityError:
-            raise DuplicateRecord(f"principal {principal.arn} exists or account unknown") from None
+            )
 
     def get_principal(self, account_id: str, name: str, kind: str = "user") -> Principal | None:
         c = schema.principals.c
@@ -78,21 +71,18 @@ class IdentityRepository:
         return [Principal(r.account_id, r.name, r.created_at, r.kind) for r in rows]
 
     def create_access_key(self, key: AccessKeyRecord) -> None:
-        try:
-            with self._db.transaction() as conn:
-                conn.execute(
-                    insert(schema.access_keys).values(
-                        access_key_id=key.access_key_id,
-                        account_id=key.account_id,
-                        principal_name=key.principal_name,
-                        sealed_secret=key.sealed_secret,
-                        status=key.status,
-                        created_at=key.created_at,
-                    )
+        with self._db.insertion(f"access key {key.access_key_id} exists") as conn:
+            conn.execute(
+                insert(schema.access_keys).values(
+                    access_key_id=key.access_key_id,
+                    account_id=key.account_id,
+                    principal_name=key.principal_name,
+                    sealed_secret=key.sealed_secret,
+                    status=key.status,
+                    created_at=key.created_at,
                 )
-                self._db.record_change(conn, key.created_at, access_key_id=key.access_key_id)
-        except IntegrityError:
-            raise DuplicateRecord(f"access key {key.access_key_id} exists") from None
+            )
+            self._db.record_change(conn, key.created_at, access_key_id=key.access_key_id)
 
     def get_access_key(self, access_key_id: str) -> AccessKeyRecord | None:
         c = schema.access_keys.c

@@ -7,12 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from strongroom.kms.domain.enums import KeyManager, KeySpec, KeyState, KeyUsage, Origin
 from strongroom.kms.domain.key import AliasRecord, KeyRecord
 from strongroom.kms.storage import schema
-from strongroom.kms.storage.database import Database, DuplicateRecord
+from strongroom.kms.storage.database import Database
 
 K = schema.keys.c
 A = schema.aliases.c
@@ -132,22 +131,19 @@ class KeyRepository:
     # --- aliases ------------------------------------------------------------------------
 
     def create_alias(self, alias: AliasRecord) -> None:
-        try:
-            with self._db.transaction() as conn:
-                conn.execute(
-                    insert(schema.aliases).values(
-                        account_id=alias.account_id,
-                        alias_name=alias.alias_name,
-                        key_id=alias.target_key_id,
-                        created_at=alias.created_at,
-                        updated_at=alias.updated_at,
-                    )
+        with self._db.insertion(alias.alias_name) as conn:
+            conn.execute(
+                insert(schema.aliases).values(
+                    account_id=alias.account_id,
+                    alias_name=alias.alias_name,
+                    key_id=alias.target_key_id,
+                    created_at=alias.created_at,
+                    updated_at=alias.updated_at,
                 )
-                self._db.record_change(
-                    conn, alias.created_at, account_id=alias.account_id, alias_name=alias.alias_name
-                )
-        except IntegrityError:
-            raise DuplicateRecord(alias.alias_name) from None
+            )
+            self._db.record_change(
+                conn, alias.created_at, account_id=alias.account_id, alias_name=alias.alias_name
+            )
 
     def update_alias(self, account_id: str, alias_name: str, key_id: str, at: datetime) -> bool:
         with self._db.transaction() as conn:
