@@ -188,7 +188,7 @@ def check_reply(name: str, reply: dict[str, Any], kms: Any) -> None:
 
 
 def run_once(
-    target: Target, creds: Credentials, script: Path, connections: int, seconds: float
+    target: Target, creds: Credentials, script: Path, connections: int, seconds: int
 ) -> dict[str, Any]:
     write_wrk_script(signed(target, creds), script)  # fresh signature for every run
     load = os.getloadavg()
@@ -203,35 +203,58 @@ def run_once(
     }
 
 
+def make_targets(kms: Any, kms_url: str, noop_url: str, pids: tuple[int, int]) -> list[Target]:
+    """The four targets; the no-op gets the very Encrypt request the KMS gets."""
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=key_id, Plaintext=PLAINTEXT)["CiphertextBlob"]
+    encrypt = {"KeyId": key_id, "Plaintext": base64.b64encode(PLAINTEXT).decode()}
+    decrypt = {"CiphertextBlob": base64.b64encode(blob).decode()}
+    gdk = {"KeyId": key_id, "KeySpec": "AES_256"}
+    kms_pid, noop_pid = pids
+    return [
+        Target("noop", noop_url, "Encrypt", encrypt, noop_pid),
+        Target("encrypt1k", kms_url, "Encrypt", encrypt, kms_pid),
+        Target("decrypt", kms_url, "Decrypt", decrypt, kms_pid),
+        Target("gdk", kms_url, "GenerateDataKey", gdk, kms_pid),
+    ]
+
+
+def run_rounds(
+    targets: list[Target], creds: Credentials, args: argparse.Namespace, script: Path
+) -> list[dict[str, Any]]:
+    rows = []
+    for connections in args.connections:
+        for run in range(1, args.runs + 1):
+            # Rotate the order each round so no target always runs first or last.
+            shift = (run - 1) % len(targets)
+            for target in targets[shift:] + targets[:shift]:
+                row = run_once(target, creds, script, connections, args.seconds)
+                row |= {"connections": connections, "target": target.name, "run": run}
+                rows.append(row)
+                print(
+                    f"  c={connections:<3} {target.name:<10} run {run}: {row['rps']:8.0f} req/s"
+                    f"  p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms"
+                    f"  load {row['loadavg_before'][0]:.2f}"
+                    f"{'' if row['valid'] else '  INVALID'}",
+                    flush=True,
+                )
+    return rows
+
+
 def bench_workers(workers: int, args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
+    """Fresh servers with ``workers`` workers each; every run of every cell."""
+    print(f"--- {workers} worker(s) per server")
     data_dir = tmp / f"data-w{workers}"
     kms_port, noop_port = free_port(), free_port()
     kms_url, noop_url = f"http://127.0.0.1:{kms_port}", f"http://127.0.0.1:{noop_port}"
-    kms_cmd = [
-        str(STRONGROOM),
-        "serve",
-        "--data-dir",
-        str(data_dir),
-        "--port",
-        str(kms_port),
-        "--workers",
-        str(workers),
-    ]
-    noop_cmd = [
-        sys.executable,
-        str(BENCH_DIR / "noop_app.py"),
-        "--port",
-        str(noop_port),
-        "--workers",
-        str(workers),
-    ]
+    kms_cmd = [str(STRONGROOM), "serve", "--data-dir", str(data_dir)]
+    kms_cmd += f"--port {kms_port} --workers {workers}".split()
+    noop_cmd = [sys.executable, str(BENCH_DIR / "noop_app.py")]
+    noop_cmd += f"--port {noop_port} --workers {workers}".split()
+    kms_log, noop_log = tmp / f"strongroom-w{workers}.log", tmp / f"noop-w{workers}.log"
     with (
-        server(
-            kms_cmd, tmp / f"strongroom-w{workers}.log", lambda: answers(kms_url + "/health")
-        ) as kms_pid,
-        server(
-            noop_cmd, tmp / f"noop-w{workers}.log", lambda: answers(noop_url + "/", "POST")
-        ) as noop_pid,
+        server(kms_cmd, kms_log, lambda: answers(kms_url + "/health")) as kms_pid,
+        server(noop_cmd, noop_log, lambda: answers(noop_url + "/", "POST")) as noop_pid,
     ):
         creds = read_credentials(data_dir)
         kms = boto3.client(
@@ -241,56 +264,14 @@ def bench_workers(workers: int, args: argparse.Namespace, tmp: Path) -> list[dic
             aws_access_key_id=creds.access_key,
             aws_secret_access_key=creds.secret_key,
         )
-        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
-        blob = kms.encrypt(KeyId=key_id, Plaintext=PLAINTEXT)["CiphertextBlob"]
-        b64 = base64.b64encode
-        targets = [
-            Target(
-                "noop",
-                noop_url,
-                "Encrypt",
-                {"KeyId": key_id, "Plaintext": b64(PLAINTEXT).decode()},
-                noop_pid,
-            ),
-            Target(
-                "encrypt1k",
-                kms_url,
-                "Encrypt",
-                {"KeyId": key_id, "Plaintext": b64(PLAINTEXT).decode()},
-                kms_pid,
-            ),
-            Target("decrypt", kms_url, "Decrypt", {"CiphertextBlob": b64(blob).decode()}, kms_pid),
-            Target(
-                "gdk", kms_url, "GenerateDataKey", {"KeyId": key_id, "KeySpec": "AES_256"}, kms_pid
-            ),
-        ]
+        targets = make_targets(kms, kms_url, noop_url, (kms_pid, noop_pid))
         targets = [t for t in targets if t.name in args.targets or t.name == "noop"]
         verify(targets, creds, kms)
         script = tmp / "request.lua"
-        for target in targets:  # warm every worker's caches and the JIT-less interpreter paths
+        for target in targets:  # warm up: every worker's key, material and signing-key caches
             run_once(target, creds, script, max(args.connections), args.warmup)
-        rows = []
-        for connections in args.connections:
-            for run in range(args.runs):
-                # Rotate the order each round so no target always runs first or last.
-                shift = run % len(targets)
-                for target in targets[shift:] + targets[:shift]:
-                    row = run_once(target, creds, script, connections, args.seconds)
-                    row |= {
-                        "workers": workers,
-                        "connections": connections,
-                        "target": target.name,
-                        "run": run + 1,
-                    }
-                    rows.append(row)
-                    print(
-                        f"  w={workers} c={connections:<3} {target.name:<10} run {run + 1}: "
-                        f"{row['rps']:8.0f} req/s  p50 {row['p50_ms']:.2f} ms  "
-                        f"p99 {row['p99_ms']:.2f} ms  load {row['loadavg_before'][0]:.2f}"
-                        f"{'' if row['valid'] else '  INVALID'}",
-                        flush=True,
-                    )
-        return rows
+        rows = run_rounds(targets, creds, args, script)
+        return [row | {"workers": workers} for row in rows]
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -341,23 +322,41 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return summary
 
 
+def median_or_nan(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
 def markdown(summary: list[dict[str, Any]]) -> str:
     lines = [
         f"| workers | target | c | req/s median [min{DASH}max] | p50 ms | p99 ms "
-        "| ratio to no-op | server CPU µs/req | valid runs |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| ratio to no-op | server CPU µs/req | load before | valid runs |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in summary:
         ratio = "1" if s["target"] == "noop" else spread(s["ratio_to_noop"], ".2f")
-        med = statistics.median
         lines.append(
             f"| {s['workers']} | {s['target']} | {s['connections']} | {spread(s['rps'], '.0f')} "
-            f"| {med(s['p50_ms']) if s['p50_ms'] else float('nan'):.2f} "
-            f"| {med(s['p99_ms']) if s['p99_ms'] else float('nan'):.2f} | {ratio} "
-            f"| {med(s['server_cpu_us_per_request']) if s['rps'] else float('nan'):.0f} "
+            f"| {median_or_nan(s['p50_ms']):.2f} | {median_or_nan(s['p99_ms']):.1f} | {ratio} "
+            f"| {median_or_nan(s['server_cpu_us_per_request']):.0f} "
+            f"| {min(s['loadavg_before']):.1f}{DASH}{max(s['loadavg_before']):.1f} "
             f"| {s['valid_runs']}/{s['runs']} |"
         )
     return "\n".join(lines)
+
+
+def source_version() -> dict[str, Any]:
+    """The commit measured, and which files under src/ differed from it."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=BENCH_DIR, capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip()
+
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "src_changes": git("status", "--porcelain", "--", "../src").splitlines(),
+    }
 
 
 def main() -> None:
@@ -371,8 +370,8 @@ def main() -> None:
     )
     parser.add_argument("--connections", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--runs", type=int, default=3, help="runs per cell (default 3)")
-    parser.add_argument("--seconds", type=float, default=10, help="seconds per run (default 10)")
-    parser.add_argument("--warmup", type=float, default=2, help="warm-up seconds per target")
+    parser.add_argument("--seconds", type=int, default=10, help="seconds per run (default 10)")
+    parser.add_argument("--warmup", type=int, default=2, help="warm-up seconds per target")
     parser.add_argument(
         "--targets",
         nargs="+",
@@ -400,6 +399,7 @@ def main() -> None:
                     "platform": platform.platform(),
                     "python": platform.python_version(),
                 },
+                "source": source_version(),
                 "config": vars(args) | {"plaintext_bytes": len(PLAINTEXT)},
                 "summary": summary,
                 "runs": rows,

@@ -64,13 +64,13 @@ def parse(output: str, wrk_cpu_seconds: float = 0.0) -> WrkResult:
     )
 
 
-def run(url: str, script: Path, connections: int, seconds: float, threads: int = 1) -> WrkResult:
+def run(url: str, script: Path, connections: int, seconds: int, threads: int = 1) -> WrkResult:
     """``wrk -t1 -c<c> -d<s>s --latency -s <script> <url>``, with wrk's own CPU time."""
     command = [
         "wrk",
         f"-t{threads}",
         f"-c{connections}",
-        f"-d{seconds:g}s",
+        f"-d{seconds}s",
         "--latency",
         "-s",
         str(script),
