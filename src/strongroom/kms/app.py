@@ -5,6 +5,7 @@ This is the only module that knows how the parts fit together.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -119,13 +120,21 @@ def create_app(
     api = KmsApi(pipeline, verifier, ServiceModel.load(), OPERATIONS, settings.max_body_bytes)
     scheduler = DeletionScheduler(ctx)
 
-    def poll_changes() -> None:
-        changes = cache.poll()
+    # Background jobs do their database and file work in a thread, so a slow query or a busy
+    # database never stalls requests; cache evictions are applied on the event loop.
+    async def poll_changes() -> None:
+        changes = await asyncio.to_thread(db.changes_since, cache.last_seq)
+        cache.apply(changes)
         credentials.apply(changes)
 
-    def housekeeping() -> None:
-        scheduler.run_due()
-        db.prune_changes(clock.now())
+    async def flush_audit() -> None:
+        await asyncio.to_thread(audit_sink.flush)
+
+    async def housekeeping() -> None:
+        deleted = await asyncio.to_thread(scheduler.run_due)
+        for key_id in deleted:
+            cache.forget_key(key_id)
+        await asyncio.to_thread(db.prune_changes, clock.now())
 
     def shutdown() -> None:
         audit_sink.flush()
@@ -133,7 +142,7 @@ def create_app(
 
     background = [
         (poll_changes, settings.cache_poll_seconds),
-        (audit_sink.flush, 1.0),
+        (flush_audit, 1.0),
         (housekeeping, settings.scheduler_seconds),
     ]
     return AsgiApp(api, background, shutdown)

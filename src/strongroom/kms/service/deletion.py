@@ -19,12 +19,15 @@ class DeletionScheduler:
         self._ctx = ctx
 
     def run_due(self) -> list[str]:
-        """Delete every key whose deletion date has passed; return the ids this run deleted."""
+        """Delete every key whose deletion date has passed; return the ids this run deleted.
+
+        Thread-safe: it touches only the database. The caller evicts the deleted keys from its
+        cache (every other worker learns of them through the change feed).
+        """
         now = self._ctx.clock.now()
         deleted = []
         for key_id in self._ctx.keys.due_deletions(now):
             if self._ctx.keys.delete_key_if_due(key_id, now):
-                self._ctx.cache.forget_key(key_id)
                 deleted.append(key_id)
                 log.info("deleted key %s at the end of its waiting period", key_id)
         return deleted
