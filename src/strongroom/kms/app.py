@@ -27,9 +27,9 @@ from strongroom.kms.service.cache import KeyCache
 from strongroom.kms.service.caller import Credential
 from strongroom.kms.service.context import ServiceContext
 from strongroom.kms.service.credentials import CredentialCache
-from strongroom.kms.service.deletion import DeletionScheduler
 from strongroom.kms.service.pipeline import Pipeline
 from strongroom.kms.service.registry import OPERATIONS
+from strongroom.kms.service.scheduler import LifecycleScheduler
 from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.engine import sqlite_url
 from strongroom.kms.storage.identity import IdentityRepository
@@ -118,7 +118,7 @@ def create_app(
         max_skew_seconds=settings.max_clock_skew_seconds,
     )
     api = KmsApi(pipeline, verifier, ServiceModel.load(), OPERATIONS, settings.max_body_bytes)
-    scheduler = DeletionScheduler(ctx)
+    scheduler = LifecycleScheduler(ctx)
 
     # Background jobs do their database and file work in a thread, so a slow query or a busy
     # database never stalls requests; cache evictions are applied on the event loop.
@@ -131,8 +131,8 @@ def create_app(
         await asyncio.to_thread(audit_sink.flush)
 
     async def housekeeping() -> None:
-        deleted = await asyncio.to_thread(scheduler.run_due)
-        for key_id in deleted:
+        done = await asyncio.to_thread(scheduler.run_due)
+        for key_id in done.key_ids:
             cache.forget_key(key_id)
         await asyncio.to_thread(db.prune_changes, clock.now())
 

@@ -43,3 +43,13 @@ class DataKeySpec(StrEnum):
 
 
 DATA_KEY_BYTES: dict[DataKeySpec, int] = {DataKeySpec.AES_256: 32, DataKeySpec.AES_128: 16}
+
+
+class RotationType(StrEnum):
+    AUTOMATIC = "AUTOMATIC"
+    ON_DEMAND = "ON_DEMAND"
+
+
+class KeyMaterialState(StrEnum):
+    CURRENT = "CURRENT"
+    NON_CURRENT = "NON_CURRENT"

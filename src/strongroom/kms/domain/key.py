@@ -34,6 +34,9 @@ class KeyRecord:
     deletion_date: datetime | None = None
     pending_window_days: int | None = None
     policy: str = ""
+    # Automatic rotation: the period when enabled (None when disabled) and the next date.
+    rotation_period_days: int | None = None
+    next_rotation_date: datetime | None = None
 
     @property
     def arn(self) -> str:
@@ -42,6 +45,10 @@ class KeyRecord:
     @property
     def enabled(self) -> bool:
         return self.state is KeyState.ENABLED
+
+    @property
+    def rotation_enabled(self) -> bool:
+        return self.rotation_period_days is not None
 
     def with_state(self, state: KeyState) -> KeyRecord:
         return replace(self, state=state, deletion_date=None, pending_window_days=None)

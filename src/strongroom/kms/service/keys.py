@@ -126,7 +126,7 @@ def list_keys(call: Call) -> Response:
     return {"Keys": [{"KeyId": k.key_id, "KeyArn": k.arn} for k in items], **paging}
 
 
-def _transition(
+def transition(
     call: Call, op_class: OpClass, change: Callable[[KeyRecord], KeyRecord]
 ) -> KeyRecord:
     """Apply ``change`` to the current record under the write lock, re-checking its state."""
@@ -141,12 +141,12 @@ def _transition(
 
 
 def enable_key(call: Call) -> Response:
-    _transition(call, OpClass.ENABLE_DISABLE, lambda k: k.with_state(KeyState.ENABLED))
+    transition(call, OpClass.ENABLE_DISABLE, lambda k: k.with_state(KeyState.ENABLED))
     return {}
 
 
 def disable_key(call: Call) -> Response:
-    _transition(call, OpClass.ENABLE_DISABLE, lambda k: k.with_state(KeyState.DISABLED))
+    transition(call, OpClass.ENABLE_DISABLE, lambda k: k.with_state(KeyState.DISABLED))
     return {}
 
 
@@ -163,7 +163,7 @@ def schedule_key_deletion(call: Call) -> Response:
             f"satisfy constraint: Member must have value {word} than or equal to {bound}"
         )
     when = call.ctx.clock.now() + timedelta(days=days)
-    updated = _transition(
+    updated = transition(
         call,
         OpClass.SCHEDULE_DELETION,
         lambda k: replace(
@@ -179,13 +179,13 @@ def schedule_key_deletion(call: Call) -> Response:
 
 
 def cancel_key_deletion(call: Call) -> Response:
-    updated = _transition(call, OpClass.CANCEL_DELETION, lambda k: k.with_state(KeyState.DISABLED))
+    updated = transition(call, OpClass.CANCEL_DELETION, lambda k: k.with_state(KeyState.DISABLED))
     return {"KeyId": updated.arn}
 
 
 def update_key_description(call: Call) -> Response:
     description = call.request["Description"]
-    _transition(call, OpClass.MODIFY, lambda k: replace(k, description=description))
+    transition(call, OpClass.MODIFY, lambda k: replace(k, description=description))
     return {}
 
 

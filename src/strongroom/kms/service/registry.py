@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from strongroom.kms.service import aliases, crypto_ops, datakeys, keys, tags
+from strongroom.kms.service import aliases, crypto_ops, datakeys, keys, rotation, tags
 from strongroom.kms.service.pipeline import Operation
 
-_MODULES = (keys, aliases, tags, crypto_ops, datakeys)
+_MODULES = (keys, aliases, tags, crypto_ops, datakeys, rotation)
 
 
 def _build() -> Mapping[str, Operation]:

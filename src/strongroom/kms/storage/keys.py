@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
-from strongroom.kms.domain.enums import KeyManager, KeySpec, KeyState, KeyUsage, Origin
+from strongroom.kms.domain.enums import (
+    KeyManager,
+    KeySpec,
+    KeyState,
+    KeyUsage,
+    Origin,
+    RotationType,
+)
 from strongroom.kms.domain.key import AliasRecord, KeyRecord
+from strongroom.kms.domain.rotation import MaterialVersion
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.database import Database
 
@@ -21,6 +29,13 @@ M = schema.key_materials.c
 
 class KeyNotFound(Exception):
     pass
+
+
+class ScheduledWork(NamedTuple):
+    due: datetime
+    action: str  # "rotation" or "deletion"
+    key_id: str
+    account_id: str
 
 
 class KeyRepository:
@@ -118,7 +133,99 @@ class KeyRepository:
                 self._db.record_change(conn, now, account_id=account_id, alias_name=alias_name)
             return True
 
+    def due_rotations(self, now: datetime) -> list[str]:
+        with self._db.read() as conn:
+            return list(
+                conn.execute(
+                    select(K.key_id).where(
+                        K.state == KeyState.ENABLED.value,
+                        K.rotation_period_days.is_not(None),
+                        K.next_rotation_date <= now,
+                    )
+                ).scalars()
+            )
+
+    def upcoming(self, until: datetime) -> list[ScheduledWork]:
+        """Rotations and deletions due up to ``until``, earliest first (for operators)."""
+        with self._db.read() as conn:
+            deletions = conn.execute(
+                select(K.key_id, K.account_id, K.deletion_date).where(
+                    K.state == KeyState.PENDING_DELETION.value, K.deletion_date <= until
+                )
+            ).all()
+            rotations = conn.execute(
+                select(K.key_id, K.account_id, K.next_rotation_date).where(
+                    K.state == KeyState.ENABLED.value,
+                    K.rotation_period_days.is_not(None),
+                    K.next_rotation_date <= until,
+                )
+            ).all()
+        work = [ScheduledWork(r[2], "deletion", r[0], r[1]) for r in deletions]
+        work += [ScheduledWork(r[2], "rotation", r[0], r[1]) for r in rotations]
+        return sorted(work)
+
     # --- material -----------------------------------------------------------------------
+
+    def add_material(
+        self,
+        key_id: str,
+        version: MaterialVersion,
+        store_id: str,
+        wrapped: bytes,
+        mutate: Callable[[KeyRecord, int], KeyRecord | None],
+    ) -> KeyRecord | None:
+        """Rotate: add a material version and make it current, in one transaction.
+
+        ``mutate`` sees the current record and the number of on-demand rotations so far; it
+        returns the updated record, None to leave the key as it is (nothing is written), or
+        raises. Under the row lock, so two workers never rotate the same due key twice.
+        """
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                select(schema.keys).where(K.key_id == key_id).with_for_update()
+            ).first()
+            if row is None:
+                raise KeyNotFound(key_id)
+            on_demand = conn.execute(
+                select(func.count()).where(
+                    M.key_id == key_id, M.rotation_type == RotationType.ON_DEMAND.value
+                )
+            ).scalar_one()
+            new = mutate(_key(row), int(on_demand))
+            if new is None:
+                return None
+            conn.execute(
+                insert(schema.key_materials).values(
+                    material_id=version.material_id,
+                    key_id=key_id,
+                    store_id=store_id,
+                    wrapped=wrapped,
+                    created_at=version.created_at,
+                    rotation_type=None
+                    if version.rotation_type is None
+                    else version.rotation_type.value,
+                )
+            )
+            conn.execute(update(schema.keys).where(K.key_id == key_id).values(**_key_columns(new)))
+            self._db.record_change(conn, version.created_at, key_id=key_id)
+            return new
+
+    def list_materials(self, key_id: str) -> list[MaterialVersion]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(M.material_id, M.created_at, M.rotation_type)
+                .where(M.key_id == key_id)
+                .order_by(M.created_at, M.material_id)
+            ).all()
+        return [
+            MaterialVersion(
+                r.material_id,
+                key_id,
+                r.created_at,
+                None if r.rotation_type is None else RotationType(r.rotation_type),
+            )
+            for r in rows
+        ]
 
     def get_material(self, material_id: str) -> tuple[str, str, bytes] | None:
         """``(key_id, store_id, wrapped)`` of a material version."""
@@ -233,6 +340,8 @@ def _key_columns(key: KeyRecord) -> dict[str, object]:
         "deletion_date": key.deletion_date,
         "pending_window_days": key.pending_window_days,
         "policy": key.policy,
+        "rotation_period_days": key.rotation_period_days,
+        "next_rotation_date": key.next_rotation_date,
     }
 
 
@@ -252,6 +361,8 @@ def _key(row: Any) -> KeyRecord:
         deletion_date=row.deletion_date,
         pending_window_days=row.pending_window_days,
         policy=row.policy,
+        rotation_period_days=row.rotation_period_days,
+        next_rotation_date=row.next_rotation_date,
     )
 
 

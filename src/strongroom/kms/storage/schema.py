@@ -20,7 +20,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -94,8 +94,11 @@ keys = Table(
     Column("deletion_date", UtcDateTime()),
     Column("pending_window_days", Integer),
     Column("policy", Text, nullable=False),
+    Column("rotation_period_days", Integer),
+    Column("next_rotation_date", UtcDateTime()),
     Index("ix_keys_account", "account_id", "key_id"),
     Index("ix_keys_deletion", "state", "deletion_date"),
+    Index("ix_keys_rotation", "state", "next_rotation_date"),
 )
 
 key_materials = Table(
@@ -106,7 +109,8 @@ key_materials = Table(
     Column("store_id", String(64), nullable=False),
     Column("wrapped", LargeBinary, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
-    Index("ix_materials_key", "key_id"),
+    Column("rotation_type", String(16)),  # null for a key's first material
+    Index("ix_materials_key", "key_id", "created_at"),
 )
 
 aliases = Table(

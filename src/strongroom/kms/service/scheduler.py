@@ -1,0 +1,55 @@
+"""Performs due lifecycle work: deletions at the end of their window, automatic rotations.
+
+Every worker (and node) runs this periodically and once at start, so work that fell due
+while the server was down is done at the next start. Each action is decided again under the
+key's row lock (a conditional delete; a rotation that re-checks the due date), so when several
+runners race, exactly one of them performs it.
+
+Thread-safe: it touches only the database and the key store. The caller evicts what changed
+from its own cache; every other worker learns of it through the change feed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from strongroom.kms.service.context import ServiceContext
+from strongroom.kms.service.rotation import rotate_if_due
+from strongroom.kms.storage.keys import KeyNotFound
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DueWork:
+    deleted: list[str] = field(default_factory=list)
+    rotated: list[str] = field(default_factory=list)
+
+    @property
+    def key_ids(self) -> list[str]:
+        return self.deleted + self.rotated
+
+
+class LifecycleScheduler:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    def run_due(self) -> DueWork:
+        now = self._ctx.clock.now()
+        done = DueWork()
+        repo = self._ctx.keys
+        for key_id in repo.due_deletions(now):
+            if repo.delete_key_if_due(key_id, now):
+                done.deleted.append(key_id)
+                log.info("deleted key %s at the end of its waiting period", key_id)
+        for key_id in repo.due_rotations(now):
+            key = repo.get_key(key_id)
+            try:
+                rotated = key is not None and rotate_if_due(self._ctx, key) is not None
+            except KeyNotFound:
+                rotated = False
+            if rotated:
+                done.rotated.append(key_id)
+                log.info("rotated key %s", key_id)
+        return done
