@@ -165,8 +165,8 @@ def test_years_of_automatic_rotation(own_server: InProcessServer) -> None:
     assert {r["RotationType"] for r in rotations} == {"AUTOMATIC"}
     assert len({material for _, _, material in blobs}) == periods + 1
     for blob, plaintext, material in blobs:
-        n = plaintext.split(b":")[1].decode()
-        out = kms.decrypt(CiphertextBlob=blob, EncryptionContext={"n": n})
+        index = plaintext.split(b":")[1].decode()
+        out = kms.decrypt(CiphertextBlob=blob, EncryptionContext={"n": index})
         assert (out["Plaintext"], out["KeyMaterialId"]) == (plaintext, material)
     status = kms.get_key_rotation_status(KeyId=key_id)
     assert status["NextRotationDate"].timestamp() > server.clock.now().timestamp() + 89 * 86400
