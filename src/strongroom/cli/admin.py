@@ -1,19 +1,24 @@
-"""``strongroom admin``: accounts, users and access keys, against a data directory."""
+"""``strongroom admin``: accounts, users, access keys and due work, against a data directory."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from strongroom.kms.app import open_data_dir
+from strongroom.kms.app import DataDir, open_data_dir
 from strongroom.kms.config import load_settings
+from strongroom.kms.storage.keys import KeyRepository
 
 
 def add_parser(commands: Any) -> None:
     from strongroom.cli.main import add_data_dir
 
-    parser = commands.add_parser("admin", help="manage accounts, users and access keys")
+    parser = commands.add_parser(
+        "admin", help="manage accounts, users and access keys; list due lifecycle work"
+    )
     add_data_dir(parser)
     things = parser.add_subparsers(dest="thing", required=True)
 
@@ -21,19 +26,21 @@ def add_parser(commands: Any) -> None:
     create = accounts.add_parser("create", help="create an account (tenant)")
     create.add_argument("--name", required=True)
     create.add_argument("--id", dest="account_id", help="12-digit account id (default: random)")
-    create.set_defaults(run=_run(lambda a, x: _account(a.create_account(x.name, x.account_id))))
+    create.set_defaults(
+        run=_run(lambda d, x: _account(d.admin.create_account(x.name, x.account_id)))
+    )
     accounts.add_parser("list").set_defaults(
-        run=_run(lambda a, x: [_account(acc) for acc in a.list_accounts()])
+        run=_run(lambda d, x: [_account(acc) for acc in d.admin.list_accounts()])
     )
 
     users = things.add_parser("users").add_subparsers(dest="verb", required=True)
     create = users.add_parser("create", help="create a user in an account")
     create.add_argument("--account", required=True)
     create.add_argument("name")
-    create.set_defaults(run=_run(lambda a, x: _user(a.create_user(x.account, x.name))))
+    create.set_defaults(run=_run(lambda d, x: _user(d.admin.create_user(x.account, x.name))))
     listing = users.add_parser("list")
     listing.add_argument("--account", required=True)
-    listing.set_defaults(run=_run(lambda a, x: [_user(u) for u in a.list_users(x.account)]))
+    listing.set_defaults(run=_run(lambda d, x: [_user(u) for u in d.admin.list_users(x.account)]))
 
     keys = things.add_parser("access-keys").add_subparsers(dest="verb", required=True)
     create = keys.add_parser("create", help="create an access key for a user")
@@ -43,8 +50,8 @@ def add_parser(commands: Any) -> None:
     create.add_argument("--secret-access-key", help="use this secret (development set-ups)")
     create.set_defaults(
         run=_run(
-            lambda a, x: _issued(
-                a.create_access_key(x.account, x.user, x.access_key_id, x.secret_access_key)
+            lambda d, x: _issued(
+                d.admin.create_access_key(x.account, x.user, x.access_key_id, x.secret_access_key)
             )
         )
     )
@@ -52,7 +59,7 @@ def add_parser(commands: Any) -> None:
     listing.add_argument("--account")
     listing.set_defaults(
         run=_run(
-            lambda a, x: [
+            lambda d, x: [
                 {
                     "AccessKeyId": k.access_key_id,
                     "AccountId": k.account_id,
@@ -60,20 +67,50 @@ def add_parser(commands: Any) -> None:
                     "Status": k.status,
                     "CreateDate": k.created_at.isoformat(),
                 }
-                for k in a.list_access_keys(x.account)
+                for k in d.admin.list_access_keys(x.account)
             ]
         )
     )
     delete = keys.add_parser("delete")
     delete.add_argument("access_key_id")
-    delete.set_defaults(run=_run(lambda a, x: a.delete_access_key(x.access_key_id)))
+    delete.set_defaults(run=_run(lambda d, x: d.admin.delete_access_key(x.access_key_id)))
+    _add_due(things)
 
 
-def _run(action: Any) -> Any:
+def _add_due(things: Any) -> None:
+    due = things.add_parser(
+        "due", help="list key rotations and deletions due now or within some days"
+    )
+    due.add_argument(
+        "--days",
+        type=float,
+        default=0.0,
+        help="also list work due within this many days (default: due now)",
+    )
+    due.set_defaults(run=_run(_due))
+
+
+def _due(data_dir: DataDir, args: argparse.Namespace) -> list[dict[str, str]]:
+    until = data_dir.clock.now() + timedelta(days=args.days)
+    return [
+        {
+            "Due": work.due.isoformat(),
+            "Action": work.action,
+            "KeyId": work.key_id,
+            "AccountId": work.account_id,
+        }
+        for work in KeyRepository(data_dir.db).upcoming(until)
+    ]
+
+
+Action = Callable[[DataDir, argparse.Namespace], object]
+
+
+def _run(action: Action) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         data_dir = open_data_dir(load_settings(args.data_dir))
         try:
-            result = action(data_dir.admin, args)
+            result = action(data_dir, args)
         finally:
             data_dir.db.engine.dispose()
         if result is not None:

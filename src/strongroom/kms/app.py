@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from strongroom.kms.api.model import ServiceModel
@@ -30,11 +31,13 @@ from strongroom.kms.service.credentials import CredentialCache
 from strongroom.kms.service.pipeline import Pipeline
 from strongroom.kms.service.registry import OPERATIONS
 from strongroom.kms.service.scheduler import LifecycleScheduler
+from strongroom.kms.service.usage import UsageTracker
 from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.engine import sqlite_url
 from strongroom.kms.storage.identity import IdentityRepository
 from strongroom.kms.storage.keys import KeyRepository
 from strongroom.kms.storage.schema import SCHEMA_VERSION
+from strongroom.kms.storage.usage import UsageRepository
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +110,11 @@ def create_app(
     keys = KeyRepository(db)
     identity = IdentityRepository(db)
     cache = KeyCache(db, keys, store)
-    ctx = ServiceContext(settings.region, clock, db, keys, identity, store, cache)
+    tracking_start = datetime.fromisoformat(
+        db.init_meta("usage_tracking_start", clock.now().isoformat())
+    )
+    usage = UsageTracker(UsageRepository(db), tracking_start)
+    ctx = ServiceContext(settings.region, clock, db, keys, identity, store, cache, usage)
     audit_sink = audit or JsonlAuditLog(settings.audit_dir)
     pipeline = Pipeline(ctx, AccountAuthorizer(), audit_sink)
     credentials = CredentialCache(identity, store)
@@ -127,8 +134,9 @@ def create_app(
         cache.apply(changes)
         credentials.apply(changes)
 
-    async def flush_audit() -> None:
+    async def flush_audit_and_usage() -> None:
         await asyncio.to_thread(audit_sink.flush)
+        await asyncio.to_thread(usage.flush)
 
     async def housekeeping() -> None:
         done = await asyncio.to_thread(scheduler.run_due)
@@ -138,11 +146,12 @@ def create_app(
 
     def shutdown() -> None:
         audit_sink.flush()
+        usage.flush()
         db.engine.dispose()
 
     background = [
         (poll_changes, settings.cache_poll_seconds),
-        (flush_audit, 1.0),
+        (flush_audit_and_usage, 1.0),
         (housekeeping, settings.scheduler_seconds),
     ]
     return AsgiApp(api, background, shutdown)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from strongroom.kms.domain.clock import Clock
 from strongroom.kms.keystores.base import KeyStore
 from strongroom.kms.service.cache import KeyCache
+
+if TYPE_CHECKING:
+    from strongroom.kms.service.usage import UsageTracker
 from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.identity import IdentityRepository
 from strongroom.kms.storage.keys import KeyRepository
@@ -21,3 +25,4 @@ class ServiceContext:
     identity: IdentityRepository
     store: KeyStore
     cache: KeyCache
+    usage: UsageTracker

@@ -112,7 +112,15 @@ class Pipeline:
             self._record(call, error.code)
             raise
         self._record(call, None)
+        self._note_usage(call)
         return response
+
+    def _note_usage(self, call: Call) -> None:
+        for access, key in zip(call.operation.keys, call.keys, strict=False):
+            if key is not None and access.op_class is states.OpClass.CRYPTO:
+                self.ctx.usage.note(
+                    key.key_id, call.operation.name, self.ctx.clock.now(), call.request_id
+                )
 
     def _prepare(self, call: Call) -> None:
         operation = call.operation

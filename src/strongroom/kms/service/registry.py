@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from strongroom.kms.service import aliases, crypto_ops, datakeys, keys, rotation, tags
+from strongroom.kms.service import aliases, crypto_ops, datakeys, keys, rotation, tags, usage
 from strongroom.kms.service.pipeline import Operation
 
-_MODULES = (keys, aliases, tags, crypto_ops, datakeys, rotation)
+_MODULES = (keys, aliases, tags, crypto_ops, datakeys, rotation, usage)
 
 
 def _build() -> Mapping[str, Operation]:

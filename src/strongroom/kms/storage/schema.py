@@ -132,6 +132,16 @@ tags = Table(
     Column("tag_value", String(256), nullable=False),
 )
 
+# The last successful cryptographic use of each key (GetKeyLastUsage), written in groups.
+key_usage = Table(
+    "key_usage",
+    metadata,
+    Column("key_id", String(64), ForeignKey("keys.key_id", ondelete="CASCADE"), primary_key=True),
+    Column("operation", String(64), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("request_id", String(64), nullable=False),
+)
+
 # Every change that a worker's cache may hold is appended here in the same transaction as the
 # change; workers poll it to evict stale entries (see service/cache.py).
 changes = Table(
