@@ -1,0 +1,105 @@
+"""Every served operation on a key in every state a customer key can reach, against AWS's
+key-state table (Developer Guide, "Key states and KMS key types")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+OK = None
+DIS = "DisabledException"
+INV = "KMSInvalidStateException"
+STATES = ("Enabled", "Disabled", "PendingDeletion")
+
+Call = Callable[[Any, str, bytes], object]
+
+# operation -> (call, expected outcome in Enabled, Disabled, PendingDeletion)
+MATRIX: dict[str, tuple[Call, tuple[str | None, str | None, str | None]]] = {
+    "Encrypt": (lambda k, key, blob: k.encrypt(KeyId=key, Plaintext=b"x"), (OK, DIS, INV)),
+    "Decrypt": (lambda k, key, blob: k.decrypt(CiphertextBlob=blob), (OK, DIS, INV)),
+    "ReEncrypt": (
+        lambda k, key, blob: k.re_encrypt(CiphertextBlob=blob, DestinationKeyId=key),
+        (OK, DIS, INV),
+    ),
+    "GenerateDataKey": (
+        lambda k, key, blob: k.generate_data_key(KeyId=key, KeySpec="AES_256"),
+        (OK, DIS, INV),
+    ),
+    "GenerateDataKeyWithoutPlaintext": (
+        lambda k, key, blob: k.generate_data_key_without_plaintext(KeyId=key, KeySpec="AES_128"),
+        (OK, DIS, INV),
+    ),
+    "DescribeKey": (lambda k, key, blob: k.describe_key(KeyId=key), (OK, OK, OK)),
+    "ListResourceTags": (lambda k, key, blob: k.list_resource_tags(KeyId=key), (OK, OK, OK)),
+    "ListAliases": (lambda k, key, blob: k.list_aliases(KeyId=key), (OK, OK, OK)),
+    "GetKeyRotationStatus": (
+        lambda k, key, blob: k.get_key_rotation_status(KeyId=key),
+        (OK, OK, OK),
+    ),
+    "ListKeyRotations": (lambda k, key, blob: k.list_key_rotations(KeyId=key), (OK, OK, OK)),
+    "GetKeyLastUsage": (lambda k, key, blob: k.get_key_last_usage(KeyId=key), (OK, OK, OK)),
+    "TagResource": (
+        lambda k, key, blob: k.tag_resource(KeyId=key, Tags=[{"TagKey": "t", "TagValue": "v"}]),
+        (OK, OK, INV),
+    ),
+    "UntagResource": (
+        lambda k, key, blob: k.untag_resource(KeyId=key, TagKeys=["t"]),
+        (OK, OK, INV),
+    ),
+    "UpdateKeyDescription": (
+        lambda k, key, blob: k.update_key_description(KeyId=key, Description="d"),
+        (OK, OK, INV),
+    ),
+    "CreateAlias": (
+        lambda k, key, blob: k.create_alias(AliasName=f"alias/matrix-{key}", TargetKeyId=key),
+        (OK, OK, INV),
+    ),
+    "EnableKey": (lambda k, key, blob: k.enable_key(KeyId=key), (OK, OK, INV)),
+    "DisableKey": (lambda k, key, blob: k.disable_key(KeyId=key), (OK, OK, INV)),
+    "EnableKeyRotation": (lambda k, key, blob: k.enable_key_rotation(KeyId=key), (OK, DIS, INV)),
+    "DisableKeyRotation": (lambda k, key, blob: k.disable_key_rotation(KeyId=key), (OK, DIS, INV)),
+    "RotateKeyOnDemand": (lambda k, key, blob: k.rotate_key_on_demand(KeyId=key), (OK, DIS, INV)),
+    "ScheduleKeyDeletion": (
+        lambda k, key, blob: k.schedule_key_deletion(KeyId=key, PendingWindowInDays=7),
+        (OK, OK, INV),
+    ),
+    "CancelKeyDeletion": (lambda k, key, blob: k.cancel_key_deletion(KeyId=key), (INV, INV, OK)),
+}
+
+
+def _key_in_state(kms: Any, state: str) -> tuple[str, bytes]:
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+    if state == "Disabled":
+        kms.disable_key(KeyId=key_id)
+    elif state == "PendingDeletion":
+        kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == state
+    return key_id, blob
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_every_operation_in_every_state(kms: Any, state: str) -> None:
+    index = STATES.index(state)
+    mismatches = []
+    for name, (call, outcomes) in MATRIX.items():
+        expected = outcomes[index]
+        key_id, blob = _key_in_state(kms, state)
+        try:
+            call(kms, key_id, blob)
+            got = None
+        except ClientError as error:
+            got = error.response["Error"]["Code"]
+        if got != expected:
+            mismatches.append(f"{name} in {state}: expected {expected or 'success'}, got {got}")
+    assert mismatches == []
+
+
+def test_the_matrix_covers_every_served_key_operation() -> None:
+    from strongroom.kms.service.registry import OPERATIONS
+
+    keyed = {name for name, op in OPERATIONS.items() if op.keys}
+    assert keyed - set(MATRIX) <= {"DeleteAlias", "UpdateAlias"}  # they name an alias
