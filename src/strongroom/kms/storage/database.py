@@ -25,6 +25,7 @@ class Change:
     account_id: str | None
     alias_name: str | None
     access_key_id: str | None
+    principal_arn: str | None = None
 
 
 class Database:
@@ -87,6 +88,7 @@ class Database:
         account_id: str | None = None,
         alias_name: str | None = None,
         access_key_id: str | None = None,
+        principal_arn: str | None = None,
     ) -> None:
         conn.execute(
             insert(schema.changes).values(
@@ -95,6 +97,7 @@ class Database:
                 account_id=account_id,
                 alias_name=alias_name,
                 access_key_id=access_key_id,
+                principal_arn=principal_arn,
             )
         )
 
@@ -108,12 +111,17 @@ class Database:
         c = schema.changes.c
         with self.read() as conn:
             rows = conn.execute(
-                select(c.seq, c.key_id, c.account_id, c.alias_name, c.access_key_id)
+                select(
+                    c.seq, c.key_id, c.account_id, c.alias_name, c.access_key_id, c.principal_arn
+                )
                 .where(c.seq > seq)
                 .order_by(c.seq)
                 .limit(limit)
             ).all()
-        return [Change(r.seq, r.key_id, r.account_id, r.alias_name, r.access_key_id) for r in rows]
+        return [
+            Change(r.seq, r.key_id, r.account_id, r.alias_name, r.access_key_id, r.principal_arn)
+            for r in rows
+        ]
 
     def prune_changes(self, older_than: datetime, keep: timedelta = timedelta(hours=1)) -> int:
         with self.transaction() as conn:

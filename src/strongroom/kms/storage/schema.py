@@ -20,7 +20,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -132,6 +132,35 @@ tags = Table(
     Column("tag_value", String(256), nullable=False),
 )
 
+# Inline IAM (identity) policies of users and roles.
+principal_policies = Table(
+    "principal_policies",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("principal_name", String(64), primary_key=True),
+    Column("policy_name", String(128), primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("grant_id", String(64), primary_key=True),
+    Column("key_id", String(64), ForeignKey("keys.key_id", ondelete="CASCADE"), nullable=False),
+    Column("issuing_account", String(12), nullable=False),
+    Column("grantee_principal", String(2048), nullable=False),
+    Column("retiring_principal", String(2048)),
+    Column("operations", Text, nullable=False),  # JSON list
+    Column("constraints", Text),  # JSON object or null
+    Column("name", String(256)),
+    Column("token_digest", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_grants_key", "key_id", "created_at"),
+    Index("ix_grants_retiring", "retiring_principal"),
+)
+
 # The last successful cryptographic use of each key (GetKeyLastUsage), written in groups.
 key_usage = Table(
     "key_usage",
@@ -155,4 +184,5 @@ changes = Table(
     Column("account_id", String(12)),
     Column("alias_name", String(256)),
     Column("access_key_id", String(128)),
+    Column("principal_arn", String(2048)),
 )
