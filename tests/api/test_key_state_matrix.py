@@ -13,6 +13,7 @@ OK = None
 DIS = "DisabledException"
 INV = "KMSInvalidStateException"
 STATES = ("Enabled", "Disabled", "PendingDeletion")
+GRANTEE = "arn:aws:iam::111122223333:user/grantee"
 
 Call = Callable[[Any, str, bytes], object]
 
@@ -67,6 +68,29 @@ MATRIX: dict[str, tuple[Call, tuple[str | None, str | None, str | None]]] = {
         (OK, OK, INV),
     ),
     "CancelKeyDeletion": (lambda k, key, blob: k.cancel_key_deletion(KeyId=key), (INV, INV, OK)),
+    "GetKeyPolicy": (lambda k, key, blob: k.get_key_policy(KeyId=key), (OK, OK, OK)),
+    "ListKeyPolicies": (lambda k, key, blob: k.list_key_policies(KeyId=key), (OK, OK, OK)),
+    "PutKeyPolicy": (
+        lambda k, key, blob: k.put_key_policy(
+            KeyId=key, Policy=k.get_key_policy(KeyId=key)["Policy"]
+        ),
+        (OK, OK, OK),
+    ),
+    "CreateGrant": (
+        lambda k, key, blob: k.create_grant(
+            KeyId=key, GranteePrincipal=GRANTEE, Operations=["Decrypt"]
+        ),
+        (OK, DIS, INV),
+    ),
+    "ListGrants": (lambda k, key, blob: k.list_grants(KeyId=key), (OK, OK, OK)),
+    "RevokeGrant": (
+        lambda k, key, blob: k.revoke_grant(KeyId=key, GrantId="0" * 64),
+        ("InvalidGrantIdException",) * 3,
+    ),
+    "RetireGrant": (
+        lambda k, key, blob: k.retire_grant(KeyId=key, GrantId="0" * 64),
+        ("InvalidGrantIdException",) * 3,
+    ),
 }
 
 
@@ -103,3 +127,4 @@ def test_the_matrix_covers_every_served_key_operation() -> None:
 
     keyed = {name for name, op in OPERATIONS.items() if op.keys}
     assert keyed - set(MATRIX) <= {"DeleteAlias", "UpdateAlias"}  # they name an alias
+    assert len(MATRIX) >= 29

@@ -1,4 +1,5 @@
-"""``strongroom admin``: accounts, users, access keys and due work, against a data directory."""
+"""``strongroom admin``: accounts, users, roles, their inline policies, access keys and due
+work, against a data directory."""
 
 from __future__ import annotations
 
@@ -6,18 +7,24 @@ import argparse
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from strongroom.kms.app import DataDir, open_data_dir
 from strongroom.kms.config import load_settings
+from strongroom.kms.domain.principals import ROLE, USER
+from strongroom.kms.service.admin import AdminError
 from strongroom.kms.storage.keys import KeyRepository
+
+FILE_PREFIX = "file://"
 
 
 def add_parser(commands: Any) -> None:
     from strongroom.cli.main import add_data_dir
 
     parser = commands.add_parser(
-        "admin", help="manage accounts, users and access keys; list due lifecycle work"
+        "admin",
+        help="manage accounts, users, roles, policies and access keys; list due lifecycle work",
     )
     add_data_dir(parser)
     things = parser.add_subparsers(dest="thing", required=True)
@@ -41,20 +48,27 @@ def add_parser(commands: Any) -> None:
     listing = users.add_parser("list")
     listing.add_argument("--account", required=True)
     listing.set_defaults(run=_run(lambda d, x: [_user(u) for u in d.admin.list_users(x.account)]))
+    _add_policy_verbs(users, USER)
+
+    roles = things.add_parser("roles").add_subparsers(dest="verb", required=True)
+    create = roles.add_parser("create", help="create a role in an account")
+    create.add_argument("--account", required=True)
+    create.add_argument("name")
+    create.set_defaults(run=_run(lambda d, x: _role(d.admin.create_role(x.account, x.name))))
+    listing = roles.add_parser("list")
+    listing.add_argument("--account", required=True)
+    listing.set_defaults(run=_run(lambda d, x: [_role(r) for r in d.admin.list_roles(x.account)]))
+    _add_policy_verbs(roles, ROLE)
 
     keys = things.add_parser("access-keys").add_subparsers(dest="verb", required=True)
-    create = keys.add_parser("create", help="create an access key for a user")
+    create = keys.add_parser("create", help="create an access key for a user or a role")
     create.add_argument("--account", required=True)
-    create.add_argument("--user", required=True)
+    owner = create.add_mutually_exclusive_group(required=True)
+    owner.add_argument("--user")
+    owner.add_argument("--role")
     create.add_argument("--access-key-id", help="use this id (development set-ups)")
     create.add_argument("--secret-access-key", help="use this secret (development set-ups)")
-    create.set_defaults(
-        run=_run(
-            lambda d, x: _issued(
-                d.admin.create_access_key(x.account, x.user, x.access_key_id, x.secret_access_key)
-            )
-        )
-    )
+    create.set_defaults(run=_run(_create_access_key))
     listing = keys.add_parser("list")
     listing.add_argument("--account")
     listing.set_defaults(
@@ -63,7 +77,7 @@ def add_parser(commands: Any) -> None:
                 {
                     "AccessKeyId": k.access_key_id,
                     "AccountId": k.account_id,
-                    "UserName": k.principal_name,
+                    _NAME_FIELD[k.principal_kind]: k.principal_name,
                     "Status": k.status,
                     "CreateDate": k.created_at.isoformat(),
                 }
@@ -75,6 +89,61 @@ def add_parser(commands: Any) -> None:
     delete.add_argument("access_key_id")
     delete.set_defaults(run=_run(lambda d, x: d.admin.delete_access_key(x.access_key_id)))
     _add_due(things)
+
+
+def _add_policy_verbs(verbs: Any, kind: str) -> None:
+    """put-policy, get-policy, list-policies, delete-policy for users (or roles)."""
+    option = f"--{kind}"
+
+    def parser(verb: str, help_text: str, *, named: bool = True) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = verbs.add_parser(verb, help=help_text)
+        sub.add_argument("--account", required=True)
+        sub.add_argument(option, dest="principal", required=True)
+        if named:
+            sub.add_argument("--name", required=True, help="the policy's name")
+        return sub
+
+    put = parser("put-policy", f"create or replace an inline policy of a {kind}")
+    put.add_argument(
+        "--document", required=True, help="the policy as JSON, or file://PATH to read it from"
+    )
+    put.set_defaults(
+        run=_run(
+            lambda d, x: d.admin.put_policy(
+                x.account, kind, x.principal, x.name, _document(x.document)
+            )
+        )
+    )
+    parser("get-policy", f"print an inline policy of a {kind}").set_defaults(
+        run=_run(lambda d, x: json.loads(d.admin.get_policy(x.account, kind, x.principal, x.name)))
+    )
+    parser("list-policies", f"list the inline policies of a {kind}", named=False).set_defaults(
+        run=_run(lambda d, x: d.admin.list_policies(x.account, kind, x.principal))
+    )
+    parser("delete-policy", f"delete an inline policy of a {kind}").set_defaults(
+        run=_run(lambda d, x: d.admin.delete_policy(x.account, kind, x.principal, x.name))
+    )
+
+
+def _document(argument: str) -> str:
+    """The policy text: the argument itself, or the file a ``file://`` argument names."""
+    if not argument.startswith(FILE_PREFIX):
+        return argument
+    path = Path(argument[len(FILE_PREFIX) :]).expanduser()
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise AdminError(f"cannot read the policy document {path}: {reason}") from None
+
+
+def _create_access_key(data_dir: DataDir, args: argparse.Namespace) -> dict[str, str]:
+    kind, name = (USER, args.user) if args.user is not None else (ROLE, args.role)
+    return _issued(
+        data_dir.admin.create_access_key(
+            args.account, name, args.access_key_id, args.secret_access_key, kind=kind
+        )
+    )
 
 
 def _add_due(things: Any) -> None:
@@ -132,10 +201,17 @@ def _user(user: Any) -> dict[str, str]:
     return {"UserName": user.name, "Arn": user.arn, "CreateDate": user.created_at.isoformat()}
 
 
+def _role(role: Any) -> dict[str, str]:
+    return {"RoleName": role.name, "Arn": role.arn, "CreateDate": role.created_at.isoformat()}
+
+
+_NAME_FIELD = {USER: "UserName", ROLE: "RoleName"}
+
+
 def _issued(issued: Any) -> dict[str, str]:
     return {
         "AccessKeyId": issued.access_key_id,
         "SecretAccessKey": issued.secret_access_key,
         "AccountId": issued.account_id,
-        "UserName": issued.user_name,
+        _NAME_FIELD[issued.principal_kind]: issued.user_name,
     }

@@ -16,24 +16,32 @@ from pathlib import Path
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.server import AsgiApp, KmsApi
 from strongroom.kms.api.sigv4 import SigV4Verifier
+from strongroom.kms.api.sts import StsApi
 from strongroom.kms.audit.events import AuditSink
 from strongroom.kms.audit.log import JsonlAuditLog
 from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
 from strongroom.kms.keystores.root_key_file import create_root_key_file, load_root_key_file
 from strongroom.kms.keystores.software import SoftwareKeyStore
-from strongroom.kms.service.admin import Admin, IssuedAccessKey
-from strongroom.kms.service.authorization import AccountAuthorizer
+from strongroom.kms.service.admin import (
+    ADMINISTRATOR_POLICY,
+    ADMINISTRATOR_POLICY_NAME,
+    Admin,
+    IssuedAccessKey,
+)
+from strongroom.kms.service.authorization import PolicyAuthorizer
 from strongroom.kms.service.cache import KeyCache
 from strongroom.kms.service.caller import Credential
 from strongroom.kms.service.context import ServiceContext
 from strongroom.kms.service.credentials import CredentialCache
 from strongroom.kms.service.pipeline import Pipeline
+from strongroom.kms.service.policy_cache import PolicyCache
 from strongroom.kms.service.registry import OPERATIONS
 from strongroom.kms.service.scheduler import LifecycleScheduler
 from strongroom.kms.service.usage import UsageTracker
 from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.engine import sqlite_url
+from strongroom.kms.storage.grants import GrantRepository
 from strongroom.kms.storage.identity import IdentityRepository
 from strongroom.kms.storage.keys import KeyRepository
 from strongroom.kms.storage.schema import SCHEMA_VERSION
@@ -76,6 +84,9 @@ def initialize(
         return data_dir, None
     account = admin.create_account(DEFAULT_ACCOUNT_NAME)
     admin.create_user(account.account_id, ADMIN_USER)
+    admin.put_user_policy(
+        account.account_id, ADMIN_USER, ADMINISTRATOR_POLICY_NAME, ADMINISTRATOR_POLICY
+    )
     return data_dir, admin.create_access_key(account.account_id, ADMIN_USER)
 
 
@@ -114,9 +125,11 @@ def create_app(
         db.init_meta("usage_tracking_start", clock.now().isoformat())
     )
     usage = UsageTracker(UsageRepository(db), tracking_start)
-    ctx = ServiceContext(settings.region, clock, db, keys, identity, store, cache, usage)
+    grants = GrantRepository(db)
+    policies = PolicyCache(identity, grants)
+    ctx = ServiceContext(settings.region, clock, db, keys, identity, store, cache, usage, policies)
     audit_sink = audit or JsonlAuditLog(settings.audit_dir)
-    pipeline = Pipeline(ctx, AccountAuthorizer(), audit_sink)
+    pipeline = Pipeline(ctx, PolicyAuthorizer(policies, grants), audit_sink)
     credentials = CredentialCache(identity, store)
     verifier: SigV4Verifier[Credential] = SigV4Verifier(
         region=settings.region,
@@ -124,7 +137,20 @@ def create_app(
         lookup=credentials.lookup,
         max_skew_seconds=settings.max_clock_skew_seconds,
     )
-    api = KmsApi(pipeline, verifier, ServiceModel.load(), OPERATIONS, settings.max_body_bytes)
+    sts_verifier: SigV4Verifier[Credential] = SigV4Verifier(
+        region=settings.region,
+        service="sts",
+        lookup=credentials.lookup,
+        max_skew_seconds=settings.max_clock_skew_seconds,
+    )
+    api = KmsApi(
+        pipeline,
+        verifier,
+        ServiceModel.load(),
+        OPERATIONS,
+        settings.max_body_bytes,
+        sts=StsApi(sts_verifier),
+    )
     scheduler = LifecycleScheduler(ctx)
 
     # Background jobs do their database and file work in a thread, so a slow query or a busy
@@ -133,6 +159,7 @@ def create_app(
         changes = await asyncio.to_thread(db.changes_since, cache.last_seq)
         cache.apply(changes)
         credentials.apply(changes)
+        policies.apply(changes)
 
     async def flush_audit_and_usage() -> None:
         await asyncio.to_thread(audit_sink.flush)

@@ -124,6 +124,10 @@ class InvalidCiphertextException(KmsError):
     default_message = ""
 
 
+class InvalidGrantIdException(KmsError):
+    pass
+
+
 class InvalidGrantTokenException(KmsError):
     pass
 

@@ -3,6 +3,7 @@
 Per request: read the body (bounded) -> verify SigV4 -> find the operation -> parse JSON ->
 validate against the service model -> run the pipeline -> encode. Any :class:`KmsError` becomes
 a response in ``wire_errors``; anything else is logged and answered as KMSInternalException.
+Form-encoded requests without ``X-Amz-Target`` are STS's Query protocol and go to ``sts.py``.
 
 No web framework: on this path a framework costs more than everything else together (see
 ``docs/adr/0002-raw-asgi-uvicorn.md``).
@@ -22,6 +23,8 @@ import orjson
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.request_ids import RequestIds
 from strongroom.kms.api.sigv4 import SigV4Verifier
+from strongroom.kms.api.sts import CONTENT_TYPE as STS_CONTENT_TYPE
+from strongroom.kms.api.sts import StsApi, is_sts_request
 from strongroom.kms.api.wire_errors import error_response
 from strongroom.kms.errors import (
     KmsError,
@@ -62,8 +65,11 @@ class KmsApi:
         model: ServiceModel,
         operations: Mapping[str, Operation],
         max_body_bytes: int,
+        *,
+        sts: StsApi | None = None,
     ) -> None:
         self._pipeline = pipeline
+        self._sts = sts
         self._verifier = verifier
         self._operations = operations
         self._max_body = max_body_bytes
@@ -76,6 +82,9 @@ class KmsApi:
         if scope["method"] == "GET" and scope["path"] == HEALTH_PATH:
             await _respond(send, 200, b'{"status":"ok"}', request_id)
             return
+        if self._sts is not None and is_sts_request(scope["headers"]):
+            await self._handle_sts(self._sts, scope, receive, send, request_id)
+            return
         try:
             body = await self._read_body(scope, receive)
             status, payload = self._dispatch(scope, body, request_id)
@@ -85,6 +94,21 @@ class KmsApi:
             log.exception("internal error in request %s", request_id)
             status, payload = error_response(KMSInternalException())
         await _respond(send, status, payload, request_id)
+
+    async def _handle_sts(
+        self, sts: StsApi, scope: Scope, receive: Receive, send: Send, request_id: str
+    ) -> None:
+        try:
+            body = await self._read_body(scope, receive)
+        except KmsError as error:
+            status, payload = sts.error_response(error, request_id)
+        else:
+            raw_path = scope.get("raw_path") or b"/"
+            query = scope.get("query_string", b"")
+            status, payload = sts.respond(
+                scope["method"], raw_path, query, scope["headers"], body, request_id=request_id
+            )
+        await _respond(send, status, payload, request_id, STS_CONTENT_TYPE)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         for name, value in scope["headers"]:
@@ -136,13 +160,19 @@ class KmsApi:
         raise UnknownOperationException()
 
 
-async def _respond(send: Send, status: int, payload: bytes, request_id: str) -> None:
+async def _respond(
+    send: Send,
+    status: int,
+    payload: bytes,
+    request_id: str,
+    content_type: bytes = JSON_CONTENT_TYPE,
+) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", JSON_CONTENT_TYPE),
+                (b"content-type", content_type),
                 (b"content-length", str(len(payload)).encode()),
                 (b"x-amzn-requestid", request_id.encode()),
             ],

@@ -10,6 +10,7 @@ from strongroom.kms.keystores.base import KeyStore
 from strongroom.kms.service.cache import KeyCache
 
 if TYPE_CHECKING:
+    from strongroom.kms.service.policy_cache import PolicyCache
     from strongroom.kms.service.usage import UsageTracker
 from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.identity import IdentityRepository
@@ -26,3 +27,4 @@ class ServiceContext:
     store: KeyStore
     cache: KeyCache
     usage: UsageTracker
+    policies: PolicyCache

@@ -1,4 +1,4 @@
-"""Access keys for request authentication, unsealed once and cached per worker."""
+"""Access keys of users and roles, for request authentication, unsealed once and cached."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ class CredentialCache:
         record = self._identity.get_access_key(access_key_id)
         if record is None or record.status != "Active":
             return None
-        principal = self._identity.get_principal(record.account_id, record.principal_name)
+        principal = self._identity.get_principal(
+            record.account_id, record.principal_name, record.principal_kind
+        )
         if principal is None:
             return None
         secret = self._store.unseal_secret(

@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
-from strongroom.kms.domain import states
 from strongroom.kms.domain.enums import KeySpec, KeyState, KeyUsage, Origin
 from strongroom.kms.domain.ids import new_key_id, new_material_id
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.domain.states import OpClass
 from strongroom.kms.errors import (
     CustomKeyStoreNotFoundException,
-    LimitExceededException,
-    MalformedPolicyDocumentException,
     UnsupportedOperationException,
     ValidationException,
 )
+from strongroom.kms.service.key_policies import check_key_policy, check_lockout
 from strongroom.kms.service.paging import page
 from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Response, managed_key
 from strongroom.kms.service.tags import tags_from_request
+from strongroom.kms.service.transitions import transition
 
-MAX_POLICY_BYTES = 32 * 1024
 MIN_PENDING_WINDOW_DAYS = 7
 MAX_PENDING_WINDOW_DAYS = 30
 
@@ -46,17 +43,6 @@ def default_key_policy(account_id: str) -> str:
         },
         indent=2,
     )
-
-
-def _check_policy_document(policy: str) -> None:
-    if len(policy.encode()) > MAX_POLICY_BYTES:
-        raise LimitExceededException("The key policy exceeds the 32 KB quota.")
-    try:
-        document = json.loads(policy)
-    except ValueError:
-        raise MalformedPolicyDocumentException("The key policy is not valid JSON.") from None
-    if not isinstance(document, dict) or "Statement" not in document:
-        raise MalformedPolicyDocumentException("The key policy has no Statement.")
 
 
 def _key_spec(call: Call) -> KeySpec:
@@ -90,7 +76,7 @@ def create_key(call: Call) -> Response:
         raise UnsupportedOperationException("Multi-Region keys are not supported.")
     policy = request.get("Policy")
     if policy is not None:
-        _check_policy_document(policy)
+        check_key_policy(call, policy)
     tags = tags_from_request(request.get("Tags"))
     record = KeyRecord(
         key_id=new_key_id(),
@@ -104,6 +90,8 @@ def create_key(call: Call) -> Response:
         policy=policy or default_key_policy(call.caller.account_id),
     )
     assert record.current_material_id is not None
+    if policy is not None:
+        check_lockout(call, record)
     wrapped = ctx.store.new_material(record.arn, record.current_material_id)
     ctx.keys.create_key(record, ctx.store.store_id, wrapped, tags)
     ctx.cache.put_key(record)
@@ -124,20 +112,6 @@ def list_keys(call: Call) -> Response:
         call.request.get("Marker"),
     )
     return {"Keys": [{"KeyId": k.key_id, "KeyArn": k.arn} for k in items], **paging}
-
-
-def transition(
-    call: Call, op_class: OpClass, change: Callable[[KeyRecord], KeyRecord]
-) -> KeyRecord:
-    """Apply ``change`` to the current record under the write lock, re-checking its state."""
-
-    def mutate(current: KeyRecord) -> KeyRecord:
-        states.check(op_class, current.state, current.arn)
-        return change(current)
-
-    updated = call.ctx.keys.update_key(call.key.key_id, call.ctx.clock.now(), mutate)
-    call.ctx.cache.put_key(updated)
-    return updated
 
 
 def enable_key(call: Call) -> Response:

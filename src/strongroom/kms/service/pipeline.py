@@ -15,6 +15,7 @@ from typing import Any
 from strongroom.kms.audit.events import AuditEvent, AuditSink
 from strongroom.kms.domain import ciphertext, states
 from strongroom.kms.domain.ciphertext import CiphertextBlob
+from strongroom.kms.domain.grants import Grant
 from strongroom.kms.domain.ids import alias_arn, key_arn, parse_key_ref
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.errors import (
@@ -46,6 +47,8 @@ class KeyAccess:
     dry_run_member: str | None = None
     # Control-plane operations read the key from the database, not from the cache.
     fresh: bool = False
+    # The request member whose encryption context conditions and grant constraints see.
+    context_member: str = "EncryptionContext"
 
 
 def managed_key(action: str, op_class: states.OpClass) -> tuple[KeyAccess]:
@@ -60,6 +63,8 @@ class Operation:
     keys: tuple[KeyAccess, ...] = ()
     action: str | None = None  # for operations on no key (CreateKey, ListKeys, ...)
     dry_run: bool = False
+    # Replaces policy authorization for operations that grants authorize (RetireGrant).
+    authorize: Callable[[Call], None] | None = None
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -79,6 +84,12 @@ class Call:
     keys: tuple[KeyRecord | None, ...] = ()
     blob: CiphertextBlob | None = None
     extra_resources: list[str] = field(default_factory=list)
+    # Alias names the request used, by member (for kms:RequestAlias).
+    aliases_used: dict[str, str] = field(default_factory=dict)
+    # The grant that authorized this call, when no policy did.
+    via_grant: Grant | None = None
+    # The grant an operation acts on (RetireGrant), found while authorizing.
+    grant: Grant | None = None
 
     @property
     def key(self) -> KeyRecord:
@@ -96,7 +107,7 @@ def _ignores_ciphertext(request: Request) -> bool:
 class Pipeline:
     def __init__(self, ctx: ServiceContext, authorizer: Authorizer, audit: AuditSink) -> None:
         self.ctx = ctx
-        self._authorizer = authorizer
+        self.authorizer = authorizer
         self._audit = audit
 
     def execute(
@@ -126,7 +137,7 @@ class Pipeline:
         operation = call.operation
         if not operation.keys:
             if operation.action is not None:
-                self._authorizer.authorize(call.caller, operation.action, None)
+                self.authorizer.authorize(call, operation.action, None, None)
             return
         for access in operation.keys:
             key = self._resolve_access(call, access)
@@ -134,8 +145,11 @@ class Pipeline:
             call.keys += (key,)
             if key is None:
                 continue
-            self._authorizer.authorize(call.caller, access.action, key)
+            if operation.authorize is None:
+                self.authorizer.authorize(call, access.action, key, access)
             states.check(access.op_class, key.state, key.arn)
+        if operation.authorize is not None:
+            operation.authorize(call)
 
     def _resolve_access(self, call: Call, access: KeyAccess) -> KeyRecord | None:
         if access.dry_run_member is not None and _ignores_ciphertext(call.request):
@@ -157,6 +171,8 @@ class Pipeline:
             if key is None:
                 raise InvalidCiphertextException()
             return key
+        if access.aliases and isinstance(raw, str) and "alias/" in raw:
+            call.aliases_used[access.member] = raw[raw.index("alias/") :]
         return self.resolve(raw, call.caller, aliases=access.aliases, fresh=access.fresh)
 
     def resolve(

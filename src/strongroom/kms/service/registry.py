@@ -10,10 +10,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from strongroom.kms.service import aliases, crypto_ops, datakeys, keys, rotation, tags, usage
+from strongroom.kms.service import (
+    aliases,
+    crypto_ops,
+    datakeys,
+    grants,
+    key_policies,
+    keys,
+    rotation,
+    tags,
+    usage,
+)
 from strongroom.kms.service.pipeline import Operation
 
-_MODULES = (keys, aliases, tags, crypto_ops, datakeys, rotation, usage)
+_MODULES = (keys, key_policies, aliases, tags, crypto_ops, datakeys, rotation, usage, grants)
 
 
 def _build() -> Mapping[str, Operation]:

@@ -23,9 +23,9 @@ from strongroom.kms.domain.rotation import (
 )
 from strongroom.kms.domain.states import OpClass
 from strongroom.kms.service.context import ServiceContext
-from strongroom.kms.service.keys import transition
 from strongroom.kms.service.paging import page
 from strongroom.kms.service.pipeline import Call, Operation, Response, managed_key
+from strongroom.kms.service.transitions import transition
 
 Decision = Callable[[KeyRecord, int], KeyRecord | None]
 

@@ -1,13 +1,19 @@
-"""Accounts, principals and access keys."""
+"""Accounts, principals (users and roles), their inline policies, and access keys."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
-from strongroom.kms.domain.principals import AccessKeyRecord, Account, Principal
+from strongroom.kms.domain.principals import (
+    USER,
+    AccessKeyRecord,
+    Account,
+    Principal,
+    principal_arn,
+)
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.database import Database
 
@@ -50,7 +56,7 @@ class IdentityRepository:
                 )
             )
 
-    def get_principal(self, account_id: str, name: str, kind: str = "user") -> Principal | None:
+    def get_principal(self, account_id: str, name: str, kind: str = USER) -> Principal | None:
         c = schema.principals.c
         with self._db.read() as conn:
             row = conn.execute(
@@ -62,13 +68,109 @@ class IdentityRepository:
             None if row is None else Principal(row.account_id, row.name, row.created_at, row.kind)
         )
 
-    def list_principals(self, account_id: str) -> list[Principal]:
+    def list_principals(self, account_id: str, kind: str = USER) -> list[Principal]:
+        """The account's principals of one kind ("user" or "role"), by name."""
         c = schema.principals.c
         with self._db.read() as conn:
             rows = conn.execute(
-                select(schema.principals).where(c.account_id == account_id).order_by(c.name)
+                select(schema.principals)
+                .where(c.account_id == account_id, c.kind == kind)
+                .order_by(c.name)
             ).all()
         return [Principal(r.account_id, r.name, r.created_at, r.kind) for r in rows]
+
+    # --- inline identity (IAM) policies -------------------------------------------------
+    # Every write appends a change with the principal's ARN in the same transaction, so
+    # workers that cache a principal's policies evict them.
+
+    def put_principal_policy(
+        self,
+        account_id: str,
+        kind: str,
+        name: str,
+        policy_name: str,
+        document: str,
+        *,
+        at: datetime,
+    ) -> None:
+        """Create or replace the inline policy ``policy_name`` of a principal."""
+        c = schema.principal_policies.c
+        where = (
+            c.account_id == account_id,
+            c.kind == kind,
+            c.principal_name == name,
+            c.policy_name == policy_name,
+        )
+        with self._db.insertion(
+            f"policy {policy_name} of {principal_arn(account_id, kind, name)}"
+        ) as conn:
+            replaced = conn.execute(
+                update(schema.principal_policies)
+                .where(*where)
+                .values(document=document, updated_at=at)
+            ).rowcount
+            if not replaced:
+                conn.execute(
+                    insert(schema.principal_policies).values(
+                        account_id=account_id,
+                        kind=kind,
+                        principal_name=name,
+                        policy_name=policy_name,
+                        document=document,
+                        updated_at=at,
+                    )
+                )
+            self._db.record_change(conn, at, principal_arn=principal_arn(account_id, kind, name))
+
+    def get_principal_policy(
+        self, account_id: str, kind: str, name: str, policy_name: str
+    ) -> str | None:
+        c = schema.principal_policies.c
+        with self._db.read() as conn:
+            document = conn.execute(
+                select(c.document).where(
+                    c.account_id == account_id,
+                    c.kind == kind,
+                    c.principal_name == name,
+                    c.policy_name == policy_name,
+                )
+            ).scalar_one_or_none()
+        return None if document is None else str(document)
+
+    def list_principal_policies(self, account_id: str, kind: str, name: str) -> list[str]:
+        """The names of a principal's inline policies, sorted."""
+        return [policy_name for policy_name, _ in self.policies_of(account_id, kind, name)]
+
+    def policies_of(self, account_id: str, kind: str, name: str) -> list[tuple[str, str]]:
+        """(name, document) of every inline policy of a principal, sorted by name."""
+        c = schema.principal_policies.c
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(c.policy_name, c.document)
+                .where(c.account_id == account_id, c.kind == kind, c.principal_name == name)
+                .order_by(c.policy_name)
+            ).all()
+        return [(str(r.policy_name), str(r.document)) for r in rows]
+
+    def delete_principal_policy(
+        self, account_id: str, kind: str, name: str, policy_name: str, at: datetime
+    ) -> bool:
+        c = schema.principal_policies.c
+        with self._db.transaction() as conn:
+            deleted = conn.execute(
+                delete(schema.principal_policies).where(
+                    c.account_id == account_id,
+                    c.kind == kind,
+                    c.principal_name == name,
+                    c.policy_name == policy_name,
+                )
+            ).rowcount
+            if deleted:
+                arn = principal_arn(account_id, kind, name)
+                self._db.record_change(conn, at, principal_arn=arn)
+        return bool(deleted)
+
+    # --- access keys ---------------------------------------------------------------------
 
     def create_access_key(self, key: AccessKeyRecord) -> None:
         with self._db.insertion(f"access key {key.access_key_id} exists") as conn:
@@ -77,6 +179,7 @@ class IdentityRepository:
                     access_key_id=key.access_key_id,
                     account_id=key.account_id,
                     principal_name=key.principal_name,
+                    principal_kind=key.principal_kind,
                     sealed_secret=key.sealed_secret,
                     status=key.status,
                     created_at=key.created_at,
@@ -119,4 +222,5 @@ def _access_key(row: Any) -> AccessKeyRecord:
         row.sealed_secret,
         row.created_at,
         row.status,
+        row.principal_kind,
     )

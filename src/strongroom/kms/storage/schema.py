@@ -72,6 +72,8 @@ access_keys = Table(
     Column("access_key_id", String(128), primary_key=True),
     Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
     Column("principal_name", String(64), nullable=False),
+    # "user" or "role": which principal of the account the name refers to.
+    Column("principal_kind", String(16), nullable=False, default="user", server_default="user"),
     Column("sealed_secret", LargeBinary, nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
@@ -155,7 +157,6 @@ grants = Table(
     Column("operations", Text, nullable=False),  # JSON list
     Column("constraints", Text),  # JSON object or null
     Column("name", String(256)),
-    Column("token_digest", String(64), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_grants_key", "key_id", "created_at"),
     Index("ix_grants_retiring", "retiring_principal"),

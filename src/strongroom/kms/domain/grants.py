@@ -1,0 +1,202 @@
+"""Grants: per-key, allow-only delegations to one grantee, with optional context constraints."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from strongroom.kms.domain.enums import KeySpec
+from strongroom.kms.errors import InvalidGrantTokenException, ValidationException
+
+# Grant operations a symmetric encryption key supports (the others need other key types).
+SYMMETRIC_OPERATIONS = frozenset(
+    {
+        "Decrypt",
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "ReEncryptFrom",
+        "ReEncryptTo",
+        "CreateGrant",
+        "RetireGrant",
+        "DescribeKey",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+    }
+)
+# Operations that take an encryption context, and so may carry context constraints.
+CONTEXT_OPERATIONS = frozenset(
+    {
+        "Decrypt",
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "ReEncryptFrom",
+        "ReEncryptTo",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "CreateGrant",
+        "RetireGrant",
+    }
+)
+_PRINCIPAL = re.compile(r"arn:aws:iam::[0-9]{12}:(root|user/[\w+=,.@/-]+|role/[\w+=,.@/-]+)")
+TOKEN_PREFIX = "SRGT1."  # noqa: S105 - a format marker, not a secret
+
+
+def check_principal_arn(value: str, member: str) -> None:
+    if _PRINCIPAL.fullmatch(value) is None:
+        raise ValidationException(f"{member} {value} is not a valid principal ARN.")
+
+
+@dataclass(frozen=True, slots=True)
+class Constraints:
+    equals: Mapping[str, str] | None = None
+    subset: Mapping[str, str] | None = None
+
+    @classmethod
+    def from_request(cls, raw: Mapping[str, object] | None) -> Constraints | None:
+        if not raw:
+            return None
+        if raw.get("SourceArn") is not None:
+            raise ValidationException("SourceArn constraints apply to service principals only.")
+        equals, subset = raw.get("EncryptionContextEquals"), raw.get("EncryptionContextSubset")
+        if equals is not None and subset is not None:
+            raise ValidationException(
+                "A grant constraint can be EncryptionContextEquals or EncryptionContextSubset, "
+                "not both."
+            )
+        if equals is None and subset is None:
+            return None
+        return cls(equals=equals, subset=subset)  # type: ignore[arg-type]
+
+    def allows(self, context: Mapping[str, str] | None) -> bool:
+        """Keys compare case-insensitively, values exactly, as AWS documents."""
+        given = {k.lower(): v for k, v in (context or {}).items()}
+        if self.equals is not None:
+            return given == {k.lower(): v for k, v in self.equals.items()}
+        required = {k.lower(): v for k, v in (self.subset or {}).items()}
+        return all(given.get(k) == v for k, v in required.items())
+
+    def at_least_as_strict_as(self, parent: Constraints | None) -> bool:
+        if parent is None:
+            return True
+        mine = {**(self.subset or {}), **(self.equals or {})}
+        theirs = {**(parent.subset or {}), **(parent.equals or {})}
+        lowered = {k.lower(): v for k, v in mine.items()}
+        return all(lowered.get(k.lower()) == v for k, v in theirs.items()) and (
+            parent.equals is None or self.equals == parent.equals
+        )
+
+    def listing(self) -> dict[str, object]:
+        if self.equals is not None:
+            return {"EncryptionContextEquals": dict(self.equals)}
+        return {"EncryptionContextSubset": dict(self.subset or {})}
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    grant_id: str
+    key_id: str
+    issuing_account: str
+    grantee_principal: str
+    retiring_principal: str | None
+    operations: tuple[str, ...]
+    constraints: Constraints | None
+    name: str | None
+    created_at: datetime
+
+    @property
+    def token(self) -> str:
+        """The grant token: it names the grant and carries a checksum.
+
+        Like AWS's, a token is not a credential: it only lets a grant take effect at once, and
+        only for the grant's own grantee. Deterministic, so a retried CreateGrant (same Name)
+        returns a token that works.
+        """
+        return f"{TOKEN_PREFIX}{self.grant_id}.{_checksum(self.grant_id, self.key_id)}"
+
+    def permits(
+        self, principal_arn: str, operation: str, context: Mapping[str, str] | None
+    ) -> bool:
+        return (
+            principal_arn == self.grantee_principal
+            and operation in self.operations
+            and (self.constraints is None or self.constraints.allows(context))
+        )
+
+    def same_request(self, other: Grant) -> bool:
+        """A retried CreateGrant with the same Name and parameters (idempotency)."""
+        return (
+            self.grantee_principal,
+            self.retiring_principal,
+            set(self.operations),
+            self.constraints,
+        ) == (
+            other.grantee_principal,
+            other.retiring_principal,
+            set(other.operations),
+            other.constraints,
+        )
+
+    def listing(self, key_arn: str) -> dict[str, object]:
+        entry: dict[str, object] = {
+            "KeyId": key_arn,
+            "GrantId": self.grant_id,
+            "CreationDate": self.created_at.timestamp(),
+            "GranteePrincipal": self.grantee_principal,
+            "IssuingAccount": f"arn:aws:iam::{self.issuing_account}:root",
+            "Operations": list(self.operations),
+        }
+        if self.name is not None:
+            entry["Name"] = self.name
+        if self.retiring_principal is not None:
+            entry["RetiringPrincipal"] = self.retiring_principal
+        if self.constraints is not None:
+            entry["Constraints"] = self.constraints.listing()
+        return entry
+
+
+def check_operations(
+    operations: Sequence[str], key_spec: KeySpec, constraints: Constraints | None
+) -> tuple[str, ...]:
+    if not operations:
+        raise ValidationException("A grant needs at least one operation.")
+    allowed = SYMMETRIC_OPERATIONS if key_spec is KeySpec.SYMMETRIC_DEFAULT else frozenset()
+    invalid = sorted(set(operations) - allowed)
+    if invalid:
+        raise ValidationException(
+            f"Grant operations {', '.join(invalid)} are not valid for a {key_spec.value} key."
+        )
+    if constraints is not None and not set(operations) <= CONTEXT_OPERATIONS:
+        raise ValidationException(
+            "Encryption context constraints are allowed only when every grant operation "
+            "takes an encryption context."
+        )
+    return tuple(dict.fromkeys(operations))
+
+
+def new_grant_id() -> str:
+    return secrets.token_hex(32)
+
+
+def _checksum(grant_id: str, key_id: str) -> str:
+    return hashlib.sha256(f"{grant_id}/{key_id}".encode()).hexdigest()[:32]
+
+
+def grant_id_of_token(token: str) -> str:
+    """The grant a token names; malformed tokens are refused. Check it with ``matches``."""
+    parts = token.split(".")
+    if len(parts) != 3 or not token.startswith(TOKEN_PREFIX) or len(parts[1]) != 64:
+        raise InvalidGrantTokenException("The grant token is not valid.")
+    return parts[1]
+
+
+def check_token(token: str, grant: Grant | None) -> Grant:
+    if grant is None or not hmac.compare_digest(token.encode(), grant.token.encode()):
+        raise InvalidGrantTokenException("The grant token is not valid.")
+    return grant

@@ -1,0 +1,137 @@
+"""The condition keys of a request, computed only when a policy asks for them.
+
+Most policies have no conditions, so on the hot path nothing here runs. Keys are looked up
+lower-cased (condition key names are case-insensitive); values are strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+from strongroom.kms.domain.key import KeyRecord
+
+if TYPE_CHECKING:
+    from strongroom.kms.service.pipeline import Call, KeyAccess
+
+_EC_PREFIX = "kms:encryptioncontext:"
+_REQUEST_TAG = "aws:requesttag/"
+_RESOURCE_TAG = "aws:resourcetag/"
+Values = tuple[str, ...]
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class RequestValues:
+    """``ConditionValues`` for one (request, key, member) triple."""
+
+    __slots__ = ("access", "call", "context", "key", "memo")
+
+    def __init__(self, call: Call, key: KeyRecord | None, access: KeyAccess | None) -> None:
+        self.call = call
+        self.key = key
+        self.access = access
+        self.memo: dict[str, Values | None] = {}
+        member = access.context_member if access is not None else "EncryptionContext"
+        raw = call.request.get(member) or {}
+        self.context: Mapping[str, str] = {k.lower(): v for k, v in raw.items()}
+
+    def get(self, name: str) -> Values | None:
+        if name not in self.memo:
+            self.memo[name] = self._compute(name)
+        return self.memo[name]
+
+    def _compute(self, name: str) -> Values | None:
+        if name.startswith(_EC_PREFIX):
+            value = self.context.get(name[len(_EC_PREFIX) :])
+            return None if value is None else (value,)
+        if name.startswith(_REQUEST_TAG):
+            wanted = name[len(_REQUEST_TAG) :]
+            found = [v for k, v in self.request_tags().items() if k.lower() == wanted]
+            return tuple(found) or None
+        if name.startswith(_RESOURCE_TAG):
+            if self.key is None:
+                return None
+            wanted = name[len(_RESOURCE_TAG) :]
+            tags = self.call.ctx.keys.list_tags(self.key.key_id)
+            return tuple(v for k, v in tags if k.lower() == wanted) or None
+        compute = _SIMPLE.get(name)
+        return None if compute is None else compute(self)
+
+    # --- the individual keys -------------------------------------------------------------
+
+    def request_tags(self) -> dict[str, str]:
+        tags = self.call.request.get("Tags") or ()
+        return {t["TagKey"]: t["TagValue"] for t in tags}
+
+    def request(self, member: str) -> Values | None:
+        value = self.call.request.get(member)
+        if value is None:
+            return None
+        if isinstance(value, list):
+            return tuple(_text(v) for v in value)
+        return (_text(value),)
+
+    def key_attr(self, attr: str) -> Values | None:
+        return None if self.key is None else (str(getattr(self.key, attr).value),)
+
+    def resource_aliases(self) -> Values | None:
+        if self.key is None:
+            return None
+        aliases = self.call.ctx.keys.list_aliases(self.key.account_id, self.key.key_id, None, 1000)
+        return tuple(a.alias_name for a in aliases) or None
+
+    def request_alias(self) -> Values | None:
+        if self.access is None:
+            return None
+        alias = self.call.aliases_used.get(self.access.member)
+        return None if alias is None else (alias,)
+
+    def grant_constraint_type(self) -> Values | None:
+        constraints = self.call.request.get("Constraints") or {}
+        found = tuple(
+            k
+            for k in ("EncryptionContextEquals", "EncryptionContextSubset")
+            if constraints.get(k) is not None
+        )
+        return found or None
+
+
+_SIMPLE: dict[str, Callable[[RequestValues], Values | None]] = {
+    "kms:encryptioncontextkeys": lambda v: tuple(v.context) or None,
+    "kms:calleraccount": lambda v: (v.call.caller.account_id,),
+    "aws:principalaccount": lambda v: (v.call.caller.account_id,),
+    "aws:principalarn": lambda v: (v.call.caller.principal_arn,),
+    "aws:principaltype": lambda v: (
+        "AssumedRole" if ":role/" in v.call.caller.principal_arn else "User",
+    ),
+    "aws:sourceip": lambda v: (v.call.caller.source_ip,) if v.call.caller.source_ip else None,
+    "aws:currenttime": lambda v: (v.call.ctx.clock.now().isoformat(),),
+    "aws:epochtime": lambda v: (str(int(v.call.ctx.clock.now().timestamp())),),
+    "aws:securetransport": lambda v: ("false",),
+    "aws:tagkeys": lambda v: tuple(v.request_tags()) or None,
+    "kms:keyspec": lambda v: v.key_attr("key_spec"),
+    "kms:customermasterkeyspec": lambda v: v.key_attr("key_spec"),
+    "kms:keyusage": lambda v: v.key_attr("key_usage"),
+    "kms:customermasterkeyusage": lambda v: v.key_attr("key_usage"),
+    "kms:keyorigin": lambda v: v.key_attr("origin"),
+    "kms:keymanager": lambda v: v.key_attr("key_manager"),
+    "kms:multiregion": lambda v: ("false",) if v.key is not None else None,
+    "kms:resourcealiases": lambda v: v.resource_aliases(),
+    "kms:requestalias": lambda v: v.request_alias(),
+    "kms:viaservice": lambda v: None,
+    "kms:grantoperations": lambda v: v.request("Operations"),
+    "kms:granteeprincipal": lambda v: v.request("GranteePrincipal"),
+    "kms:retiringprincipal": lambda v: v.request("RetiringPrincipal"),
+    "kms:grantisforawsresource": lambda v: ("false",),
+    "kms:grantconstrainttype": lambda v: v.grant_constraint_type(),
+    "kms:encryptionalgorithm": lambda v: v.request("EncryptionAlgorithm"),
+    "kms:bypasspolicylockoutsafetycheck": lambda v: v.request("BypassPolicyLockoutSafetyCheck"),
+    "kms:rotationperiodindays": lambda v: v.request("RotationPeriodInDays"),
+    "kms:schedulekeydeletionpendingwindowindays": lambda v: v.request("PendingWindowInDays"),
+    "kms:reencryptonsamekey": lambda v: None,
+}

@@ -1,0 +1,174 @@
+"""CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant."""
+
+from __future__ import annotations
+
+from strongroom.kms.domain.grants import (
+    Constraints,
+    Grant,
+    check_operations,
+    check_principal_arn,
+    check_token,
+    grant_id_of_token,
+    new_grant_id,
+)
+from strongroom.kms.domain.states import OpClass
+from strongroom.kms.errors import (
+    AccessDeniedException,
+    InvalidGrantIdException,
+    UnsupportedOperationException,
+    ValidationException,
+)
+from strongroom.kms.service.paging import page
+from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Response, managed_key
+from strongroom.kms.storage.grants import GrantRepository
+
+
+def _repo(call: Call) -> GrantRepository:
+    return GrantRepository(call.ctx.db)
+
+
+def create_grant(call: Call) -> Response:
+    request, key = call.request, call.key
+    if request.get("GranteeServicePrincipal") or request.get("RetiringServicePrincipal"):
+        raise UnsupportedOperationException("Service principals are not supported.")
+    grantee = request.get("GranteePrincipal")
+    if grantee is None:
+        raise ValidationException("GranteePrincipal is required.")
+    check_principal_arn(grantee, "GranteePrincipal")
+    retiring = request.get("RetiringPrincipal")
+    if retiring is not None:
+        check_principal_arn(retiring, "RetiringPrincipal")
+    constraints = Constraints.from_request(request.get("Constraints"))
+    operations = check_operations(request["Operations"], key.key_spec, constraints)
+    parent = call.via_grant
+    if parent is not None and not (
+        set(operations) <= set(parent.operations)
+        and (constraints or Constraints()).at_least_as_strict_as(parent.constraints)
+    ):
+        raise AccessDeniedException(
+            f"User: {call.caller.principal_arn} may create grants only for a subset of the "
+            "operations, and with constraints at least as strict as, the grant it uses."
+        )
+    grant = Grant(
+        grant_id=new_grant_id(),
+        key_id=key.key_id,
+        issuing_account=key.account_id,
+        grantee_principal=grantee,
+        retiring_principal=retiring,
+        operations=operations,
+        constraints=constraints,
+        name=request.get("Name"),
+        created_at=call.ctx.clock.now(),
+    )
+    stored = _repo(call).create(grant)
+    call.ctx.policies.forget_grants(key.key_id)
+    return {"GrantId": stored.grant_id, "GrantToken": stored.token}
+
+
+def list_grants(call: Call) -> Response:
+    key, request = call.key, call.request
+    grants = _repo(call).for_key(key.key_id)
+    grant_id = request.get("GrantId")
+    if grant_id is not None:
+        grants = [g for g in grants if g.grant_id == grant_id]
+        if not grants:
+            raise InvalidGrantIdException(f"Grant {grant_id} does not exist for {key.arn}.")
+    grantee = request.get("GranteePrincipal")
+    if grantee is not None:
+        grants = [g for g in grants if g.grantee_principal == grantee]
+    position = {g.grant_id: n for n, g in enumerate(grants)}
+
+    def fetch(after: str | None, limit: int) -> list[Grant]:
+        start = 0 if after is None else position.get(after, len(grants)) + 1
+        return grants[start : start + limit]
+
+    items, paging = page(
+        fetch, lambda g: g.grant_id, request.get("Limit", 50), request.get("Marker")
+    )
+    return {"Grants": [g.listing(key.arn) for g in items], **paging}
+
+
+def list_retirable_grants(call: Call) -> Response:
+    principal = call.request.get("RetiringPrincipal")
+    if principal is None:
+        raise ValidationException("RetiringPrincipal is required.")
+    repo = _repo(call)
+    items, paging = page(
+        lambda after, limit: repo.retirable_by(principal, after, limit),
+        lambda g: g.grant_id,
+        call.request.get("Limit", 50),
+        call.request.get("Marker"),
+    )
+    region = call.ctx.region
+    return {
+        "Grants": [
+            g.listing(f"arn:aws:kms:{region}:{g.issuing_account}:key/{g.key_id}") for g in items
+        ],
+        **paging,
+    }
+
+
+def _find_grant(call: Call) -> Grant:
+    request, repo = call.request, _repo(call)
+    token = request.get("GrantToken")
+    if token is not None:
+        return check_token(token, repo.get(grant_id_of_token(token)))
+    key, grant_id = call.keys[0] if call.keys else None, request.get("GrantId")
+    if key is None or grant_id is None:
+        raise ValidationException("Specify GrantToken, or KeyId and GrantId.")
+    grant = repo.get(grant_id)
+    if grant is None or grant.key_id != key.key_id:
+        raise InvalidGrantIdException(f"Grant {grant_id} does not exist for {key.arn}.")
+    return grant
+
+
+def authorize_retirement(call: Call) -> None:
+    """Retiring needs no policy: the retiring principal, the grantee of a grant that allows
+    RetireGrant, or a principal of the key's account may do it."""
+    call.grant = grant = _find_grant(call)
+    caller = call.caller
+    if not (
+        caller.principal_arn == grant.retiring_principal
+        or (caller.principal_arn == grant.grantee_principal and "RetireGrant" in grant.operations)
+        or caller.account_id == grant.issuing_account
+    ):
+        raise AccessDeniedException(
+            f"User: {caller.principal_arn} is not authorized to retire grant {grant.grant_id}"
+        )
+
+
+def retire_grant(call: Call) -> Response:
+    assert call.grant is not None
+    _repo(call).delete(call.grant.grant_id, call.ctx.clock.now())
+    call.ctx.policies.forget_grants(call.grant.key_id)
+    return {}
+
+
+def revoke_grant(call: Call) -> Response:
+    grant = _find_grant(call)
+    _repo(call).delete(grant.grant_id, call.ctx.clock.now())
+    call.ctx.policies.forget_grants(grant.key_id)
+    return {}
+
+
+OPERATIONS = (
+    Operation(
+        "CreateGrant",
+        create_grant,
+        managed_key("kms:CreateGrant", OpClass.CREATE_GRANT),
+        dry_run=True,
+    ),
+    Operation("ListGrants", list_grants, managed_key("kms:ListGrants", OpClass.READ)),
+    Operation("ListRetirableGrants", list_retirable_grants, action="kms:ListRetirableGrants"),
+    # RetireGrant is authorized by the grant itself, not by policies.
+    Operation(
+        "RetireGrant",
+        retire_grant,
+        (KeyAccess("KeyId", "kms:RetireGrant", OpClass.READ, aliases=False, required=False),),
+        dry_run=True,
+        authorize=authorize_retirement,
+    ),
+    Operation(
+        "RevokeGrant", revoke_grant, managed_key("kms:RevokeGrant", OpClass.READ), dry_run=True
+    ),
+)
