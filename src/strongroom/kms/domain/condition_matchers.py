@@ -19,12 +19,10 @@ from functools import lru_cache
 from typing import Any
 
 from strongroom.kms.domain.policy_patterns import (
-    STAR,
     Lit,
     Resolved,
     Token,
-    compile_regex,
-    glob_regex,
+    compile_glob,
     is_literal,
     text_of,
 )
@@ -138,37 +136,48 @@ VALIDATORS: dict[str, tuple[Callable[[str], object], str]] = {
 }
 
 
-def _arn_regex(tokens: Resolved) -> str:
-    """Segment-wise ARN glob: in the five first segments wildcards stop at ``:``."""
-    parts: list[str] = []
-    segment = 0
+def _arn_parts(tokens: Resolved) -> list[Resolved]:
+    """Split at the first five ``:`` written in the policy (not those in variable values)."""
+    parts: list[list[str | int | Lit]] = [[]]
     for token in tokens:
-        if isinstance(token, int):
-            if segment >= 5:
-                parts.append(".*" if token == STAR else ".")
-            else:
-                parts.append("[^:]*" if token == STAR else "[^:]")
-        elif isinstance(token, Lit):
-            parts.append(re.escape(token.text))
-        else:
-            for char in token:
-                if char == ":" and segment < 5:
-                    segment += 1
-                parts.append(re.escape(char))
-    return "".join(parts)
+        if not isinstance(token, str):
+            parts[-1].append(token)
+            continue
+        pieces = token.split(":", 5)
+        parts[-1].append(pieces[0])
+        parts.extend([piece] for piece in pieces[1:])
+    return [tuple(part) for part in parts]
+
+
+def _arn_matcher(pattern: Resolved) -> Matcher:
+    """ARN globs are matched segment by segment: a wildcard in one of the five first
+    segments never crosses a ``:``; in the sixth (the resource) it may."""
+    globs = [compile_glob(part) for part in _arn_parts(pattern)]
+
+    def match(value: str) -> bool:
+        segments = value.split(":", 5)
+        return len(segments) == 6 and all(
+            glob.matches(segment) for glob, segment in zip(globs, segments, strict=True)
+        )
+
+    return match
 
 
 def arn_segments(tokens: tuple[Token, ...]) -> int:
     return 1 + sum(t.count(":") for t in tokens if isinstance(t, str))
 
 
-def _glob_matcher(values: tuple[Resolved, ...], to_regex: Callable[[Resolved], str]) -> Matcher:
+def _glob_matcher(values: tuple[Resolved, ...], arn: bool) -> Matcher:
     exact = frozenset(text_of(v) for v in values if is_literal(v))
-    sources = [to_regex(v) for v in values if not is_literal(v)]
-    if not sources:
+    matchers = [
+        _arn_matcher(v) if arn else compile_glob(v).matches for v in values if not is_literal(v)
+    ]
+    if not matchers:
         return exact.__contains__
-    regex = compile_regex("|".join(f"(?:{s})" for s in sources))
-    return lambda value: value in exact or regex.fullmatch(value) is not None
+    if len(matchers) == 1:
+        (single,) = matchers
+        return lambda value: value in exact or single(value)
+    return lambda value: value in exact or any(match(value) for match in matchers)
 
 
 @lru_cache(maxsize=2048)
@@ -179,5 +188,5 @@ def text_matcher(family: str, values: tuple[Resolved, ...]) -> Matcher:
         folded = frozenset(text_of(v).casefold() for v in values)
         return lambda value: value.casefold() in folded
     if family == LIKE:
-        return _glob_matcher(values, glob_regex)
-    return _glob_matcher(values, _arn_regex)
+        return _glob_matcher(values, arn=False)
+    return _glob_matcher(values, arn=True)

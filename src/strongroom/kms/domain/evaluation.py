@@ -105,8 +105,7 @@ def evaluate_key_policy(doc: PolicyDocument, request: EvalRequest) -> KeyPolicyR
             continue
         if statement.effect == "Deny":
             return _DENIED
-        if how > allowed:
-            allowed = how
+        allowed = max(allowed, how)
     if allowed == NO_MATCH:
         return _NOTHING
     return _ALLOWED_DIRECTLY if allowed == DIRECT else _ALLOWED_VIA_ACCOUNT

@@ -155,7 +155,7 @@ class Glob:
     fixed-length parts the leftmost choice is always a right one).
     """
 
-    __slots__ = ("_head", "_middles", "_min_length", "_tail", "_whole")
+    __slots__ = ("_head", "_middles", "_min_length", "_simple", "_tail", "_texts", "_whole")
 
     def __init__(self, tokens: Resolved) -> None:
         parts: list[list[str | int | Lit]] = [[]]
@@ -169,8 +169,13 @@ class Glob:
         self._head, self._tail = compiled[0], compiled[-1]
         self._middles = tuple(compiled[1:-1])
         self._min_length = sum(p.length for p in compiled)
+        # Without '?', plain str methods do it all (the common case, and the fast one).
+        self._simple = all(p.regex is None for p in compiled)
+        self._texts = tuple(p.text for p in compiled)
 
     def matches(self, value: str) -> bool:
+        if self._simple:
+            return self._matches_text(value)
         if self._whole is not None:
             return len(value) == self._whole.length and self._whole.at(value, 0)
         end = len(value) - self._tail.length
@@ -185,6 +190,21 @@ class Glob:
                 return False
         return True
 
+    def _matches_text(self, value: str) -> bool:
+        texts = self._texts
+        if len(texts) == 1:
+            return value == texts[0]
+        head, tail = texts[0], texts[-1]
+        if len(value) < self._min_length or not (value.startswith(head) and value.endswith(tail)):
+            return False
+        position, end = len(head), len(value) - len(tail)
+        for text in texts[1:-1]:
+            found = value.find(text, position, end)
+            if found < 0:
+                return False
+            position = found + len(text)
+        return True
+
 
 class _Part:
     """A fixed-length piece of a glob: literal text, or a regex when it holds ``?``."""
@@ -192,15 +212,11 @@ class _Part:
     __slots__ = ("length", "regex", "text")
 
     def __init__(self, tokens: list[str | int | Lit]) -> None:
-        texts = [t if isinstance(t, str) else "?" if t == QMARK else t.text for t in tokens]  # type: ignore[union-attr]
-        self.text = "".join(texts)
+        self.text = "".join("?" if t == QMARK else _literal(t) for t in tokens)
         self.length = len(self.text)
         self.regex: re.Pattern[str] | None = None
         if QMARK in tokens:
-            source = "".join(
-                "." if t == QMARK else re.escape(t if isinstance(t, str) else t.text)  # type: ignore[union-attr]
-                for t in tokens
-            )
+            source = "".join("." if t == QMARK else re.escape(_literal(t)) for t in tokens)
             self.regex = re.compile(source, re.DOTALL)
 
     def at(self, value: str, index: int) -> bool:
@@ -215,6 +231,14 @@ class _Part:
             return -1 if found < 0 else found + self.length
         match = self.regex.search(value, start, end)
         return -1 if match is None else match.end()
+
+
+def _literal(token: str | int | Lit) -> str:
+    if isinstance(token, Lit):
+        return token.text
+    if isinstance(token, str):
+        return token
+    raise ValueError("a wildcard is not literal text")
 
 
 @lru_cache(maxsize=4096)

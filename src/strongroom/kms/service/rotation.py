@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 
 from strongroom.kms.domain import states
 from strongroom.kms.domain.enums import KeyState, RotationType
@@ -27,30 +28,42 @@ from strongroom.kms.service.paging import page
 from strongroom.kms.service.pipeline import Call, Operation, Response, managed_key
 from strongroom.kms.service.transitions import transition
 
-Decision = Callable[[KeyRecord, int], KeyRecord | None]
+# (current record, on-demand rotations so far, the time now) -> the rotated record, or None
+Decision = Callable[[KeyRecord, int, datetime], KeyRecord | None]
 
 
 def rotate(
     ctx: ServiceContext, key: KeyRecord, rotation_type: RotationType, decide: Decision
 ) -> KeyRecord | None:
-    """Make new material current if ``decide`` (run under the row lock) agrees."""
-    version = MaterialVersion(new_material_id(), key.key_id, ctx.clock.now(), rotation_type)
-    wrapped = ctx.store.new_material(key.arn, version.material_id)
+    """Make new material current if ``decide`` agrees.
 
-    def mutate(current: KeyRecord, on_demand_rotations: int) -> KeyRecord | None:
-        decided = decide(current, on_demand_rotations)
-        return (
-            None if decided is None else replace(decided, current_material_id=version.material_id)
-        )
+    ``decide`` runs under the key's row lock and reads the time there, so the version made
+    current last always carries the latest rotation date.
+    """
+    material_id = new_material_id()
+    wrapped = ctx.store.new_material(key.arn, material_id)
 
-    return ctx.keys.add_material(key.key_id, version, ctx.store.store_id, wrapped, mutate)
+    def mutate(current: KeyRecord, on_demand_rotations: int) -> tuple[KeyRecord, datetime] | None:
+        now = ctx.clock.now()
+        decided = decide(current, on_demand_rotations, now)
+        if decided is None:
+            return None
+        return replace(decided, current_material_id=material_id), now
+
+    return ctx.keys.add_material(
+        key.key_id,
+        material_id=material_id,
+        rotation_type=rotation_type,
+        store_id=ctx.store.store_id,
+        wrapped=wrapped,
+        mutate=mutate,
+    )
 
 
 def rotate_if_due(ctx: ServiceContext, key: KeyRecord) -> KeyRecord | None:
     """The scheduler's rotation: exactly once per due date, whichever worker gets there first."""
-    now = ctx.clock.now()
 
-    def decide(current: KeyRecord, _: int) -> KeyRecord | None:
+    def decide(current: KeyRecord, _: int, now: datetime) -> KeyRecord | None:
         if not is_due(current, now) or current.rotation_period_days is None:
             return None
         return replace(current, next_rotation_date=next_rotation(now, current.rotation_period_days))
@@ -98,7 +111,7 @@ def get_key_rotation_status(call: Call) -> Response:
 def rotate_key_on_demand(call: Call) -> Response:
     check_rotatable(call.key)
 
-    def decide(current: KeyRecord, on_demand_rotations: int) -> KeyRecord:
+    def decide(current: KeyRecord, on_demand_rotations: int, _: datetime) -> KeyRecord:
         states.check(OpClass.ROTATION, current.state, current.arn)
         check_on_demand_allowed(current, on_demand_rotations)
         return current

@@ -58,6 +58,7 @@ class KeyRepository:
                         store_id=store_id,
                         wrapped=wrapped_material,
                         created_at=key.created_at,
+                        version=1,
                     )
                 )
             _put_tags(conn, key.key_id, tags)
@@ -169,16 +170,19 @@ class KeyRepository:
     def add_material(
         self,
         key_id: str,
-        version: MaterialVersion,
+        *,
+        material_id: str,
+        rotation_type: RotationType,
         store_id: str,
         wrapped: bytes,
-        mutate: Callable[[KeyRecord, int], KeyRecord | None],
+        mutate: Callable[[KeyRecord, int], tuple[KeyRecord, datetime] | None],
     ) -> KeyRecord | None:
         """Rotate: add a material version and make it current, in one transaction.
 
         ``mutate`` sees the current record and the number of on-demand rotations so far; it
-        returns the updated record, None to leave the key as it is (nothing is written), or
-        raises. Under the row lock, so two workers never rotate the same due key twice.
+        returns the updated record and the rotation time, None to leave the key as it is
+        (nothing is written), or raises. It runs under the row lock, so two workers never
+        rotate the same due key twice, and rotation times follow commit order.
         """
         with self._db.transaction() as conn:
             row = conn.execute(
@@ -191,23 +195,26 @@ class KeyRepository:
                     M.key_id == key_id, M.rotation_type == RotationType.ON_DEMAND.value
                 )
             ).scalar_one()
-            new = mutate(_key(row), int(on_demand))
-            if new is None:
+            latest = conn.execute(
+                select(func.coalesce(func.max(M.version), 0)).where(M.key_id == key_id)
+            ).scalar_one()
+            decided = mutate(_key(row), int(on_demand))
+            if decided is None:
                 return None
+            new, at = decided
             conn.execute(
                 insert(schema.key_materials).values(
-                    material_id=version.material_id,
+                    material_id=material_id,
                     key_id=key_id,
                     store_id=store_id,
                     wrapped=wrapped,
-                    created_at=version.created_at,
-                    rotation_type=None
-                    if version.rotation_type is None
-                    else version.rotation_type.value,
+                    created_at=at,
+                    rotation_type=rotation_type.value,
+                    version=int(latest) + 1,
                 )
             )
             conn.execute(update(schema.keys).where(K.key_id == key_id).values(**_key_columns(new)))
-            self._db.record_change(conn, version.created_at, key_id=key_id)
+            self._db.record_change(conn, at, key_id=key_id)
             return new
 
     def list_materials(self, key_id: str) -> list[MaterialVersion]:
@@ -215,7 +222,7 @@ class KeyRepository:
             rows = conn.execute(
                 select(M.material_id, M.created_at, M.rotation_type)
                 .where(M.key_id == key_id)
-                .order_by(M.created_at, M.material_id)
+                .order_by(M.version)
             ).all()
         return [
             MaterialVersion(

@@ -112,7 +112,8 @@ key_materials = Table(
     Column("wrapped", LargeBinary, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("rotation_type", String(16)),  # null for a key's first material
-    Index("ix_materials_key", "key_id", "created_at"),
+    Column("version", Integer, nullable=False),  # 1, 2, ... in the order they became current
+    Index("ix_materials_key", "key_id", "version", unique=True),
 )
 
 aliases = Table(

@@ -74,6 +74,16 @@ def test_string_like() -> None:
     assert holds("StringNotLike", K, "app/*", ABSENT) is True
 
 
+@pytest.mark.timeout(5)
+def test_globs_do_not_backtrack() -> None:
+    # as a regex, a.*a.*a.*...b on "aaaa..." takes polynomial time; the glob is linear
+    pattern = "a*" * 12 + "b"
+    assert holds("StringLike", K, pattern, one("a" * 20_000)) is False
+    assert holds("StringLike", K, pattern, one("a" * 20_000 + "b")) is True
+    arn = "arn:aws:kms:*:*:" + "a*" * 12 + "b"
+    assert holds("ArnLike", K, arn, one("arn:aws:kms:r:1:" + "a" * 20_000)) is False
+
+
 # --- numbers and dates --------------------------------------------------------------------
 
 NUMERIC = [

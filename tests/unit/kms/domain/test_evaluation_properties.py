@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,6 +17,7 @@ from strongroom.kms.domain.evaluation import (
     evaluate_key_policy,
 )
 from strongroom.kms.domain.policy import PolicyDocument, parse_policy
+from strongroom.kms.domain.policy_patterns import Glob, static, tokenize
 
 FAST = settings(max_examples=200, deadline=None)
 
@@ -293,3 +295,20 @@ def test_null_true_holds_iff_the_key_is_absent(
     absent = not context.get("k")
     expected = ("true" in values and absent) or ("false" in values and not absent)
     assert condition.holds(context) is expected
+
+
+# --- the linear-time glob against a regex reference ------------------------------------------
+
+
+def _reference(pattern: str) -> re.Pattern[str]:
+    source = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(source, re.DOTALL)
+
+
+@FAST
+@given(st.text("ab*?:", max_size=8), st.lists(st.text("ab:\n", max_size=10), max_size=5))
+def test_glob_agrees_with_a_regex(pattern: str, values: list[str]) -> None:
+    glob = Glob(static(tokenize(pattern, variables=False)))
+    reference = _reference(pattern)
+    for value in values:
+        assert glob.matches(value) is (reference.fullmatch(value) is not None), value

@@ -385,7 +385,7 @@ def test_the_version_made_current_last_is_the_latest_rotation(world: World) -> N
     try:
         assert paused.entered.wait(timeout=10)
         world.clock.set(NOW + timedelta(seconds=1))
-        on_demand = rotate(world.parts.ctx, key, RotationType.ON_DEMAND, lambda k, _: k)
+        on_demand = rotate(world.parts.ctx, key, RotationType.ON_DEMAND, lambda k, _n, _t: k)
     finally:
         paused.release.set()
         thread.join(timeout=10)
