@@ -143,7 +143,7 @@ def _arn_parts(tokens: Resolved) -> list[Resolved]:
         if not isinstance(token, str):
             parts[-1].append(token)
             continue
-        pieces = token.split(":", 5)
+        pieces = token.split(":", 6 - len(parts)) if len(parts) < 6 else [token]
         parts[-1].append(pieces[0])
         parts.extend([piece] for piece in pieces[1:])
     return [tuple(part) for part in parts]

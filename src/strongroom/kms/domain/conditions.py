@@ -234,14 +234,8 @@ class Condition:
                     return not negated
             return negated
         if self._set_mode == _ANY_VALUE:
-            for value in found:
-                if match(value) is not negated:
-                    return True
-            return False
-        for value in found:
-            if match(value) is negated:
-                return False
-        return True
+            return any(match(value) is not negated for value in found)
+        return all(match(value) is not negated for value in found)
 
 
 def _condition_values(operator_name: str, key: str, raw: object) -> tuple[str, ...]:

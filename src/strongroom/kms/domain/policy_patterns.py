@@ -2,8 +2,9 @@
 
 A policy is parsed once and evaluated on every request, so everything that can be decided
 at parse time is: a pattern list becomes a set of literals, a tuple of prefixes for
-``str.startswith`` and at most one alternation regex. Evaluation then costs a set lookup in
-the common cases (``"*"``, ``"kms:*"``, an exact ARN).
+``str.startswith`` and linear-time :class:`Glob` matchers for the rest. Evaluation then
+costs a set lookup or a ``startswith`` in the common cases (``"*"``, ``"kms:*"``, an exact
+ARN).
 
 Policy variables (``${aws:username}``, ``${key, 'default'}``, the escapes ``${*}``, ``${?}``
 and ``${$}``) exist only in ``"Version": "2012-10-17"`` documents; in older ones the text is
