@@ -29,7 +29,7 @@ def _text(value: object) -> str:
 class RequestValues:
     """``ConditionValues`` for one (request, key, member) triple."""
 
-    __slots__ = ("access", "call", "context", "key", "memo")
+    __slots__ = ("access", "call", "context", "key", "memo", "raw_context")
 
     def __init__(self, call: Call, key: KeyRecord | None, access: KeyAccess | None) -> None:
         self.call = call
@@ -37,8 +37,13 @@ class RequestValues:
         self.access = access
         self.memo: dict[str, Values | None] = {}
         member = access.context_member if access is not None else "EncryptionContext"
-        raw = call.request.get(member) or {}
-        self.context: Mapping[str, str] = {k.lower(): v for k, v in raw.items()}
+        self.raw_context: Mapping[str, str] = call.request.get(member) or {}
+        # Condition keys are case-insensitive, so kms:EncryptionContext:<key> is too: every
+        # context pair whose key lower-cases to <key> answers it.
+        self.context: dict[str, tuple[str, ...]] = {}
+        for pair_key, value in self.raw_context.items():
+            lowered = pair_key.lower()
+            self.context[lowered] = (*self.context.get(lowered, ()), value)
 
     def get(self, name: str) -> Values | None:
         if name not in self.memo:
@@ -47,8 +52,7 @@ class RequestValues:
 
     def _compute(self, name: str) -> Values | None:
         if name.startswith(_EC_PREFIX):
-            value = self.context.get(name[len(_EC_PREFIX) :])
-            return None if value is None else (value,)
+            return self.context.get(name[len(_EC_PREFIX) :])
         if name.startswith(_REQUEST_TAG):
             wanted = name[len(_REQUEST_TAG) :]
             found = [v for k, v in self.request_tags().items() if k.lower() == wanted]
@@ -102,10 +106,12 @@ class RequestValues:
 
 
 _SIMPLE: dict[str, Callable[[RequestValues], Values | None]] = {
-    "kms:encryptioncontextkeys": lambda v: tuple(v.context) or None,
+    # The original spelling: kms:EncryptionContextKeys is how policies check key case.
+    "kms:encryptioncontextkeys": lambda v: tuple(v.raw_context) or None,
     "kms:calleraccount": lambda v: (v.call.caller.account_id,),
     "aws:principalaccount": lambda v: (v.call.caller.account_id,),
     "aws:principalarn": lambda v: (v.call.caller.principal_arn,),
+    "aws:username": lambda v: (v.call.caller.principal_arn.rsplit("/", 1)[-1],),
     "aws:principaltype": lambda v: (
         "AssumedRole" if ":role/" in v.call.caller.principal_arn else "User",
     ),
