@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from strongroom.cli import admin, serve
+from strongroom.cli import admin, keys, serve
 from strongroom.kms.config import ConfigError
 from strongroom.kms.keystores.root_key_file import RootKeyFileError
 from strongroom.kms.service.admin import AdminError
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve.add_parser(commands)
     admin.add_parser(commands)
+    keys.add_parser(commands)
     return parser
 
 

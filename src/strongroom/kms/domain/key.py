@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from strongroom.kms.domain.enums import (
@@ -38,9 +38,11 @@ class KeyRecord:
     rotation_period_days: int | None = None
     next_rotation_date: datetime | None = None
 
-    @property
-    def arn(self) -> str:
-        return key_arn(self.region, self.account_id, self.key_id)
+    arn: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Computed once: the ARN is read several times per request on the hot path.
+        object.__setattr__(self, "arn", key_arn(self.region, self.account_id, self.key_id))
 
     @property
     def enabled(self) -> bool:

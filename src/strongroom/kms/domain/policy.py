@@ -120,6 +120,26 @@ class PolicyDocument:
     version: str | None = None
     policy_id: str | None = None
 
+    # True when no statement has conditions or policy variables: a decision then depends only
+    # on principal, action and resource, and callers may remember it.
+    request_independent: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "request_independent",
+            all(
+                not statement.conditions
+                and not any(
+                    patterns is not None
+                    and patterns.variables
+                    and any("${" in p for p in patterns.patterns)
+                    for patterns in (statement.resource, statement.not_resource)
+                )
+                for statement in self.statements
+            ),
+        )
+
     def principal_arns(self) -> frozenset[str]:
         """Every AWS principal named (ARNs and 12-digit account ids as written, not ``"*"``),
         in Principal and NotPrincipal, so the caller can check that they exist."""

@@ -53,6 +53,14 @@ class PolicyAuthorizer:
         self, call: Call, action: str, key: KeyRecord | None, access: KeyAccess | None
     ) -> None:
         caller = call.caller
+        decision = (
+            caller.principal_arn,
+            action,
+            key.key_id if key else "",
+            key.policy if key else "",
+        )
+        if self._policies.remembers_allow(decision):
+            return
         request = EvalRequest(
             action=action,
             resource=key.arn if key is not None else "*",
@@ -60,19 +68,24 @@ class PolicyAuthorizer:
             principal_account=caller.account_id,
             values=RequestValues(call, key, access),
         )
-        identity = evaluate_identity_policies(
-            self._policies.identity_policies(caller.principal_arn), request
-        )
+        identity_documents = self._policies.identity_policies(caller.principal_arn)
+        identity = evaluate_identity_policies(identity_documents, request)
+        independent = all(d.request_independent for d in identity_documents)
         if key is None:
             if identity is Effect.ALLOW:
+                if independent:
+                    self._policies.remember_allow(decision)
                 return
             raise _denied(call, action, None, "identity-based", identity is Effect.DENY)
-        key_policy = evaluate_key_policy(self._policies.key_policy(key.policy), request)
+        key_document = self._policies.key_policy(key.policy)
+        key_policy = evaluate_key_policy(key_document, request)
         if key_policy.effect is Effect.DENY or identity is Effect.DENY:
             where = "resource-based" if key_policy.effect is Effect.DENY else "identity-based"
             raise _denied(call, action, key, where, explicit=True)
         needs_identity = key_policy.via_account or key.account_id != caller.account_id
         if key_policy.effect is Effect.ALLOW and (not needs_identity or identity is Effect.ALLOW):
+            if independent and key_document.request_independent:
+                self._policies.remember_allow(decision)
             return
         grant = self._grant_for(call, action, key, access)
         if grant is not None:

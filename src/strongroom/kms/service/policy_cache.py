@@ -29,6 +29,17 @@ class PolicyCache:
         self._key_policies: dict[str, PolicyDocument] = {}
         self._identity_policies: dict[str, tuple[PolicyDocument, ...]] = {}
         self._key_grants: dict[str, tuple[Grant, ...]] = {}
+        # Allow decisions that depended on nothing in the request but who, what and which key
+        # policy: (principal ARN, action, key id, key policy text).
+        self._allowed: set[tuple[str, str, str, str]] = set()
+
+    def remembers_allow(self, decision: tuple[str, str, str, str]) -> bool:
+        return decision in self._allowed
+
+    def remember_allow(self, decision: tuple[str, str, str, str]) -> None:
+        if len(self._allowed) >= _MAX_ENTRIES:
+            self._allowed.clear()
+        self._allowed.add(decision)
 
     def key_policy(self, text: str) -> PolicyDocument:
         document = self._key_policies.get(text)
@@ -74,6 +85,8 @@ class PolicyCache:
                 self._key_grants.pop(change.key_id, None)
             if change.principal_arn is not None:
                 self._identity_policies.pop(change.principal_arn, None)
+                # Rare (an administrator changed an identity policy): start afresh.
+                self._allowed.clear()
 
 
 def _bounded(table: dict[str, V]) -> dict[str, V]:
