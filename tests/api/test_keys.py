@@ -125,3 +125,24 @@ def test_update_key_description(kms: Any, raw_kms: Any, key_id: str) -> None:
     with aws_error("ValidationException") as error:
         raw_kms.update_key_description(KeyId=key_id, Description="x" * 8193)
     assert "8192" in error.message
+
+
+def test_default_key_policy_is_written_as_aws_writes_it(kms: Any, key_id: str) -> None:
+    account = kms.describe_key(KeyId=key_id)["KeyMetadata"]["AWSAccountId"]
+    policy = kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
+    assert policy == (
+        "{\n"
+        '  "Version" : "2012-10-17",\n'
+        '  "Id" : "key-default-1",\n'
+        '  "Statement" : [ {\n'
+        '    "Sid" : "Enable IAM User Permissions",\n'
+        '    "Effect" : "Allow",\n'
+        '    "Principal" : {\n'
+        f'      "AWS" : "arn:aws:iam::{account}:root"\n'
+        "    },\n"
+        '    "Action" : "kms:*",\n'
+        '    "Resource" : "*"\n'
+        "  } ]\n"
+        "}"
+    )
+    assert kms.list_key_policies(KeyId=key_id)["PolicyNames"] == ["default"]

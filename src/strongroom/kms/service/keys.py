@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import timedelta
 
@@ -21,28 +20,30 @@ from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Response
 from strongroom.kms.service.tags import tags_from_request
 from strongroom.kms.service.transitions import transition
 
+_DEFAULT_KEY_POLICY = """{
+  "Version" : "2012-10-17",
+  "Id" : "key-default-1",
+  "Statement" : [ {
+    "Sid" : "Enable IAM User Permissions",
+    "Effect" : "Allow",
+    "Principal" : {
+      "AWS" : "arn:aws:iam::ACCOUNT_ID:root"
+    },
+    "Action" : "kms:*",
+    "Resource" : "*"
+  } ]
+}"""
 MIN_PENDING_WINDOW_DAYS = 7
 MAX_PENDING_WINDOW_DAYS = 30
 
 
 def default_key_policy(account_id: str) -> str:
-    """The policy AWS gives a key created without one: the account's IAM policies decide."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Id": "key-default-1",
-            "Statement": [
-                {
-                    "Sid": "Enable IAM User Permissions",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                }
-            ],
-        },
-        indent=2,
-    )
+    """The policy AWS gives a key created without one: the account's IAM policies decide.
+
+    Byte for byte as AWS returns it from GetKeyPolicy (its JSON printer puts spaces around
+    colons and writes ``[ {``), so tools that compare policy text see no drift.
+    """
+    return _DEFAULT_KEY_POLICY.replace("ACCOUNT_ID", account_id)
 
 
 def _key_spec(call: Call) -> KeySpec:
