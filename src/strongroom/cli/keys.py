@@ -143,7 +143,6 @@ def _create(args: argparse.Namespace) -> int:
     identity = _call("GetCallerIdentity", sts.get_caller_identity)
     caller, account = identity["Arn"], identity["Account"]
     administrators = _with_creator(caller, args)
-    _overlap_notes(administrators, args.users)
     policy = _policy(account, args, administrators)
     if args.alias is not None:
         _check_alias_free(kms, args.alias)
@@ -157,6 +156,14 @@ def _create(args: argparse.Namespace) -> int:
         ),
     )
     metadata = created["KeyMetadata"]
+    if caller not in args.administrators:
+        _error(
+            f"note: {caller} (you) is added to the key administrators: the creator of a key "
+            "must be able to change its policy"
+        )
+    for arn in dict.fromkeys(args.users):
+        if arn in administrators:
+            _error(f"note: {arn} is both a key administrator and a key user: it can manage and use")
     result: dict[str, object] = {"KeyMetadata": metadata}
     failure = None
     if args.alias is not None:
@@ -225,17 +232,7 @@ def _with_creator(caller: str, args: argparse.Namespace) -> list[str]:
             "creator of a key must be able to change its policy, so run this as a key "
             "administrator, or also pass --administrator with your own ARN"
         )
-    _error(
-        f"note: {caller} (you) is added to the key administrators: the creator of a key must be "
-        "able to change its policy"
-    )
     return [*administrators, caller]
-
-
-def _overlap_notes(administrators: list[str], users: list[str]) -> None:
-    for arn in dict.fromkeys(users):
-        if arn in administrators:
-            _error(f"note: {arn} is both a key administrator and a key user: it can manage and use")
 
 
 def _check_alias_free(kms: Any, alias: str) -> None:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from strongroom.cli import admin, keys, serve
+from strongroom.cli import admin, envelope, keys, serve
 from strongroom.kms.config import ConfigError
 from strongroom.kms.keystores.root_key_file import RootKeyFileError
 from strongroom.kms.service.admin import AdminError
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_parser(commands)
     admin.add_parser(commands)
     keys.add_parser(commands)
+    envelope.add_parser(commands)
     return parser
 
 
