@@ -119,26 +119,24 @@ class PolicyDocument:
     statements: tuple[Statement, ...]
     version: str | None = None
     policy_id: str | None = None
+    _independence: dict[str, bool] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
-    # True when no statement has conditions or policy variables: a decision then depends only
-    # on principal, action and resource, and callers may remember it.
-    request_independent: bool = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self,
-            "request_independent",
-            all(
-                not statement.conditions
-                and not any(
-                    patterns is not None
-                    and patterns.variables
-                    and any("${" in p for p in patterns.patterns)
-                    for patterns in (statement.resource, statement.not_resource)
-                )
+    def request_independent_for(self, action: str) -> bool:
+        """True when no statement that could apply to ``action`` has conditions or policy
+        variables: a decision then depends only on principal, action and resource, and callers
+        may remember it."""
+        known = self._independence.get(action)
+        if known is None:
+            known = all(
+                _static(statement)
                 for statement in self.statements
-            ),
-        )
+                if _names_action(statement, action)
+            )
+            if len(self._independence) < _MEMO_LIMIT:
+                self._independence[action] = known
+        return known
 
     def principal_arns(self) -> frozenset[str]:
         """Every AWS principal named (ARNs and 12-digit account ids as written, not ``"*"``),
@@ -149,6 +147,24 @@ class PolicyDocument:
                 if element is not None:
                     named.update(p for p in element.aws if p != "*")
         return frozenset(named)
+
+
+_MEMO_LIMIT = 1024
+
+
+def _names_action(statement: Statement, action: str) -> bool:
+    if statement.action is not None:
+        return statement.action.matches(action)
+    if statement.not_action is not None:
+        return not statement.not_action.matches(action)
+    return False
+
+
+def _static(statement: Statement) -> bool:
+    return not statement.conditions and not any(
+        patterns is not None and patterns.variables and any("${" in p for p in patterns.patterns)
+        for patterns in (statement.resource, statement.not_resource)
+    )
 
 
 def parse_policy(text: str, *, key_policy: bool) -> PolicyDocument:

@@ -70,7 +70,7 @@ class PolicyAuthorizer:
         )
         identity_documents = self._policies.identity_policies(caller.principal_arn)
         identity = evaluate_identity_policies(identity_documents, request)
-        independent = all(d.request_independent for d in identity_documents)
+        independent = all(d.request_independent_for(action) for d in identity_documents)
         if key is None:
             if identity is Effect.ALLOW:
                 if independent:
@@ -84,7 +84,7 @@ class PolicyAuthorizer:
             raise _denied(call, action, key, where, explicit=True)
         needs_identity = key_policy.via_account or key.account_id != caller.account_id
         if key_policy.effect is Effect.ALLOW and (not needs_identity or identity is Effect.ALLOW):
-            if independent and key_document.request_independent:
+            if independent and key_document.request_independent_for(action):
                 self._policies.remember_allow(decision)
             return
         grant = self._grant_for(call, action, key, access)

@@ -144,6 +144,10 @@ class Pipeline:
             # Recorded before the checks, so a refused request is audited with its key.
             call.keys += (key,)
             if key is None:
+                # An optional key that is absent (ListAliases without KeyId): the action is
+                # then decided by identity policies alone, like any operation on no key.
+                if operation.authorize is None:
+                    self.authorizer.authorize(call, access.action, None, access)
                 continue
             if operation.authorize is None:
                 self.authorizer.authorize(call, access.action, key, access)

@@ -45,6 +45,16 @@ def test_only_request_independent_documents_qualify() -> None:
         '"Resource": "arn:aws:kms:*:*:key/${aws:username}"}]}',
         key_policy=False,
     )
-    assert plain.request_independent
-    assert not conditional.request_independent
-    assert not variable.request_independent
+    assert plain.request_independent_for("kms:Encrypt")
+    assert not conditional.request_independent_for("kms:Encrypt")
+    assert not variable.request_independent_for("kms:Encrypt")
+    # Only statements that could apply to the action count.
+    mixed = parse_policy(
+        '{"Version": "2012-10-17", "Statement": ['
+        '{"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*"},'
+        '{"Effect": "Allow", "Action": "kms:CreateGrant", "Resource": "*",'
+        ' "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}}]}',
+        key_policy=False,
+    )
+    assert mixed.request_independent_for("kms:Encrypt")
+    assert not mixed.request_independent_for("kms:CreateGrant")
