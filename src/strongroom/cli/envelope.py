@@ -381,3 +381,15 @@ def run_inspect(args: argparse.Namespace) -> int:
     }
     print(json.dumps(description, indent=2))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m strongroom.cli.envelope``: the same commands without the server's imports."""
+    parser = argparse.ArgumentParser(prog="strongroom", description=__doc__)
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -29,7 +29,9 @@ SYMMETRIC_OPERATIONS = frozenset(
         "GenerateDataKeyPairWithoutPlaintext",
     }
 )
-# Operations that take an encryption context, and so may carry context constraints.
+# Operations that take an encryption context: a grant's context constraints apply to these.
+# A constrained grant may include other operations (DescribeKey, CreateGrant, RetireGrant);
+# the constraint does not apply to them (for CreateGrant, sub-grants must be as strict).
 CONTEXT_OPERATIONS = frozenset(
     {
         "Decrypt",
@@ -40,8 +42,6 @@ CONTEXT_OPERATIONS = frozenset(
         "ReEncryptTo",
         "GenerateDataKeyPair",
         "GenerateDataKeyPairWithoutPlaintext",
-        "CreateGrant",
-        "RetireGrant",
     }
 )
 _PRINCIPAL = re.compile(r"arn:aws:iam::[0-9]{12}:(root|user/[\w+=,.@/-]+|role/[\w+=,.@/-]+)")
@@ -126,7 +126,11 @@ class Grant:
         return (
             principal_arn == self.grantee_principal
             and operation in self.operations
-            and (self.constraints is None or self.constraints.allows(context))
+            and (
+                self.constraints is None
+                or operation not in CONTEXT_OPERATIONS
+                or self.constraints.allows(context)
+            )
         )
 
     def same_request(self, other: Grant) -> bool:
@@ -161,9 +165,7 @@ class Grant:
         return entry
 
 
-def check_operations(
-    operations: Sequence[str], key_spec: KeySpec, constraints: Constraints | None
-) -> tuple[str, ...]:
+def check_operations(operations: Sequence[str], key_spec: KeySpec) -> tuple[str, ...]:
     if not operations:
         raise ValidationException("A grant needs at least one operation.")
     allowed = SYMMETRIC_OPERATIONS if key_spec is KeySpec.SYMMETRIC_DEFAULT else frozenset()
@@ -171,11 +173,6 @@ def check_operations(
     if invalid:
         raise ValidationException(
             f"Grant operations {', '.join(invalid)} are not valid for a {key_spec.value} key."
-        )
-    if constraints is not None and not set(operations) <= CONTEXT_OPERATIONS:
-        raise ValidationException(
-            "Encryption context constraints are allowed only when every grant operation "
-            "takes an encryption context."
         )
     return tuple(dict.fromkeys(operations))
 

@@ -43,6 +43,10 @@ class Authorizer(Protocol):
 
     def would_allow(self, call: Call, action: str, key: KeyRecord) -> bool: ...
 
+    def identity_effect(self, call: Call, action: str, resource: str) -> Effect:
+        """What the caller's identity policies alone say about ``action`` on ``resource``."""
+        ...
+
 
 class PolicyAuthorizer:
     def __init__(self, policies: PolicyCache, grants: GrantRepository) -> None:
@@ -94,6 +98,18 @@ class PolicyAuthorizer:
         where = "resource-based" if key_policy.effect is Effect.NONE else "identity-based"
         raise _denied(call, action, key, where, explicit=False)
 
+    def identity_effect(self, call: Call, action: str, resource: str) -> Effect:
+        caller = call.caller
+        request = EvalRequest(
+            action=action,
+            resource=resource,
+            principal_arn=caller.principal_arn,
+            principal_account=caller.account_id,
+            values=RequestValues(call, None, None),
+        )
+        documents = self._policies.identity_policies(caller.principal_arn)
+        return evaluate_identity_policies(documents, request)
+
     def would_allow(self, call: Call, action: str, key: KeyRecord) -> bool:
         via_grant = call.via_grant
         try:
@@ -137,8 +153,9 @@ def _denied(
         target = f" on resource: {key.arn}"
     else:
         target = " on this resource"  # never name another tenant's key
+    article = "an" if where[0] in "aeiou" else "a"
     reason = (
-        f"with an explicit deny in a {where} policy"
+        f"with an explicit deny in {article} {where} policy"
         if explicit
         else f"because no {where} policy allows the {action} action"
     )

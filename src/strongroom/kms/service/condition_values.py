@@ -111,7 +111,12 @@ _SIMPLE: dict[str, Callable[[RequestValues], Values | None]] = {
     "kms:calleraccount": lambda v: (v.call.caller.account_id,),
     "aws:principalaccount": lambda v: (v.call.caller.account_id,),
     "aws:principalarn": lambda v: (v.call.caller.principal_arn,),
-    "aws:username": lambda v: (v.call.caller.principal_arn.rsplit("/", 1)[-1],),
+    # Present for IAM users only, as in AWS.
+    "aws:username": lambda v: (
+        (v.call.caller.principal_arn.rsplit("/", 1)[-1],)
+        if ":user/" in v.call.caller.principal_arn
+        else None
+    ),
     "aws:principaltype": lambda v: (
         "AssumedRole" if ":role/" in v.call.caller.principal_arn else "User",
     ),

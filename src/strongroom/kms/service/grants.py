@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from strongroom.kms.domain.evaluation import Effect
 from strongroom.kms.domain.grants import (
     Constraints,
     Grant,
@@ -39,7 +40,7 @@ def create_grant(call: Call) -> Response:
     if retiring is not None:
         check_principal_arn(retiring, "RetiringPrincipal")
     constraints = Constraints.from_request(request.get("Constraints"))
-    operations = check_operations(request["Operations"], key.key_spec, constraints)
+    operations = check_operations(request["Operations"], key.key_spec)
     parent = call.via_grant
     if parent is not None and not (
         set(operations) <= set(parent.operations)
@@ -92,6 +93,13 @@ def list_retirable_grants(call: Call) -> Response:
     principal = call.request.get("RetiringPrincipal")
     if principal is None:
         raise ValidationException("RetiringPrincipal is required.")
+    check_principal_arn(principal, "RetiringPrincipal")
+    if principal.split(":")[4] != call.caller.account_id:
+        # Another account's principals and their grants are not the caller's to see.
+        raise AccessDeniedException(
+            f"User: {call.caller.principal_arn} is not authorized to perform: "
+            f"kms:ListRetirableGrants for a principal of another account"
+        )
     repo = _repo(call)
     items, paging = page(
         lambda after, limit: repo.retirable_by(principal, after, limit),
@@ -123,17 +131,22 @@ def _find_grant(call: Call) -> Grant:
 
 
 def authorize_retirement(call: Call) -> None:
-    """Retiring needs no policy: the retiring principal, the grantee of a grant that allows
-    RetireGrant, or a principal of the key's account may do it."""
+    """Who may retire a grant, as AWS decides it: the retiring principal, the grantee of a grant
+    that includes RetireGrant, or a principal of the key's account whose identity policies allow
+    kms:RetireGrant. An identity-policy Deny of kms:RetireGrant stops all of them."""
     call.grant = grant = _find_grant(call)
     caller = call.caller
-    if not (
+    key_arn = f"arn:aws:kms:{call.ctx.region}:{grant.issuing_account}:key/{grant.key_id}"
+    identity = call.pipeline.authorizer.identity_effect(call, "kms:RetireGrant", key_arn)
+    allowed = identity is not Effect.DENY and (
         caller.principal_arn == grant.retiring_principal
         or (caller.principal_arn == grant.grantee_principal and "RetireGrant" in grant.operations)
-        or caller.account_id == grant.issuing_account
-    ):
+        or (caller.account_id == grant.issuing_account and identity is Effect.ALLOW)
+    )
+    if not allowed:
         raise AccessDeniedException(
-            f"User: {caller.principal_arn} is not authorized to retire grant {grant.grant_id}"
+            f"User: {caller.principal_arn} is not authorized to perform: kms:RetireGrant on "
+            f"grant {grant.grant_id}"
         )
 
 
