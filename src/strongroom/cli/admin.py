@@ -8,13 +8,14 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from strongroom.kms.app import DataDir, open_data_dir
 from strongroom.kms.config import load_settings
 from strongroom.kms.domain.principals import ROLE, USER
-from strongroom.kms.service.admin import AdminError
-from strongroom.kms.storage.keys import KeyRepository
+from strongroom.kms.service.admin_error import AdminError
+
+if TYPE_CHECKING:
+    from strongroom.kms.app import DataDir
 
 FILE_PREFIX = "file://"
 
@@ -168,15 +169,18 @@ def _due(data_dir: DataDir, args: argparse.Namespace) -> list[dict[str, str]]:
             "KeyId": work.key_id,
             "AccountId": work.account_id,
         }
-        for work in KeyRepository(data_dir.db).upcoming(until)
+        for work in _key_repository(data_dir).upcoming(until)
     ]
 
 
-Action = Callable[[DataDir, argparse.Namespace], object]
+Action = Callable[["DataDir", argparse.Namespace], object]
 
 
 def _run(action: Action) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
+        # Imported here: the server's modules are not needed to parse the command line.
+        from strongroom.kms.app import open_data_dir
+
         data_dir = open_data_dir(load_settings(args.data_dir))
         try:
             result = action(data_dir, args)
@@ -215,3 +219,9 @@ def _issued(issued: Any) -> dict[str, str]:
         "AccountId": issued.account_id,
         _NAME_FIELD[issued.principal_kind]: issued.user_name,
     }
+
+
+def _key_repository(data_dir: DataDir) -> Any:
+    from strongroom.kms.storage.keys import KeyRepository
+
+    return KeyRepository(data_dir.db)

@@ -73,6 +73,12 @@ def add_parser(commands: Any) -> None:
         default=None,
         help="with --discovery: only keys of this account (repeatable)",
     )
+    decrypt.add_argument(
+        "--suite",
+        choices=["any", *sorted(BY_SHORT_NAME)],
+        default="any",
+        help="accept only this suite (signed: refuse messages any decrypting party could forge)",
+    )
     decrypt.set_defaults(run=run_decrypt)
 
     inspect = commands.add_parser("inspect", help="print the header of a message as JSON")
@@ -155,8 +161,10 @@ def run_decrypt(args: argparse.Namespace) -> int:
             max_encrypted_data_keys=args.max_encrypted_data_keys,
             cache=run.cache,
             progress=bar.advance,
+            accept=accepted,
         )
 
+    accepted = tuple(SUITES.values()) if args.suite == "any" else (BY_SHORT_NAME[args.suite],)
     return _guarded(args, job, encrypting=False)
 
 

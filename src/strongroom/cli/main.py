@@ -11,7 +11,7 @@ from pathlib import Path
 from strongroom.cli import admin, envelope, keys, serve
 from strongroom.kms.config import ConfigError
 from strongroom.kms.keystores.root_key_file import RootKeyFileError
-from strongroom.kms.service.admin import AdminError
+from strongroom.kms.service.admin_error import AdminError
 
 
 def build_parser() -> argparse.ArgumentParser:

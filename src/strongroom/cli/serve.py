@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
-
-from strongroom.kms.app import initialize
 from strongroom.kms.config import Settings, load_settings
-from strongroom.kms.service.admin import IssuedAccessKey
+
+if TYPE_CHECKING:
+    from strongroom.kms.service.admin import IssuedAccessKey
 
 
 def add_parser(commands: Any) -> None:
@@ -66,6 +65,11 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.data_dir).with_overrides(
         host=args.host, port=args.port, workers=args.workers, region=args.region
     )
+    # Imported here: parsing any strongroom command line should not load the server.
+    import uvicorn
+
+    from strongroom.kms.app import initialize
+
     data_dir, issued = initialize(settings)
     data_dir.db.engine.dispose()
     if issued is not None:

@@ -15,6 +15,7 @@ from strongroom.envelope.errors import (
     MessageLimitError,
     MissingContextError,
     PermissionDeniedError,
+    SuiteNotAcceptedError,
     UsageError,
     WrongKeyError,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "MissingContextError",
     "PermissionDeniedError",
     "Suite",
+    "SuiteNotAcceptedError",
     "UsageError",
     "WrongKeyError",
     "decrypt_stream",

@@ -44,6 +44,10 @@ class MissingContextError(EnvelopeError):
     """A required encryption context pair is missing from the message (or has another value)."""
 
 
+class SuiteNotAcceptedError(EnvelopeError):
+    """The message's algorithm suite is valid but the caller does not accept it."""
+
+
 class KmsError(EnvelopeError):
     """The KMS could not be reached or returned an unexpected error."""
 

@@ -147,21 +147,27 @@ class KmsKeyring:
                     self.discovery_accounts
                 ):
                     found.append(key)
-            elif key.provider_info in self._allowed_arns():
+            elif self._allowed(key.provider_info):
                 found.append(key)
         return found
+
+    def _allowed(self, arn: str) -> bool:
+        return arn in self._allowed_arns()
 
     def _allowed_arns(self) -> set[str]:
         allowed = set()
         for key_id in self.key_ids:
             if key_id not in self._resolved:
-                if key_id.startswith("arn:") and ":key/" in key_id:
-                    self._resolved[key_id] = key_id
-                else:
-                    metadata = self._call(key_id, "describe_key", KeyId=key_id)["KeyMetadata"]
-                    self._resolved[key_id] = str(metadata["Arn"])
+                self._resolved[key_id] = self._resolve(key_id)
             allowed.add(self._resolved[key_id])
         return allowed
+
+    def _resolve(self, key_id: str) -> str:
+        """The key ARN a strict-mode key id, alias or alias ARN names (one DescribeKey)."""
+        if key_id.startswith("arn:") and ":key/" in key_id:
+            return key_id
+        metadata = self._call(key_id, "describe_key", KeyId=key_id)["KeyMetadata"]
+        return str(metadata["Arn"])
 
     def decrypt(self, keys: Sequence[EncryptedDataKey], context: Mapping[str, str]) -> bytes:
         candidates = self.candidates(keys)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hmac
 import os
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
@@ -33,6 +33,7 @@ from strongroom.envelope.errors import (
     LimitExceededError,
     MessageLimitError,
     MissingContextError,
+    SuiteNotAcceptedError,
     UsageError,
 )
 from strongroom.envelope.format import (
@@ -59,7 +60,7 @@ from strongroom.envelope.signing import (
     sign,
     verify,
 )
-from strongroom.envelope.suites import SIGNED, TAG_LENGTH, Suite, suite_by_id
+from strongroom.envelope.suites import SIGNED, TAG_LENGTH, UNSIGNED, Suite, suite_by_id
 
 DEFAULT_FRAME_LENGTH = 1024 * 1024
 DEFAULT_MAX_ENCRYPTED_DATA_KEYS = 10
@@ -299,14 +300,19 @@ def decrypt_stream(
     max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH,
     cache: DataKeyCache | None = None,
     progress: Progress | None = None,
+    accept: Collection[Suite] = (SIGNED, UNSIGNED),
 ) -> Header:
     """Decrypt one message from ``source`` to ``destination``; return its header.
 
     ``required_context`` pairs must be present, with these values, in the message's context.
+    ``accept=(SIGNED,)`` refuses unsigned messages, which anyone allowed to decrypt with the
+    key could have written; only a signed message proves who wrote it.
     """
     reader = StreamReader(source)
     header, header_bytes = read_header(reader, max_encrypted_data_keys)
     suite = suite_by_id(header.suite_id)
+    if suite not in accept:
+        raise SuiteNotAcceptedError(f"the message uses {suite.name}, which is not accepted here")
     check_required_context(header, required_context)
     if header.frame_length > max_frame_length:
         raise MessageLimitError(

@@ -23,6 +23,7 @@ from strongroom.kms.domain.principals import (
     principal_arn,
 )
 from strongroom.kms.keystores.base import KeyStore
+from strongroom.kms.service.admin_error import AdminError
 from strongroom.kms.service.credentials import ACCESS_KEY_SECRET_PURPOSE
 from strongroom.kms.storage.database import DuplicateRecord
 from strongroom.kms.storage.identity import IdentityRepository
@@ -47,10 +48,6 @@ ADMINISTRATOR_POLICY_NAME = "AdministratorAccess"
 ADMINISTRATOR_POLICY = json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 )
-
-
-class AdminError(Exception):
-    """A refused administrative request, with a message for the operator."""
 
 
 def policy_size(document: str) -> int:
