@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 OK = None
 DIS = "DisabledException"
@@ -16,6 +18,26 @@ STATES = ("Enabled", "Disabled", "PendingDeletion")
 GRANTEE = "arn:aws:iam::111122223333:user/grantee"
 
 Call = Callable[[Any, str, bytes], object]
+PEER = (
+    ec.generate_private_key(ec.SECP256R1())
+    .public_key()
+    .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+)
+SIGNING = {"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"}
+MAC = {"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"}
+AGREEMENT = {"KeySpec": "ECC_NIST_P256", "KeyUsage": "KEY_AGREEMENT"}
+KEM = {"KeySpec": "ML_KEM_768", "KeyUsage": "ENCAPSULATE_DECAPSULATE"}
+# operation -> CreateKey arguments of the key it needs (a symmetric key when absent)
+KEY_TYPES: dict[str, dict[str, str]] = {
+    "Sign": SIGNING,
+    "Verify": SIGNING,
+    "GetPublicKey": SIGNING,
+    "GenerateMac": MAC,
+    "VerifyMac": MAC,
+    "DeriveSharedSecret": AGREEMENT,
+    "Encapsulate": KEM,
+    "Decapsulate": KEM,
+}
 
 # operation -> (call, expected outcome in Enabled, Disabled, PendingDeletion)
 MATRIX: dict[str, tuple[Call, tuple[str | None, str | None, str | None]]] = {
@@ -32,6 +54,55 @@ MATRIX: dict[str, tuple[Call, tuple[str | None, str | None, str | None]]] = {
     "GenerateDataKeyWithoutPlaintext": (
         lambda k, key, blob: k.generate_data_key_without_plaintext(KeyId=key, KeySpec="AES_128"),
         (OK, DIS, INV),
+    ),
+    "GenerateDataKeyPair": (
+        lambda k, key, blob: k.generate_data_key_pair(KeyId=key, KeyPairSpec="ECC_NIST_P256"),
+        (OK, DIS, INV),
+    ),
+    "GenerateDataKeyPairWithoutPlaintext": (
+        lambda k, key, blob: k.generate_data_key_pair_without_plaintext(
+            KeyId=key, KeyPairSpec="ECC_NIST_P256"
+        ),
+        (OK, DIS, INV),
+    ),
+    "Sign": (
+        lambda k, key, blob: k.sign(KeyId=key, Message=b"m", SigningAlgorithm="ECDSA_SHA_256"),
+        (OK, DIS, INV),
+    ),
+    # The state is checked before the signature (or MAC), which is deliberately wrong here.
+    "Verify": (
+        lambda k, key, blob: k.verify(
+            KeyId=key, Message=b"m", Signature=b"0" * 70, SigningAlgorithm="ECDSA_SHA_256"
+        ),
+        ("KMSInvalidSignatureException", DIS, INV),
+    ),
+    "GetPublicKey": (lambda k, key, blob: k.get_public_key(KeyId=key), (OK, DIS, INV)),
+    "GenerateMac": (
+        lambda k, key, blob: k.generate_mac(KeyId=key, Message=b"m", MacAlgorithm="HMAC_SHA_256"),
+        (OK, DIS, INV),
+    ),
+    "VerifyMac": (
+        lambda k, key, blob: k.verify_mac(
+            KeyId=key, Message=b"m", Mac=b"0" * 32, MacAlgorithm="HMAC_SHA_256"
+        ),
+        ("KMSInvalidMacException", DIS, INV),
+    ),
+    "DeriveSharedSecret": (
+        lambda k, key, blob: k.derive_shared_secret(
+            KeyId=key, KeyAgreementAlgorithm="ECDH", PublicKey=PEER
+        ),
+        (OK, DIS, INV),
+    ),
+    "Encapsulate": (
+        lambda k, key, blob: k.encapsulate(KeyId=key, EncapsulationAlgorithm="ML_KEM"),
+        (OK, DIS, INV),
+    ),
+    # The state is checked before the (malformed) ciphertext.
+    "Decapsulate": (
+        lambda k, key, blob: k.decapsulate(
+            KeyId=key, SharedSecretCiphertextBlob=b"x", EncapsulationAlgorithm="ML_KEM"
+        ),
+        ("InvalidCiphertextException", DIS, INV),
     ),
     "DescribeKey": (lambda k, key, blob: k.describe_key(KeyId=key), (OK, OK, OK)),
     "ListResourceTags": (lambda k, key, blob: k.list_resource_tags(KeyId=key), (OK, OK, OK)),
@@ -94,9 +165,9 @@ MATRIX: dict[str, tuple[Call, tuple[str | None, str | None, str | None]]] = {
 }
 
 
-def _key_in_state(kms: Any, state: str) -> tuple[str, bytes]:
-    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
-    blob = kms.encrypt(KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+def _key_in_state(kms: Any, state: str, key_type: dict[str, str]) -> tuple[str, bytes]:
+    key_id = kms.create_key(**key_type)["KeyMetadata"]["KeyId"]
+    blob = b"" if key_type else kms.encrypt(KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
     if state == "Disabled":
         kms.disable_key(KeyId=key_id)
     elif state == "PendingDeletion":
@@ -111,7 +182,7 @@ def test_every_operation_in_every_state(kms: Any, state: str) -> None:
     mismatches = []
     for name, (call, outcomes) in MATRIX.items():
         expected = outcomes[index]
-        key_id, blob = _key_in_state(kms, state)
+        key_id, blob = _key_in_state(kms, state, KEY_TYPES.get(name, {}))
         try:
             call(kms, key_id, blob)
             got = None
@@ -127,4 +198,4 @@ def test_the_matrix_covers_every_served_key_operation() -> None:
 
     keyed = {name for name, op in OPERATIONS.items() if op.keys}
     assert keyed - set(MATRIX) <= {"DeleteAlias", "UpdateAlias"}  # they name an alias
-    assert len(MATRIX) >= 29
+    assert len(MATRIX) >= 39

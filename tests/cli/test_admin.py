@@ -284,8 +284,16 @@ def test_admin_changes_reach_a_running_server(tmp_path: Path) -> None:
         admin(data_dir, "users", "create", "--account", tenant_id, "app", separate=True)
         # A new user may do nothing until a policy allows it, as in IAM.
         admin(
-            data_dir, "users", "put-policy", "--account", tenant_id, "--user", "app",
-            "--name", "KmsAll", "--document",
+            data_dir,
+            "users",
+            "put-policy",
+            "--account",
+            tenant_id,
+            "--user",
+            "app",
+            "--name",
+            "KmsAll",
+            "--document",
             '{"Version": "2012-10-17", "Statement": '
             '[{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}',
             separate=True,

@@ -16,10 +16,10 @@ from strongroom.kms.app import initialize, open_data_dir
 from strongroom.kms.config import Settings
 from strongroom.kms.service.admin import (
     INLINE_POLICY_QUOTAS,
-    AdminError,
     IssuedAccessKey,
     validate_identity_policy,
 )
+from strongroom.kms.service.admin_error import AdminError
 from strongroom.kms.storage.database import Change
 from tests.cli.test_admin import admin, admin_fails, recent, run_admin
 from tests.support.servers import in_process_server

@@ -145,6 +145,14 @@ class KMSInternalException(KmsError):
     default_message = "An internal error occurred."
 
 
+class KMSInvalidMacException(KmsError):
+    default_message = "The MAC is not valid for this message, key and MAC algorithm."
+
+
+class KMSInvalidSignatureException(KmsError):
+    default_message = "The signature is not valid for this message, key and signing algorithm."
+
+
 class KMSInvalidStateException(KmsError):
     status = 409
 

@@ -10,8 +10,38 @@ from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.service.registry import OPERATIONS
 
 NOTES: dict[str, str] = {
-    "CreateKey": "SYMMETRIC_DEFAULT / ENCRYPT_DECRYPT keys, Origin AWS_KMS, single-Region.",
-    "Decrypt": "Symmetric ciphertexts; KeyId optional and checked (IncorrectKeyException).",
+    "CreateKey": (
+        "Origin AWS_KMS, single-Region. Key specs: SYMMETRIC_DEFAULT; RSA_2048/3072/4096 "
+        "(ENCRYPT_DECRYPT, SIGN_VERIFY); ECC_NIST_P256/P384/P521 (SIGN_VERIFY, KEY_AGREEMENT); "
+        "ECC_SECG_P256K1, ECC_NIST_EDWARDS25519 and ML_DSA_44/65/87 (SIGN_VERIFY); "
+        "ML_KEM_768/1024 (ENCAPSULATE_DECAPSULATE); HMAC_224/256/384/512 (GENERATE_VERIFY_MAC). "
+        "Not served (UnsupportedOperationException): SM2 (AWS offers it in China Regions only; "
+        "`cryptography` has no SM2); ML_KEM_512 (`cryptography` 50 has ML-KEM-768/1024 only)."
+    ),
+    "Decrypt": (
+        "Symmetric ciphertexts (KeyId optional and checked: IncorrectKeyException); RSAES-OAEP "
+        "ciphertexts made with the public key (KeyId and EncryptionAlgorithm required)."
+    ),
+    "Encrypt": "SYMMETRIC_DEFAULT; RSAES_OAEP_SHA_1/256 with RSA keys (no encryption context).",
+    "ReEncrypt": "Between symmetric and RSA keys in either direction.",
+    "Sign": (
+        "RSASSA-PSS (salt = hash length), RSASSA-PKCS1-v1_5, ECDSA (DER), ED25519_SHA_512 "
+        "(RAW), ML_DSA_SHAKE_256 (RAW or EXTERNAL_MU). MessageType RAW/DIGEST/EXTERNAL_MU. "
+        "ED25519_PH_SHA_512 (Ed25519ph, DIGEST) is not served: `cryptography` has no Ed25519ph, "
+        "so Ed25519 keys list ED25519_SHA_512 only."
+    ),
+    "Verify": "As Sign; a bad signature is KMSInvalidSignatureException.",
+    "GenerateDataKeyPair": (
+        "RSA_2048/3072/4096, ECC_NIST_P256/P384/P521, ECC_SECG_P256K1, ECC_NIST_EDWARDS25519, "
+        "ML_KEM_768/1024; SM2 and ML_KEM_512 are not served."
+    ),
+    "GenerateDataKeyPairWithoutPlaintext": "As GenerateDataKeyPair.",
+    "DeriveSharedSecret": "ECDH on ECC_NIST_P256/P384/P521; Recipient is not supported.",
+    "Encapsulate": "ML_KEM with ML_KEM_768/1024 keys.",
+    "Decapsulate": (
+        "ML_KEM with ML_KEM_768/1024 keys; a malformed ciphertext is InvalidCiphertextException "
+        "(a well-formed wrong one gives an unrelated secret: ML-KEM's implicit rejection)."
+    ),
     "GenerateRandom": "CustomKeyStoreId refused until custom key stores exist.",
     "ListAliases": "Customer aliases; AWS managed aliases come with managed keys.",
 }

@@ -17,11 +17,34 @@ class KeyState(StrEnum):
 
 
 class KeySpec(StrEnum):
+    """The key specs Strongroom serves (``key_specs.UNSERVED`` says why the others are not)."""
+
     SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
+    RSA_2048 = "RSA_2048"
+    RSA_3072 = "RSA_3072"
+    RSA_4096 = "RSA_4096"
+    ECC_NIST_P256 = "ECC_NIST_P256"
+    ECC_NIST_P384 = "ECC_NIST_P384"
+    ECC_NIST_P521 = "ECC_NIST_P521"
+    ECC_SECG_P256K1 = "ECC_SECG_P256K1"
+    ECC_NIST_EDWARDS25519 = "ECC_NIST_EDWARDS25519"
+    ML_DSA_44 = "ML_DSA_44"
+    ML_DSA_65 = "ML_DSA_65"
+    ML_DSA_87 = "ML_DSA_87"
+    ML_KEM_768 = "ML_KEM_768"
+    ML_KEM_1024 = "ML_KEM_1024"
+    HMAC_224 = "HMAC_224"
+    HMAC_256 = "HMAC_256"
+    HMAC_384 = "HMAC_384"
+    HMAC_512 = "HMAC_512"
 
 
 class KeyUsage(StrEnum):
     ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
+    SIGN_VERIFY = "SIGN_VERIFY"
+    GENERATE_VERIFY_MAC = "GENERATE_VERIFY_MAC"
+    KEY_AGREEMENT = "KEY_AGREEMENT"
+    ENCAPSULATE_DECAPSULATE = "ENCAPSULATE_DECAPSULATE"
 
 
 class Origin(StrEnum):
@@ -35,6 +58,58 @@ class KeyManager(StrEnum):
 
 class EncryptionAlgorithm(StrEnum):
     SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
+    RSAES_OAEP_SHA_1 = "RSAES_OAEP_SHA_1"
+    RSAES_OAEP_SHA_256 = "RSAES_OAEP_SHA_256"
+
+
+class SigningAlgorithm(StrEnum):
+    RSASSA_PSS_SHA_256 = "RSASSA_PSS_SHA_256"
+    RSASSA_PSS_SHA_384 = "RSASSA_PSS_SHA_384"
+    RSASSA_PSS_SHA_512 = "RSASSA_PSS_SHA_512"
+    RSASSA_PKCS1_V1_5_SHA_256 = "RSASSA_PKCS1_V1_5_SHA_256"
+    RSASSA_PKCS1_V1_5_SHA_384 = "RSASSA_PKCS1_V1_5_SHA_384"
+    RSASSA_PKCS1_V1_5_SHA_512 = "RSASSA_PKCS1_V1_5_SHA_512"
+    ECDSA_SHA_256 = "ECDSA_SHA_256"
+    ECDSA_SHA_384 = "ECDSA_SHA_384"
+    ECDSA_SHA_512 = "ECDSA_SHA_512"
+    ED25519_SHA_512 = "ED25519_SHA_512"
+    ML_DSA_SHAKE_256 = "ML_DSA_SHAKE_256"
+
+
+class MacAlgorithm(StrEnum):
+    HMAC_SHA_224 = "HMAC_SHA_224"
+    HMAC_SHA_256 = "HMAC_SHA_256"
+    HMAC_SHA_384 = "HMAC_SHA_384"
+    HMAC_SHA_512 = "HMAC_SHA_512"
+
+
+class KeyAgreementAlgorithm(StrEnum):
+    ECDH = "ECDH"
+
+
+class EncapsulationAlgorithm(StrEnum):
+    ML_KEM = "ML_KEM"
+
+
+class MessageType(StrEnum):
+    RAW = "RAW"
+    DIGEST = "DIGEST"
+    EXTERNAL_MU = "EXTERNAL_MU"
+
+
+class DataKeyPairSpec(StrEnum):
+    """The pair specs GenerateDataKeyPair serves."""
+
+    RSA_2048 = "RSA_2048"
+    RSA_3072 = "RSA_3072"
+    RSA_4096 = "RSA_4096"
+    ECC_NIST_P256 = "ECC_NIST_P256"
+    ECC_NIST_P384 = "ECC_NIST_P384"
+    ECC_NIST_P521 = "ECC_NIST_P521"
+    ECC_SECG_P256K1 = "ECC_SECG_P256K1"
+    ECC_NIST_EDWARDS25519 = "ECC_NIST_EDWARDS25519"
+    ML_KEM_768 = "ML_KEM_768"
+    ML_KEM_1024 = "ML_KEM_1024"
 
 
 class DataKeySpec(StrEnum):

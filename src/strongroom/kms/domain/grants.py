@@ -10,25 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from strongroom.kms.domain.enums import KeySpec
+from strongroom.kms.domain.enums import KeySpec, KeyUsage
+from strongroom.kms.domain.key_specs import grant_operations
 from strongroom.kms.errors import InvalidGrantTokenException, ValidationException
 
-# Grant operations a symmetric encryption key supports (the others need other key types).
-SYMMETRIC_OPERATIONS = frozenset(
-    {
-        "Decrypt",
-        "Encrypt",
-        "GenerateDataKey",
-        "GenerateDataKeyWithoutPlaintext",
-        "ReEncryptFrom",
-        "ReEncryptTo",
-        "CreateGrant",
-        "RetireGrant",
-        "DescribeKey",
-        "GenerateDataKeyPair",
-        "GenerateDataKeyPairWithoutPlaintext",
-    }
-)
 # Operations that take an encryption context: a grant's context constraints apply to these.
 # A constrained grant may include other operations (DescribeKey, CreateGrant, RetireGrant);
 # the constraint does not apply to them (for CreateGrant, sub-grants must be as strict).
@@ -165,14 +150,17 @@ class Grant:
         return entry
 
 
-def check_operations(operations: Sequence[str], key_spec: KeySpec) -> tuple[str, ...]:
+def check_operations(
+    operations: Sequence[str], key_spec: KeySpec, key_usage: KeyUsage = KeyUsage.ENCRYPT_DECRYPT
+) -> tuple[str, ...]:
+    """The grant's operations, if a key of this spec and usage supports them all."""
     if not operations:
         raise ValidationException("A grant needs at least one operation.")
-    allowed = SYMMETRIC_OPERATIONS if key_spec is KeySpec.SYMMETRIC_DEFAULT else frozenset()
-    invalid = sorted(set(operations) - allowed)
+    invalid = sorted(set(operations) - grant_operations(key_spec, key_usage))
     if invalid:
         raise ValidationException(
-            f"Grant operations {', '.join(invalid)} are not valid for a {key_spec.value} key."
+            f"Grant operations {', '.join(invalid)} are not valid for a {key_spec.value} key "
+            f"with key usage {key_usage.value}."
         )
     return tuple(dict.fromkeys(operations))
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from strongroom.kms.domain.enums import (
-    EncryptionAlgorithm,
     KeyManager,
     KeySpec,
     KeyState,
@@ -14,6 +13,7 @@ from strongroom.kms.domain.enums import (
     Origin,
 )
 from strongroom.kms.domain.ids import alias_arn, key_arn
+from strongroom.kms.domain.key_specs import metadata_algorithms
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,7 @@ class KeyRecord:
             "KeyManager": self.key_manager.value,
             "CustomerMasterKeySpec": self.key_spec.value,
             "KeySpec": self.key_spec.value,
-            "EncryptionAlgorithms": [EncryptionAlgorithm.SYMMETRIC_DEFAULT.value],
+            **metadata_algorithms(self.key_spec, self.key_usage),
             "MultiRegion": False,
         }
         if self.deletion_date is not None:

@@ -8,8 +8,16 @@ import secrets
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from strongroom.kms.domain.enums import KeySpec
 from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.errors import InvalidCiphertextException, KMSInternalException
+from strongroom.kms.keystores.asymmetric import (
+    HMAC_SPECS,
+    AsymmetricMaterial,
+    HmacMaterial,
+    new_secret_material,
+)
+from strongroom.kms.keystores.base import MaterialHandle
 
 _NONCE = 12
 MATERIAL_BYTES = 32
@@ -46,23 +54,41 @@ class SoftwareKeyStore:
     def store_id(self) -> str:
         return self._store_id
 
-    def _material_aad(self, key_arn: str, material_id: str) -> bytes:
-        return b"\0".join(
-            (
-                b"strongroom/material/v1",
-                self._store_id.encode(),
-                key_arn.encode(),
-                material_id.encode(),
-            )
-        )
+    def _material_aad(self, key_arn: str, material_id: str, key_spec: KeySpec) -> bytes:
+        parts = [
+            b"strongroom/material/v1",
+            self._store_id.encode(),
+            key_arn.encode(),
+            material_id.encode(),
+        ]
+        if key_spec is not KeySpec.SYMMETRIC_DEFAULT:
+            # Other specs bind the spec too (symmetric AAD predates them and stays as it was).
+            parts.append(key_spec.value.encode())
+        return b"\0".join(parts)
 
-    def new_material(self, key_arn: str, material_id: str) -> bytes:
-        return self._wrap(
-            secrets.token_bytes(MATERIAL_BYTES), self._material_aad(key_arn, material_id)
+    def new_material(
+        self, key_arn: str, material_id: str, key_spec: KeySpec = KeySpec.SYMMETRIC_DEFAULT
+    ) -> bytes:
+        material = (
+            secrets.token_bytes(MATERIAL_BYTES)
+            if key_spec is KeySpec.SYMMETRIC_DEFAULT
+            else new_secret_material(key_spec.value)
         )
+        return self._wrap(material, self._material_aad(key_arn, material_id, key_spec))
 
     def open_material(self, key_arn: str, material_id: str, wrapped: bytes) -> AesGcmMaterial:
-        return AesGcmMaterial(self._unwrap(wrapped, self._material_aad(key_arn, material_id)))
+        aad = self._material_aad(key_arn, material_id, KeySpec.SYMMETRIC_DEFAULT)
+        return AesGcmMaterial(self._unwrap(wrapped, aad))
+
+    def open_handle(
+        self, key_arn: str, material_id: str, wrapped: bytes, key_spec: KeySpec
+    ) -> MaterialHandle:
+        material = self._unwrap(wrapped, self._material_aad(key_arn, material_id, key_spec))
+        if key_spec is KeySpec.SYMMETRIC_DEFAULT:
+            return AesGcmMaterial(material)
+        if key_spec.value in HMAC_SPECS:
+            return HmacMaterial(key_spec.value, material)
+        return AsymmetricMaterial.from_der(material)
 
     def seal_secret(self, purpose: str, name: str, secret: bytes) -> bytes:
         return self._wrap(secret, self._secret_aad(purpose, name))

@@ -13,11 +13,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
+from strongroom.kms.domain.enums import KeySpec
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.errors import InvalidCiphertextException
-from strongroom.kms.keystores.base import KeyStore, MaterialCipher
+from strongroom.kms.keystores.base import (
+    AsymmetricHandle,
+    KeyStore,
+    MacMaterial,
+    MaterialCipher,
+    MaterialHandle,
+)
 from strongroom.kms.storage.database import Change, Database
 from strongroom.kms.storage.keys import KeyRepository
 
@@ -30,7 +37,7 @@ _V = TypeVar("_V")
 @dataclass(frozen=True, slots=True)
 class _Material:
     key_id: str
-    cipher: MaterialCipher
+    cipher: MaterialHandle
     expires_at: float
 
 
@@ -74,11 +81,26 @@ class KeyCache:
         return target
 
     def material(self, key: KeyRecord, material_id: str) -> MaterialCipher:
-        """The cipher for one material version of ``key``.
+        """The cipher for one material version of a symmetric ``key``.
 
         A material id that is unknown or belongs to another key is a ciphertext problem, and
         is reported as such.
         """
+        if key.key_spec is not KeySpec.SYMMETRIC_DEFAULT:
+            raise InvalidCiphertextException()
+        return cast(MaterialCipher, self._handle(key, material_id))
+
+    def mac_material(self, key: KeyRecord) -> MacMaterial:
+        """The current material of an HMAC key (the pipeline checked its spec and usage)."""
+        assert key.current_material_id is not None
+        return cast(MacMaterial, self._handle(key, key.current_material_id))
+
+    def asymmetric(self, key: KeyRecord) -> AsymmetricHandle:
+        """The private key of an asymmetric key (the pipeline checked its spec and usage)."""
+        assert key.current_material_id is not None
+        return cast(AsymmetricHandle, self._handle(key, key.current_material_id))
+
+    def _handle(self, key: KeyRecord, material_id: str) -> MaterialHandle:
         entry = self._materials.get(material_id)
         if entry is not None and entry.expires_at > time.monotonic():
             if entry.key_id != key.key_id:
@@ -87,7 +109,11 @@ class KeyCache:
         found = self._repo.get_material(material_id)
         if found is None or found[0] != key.key_id:
             raise InvalidCiphertextException()
-        cipher = self._store.open_material(key.arn, material_id, found[2])
+        cipher: MaterialHandle = (
+            self._store.open_material(key.arn, material_id, found[2])
+            if key.key_spec is KeySpec.SYMMETRIC_DEFAULT
+            else self._store.open_handle(key.arn, material_id, found[2], key.key_spec)
+        )
         self._remember(
             self._materials,
             material_id,

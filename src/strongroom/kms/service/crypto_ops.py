@@ -7,25 +7,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from strongroom.kms.domain import ciphertext
+from strongroom.kms.domain import ciphertext, key_specs
 from strongroom.kms.domain.ciphertext import CiphertextBlob
 from strongroom.kms.domain.encryption_context import encode_context
 from strongroom.kms.domain.enums import EncryptionAlgorithm
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.domain.states import OpClass
-from strongroom.kms.errors import IncorrectKeyException, InvalidKeyUsageException
+from strongroom.kms.errors import (
+    IncorrectKeyException,
+    InvalidCiphertextException,
+    ValidationException,
+)
 from strongroom.kms.service.context import ServiceContext
 from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Response
 
 SYMMETRIC = EncryptionAlgorithm.SYMMETRIC_DEFAULT.value
+ENCRYPTION = key_specs.Use.ENCRYPTION
 
 
-def check_algorithm(key: KeyRecord, algorithm: str | None) -> None:
-    if algorithm is not None and algorithm != SYMMETRIC:
-        raise InvalidKeyUsageException(
-            f"{key.arn} key usage is ENCRYPT_DECRYPT with key spec {key.key_spec.value}, which "
-            f"does not support the encryption algorithm {algorithm}."
-        )
+def check_algorithm(key: KeyRecord, algorithm: str | None) -> str:
+    """The encryption algorithm a request names (SYMMETRIC_DEFAULT if none), if the key has it."""
+    return key_specs.check_algorithm(
+        key.key_spec,
+        key.key_usage,
+        algorithm or SYMMETRIC,
+        key.arn,
+        "encryption algorithm",
+    )
 
 
 def seal(
@@ -56,52 +64,139 @@ def _check_named_key(call: Call, member: str, key: KeyRecord) -> None:
         raise IncorrectKeyException()
 
 
+def _no_context(context: Mapping[str, str] | None, member: str) -> None:
+    if context:
+        raise ValidationException(
+            f"{member} is not supported with asymmetric keys: they take no encryption context."
+        )
+
+
+def _encrypt_with(
+    ctx: ServiceContext,
+    key: KeyRecord,
+    plaintext: bytes,
+    *,
+    algorithm: str,
+    context: Mapping[str, str] | None,
+    context_member: str,
+) -> tuple[bytes, str | None]:
+    """Encrypt under a symmetric key (our blob) or an RSA key (raw RSAES-OAEP)."""
+    if algorithm == SYMMETRIC:
+        return seal(ctx, key, plaintext, context)
+    _no_context(context, context_member)
+    limit = key_specs.oaep_plaintext_limit(key.key_spec, algorithm)
+    if len(plaintext) > limit:
+        raise ValidationException(
+            f"Plaintext is {len(plaintext)} bytes; {algorithm} with {key.key_spec.value} "
+            f"takes at most {limit}."
+        )
+    return ctx.cache.asymmetric(key).encrypt(algorithm, plaintext), None
+
+
+def _decrypt_with(
+    ctx: ServiceContext,
+    key: KeyRecord,
+    raw: bytes,
+    *,
+    blob: CiphertextBlob | None,
+    algorithm: str,
+    context: Mapping[str, str] | None,
+    context_member: str,
+) -> bytes:
+    """Open our blob (symmetric) or a raw RSAES-OAEP ciphertext made with the public key."""
+    if blob is not None:
+        if algorithm != SYMMETRIC:
+            raise InvalidCiphertextException()
+        return unseal(ctx, key, blob, context)
+    _no_context(context, context_member)
+    return ctx.cache.asymmetric(key).decrypt(algorithm, raw)
+
+
 def encrypt(call: Call) -> Response:
     key, request = call.key, call.request
-    check_algorithm(key, request.get("EncryptionAlgorithm"))
-    blob, _ = seal(call.ctx, key, request["Plaintext"], request.get("EncryptionContext"))
-    return {"CiphertextBlob": blob, "KeyId": key.arn, "EncryptionAlgorithm": SYMMETRIC}
+    algorithm = check_algorithm(key, request.get("EncryptionAlgorithm"))
+    blob, _ = _encrypt_with(
+        call.ctx,
+        key,
+        request["Plaintext"],
+        algorithm=algorithm,
+        context=request.get("EncryptionContext"),
+        context_member="EncryptionContext",
+    )
+    return {"CiphertextBlob": blob, "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
 
 
 def decrypt(call: Call) -> Response:
     key, request, blob = call.key, call.request, call.blob
-    assert blob is not None
-    _check_named_key(call, "KeyId", key)
-    check_algorithm(key, request.get("EncryptionAlgorithm"))
-    plaintext = unseal(call.ctx, key, blob, request.get("EncryptionContext"))
-    return {
+    if blob is not None:
+        _check_named_key(call, "KeyId", key)
+    algorithm = check_algorithm(key, request.get("EncryptionAlgorithm"))
+    plaintext = _decrypt_with(
+        call.ctx,
+        key,
+        request["CiphertextBlob"],
+        blob=blob,
+        algorithm=algorithm,
+        context=request.get("EncryptionContext"),
+        context_member="EncryptionContext",
+    )
+    response: Response = {
         "KeyId": key.arn,
         "Plaintext": plaintext,
-        "EncryptionAlgorithm": SYMMETRIC,
-        "KeyMaterialId": blob.material_id,
+        "EncryptionAlgorithm": algorithm,
     }
+    if blob is not None:
+        response["KeyMaterialId"] = blob.material_id
+    return response
 
 
 def re_encrypt(call: Call) -> Response:
     request, blob = call.request, call.blob
     source, destination = call.keys
-    assert blob is not None and source is not None and destination is not None
-    _check_named_key(call, "SourceKeyId", source)
-    check_algorithm(source, request.get("SourceEncryptionAlgorithm"))
-    check_algorithm(destination, request.get("DestinationEncryptionAlgorithm"))
-    plaintext = unseal(call.ctx, source, blob, request.get("SourceEncryptionContext"))
-    new_blob, material_id = seal(
-        call.ctx, destination, plaintext, request.get("DestinationEncryptionContext")
+    assert source is not None and destination is not None
+    if blob is not None:
+        _check_named_key(call, "SourceKeyId", source)
+    source_algorithm = check_algorithm(source, request.get("SourceEncryptionAlgorithm"))
+    destination_algorithm = check_algorithm(
+        destination, request.get("DestinationEncryptionAlgorithm")
     )
-    return {
+    plaintext = _decrypt_with(
+        call.ctx,
+        source,
+        request["CiphertextBlob"],
+        blob=blob,
+        algorithm=source_algorithm,
+        context=request.get("SourceEncryptionContext"),
+        context_member="SourceEncryptionContext",
+    )
+    new_blob, material_id = _encrypt_with(
+        call.ctx,
+        destination,
+        plaintext,
+        algorithm=destination_algorithm,
+        context=request.get("DestinationEncryptionContext"),
+        context_member="DestinationEncryptionContext",
+    )
+    response: Response = {
         "CiphertextBlob": new_blob,
         "SourceKeyId": source.arn,
         "KeyId": destination.arn,
-        "SourceEncryptionAlgorithm": SYMMETRIC,
-        "DestinationEncryptionAlgorithm": SYMMETRIC,
-        "SourceKeyMaterialId": blob.material_id,
-        "DestinationKeyMaterialId": material_id,
+        "SourceEncryptionAlgorithm": source_algorithm,
+        "DestinationEncryptionAlgorithm": destination_algorithm,
     }
+    if blob is not None:
+        response["SourceKeyMaterialId"] = blob.material_id
+    if material_id is not None:
+        response["DestinationKeyMaterialId"] = material_id
+    return response
 
 
 OPERATIONS = (
     Operation(
-        "Encrypt", encrypt, (KeyAccess("KeyId", "kms:Encrypt", OpClass.CRYPTO),), dry_run=True
+        "Encrypt",
+        encrypt,
+        (KeyAccess("KeyId", "kms:Encrypt", OpClass.CRYPTO, use=ENCRYPTION),),
+        dry_run=True,
     ),
     Operation(
         "Decrypt",
@@ -113,6 +208,8 @@ OPERATIONS = (
                 OpClass.CRYPTO,
                 from_ciphertext=True,
                 dry_run_member="KeyId",
+                algorithm_member="EncryptionAlgorithm",
+                use=ENCRYPTION,
             ),
         ),
         dry_run=True,
@@ -127,13 +224,16 @@ OPERATIONS = (
                 OpClass.CRYPTO,
                 from_ciphertext=True,
                 dry_run_member="SourceKeyId",
+                algorithm_member="SourceEncryptionAlgorithm",
                 context_member="SourceEncryptionContext",
+                use=ENCRYPTION,
             ),
             KeyAccess(
                 "DestinationKeyId",
                 "kms:ReEncryptTo",
                 OpClass.CRYPTO,
                 context_member="DestinationEncryptionContext",
+                use=ENCRYPTION,
             ),
         ),
         dry_run=True,

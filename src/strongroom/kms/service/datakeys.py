@@ -5,10 +5,13 @@ from __future__ import annotations
 import secrets
 
 from strongroom.kms.domain.enums import DATA_KEY_BYTES, DataKeySpec
+from strongroom.kms.domain.key_specs import Use
 from strongroom.kms.domain.states import OpClass
 from strongroom.kms.errors import CustomKeyStoreNotFoundException, ValidationException
 from strongroom.kms.service.crypto_ops import seal
 from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Response
+
+SYMMETRIC_ONLY = Use.SYMMETRIC_ENCRYPTION
 
 
 def _data_key_length(call: Call) -> int:
@@ -52,13 +55,20 @@ OPERATIONS = (
     Operation(
         "GenerateDataKey",
         generate_data_key,
-        (KeyAccess("KeyId", "kms:GenerateDataKey", OpClass.CRYPTO),),
+        (KeyAccess("KeyId", "kms:GenerateDataKey", OpClass.CRYPTO, use=SYMMETRIC_ONLY),),
         dry_run=True,
     ),
     Operation(
         "GenerateDataKeyWithoutPlaintext",
         generate_data_key_without_plaintext,
-        (KeyAccess("KeyId", "kms:GenerateDataKeyWithoutPlaintext", OpClass.CRYPTO),),
+        (
+            KeyAccess(
+                "KeyId",
+                "kms:GenerateDataKeyWithoutPlaintext",
+                OpClass.CRYPTO,
+                use=SYMMETRIC_ONLY,
+            ),
+        ),
         dry_run=True,
     ),
     Operation("GenerateRandom", generate_random, action="kms:GenerateRandom"),

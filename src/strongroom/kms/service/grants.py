@@ -40,7 +40,7 @@ def create_grant(call: Call) -> Response:
     if retiring is not None:
         check_principal_arn(retiring, "RetiringPrincipal")
     constraints = Constraints.from_request(request.get("Constraints"))
-    operations = check_operations(request["Operations"], key.key_spec)
+    operations = check_operations(request["Operations"], key.key_spec, key.key_usage)
     parent = call.via_grant
     if parent is not None and not (
         set(operations) <= set(parent.operations)

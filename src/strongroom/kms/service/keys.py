@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from strongroom.kms.domain import key_specs
 from strongroom.kms.domain.enums import KeySpec, KeyState, KeyUsage, Origin
 from strongroom.kms.domain.ids import new_key_id, new_material_id
 from strongroom.kms.domain.key import KeyRecord
@@ -46,7 +47,7 @@ def default_key_policy(account_id: str) -> str:
     return _DEFAULT_KEY_POLICY.replace("ACCOUNT_ID", account_id)
 
 
-def _key_spec(call: Call) -> KeySpec:
+def _key_spec(call: Call) -> tuple[KeySpec, KeyUsage]:
     spec = call.request.get("KeySpec")
     legacy = call.request.get("CustomerMasterKeySpec")
     if spec is not None and legacy is not None and spec != legacy:
@@ -55,17 +56,12 @@ def _key_spec(call: Call) -> KeySpec:
             "CustomerMasterKeySpec is deprecated."
         )
     chosen = spec or legacy or KeySpec.SYMMETRIC_DEFAULT.value
-    if chosen != KeySpec.SYMMETRIC_DEFAULT.value:
-        raise UnsupportedOperationException(f"KeySpec {chosen} is not supported yet.")
-    return KeySpec(chosen)
+    return key_specs.spec_and_usage(chosen, call.request.get("KeyUsage"))
 
 
 def create_key(call: Call) -> Response:
     request, ctx = call.request, call.ctx
-    spec = _key_spec(call)
-    usage = request.get("KeyUsage", KeyUsage.ENCRYPT_DECRYPT.value)
-    if usage != KeyUsage.ENCRYPT_DECRYPT.value:
-        raise ValidationException(f"KeyUsage {usage} is not compatible with KeySpec {spec}")
+    spec, usage = _key_spec(call)
     origin = request.get("Origin", Origin.AWS_KMS.value)
     if origin != Origin.AWS_KMS.value:
         raise UnsupportedOperationException(f"Origin {origin} is not supported yet.")
@@ -87,13 +83,14 @@ def create_key(call: Call) -> Response:
         state=KeyState.ENABLED,
         description=request.get("Description", ""),
         key_spec=spec,
+        key_usage=usage,
         current_material_id=new_material_id(),
         policy=policy or default_key_policy(call.caller.account_id),
     )
     assert record.current_material_id is not None
     if policy is not None:
         check_lockout(call, record)
-    wrapped = ctx.store.new_material(record.arn, record.current_material_id)
+    wrapped = ctx.store.new_material(record.arn, record.current_material_id, spec)
     ctx.keys.create_key(record, ctx.store.store_id, wrapped, tags)
     ctx.cache.put_key(record)
     call.extra_resources.append(record.arn)

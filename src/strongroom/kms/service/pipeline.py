@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from strongroom.kms.audit.events import AuditEvent, AuditSink
-from strongroom.kms.domain import ciphertext, states
+from strongroom.kms.domain import ciphertext, key_specs, states
 from strongroom.kms.domain.ciphertext import CiphertextBlob
 from strongroom.kms.domain.grants import Grant
 from strongroom.kms.domain.ids import alias_arn, key_arn, parse_key_ref
@@ -45,10 +45,16 @@ class KeyAccess:
     from_ciphertext: bool = False
     # The member that names the key when a dry run ignores the ciphertext (IGNORE_CIPHERTEXT).
     dry_run_member: str | None = None
+    # For a ciphertext member: the request member naming the encryption algorithm. When it
+    # names an asymmetric one, the ciphertext is raw (RSAES-OAEP) and ``dry_run_member``
+    # names the key.
+    algorithm_member: str | None = None
     # Control-plane operations read the key from the database, not from the cache.
     fresh: bool = False
     # The request member whose encryption context conditions and grant constraints see.
     context_member: str = "EncryptionContext"
+    # What the operation needs of the key (spec and usage), checked by the key spec table.
+    use: key_specs.Use = key_specs.Use.ANY
 
 
 def managed_key(action: str, op_class: states.OpClass) -> tuple[KeyAccess]:
@@ -104,6 +110,14 @@ def _ignores_ciphertext(request: Request) -> bool:
     return bool(request.get("DryRun")) and "IGNORE_CIPHERTEXT" in modifiers
 
 
+def _raw_ciphertext(access: KeyAccess, request: Request) -> bool:
+    """The request names an asymmetric encryption algorithm: the ciphertext is not ours."""
+    if access.algorithm_member is None:
+        return False
+    algorithm = request.get(access.algorithm_member)
+    return algorithm is not None and algorithm != "SYMMETRIC_DEFAULT"
+
+
 class Pipeline:
     def __init__(self, ctx: ServiceContext, authorizer: Authorizer, audit: AuditSink) -> None:
         self.ctx = ctx
@@ -152,17 +166,23 @@ class Pipeline:
             if operation.authorize is None:
                 self.authorizer.authorize(call, access.action, key, access)
             states.check(access.op_class, key.state, key.arn)
+            key_specs.check_use(access.use, operation.name, key.key_spec, key.key_usage, key.arn)
         if operation.authorize is not None:
             operation.authorize(call)
 
     def _resolve_access(self, call: Call, access: KeyAccess) -> KeyRecord | None:
-        if access.dry_run_member is not None and _ignores_ciphertext(call.request):
+        raw_ciphertext = _raw_ciphertext(access, call.request)
+        if access.dry_run_member is not None and (
+            raw_ciphertext or _ignores_ciphertext(call.request)
+        ):
             named = call.request.get(access.dry_run_member)
             if named is None:
-                raise ValidationException(
-                    f"{access.dry_run_member} is required when DryRunModifiers has "
-                    "IGNORE_CIPHERTEXT."
+                reason = (
+                    f"{access.algorithm_member} is asymmetric"
+                    if raw_ciphertext
+                    else "DryRunModifiers has IGNORE_CIPHERTEXT"
                 )
+                raise ValidationException(f"{access.dry_run_member} is required when {reason}.")
             return self.resolve(named, call.caller)
         raw = call.request.get(access.member)
         if raw is None:

@@ -13,17 +13,37 @@ from types import MappingProxyType
 from strongroom.kms.service import (
     aliases,
     crypto_ops,
+    datakey_pairs,
     datakeys,
+    encapsulation,
     grants,
+    key_agreement,
     key_policies,
     keys,
+    macs,
     rotation,
+    signing,
     tags,
     usage,
 )
 from strongroom.kms.service.pipeline import Operation
 
-_MODULES = (keys, key_policies, aliases, tags, crypto_ops, datakeys, rotation, usage, grants)
+_MODULES = (
+    keys,
+    key_policies,
+    aliases,
+    tags,
+    crypto_ops,
+    datakeys,
+    datakey_pairs,
+    signing,
+    macs,
+    key_agreement,
+    encapsulation,
+    rotation,
+    usage,
+    grants,
+)
 
 
 def _build() -> Mapping[str, Operation]:

@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
-from strongroom.kms.domain.enums import KeyState, RotationType
+from strongroom.kms.domain.enums import KeySpec, KeyState, RotationType
 from strongroom.kms.domain.ids import new_account_id
 from strongroom.kms.domain.key import AliasRecord, KeyRecord
 from strongroom.kms.domain.principals import Account
-from strongroom.kms.keystores.base import KeyStore, MaterialCipher
+from strongroom.kms.keystores.base import KeyStore, MaterialCipher, MaterialHandle
 from strongroom.kms.service.rotation import rotate, rotate_if_due
 from strongroom.kms.service.scheduler import DueWork
 from strongroom.kms.storage.engine import sqlite_url
@@ -351,13 +351,20 @@ class PausingStore:
     def store_id(self) -> str:
         return self._inner.store_id
 
-    def new_material(self, key_arn: str, material_id: str) -> bytes:
+    def new_material(
+        self, key_arn: str, material_id: str, key_spec: KeySpec = KeySpec.SYMMETRIC_DEFAULT
+    ) -> bytes:
         self.entered.set()
         assert self.release.wait(timeout=10)
-        return self._inner.new_material(key_arn, material_id)
+        return self._inner.new_material(key_arn, material_id, key_spec)
 
     def open_material(self, key_arn: str, material_id: str, wrapped: bytes) -> MaterialCipher:
         return self._inner.open_material(key_arn, material_id, wrapped)
+
+    def open_handle(
+        self, key_arn: str, material_id: str, wrapped: bytes, key_spec: KeySpec
+    ) -> MaterialHandle:
+        return self._inner.open_handle(key_arn, material_id, wrapped, key_spec)
 
     def seal_secret(self, purpose: str, name: str, secret: bytes) -> bytes:
         return self._inner.seal_secret(purpose, name, secret)
