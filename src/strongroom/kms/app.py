@@ -18,7 +18,7 @@ from strongroom.kms.api.server import AsgiApp, KmsApi
 from strongroom.kms.api.sigv4 import SigV4Verifier
 from strongroom.kms.api.sts import StsApi
 from strongroom.kms.audit.events import AuditSink
-from strongroom.kms.audit.log import JsonlAuditLog
+from strongroom.kms.audit.store import ChainedAuditLog
 from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
 from strongroom.kms.keystores.root_key_file import create_root_key_file, load_root_key_file
@@ -128,7 +128,7 @@ def create_app(
     grants = GrantRepository(db)
     policies = PolicyCache(identity, grants)
     ctx = ServiceContext(settings.region, clock, db, keys, identity, store, cache, usage, policies)
-    audit_sink = audit or JsonlAuditLog(settings.audit_dir)
+    audit_sink = audit or ChainedAuditLog(db, store, settings.region, clock.now)
     pipeline = Pipeline(ctx, PolicyAuthorizer(policies, grants), audit_sink)
     credentials = CredentialCache(identity, store)
     verifier: SigV4Verifier[Credential] = SigV4Verifier(
@@ -162,8 +162,10 @@ def create_app(
         policies.apply(changes)
 
     async def flush_audit_and_usage() -> None:
-        await asyncio.to_thread(audit_sink.flush)
-        await asyncio.to_thread(usage.flush)
+        try:
+            await asyncio.to_thread(audit_sink.flush)
+        finally:  # a failed audit flush is retried next time; usage is still written
+            await asyncio.to_thread(usage.flush)
 
     async def housekeeping() -> None:
         done = await asyncio.to_thread(scheduler.run_due)

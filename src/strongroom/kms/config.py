@@ -39,10 +39,6 @@ class Settings:
     def root_key_path(self) -> Path:
         return self.data_dir / "root.key"
 
-    @property
-    def audit_dir(self) -> Path:
-        return self.data_dir / "audit"
-
     def validated(self) -> Settings:
         if not 0 < self.port < 65536:
             raise ConfigError(f"port {self.port} is not between 1 and 65535")

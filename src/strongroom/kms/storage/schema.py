@@ -188,3 +188,64 @@ changes = Table(
     Column("access_key_id", String(128)),
     Column("principal_arn", String(2048)),
 )
+
+# The hash-chained audit trail (kms/audit/). Append-only: rows are inserted by
+# ChainedAuditLog and never updated or deleted; `strongroom audit verify` checks them.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
+    Column("event_time", UtcDateTime(), nullable=False),
+    Column("account_id", String(12), nullable=False),
+    # The canonical JSON record: exactly the bytes that are hashed.
+    Column("record", Text, nullable=False),
+    Column("prev_hash", LargeBinary(32), nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    Index("ix_audit_events_account_time", "account_id", "event_time"),
+)
+
+# The other accounts that may export an event: owners of its keys, when they are not the
+# caller's account. An index only: export re-checks each record it returns.
+audit_event_accounts = Table(
+    "audit_event_accounts",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("event_time", UtcDateTime(), nullable=False),
+    Index("ix_audit_event_accounts_time", "account_id", "event_time"),
+)
+
+# One row (id 1): the last sequence number and hash. Flushers lock it (SELECT ... FOR UPDATE;
+# BEGIN IMMEDIATE on SQLite) so that concurrent writers extend one linear chain.
+audit_chain_head = Table(
+    "audit_chain_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+# Ed25519 audit signing keys: the private key sealed under the root key, the public key clear.
+audit_signing_keys = Table(
+    "audit_signing_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("public_key", LargeBinary, nullable=False),
+    Column("sealed_private_key", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# Signed chain heads, one per flush: a signature over "strongroom-audit-head/v1|seq|hash|time".
+audit_signed_heads = Table(
+    "audit_signed_heads",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
+    Column("hash", LargeBinary(32), nullable=False),
+    Column("signed_at", String(40), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+)

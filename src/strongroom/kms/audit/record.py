@@ -1,0 +1,133 @@
+"""The CloudTrail-like record of an audit event, and its canonical bytes.
+
+The record is what the chain hashes and what ``strongroom audit export`` prints, so it is built
+once, at flush time (never on the request path), and stored exactly as hashed. It holds no
+secrets: only who, when, from where, which operation, on which resources, and the outcome.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC
+
+import orjson
+
+from strongroom.kms.audit.events import AuditEvent
+
+EVENT_SOURCE = "kms.amazonaws.com"
+EVENT_VERSION = "1.08"
+
+# CloudTrail marks KMS reads and cryptographic operations (Encrypt, Decrypt, GenerateDataKey,
+# Sign...) as read-only; everything that changes a key, alias, grant or policy is not.
+_READ_ONLY_PREFIXES = (
+    "Describe",
+    "List",
+    "Get",
+    "Encrypt",
+    "Decrypt",
+    "ReEncrypt",
+    "Generate",
+    "Sign",
+    "Verify",
+    "Derive",
+)
+
+
+def is_read_only(operation: str) -> bool:
+    return operation.startswith(_READ_ONLY_PREFIXES)
+
+
+def arn_account(arn: str) -> str:
+    """The account of an ARN (``arn:partition:service:region:account:resource``), or ""."""
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) == 6 and parts[0] == "arn" else ""
+
+
+def resource_type(arn: str) -> str:
+    resource = arn.split(":", 5)[-1]
+    return "AWS::KMS::Alias" if resource.startswith("alias/") else "AWS::KMS::Key"
+
+
+def identity_type(principal_arn: str) -> str:
+    resource = principal_arn.split(":", 5)[-1]
+    if resource == "root":
+        return "Root"
+    if resource.startswith("user/"):
+        return "IAMUser"
+    if resource.startswith(("role/", "assumed-role/")):
+        return "AssumedRole"
+    return "Unknown"
+
+
+# As in AWS, a request refused for lack of permission is the caller's event only: otherwise
+# anyone could write into another tenant's trail by probing its key ARNs.
+ACCESS_DENIED = "AccessDeniedException"
+
+
+def event_accounts(event: AuditEvent) -> frozenset[str]:
+    """The accounts that may see the event: the caller's, and each resource owner's."""
+    if event.error_code == ACCESS_DENIED:
+        return frozenset({event.account_id})
+    owners = {arn_account(arn) for arn in event.resources}
+    owners.discard("")
+    return frozenset({event.account_id, *owners})
+
+
+def record_accounts(record: dict[str, object]) -> frozenset[str]:
+    """:func:`event_accounts` read back from a stored record."""
+    accounts: set[str] = set()
+    identity = record.get("userIdentity")
+    if isinstance(identity, dict) and isinstance(identity.get("accountId"), str):
+        accounts.add(identity["accountId"])
+    resources = record.get("resources")
+    if isinstance(resources, list) and record.get("errorCode") != ACCESS_DENIED:
+        for resource in resources:
+            if isinstance(resource, dict) and isinstance(resource.get("accountId"), str):
+                accounts.add(resource["accountId"])
+    accounts.discard("")
+    return frozenset(accounts)
+
+
+def to_record(event: AuditEvent, seq: int, region: str) -> dict[str, object]:
+    return sequenced(base_record(event, region), seq)
+
+
+def sequenced(base: dict[str, object], seq: int) -> dict[str, object]:
+    """The record at its place in the chain: the base record with its sequence number."""
+    return {**base, "sequenceNumber": seq}
+
+
+def base_record(event: AuditEvent, region: str) -> dict[str, object]:
+    """Everything but the sequence number, so it can be built before the chain is locked."""
+    time = event.time.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return {
+        "eventVersion": EVENT_VERSION,
+        "eventTime": time,
+        "eventSource": EVENT_SOURCE,
+        "eventName": event.operation,
+        "eventType": "AwsApiCall",
+        "awsRegion": region,
+        "sourceIPAddress": event.source_ip,
+        "requestID": event.request_id,
+        "eventID": str(uuid.uuid4()),
+        "userIdentity": {
+            "type": identity_type(event.principal_arn),
+            "arn": event.principal_arn,
+            "accountId": event.account_id,
+            "accessKeyId": event.access_key_id,
+        },
+        "recipientAccountId": event.account_id,
+        "resources": [
+            {"ARN": arn, "accountId": arn_account(arn), "type": resource_type(arn)}
+            for arn in event.resources
+        ],
+        "errorCode": event.error_code,
+        "readOnly": is_read_only(event.operation),
+        "managementEvent": True,
+        "eventCategory": "Management",
+    }
+
+
+def canonical_bytes(record: dict[str, object]) -> bytes:
+    """Sorted-key compact JSON (UTF-8): one byte string for one record, on every machine."""
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
