@@ -102,3 +102,13 @@ def test_tag_rules(kms: Any, key_id: str) -> None:
     kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
     with aws_error("KMSInvalidStateException"):
         kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": "late", "TagValue": "v"}])
+
+
+def test_update_alias_keeps_the_key_type(kms: Any, key_id: str) -> None:
+    name = f"alias/typed-{key_id[:8]}"
+    kms.create_alias(AliasName=name, TargetKeyId=key_id)
+    signing = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    with aws_error("ValidationException") as error:
+        kms.update_alias(AliasName=name, TargetKeyId=signing["KeyId"])
+    assert "same type" in error.message
+    assert kms.describe_key(KeyId=name)["KeyMetadata"]["KeyId"] == key_id

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -1308,3 +1309,48 @@ def test_a_key_created_without_a_policy_gets_the_default_policy(world: World) ->
             "Resource": "*",
         }
     ]
+
+
+def test_alias_operations_need_the_action_on_the_alias_too(tmp_path: Path) -> None:
+    """CreateAlias needs kms:CreateAlias on the alias (identity policy) and on the key (key
+    policy), as in AWS: a key policy naming the user is not enough."""
+    with in_process_server(tmp_path / "data") as server:
+        data = open_data_dir(Settings(data_dir=server.data_dir))
+        admin = data.admin
+        account = server.admin_key.account_id
+        admin.create_user(account, "aliaser")
+        issued = admin.create_access_key(account, "aliaser")
+        admin_kms, user_kms = server.client(), server.client(issued)
+        user_arn = f"arn:aws:iam::{account}:user/aliaser"
+        policy = (
+            '{"Version": "2012-10-17", "Statement": [{"Sid": "Admin", "Effect": "Allow", '
+            f'"Principal": {{"AWS": "arn:aws:iam::{account}:user/admin"}}, "Action": "kms:*", '
+            '"Resource": "*"}, {"Sid": "Aliaser", "Effect": "Allow", '
+            f'"Principal": {{"AWS": "{user_arn}"}}, "Action": "kms:*Alias", "Resource": "*"}}]}}'
+        )
+        key_id = admin_kms.create_key(Policy=policy)["KeyMetadata"]["KeyId"]
+        with aws_error("AccessDeniedException") as error:
+            user_kms.create_alias(AliasName="alias/mine", TargetKeyId=key_id)
+        assert ":alias/mine because no identity-based policy" in error.message
+        admin.put_user_policy(
+            account,
+            "aliaser",
+            "Aliases",
+            (
+                '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+                '"Action": ["kms:CreateAlias", "kms:DeleteAlias"], '
+                f'"Resource": "arn:aws:kms:us-east-1:{account}:alias/mine"}}]}}'
+            ),
+        )
+        deadline = time.monotonic() + 2
+        while True:
+            try:
+                user_kms.create_alias(AliasName="alias/mine", TargetKeyId=key_id)
+                break
+            except user_kms.exceptions.ClientError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        with aws_error("AccessDeniedException"):
+            user_kms.create_alias(AliasName="alias/other", TargetKeyId=key_id)
+        user_kms.delete_alias(AliasName="alias/mine")
+        data.db.engine.dispose()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from strongroom.kms.domain.ids import alias_arn, check_alias_name
-from strongroom.kms.domain.key import AliasRecord
+from strongroom.kms.domain.key import AliasRecord, KeyRecord
 from strongroom.kms.domain.states import OpClass
-from strongroom.kms.errors import AlreadyExistsException, NotFoundException
+from strongroom.kms.errors import AlreadyExistsException, NotFoundException, ValidationException
 from strongroom.kms.service.paging import page
 from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Response
 from strongroom.kms.storage.database import DuplicateRecord
@@ -36,10 +36,27 @@ def update_alias(call: Call) -> Response:
     name = call.request["AliasName"]
     check_alias_name(name)
     ctx, account = call.ctx, call.caller.account_id
-    if not ctx.keys.update_alias(account, name, call.key.key_id, ctx.clock.now()):
+    new, current = call.keys
+    assert new is not None and current is not None
+    if _kind(new) != _kind(current):
+        raise ValidationException(
+            f"{new.arn} cannot replace {current.arn} as the target of {name}: an alias moves "
+            "only to a key of the same type (symmetric, asymmetric or HMAC) and key usage."
+        )
+    if not ctx.keys.update_alias(account, name, new.key_id, ctx.clock.now()):
         raise _not_found(call, name)
     ctx.cache.forget_alias(account, name)
     return {}
+
+
+def _kind(key: KeyRecord) -> tuple[str, str]:
+    spec = key.key_spec.value
+    family = (
+        "symmetric"
+        if spec == "SYMMETRIC_DEFAULT"
+        else ("hmac" if spec.startswith("HMAC") else "asymmetric")
+    )
+    return family, key.key_usage.value
 
 
 def delete_alias(call: Call) -> Response:
@@ -65,22 +82,28 @@ def list_aliases(call: Call) -> Response:
 
 
 OPERATIONS = (
+    # As in AWS, alias operations need the action on the alias (identity policies) and on
+    # every key involved (key policies): for UpdateAlias both the new and the current target.
     Operation(
         "CreateAlias",
         create_alias,
         (KeyAccess("TargetKeyId", "kms:CreateAlias", OpClass.MODIFY, aliases=False, fresh=True),),
+        alias_resource="AliasName",
     ),
     Operation(
         "UpdateAlias",
         update_alias,
-        (KeyAccess("TargetKeyId", "kms:UpdateAlias", OpClass.MODIFY, aliases=False, fresh=True),),
+        (
+            KeyAccess("TargetKeyId", "kms:UpdateAlias", OpClass.MODIFY, aliases=False, fresh=True),
+            KeyAccess("AliasName", "kms:UpdateAlias", OpClass.READ, fresh=True),
+        ),
+        alias_resource="AliasName",
     ),
-    # DeleteAlias names no key; the key behind the alias is resolved (and authorized) through
-    # the alias itself.
     Operation(
         "DeleteAlias",
         delete_alias,
         (KeyAccess("AliasName", "kms:DeleteAlias", OpClass.READ, fresh=True),),
+        alias_resource="AliasName",
     ),
     Operation(
         "ListAliases",

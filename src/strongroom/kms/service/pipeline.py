@@ -15,10 +15,12 @@ from typing import Any
 from strongroom.kms.audit.events import AuditEvent, AuditSink
 from strongroom.kms.domain import ciphertext, key_specs, states
 from strongroom.kms.domain.ciphertext import CiphertextBlob
+from strongroom.kms.domain.evaluation import Effect
 from strongroom.kms.domain.grants import Grant
 from strongroom.kms.domain.ids import alias_arn, key_arn, parse_key_ref
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.errors import (
+    AccessDeniedException,
     DryRunOperationException,
     InvalidCiphertextException,
     KmsError,
@@ -71,6 +73,9 @@ class Operation:
     dry_run: bool = False
     # Replaces policy authorization for operations that grants authorize (RetireGrant).
     authorize: Callable[[Call], None] | None = None
+    # A request member naming an alias that is itself a resource of the action (CreateAlias,
+    # UpdateAlias, DeleteAlias): identity policies must allow the action on the alias's ARN.
+    alias_resource: str | None = None
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -167,8 +172,29 @@ class Pipeline:
                 self.authorizer.authorize(call, access.action, key, access)
             states.check(access.op_class, key.state, key.arn)
             key_specs.check_use(access.use, operation.name, key.key_spec, key.key_usage, key.arn)
+        if operation.alias_resource is not None:
+            self._authorize_alias(call, operation.alias_resource)
         if operation.authorize is not None:
             operation.authorize(call)
+
+    def _authorize_alias(self, call: Call, member: str) -> None:
+        name = call.request.get(member)
+        if name is None:
+            return
+        caller, action = call.caller, call.operation.actions[0]
+        arn = alias_arn(self.ctx.region, caller.account_id, name)
+        effect = self.authorizer.identity_effect(call, action, arn)
+        if effect is Effect.ALLOW:
+            return
+        reason = (
+            "with an explicit deny in an identity-based policy"
+            if effect is Effect.DENY
+            else f"because no identity-based policy allows the {action} action"
+        )
+        raise AccessDeniedException(
+            f"User: {caller.principal_arn} is not authorized to perform: {action} on resource: "
+            f"{arn} {reason}"
+        )
 
     def _resolve_access(self, call: Call, access: KeyAccess) -> KeyRecord | None:
         raw_ciphertext = _raw_ciphertext(access, call.request)
