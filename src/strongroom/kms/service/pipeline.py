@@ -1,9 +1,10 @@
 """The one pipeline every KMS operation runs through.
 
 authenticate (done by the API layer, which hands us a :class:`Caller`) -> resolve the keys the
-request names -> authorize each -> check each against the key-state table -> DryRun -> run the
-operation -> audit. Operations declare what they need in :class:`Operation`; none of them
-resolves, authorizes or checks state by itself.
+request names -> authorize each (and the alias, for alias operations) -> check each against the
+key-state table and the key-spec/usage table -> DryRun -> run the operation -> audit.
+Operations declare what they need in :class:`Operation`; none of them resolves, authorizes or
+checks state by itself.
 """
 
 from __future__ import annotations
