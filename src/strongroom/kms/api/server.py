@@ -21,11 +21,11 @@ from typing import Any
 import orjson
 
 from strongroom.kms.api.model import ServiceModel
-from strongroom.kms.api.request_ids import RequestIds
 from strongroom.kms.api.sigv4 import SigV4Verifier
 from strongroom.kms.api.sts import CONTENT_TYPE as STS_CONTENT_TYPE
 from strongroom.kms.api.sts import StsApi, is_sts_request
 from strongroom.kms.api.wire_errors import error_response
+from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.errors import (
     KmsError,
     KMSInternalException,
@@ -75,7 +75,7 @@ class KmsApi:
         self._max_body = max_body_bytes
         self._model_operations = frozenset(model.operation_names)
         self._decoders = {name: model.request_decoder(name) for name in operations}
-        self._request_ids = RequestIds()
+        self._request_ids = UuidShapedIds()
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = self._request_ids.next()

@@ -7,12 +7,14 @@ secrets: only who, when, from where, which operation, on which resources, and th
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC
 
 import orjson
 
 from strongroom.kms.audit.events import AuditEvent
+from strongroom.kms.domain.ids import UuidShapedIds
+
+_EVENT_IDS = UuidShapedIds()
 
 EVENT_SOURCE = "kms.amazonaws.com"
 EVENT_VERSION = "1.08"
@@ -109,7 +111,7 @@ def base_record(event: AuditEvent, region: str) -> dict[str, object]:
         "awsRegion": region,
         "sourceIPAddress": event.source_ip,
         "requestID": event.request_id,
-        "eventID": str(uuid.uuid4()),
+        "eventID": _EVENT_IDS.next(),
         "userIdentity": {
             "type": identity_type(event.principal_arn),
             "arn": event.principal_arn,
