@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
+from tests.support import propagation
 from tests.support.processes import (
     OutputDrain,
     children,
@@ -30,10 +29,6 @@ from tests.support.processes import (
 )
 from tests.support.raw_kms import RawKms, Reply, connect_to_each_worker
 from tests.support.servers import ServerProcess, server_process
-
-DEADLINE = 1.0  # seconds within which a change must be in force in every worker
-WATCH = 1.6  # seconds of requests after a change
-FRESH_THREADS = 4
 
 
 @dataclass
@@ -116,134 +111,74 @@ def test_two_worker_processes_serve_requests(cluster: Cluster) -> None:
         conn.close()
 
 
-# --- changes reach every worker within DEADLINE ----------------------------------------------
+# --- changes reach every worker within DEADLINE (tests/support/propagation.py) --------------
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    at: float  # when the request was sent, in seconds after the change was acknowledged
-    worker: int | None  # the worker of a pinned connection; None for a new connection
-    outcome: str  # the KeyId of a success, or the error code
+def key_or_error(reply: Reply) -> str:
+    """The KeyId of a success, or the error code: an alias change shows as a new KeyId."""
+    return reply.error_code or str(reply.body["KeyId"])
 
 
-def watch(
-    cluster: Cluster, pinned: dict[int, RawKms], key_ref: str, change: Callable[[], Reply]
-) -> list[Attempt]:
-    """Make ``change``, then Encrypt under ``key_ref`` from several threads for WATCH s."""
-    attempts: list[Attempt] = []
-    lock = threading.Lock()
-    go = threading.Event()
-    started = 0.0
-
-    def record(attempt: Attempt) -> None:
-        with lock:
-            attempts.append(attempt)
-
-    def on_worker(pid: int) -> None:
-        conn = pinned[pid]
-        go.wait()
-        while (at := time.monotonic() - started) < WATCH:
-            reply = conn.encrypt(key_ref)
-            record(Attempt(at, pid, reply.error_code or str(reply.body["KeyId"])))
-
-    def on_new_connections() -> None:
-        go.wait()
-        while True:
-            client = cluster.fresh_client()
-            at = time.monotonic() - started
-            if at >= WATCH:
-                return
-            try:
-                outcome = str(client.encrypt(KeyId=key_ref, Plaintext=b"x")["KeyId"])
-            except ClientError as error:
-                outcome = str(error.response["Error"]["Code"])
-            record(Attempt(at, None, outcome))
-
-    with ThreadPoolExecutor(len(pinned) + FRESH_THREADS) as pool:
-        futures = [pool.submit(on_worker, pid) for pid in pinned]
-        futures += [pool.submit(on_new_connections) for _ in range(FRESH_THREADS)]
-        try:
-            reply = change()
-        finally:
-            started = time.monotonic()
-            go.set()
-        for future in futures:
-            future.result()
-    assert reply.status == 200, reply
-    return sorted(attempts, key=lambda a: a.at)
+def encrypt_under(key_ref: str) -> Callable[[RawKms], Reply]:
+    return lambda conn: conn.encrypt(key_ref)
 
 
-def warm(cluster: Cluster, pinned: dict[int, RawKms], key_ref: str, expected: str) -> None:
-    """Use ``key_ref`` in every worker (pinned) and over many new connections."""
-    for pid, conn in pinned.items():
-        for _ in range(10):
-            reply = conn.encrypt(key_ref)
-            assert (reply.status, reply.body.get("KeyId")) == (200, expected), (pid, reply)
+def succeeds(send: Callable[[], Reply]) -> Callable[[], None]:
+    def change() -> None:
+        reply = send()
+        assert reply.status == 200, reply
 
-    def fresh(_: int) -> str:
-        return str(cluster.fresh_client().encrypt(KeyId=key_ref, Plaintext=b"w")["KeyId"])
-
-    with ThreadPoolExecutor(FRESH_THREADS) as pool:
-        assert set(pool.map(fresh, range(40))) == {expected}
+    return change
 
 
-def check_deadline(attempts: list[Attempt], pinned: dict[int, RawKms], old: str, new: str) -> None:
-    summary = summarize(attempts)
-    assert {a.outcome for a in attempts} <= {old, new}, summary
-    late_old = [a for a in attempts if a.outcome == old and a.at >= DEADLINE]
-    assert late_old == [], f"old outcome {DEADLINE} s after the change:\n{summary}"
-    for pid in pinned:  # every worker was watched past the deadline, and had switched
-        late = [a for a in attempts if a.worker == pid and a.at >= DEADLINE]
-        assert late, f"worker {pid} was not asked after {DEADLINE} s:\n{summary}"
-        assert {a.outcome for a in late} == {new}
-    assert any(a.worker is None and a.at >= DEADLINE for a in attempts), summary
-
-
-def summarize(attempts: list[Attempt]) -> str:
-    lines = []
-    for who in sorted({a.worker or 0 for a in attempts}):
-        mine = [a for a in attempts if (a.worker or 0) == who]
-        by_outcome = Counter(a.outcome for a in mine)
-        last = {o: max(a.at for a in mine if a.outcome == o) for o in by_outcome}
-        first = {o: min(a.at for a in mine if a.outcome == o) for o in by_outcome}
-        lines.append(
-            f"  {'new connections' if who == 0 else f'worker {who}'}: "
-            + ", ".join(f"{o}: {n} ({first[o]:.3f}-{last[o]:.3f} s)" for o, n in by_outcome.items())
-        )
-    return "\n".join(lines)
+def watch_change(
+    cluster: Cluster, key_ref: str, expected: str, change: Callable[[RawKms], Reply], via: int
+) -> list[propagation.Attempt]:
+    """Warm both workers with Encrypt under ``key_ref``; make ``change`` through worker ``via``
+    (the other one has to learn about it); watch Encrypt from every worker and new connections."""
+    pinned, control = cluster.pin(), cluster.pin()
+    server, request = cluster.server, encrypt_under(key_ref)
+    propagation.warm(
+        pinned, server.endpoint, server.admin_key, request, expected, read=key_or_error
+    )
+    return propagation.watch(
+        pinned,
+        server.endpoint,
+        server.admin_key,
+        request,
+        succeeds(lambda: change(control[cluster.workers[via]])),
+        read=key_or_error,
+    )
 
 
 def test_disable_key_reaches_every_worker_within_a_second(cluster: Cluster) -> None:
     kms = cluster.server.client()
     meta = kms.create_key()["KeyMetadata"]
-    pinned, control = cluster.pin(), cluster.pin()
-    warm(cluster, pinned, meta["KeyId"], meta["Arn"])
-    # The change goes through one worker; the other one has to learn about it.
-    attempts = watch(
+    attempts = watch_change(
         cluster,
-        pinned,
         meta["KeyId"],
-        lambda: control[cluster.workers[0]].call("DisableKey", {"KeyId": meta["KeyId"]}),
+        meta["Arn"],
+        lambda conn: conn.call("DisableKey", {"KeyId": meta["KeyId"]}),
+        via=0,
     )
-    check_deadline(attempts, pinned, meta["Arn"], "DisabledException")
+    propagation.check_deadline(attempts, cluster.workers, meta["Arn"], "DisabledException")
     assert kms.describe_key(KeyId=meta["KeyId"])["KeyMetadata"]["KeyState"] == "Disabled"
 
 
 def test_scheduled_deletion_reaches_every_worker_within_a_second(cluster: Cluster) -> None:
     kms = cluster.server.client()
     meta = kms.create_key()["KeyMetadata"]
-    pinned, control = cluster.pin(), cluster.pin()
-    warm(cluster, pinned, meta["KeyId"], meta["Arn"])
-    attempts = watch(
+    attempts = watch_change(
         cluster,
-        pinned,
         meta["KeyId"],
-        lambda: control[cluster.workers[1]].call(
+        meta["Arn"],
+        lambda conn: conn.call(
             "ScheduleKeyDeletion", {"KeyId": meta["KeyId"], "PendingWindowInDays": 7}
         ),
+        via=1,
     )
-    check_deadline(attempts, pinned, meta["Arn"], "KMSInvalidStateException")
-    assert kms.describe_key(KeyId=meta["KeyId"])["KeyMetadata"]["KeyState"] == ("PendingDeletion")
+    propagation.check_deadline(attempts, cluster.workers, meta["Arn"], "KMSInvalidStateException")
+    assert kms.describe_key(KeyId=meta["KeyId"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
 
 
 def test_retargeted_alias_reaches_every_worker_within_a_second(cluster: Cluster) -> None:
@@ -251,14 +186,11 @@ def test_retargeted_alias_reaches_every_worker_within_a_second(cluster: Cluster)
     old, new = (kms.create_key()["KeyMetadata"] for _ in range(2))
     alias = f"alias/moving-{old['KeyId'][:8]}"
     kms.create_alias(AliasName=alias, TargetKeyId=old["KeyId"])
-    pinned, control = cluster.pin(), cluster.pin()
-    warm(cluster, pinned, alias, old["Arn"])
-    attempts = watch(
+    attempts = watch_change(
         cluster,
-        pinned,
         alias,
-        lambda: control[cluster.workers[0]].call(
-            "UpdateAlias", {"AliasName": alias, "TargetKeyId": new["KeyId"]}
-        ),
+        old["Arn"],
+        lambda conn: conn.call("UpdateAlias", {"AliasName": alias, "TargetKeyId": new["KeyId"]}),
+        via=0,
     )
-    check_deadline(attempts, pinned, old["Arn"], new["Arn"])
+    propagation.check_deadline(attempts, cluster.workers, old["Arn"], new["Arn"])

@@ -25,6 +25,7 @@ FRESH_THREADS = 4
 OK = "OK"
 
 Request = Callable[[RawKms], Reply]
+Reader = Callable[[Reply], str]  # what a reply counts as: OK, an error code, a key ARN...
 
 
 def outcome(reply: Reply) -> str:
@@ -38,25 +39,33 @@ class Attempt:
     outcome: str  # OK, or the error code
 
 
-def fresh_outcome(endpoint: str, key: IssuedAccessKey, request: Request) -> str:
+def fresh_outcome(
+    endpoint: str, key: IssuedAccessKey, request: Request, read: Reader = outcome
+) -> str:
     """The request over a new connection (to whichever worker accepts it)."""
     conn = RawKms(endpoint, key)
     try:
-        return outcome(request(conn))
+        return read(request(conn))
     finally:
         conn.close()
 
 
 def warm(
-    pinned: dict[int, RawKms], endpoint: str, key: IssuedAccessKey, request: Request, expected: str
+    pinned: dict[int, RawKms],
+    endpoint: str,
+    key: IssuedAccessKey,
+    request: Request,
+    expected: str,
+    *,
+    read: Reader = outcome,
 ) -> None:
     """Make the request in every worker (pinned) and over many new connections."""
     for pid, conn in pinned.items():
         for _ in range(10):
             reply = request(conn)
-            assert outcome(reply) == expected, (pid, reply)
+            assert read(reply) == expected, (pid, reply)
     with ThreadPoolExecutor(FRESH_THREADS) as pool:
-        outcomes = set(pool.map(lambda _: fresh_outcome(endpoint, key, request), range(20)))
+        outcomes = set(pool.map(lambda _: fresh_outcome(endpoint, key, request, read), range(20)))
     assert outcomes == {expected}
 
 
@@ -66,6 +75,8 @@ def watch(
     key: IssuedAccessKey,
     request: Request,
     change: Callable[[], None],
+    *,
+    read: Reader = outcome,
 ) -> list[Attempt]:
     """Make ``change``, then send ``request`` from several threads for WATCH seconds."""
     attempts: list[Attempt] = []
@@ -81,12 +92,12 @@ def watch(
         conn = pinned[pid]
         go.wait()
         while (at := time.monotonic() - started) < WATCH:
-            record(Attempt(at, pid, outcome(request(conn))))
+            record(Attempt(at, pid, read(request(conn))))
 
     def on_new_connections() -> None:
         go.wait()
         while (at := time.monotonic() - started) < WATCH:
-            record(Attempt(at, None, fresh_outcome(endpoint, key, request)))
+            record(Attempt(at, None, fresh_outcome(endpoint, key, request, read)))
 
     with ThreadPoolExecutor(len(pinned) + FRESH_THREADS) as pool:
         futures = [pool.submit(on_worker, pid) for pid in pinned]
