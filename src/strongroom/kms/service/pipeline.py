@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from strongroom.kms.audit.events import AuditEvent, AuditSink
@@ -140,18 +141,17 @@ class Pipeline:
                 raise DryRunOperationException()
             response = operation.handler(call)
         except KmsError as error:
-            self._record(call, error.code)
+            self._record(call, error.code, self.ctx.clock.now())
             raise
-        self._record(call, None)
-        self._note_usage(call)
+        now = self.ctx.clock.now()
+        self._record(call, None, now)
+        self._note_usage(call, now)
         return response
 
-    def _note_usage(self, call: Call) -> None:
+    def _note_usage(self, call: Call, now: datetime) -> None:
         for access, key in zip(call.operation.keys, call.keys, strict=False):
             if key is not None and access.op_class is states.OpClass.CRYPTO:
-                self.ctx.usage.note(
-                    key.key_id, call.operation.name, self.ctx.clock.now(), call.request_id
-                )
+                self.ctx.usage.note(key.key_id, call.operation.name, now, call.request_id)
 
     def _prepare(self, call: Call) -> None:
         operation = call.operation
@@ -255,11 +255,11 @@ class Pipeline:
             raise NotFoundException(f"Key '{key_arn(region, account, key_id)}' does not exist")
         return key
 
-    def _record(self, call: Call, error_code: str | None) -> None:
+    def _record(self, call: Call, error_code: str | None, now: datetime) -> None:
         resources = tuple(k.arn for k in call.keys if k is not None)
         self._audit.record(
             AuditEvent(
-                time=self.ctx.clock.now(),
+                time=now,
                 request_id=call.request_id,
                 account_id=call.caller.account_id,
                 principal_arn=call.caller.principal_arn,
