@@ -36,7 +36,13 @@ def test_a_grant_allows_mac_operations(world: World) -> None:  # noqa: F811
     )
     nobody = world.client("nobody")
     mac = nobody.generate_mac(KeyId=meta["Arn"], Message=b"m", MacAlgorithm="HMAC_SHA_256")["Mac"]
-    nobody.verify_mac(KeyId=meta["Arn"], Message=b"m", Mac=mac, MacAlgorithm="HMAC_SHA_256")
+    assert len(mac) == 32
+    verified = nobody.verify_mac(
+        KeyId=meta["Arn"], Message=b"m", Mac=mac, MacAlgorithm="HMAC_SHA_256"
+    )
+    assert verified["MacValid"] is True
+    with aws_error("KMSInvalidMacException"):
+        nobody.verify_mac(KeyId=meta["Arn"], Message=b"n", Mac=mac, MacAlgorithm="HMAC_SHA_256")
 
 
 def test_signing_algorithm_condition(world: World) -> None:  # noqa: F811

@@ -1132,12 +1132,16 @@ def test_a_constrained_grant_with_create_grant_allows_sub_grants_as_strict(world
     )
     # As strict, and stricter: allowed.
     for constraints in (SUBSET, {"EncryptionContextEquals": PURPOSE}):
-        nobody.create_grant(
+        grant_id = nobody.create_grant(
             KeyId=g.arn,
             GranteePrincipal=world.arn("app"),
             Operations=["Encrypt"],
             Constraints=constraints,
-        )
+        )["GrantId"]
+        listed = world.kms.list_grants(KeyId=g.arn, GrantId=grant_id)["Grants"]
+        assert [(e["GranteePrincipal"], e["Constraints"]) for e in listed] == [
+            (world.arn("app"), constraints)
+        ]
 
 
 def test_a_constrained_grant_may_include_describe_key(world: World) -> None:

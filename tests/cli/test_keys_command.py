@@ -318,7 +318,8 @@ def test_an_administrator_can_still_grant_itself_use(world: World) -> None:
     token = keyadmin.create_grant(
         KeyId=key_id, GranteePrincipal=world.arn("keyadmin"), Operations=["Encrypt"]
     )["GrantToken"]
-    keyadmin.encrypt(KeyId=key_id, Plaintext=b"x", GrantTokens=[token])
+    used = keyadmin.encrypt(KeyId=key_id, Plaintext=b"x", GrantTokens=[token])
+    assert used["KeyId"].endswith(f":key/{key_id}")
 
 
 def test_aws_errors_are_one_line_with_code_and_message(world: World) -> None:
