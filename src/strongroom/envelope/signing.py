@@ -76,16 +76,6 @@ class Hasher:
         return self._digest.digest()
 
 
-class _Plain:
-    """The unsigned counterpart of :class:`_Hasher`: one buffer, nothing hashed."""
-
-    def __init__(self, buffer_size: int) -> None:
-        self.buffer = bytearray(buffer_size)
-
-    def take(self) -> bytearray:
-        return self.buffer
-
-
 def sign(key: ec.EllipticCurvePrivateKey, digest: bytes) -> bytes:
     signature = key.sign(digest, _ECDSA)
     while len(signature) != SIGNATURE_LENGTH:
