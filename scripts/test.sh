@@ -2,6 +2,11 @@
 # Install everything the tests need and run the whole suite: lint, types, tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# SoftHSM2 is the HSM of the PKCS#11 tests; install it where it is missing.
+if [ ! -e /usr/lib/softhsm/libsofthsm2.so ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq softhsm2 opensc >/dev/null
+fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
