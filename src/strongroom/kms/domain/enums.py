@@ -49,6 +49,8 @@ class KeyUsage(StrEnum):
 
 class Origin(StrEnum):
     AWS_KMS = "AWS_KMS"
+    EXTERNAL = "EXTERNAL"
+    AWS_CLOUDHSM = "AWS_CLOUDHSM"
 
 
 class KeyManager(StrEnum):

@@ -14,6 +14,7 @@ from strongroom.kms.domain.enums import (
 )
 from strongroom.kms.domain.ids import alias_arn, key_arn
 from strongroom.kms.domain.key_specs import metadata_algorithms
+from strongroom.kms.domain.lineage import HsmLineage
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,11 @@ class KeyRecord:
     # Automatic rotation: the period when enabled (None when disabled) and the next date.
     rotation_period_days: int | None = None
     next_rotation_date: datetime | None = None
+    # Keys of a custom key store (Origin AWS_CLOUDHSM) name the store and its HSM cluster.
+    custom_key_store_id: str | None = None
+    cloud_hsm_cluster_id: str | None = None
+    # Imported material that was exported out of an HSM token (see domain/lineage.py).
+    hsm_lineage: HsmLineage | None = None
 
     arn: str = field(init=False, repr=False, compare=False)
 
@@ -79,6 +85,10 @@ class KeyRecord:
             meta["PendingDeletionWindowInDays"] = self.pending_window_days
         if self.current_material_id is not None:
             meta["CurrentKeyMaterialId"] = self.current_material_id
+        if self.custom_key_store_id is not None:
+            meta["CustomKeyStoreId"] = self.custom_key_store_id
+        if self.cloud_hsm_cluster_id is not None:
+            meta["CloudHsmClusterId"] = self.cloud_hsm_cluster_id
         return meta
 
 

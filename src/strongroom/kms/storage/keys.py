@@ -17,6 +17,7 @@ from strongroom.kms.domain.enums import (
     RotationType,
 )
 from strongroom.kms.domain.key import AliasRecord, KeyRecord
+from strongroom.kms.domain.lineage import HsmLineage
 from strongroom.kms.domain.rotation import MaterialVersion
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.database import Database
@@ -349,6 +350,9 @@ def _key_columns(key: KeyRecord) -> dict[str, object]:
         "policy": key.policy,
         "rotation_period_days": key.rotation_period_days,
         "next_rotation_date": key.next_rotation_date,
+        "custom_key_store_id": key.custom_key_store_id,
+        "cloud_hsm_cluster_id": key.cloud_hsm_cluster_id,
+        "hsm_lineage": None if key.hsm_lineage is None else key.hsm_lineage.to_json(),
     }
 
 
@@ -370,6 +374,9 @@ def _key(row: Any) -> KeyRecord:
         policy=row.policy,
         rotation_period_days=row.rotation_period_days,
         next_rotation_date=row.next_rotation_date,
+        custom_key_store_id=row.custom_key_store_id,
+        cloud_hsm_cluster_id=row.cloud_hsm_cluster_id,
+        hsm_lineage=None if row.hsm_lineage is None else HsmLineage.from_json(row.hsm_lineage),
     )
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -98,6 +98,9 @@ keys = Table(
     Column("policy", Text, nullable=False),
     Column("rotation_period_days", Integer),
     Column("next_rotation_date", UtcDateTime()),
+    Column("custom_key_store_id", String(64)),
+    Column("cloud_hsm_cluster_id", String(64)),
+    Column("hsm_lineage", Text),  # JSON (domain/lineage.py) or null
     Index("ix_keys_account", "account_id", "key_id"),
     Index("ix_keys_deletion", "state", "deletion_date"),
     Index("ix_keys_rotation", "state", "next_rotation_date"),
