@@ -90,6 +90,9 @@ def add_parser(commands: Any) -> None:
     delete.add_argument("access_key_id")
     delete.set_defaults(run=_run(lambda d, x: d.admin.delete_access_key(x.access_key_id)))
     _add_due(things)
+    from strongroom.cli.hsm_clusters import add_verbs as add_hsm_cluster_verbs
+
+    add_hsm_cluster_verbs(things, _run)
 
 
 def _add_policy_verbs(verbs: Any, kind: str) -> None:

@@ -34,11 +34,14 @@ from strongroom.kms.service.cache import KeyCache
 from strongroom.kms.service.caller import Credential
 from strongroom.kms.service.context import ServiceContext
 from strongroom.kms.service.credentials import CredentialCache
+from strongroom.kms.service.custom_store_connections import CustomKeyStoreConnections
+from strongroom.kms.service.hsm_clusters import HsmClusters
 from strongroom.kms.service.pipeline import Pipeline
 from strongroom.kms.service.policy_cache import PolicyCache
 from strongroom.kms.service.registry import OPERATIONS
 from strongroom.kms.service.scheduler import LifecycleScheduler
 from strongroom.kms.service.usage import UsageTracker
+from strongroom.kms.storage.custom_key_stores import CustomKeyStoreRepository
 from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.engine import sqlite_url
 from strongroom.kms.storage.grants import GrantRepository
@@ -69,6 +72,10 @@ class DataDir:
     @property
     def admin(self) -> Admin:
         return Admin(IdentityRepository(self.db), self.store, self.clock)
+
+    @property
+    def hsm_clusters(self) -> HsmClusters:
+        return HsmClusters(CustomKeyStoreRepository(self.db), self.clock)
 
 
 def initialize(
@@ -120,14 +127,26 @@ def create_app(
     db, store, clock = data_dir.db, data_dir.store, data_dir.clock
     keys = KeyRepository(db)
     identity = IdentityRepository(db)
-    cache = KeyCache(db, keys, store)
+    custom_stores = CustomKeyStoreConnections(CustomKeyStoreRepository(db), store)
+    cache = KeyCache(db, keys, store, custom_stores=custom_stores)
     tracking_start = datetime.fromisoformat(
         db.init_meta("usage_tracking_start", clock.now().isoformat())
     )
     usage = UsageTracker(UsageRepository(db), tracking_start)
     grants = GrantRepository(db)
     policies = PolicyCache(identity, grants)
-    ctx = ServiceContext(settings.region, clock, db, keys, identity, store, cache, usage, policies)
+    ctx = ServiceContext(
+        settings.region,
+        clock,
+        db,
+        keys,
+        identity,
+        store,
+        cache,
+        usage,
+        policies,
+        custom_stores=custom_stores,
+    )
     audit_sink = audit or ChainedAuditLog(db, store, settings.region, clock.now)
     pipeline = Pipeline(ctx, PolicyAuthorizer(policies, grants), audit_sink)
     credentials = CredentialCache(identity, store)
@@ -160,6 +179,7 @@ def create_app(
         cache.apply(changes)
         credentials.apply(changes)
         policies.apply(changes)
+        custom_stores.apply(changes)
 
     async def flush_audit_and_usage() -> None:
         try:
@@ -174,6 +194,7 @@ def create_app(
         await asyncio.to_thread(db.prune_changes, clock.now())
 
     def shutdown() -> None:
+        custom_stores.close()
         audit_sink.flush()
         usage.flush()
         db.engine.dispose()

@@ -87,7 +87,43 @@ class ConflictException(KmsError):
     status = 409
 
 
+class CloudHsmClusterInUseException(KmsError):
+    pass
+
+
+class CloudHsmClusterInvalidConfigurationException(KmsError):
+    pass
+
+
+class CloudHsmClusterNotActiveException(KmsError):
+    pass
+
+
+class CloudHsmClusterNotFoundException(KmsError):
+    pass
+
+
+class CloudHsmClusterNotRelatedException(KmsError):
+    pass
+
+
+class CustomKeyStoreHasCMKsException(KmsError):
+    pass
+
+
+class CustomKeyStoreInvalidStateException(KmsError):
+    pass
+
+
+class CustomKeyStoreNameInUseException(KmsError):
+    pass
+
+
 class CustomKeyStoreNotFoundException(KmsError):
+    pass
+
+
+class IncorrectTrustAnchorException(KmsError):
     pass
 
 

@@ -98,3 +98,14 @@ class KeyStore(Protocol):
         ...
 
     def unseal_secret(self, purpose: str, name: str, sealed: bytes) -> bytes: ...
+
+
+class CustomKeyStores(Protocol):
+    """This process's view of the custom key stores: their connection, their key stores."""
+
+    def is_connected(self, custom_key_store_id: str) -> bool: ...
+
+    def key_store(self, custom_key_store_id: str) -> KeyStore:
+        """The store's KeyStore in this process (connecting it on first use); raises
+        KeyUnavailableException when the store or its HSMs cannot be reached."""
+        ...

@@ -12,14 +12,16 @@ Unwrapped material is kept for ``material_ttl`` and then unwrapped again, so a k
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar, cast
 
+from strongroom.kms.domain.custom_key_stores import effective_key_state
 from strongroom.kms.domain.enums import KeySpec
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.errors import InvalidCiphertextException
 from strongroom.kms.keystores.base import (
     AsymmetricHandle,
+    CustomKeyStores,
     KeyStore,
     MacMaterial,
     MaterialCipher,
@@ -43,11 +45,18 @@ class _Material:
 
 class KeyCache:
     def __init__(
-        self, db: Database, keys: KeyRepository, store: KeyStore, material_ttl: float = 300.0
+        self,
+        db: Database,
+        keys: KeyRepository,
+        store: KeyStore,
+        material_ttl: float = 300.0,
+        *,
+        custom_stores: CustomKeyStores | None = None,
     ) -> None:
         self._db = db
         self._repo = keys
         self._store = store
+        self._custom = custom_stores
         self._material_ttl = material_ttl
         self._keys: dict[str, KeyRecord | None] = {}
         self._aliases: dict[tuple[str, str], str | None] = {}
@@ -57,15 +66,26 @@ class KeyCache:
     # --- reads --------------------------------------------------------------------------
 
     def key(self, key_id: str) -> KeyRecord | None:
+        """The key as requests see it: a custom key store's key is Unavailable while its
+        store is not connected."""
         cached = self._keys.get(key_id, _MISSING)
-        if cached is not _MISSING:
-            return cached  # type: ignore[return-value]
-        return self.refresh_key(key_id)
+        record = self.refresh_key(key_id) if cached is _MISSING else cast(KeyRecord | None, cached)
+        if record is None or record.custom_key_store_id is None:
+            return record
+        return self._as_seen(record)
 
     def refresh_key(self, key_id: str) -> KeyRecord | None:
         record = self._repo.get_key(key_id)
         self._remember(self._keys, key_id, record)
         return record
+
+    def _as_seen(self, record: KeyRecord) -> KeyRecord:
+        assert record.custom_key_store_id is not None
+        connected = self._custom is not None and self._custom.is_connected(
+            record.custom_key_store_id
+        )
+        state = effective_key_state(record.state, connected)
+        return record if state is record.state else replace(record, state=state)
 
     def alias_target(self, account_id: str, alias_name: str) -> str | None:
         slot = (account_id, alias_name)
@@ -109,10 +129,11 @@ class KeyCache:
         found = self._repo.get_material(material_id)
         if found is None or found[0] != key.key_id:
             raise InvalidCiphertextException()
+        store = self._store_of(found[1])
         cipher: MaterialHandle = (
-            self._store.open_material(key.arn, material_id, found[2])
+            store.open_material(key.arn, material_id, found[2])
             if key.key_spec is KeySpec.SYMMETRIC_DEFAULT
-            else self._store.open_handle(key.arn, material_id, found[2], key.key_spec)
+            else store.open_handle(key.arn, material_id, found[2], key.key_spec)
         )
         self._remember(
             self._materials,
@@ -120,6 +141,11 @@ class KeyCache:
             _Material(key.key_id, cipher, time.monotonic() + self._material_ttl),
         )
         return cipher
+
+    def _store_of(self, store_id: str) -> KeyStore:
+        if store_id == self._store.store_id or self._custom is None:
+            return self._store
+        return self._custom.key_store(store_id)
 
     # --- writes by this worker ------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from strongroom.kms.keystores.base import KeyStore
 from strongroom.kms.service.cache import KeyCache
 
 if TYPE_CHECKING:
+    from strongroom.kms.service.custom_store_connections import CustomKeyStoreConnections
     from strongroom.kms.service.policy_cache import PolicyCache
     from strongroom.kms.service.usage import UsageTracker
 from strongroom.kms.storage.database import Database
@@ -28,3 +29,5 @@ class ServiceContext:
     cache: KeyCache
     usage: UsageTracker
     policies: PolicyCache
+    # Custom key stores (None where a caller builds a context without them, e.g. tools).
+    custom_stores: CustomKeyStoreConnections | None = None

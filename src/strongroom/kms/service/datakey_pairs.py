@@ -23,6 +23,10 @@ def generate_data_key_pair(call: Call) -> Response:
     spec = call.request["KeyPairSpec"]
     if spec not in _SERVED:
         raise UnsupportedOperationException(f"KeyPairSpec {spec} is not supported.")
+    if call.key.custom_key_store_id is not None:
+        raise UnsupportedOperationException(
+            f"{call.key.arn} is in a custom key store; data key pairs need a key outside one."
+        )
     private_key, public_key = new_key_pair(spec)
     blob, material_id = seal(call.ctx, call.key, private_key, call.request.get("EncryptionContext"))
     return {

@@ -7,8 +7,9 @@ import secrets
 from strongroom.kms.domain.enums import DATA_KEY_BYTES, DataKeySpec
 from strongroom.kms.domain.key_specs import Use
 from strongroom.kms.domain.states import OpClass
-from strongroom.kms.errors import CustomKeyStoreNotFoundException, ValidationException
+from strongroom.kms.errors import ValidationException
 from strongroom.kms.service.crypto_ops import seal
+from strongroom.kms.service.custom_key_stores import generate_random_in_store
 from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Response
 
 SYMMETRIC_ONLY = Use.SYMMETRIC_ENCRYPTION
@@ -25,7 +26,7 @@ def _data_key_length(call: Call) -> int:
 
 
 def generate_data_key(call: Call) -> Response:
-    plaintext = secrets.token_bytes(_data_key_length(call))
+    plaintext = _new_data_key(call, _data_key_length(call))
     blob, material_id = seal(call.ctx, call.key, plaintext, call.request.get("EncryptionContext"))
     return {
         "CiphertextBlob": blob,
@@ -35,6 +36,14 @@ def generate_data_key(call: Call) -> Response:
     }
 
 
+def _new_data_key(call: Call, length: int) -> bytes:
+    """Random bytes; a custom key store's keys take them from the store's HSMs."""
+    store_id = call.key.custom_key_store_id
+    if store_id is None or call.ctx.custom_stores is None:
+        return secrets.token_bytes(length)
+    return call.ctx.custom_stores.cluster(store_id).random(length)
+
+
 def generate_data_key_without_plaintext(call: Call) -> Response:
     response = generate_data_key(call)
     del response["Plaintext"]
@@ -42,12 +51,12 @@ def generate_data_key_without_plaintext(call: Call) -> Response:
 
 
 def generate_random(call: Call) -> Response:
-    store_id = call.request.get("CustomKeyStoreId")
-    if store_id is not None:
-        raise CustomKeyStoreNotFoundException(f"Custom key store {store_id} does not exist.")
     count = call.request.get("NumberOfBytes")
     if count is None:
         raise ValidationException("NumberOfBytes is required.")
+    store_id = call.request.get("CustomKeyStoreId")
+    if store_id is not None:
+        return {"Plaintext": generate_random_in_store(call, store_id, count)}
     return {"Plaintext": secrets.token_bytes(count)}
 
 

@@ -11,10 +11,10 @@ from strongroom.kms.domain.ids import new_key_id, new_material_id
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.domain.states import OpClass
 from strongroom.kms.errors import (
-    CustomKeyStoreNotFoundException,
     UnsupportedOperationException,
     ValidationException,
 )
+from strongroom.kms.service.custom_key_stores import create_key_in_store
 from strongroom.kms.service.key_policies import check_key_policy, check_lockout
 from strongroom.kms.service.paging import page
 from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Response, managed_key
@@ -61,19 +61,15 @@ def _key_spec(call: Call) -> tuple[KeySpec, KeyUsage]:
 
 def create_key(call: Call) -> Response:
     request, ctx = call.request, call.ctx
-    spec, usage = _key_spec(call)
     origin = request.get("Origin", Origin.AWS_KMS.value)
+    if origin == Origin.AWS_CLOUDHSM.value or request.get("CustomKeyStoreId") is not None:
+        return _create_key_in_custom_store(call)
+    spec, usage = _key_spec(call)
     if origin != Origin.AWS_KMS.value:
         raise UnsupportedOperationException(f"Origin {origin} is not supported yet.")
-    if request.get("CustomKeyStoreId") is not None:
-        raise CustomKeyStoreNotFoundException(
-            f"Custom key store {request['CustomKeyStoreId']} does not exist."
-        )
     if request.get("MultiRegion"):
         raise UnsupportedOperationException("Multi-Region keys are not supported.")
-    policy = request.get("Policy")
-    if policy is not None:
-        check_key_policy(call, policy)
+    policy = _checked_policy(call)
     tags = tags_from_request(request.get("Tags"))
     record = KeyRecord(
         key_id=new_key_id(),
@@ -92,7 +88,42 @@ def create_key(call: Call) -> Response:
         check_lockout(call, record)
     wrapped = ctx.store.new_material(record.arn, record.current_material_id, spec)
     ctx.keys.create_key(record, ctx.store.store_id, wrapped, tags)
-    ctx.cache.put_key(record)
+    return _created(call, record)
+
+
+def _checked_policy(call: Call) -> str | None:
+    policy: str | None = call.request.get("Policy")
+    if policy is not None:
+        check_key_policy(call, policy)
+    return policy
+
+
+def _create_key_in_custom_store(call: Call) -> Response:
+    """The key's material is generated in the custom key store's HSM cluster, and stays there."""
+    ctx = call.ctx
+    policy = _checked_policy(call)
+    tags = tags_from_request(call.request.get("Tags"))
+    record = create_key_in_store(
+        call,
+        policy=policy or default_key_policy(call.caller.account_id),
+        description=call.request.get("Description", ""),
+    )
+    assert record.current_material_id is not None and record.custom_key_store_id is not None
+    if policy is not None:
+        check_lockout(call, record)
+    assert ctx.custom_stores is not None
+    store = ctx.custom_stores.key_store(record.custom_key_store_id)
+    reference = store.new_material(record.arn, record.current_material_id)
+    try:
+        ctx.keys.create_key(record, store.store_id, reference, tags)
+    except BaseException:
+        ctx.custom_stores.destroy_key(record.custom_key_store_id, record.arn)
+        raise
+    return _created(call, record)
+
+
+def _created(call: Call, record: KeyRecord) -> Response:
+    call.ctx.cache.put_key(record)
     call.extra_resources.append(record.arn)
     return {"KeyMetadata": record.metadata()}
 

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from strongroom.kms.service import (
     aliases,
     crypto_ops,
+    custom_key_stores,
     datakey_pairs,
     datakeys,
     encapsulation,
@@ -43,6 +44,7 @@ _MODULES = (
     rotation,
     usage,
     grants,
+    custom_key_stores,
 )
 
 

@@ -40,9 +40,12 @@ class LifecycleScheduler:
         done = DueWork()
         repo = self._ctx.keys
         for key_id in repo.due_deletions(now):
+            key = repo.get_key(key_id)
             if repo.delete_key_if_due(key_id, now):
                 done.deleted.append(key_id)
                 log.info("deleted key %s at the end of its waiting period", key_id)
+                if key is not None and key.custom_key_store_id is not None:
+                    self._destroy_in_hsm(key.custom_key_store_id, key.arn)
         for key_id in repo.due_rotations(now):
             key = repo.get_key(key_id)
             try:
@@ -53,3 +56,9 @@ class LifecycleScheduler:
                 done.rotated.append(key_id)
                 log.info("rotated key %s", key_id)
         return done
+
+    def _destroy_in_hsm(self, store_id: str, key_arn: str) -> None:
+        """A custom key store key's token objects go with it (best effort, as AWS: a store
+        that is disconnected now leaves them behind, and the log says so)."""
+        if self._ctx.custom_stores is not None:
+            self._ctx.custom_stores.destroy_key(store_id, key_arn)

@@ -26,6 +26,7 @@ class Change:
     alias_name: str | None
     access_key_id: str | None
     principal_arn: str | None = None
+    custom_key_store_id: str | None = None
 
 
 class Database:
@@ -82,6 +83,7 @@ class Database:
         alias_name: str | None = None,
         access_key_id: str | None = None,
         principal_arn: str | None = None,
+        custom_key_store_id: str | None = None,
     ) -> None:
         conn.execute(
             insert(schema.changes).values(
@@ -91,6 +93,7 @@ class Database:
                 alias_name=alias_name,
                 access_key_id=access_key_id,
                 principal_arn=principal_arn,
+                custom_key_store_id=custom_key_store_id,
             )
         )
 
@@ -105,14 +108,28 @@ class Database:
         with self.read() as conn:
             rows = conn.execute(
                 select(
-                    c.seq, c.key_id, c.account_id, c.alias_name, c.access_key_id, c.principal_arn
+                    c.seq,
+                    c.key_id,
+                    c.account_id,
+                    c.alias_name,
+                    c.access_key_id,
+                    c.principal_arn,
+                    c.custom_key_store_id,
                 )
                 .where(c.seq > seq)
                 .order_by(c.seq)
                 .limit(limit)
             ).all()
         return [
-            Change(r.seq, r.key_id, r.account_id, r.alias_name, r.access_key_id, r.principal_arn)
+            Change(
+                r.seq,
+                r.key_id,
+                r.account_id,
+                r.alias_name,
+                r.access_key_id,
+                r.principal_arn,
+                r.custom_key_store_id,
+            )
             for r in rows
         ]
 

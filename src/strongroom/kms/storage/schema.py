@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
 SCHEMA_VERSION = 4
@@ -176,6 +177,35 @@ key_usage = Table(
     Column("request_id", String(64), nullable=False),
 )
 
+# --- custom key stores (kms/domain/custom_key_stores.py) --------------------------------
+
+# HSM clusters the provider's operator registered: a PKCS#11 module and its tokens.
+hsm_clusters = Table(
+    "hsm_clusters",
+    metadata,
+    Column("cluster_id", String(24), primary_key=True),
+    Column("module_path", Text, nullable=False),
+    Column("token_labels", Text, nullable=False),  # JSON list, in failover order
+    Column("trust_anchor", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+custom_key_stores = Table(
+    "custom_key_stores",
+    metadata,
+    Column("custom_key_store_id", String(64), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("name", String(256), nullable=False),
+    # One store per cluster, across all accounts (AWS's CloudHsmClusterInUseException).
+    Column("cluster_id", String(24), nullable=False, unique=True),
+    Column("trust_anchor", Text, nullable=False),
+    Column("sealed_password", LargeBinary, nullable=False),  # under the default store's root
+    Column("connection_state", String(16), nullable=False),
+    Column("connection_error_code", String(64)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("account_id", "name", name="uq_custom_key_store_name"),
+)
+
 # Every change that a worker's cache may hold is appended here in the same transaction as the
 # change; workers poll it to evict stale entries (see service/cache.py).
 changes = Table(
@@ -190,6 +220,7 @@ changes = Table(
     Column("alias_name", String(256)),
     Column("access_key_id", String(128)),
     Column("principal_arn", String(2048)),
+    Column("custom_key_store_id", String(64)),
 )
 
 # The hash-chained audit trail (kms/audit/). Append-only: rows are inserted by
