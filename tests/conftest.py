@@ -6,7 +6,11 @@ from typing import Any
 
 import pytest
 
+from tests.support import softhsm
 from tests.support.servers import InProcessServer, in_process_server
+
+# One SoftHSM token directory for the whole run, exported before anything initialises PKCS#11.
+softhsm.configure_session()
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +38,15 @@ def data_dir(tmp_path: Path) -> Path:
 def raw_kms(server: InProcessServer) -> Any:
     """A boto3 client that skips botocore's own checks, so the server's validation is tested."""
     return server.client(parameter_validation=False)
+
+
+@pytest.fixture
+def softhsm_token() -> softhsm.SoftHsmToken:
+    """A freshly initialised SoftHSM2 token with a unique label."""
+    return softhsm.create_token()
+
+
+@pytest.fixture
+def softhsm_tokens() -> Any:
+    """A factory: ``softhsm_tokens(n)`` gives ``n`` fresh tokens."""
+    return lambda n: [softhsm.create_token() for _ in range(n)]

@@ -1,0 +1,34 @@
+"""A PKCS#11 driver: one logged-in, thread-safe connection per token and process.
+
+Built on python-pkcs11; ``Any`` from that untyped library stays inside this package.
+"""
+
+from strongroom.kms.keystores.pkcs11.connection import TokenConnection
+from strongroom.kms.keystores.pkcs11.errors import (
+    AttributeCheckFailed,
+    GcmAuthenticationFailed,
+    KeyNotFound,
+    PinIncorrect,
+    PinLocked,
+    Pkcs11Error,
+    TokenNotFound,
+    TokenUnavailable,
+)
+from strongroom.kms.keystores.pkcs11.keys import KeyAttributes, KeyRef
+from strongroom.kms.keystores.pkcs11.library import Pkcs11Module, load_module
+
+__all__ = [
+    "AttributeCheckFailed",
+    "GcmAuthenticationFailed",
+    "KeyAttributes",
+    "KeyNotFound",
+    "KeyRef",
+    "PinIncorrect",
+    "PinLocked",
+    "Pkcs11Error",
+    "Pkcs11Module",
+    "TokenConnection",
+    "TokenNotFound",
+    "TokenUnavailable",
+    "load_module",
+]

@@ -1,0 +1,427 @@
+"""One logged-in connection to one token, shared by all threads of a process.
+
+Sessions: the process-wide login session (see :mod:`.login`) is never used for operations and
+never closed while the connection is open; operations run on PIN-less sessions from a small pool
+(a session serves one operation at a time, python-pkcs11 serialises each session with its own
+lock). Under SoftHSM a pool and a single locked session measure the same (SoftHSM serialises
+internally); the pool is what lets a real HSM run operations in parallel. See bench/hsm_bench.py.
+
+Failures: an error that means the session, token or device is gone makes the connection throw
+away its sessions, find the token again by label, log in again and retry the operation once;
+if that fails too the caller gets :class:`TokenUnavailable`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
+from pkcs11 import exceptions as p11x
+from pkcs11.mechanisms import GCMParams
+
+from strongroom.kms.keystores.pkcs11 import login as logins
+from strongroom.kms.keystores.pkcs11.errors import (
+    AttributeCheckFailed,
+    GcmAuthenticationFailed,
+    KeyNotFound,
+    Pkcs11Error,
+    TokenNotFound,
+    TokenUnavailable,
+)
+from strongroom.kms.keystores.pkcs11.keys import KeyAttributes, KeyRef
+from strongroom.kms.keystores.pkcs11.library import load_module
+from strongroom.kms.keystores.pkcs11.rsa import rsa_public_template
+
+T = TypeVar("T")
+
+_GCM_IV_MAX = 12
+_TAG_BITS = 128
+_POOL_IDLE_MAX = 8
+_MGF1_SHA1 = 0x1  # CKG_MGF1_SHA1
+# Errors after which the session (or the whole token) cannot be used again.
+_SESSION_ERRORS: tuple[type[Exception], ...] = (
+    p11x.SessionClosed,
+    p11x.SessionHandleInvalid,
+    p11x.DeviceRemoved,
+    p11x.DeviceError,
+    p11x.TokenNotPresent,
+    p11x.TokenNotRecognised,
+    p11x.SlotIDInvalid,
+    p11x.UserNotLoggedIn,
+    p11x.GeneralError,
+)
+# Errors after which this session's objects are stale: the key was destroyed, or the token's
+# files are gone (SoftHSM). Re-resolving by label tells the two apart.
+_STALE_OBJECT_ERRORS: tuple[type[Exception], ...] = (
+    p11x.ObjectHandleInvalid,
+    p11x.KeyHandleInvalid,
+)
+
+
+class _Session:
+    """A PIN-less session and the python-pkcs11 objects it resolved, by handle."""
+
+    __slots__ = ("generation", "objects", "raw")
+
+    def __init__(self, raw: Any, generation: int) -> None:
+        self.raw = raw
+        self.generation = generation
+        self.objects: dict[int, Any] = {}
+
+
+class TokenConnection:
+    """A logged-in connection to one token; every method is safe to call from any thread."""
+
+    def __init__(self, module_path: str, token: Any, label: str, pin: str) -> None:
+        self._module_path = module_path
+        self._token = token
+        self._label = label
+        self._serial = bytes(token.serial).decode(errors="replace").strip()
+        self.__pin = pin
+        self._login = logins.acquire(module_path, token, label, pin)
+        self._idle: list[_Session] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def open(cls, module_path: str, token_label: str, pin: str) -> TokenConnection:
+        """Find the token by label and log in (or join this process's login to it)."""
+        module = load_module(module_path)
+        token = module.find_token(token_label)
+        return cls(module.path, token, token_label, pin)
+
+    @property
+    def token_label(self) -> str:
+        return self._label
+
+    @property
+    def token_serial(self) -> str:
+        return self._serial
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"TokenConnection(token={self._label!r}, {state})"
+
+    # -- keys ---------------------------------------------------------------------------------
+
+    def generate_aes_key(
+        self,
+        label: str,
+        *,
+        key_id: bytes,
+        extractable: bool = False,
+        token_object: bool = True,
+        wrap_with_trusted: bool = False,
+        wrapping: bool = False,
+    ) -> KeyRef:
+        """Generate an AES-256 key inside the token (SENSITIVE, PRIVATE, ENCRYPT/DECRYPT).
+
+        ``wrapping`` also gives it WRAP/UNWRAP, for a key that wraps other keys (KWP).
+        """
+        capabilities = MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT
+        if wrapping:
+            capabilities |= MechanismFlag.WRAP | MechanismFlag.UNWRAP
+        template = {
+            Attribute.PRIVATE: True,
+            Attribute.SENSITIVE: True,
+            Attribute.EXTRACTABLE: extractable,
+            Attribute.WRAP_WITH_TRUSTED: wrap_with_trusted,
+        }
+
+        def run(session: _Session) -> KeyRef:
+            key = session.raw.generate_key(
+                KeyType.AES,
+                256,
+                id=key_id,
+                label=label,
+                store=token_object,
+                capabilities=capabilities,
+                template=template,
+            )
+            session.objects[key.handle] = key
+            return KeyRef(key.handle, label, key_id)
+
+        return self._run(run)
+
+    def find_aes_key(self, label: str) -> KeyRef | None:
+        """The AES key with this label, or None; two keys with one label are an error."""
+
+        def run(session: _Session) -> KeyRef | None:
+            found = _find(session, label, None)
+            if not found:
+                return None
+            if len(found) > 1:
+                raise Pkcs11Error(f"{len(found)} keys are labelled {label!r} on {self._label!r}")
+            key = found[0]
+            session.objects[key.handle] = key
+            return KeyRef(key.handle, label, bytes(key[Attribute.ID]))
+
+        return self._run(run)
+
+    def attributes(self, key: KeyRef) -> KeyAttributes:
+        def run(session: _Session) -> KeyAttributes:
+            values = _resolve(session, key).get_attributes(
+                [
+                    Attribute.LOCAL,
+                    Attribute.NEVER_EXTRACTABLE,
+                    Attribute.EXTRACTABLE,
+                    Attribute.SENSITIVE,
+                    Attribute.ALWAYS_SENSITIVE,
+                    Attribute.TOKEN,
+                    Attribute.LABEL,
+                ]
+            )
+            return KeyAttributes(
+                label=str(values[Attribute.LABEL]),
+                local=bool(values[Attribute.LOCAL]),
+                never_extractable=bool(values[Attribute.NEVER_EXTRACTABLE]),
+                extractable=bool(values[Attribute.EXTRACTABLE]),
+                sensitive=bool(values[Attribute.SENSITIVE]),
+                always_sensitive=bool(values[Attribute.ALWAYS_SENSITIVE]),
+                token=bool(values[Attribute.TOKEN]),
+            )
+
+        return self._run(run)
+
+    def destroy(self, key: KeyRef) -> None:
+        def run(session: _Session) -> None:
+            _resolve(session, key).destroy()
+
+        self._run(run)
+        with self._lock:
+            for idle in self._idle:
+                idle.objects.pop(key.handle, None)
+
+    # -- crypto -------------------------------------------------------------------------------
+
+    def gcm_encrypt(self, key: KeyRef, iv: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        """AES-GCM in the token with the caller's IV (at most 12 bytes); returns ct || tag."""
+        params = _gcm_params(iv, aad)
+
+        def run(session: _Session) -> bytes:
+            return bytes(
+                _resolve(session, key).encrypt(
+                    plaintext, mechanism=Mechanism.AES_GCM, mechanism_param=params
+                )
+            )
+
+        return self._run(run)
+
+    def gcm_decrypt(self, key: KeyRef, iv: bytes, sealed: bytes, aad: bytes) -> bytes:
+        """Inverse of :meth:`gcm_encrypt`; :class:`GcmAuthenticationFailed` on a bad tag or AAD."""
+        params = _gcm_params(iv, aad)
+
+        def run(session: _Session) -> bytes:
+            try:
+                return bytes(
+                    _resolve(session, key).decrypt(
+                        sealed, mechanism=Mechanism.AES_GCM, mechanism_param=params
+                    )
+                )
+            except (p11x.GeneralError, p11x.EncryptedDataInvalid, p11x.EncryptedDataLenRange):
+                # SoftHSM 2.6 reports a wrong tag as CKR_GENERAL_ERROR.
+                raise GcmAuthenticationFailed("AES-GCM authentication failed") from None
+
+        return self._run(run)
+
+    def random(self, n: int) -> bytes:
+        """``n`` random bytes from the token's generator."""
+        return self._run(lambda session: bytes(session.raw.generate_random(n * 8)))
+
+    def wrap_key(self, wrapping: KeyRef, key: KeyRef) -> bytes:
+        """Wrap an extractable key with CKM_AES_KEY_WRAP_PAD (to replicate it to another token)."""
+
+        def run(session: _Session) -> bytes:
+            return bytes(
+                _resolve(session, wrapping).wrap_key(
+                    _resolve(session, key), mechanism=Mechanism.AES_KEY_WRAP_PAD
+                )
+            )
+
+        return self._run(run)
+
+    def unwrap_aes_key(
+        self,
+        wrapping: KeyRef,
+        wrapped: bytes,
+        label: str,
+        *,
+        key_id: bytes,
+        extractable: bool = False,
+    ) -> KeyRef:
+        """Unwrap a KWP-wrapped AES key into a token object (SENSITIVE, ENCRYPT/DECRYPT)."""
+
+        def run(session: _Session) -> KeyRef:
+            key = _resolve(session, wrapping).unwrap_key(
+                ObjectClass.SECRET_KEY,
+                KeyType.AES,
+                wrapped,
+                id=key_id,
+                label=label,
+                mechanism=Mechanism.AES_KEY_WRAP_PAD,
+                store=True,
+                capabilities=MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT,
+                template={
+                    Attribute.PRIVATE: True,
+                    Attribute.SENSITIVE: True,
+                    Attribute.EXTRACTABLE: extractable,
+                },
+            )
+            session.objects[key.handle] = key
+            return KeyRef(key.handle, label, key_id)
+
+        return self._run(run)
+
+    def wrap_with_rsa_public_key(self, public_der: bytes, key: KeyRef) -> bytes:
+        """Wrap an extractable key with RSA-OAEP (SHA-1, MGF1-SHA-1) under a DER public key."""
+        template = rsa_public_template(public_der)
+
+        def run(session: _Session) -> bytes:
+            public = session.raw.create_object(template)
+            try:
+                return bytes(
+                    public.wrap_key(
+                        _resolve(session, key),
+                        mechanism=Mechanism.RSA_PKCS_OAEP,
+                        mechanism_param=(Mechanism.SHA_1, _MGF1_SHA1, None),
+                    )
+                )
+            finally:
+                public.destroy()
+
+        return self._run(run)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the sessions and log out (if no other connection of the process uses the token)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for session in idle:
+            _close_quietly(session.raw)
+        logins.release(self._login)
+
+    def _run(self, operation: Callable[[_Session], T]) -> T:
+        for attempt in (1, 2):
+            session = self._acquire()
+            try:
+                result = operation(session)
+            except _STALE_OBJECT_ERRORS:
+                session.objects.clear()
+                self._release(session)
+                self._check_token_present()
+                if attempt == 2:
+                    raise KeyNotFound(f"a key is no longer on token {self._label!r}") from None
+                continue
+            except _SESSION_ERRORS as exc:
+                _close_quietly(session.raw)
+                if attempt == 2:
+                    raise TokenUnavailable(
+                        f"token {self._label!r} is unavailable ({type(exc).__name__})"
+                    ) from None
+                self._reconnect(session.generation)
+                continue
+            except p11x.PKCS11Error as exc:
+                self._release(session)
+                raise self._translate(exc) from None
+            except Pkcs11Error:
+                self._release(session)
+                raise
+            self._release(session)
+            return result
+        raise AssertionError("unreachable")
+
+    def _translate(self, exc: Exception) -> Pkcs11Error:
+        """No python-pkcs11 exception leaves the driver; the CKR name is kept for operators."""
+        name = type(exc).__name__
+        if isinstance(exc, (p11x.KeyUnextractable, p11x.KeyNotWrappable)):
+            return AttributeCheckFailed(f"token {self._label!r} refused: {name}")
+        return Pkcs11Error(f"token {self._label!r} failed the operation: {name}")
+
+    def _acquire(self) -> _Session:
+        with self._lock:
+            if self._closed:
+                raise TokenUnavailable(f"the connection to token {self._label!r} is closed")
+            if self._idle:
+                return self._idle.pop()
+            generation = self._login.generation
+        try:
+            return _Session(self._token.open(rw=True), generation)
+        except p11x.PKCS11Error as exc:
+            raise TokenUnavailable(
+                f"cannot open a session on token {self._label!r} ({type(exc).__name__})"
+            ) from None
+
+    def _release(self, session: _Session) -> None:
+        with self._lock:
+            current = session.generation == self._login.generation
+            if not self._closed and current and len(self._idle) < _POOL_IDLE_MAX:
+                self._idle.append(session)
+                return
+        _close_quietly(session.raw)
+
+    def _check_token_present(self) -> None:
+        try:
+            load_module(self._module_path).find_token(self._label)
+        except TokenNotFound as exc:
+            raise TokenUnavailable(str(exc)) from None
+
+    def _reconnect(self, seen_generation: int) -> None:
+        """Find the token again and renew the process's login to it; drop the idle sessions."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for session in idle:
+            _close_quietly(session.raw)
+        try:
+            token = load_module(self._module_path).find_token(self._label)
+        except TokenNotFound as exc:
+            raise TokenUnavailable(str(exc)) from None
+        self._token = token
+        logins.renew(self._login, token, self.__pin, seen_generation)
+
+
+def _gcm_params(iv: bytes, aad: bytes) -> Any:
+    if not 0 < len(iv) <= _GCM_IV_MAX:
+        raise ValueError(f"the GCM IV must be 1..{_GCM_IV_MAX} bytes")
+    return GCMParams(iv, aad, _TAG_BITS)
+
+
+def _find(session: _Session, label: str, key_id: bytes | None) -> list[Any]:
+    query = {
+        Attribute.CLASS: ObjectClass.SECRET_KEY,
+        Attribute.KEY_TYPE: KeyType.AES,
+        Attribute.LABEL: label,
+    }
+    if key_id is not None:
+        query[Attribute.ID] = key_id
+    return list(session.raw.get_objects(query))
+
+
+def _resolve(session: _Session, ref: KeyRef) -> Any:
+    """This session's python-pkcs11 object for ``ref`` (found by label and id on first use)."""
+    cached = session.objects.get(ref.handle)
+    if cached is not None:
+        return cached
+    found = _find(session, ref.label, ref.key_id)
+    match = [key for key in found if key.handle == ref.handle] or found
+    if len(match) != 1:
+        raise KeyNotFound(
+            f"key {ref.label!r} is not on the token"
+            if not match
+            else f"{len(match)} keys match {ref.label!r}"
+        )
+    key = match[0]
+    ref.handle = key.handle
+    session.objects[key.handle] = key
+    return key
+
+
+def _close_quietly(session: Any) -> None:
+    with contextlib.suppress(p11x.PKCS11Error):  # already gone with its token
+        session.close()

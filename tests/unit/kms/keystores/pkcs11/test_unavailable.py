@@ -1,0 +1,34 @@
+"""A token that disappears under a running connection gives TokenUnavailable, others go on."""
+
+from __future__ import annotations
+
+import pytest
+
+from strongroom.kms.keystores.pkcs11 import TokenConnection, TokenNotFound, TokenUnavailable
+from tests.support.softhsm import remove_token
+
+IV = bytes(12)
+
+
+def test_removed_token_is_unavailable_and_other_tokens_keep_working(
+    softhsm_tokens: object,
+) -> None:
+    gone, kept = softhsm_tokens(2)  # type: ignore[operator]
+    lost = TokenConnection.open(gone.module, gone.label, gone.pin)
+    other = TokenConnection.open(kept.module, kept.label, kept.pin)
+    try:
+        lost_key = lost.generate_aes_key("k", key_id=b"1")
+        kept_key = other.generate_aes_key("k", key_id=b"1")
+        assert lost.gcm_encrypt(lost_key, IV, b"x", b"")
+        remove_token(gone)
+        with pytest.raises(TokenUnavailable, match=gone.label):
+            lost.gcm_encrypt(lost_key, IV, b"x", b"")
+        with pytest.raises(TokenUnavailable):
+            lost.generate_aes_key("k2", key_id=b"2")
+        with pytest.raises(TokenNotFound):
+            TokenConnection.open(gone.module, gone.label, gone.pin)
+        sealed = other.gcm_encrypt(kept_key, IV, b"still here", b"")
+        assert other.gcm_decrypt(kept_key, IV, sealed, b"") == b"still here"
+    finally:
+        lost.close()
+        other.close()
