@@ -23,18 +23,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from strongroom.kms.keystores.pkcs11.connection import KeyRef, TokenConnection
-from strongroom.kms.keystores.pkcs11.errors import (
-    AttributeCheckFailed,
-    GcmAuthenticationFailed,
-    KeyNotFound,
-    PinIncorrect,
-    PinLocked,
-    Pkcs11Error,
-    TokenNotFound,
-    TokenUnavailable,
-)
-
 from strongroom.kms.domain.custom_key_stores import (
     MIN_HSMS_TO_CONNECT,
     MIN_HSMS_TO_CREATE,
@@ -50,6 +38,18 @@ from strongroom.kms.errors import (
     UnsupportedOperationException,
 )
 from strongroom.kms.keystores.base import MaterialCipher, MaterialHandle
+from strongroom.kms.keystores.pkcs11.connection import TokenConnection
+from strongroom.kms.keystores.pkcs11.errors import (
+    AttributeCheckFailed,
+    GcmAuthenticationFailed,
+    KeyNotFound,
+    PinIncorrect,
+    PinLocked,
+    Pkcs11Error,
+    TokenNotFound,
+    TokenUnavailable,
+)
+from strongroom.kms.keystores.pkcs11.keys import KeyRef
 
 log = logging.getLogger(__name__)
 
@@ -111,14 +111,14 @@ class ClusterConnection:
             raise ClusterConnectError(failure)
         if len(tokens) < MIN_HSMS_TO_CONNECT:
             raise ClusterConnectError(ConnectionErrorCode.INSUFFICIENT_CLOUDHSM_HSMS)
-        connection = cls(cluster, tokens)
+        opened = cls(cluster, tokens)
         try:
-            connection._ensure_wrapping_key()
+            opened._ensure_wrapping_key()
         except Pkcs11Error:
             log.exception("could not set up the wrapping key of cluster %s", cluster.cluster_id)
-            connection.close()
+            opened.close()
             raise ClusterConnectError(ConnectionErrorCode.INTERNAL_ERROR) from None
-        return connection
+        return opened
 
     def close(self) -> None:
         with self._lock:
@@ -179,12 +179,9 @@ class ClusterConnection:
             CLUSTER_WRAPPING_KEY_LABEL, key_id=b"cwk", extractable=True, wrapping=True
         )
         for token in others:
-            public_der, private = token.connection.generate_transport_keypair()
-            wrapped = first.connection.wrap_with_rsa_public_key(public_der, cwk)
-            copy = token.connection.unwrap_aes_key_with_rsa(
-                private, wrapped, CLUSTER_WRAPPING_KEY_LABEL, key_id=b"cwk", wrapping=True
+            copy = token.connection.receive_key(
+                first.connection, cwk, CLUSTER_WRAPPING_KEY_LABEL, key_id=b"cwk", wrapping=True
             )
-            token.connection.destroy(private)
             self._cache(token, CLUSTER_WRAPPING_KEY_LABEL, copy)
         first.connection.make_unextractable(cwk)
         self._cache(first, CLUSTER_WRAPPING_KEY_LABEL, cwk)

@@ -33,7 +33,7 @@ from strongroom.kms.keystores.pkcs11.errors import (
 )
 from strongroom.kms.keystores.pkcs11.keys import KeyAttributes, KeyRef
 from strongroom.kms.keystores.pkcs11.library import load_module
-from strongroom.kms.keystores.pkcs11.rsa import rsa_public_template
+from strongroom.kms.keystores.pkcs11.rsa import rsa_public_der, rsa_public_template
 
 T = TypeVar("T")
 
@@ -41,6 +41,7 @@ _GCM_IV_MAX = 12
 _TAG_BITS = 128
 _POOL_IDLE_MAX = 8
 _MGF1_SHA1 = 0x1  # CKG_MGF1_SHA1
+_TRANSPORT_RSA_BITS = 3072
 # Errors after which the session (or the whole token) cannot be used again.
 _SESSION_ERRORS: tuple[type[Exception], ...] = (
     p11x.SessionClosed,
@@ -291,6 +292,66 @@ class TokenConnection:
                 )
             finally:
                 public.destroy()
+
+        return self._run(run)
+
+    def make_unextractable(self, key: KeyRef) -> None:
+        """Set CKA_EXTRACTABLE to false (one way: PKCS#11 forbids setting it back)."""
+
+        def run(session: _Session) -> None:
+            _resolve(session, key)[Attribute.EXTRACTABLE] = False
+
+        self._run(run)
+
+    def receive_key(
+        self,
+        sender: TokenConnection,
+        key: KeyRef,
+        label: str,
+        *,
+        key_id: bytes,
+        wrapping: bool = False,
+    ) -> KeyRef:
+        """Copy an extractable AES key from ``sender``'s token into this one, never in clear.
+
+        This token generates a session RSA key pair; the sender wraps the key under its public
+        half (RSA-OAEP, SHA-1: all SoftHSM 2.6 offers) and this token unwraps it with the
+        private half into a non-extractable token object; the pair is destroyed afterwards.
+        """
+        capabilities = MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT
+        if wrapping:
+            capabilities |= MechanismFlag.WRAP | MechanismFlag.UNWRAP
+
+        def run(session: _Session) -> KeyRef:
+            public, private = session.raw.generate_keypair(
+                KeyType.RSA,
+                _TRANSPORT_RSA_BITS,
+                store=False,
+                capabilities=MechanismFlag.WRAP | MechanismFlag.UNWRAP,
+            )
+            try:
+                wrapped = sender.wrap_with_rsa_public_key(rsa_public_der(public), key)
+                copy = private.unwrap_key(
+                    ObjectClass.SECRET_KEY,
+                    KeyType.AES,
+                    wrapped,
+                    id=key_id,
+                    label=label,
+                    mechanism=Mechanism.RSA_PKCS_OAEP,
+                    mechanism_param=(Mechanism.SHA_1, _MGF1_SHA1, None),
+                    store=True,
+                    capabilities=capabilities,
+                    template={
+                        Attribute.PRIVATE: True,
+                        Attribute.SENSITIVE: True,
+                        Attribute.EXTRACTABLE: False,
+                    },
+                )
+            finally:
+                private.destroy()
+                public.destroy()
+            session.objects[copy.handle] = copy
+            return KeyRef(copy.handle, label, key_id)
 
         return self._run(run)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
 from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PublicFormat,
     load_der_public_key,
 )
 from pkcs11 import Attribute, KeyType, ObjectClass
@@ -39,3 +41,12 @@ def rsa_public_template(public_der: bytes) -> dict[Any, Any]:
         Attribute.WRAP: True,
         Attribute.ENCRYPT: True,
     }
+
+
+def rsa_public_der(public: Any) -> bytes:
+    """The DER SubjectPublicKeyInfo of a token's RSA public key object."""
+    numbers = RSAPublicNumbers(
+        int.from_bytes(public[Attribute.PUBLIC_EXPONENT], "big"),
+        int.from_bytes(public[Attribute.MODULUS], "big"),
+    )
+    return numbers.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
