@@ -30,3 +30,8 @@ def aws_error(code: str, status: int | None = None) -> Iterator[CaughtError]:
     assert caught.code == code, f"expected {code}, got {caught.code}: {caught.message}"
     if status is not None:
         assert caught.status == status
+
+
+def error_code(error: ClientError) -> str:
+    """The AWS error code of a ClientError."""
+    return str(error.response["Error"]["Code"])

@@ -135,11 +135,15 @@ class ClusterConnection:
         return self._closed
 
     def available_tokens(self) -> list[str]:
-        """Labels of the tokens that are logged in and answer now (probes each one)."""
+        """Labels of the tokens that answer now and hold the cluster wrapping key (a lookup
+        reads the token's objects, so a lost token shows here)."""
         alive = []
         for token in self._tokens:
+            if token.down_until == float("inf"):
+                continue  # lacks the cluster wrapping key
             try:
-                token.connection.random(1)
+                if token.connection.find_aes_key(CLUSTER_WRAPPING_KEY_LABEL) is None:
+                    raise KeyNotFound("no cluster wrapping key")
             except Pkcs11Error:
                 token.down_until = time.monotonic() + _RETRY_DOWN_AFTER
                 continue
