@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -181,9 +181,7 @@ def _gone(client: Any, key_id: str) -> bool:
     return False
 
 
-def _wait_until(condition: Any, timeout: float = 5.0) -> None:
-    import time
-
+def _wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
