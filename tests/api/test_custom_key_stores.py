@@ -125,11 +125,12 @@ def test_the_whole_lifecycle(client: Any, hsm_server: InProcessServer, cluster: 
     client.disconnect_custom_key_store(CustomKeyStoreId=store_id)
     assert _describe(client, store_id)["ConnectionState"] == "DISCONNECTED"
     assert _state(client, key_id) == "Unavailable"
-    for call in (
+    refused_calls: list[Callable[[], object]] = [
         lambda: client.encrypt(KeyId=key_id, Plaintext=b"x"),
         lambda: client.decrypt(CiphertextBlob=blob),
         lambda: client.generate_data_key(KeyId=key_id, KeySpec="AES_256"),
-    ):
+    ]
+    for call in refused_calls:
         with pytest.raises(ClientError) as refused:
             call()
         assert error_code(refused.value) == "KMSInvalidStateException"
