@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 CLUSTER_WRAPPING_KEY_LABEL = "strongroom-cluster-wrapping-key"
 _NONCE = 12
 _RETRY_DOWN_AFTER = 5.0
+_SESSION_COPY_SUFFIX = "#session"
 _T = TypeVar("_T")
 
 
@@ -232,22 +233,19 @@ class ClusterConnection:
                     log.warning("could not remove a half-created key from %s", token.label)
             log.exception("creating a key in cluster %s failed", self.cluster.cluster_id)
             raise KMSInternalException("The key could not be created in the HSM cluster.") from None
-        for token, ref in created:
-            self._cache(token, label, ref)
         return [token.label for token, _ in created]
 
     def destroy_key(self, label: str) -> list[str]:
         """Destroy the key in every token that holds it; return the tokens that failed."""
         failed = []
         for token in self._tokens:
+            self._forget(token, label)
             try:
                 ref = token.connection.find_aes_key(label)
                 if ref is not None:
                     token.connection.destroy(ref)
             except Pkcs11Error:
                 failed.append(token.label)
-            if token.keys is not None:
-                token.keys.pop(label, None)
         return failed
 
     def key_attributes(self, label: str) -> dict[str, dict[str, bool]]:
@@ -267,19 +265,27 @@ class ClusterConnection:
         return found
 
     def run(self, label: str, work: Callable[[TokenConnection, KeyRef], _T]) -> _T:
-        """Do ``work`` with the key in the first token that can; fail over to the next."""
+        """Do ``work`` with the key in the first token that can; fail over to the next.
+
+        A key that is not found is looked up again once (a session copy is lost when the
+        token's login is renewed) before the token is passed over.
+        """
         now = time.monotonic()
-        tokens = self._tokens
-        for token in tokens:
+        for token in self._tokens:
             if not token.usable(now):
                 continue
-            try:
-                return work(token.connection, self._key(token, label))
-            except (TokenUnavailable, KeyNotFound):
+            for attempt in (1, 2):
+                try:
+                    return work(token.connection, self._key(token, label))
+                except KeyNotFound:
+                    self._forget(token, label)
+                    if attempt == 1:
+                        continue
+                except TokenUnavailable:
+                    self._forget(token, label)
                 token.down_until = now + _RETRY_DOWN_AFTER
-                if token.keys is not None:
-                    token.keys.pop(label, None)
                 log.warning("token %s of cluster %s failed; trying the next", token.label, self)
+                break
         raise KeyUnavailableException(
             "The key's HSM cluster has no active HSM that holds the key. Retry the request."
         )
@@ -288,12 +294,17 @@ class ClusterConnection:
         return self.run(CLUSTER_WRAPPING_KEY_LABEL, lambda connection, _ref: connection.random(n))
 
     def _key(self, token: _Token, label: str) -> KeyRef:
+        """The key to use in a token: a session copy of the token object where allowed."""
         keys = token.keys if token.keys is not None else {}
         ref = keys.get(label)
         if ref is None:
-            ref = token.connection.find_aes_key(label)
-            if ref is None:
+            found = token.connection.find_aes_key(label)
+            if found is None:
                 raise KeyNotFound(f"no key {label!r} in token {token.label}")
+            try:
+                ref = token.connection.session_copy(found, label + _SESSION_COPY_SUFFIX)
+            except Pkcs11Error:  # an HSM may forbid copies (CKA_COPYABLE=false)
+                ref = found
             self._cache(token, label, ref)
         return ref
 
@@ -302,6 +313,16 @@ class ClusterConnection:
         if token.keys is None:
             token.keys = {}
         token.keys[label] = ref
+
+    @staticmethod
+    def _forget(token: _Token, label: str) -> None:
+        """Drop a cached key (destroying its session copy, if it is one)."""
+        ref = None if token.keys is None else token.keys.pop(label, None)
+        if ref is not None and ref.label.endswith(_SESSION_COPY_SUFFIX):
+            try:
+                token.connection.destroy(ref)
+            except Pkcs11Error:
+                pass  # gone already with its login session
 
     def __repr__(self) -> str:
         return f"ClusterConnection({self.cluster.cluster_id!r})"

@@ -295,6 +295,24 @@ class TokenConnection:
 
         return self._run(run)
 
+    def session_copy(self, key: KeyRef, label: str) -> KeyRef:
+        """A session-object copy of a token key, held by this process's login session.
+
+        SoftHSM re-reads (and, for a private object, decrypts) a token object's file at every
+        use; a session copy costs about half as much per operation. The copy keeps the key's
+        attributes (sensitive, non-extractable), is visible to every session of the process,
+        and vanishes at logout; after that, using it raises :class:`KeyNotFound`.
+        """
+
+        def run(session: _Session) -> KeyRef:
+            source = _resolve(session, key)
+            copy = source.copy({Attribute.TOKEN: False, Attribute.LABEL: label})
+            return KeyRef(copy.handle, label, key.key_id)
+
+        with self._lock:
+            login = self._login.session
+        return _in(login, run)
+
     def make_unextractable(self, key: KeyRef) -> None:
         """Set CKA_EXTRACTABLE to false (one way: PKCS#11 forbids setting it back)."""
 
@@ -445,6 +463,14 @@ class TokenConnection:
             raise TokenUnavailable(str(exc)) from None
         self._token = token
         logins.renew(self._login, token, self.__pin, seen_generation)
+
+
+def _in(raw_session: Any, operation: Callable[[_Session], T]) -> T:
+    """Run ``operation`` in a given python-pkcs11 session (the login session)."""
+    try:
+        return operation(_Session(raw_session, -1))
+    except p11x.PKCS11Error as exc:
+        raise TokenUnavailable(f"the login session failed ({type(exc).__name__})") from None
 
 
 def _gcm_params(iv: bytes, aad: bytes) -> Any:

@@ -1,0 +1,199 @@
+"""Encrypt through a custom key store, side by side with raw python-pkcs11 AES-GCM on one token.
+
+Sets up a private SoftHSM2 token directory with a two-token cluster, then measures, one thread
+each, medians of ``--runs`` runs of ``--seconds`` s:
+
+* raw: ``python-pkcs11`` AES-256-GCM ``C_Encrypt`` with a token key on the first token (a fresh
+  12-byte IV per call), the floor any HSM-backed Encrypt has to pay;
+* Strongroom: the whole KMS ``Encrypt`` request (SigV4 verification, validation, pipeline with
+  authorization and audit record, the blob format, JSON) through the real ASGI app in memory,
+  under a key of a custom key store on the same token;
+* Strongroom under a default-store key, for reference (no HSM on that path).
+
+No socket is involved, so the ratio is what the KMS adds to the HSM's own work; over HTTP the
+server's HTTP stack adds the same cost to both kinds of key (see run_kms_bench.py).
+
+    .venv/bin/python bench/custom_key_store_bench.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hot_path_micro import ENDPOINT, scope_of  # noqa: E402
+from sign_request import sign  # noqa: E402
+
+
+def ops_per_second(work: Callable[[], object], seconds: float, runs: int) -> float:
+    """Median over ``runs`` of calls per second, each run lasting about ``seconds``."""
+    rates = []
+    for _ in range(runs):
+        calls = 0
+        started = time.perf_counter()
+        while (elapsed := time.perf_counter() - started) < seconds:
+            for _ in range(50):
+                work()
+            calls += 50
+        rates.append(calls / elapsed)
+    return statistics.median(rates)
+
+
+def raw_gcm(key: Any, plaintext: bytes, seconds: float, runs: int) -> float:
+    from pkcs11 import Mechanism
+    from pkcs11.mechanisms import GCMParams
+
+    def encrypt() -> bytes:
+        params = GCMParams(os.urandom(12), b"aad", 128)
+        return bytes(key.encrypt(plaintext, mechanism=Mechanism.AES_GCM, mechanism_param=params))
+
+    return ops_per_second(encrypt, seconds, runs)
+
+
+class InMemoryApi:
+    """Signed requests through the real ASGI app, without a socket."""
+
+    def __init__(self, app: Any, credentials: tuple[str, str]) -> None:
+        self._app = app
+        self._credentials = credentials
+        self._loop = asyncio.new_event_loop()
+
+    def call(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        import orjson
+
+        request = sign(ENDPOINT, *self._credentials, operation, body)
+        status, payload = self._loop.run_until_complete(self._send(request))
+        result: dict[str, Any] = orjson.loads(payload)
+        if status != 200:
+            raise RuntimeError(f"{operation}: {status} {result}")
+        return result
+
+    def repeater(self, operation: str, body: dict[str, Any]) -> Callable[[], object]:
+        """The same signed request again and again (valid within the clock-skew window)."""
+        request = sign(ENDPOINT, *self._credentials, operation, body)
+        return lambda: self._loop.run_until_complete(self._send(request))
+
+    async def _send(self, request: Any) -> tuple[int, bytes]:
+        scope = scope_of(request)
+        reply: dict[str, Any] = {}
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": request.body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                reply["status"] = message["status"]
+            elif message["type"] == "http.response.body":
+                reply["body"] = reply.get("body", b"") + message.get("body", b"")
+
+        await self._app.api.handle(scope, receive, send)
+        return reply["status"], reply["body"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="strongroom-cks-bench-") as tmp:
+        # Before anything loads the PKCS#11 module: this process's own SoftHSM2 tokens.
+        from tests.support import softhsm
+
+        softhsm.configure_session()
+        tokens = [softhsm.create_token("bench") for _ in range(2)]
+
+        from tests.support.hsm_clusters import new_cluster_id, trust_anchor_pem
+
+        from strongroom.kms.app import create_app, initialize, open_data_dir
+        from strongroom.kms.config import load_settings
+        from strongroom.kms.keystores.pkcs11 import load_module
+
+        results: dict[str, dict[int, float]] = {}
+        settings = load_settings(Path(tmp) / "data")
+        _, issued = initialize(settings)
+        assert issued is not None
+        cluster_id, anchor = new_cluster_id(), trust_anchor_pem()
+        data = open_data_dir(settings)
+        data.hsm_clusters.register(cluster_id, softhsm.MODULE, [t.label for t in tokens], anchor)
+        data.db.engine.dispose()
+        app = create_app(settings)
+        api = InMemoryApi(app, (issued.access_key_id, issued.secret_access_key))
+        store_id = api.call(
+            "CreateCustomKeyStore",
+            {
+                "CustomKeyStoreName": "bench",
+                "CloudHsmClusterId": cluster_id,
+                "TrustAnchorCertificate": anchor,
+                "KeyStorePassword": tokens[0].pin,
+            },
+        )["CustomKeyStoreId"]
+        api.call("ConnectCustomKeyStore", {"CustomKeyStoreId": store_id})
+        hsm_key = api.call("CreateKey", {"CustomKeyStoreId": store_id, "Origin": "AWS_CLOUDHSM"})
+        default_key = api.call("CreateKey", {})
+        for name, meta in (
+            ("Strongroom Encrypt, custom key store", hsm_key),
+            ("Strongroom Encrypt, default store", default_key),
+        ):
+            for size in (32, 4096):
+                body = {
+                    "KeyId": meta["KeyMetadata"]["KeyId"],
+                    "Plaintext": base64.b64encode(os.urandom(size)).decode(),
+                }
+                results.setdefault(name, {})[size] = ops_per_second(
+                    api.repeater("Encrypt", body), args.seconds, args.runs
+                )
+        # The key store layer alone: what Encrypt does with the key (session copy, failover,
+        # fresh IV, C_Encrypt), without the request around it.
+        ctx = app.api._pipeline.ctx
+        record = ctx.cache.key(hsm_key["KeyMetadata"]["KeyId"])
+        cipher = ctx.cache.material(record, record.current_material_id)
+        for size in (32, 4096):
+            plaintext = os.urandom(size)
+            results.setdefault("Strongroom key store layer (HsmKeyCipher)", {})[size] = (
+                ops_per_second(
+                    lambda p=plaintext: cipher.encrypt(p, b"aad"), args.seconds, args.runs
+                )
+            )
+        # Raw python-pkcs11 on the same token, with the very key the custom key store uses
+        # (a private, sensitive token object) and with a session copy of it.
+        from pkcs11 import Attribute
+
+        module = load_module(softhsm.MODULE)
+        with module.find_token(tokens[0].label).open(rw=True) as session:
+            token_key = session.get_key(label=hsm_key["KeyMetadata"]["Arn"])
+            session_key = token_key.copy({Attribute.TOKEN: False, Attribute.LABEL: "bench"})
+            for name, key in (
+                ("raw python-pkcs11, the same token key", token_key),
+                ("raw python-pkcs11, a session copy", session_key),
+            ):
+                for size in (32, 4096):
+                    results.setdefault(name, {})[size] = raw_gcm(
+                        key, os.urandom(size), args.seconds, args.runs
+                    )
+            session_key.destroy()
+        app._on_shutdown()
+
+    raw = results["raw python-pkcs11, the same token key"]
+    print(f"load average: {os.getloadavg()[0]:.2f}; medians of {args.runs} x {args.seconds} s")
+    print(f"{'':<40} {'32 B ops/s':>12} {'4 KiB ops/s':>12} {'vs raw 32 B':>12} {'4 KiB':>8}")
+    for name, rates in results.items():
+        print(
+            f"{name:<40} {rates[32]:>12,.0f} {rates[4096]:>12,.0f} "
+            f"{rates[32] / raw[32]:>12.2f} {rates[4096] / raw[4096]:>8.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
