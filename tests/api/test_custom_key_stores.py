@@ -349,9 +349,31 @@ def test_operations_fail_over_when_a_token_is_lost(
     assert client.decrypt(CiphertextBlob=before)["Plaintext"] == b"survives"
 
     softhsm.remove_token(cluster.tokens[2])
+    time.sleep(1.1)  # token objects are looked up again at least once a second
     with pytest.raises(ClientError) as refused:
         client.decrypt(CiphertextBlob=before)
     assert error_code(refused.value) == "KeyUnavailableException"
+
+
+def test_the_customer_revokes_a_key_by_destroying_it_in_the_hsms(
+    client: Any, cluster: Cluster, connected_store: str
+) -> None:
+    meta = _create_key(client, connected_store)
+    blob = client.encrypt(KeyId=meta["KeyId"], Plaintext=b"secret")["CiphertextBlob"]
+    for token in cluster.tokens:
+        connection = TokenConnection.open(token.module, token.label, token.pin)
+        try:
+            ref = connection.find_aes_key(meta["Arn"])
+            assert ref is not None
+            connection.destroy(ref)
+        finally:
+            connection.close()
+    time.sleep(1.1)
+    with pytest.raises(ClientError) as refused:
+        client.decrypt(CiphertextBlob=blob)
+    assert error_code(refused.value) == "KeyUnavailableException"
+    # As with AWS, the KMS key's state does not change; only its use fails.
+    assert _state(client, meta["KeyId"]) == "Enabled"
 
 
 def test_another_account_cannot_see_the_store(

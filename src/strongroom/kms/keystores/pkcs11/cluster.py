@@ -6,7 +6,7 @@ the others wrapped under the *cluster wrapping key* (CWK), and then made non-ext
 every token. The CWK is itself an AES-256 token key present in every token, created in the
 first token when the cluster is first connected and carried to the others wrapped under an RSA
 key pair that the receiving token generated for that purpose; after that it is non-extractable
-everywhere. So no key of the store ever exists outside a token in clear (ADR 0007).
+everywhere. So no key of the store ever exists outside a token in clear (ADR 0008).
 
 Operations go to the first token that answers: a token that fails (device error, token gone,
 object missing) is skipped for ``_RETRY_DOWN_AFTER`` seconds and the next one is tried.
@@ -14,6 +14,7 @@ object missing) is skipped for ``_RETRY_DOWN_AFTER`` seconds and the next one is
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -57,6 +58,7 @@ CLUSTER_WRAPPING_KEY_LABEL = "strongroom-cluster-wrapping-key"
 _NONCE = 12
 _RETRY_DOWN_AFTER = 5.0
 _SESSION_COPY_SUFFIX = "#session"
+_VERIFY_EVERY = 1.0
 _T = TypeVar("_T")
 
 
@@ -74,6 +76,8 @@ class _Token:
     connection: TokenConnection
     down_until: float = 0.0
     keys: dict[str, KeyRef] | None = None
+    # When each cached key was last seen as a token object (see ClusterConnection._key).
+    verified: dict[str, float] | None = None
 
     def usable(self, now: float) -> bool:
         return self.down_until <= now
@@ -294,9 +298,23 @@ class ClusterConnection:
         return self.run(CLUSTER_WRAPPING_KEY_LABEL, lambda connection, _ref: connection.random(n))
 
     def _key(self, token: _Token, label: str) -> KeyRef:
-        """The key to use in a token: a session copy of the token object where allowed."""
+        """The key to use in a token: a session copy of the token object where allowed.
+
+        A session copy lives in this process, so it would outlive the token object (or the
+        whole token): the token object is looked up again at most every
+        ``_VERIFY_EVERY`` seconds, and a key the customer destroyed, or a token that is gone,
+        stops working within that time.
+        """
         keys = token.keys if token.keys is not None else {}
         ref = keys.get(label)
+        if ref is not None and label != CLUSTER_WRAPPING_KEY_LABEL:
+            verified = token.verified if token.verified is not None else {}
+            now = time.monotonic()
+            if now - verified.get(label, 0.0) > _VERIFY_EVERY:
+                if token.connection.find_aes_key(label) is None:
+                    raise KeyNotFound(f"no key {label!r} in token {token.label}")
+                verified[label] = now
+                token.verified = verified
         if ref is None:
             found = token.connection.find_aes_key(label)
             if found is None:
@@ -306,6 +324,9 @@ class ClusterConnection:
             except Pkcs11Error:  # an HSM may forbid copies (CKA_COPYABLE=false)
                 ref = found
             self._cache(token, label, ref)
+            if token.verified is None:
+                token.verified = {}
+            token.verified[label] = time.monotonic()
         return ref
 
     @staticmethod
@@ -319,10 +340,8 @@ class ClusterConnection:
         """Drop a cached key (destroying its session copy, if it is one)."""
         ref = None if token.keys is None else token.keys.pop(label, None)
         if ref is not None and ref.label.endswith(_SESSION_COPY_SUFFIX):
-            try:
+            with contextlib.suppress(Pkcs11Error):  # gone already with its login session
                 token.connection.destroy(ref)
-            except Pkcs11Error:
-                pass  # gone already with its login session
 
     def __repr__(self) -> str:
         return f"ClusterConnection({self.cluster.cluster_id!r})"
