@@ -42,7 +42,12 @@ NOTES: dict[str, str] = {
         "ML_KEM with ML_KEM_768/1024 keys; a malformed ciphertext is InvalidCiphertextException "
         "(a well-formed wrong one gives an unrelated secret: ML-KEM's implicit rejection)."
     ),
-    "GenerateRandom": "CustomKeyStoreId refused until custom key stores exist.",
+    "GenerateRandom": "With CustomKeyStoreId, the bytes come from the store's HSM cluster.",
+    "CreateCustomKeyStore": (
+        "AWS_CLOUDHSM over PKCS#11 token clusters (docs/custom-key-stores.md); "
+        "EXTERNAL_KEY_STORE is not served."
+    ),
+    "ConnectCustomKeyStore": "Synchronous: the outcome is in DescribeCustomKeyStores at once.",
     "ListAliases": "Customer aliases; AWS managed aliases come with managed keys.",
 }
 
