@@ -6,9 +6,19 @@ from pathlib import Path
 
 import pytest
 
+from strongroom.kms.app import initialize
+from strongroom.kms.config import Settings
 from tests.cli.test_admin import admin, admin_fails
-from tests.cli.test_admin import data_dir as data_dir
 from tests.support.hsm_clusters import new_cluster_id, trust_anchor_pem
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """An initialized data directory, no server."""
+    directory = tmp_path / "data"
+    opened, _ = initialize(Settings(data_dir=directory))
+    opened.db.engine.dispose()
+    return directory
 
 
 @pytest.fixture
