@@ -15,6 +15,7 @@ from strongroom.kms.errors import (
     UnsupportedOperationException,
     ValidationException,
 )
+from strongroom.kms.service.importing import key_metadata
 from strongroom.kms.service.key_policies import check_key_policy, check_lockout
 from strongroom.kms.service.paging import page
 from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Response, managed_key
@@ -63,8 +64,10 @@ def create_key(call: Call) -> Response:
     request, ctx = call.request, call.ctx
     spec, usage = _key_spec(call)
     origin = request.get("Origin", Origin.AWS_KMS.value)
-    if origin != Origin.AWS_KMS.value:
+    if origin not in (Origin.AWS_KMS.value, Origin.EXTERNAL.value):
         raise UnsupportedOperationException(f"Origin {origin} is not supported yet.")
+    # BYOK: a key for imported material waits in PendingImport, with no material yet.
+    external = origin == Origin.EXTERNAL.value
     if request.get("CustomKeyStoreId") is not None:
         raise CustomKeyStoreNotFoundException(
             f"Custom key store {request['CustomKeyStoreId']} does not exist."
@@ -80,17 +83,21 @@ def create_key(call: Call) -> Response:
         account_id=call.caller.account_id,
         region=ctx.region,
         created_at=ctx.clock.now(),
-        state=KeyState.ENABLED,
+        state=KeyState.PENDING_IMPORT if external else KeyState.ENABLED,
         description=request.get("Description", ""),
         key_spec=spec,
         key_usage=usage,
-        current_material_id=new_material_id(),
+        origin=Origin(origin),
+        current_material_id=None if external else new_material_id(),
         policy=policy or default_key_policy(call.caller.account_id),
     )
-    assert record.current_material_id is not None
     if policy is not None:
         check_lockout(call, record)
-    wrapped = ctx.store.new_material(record.arn, record.current_material_id, spec)
+    wrapped = (
+        b""
+        if record.current_material_id is None
+        else ctx.store.new_material(record.arn, record.current_material_id, spec)
+    )
     ctx.keys.create_key(record, ctx.store.store_id, wrapped, tags)
     ctx.cache.put_key(record)
     call.extra_resources.append(record.arn)
@@ -98,7 +105,7 @@ def create_key(call: Call) -> Response:
 
 
 def describe_key(call: Call) -> Response:
-    return {"KeyMetadata": call.key.metadata()}
+    return {"KeyMetadata": key_metadata(call.ctx, call.key)}
 
 
 def list_keys(call: Call) -> Response:

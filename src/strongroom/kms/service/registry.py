@@ -17,6 +17,7 @@ from strongroom.kms.service import (
     datakeys,
     encapsulation,
     grants,
+    importing,
     key_agreement,
     key_policies,
     keys,
@@ -43,6 +44,7 @@ _MODULES = (
     rotation,
     usage,
     grants,
+    importing,
 )
 
 
