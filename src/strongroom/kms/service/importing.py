@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from strongroom.kms.domain import imports, states
-from strongroom.kms.domain.enums import KeySpec, Origin
+from strongroom.kms.domain.enums import KeySpec, KeyState, Origin
 from strongroom.kms.domain.imports import (
     TOKEN_PURPOSE,
     TOKEN_VALIDITY,
@@ -239,6 +239,16 @@ def key_metadata(ctx: ServiceContext, key: KeyRecord) -> dict[str, object]:
     if key.origin is Origin.EXTERNAL:
         meta.update(imports.metadata(_repository(ctx).materials(key.key_id), key))
     return meta
+
+
+def restored_state(ctx: ServiceContext, key: KeyRecord) -> KeyState:
+    """The state CancelKeyDeletion gives: Disabled, or PendingImport while material is missing."""
+    if key.origin is not Origin.EXTERNAL:
+        return KeyState.DISABLED
+    materials = _repository(ctx).materials(key.key_id)
+    needed = [m for m in materials if m.associated(key)]
+    complete = bool(needed) and all(m.imported for m in needed)
+    return KeyState.DISABLED if complete else KeyState.PENDING_IMPORT
 
 
 OPERATIONS = (

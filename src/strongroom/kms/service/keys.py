@@ -15,7 +15,7 @@ from strongroom.kms.errors import (
     UnsupportedOperationException,
     ValidationException,
 )
-from strongroom.kms.service.importing import key_metadata
+from strongroom.kms.service.importing import key_metadata, restored_state
 from strongroom.kms.service.key_policies import check_key_policy, check_lockout
 from strongroom.kms.service.paging import page
 from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Response, managed_key
@@ -158,7 +158,9 @@ def schedule_key_deletion(call: Call) -> Response:
 
 
 def cancel_key_deletion(call: Call) -> Response:
-    updated = transition(call, OpClass.CANCEL_DELETION, lambda k: k.with_state(KeyState.DISABLED))
+    # A key still missing imported material returns to PendingImport, not Disabled.
+    restored = restored_state(call.ctx, call.key)
+    updated = transition(call, OpClass.CANCEL_DELETION, lambda k: k.with_state(restored))
     return {"KeyId": updated.arn}
 
 
