@@ -11,7 +11,8 @@ from strongroom.kms.service.registry import OPERATIONS
 
 NOTES: dict[str, str] = {
     "CreateKey": (
-        "Origin AWS_KMS or EXTERNAL (BYOK: PendingImport, no material), single-Region. Key specs: SYMMETRIC_DEFAULT; RSA_2048/3072/4096 "
+        "Origin AWS_KMS or EXTERNAL (BYOK: PendingImport, no material), single-Region. "
+        "Key specs: SYMMETRIC_DEFAULT; RSA_2048/3072/4096 "
         "(ENCRYPT_DECRYPT, SIGN_VERIFY); ECC_NIST_P256/P384/P521 (SIGN_VERIFY, KEY_AGREEMENT); "
         "ECC_SECG_P256K1, ECC_NIST_EDWARDS25519 and ML_DSA_44/65/87 (SIGN_VERIFY); "
         "ML_KEM_768/1024 (ENCAPSULATE_DECAPSULATE); HMAC_224/256/384/512 (GENERATE_VERIFY_MAC). "
