@@ -133,7 +133,7 @@ class ImportParameters:
             _TOKEN_VERSION,
             algorithms.index(self.algorithm),
             specs.index(self.wrapping_spec),
-            int(self.valid_to.timestamp()),
+            round(self.valid_to.timestamp() * 1000),  # milliseconds, as the response has it
         )
         return header + self.private_key.reveal()
 
@@ -149,9 +149,15 @@ class ImportParameters:
         return cls(
             algorithms[algorithm],
             specs[spec],
-            datetime.fromtimestamp(valid_to, UTC),
+            datetime.fromtimestamp(valid_to / 1000, UTC),
             Secret(payload[size:]),
         )
+
+    @staticmethod
+    def expiry(now: datetime) -> datetime:
+        """When parameters made ``now`` expire, to the millisecond the token records."""
+        valid_to = now + TOKEN_VALIDITY
+        return valid_to.replace(microsecond=valid_to.microsecond // 1000 * 1000)
 
     def check_valid(self, now: datetime) -> None:
         if now >= self.valid_to:

@@ -16,7 +16,6 @@ from strongroom.kms.domain import imports, states
 from strongroom.kms.domain.enums import KeySpec, KeyState, Origin
 from strongroom.kms.domain.imports import (
     TOKEN_PURPOSE,
-    TOKEN_VALIDITY,
     ImportedMaterial,
     ImportParameters,
     ImportRequest,
@@ -60,7 +59,7 @@ def get_parameters_for_import(call: Call) -> Response:
         key.key_spec, call.request["WrappingAlgorithm"], call.request["WrappingKeySpec"]
     )
     wrapping_key = wrapping.new_wrapping_key(spec.bits)
-    valid_to = ctx.clock.now() + TOKEN_VALIDITY
+    valid_to = ImportParameters.expiry(ctx.clock.now())
     parameters = ImportParameters(
         algorithm, spec, valid_to, Secret(wrapping.wrapping_private_der(wrapping_key))
     )

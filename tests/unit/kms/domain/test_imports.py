@@ -99,15 +99,16 @@ def test_token_payload_round_trip_and_expiry() -> None:
     parameters = ImportParameters(
         WrappingAlgorithm.RSA_AES_KEY_WRAP_SHA_1,
         WrappingKeySpec.RSA_3072,
-        NOW + timedelta(hours=24),
+        ImportParameters.expiry(NOW + timedelta(microseconds=123_456)),
         Secret(b"private key der"),
     )
     decoded = ImportParameters.decode(parameters.encode())
     assert decoded == parameters
+    assert decoded.valid_to == NOW + timedelta(hours=24, microseconds=123_000)
     assert "private key der" not in repr(decoded)
-    decoded.check_valid(NOW + timedelta(hours=23, minutes=59))
+    decoded.check_valid(NOW + timedelta(hours=24, microseconds=122_999))
     with pytest.raises(ExpiredImportTokenException):
-        decoded.check_valid(NOW + timedelta(hours=24))
+        decoded.check_valid(NOW + timedelta(hours=24, microseconds=123_000))
     for broken in (b"", b"\x02" + parameters.encode()[1:], b"\x01\x09\x00" + b"\0" * 9):
         with pytest.raises(InvalidImportTokenException):
             ImportParameters.decode(broken)
