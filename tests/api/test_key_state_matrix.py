@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 OK = None
 DIS = "DisabledException"
 INV = "KMSInvalidStateException"
+UNS = "UnsupportedOperationException"
 STATES = ("Enabled", "Disabled", "PendingDeletion")
 GRANTEE = "arn:aws:iam::111122223333:user/grantee"
 
@@ -161,6 +162,27 @@ MATRIX: dict[str, tuple[Call, tuple[str | None, str | None, str | None]]] = {
     "RetireGrant": (
         lambda k, key, blob: k.retire_grant(KeyId=key, GrantId="0" * 64),
         ("InvalidGrantIdException",) * 3,
+    ),
+    # BYOK: these keys have generated material (origin AWS_KMS); test_import_states.py has
+    # keys with imported material, in PendingImport too.
+    "GetParametersForImport": (
+        lambda k, key, blob: k.get_parameters_for_import(
+            KeyId=key, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048"
+        ),
+        (UNS, UNS, INV),
+    ),
+    "ImportKeyMaterial": (
+        lambda k, key, blob: k.import_key_material(
+            KeyId=key,
+            ImportToken=b"t" * 40,
+            EncryptedKeyMaterial=b"m" * 256,
+            ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+        ),
+        (UNS, UNS, INV),
+    ),
+    "DeleteImportedKeyMaterial": (
+        lambda k, key, blob: k.delete_imported_key_material(KeyId=key),
+        (UNS, UNS, UNS),
     ),
 }
 

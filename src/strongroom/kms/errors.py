@@ -140,6 +140,18 @@ class DryRunOperationException(KmsError):
     default_message = "The request would have succeeded, but the DryRun option is set."
 
 
+class ExpiredImportTokenException(KmsError):
+    default_message = "The import token is expired. Use GetParametersForImport to get a new one."
+
+
+class IncorrectKeyMaterialException(KmsError):
+    pass
+
+
+class InvalidImportTokenException(KmsError):
+    default_message = "The import token is not valid for this KMS key."
+
+
 class IncorrectKeyException(KmsError):
     default_message = (
         "The key ID in the request does not identify a CMK that can perform this operation."

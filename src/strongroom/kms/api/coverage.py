@@ -11,7 +11,8 @@ from strongroom.kms.service.registry import OPERATIONS
 
 NOTES: dict[str, str] = {
     "CreateKey": (
-        "Origin AWS_KMS, single-Region. Key specs: SYMMETRIC_DEFAULT; RSA_2048/3072/4096 "
+        "Origin AWS_KMS or EXTERNAL (BYOK: PendingImport, no material), single-Region. "
+        "Key specs: SYMMETRIC_DEFAULT; RSA_2048/3072/4096 "
         "(ENCRYPT_DECRYPT, SIGN_VERIFY); ECC_NIST_P256/P384/P521 (SIGN_VERIFY, KEY_AGREEMENT); "
         "ECC_SECG_P256K1, ECC_NIST_EDWARDS25519 and ML_DSA_44/65/87 (SIGN_VERIFY); "
         "ML_KEM_768/1024 (ENCAPSULATE_DECAPSULATE); HMAC_224/256/384/512 (GENERATE_VERIFY_MAC). "
@@ -49,6 +50,17 @@ NOTES: dict[str, str] = {
     ),
     "ConnectCustomKeyStore": "Synchronous: the outcome is in DescribeCustomKeyStores at once.",
     "ListAliases": "Customer aliases; AWS managed aliases come with managed keys.",
+    "GetParametersForImport": (
+        "WrappingKeySpec RSA_2048/3072/4096; RSAES_OAEP_SHA_1/256 (not for RSA material, nor "
+        "P-521 under RSA_2048) and RSA_AES_KEY_WRAP_SHA_1/256. RSAES_PKCS1_V1_5 and SM2 are "
+        "refused. Token and public key valid 24 hours."
+    ),
+    "ImportKeyMaterial": (
+        "Every key spec served. ExpirationModel/ValidTo; ImportType, KeyMaterialId and "
+        "KeyMaterialDescription (symmetric keys: several materials, on-demand rotation)."
+    ),
+    "DeleteImportedKeyMaterial": "The current or a named material; the key becomes PendingImport.",
+    "RotateKeyOnDemand": "Imported keys: to the material imported as NEW (PENDING_ROTATION).",
 }
 
 

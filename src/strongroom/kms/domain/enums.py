@@ -130,3 +130,4 @@ class RotationType(StrEnum):
 class KeyMaterialState(StrEnum):
     CURRENT = "CURRENT"
     NON_CURRENT = "NON_CURRENT"
+    PENDING_ROTATION = "PENDING_ROTATION"  # imported for an on-demand rotation (BYOK)

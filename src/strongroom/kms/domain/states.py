@@ -24,6 +24,8 @@ class OpClass(Enum):
     ROTATION = "rotation configuration"
     SCHEDULE_DELETION = "ScheduleKeyDeletion"
     CANCEL_DELETION = "CancelKeyDeletion"
+    IMPORT = "GetParametersForImport, ImportKeyMaterial"
+    DELETE_IMPORTED = "DeleteImportedKeyMaterial"
 
 
 ErrorFactory = Callable[[str], KmsError]
@@ -94,6 +96,20 @@ _TABLE: dict[OpClass, dict[KeyState, ErrorFactory]] = {
         S.DISABLED: _NOT_PENDING_DELETION,
         S.PENDING_IMPORT: _NOT_PENDING_DELETION,
         S.UNAVAILABLE: _NOT_PENDING_DELETION,
+        S.CREATING: _CREATING,
+        S.UPDATING: _UPDATING,
+    },
+    # BYOK: import into a key pending import, or re-import into an enabled or disabled one.
+    OpClass.IMPORT: {
+        S.PENDING_DELETION: _PENDING_DELETION,
+        S.PENDING_REPLICA_DELETION: _PENDING_DELETION,
+        S.UNAVAILABLE: _UNAVAILABLE,
+        S.CREATING: _CREATING,
+        S.UPDATING: _UPDATING,
+    },
+    # Deleting imported material works even pending deletion (the key stays so).
+    OpClass.DELETE_IMPORTED: {
+        S.UNAVAILABLE: _UNAVAILABLE,
         S.CREATING: _CREATING,
         S.UPDATING: _UPDATING,
     },

@@ -93,6 +93,16 @@ class KeyStore(Protocol):
         """Unwrap stored material of any key spec (bound to key, version and spec)."""
         ...
 
+    def import_material(
+        self, key_arn: str, material_id: str, key_spec: KeySpec, material: bytes
+    ) -> bytes:
+        """Wrap imported (BYOK) material for a key version, as ``new_material`` would."""
+        ...
+
+    def imported_material_id(self, key_arn: str, material: bytes) -> str:
+        """The material id of imported material: a keyed MAC of key and material (64 hex)."""
+        ...
+
     def seal_secret(self, purpose: str, name: str, secret: bytes) -> bytes:
         """Encrypt a non-key secret (an access key's secret, say) under the root key."""
         ...

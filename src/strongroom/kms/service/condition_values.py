@@ -95,6 +95,10 @@ class RequestValues:
         alias = self.call.aliases_used.get(self.access.member)
         return None if alias is None else (alias,)
 
+    def valid_to(self) -> Values | None:
+        value = self.call.request.get("ValidTo")
+        return None if value is None else (str(value.timestamp()),)
+
     def grant_constraint_type(self) -> Values | None:
         constraints = self.call.request.get("Constraints") or {}
         found = tuple(
@@ -150,4 +154,9 @@ _SIMPLE: dict[str, Callable[[RequestValues], Values | None]] = {
     "kms:rotationperiodindays": lambda v: v.request("RotationPeriodInDays"),
     "kms:schedulekeydeletionpendingwindowindays": lambda v: v.request("PendingWindowInDays"),
     "kms:reencryptonsamekey": lambda v: None,
+    # BYOK: GetParametersForImport and ImportKeyMaterial (kms:ValidTo in epoch seconds).
+    "kms:wrappingalgorithm": lambda v: v.request("WrappingAlgorithm"),
+    "kms:wrappingkeyspec": lambda v: v.request("WrappingKeySpec"),
+    "kms:expirationmodel": lambda v: v.request("ExpirationModel"),
+    "kms:validto": lambda v: v.valid_to(),
 }

@@ -15,6 +15,7 @@ from strongroom.kms.errors import (
     ValidationException,
 )
 from strongroom.kms.service.custom_key_stores import create_key_in_store
+from strongroom.kms.service.importing import key_metadata, restored_state
 from strongroom.kms.service.key_policies import check_key_policy, check_lockout
 from strongroom.kms.service.paging import page
 from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Response, managed_key
@@ -65,8 +66,10 @@ def create_key(call: Call) -> Response:
     if origin == Origin.AWS_CLOUDHSM.value or request.get("CustomKeyStoreId") is not None:
         return _create_key_in_custom_store(call)
     spec, usage = _key_spec(call)
-    if origin != Origin.AWS_KMS.value:
+    if origin not in (Origin.AWS_KMS.value, Origin.EXTERNAL.value):
         raise UnsupportedOperationException(f"Origin {origin} is not supported yet.")
+    # BYOK: a key for imported material waits in PendingImport, with no material yet.
+    external = origin == Origin.EXTERNAL.value
     if request.get("MultiRegion"):
         raise UnsupportedOperationException("Multi-Region keys are not supported.")
     policy = _checked_policy(call)
@@ -76,17 +79,21 @@ def create_key(call: Call) -> Response:
         account_id=call.caller.account_id,
         region=ctx.region,
         created_at=ctx.clock.now(),
-        state=KeyState.ENABLED,
+        state=KeyState.PENDING_IMPORT if external else KeyState.ENABLED,
         description=request.get("Description", ""),
         key_spec=spec,
         key_usage=usage,
-        current_material_id=new_material_id(),
+        origin=Origin(origin),
+        current_material_id=None if external else new_material_id(),
         policy=policy or default_key_policy(call.caller.account_id),
     )
-    assert record.current_material_id is not None
     if policy is not None:
         check_lockout(call, record)
-    wrapped = ctx.store.new_material(record.arn, record.current_material_id, spec)
+    wrapped = (
+        b""
+        if record.current_material_id is None
+        else ctx.store.new_material(record.arn, record.current_material_id, spec)
+    )
     ctx.keys.create_key(record, ctx.store.store_id, wrapped, tags)
     return _created(call, record)
 
@@ -129,7 +136,7 @@ def _created(call: Call, record: KeyRecord) -> Response:
 
 
 def describe_key(call: Call) -> Response:
-    return {"KeyMetadata": call.key.metadata()}
+    return {"KeyMetadata": key_metadata(call.ctx, call.key)}
 
 
 def list_keys(call: Call) -> Response:
@@ -182,7 +189,9 @@ def schedule_key_deletion(call: Call) -> Response:
 
 
 def cancel_key_deletion(call: Call) -> Response:
-    updated = transition(call, OpClass.CANCEL_DELETION, lambda k: k.with_state(KeyState.DISABLED))
+    # A key still missing imported material returns to PendingImport, not Disabled.
+    restored = restored_state(call.ctx, call.key)
+    updated = transition(call, OpClass.CANCEL_DELETION, lambda k: k.with_state(restored))
     return {"KeyId": updated.arn}
 
 

@@ -18,6 +18,7 @@ from strongroom.kms.service import (
     datakeys,
     encapsulation,
     grants,
+    importing,
     key_agreement,
     key_policies,
     keys,
@@ -45,6 +46,7 @@ _MODULES = (
     usage,
     grants,
     custom_key_stores,
+    importing,
 )
 
 

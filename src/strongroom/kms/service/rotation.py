@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from strongroom.kms.domain import states
-from strongroom.kms.domain.enums import KeyState, RotationType
+from strongroom.kms.domain.enums import KeySpec, KeyState, Origin, RotationType
 from strongroom.kms.domain.ids import new_material_id
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.domain.rotation import (
@@ -23,6 +23,7 @@ from strongroom.kms.domain.rotation import (
     next_rotation,
 )
 from strongroom.kms.domain.states import OpClass
+from strongroom.kms.service import importing
 from strongroom.kms.service.context import ServiceContext
 from strongroom.kms.service.paging import page
 from strongroom.kms.service.pipeline import Call, Operation, Response, managed_key
@@ -108,7 +109,14 @@ def get_key_rotation_status(call: Call) -> Response:
     return response
 
 
+def _imported_symmetric(key: KeyRecord) -> bool:
+    """BYOK: symmetric keys with imported material rotate on demand to imported material."""
+    return key.origin is Origin.EXTERNAL and key.key_spec is KeySpec.SYMMETRIC_DEFAULT
+
+
 def rotate_key_on_demand(call: Call) -> Response:
+    if _imported_symmetric(call.key):
+        return importing.rotate_imported(call)
     check_rotatable(call.key)
 
     def decide(current: KeyRecord, on_demand_rotations: int, _: datetime) -> KeyRecord:
@@ -124,6 +132,8 @@ def rotate_key_on_demand(call: Call) -> Response:
 
 def list_key_rotations(call: Call) -> Response:
     key = call.key
+    if _imported_symmetric(key):
+        return importing.list_imported_rotations(call)
     check_rotatable(key)
     versions = call.ctx.keys.list_materials(key.key_id)
     if call.request.get("IncludeKeyMaterial", "ROTATIONS_ONLY") == "ROTATIONS_ONLY":

@@ -1,4 +1,5 @@
-"""Performs due lifecycle work: deletions at the end of their window, automatic rotations.
+"""Performs due lifecycle work: deletions at the end of their window, automatic rotations,
+expiry of imported key material.
 
 Every worker (and node) runs this periodically and once at start, so work that fell due
 while the server was down is done at the next start. Each action is decided again under the
@@ -15,7 +16,9 @@ import logging
 from dataclasses import dataclass, field
 
 from strongroom.kms.service.context import ServiceContext
+from strongroom.kms.service.importing import expire_if_due
 from strongroom.kms.service.rotation import rotate_if_due
+from strongroom.kms.storage.imports import ImportRepository
 from strongroom.kms.storage.keys import KeyNotFound
 
 log = logging.getLogger(__name__)
@@ -25,10 +28,11 @@ log = logging.getLogger(__name__)
 class DueWork:
     deleted: list[str] = field(default_factory=list)
     rotated: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)  # keys whose imported material expired
 
     @property
     def key_ids(self) -> list[str]:
-        return self.deleted + self.rotated
+        return self.deleted + self.rotated + self.expired
 
 
 class LifecycleScheduler:
@@ -55,6 +59,14 @@ class LifecycleScheduler:
             if rotated:
                 done.rotated.append(key_id)
                 log.info("rotated key %s", key_id)
+        for key_id, material_id in ImportRepository(self._ctx.db).due_expiries(now):
+            try:
+                expired = expire_if_due(self._ctx, key_id, material_id)
+            except KeyNotFound:
+                expired = False
+            if expired:
+                done.expired.append(key_id)
+                log.info("deleted expired imported key material of key %s", key_id)
         return done
 
     def _destroy_in_hsm(self, store_id: str, key_arn: str) -> None:

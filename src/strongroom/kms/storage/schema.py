@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -119,6 +120,27 @@ key_materials = Table(
     Column("version", Integer, nullable=False),  # 1, 2, ... in the order they became current
     Index("ix_materials_key", "key_id", "version", unique=True),
 )
+
+# --- BYOK (issue #7): imported key material -------------------------------------------------
+# One row per key material of an EXTERNAL key. The row stays when the material is deleted or
+# expires (imported = false; its key_materials row, the wrapped copy, is removed), so importing
+# the same material again is recognized by its material id (a keyed MAC, never a plain hash).
+imported_materials = Table(
+    "imported_materials",
+    metadata,
+    Column("material_id", String(64), primary_key=True),
+    Column("key_id", String(64), ForeignKey("keys.key_id", ondelete="CASCADE"), nullable=False),
+    Column("sequence", Integer, nullable=False),  # 1 for the first material, then import order
+    Column("expiration_model", String(32), nullable=False),
+    Column("valid_to", UtcDateTime()),
+    Column("imported", Boolean, nullable=False),
+    Column("imported_at", UtcDateTime(), nullable=False),
+    Column("description", String(256)),
+    Column("rotated_at", UtcDateTime()),  # when RotateKeyOnDemand made it current
+    Index("ix_imported_materials_key", "key_id", "sequence", unique=True),
+    Index("ix_imported_materials_expiry", "imported", "valid_to"),
+)
+# --- end BYOK --------------------------------------------------------------------------------
 
 aliases = Table(
     "aliases",

@@ -18,4 +18,4 @@ def test_every_served_operation_is_marked() -> None:
     text = render()
     for name in OPERATIONS:
         assert f"| {name} | yes |" in text
-    assert "| ImportKeyMaterial | no |" in text
+    assert "| ReplicateKey | no |" in text

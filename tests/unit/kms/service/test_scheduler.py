@@ -372,6 +372,14 @@ class PausingStore:
     def unseal_secret(self, purpose: str, name: str, sealed: bytes) -> bytes:
         return self._inner.unseal_secret(purpose, name, sealed)
 
+    def import_material(
+        self, key_arn: str, material_id: str, key_spec: KeySpec, material: bytes
+    ) -> bytes:
+        return self._inner.import_material(key_arn, material_id, key_spec, material)
+
+    def imported_material_id(self, key_arn: str, material: bytes) -> str:
+        return self._inner.imported_material_id(key_arn, material)
+
 
 def test_the_version_made_current_last_is_the_latest_rotation(world: World) -> None:
     """An automatic and an on-demand rotation of one key overlap (two workers, say).

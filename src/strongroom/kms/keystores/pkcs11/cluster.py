@@ -435,6 +435,14 @@ class ClusterKeyStore:
             )
         return self.open_material(key_arn, material_id, wrapped)
 
+    def import_material(
+        self, key_arn: str, material_id: str, key_spec: KeySpec, material: bytes
+    ) -> bytes:
+        raise UnsupportedOperationException("Keys in custom key stores cannot import material.")
+
+    def imported_material_id(self, key_arn: str, material: bytes) -> str:
+        raise UnsupportedOperationException("Keys in custom key stores cannot import material.")
+
     def seal_secret(self, purpose: str, name: str, secret: bytes) -> bytes:
         raise KMSInternalException("Custom key stores do not seal secrets.")
 
