@@ -68,7 +68,7 @@ class CustomKeyStoreConnections:
 
     # --- connections --------------------------------------------------------------------
 
-    def key_store(self, custom_key_store_id: str) -> ClusterKeyStore:
+    def key_store(self, custom_key_store_id: str) -> KeyStore:
         self.cluster(custom_key_store_id)  # connected here, or KeyUnavailableException now
         return ClusterKeyStore(custom_key_store_id, lambda: self.cluster(custom_key_store_id))
 

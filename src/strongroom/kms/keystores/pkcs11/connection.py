@@ -13,14 +13,12 @@ if that fails too the caller gets :class:`TokenUnavailable`.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11 import exceptions as p11x
-from pkcs11.mechanisms import GCMParams
 
 from strongroom.kms.keystores.pkcs11 import login as logins
 from strongroom.kms.keystores.pkcs11.errors import (
@@ -34,11 +32,17 @@ from strongroom.kms.keystores.pkcs11.errors import (
 from strongroom.kms.keystores.pkcs11.keys import KeyAttributes, KeyRef
 from strongroom.kms.keystores.pkcs11.library import load_module
 from strongroom.kms.keystores.pkcs11.rsa import rsa_public_der, rsa_public_template
+from strongroom.kms.keystores.pkcs11.sessions import (
+    Session,
+    close_quietly,
+    find_keys,
+    gcm_params,
+    in_session,
+    resolve,
+)
 
 T = TypeVar("T")
 
-_GCM_IV_MAX = 12
-_TAG_BITS = 128
 _POOL_IDLE_MAX = 8
 _MGF1_SHA1 = 0x1  # CKG_MGF1_SHA1
 _TRANSPORT_RSA_BITS = 3072
@@ -62,17 +66,6 @@ _STALE_OBJECT_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-class _Session:
-    """A PIN-less session and the python-pkcs11 objects it resolved, by handle."""
-
-    __slots__ = ("generation", "objects", "raw")
-
-    def __init__(self, raw: Any, generation: int) -> None:
-        self.raw = raw
-        self.generation = generation
-        self.objects: dict[int, Any] = {}
-
-
 class TokenConnection:
     """A logged-in connection to one token; every method is safe to call from any thread."""
 
@@ -83,7 +76,7 @@ class TokenConnection:
         self._serial = bytes(token.serial).decode(errors="replace").strip()
         self.__pin = pin
         self._login = logins.acquire(module_path, token, label, pin)
-        self._idle: list[_Session] = []
+        self._idle: list[Session] = []
         self._lock = threading.Lock()
         self._closed = False
 
@@ -132,7 +125,7 @@ class TokenConnection:
             Attribute.WRAP_WITH_TRUSTED: wrap_with_trusted,
         }
 
-        def run(session: _Session) -> KeyRef:
+        def run(session: Session) -> KeyRef:
             key = session.raw.generate_key(
                 KeyType.AES,
                 256,
@@ -150,8 +143,8 @@ class TokenConnection:
     def find_aes_key(self, label: str) -> KeyRef | None:
         """The AES key with this label, or None; two keys with one label are an error."""
 
-        def run(session: _Session) -> KeyRef | None:
-            found = _find(session, label, None)
+        def run(session: Session) -> KeyRef | None:
+            found = find_keys(session, label, None)
             if not found:
                 return None
             if len(found) > 1:
@@ -163,8 +156,8 @@ class TokenConnection:
         return self._run(run)
 
     def attributes(self, key: KeyRef) -> KeyAttributes:
-        def run(session: _Session) -> KeyAttributes:
-            values = _resolve(session, key).get_attributes(
+        def run(session: Session) -> KeyAttributes:
+            values = resolve(session, key).get_attributes(
                 [
                     Attribute.LOCAL,
                     Attribute.NEVER_EXTRACTABLE,
@@ -188,8 +181,8 @@ class TokenConnection:
         return self._run(run)
 
     def destroy(self, key: KeyRef) -> None:
-        def run(session: _Session) -> None:
-            _resolve(session, key).destroy()
+        def run(session: Session) -> None:
+            resolve(session, key).destroy()
 
         self._run(run)
         with self._lock:
@@ -200,11 +193,11 @@ class TokenConnection:
 
     def gcm_encrypt(self, key: KeyRef, iv: bytes, plaintext: bytes, aad: bytes) -> bytes:
         """AES-GCM in the token with the caller's IV (at most 12 bytes); returns ct || tag."""
-        params = _gcm_params(iv, aad)
+        params = gcm_params(iv, aad)
 
-        def run(session: _Session) -> bytes:
+        def run(session: Session) -> bytes:
             return bytes(
-                _resolve(session, key).encrypt(
+                resolve(session, key).encrypt(
                     plaintext, mechanism=Mechanism.AES_GCM, mechanism_param=params
                 )
             )
@@ -213,12 +206,12 @@ class TokenConnection:
 
     def gcm_decrypt(self, key: KeyRef, iv: bytes, sealed: bytes, aad: bytes) -> bytes:
         """Inverse of :meth:`gcm_encrypt`; :class:`GcmAuthenticationFailed` on a bad tag or AAD."""
-        params = _gcm_params(iv, aad)
+        params = gcm_params(iv, aad)
 
-        def run(session: _Session) -> bytes:
+        def run(session: Session) -> bytes:
             try:
                 return bytes(
-                    _resolve(session, key).decrypt(
+                    resolve(session, key).decrypt(
                         sealed, mechanism=Mechanism.AES_GCM, mechanism_param=params
                     )
                 )
@@ -235,10 +228,10 @@ class TokenConnection:
     def wrap_key(self, wrapping: KeyRef, key: KeyRef) -> bytes:
         """Wrap an extractable key with CKM_AES_KEY_WRAP_PAD (to replicate it to another token)."""
 
-        def run(session: _Session) -> bytes:
+        def run(session: Session) -> bytes:
             return bytes(
-                _resolve(session, wrapping).wrap_key(
-                    _resolve(session, key), mechanism=Mechanism.AES_KEY_WRAP_PAD
+                resolve(session, wrapping).wrap_key(
+                    resolve(session, key), mechanism=Mechanism.AES_KEY_WRAP_PAD
                 )
             )
 
@@ -255,8 +248,8 @@ class TokenConnection:
     ) -> KeyRef:
         """Unwrap a KWP-wrapped AES key into a token object (SENSITIVE, ENCRYPT/DECRYPT)."""
 
-        def run(session: _Session) -> KeyRef:
-            key = _resolve(session, wrapping).unwrap_key(
+        def run(session: Session) -> KeyRef:
+            key = resolve(session, wrapping).unwrap_key(
                 ObjectClass.SECRET_KEY,
                 KeyType.AES,
                 wrapped,
@@ -280,12 +273,12 @@ class TokenConnection:
         """Wrap an extractable key with RSA-OAEP (SHA-1, MGF1-SHA-1) under a DER public key."""
         template = rsa_public_template(public_der)
 
-        def run(session: _Session) -> bytes:
+        def run(session: Session) -> bytes:
             public = session.raw.create_object(template)
             try:
                 return bytes(
                     public.wrap_key(
-                        _resolve(session, key),
+                        resolve(session, key),
                         mechanism=Mechanism.RSA_PKCS_OAEP,
                         mechanism_param=(Mechanism.SHA_1, _MGF1_SHA1, None),
                     )
@@ -304,20 +297,20 @@ class TokenConnection:
         and vanishes at logout; after that, using it raises :class:`KeyNotFound`.
         """
 
-        def run(session: _Session) -> KeyRef:
-            source = _resolve(session, key)
+        def run(session: Session) -> KeyRef:
+            source = resolve(session, key)
             copy = source.copy({Attribute.TOKEN: False, Attribute.LABEL: label})
             return KeyRef(copy.handle, label, key.key_id)
 
         with self._lock:
             login = self._login.session
-        return _in(login, run)
+        return in_session(login, run)
 
     def make_unextractable(self, key: KeyRef) -> None:
         """Set CKA_EXTRACTABLE to false (one way: PKCS#11 forbids setting it back)."""
 
-        def run(session: _Session) -> None:
-            _resolve(session, key)[Attribute.EXTRACTABLE] = False
+        def run(session: Session) -> None:
+            resolve(session, key)[Attribute.EXTRACTABLE] = False
 
         self._run(run)
 
@@ -340,7 +333,7 @@ class TokenConnection:
         if wrapping:
             capabilities |= MechanismFlag.WRAP | MechanismFlag.UNWRAP
 
-        def run(session: _Session) -> KeyRef:
+        def run(session: Session) -> KeyRef:
             public, private = session.raw.generate_keypair(
                 KeyType.RSA,
                 _TRANSPORT_RSA_BITS,
@@ -383,10 +376,10 @@ class TokenConnection:
             self._closed = True
             idle, self._idle = self._idle, []
         for session in idle:
-            _close_quietly(session.raw)
+            close_quietly(session.raw)
         logins.release(self._login)
 
-    def _run(self, operation: Callable[[_Session], T]) -> T:
+    def _run(self, operation: Callable[[Session], T]) -> T:
         for attempt in (1, 2):
             session = self._acquire()
             try:
@@ -399,7 +392,7 @@ class TokenConnection:
                     raise KeyNotFound(f"a key is no longer on token {self._label!r}") from None
                 continue
             except _SESSION_ERRORS as exc:
-                _close_quietly(session.raw)
+                close_quietly(session.raw)
                 if attempt == 2:
                     raise TokenUnavailable(
                         f"token {self._label!r} is unavailable ({type(exc).__name__})"
@@ -423,7 +416,7 @@ class TokenConnection:
             return AttributeCheckFailed(f"token {self._label!r} refused: {name}")
         return Pkcs11Error(f"token {self._label!r} failed the operation: {name}")
 
-    def _acquire(self) -> _Session:
+    def _acquire(self) -> Session:
         with self._lock:
             if self._closed:
                 raise TokenUnavailable(f"the connection to token {self._label!r} is closed")
@@ -431,19 +424,19 @@ class TokenConnection:
                 return self._idle.pop()
             generation = self._login.generation
         try:
-            return _Session(self._token.open(rw=True), generation)
+            return Session(self._token.open(rw=True), generation)
         except p11x.PKCS11Error as exc:
             raise TokenUnavailable(
                 f"cannot open a session on token {self._label!r} ({type(exc).__name__})"
             ) from None
 
-    def _release(self, session: _Session) -> None:
+    def _release(self, session: Session) -> None:
         with self._lock:
             current = session.generation == self._login.generation
             if not self._closed and current and len(self._idle) < _POOL_IDLE_MAX:
                 self._idle.append(session)
                 return
-        _close_quietly(session.raw)
+        close_quietly(session.raw)
 
     def _check_token_present(self) -> None:
         try:
@@ -456,59 +449,10 @@ class TokenConnection:
         with self._lock:
             idle, self._idle = self._idle, []
         for session in idle:
-            _close_quietly(session.raw)
+            close_quietly(session.raw)
         try:
             token = load_module(self._module_path).find_token(self._label)
         except TokenNotFound as exc:
             raise TokenUnavailable(str(exc)) from None
         self._token = token
         logins.renew(self._login, token, self.__pin, seen_generation)
-
-
-def _in(raw_session: Any, operation: Callable[[_Session], T]) -> T:
-    """Run ``operation`` in a given python-pkcs11 session (the login session)."""
-    try:
-        return operation(_Session(raw_session, -1))
-    except p11x.PKCS11Error as exc:
-        raise TokenUnavailable(f"the login session failed ({type(exc).__name__})") from None
-
-
-def _gcm_params(iv: bytes, aad: bytes) -> Any:
-    if not 0 < len(iv) <= _GCM_IV_MAX:
-        raise ValueError(f"the GCM IV must be 1..{_GCM_IV_MAX} bytes")
-    return GCMParams(iv, aad, _TAG_BITS)
-
-
-def _find(session: _Session, label: str, key_id: bytes | None) -> list[Any]:
-    query = {
-        Attribute.CLASS: ObjectClass.SECRET_KEY,
-        Attribute.KEY_TYPE: KeyType.AES,
-        Attribute.LABEL: label,
-    }
-    if key_id is not None:
-        query[Attribute.ID] = key_id
-    return list(session.raw.get_objects(query))
-
-
-def _resolve(session: _Session, ref: KeyRef) -> Any:
-    """This session's python-pkcs11 object for ``ref`` (found by label and id on first use)."""
-    cached = session.objects.get(ref.handle)
-    if cached is not None:
-        return cached
-    found = _find(session, ref.label, ref.key_id)
-    match = [key for key in found if key.handle == ref.handle] or found
-    if len(match) != 1:
-        raise KeyNotFound(
-            f"key {ref.label!r} is not on the token"
-            if not match
-            else f"{len(match)} keys match {ref.label!r}"
-        )
-    key = match[0]
-    ref.handle = key.handle
-    session.objects[key.handle] = key
-    return key
-
-
-def _close_quietly(session: Any) -> None:
-    with contextlib.suppress(p11x.PKCS11Error):  # already gone with its token
-        session.close()
