@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from strongroom.cli import admin, audit, envelope, keys, serve
+from strongroom.cli import admin, audit, envelope, keys, operator, serve
 from strongroom.kms.config import ConfigError
 from strongroom.kms.keystores.root_key_file import RootKeyFileError
 from strongroom.kms.service.admin_error import AdminError
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_parser(commands)
     envelope.add_parser(commands)
     audit.add_parser(commands)
+    operator.add_parser(commands)
     return parser
 
 
