@@ -128,8 +128,12 @@ def create_app(
     grants = GrantRepository(db)
     policies = PolicyCache(identity, grants)
     ctx = ServiceContext(settings.region, clock, db, keys, identity, store, cache, usage, policies)
-    audit_sink = audit or ChainedAuditLog(db, store, settings.region, clock.now)
-    pipeline = Pipeline(ctx, PolicyAuthorizer(policies, grants), audit_sink)
+    chained = ChainedAuditLog(db, store, settings.region, clock.now) if audit is None else None
+    audit_sink = audit or chained
+    assert audit_sink is not None
+    # Control-plane changes append their events in their own transaction (docs/adr/0006).
+    durable = None if chained is None else chained.chain
+    pipeline = Pipeline(ctx, PolicyAuthorizer(policies, grants), audit_sink, durable)
     credentials = CredentialCache(identity, store)
     verifier: SigV4Verifier[Credential] = SigV4Verifier(
         region=settings.region,

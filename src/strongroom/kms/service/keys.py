@@ -91,9 +91,9 @@ def create_key(call: Call) -> Response:
     if policy is not None:
         check_lockout(call, record)
     wrapped = ctx.store.new_material(record.arn, record.current_material_id, spec)
+    call.extra_resources.append(record.arn)  # before the write: its audit event names the key
     ctx.keys.create_key(record, ctx.store.store_id, wrapped, tags)
     ctx.cache.put_key(record)
-    call.extra_resources.append(record.arn)
     return {"KeyMetadata": record.metadata()}
 
 
