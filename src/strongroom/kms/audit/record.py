@@ -53,6 +53,9 @@ def resource_type(arn: str) -> str:
 # Identities outside the tenants' IAM realm (governance/operators.py, cli/admin.py).
 OPERATOR_PREFIX = "strongroom:operator/"
 ADMINISTRATOR_PREFIX = "strongroom:administrator/"
+# The trail of acts that concern no tenant (operator enrolment, quorum changes, admin acts on
+# accounts): export it with ``strongroom audit export --account provider``.
+PROVIDER_ACCOUNT = "provider"
 
 
 def identity_type(principal_arn: str) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from strongroom.kms.audit.events import AuditEvent
+from strongroom.kms.audit.record import PROVIDER_ACCOUNT
 from strongroom.kms.audit.store import AuditChain
 from strongroom.kms.domain.clock import Clock
 from strongroom.kms.governance.actions import (
@@ -50,8 +51,6 @@ from strongroom.kms.governance.provider_access import ProviderDecrypt
 from strongroom.kms.storage import governance as repo
 from strongroom.kms.storage.database import DuplicateRecord
 
-# The provider's own trail: governance events that concern no tenant.
-PROVIDER_ACCOUNT = "provider"
 DEFAULT_TTL = timedelta(hours=24)
 MAX_TTL = timedelta(days=30)
 ACTIONS = (
