@@ -63,7 +63,7 @@ def test_execution_below_the_threshold_is_refused(gov: Governed) -> None:
 
 def test_double_approval_by_one_operator_is_refused(gov: Governed) -> None:
     pid = propose_threshold(gov, 1).proposal.proposal_id
-    with pytest.raises(GovernanceError, match="ann has approved .* already"):
+    with pytest.raises(GovernanceError, match=r"ann has approved .* already"):
         gov.approve("ann", pid)
     assert gov.quorum.status(pid).counted == ("ann",)
 
@@ -208,14 +208,14 @@ def test_enrolment_adds_an_operator_who_can_then_approve(gov: Governed) -> None:
 
 
 def test_initialise_is_refused_twice_and_checks_m(tmp_path: Path) -> None:
-    with governed(tmp_path) as gov:
-        with pytest.raises(GovernanceError, match="initialised already"):
-            gov.quorum.initialise(1, [("zed", raw_public_key(new_key().public_key()))])
-    with pytest.raises(GovernanceError, match="exceeds the number of operators N=3"):
-        with governed(tmp_path / "b", threshold=4):
-            pass
-    with pytest.raises(GovernanceError, match="at least 1"):
-        with governed(tmp_path / "c", threshold=0):
+    zed = [("zed", raw_public_key(new_key().public_key()))]
+    with governed(tmp_path) as gov, pytest.raises(GovernanceError, match="initialised already"):
+        gov.quorum.initialise(1, zed)
+    for threshold, error in ((4, "exceeds the number of operators N=3"), (0, "at least 1")):
+        with (
+            pytest.raises(GovernanceError, match=error),
+            governed(tmp_path / "b", threshold=threshold),
+        ):
             pass
 
 
