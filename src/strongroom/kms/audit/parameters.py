@@ -3,9 +3,9 @@
 A member is shown only if its shape, and everything inside it, is neither marked
 ``sensitive`` by the model (Plaintext, KeyStorePassword, XKS proxy credentials...) nor a blob
 (ciphertexts, wrapped key material, import tokens, messages to sign, public keys: bytes an
-auditor does not read and that may be secret). Grant tokens are bearer tokens and are treated
-as secret too. New members of a newer model are hidden until the model marks them readable,
-which is the point of an allow-list: a deny-list would show a new secret member by default.
+auditor does not read and that may be secret). A shape that is new in a newer model is shown
+only if it is neither, so ``SECRET_SHAPES`` lists shapes the model fails to mark (none today:
+grant tokens are not secrets, see docs/adr/0005).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from botocore.loaders import Loader
 
 # Shapes the model does not mark sensitive that must never be audited all the same.
-SECRET_SHAPES = frozenset({"GrantTokenType"})
+SECRET_SHAPES: frozenset[str] = frozenset()
 _SCALARS = frozenset({"string", "integer", "long", "boolean", "timestamp", "double", "float"})
 
 # A plan: None keeps a scalar; a dict keeps the listed members of a structure; a list

@@ -15,7 +15,7 @@ def test_sensitive_and_blob_members_are_never_selected() -> None:
             "EncryptionContext": {"a": "b"},
             "GrantTokens": ["t"],
         },
-    ) == {"KeyId": "k", "EncryptionContext": {"a": "b"}}
+    ) == {"KeyId": "k", "EncryptionContext": {"a": "b"}, "GrantTokens": ["t"]}
     assert select("Decrypt", {"CiphertextBlob": b"c", "KeyId": "k"}) == {"KeyId": "k"}
     assert select(
         "ImportKeyMaterial",
