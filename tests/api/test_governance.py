@@ -230,6 +230,19 @@ def test_provider_access_runs_once_and_shows_in_the_tenant_trail(
     text = json.dumps(trail)
     assert "first secret" not in text and base64.b64encode(b"first secret").decode() not in text
     assert "Zmlyc3Qgc2VjcmV0" not in json.dumps(export(chained, "provider"))
+    # the exposure report counts it
+    status, out, _ = run(
+        "report",
+        "exposure",
+        "--data-dir",
+        data_dir,
+        "--account",
+        key["AWSAccountId"],
+        "--format",
+        "json",
+    )
+    (row,) = [k for k in json.loads(out)["keys"] if k["key_arn"] == key["Arn"]]
+    assert (status, row["exposure"], row["provider_accesses"]) == (0, "provider-under-quorum", 1)
     # the chain is intact after all of it
     status, out, _ = run("audit", "verify", "--data-dir", data_dir)
     assert status == 0 and "chain intact" in out
@@ -287,3 +300,9 @@ def test_a_key_in_the_customers_hsm_is_refused_at_once_and_the_tenant_sees_it(
     assert refusal["errorCode"] == "KeyInCustomerHsm"
     assert refusal["additionalEventData"]["proposer"] == "ann"
     assert refusal["requestParameters"]["reasonCode"] == "LEGAL_ORDER"
+    status, out, _ = run(
+        "report", "exposure", "--data-dir", str(chained.data_dir), "--account", account
+    )
+    line = next(x for x in out.splitlines() if x.startswith(record.arn))
+    assert status == 0 and "customer-hsm-only" in line
+    assert "HSM clusters: 1 (2000.00 USD/month)" in out
