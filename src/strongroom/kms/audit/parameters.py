@@ -63,8 +63,11 @@ def operation_plans() -> dict[str, dict[str, Any]]:
     return plans
 
 
+_FLAT_MAP = ("values", None)  # a map of scalars (EncryptionContext): kept as it is
+
+
 def _apply(plan: Plan, value: Any) -> Any:
-    if plan is None:
+    if plan is None or (plan == _FLAT_MAP and isinstance(value, Mapping)):
         return value
     if isinstance(plan, dict):
         if not isinstance(value, Mapping):
@@ -88,4 +91,9 @@ class RequestParameters:
         plan = self._plans.get(operation)
         if not plan:
             return {}
-        return {k: _apply(plan[k], v) for k, v in request.items() if k in plan}
+        # Scalars (most members) are taken as they are, without a call per member.
+        return {
+            k: v if plan[k] is None else _apply(plan[k], v)
+            for k, v in request.items()
+            if k in plan
+        }
