@@ -93,7 +93,5 @@ class RequestParameters:
             return {}
         # Scalars (most members) are taken as they are, without a call per member.
         return {
-            k: v if plan[k] is None else _apply(plan[k], v)
-            for k, v in request.items()
-            if k in plan
+            k: v if plan[k] is None else _apply(plan[k], v) for k, v in request.items() if k in plan
         }
