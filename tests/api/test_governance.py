@@ -306,3 +306,114 @@ def test_a_key_in_the_customers_hsm_is_refused_at_once_and_the_tenant_sees_it(
     line = next(x for x in out.splitlines() if x.startswith(record.arn))
     assert status == 0 and "customer-hsm-only" in line
     assert "HSM clusters: 1 (2000.00 USD/month)" in out
+
+
+def test_a_provider_access_that_fails_to_decrypt_leaves_no_trace_but_the_refusal(
+    chained: InProcessServer, client: Any, operators: Path, tmp_path: Path
+) -> None:
+    key = client.create_key()["KeyMetadata"]
+    blob = client.encrypt(KeyId=key["KeyId"], Plaintext=b"p", EncryptionContext={"a": "1"})
+    path = tmp_path / "c.bin"
+    path.write_bytes(blob["CiphertextBlob"])
+    data_dir = str(chained.data_dir)
+    status, out, err = run(
+        "operator",
+        "propose",
+        "provider-decrypt",
+        "--data-dir",
+        data_dir,
+        "--key",
+        str(operators / "ann.key"),
+        "--key-id",
+        key["Arn"],
+        "--ciphertext-file",
+        str(path),
+        "--encryption-context",
+        '{"a": "2"}',
+        "--reason-code",
+        "LEGAL_ORDER",
+        "--reference",
+        "r",
+        "--justification",
+        "j",
+    )
+    assert status == 0, err
+    pid = json.loads(out)["ProposalId"]
+    assert (
+        run(
+            "operator", "approve", pid, "--data-dir", data_dir, "--key", str(operators / "bob.key")
+        )[0]
+        == 0
+    )
+    out_file = tmp_path / "plain.json"
+    status, _, err = run(
+        "operator",
+        "execute",
+        pid,
+        "--data-dir",
+        data_dir,
+        "--key",
+        str(operators / "bob.key"),
+        "--out",
+        str(out_file),
+    )
+    assert status == 2 and "does not decrypt" in err and "nothing was executed" in err
+    assert not out_file.exists()
+    shown = json.loads(run("operator", "show", pid, "--data-dir", data_dir)[1])
+    assert shown["State"] == "approved"
+    assert not [
+        r
+        for r in export(chained, key["AWSAccountId"])
+        if r["eventName"] == "ProviderAccess" and r["resources"][0]["ARN"] == key["Arn"]
+    ]
+
+
+def test_malformed_proposals_are_refused(
+    chained: InProcessServer, operators: Path, tmp_path: Path
+) -> None:
+    data_dir, ann = str(chained.data_dir), str(operators / "ann.key")
+    cases = [
+        (("launch-missiles",), "unknown action 'launch-missiles'"),
+        (("set-threshold", "--threshold", "9"), "M=9 exceeds the number of operators N=3"),
+        (
+            (
+                "provider-decrypt",
+                "--key-id",
+                "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                "--reason-code",
+                "LEGAL_ORDER",
+                "--reference",
+                "r",
+            ),
+            "no key",
+        ),
+        (("remove-operator", "--name", "nobody"), "nobody is not an enrolled operator"),
+    ]
+    for argv, error in cases:
+        status, _, err = run(
+            "operator",
+            "propose",
+            argv[0],
+            "--data-dir",
+            data_dir,
+            "--key",
+            ann,
+            "--justification",
+            "j",
+            *argv[1:],
+        )
+        assert status == 2 and error in err, err
+    status, _, err = run(
+        "operator",
+        "propose",
+        "set-threshold",
+        "--data-dir",
+        data_dir,
+        "--key",
+        ann,
+        "--justification",
+        "  ",
+        "--threshold",
+        "2",
+    )
+    assert status == 2 and "a justification is required" in err
