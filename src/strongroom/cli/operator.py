@@ -85,7 +85,7 @@ def add_parser(commands: Any) -> None:
 
     listing = verbs.add_parser("list", help="all proposals and their state")
     add_data_dir(listing)
-    listing.set_defaults(run=_with_quorum(lambda q, a: [_status(s) for s in q.list()]))
+    listing.set_defaults(run=_with_quorum(lambda q, a: [_status(s) for s in q.proposals()]))
 
     show = verbs.add_parser("show", help="one proposal, its approvals and its canonical bytes")
     add_data_dir(show)

@@ -230,7 +230,7 @@ class Quorum:
             state = "approved" if len(counted) >= threshold else "pending"
         return Status(proposal, threshold, approvals, counted, state, message)
 
-    def list(self) -> list[Status]:
+    def proposals(self) -> list[Status]:
         with self._env.db.read() as conn:
             ids = [p.proposal_id for p in repo.proposals(conn)]
         return [self.status(i) for i in ids]
