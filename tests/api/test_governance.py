@@ -21,9 +21,11 @@ from strongroom.kms.config import load_settings
 from strongroom.kms.domain.enums import KeyState, Origin
 from strongroom.kms.domain.ids import new_key_id
 from strongroom.kms.domain.key import KeyRecord
+from strongroom.kms.service.admin import IssuedAccessKey
 from strongroom.kms.storage.keys import KeyRepository
 from tests.support.cli import run
 from tests.support.errors import aws_error
+from tests.support.raw_kms import RawKms
 from tests.support.servers import InProcessServer, in_process_server
 
 
@@ -230,6 +232,37 @@ def test_provider_access_runs_once_and_shows_in_the_tenant_trail(
     text = json.dumps(trail)
     assert "first secret" not in text and base64.b64encode(b"first secret").decode() not in text
     assert "Zmlyc3Qgc2VjcmV0" not in json.dumps(export(chained, "provider"))
+    # the tenant lists it through the API (a Strongroom extension operation)
+    raw = RawKms(chained.endpoint, chained.admin_key)
+    try:
+        reply = raw.call("ListProviderAccesses", {"KeyId": key["Arn"]})
+    finally:
+        raw.close()
+    assert reply.status == 200, reply.body
+    (listed,) = reply.body["ProviderAccesses"]
+    assert {
+        k: listed[k]
+        for k in (
+            "KeyArn",
+            "Outcome",
+            "Proposer",
+            "Approvers",
+            "ExecutedBy",
+            "ReasonCode",
+            "Reference",
+            "NumberOfCiphertexts",
+        )
+    } == {
+        "KeyArn": key["Arn"],
+        "Outcome": "Executed",
+        "Proposer": "ann",
+        "Approvers": ["ann", "bob"],
+        "ExecutedBy": "cat",
+        "ReasonCode": "LEGAL_ORDER",
+        "Reference": "court order 2026/17",
+        "NumberOfCiphertexts": 2,
+    }
+    assert listed["ProposalId"] == pid and reply.body["Truncated"] is False
     # the exposure report counts it
     status, out, _ = run(
         "report",
@@ -417,3 +450,52 @@ def test_malformed_proposals_are_refused(
         "2",
     )
     assert status == 2 and "a justification is required" in err
+
+
+def test_another_tenant_sees_none_of_it(chained: InProcessServer, operators: Path) -> None:
+    data_dir = str(chained.data_dir)
+    account = json.loads(
+        run("admin", "--data-dir", data_dir, "accounts", "create", "--name", "other")[1]
+    )["AccountId"]
+    run("admin", "--data-dir", data_dir, "users", "create", "--account", account, "dev")
+    run(
+        "admin",
+        "--data-dir",
+        data_dir,
+        "users",
+        "put-policy",
+        "--account",
+        account,
+        "--user",
+        "dev",
+        "--name",
+        "all",
+        "--document",
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}',
+    )
+    issued = json.loads(
+        run(
+            "admin",
+            "--data-dir",
+            data_dir,
+            "access-keys",
+            "create",
+            "--account",
+            account,
+            "--user",
+            "dev",
+        )[1]
+    )
+    key = IssuedAccessKey(issued["AccessKeyId"], issued["SecretAccessKey"], account, "dev")
+    deadline = time.monotonic() + 5
+    raw = RawKms(chained.endpoint, key)
+    try:
+        while (reply := raw.call("ListProviderAccesses", {})).status != 200:
+            assert time.monotonic() < deadline, reply.body  # the new key reaches the worker
+            time.sleep(0.05)
+        assert reply.body == {"ProviderAccesses": [], "Truncated": False}
+        assert raw.call("ListProviderAccesses", {"Marker": "x"}).error_code == (
+            "InvalidMarkerException"
+        )
+    finally:
+        raw.close()

@@ -36,7 +36,7 @@ from strongroom.kms.service.context import ServiceContext
 from strongroom.kms.service.credentials import CredentialCache
 from strongroom.kms.service.pipeline import Pipeline
 from strongroom.kms.service.policy_cache import PolicyCache
-from strongroom.kms.service.registry import OPERATIONS
+from strongroom.kms.service.registry import EXTENSIONS, OPERATIONS
 from strongroom.kms.service.scheduler import LifecycleScheduler
 from strongroom.kms.service.usage import UsageTracker
 from strongroom.kms.storage.database import Database
@@ -154,6 +154,7 @@ def create_app(
         OPERATIONS,
         settings.max_body_bytes,
         sts=StsApi(sts_verifier),
+        extensions=EXTENSIONS,
     )
     scheduler = LifecycleScheduler(ctx)
 

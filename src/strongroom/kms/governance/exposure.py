@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from strongroom.kms.domain.enums import KeyState, Origin
 from strongroom.kms.domain.key import KeyRecord
-from strongroom.kms.governance.provider_access import EVENT_NAME
+from strongroom.kms.governance.transparency import EVENT_NAME
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.database import Database
 

@@ -38,9 +38,9 @@ from strongroom.kms.governance.actions import (
 )
 from strongroom.kms.governance.errors import GovernanceError
 from strongroom.kms.governance.operators import operator_principal
+from strongroom.kms.governance.transparency import EVENT_NAME
 
 ACTION = "provider-decrypt"
-EVENT_NAME = "ProviderAccess"
 REFUSED_IN_CUSTOMER_HSM = "KeyInCustomerHsm"
 REASON_CODES = frozenset(
     {"LEGAL_ORDER", "CUSTOMER_REQUEST", "SECURITY_INCIDENT", "SERVICE_RECOVERY"}
