@@ -63,8 +63,12 @@ class InProcessServer(RunningServer):
 
 
 @contextmanager
-def in_process_server(data_dir: Path) -> Iterator[InProcessServer]:
-    """One worker in a thread of the test process, with a clock the test can move."""
+def in_process_server(data_dir: Path, *, chained_audit: bool = False) -> Iterator[InProcessServer]:
+    """One worker in a thread of the test process, with a clock the test can move.
+
+    With ``chained_audit`` the server writes the real hash-chained trail into the database
+    (``server.audit`` then stays empty) instead of keeping events in memory.
+    """
     settings = Settings(
         data_dir=data_dir,
         port=free_port(),
@@ -77,7 +81,7 @@ def in_process_server(data_dir: Path) -> Iterator[InProcessServer]:
     data.db.engine.dispose()
     assert issued is not None
     audit = MemoryAuditLog()
-    app = create_app(settings, clock, audit)
+    app = create_app(settings, clock, None if chained_audit else audit)
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

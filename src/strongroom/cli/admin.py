@@ -182,11 +182,13 @@ Action = Callable[["DataDir", argparse.Namespace], object]
 def _run(action: Action) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         # Imported here: the server's modules are not needed to parse the command line.
+        from strongroom.cli.admin_audit import audited
         from strongroom.kms.app import open_data_dir
 
         data_dir = open_data_dir(load_settings(args.data_dir))
         try:
-            result = action(data_dir, args)
+            with audited(data_dir, args):
+                result = action(data_dir, args)
         finally:
             data_dir.db.engine.dispose()
         if result is not None:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from strongroom.cli import admin, audit, byok, envelope, keys, serve
+from strongroom.cli import admin, audit, byok, envelope, keys, operator, report, serve
 from strongroom.kms.config import ConfigError
 from strongroom.kms.keystores.root_key_file import RootKeyFileError
 from strongroom.kms.service.admin_error import AdminError
@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     envelope.add_parser(commands)
     audit.add_parser(commands)
     byok.add_parser(commands)
+    operator.add_parser(commands)
+    report.add_parser(commands)
     return parser
 
 

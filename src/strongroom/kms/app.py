@@ -38,7 +38,7 @@ from strongroom.kms.service.custom_store_connections import CustomKeyStoreConnec
 from strongroom.kms.service.hsm_clusters import HsmClusters
 from strongroom.kms.service.pipeline import Pipeline
 from strongroom.kms.service.policy_cache import PolicyCache
-from strongroom.kms.service.registry import OPERATIONS
+from strongroom.kms.service.registry import EXTENSIONS, OPERATIONS
 from strongroom.kms.service.scheduler import LifecycleScheduler
 from strongroom.kms.service.usage import UsageTracker
 from strongroom.kms.storage.custom_key_stores import CustomKeyStoreRepository
@@ -147,8 +147,12 @@ def create_app(
         policies,
         custom_stores=custom_stores,
     )
-    audit_sink = audit or ChainedAuditLog(db, store, settings.region, clock.now)
-    pipeline = Pipeline(ctx, PolicyAuthorizer(policies, grants), audit_sink)
+    chained = ChainedAuditLog(db, store, settings.region, clock.now) if audit is None else None
+    audit_sink = audit or chained
+    assert audit_sink is not None
+    # Control-plane changes append their events in their own transaction (docs/adr/0006).
+    durable = None if chained is None else chained.chain
+    pipeline = Pipeline(ctx, PolicyAuthorizer(policies, grants), audit_sink, durable)
     credentials = CredentialCache(identity, store)
     verifier: SigV4Verifier[Credential] = SigV4Verifier(
         region=settings.region,
@@ -169,6 +173,7 @@ def create_app(
         OPERATIONS,
         settings.max_body_bytes,
         sts=StsApi(sts_verifier),
+        extensions=EXTENSIONS,
     )
     scheduler = LifecycleScheduler(ctx)
 

@@ -116,6 +116,15 @@ class ServiceModel:
             decoder = self._decoders[operation] = RequestDecoder(operation, root)
         return decoder
 
+    def extension_decoder(self, operation: str, members: Mapping[str, str]) -> RequestDecoder:
+        """The decoder of a Strongroom extension operation (not in the model) whose input
+        members are validated by the model's shapes, named in ``members``."""
+        with self._lock:
+            root = self._compiler.structure(
+                {"members": {name: {"shape": shape} for name, shape in members.items()}}
+            )
+        return RequestDecoder(operation, root)
+
 
 @functools.cache
 def _load() -> ServiceModel:

@@ -67,14 +67,20 @@ class KmsApi:
         max_body_bytes: int,
         *,
         sts: StsApi | None = None,
+        extensions: Mapping[str, tuple[Operation, Mapping[str, str]]] | None = None,
     ) -> None:
+        """``extensions``: Strongroom operations that AWS's model lacks, each with its input
+        members and the model shapes that validate them (ListProviderAccesses)."""
         self._pipeline = pipeline
         self._sts = sts
         self._verifier = verifier
-        self._operations = operations
+        extensions = extensions or {}
+        self._operations = {**operations, **{n: op for n, (op, _) in extensions.items()}}
         self._max_body = max_body_bytes
         self._model_operations = frozenset(model.operation_names)
         self._decoders = {name: model.request_decoder(name) for name in operations}
+        for name, (_, members) in extensions.items():
+            self._decoders[name] = model.extension_decoder(name, members)
         self._request_ids = UuidShapedIds()
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:

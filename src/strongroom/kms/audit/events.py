@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -18,6 +19,11 @@ class AuditEvent:
     operation: str
     resources: tuple[str, ...]
     error_code: str | None = None
+    # The request's members that are not secret (audit/parameters.py decides, from the
+    # botocore model); None when the event has no request (a scheduled act).
+    request_parameters: Mapping[str, object] | None = None
+    # What else the event needs to say (a provider access: who approved it, why, what ran).
+    additional_data: Mapping[str, object] | None = None
 
     @property
     def outcome(self) -> str:

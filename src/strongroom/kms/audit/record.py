@@ -50,6 +50,14 @@ def resource_type(arn: str) -> str:
     return "AWS::KMS::Alias" if resource.startswith("alias/") else "AWS::KMS::Key"
 
 
+# Identities outside the tenants' IAM realm (governance/operators.py, cli/admin.py).
+OPERATOR_PREFIX = "strongroom:operator/"
+ADMINISTRATOR_PREFIX = "strongroom:administrator/"
+# The trail of acts that concern no tenant (operator enrolment, quorum changes, admin acts on
+# accounts): export it with ``strongroom audit export --account provider``.
+PROVIDER_ACCOUNT = "provider"
+
+
 def identity_type(principal_arn: str) -> str:
     resource = principal_arn.split(":", 5)[-1]
     if resource == "root":
@@ -58,6 +66,10 @@ def identity_type(principal_arn: str) -> str:
         return "IAMUser"
     if resource.startswith(("role/", "assumed-role/")):
         return "AssumedRole"
+    if principal_arn.startswith(OPERATOR_PREFIX):
+        return "StrongroomOperator"
+    if principal_arn.startswith(ADMINISTRATOR_PREFIX):
+        return "StrongroomAdministrator"
     return "Unknown"
 
 
@@ -102,7 +114,7 @@ def sequenced(base: dict[str, object], seq: int) -> dict[str, object]:
 def base_record(event: AuditEvent, region: str) -> dict[str, object]:
     """Everything but the sequence number, so it can be built before the chain is locked."""
     time = event.time.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-    return {
+    record: dict[str, object] = {
         "eventVersion": EVENT_VERSION,
         "eventTime": time,
         "eventSource": EVENT_SOURCE,
@@ -128,6 +140,12 @@ def base_record(event: AuditEvent, region: str) -> dict[str, object]:
         "managementEvent": True,
         "eventCategory": "Management",
     }
+    # Only when present, so records of events without them keep their earlier shape.
+    if event.request_parameters is not None:
+        record["requestParameters"] = dict(event.request_parameters)
+    if event.additional_data is not None:
+        record["additionalEventData"] = dict(event.additional_data)
+    return record
 
 
 def canonical_bytes(record: dict[str, object]) -> bytes:

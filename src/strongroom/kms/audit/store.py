@@ -159,6 +159,11 @@ class ChainedAuditLog:
         self._pending: deque[AuditEvent] = deque()
         self._flush_lock = threading.Lock()
 
+    @property
+    def chain(self) -> AuditChain:
+        """The chain, for writers that append inside their own transaction."""
+        return self._chain
+
     def record(self, event: AuditEvent) -> None:
         # deque.append and popleft are atomic: no lock on the request path, and an event
         # recorded while a flush runs is either in that batch or left for the next one.

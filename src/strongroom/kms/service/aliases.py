@@ -21,6 +21,7 @@ def create_alias(call: Call) -> Response:
     check_alias_name(name)
     ctx, account = call.ctx, call.caller.account_id
     now = ctx.clock.now()
+    call.extra_resources.append(alias_arn(ctx.region, account, name))  # named by its event
     try:
         ctx.keys.create_alias(AliasRecord(account, name, call.key.key_id, now, now))
     except DuplicateRecord:
@@ -28,7 +29,6 @@ def create_alias(call: Call) -> Response:
             f"An alias with the name {alias_arn(ctx.region, account, name)} already exists"
         ) from None
     ctx.cache.forget_alias(account, name)
-    call.extra_resources.append(alias_arn(ctx.region, account, name))
     return {}
 
 

@@ -94,6 +94,7 @@ def create_key(call: Call) -> Response:
         if record.current_material_id is None
         else ctx.store.new_material(record.arn, record.current_material_id, spec)
     )
+    call.extra_resources.append(record.arn)  # before the write: its audit event names the key
     ctx.keys.create_key(record, ctx.store.store_id, wrapped, tags)
     return _created(call, record)
 
@@ -121,6 +122,7 @@ def _create_key_in_custom_store(call: Call) -> Response:
     assert ctx.custom_stores is not None
     store = ctx.custom_stores.key_store(record.custom_key_store_id)
     reference = store.new_material(record.arn, record.current_material_id)
+    call.extra_resources.append(record.arn)
     try:
         ctx.keys.create_key(record, store.store_id, reference, tags)
     except BaseException:
@@ -131,7 +133,6 @@ def _create_key_in_custom_store(call: Call) -> Response:
 
 def _created(call: Call, record: KeyRecord) -> Response:
     call.ctx.cache.put_key(record)
-    call.extra_resources.append(record.arn)
     return {"KeyMetadata": record.metadata()}
 
 

@@ -14,7 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from strongroom.kms.audit.durable import DurableEvent
 from strongroom.kms.audit.events import AuditEvent, AuditSink
+from strongroom.kms.audit.parameters import RequestParameters
+from strongroom.kms.audit.record import is_read_only
+from strongroom.kms.audit.store import AuditChain
 from strongroom.kms.domain import ciphertext, key_specs, states
 from strongroom.kms.domain.ciphertext import CiphertextBlob
 from strongroom.kms.domain.evaluation import Effect
@@ -32,6 +36,7 @@ from strongroom.kms.errors import (
 from strongroom.kms.service.authorization import Authorizer
 from strongroom.kms.service.caller import Caller
 from strongroom.kms.service.context import ServiceContext
+from strongroom.kms.storage.database import commit_hook
 
 Request = Mapping[str, Any]
 Response = dict[str, object]
@@ -126,27 +131,51 @@ def _raw_ciphertext(access: KeyAccess, request: Request) -> bool:
 
 
 class Pipeline:
-    def __init__(self, ctx: ServiceContext, authorizer: Authorizer, audit: AuditSink) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        authorizer: Authorizer,
+        audit: AuditSink,
+        durable: AuditChain | None = None,
+    ) -> None:
+        """``audit`` takes data-plane events (group-committed); ``durable``, when given, writes
+        the events of successful control-plane changes in the change's own transaction."""
         self.ctx = ctx
         self.authorizer = authorizer
         self._audit = audit
+        self._durable = durable
+        self._parameters = RequestParameters()
 
     def execute(
         self, operation: Operation, request: Request, caller: Caller, request_id: str
     ) -> Response:
         call = Call(operation, request, caller, request_id, self.ctx, self)
+        durable = self._durable_event(call)
         try:
             self._prepare(call)
             if operation.dry_run and request.get("DryRun"):
                 raise DryRunOperationException()
-            response = operation.handler(call)
+            if durable is None:
+                response = operation.handler(call)
+            else:
+                with commit_hook(durable):
+                    response = operation.handler(call)
         except KmsError as error:
             self._record(call, error.code, self.ctx.clock.now())
             raise
         now = self.ctx.clock.now()
-        self._record(call, None, now)
+        if durable is None:
+            self._record(call, None, now)
+        else:
+            durable.write_alone(self.ctx.db)
         self._note_usage(call, now)
         return response
+
+    def _durable_event(self, call: Call) -> DurableEvent | None:
+        """Control-plane changes (operations that are not read-only) audit durably."""
+        if self._durable is None or is_read_only(call.operation.name):
+            return None
+        return DurableEvent(self._durable, lambda: self._event(call, None, self.ctx.clock.now()))
 
     def _note_usage(self, call: Call, now: datetime) -> None:
         for access, key in zip(call.operation.keys, call.keys, strict=False):
@@ -256,17 +285,19 @@ class Pipeline:
         return key
 
     def _record(self, call: Call, error_code: str | None, now: datetime) -> None:
+        self._audit.record(self._event(call, error_code, now))
+
+    def _event(self, call: Call, error_code: str | None, now: datetime) -> AuditEvent:
         resources = tuple(k.arn for k in call.keys if k is not None)
-        self._audit.record(
-            AuditEvent(
-                time=now,
-                request_id=call.request_id,
-                account_id=call.caller.account_id,
-                principal_arn=call.caller.principal_arn,
-                access_key_id=call.caller.access_key_id,
-                source_ip=call.caller.source_ip,
-                operation=call.operation.name,
-                resources=resources + tuple(call.extra_resources),
-                error_code=error_code,
-            )
+        return AuditEvent(
+            time=now,
+            request_id=call.request_id,
+            account_id=call.caller.account_id,
+            principal_arn=call.caller.principal_arn,
+            access_key_id=call.caller.access_key_id,
+            source_ip=call.caller.source_ip,
+            operation=call.operation.name,
+            resources=resources + tuple(call.extra_resources),
+            error_code=error_code,
+            request_parameters=self._parameters.select(call.operation.name, call.request),
         )

@@ -23,6 +23,7 @@ from strongroom.kms.service import (
     key_policies,
     keys,
     macs,
+    provider_accesses,
     rotation,
     signing,
     tags,
@@ -61,3 +62,10 @@ def _build() -> Mapping[str, Operation]:
 
 
 OPERATIONS: Mapping[str, Operation] = _build()
+
+# Strongroom's own operations, which AWS's model does not have: name -> (operation, input
+# members by the model shapes that validate them). Kept apart so OPERATIONS stays a subset
+# of the model.
+EXTENSIONS: Mapping[str, tuple[Operation, Mapping[str, str]]] = MappingProxyType(
+    {op.name: (op, provider_accesses.INPUT_MEMBERS) for op in provider_accesses.EXTENSIONS}
+)

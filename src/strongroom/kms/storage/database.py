@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +31,27 @@ class Change:
     custom_key_store_id: str | None = None
 
 
+class CommitHook(Protocol):
+    """Work that must commit with the first write transaction of a scope (an audit event)."""
+
+    def before_commit(self, conn: Connection) -> None: ...
+
+
+# Set by :func:`commit_hook` around one request's handler (a context variable: it never leaks
+# into another request, thread or task). See docs/adr/0006-control-plane-audit-in-the-change.md.
+_COMMIT_HOOK: ContextVar[CommitHook | None] = ContextVar("strongroom_commit_hook", default=None)
+
+
+@contextmanager
+def commit_hook(hook: CommitHook) -> Iterator[None]:
+    """Run ``hook.before_commit(conn)`` at the end of every write transaction in the block."""
+    token = _COMMIT_HOOK.set(hook)
+    try:
+        yield
+    finally:
+        _COMMIT_HOOK.reset(token)
+
+
 class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -41,9 +64,16 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A read-write transaction (on SQLite it holds the write lock from its start)."""
+        """A read-write transaction (on SQLite it holds the write lock from its start).
+
+        If a :func:`commit_hook` is active, it runs last, in this transaction: a failure there
+        rolls the whole transaction back.
+        """
         with self.engine.begin() as conn:
             yield conn
+            hook = _COMMIT_HOOK.get()
+            if hook is not None:
+                hook.before_commit(conn)
 
     @contextmanager
     def insertion(self, what: str) -> Iterator[Connection]:

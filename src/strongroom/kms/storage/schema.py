@@ -305,3 +305,51 @@ audit_signed_heads = Table(
     Column("key_id", String(64), nullable=False),
     Column("signature", LargeBinary, nullable=False),
 )
+
+# --- Governance (kms/governance/): the provider's operators and their quorum approvals. ---
+# A realm of its own: operators are not IAM principals and have no access keys; each is
+# known by an Ed25519 public key. Rows are never deleted: a removed operator keeps its row
+# (removed_at set) so past approvals stay attributable.
+gov_operators = Table(
+    "gov_operators",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("public_key", LargeBinary(32), nullable=False, unique=True),
+    Column("enrolled_at", UtcDateTime(), nullable=False),
+    Column("removed_at", UtcDateTime()),
+)
+
+# One row (id 1): the threshold M in force. Its absence means "not initialised".
+gov_quorum = Table(
+    "gov_quorum",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("threshold", Integer, nullable=False),
+)
+
+# Proposals of privileged acts. The signed fields are stored exactly as signed (parameters as
+# canonical JSON); executed_at is set once, by a conditional update, so an act runs once.
+gov_proposals = Table(
+    "gov_proposals",
+    metadata,
+    Column("proposal_id", String(64), primary_key=True),
+    Column("proposer", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("parameters", Text, nullable=False),
+    Column("justification", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("nonce", String(64), nullable=False),
+    Column("executed_at", UtcDateTime()),
+    Column("executed_by", String(64)),
+)
+
+# One Ed25519 signature per operator and proposal, over the proposal's canonical bytes.
+gov_approvals = Table(
+    "gov_approvals",
+    metadata,
+    Column("proposal_id", String(64), ForeignKey("gov_proposals.proposal_id"), primary_key=True),
+    Column("operator", String(64), primary_key=True),
+    Column("signature", LargeBinary(64), nullable=False),
+    Column("approved_at", UtcDateTime(), nullable=False),
+)

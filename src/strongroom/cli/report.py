@@ -1,0 +1,119 @@
+"""``strongroom report exposure``: who could be compelled to reveal each key's data, and how."""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+from typing import TYPE_CHECKING, Any
+
+from strongroom.kms.config import load_settings
+
+if TYPE_CHECKING:
+    from strongroom.kms.governance.exposure import ExposureReport
+
+
+def add_parser(commands: Any) -> None:
+    from strongroom.cli.main import add_data_dir
+
+    parser = commands.add_parser("report", help="governance reports")
+    reports = parser.add_subparsers(dest="report", required=True)
+    exposure = reports.add_parser(
+        "exposure",
+        help="per key: provider-under-quorum or customer-hsm-only, rotation, provider "
+        "accesses so far, estimated monthly cost",
+    )
+    add_data_dir(exposure)
+    exposure.add_argument("--account", help="only this account's keys")
+    exposure.add_argument("--format", choices=("table", "json", "html"), default="table")
+    exposure.add_argument("--key-usd", type=float, default=1.0, help="USD per key and month")
+    exposure.add_argument("--hsm-usd", type=float, default=1000.0, help="USD per HSM and month")
+    exposure.add_argument(
+        "--hsms-per-cluster", type=int, default=2, help="HSMs counted per HSM cluster"
+    )
+    exposure.set_defaults(run=_exposure)
+
+
+def _exposure(args: argparse.Namespace) -> int:
+    from strongroom.kms.app import open_data_dir
+    from strongroom.kms.governance.exposure import Rates, build_report, provider_access_counts
+    from strongroom.kms.storage.keys import KeyRepository
+
+    data = open_data_dir(load_settings(args.data_dir))
+    try:
+        accounts = (
+            [args.account] if args.account else [a.account_id for a in data.admin.list_accounts()]
+        )
+        repo = KeyRepository(data.db)
+        keys = []
+        for account in accounts:
+            after = None
+            while page := repo.list_keys(account, after, 1000):
+                keys.extend(page)
+                after = page[-1].key_id
+        rates = Rates(args.key_usd, args.hsm_usd, args.hsms_per_cluster)
+        report = build_report(keys, provider_access_counts(data.db), data.clock.now(), rates)
+    finally:
+        data.db.engine.dispose()
+    render = {"table": table, "json": _json, "html": html_page}[args.format]
+    print(render(report))
+    return 0
+
+
+def _json(report: ExposureReport) -> str:
+    return json.dumps(report.to_json(), indent=2)
+
+
+_COLUMNS = ("Key", "Exposure", "Origin", "State", "Rotation", "Provider accesses", "USD/month")
+
+
+def _cells(report: ExposureReport) -> list[tuple[str, ...]]:
+    return [
+        (
+            k.key_arn,
+            k.exposure + "".join(f" [{flag.split(':')[0]}]" for flag in k.flags),
+            k.origin,
+            k.state,
+            k.rotation,
+            str(k.provider_accesses),
+            f"{k.monthly_usd:.2f}",
+        )
+        for k in report.keys
+    ]
+
+
+def table(report: ExposureReport) -> str:
+    rows = [_COLUMNS, *_cells(report)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append("")
+    for k in report.keys:
+        for flag in k.flags:
+            lines.append(f"{k.key_arn}: {flag}")
+    lines.append(
+        f"HSM clusters: {len(report.hsm_clusters)} ({report.hsm_monthly_usd:.2f} USD/month)"
+    )
+    lines.append(f"Estimated total: {report.total_monthly_usd:.2f} USD/month")
+    return "\n".join(lines).rstrip()
+
+
+def html_page(report: ExposureReport) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in _COLUMNS)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+        for row in _cells(report)
+    )
+    flags = "".join(
+        f"<li>{html.escape(k.key_arn)}: {html.escape(flag)}</li>"
+        for k in report.keys
+        for flag in k.flags
+    )
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Key exposure</title></head>'
+        f"<body><h1>Key exposure</h1><p>Generated {html.escape(report.generated_at)}</p>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        f"<ul>{flags}</ul>"
+        f"<p>HSM clusters: {len(report.hsm_clusters)} ({report.hsm_monthly_usd:.2f} USD/month). "
+        f"Estimated total: {report.total_monthly_usd:.2f} USD/month.</p></body></html>"
+    )

@@ -1,0 +1,223 @@
+"""The privileged acts a quorum can approve, and what each does when it runs.
+
+Every action has two steps: ``check`` at propose time (validate and normalise the parameters;
+the normalised form is what operators sign) and ``run`` at execution, inside the write
+transaction that marks the proposal executed and appends its audit events, so an act either
+happens and is recorded, or neither.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Connection
+
+from strongroom.kms.audit.events import AuditEvent
+from strongroom.kms.governance.errors import GovernanceError
+from strongroom.kms.governance.operators import Operator, check_name
+from strongroom.kms.governance.proposals import Proposal, Realm
+from strongroom.kms.keystores.base import KeyStore
+from strongroom.kms.service.cache import KeyCache
+from strongroom.kms.storage import governance as repo
+from strongroom.kms.storage.database import Database, DuplicateRecord
+from strongroom.kms.storage.keys import KeyRepository
+
+
+class RefusedWithRecord(GovernanceError):
+    """A refusal that must be on record (e.g. in a tenant's trail) although nothing ran."""
+
+    def __init__(self, message: str, events: Sequence[AuditEvent]) -> None:
+        super().__init__(message)
+        self.events = tuple(events)
+
+
+class ClusterRegistry(Protocol):
+    """The registry of HSM clusters (built elsewhere); what removing a cluster needs of it."""
+
+    def remove_cluster(self, cluster_id: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class GovernanceEnv:
+    """What actions may use: the database, the keys and their material, the deployment."""
+
+    db: Database
+    keys: KeyRepository
+    store: KeyStore
+    realm: Realm
+    clusters: ClusterRegistry | None = None
+    materials: KeyCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "materials", KeyCache(self.db, self.keys, self.store))
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One approved proposal being run: who proposed, approved and executes it, and when."""
+
+    proposal: Proposal
+    approvers: tuple[str, ...]
+    executor: str
+    now: datetime
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    # What was done, in words an auditor reads (never a secret).
+    summary: Mapping[str, object]
+    # For the operator only (provider-decrypt: the plaintexts); never logged or audited.
+    output: bytes | None = field(default=None, repr=False)
+    # Events for other trails than the provider's (a tenant's, for provider access).
+    events: tuple[AuditEvent, ...] = ()
+
+
+class Action(Protocol):
+    name: str
+
+    def check(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def run(self, conn: Connection, execution: Execution) -> Outcome: ...
+
+
+def text_param(params: Mapping[str, Any], name: str) -> str:
+    value = params.get(name)
+    if not isinstance(value, str) or not value:
+        raise GovernanceError(f"parameter {name} is required (a non-empty string)")
+    return value
+
+
+def b64_param(value: object, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise GovernanceError(f"{what} must be base64 text")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise GovernanceError(f"{what} is not valid base64") from None
+
+
+def _active(conn: Connection) -> dict[str, Operator]:
+    return {op.name: op for op in repo.operators(conn)}
+
+
+def _threshold(conn: Connection) -> int:
+    value = repo.threshold(conn)
+    if value is None:
+        raise GovernanceError("governance is not initialised (strongroom operator init)")
+    return value
+
+
+class EnrolOperator:
+    name = "enrol-operator"
+
+    def check(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
+        name = check_name(text_param(params, "name"))
+        key = b64_param(params.get("publicKey"), "publicKey")
+        if len(key) != 32:
+            raise GovernanceError("publicKey must be a raw 32-byte Ed25519 public key")
+        if repo.operator(conn, name) is not None:
+            raise GovernanceError(f"operator {name} exists already (names are never reused)")
+        return {"name": name, "publicKey": base64.b64encode(key).decode()}
+
+    def run(self, conn: Connection, execution: Execution) -> Outcome:
+        params = self.check(conn, execution.proposal.parameters)
+        key = base64.b64decode(params["publicKey"])
+        try:
+            repo.add_operator(conn, Operator(params["name"], key, execution.now))
+        except DuplicateRecord:
+            raise GovernanceError("that public key belongs to an operator already") from None
+        return Outcome({"enrolled": params["name"], "operators": len(_active(conn))})
+
+
+class RemoveOperator:
+    name = "remove-operator"
+
+    def check(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
+        name = text_param(params, "name")
+        if name not in _active(conn):
+            raise GovernanceError(f"{name} is not an enrolled operator")
+        return {"name": name}
+
+    def run(self, conn: Connection, execution: Execution) -> Outcome:
+        name = self.check(conn, execution.proposal.parameters)["name"]
+        remaining = len(_active(conn)) - 1
+        threshold = _threshold(conn)
+        if remaining < threshold:
+            raise GovernanceError(
+                f"removing {name} would leave {remaining} operators for a threshold of "
+                f"{threshold}; lower the threshold first"
+            )
+        repo.remove_operator(conn, name, execution.now)
+        return Outcome({"removed": name, "operators": remaining})
+
+
+class SetThreshold:
+    name = "set-threshold"
+
+    def check(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
+        value = params.get("threshold")
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise GovernanceError("parameter threshold is required (an integer)")
+        check_threshold(value, len(_active(conn)))
+        return {"threshold": value}
+
+    def run(self, conn: Connection, execution: Execution) -> Outcome:
+        value = self.check(conn, execution.proposal.parameters)["threshold"]
+        previous = _threshold(conn)
+        repo.set_threshold(conn, value)
+        return Outcome({"threshold": value, "previous": previous})
+
+
+def check_threshold(threshold: int, operators: int) -> None:
+    if threshold < 1:
+        raise GovernanceError("the threshold M must be at least 1")
+    if threshold > operators:
+        raise GovernanceError(
+            f"the threshold M={threshold} exceeds the number of operators N={operators}"
+        )
+
+
+class RotateRootKey:
+    """Re-wrapping every material and sealed secret under a new root key, atomically.
+
+    The proposal flow handles it (propose, approve, list, show); the executor refuses until
+    re-wrapping exists for this store, and the refused proposal stays unexecuted.
+    """
+
+    name = "rotate-root-key"
+
+    def check(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
+        if params:
+            raise GovernanceError("rotate-root-key takes no parameters")
+        return {}
+
+    def run(self, conn: Connection, execution: Execution) -> Outcome:
+        raise GovernanceError(
+            "rotate-root-key is not yet available for this store (file root key); "
+            "the proposal stays unexecuted"
+        )
+
+
+class RemoveHsmCluster:
+    name = "remove-hsm-cluster"
+
+    def __init__(self, clusters: ClusterRegistry | None) -> None:
+        self._clusters = clusters
+
+    def check(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
+        return {"clusterId": text_param(params, "clusterId")}
+
+    def run(self, conn: Connection, execution: Execution) -> Outcome:
+        cluster_id = self.check(conn, execution.proposal.parameters)["clusterId"]
+        if self._clusters is None:
+            raise GovernanceError(
+                "this deployment has no HSM cluster registry; there is no cluster to remove"
+            )
+        self._clusters.remove_cluster(cluster_id)
+        return Outcome({"removedCluster": cluster_id})

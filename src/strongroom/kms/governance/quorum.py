@@ -1,0 +1,362 @@
+"""M-of-N quorum approvals: propose, approve, execute exactly once.
+
+Rules (docs/security.md "Governance"):
+
+- A proposal needs signatures of M distinct *active* operators over its canonical bytes
+  (proposals.py); the proposer's signature is the first.
+- The canonical bytes include M: when M changes, approvals given under the old M stop counting
+  and pending proposals need fresh approvals. A removed operator's approvals stop counting.
+  Both are evaluated when a proposal is executed (and shown by ``status``).
+- A signature that does not verify over the stored proposal counts for nothing, so a proposal
+  whose stored parameters were changed after signing cannot be executed.
+- Expired proposals can be neither approved nor executed; an executed one never runs again
+  (a conditional update marks it, in the transaction that runs the act).
+- Every step and every refusal is an event in the provider's trail (account ``provider``),
+  written in the transaction of the change it records.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection
+
+from strongroom.kms.audit.events import AuditEvent
+from strongroom.kms.audit.record import PROVIDER_ACCOUNT
+from strongroom.kms.audit.store import AuditChain
+from strongroom.kms.domain.clock import Clock
+from strongroom.kms.governance.actions import (
+    Action,
+    EnrolOperator,
+    Execution,
+    GovernanceEnv,
+    Outcome,
+    RefusedWithRecord,
+    RemoveHsmCluster,
+    RemoveOperator,
+    RotateRootKey,
+    SetThreshold,
+    check_threshold,
+)
+from strongroom.kms.governance.errors import GovernanceError
+from strongroom.kms.governance.operators import Operator, check_name, operator_principal
+from strongroom.kms.governance.proposals import Approval, Proposal, canonical_bytes
+from strongroom.kms.governance.provider_access import ProviderDecrypt
+from strongroom.kms.storage import governance as repo
+from strongroom.kms.storage.database import DuplicateRecord
+
+DEFAULT_TTL = timedelta(hours=24)
+MAX_TTL = timedelta(days=30)
+ACTIONS = (
+    "provider-decrypt",
+    "enrol-operator",
+    "remove-operator",
+    "set-threshold",
+    "rotate-root-key",
+    "remove-hsm-cluster",
+)
+
+Signer = Callable[[bytes], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    proposal: Proposal
+    threshold: int
+    approvals: tuple[Approval, ...]
+    # Approvers whose signature verifies now, by active operators, under the M in force.
+    counted: tuple[str, ...]
+    state: str  # pending | approved | executed | expired
+    message: bytes
+
+
+class Quorum:
+    def __init__(self, env: GovernanceEnv, chain: AuditChain, clock: Clock) -> None:
+        self._env = env
+        self._chain = chain
+        self._clock = clock
+
+    # --- set-up ---------------------------------------------------------------------------
+
+    def initialise(self, threshold: int, members: Sequence[tuple[str, bytes]]) -> None:
+        """Enrol the first operators and set M; refused once done."""
+        now = self._clock.now()
+        with self._env.db.transaction() as conn:
+            if repo.threshold(conn) is not None:
+                raise GovernanceError(
+                    "governance is initialised already; change operators and M by proposals"
+                )
+            names = [check_name(name) for name, _ in members]
+            if len(set(names)) != len(names):
+                raise GovernanceError("operator names must be distinct")
+            if len({key for _, key in members}) != len(members):
+                raise GovernanceError("each operator needs a public key of its own")
+            check_threshold(threshold, len(members))
+            for name, key in members:
+                repo.add_operator(conn, Operator(name, key, now))
+            repo.set_threshold(conn, threshold)
+            self._audit(
+                conn,
+                "InitializeOperators",
+                "",
+                now,
+                parameters={"threshold": threshold, "operators": sorted(names)},
+            )
+
+    def roster(self) -> tuple[int | None, list[Operator]]:
+        with self._env.db.read() as conn:
+            return repo.threshold(conn), repo.operators(conn, include_removed=True)
+
+    def operator_by_key(self, public_key: bytes) -> Operator:
+        with self._env.db.read() as conn:
+            for op in repo.operators(conn):
+                if op.public_key == public_key:
+                    return op
+        raise GovernanceError("that key belongs to no enrolled operator")
+
+    # --- proposals ------------------------------------------------------------------------
+
+    def propose(
+        self,
+        *,
+        proposer: str,
+        action: str,
+        parameters: Mapping[str, Any],
+        justification: str,
+        sign: Signer,
+        ttl: timedelta = DEFAULT_TTL,
+    ) -> Status:
+        if not justification.strip():
+            raise GovernanceError("a justification is required")
+        if not timedelta(0) < ttl <= MAX_TTL:
+            raise GovernanceError("a proposal expires after more than 0 and at most 30 days")
+        now = self._clock.now()
+        with (
+            self._refusals_recorded(proposer, "ProposeGovernanceAction", action, now),
+            self._env.db.transaction() as conn,
+        ):
+            threshold = self._threshold(conn)
+            self._active(conn, proposer)
+            normalised = self._action(action, proposer, now).check(conn, parameters)
+            proposal = Proposal(
+                proposal_id="gp-" + secrets.token_hex(10),
+                proposer=proposer,
+                action=action,
+                parameters=normalised,
+                justification=justification,
+                created_at=now,
+                expires_at=now + ttl,
+                nonce=secrets.token_hex(16),
+            )
+            message = canonical_bytes(proposal, self._env.realm, threshold)
+            signature = sign(message)
+            self._verify(conn, proposer, signature, message)
+            repo.insert_proposal(conn, proposal)
+            repo.add_approval(conn, proposal.proposal_id, Approval(proposer, signature, now))
+            self._audit(conn, "ProposeGovernanceAction", proposer, now, proposal=proposal)
+        return self.status(proposal.proposal_id)
+
+    def approve(self, proposal_id: str, operator: str, signature: bytes) -> Status:
+        now = self._clock.now()
+        with (
+            self._refusals_recorded(operator, "ApproveGovernanceAction", proposal_id, now),
+            self._env.db.transaction() as conn,
+        ):
+            proposal = self._pending(conn, proposal_id, now)
+            message = canonical_bytes(proposal, self._env.realm, self._threshold(conn))
+            self._verify(conn, operator, signature, message)
+            try:
+                repo.add_approval(conn, proposal_id, Approval(operator, signature, now))
+            except DuplicateRecord:
+                raise GovernanceError(
+                    f"{operator} has approved {proposal_id} already; approvals must come "
+                    "from distinct operators"
+                ) from None
+            self._audit(conn, "ApproveGovernanceAction", operator, now, proposal=proposal)
+        return self.status(proposal_id)
+
+    def execute(self, proposal_id: str, operator: str, signature: bytes) -> Outcome:
+        """Run an approved proposal once; ``signature`` (over its bytes) proves the executor."""
+        now = self._clock.now()
+        with (
+            self._refusals_recorded(operator, "ExecuteGovernanceAction", proposal_id, now),
+            self._env.db.transaction() as conn,
+        ):
+            proposal = self._pending(conn, proposal_id, now)
+            threshold = self._threshold(conn)
+            message = canonical_bytes(proposal, self._env.realm, threshold)
+            self._verify(conn, operator, signature, message)
+            counted = self._counted(conn, proposal, message)
+            if len(counted) < threshold:
+                raise GovernanceError(
+                    f"{proposal_id} has {len(counted)} valid approval(s); M={threshold} are needed"
+                )
+            if not repo.mark_executed(conn, proposal_id, now, operator):
+                raise GovernanceError(f"{proposal_id} has been executed already")
+            execution = Execution(proposal, counted, operator, now, str(uuid.uuid4()))
+            outcome = self._action(proposal.action, proposal.proposer, now).run(conn, execution)
+            self._audit(
+                conn,
+                "ExecuteGovernanceAction",
+                operator,
+                now,
+                proposal=proposal,
+                details={"approvers": list(counted), "outcome": dict(outcome.summary)},
+            )
+            self._chain.append(conn, outcome.events)
+        return outcome
+
+    def status(self, proposal_id: str) -> Status:
+        now = self._clock.now()
+        with self._env.db.read() as conn:
+            proposal = repo.proposal(conn, proposal_id)
+            if proposal is None:
+                raise GovernanceError(f"no proposal {proposal_id}")
+            threshold = self._threshold(conn)
+            message = canonical_bytes(proposal, self._env.realm, threshold)
+            counted = self._counted(conn, proposal, message)
+            approvals = tuple(repo.approvals(conn, proposal_id))
+        if proposal.executed_at is not None:
+            state = "executed"
+        elif proposal.expired(now):
+            state = "expired"
+        else:
+            state = "approved" if len(counted) >= threshold else "pending"
+        return Status(proposal, threshold, approvals, counted, state, message)
+
+    def proposals(self) -> list[Status]:
+        with self._env.db.read() as conn:
+            ids = [p.proposal_id for p in repo.proposals(conn)]
+        return [self.status(i) for i in ids]
+
+    # --- checks ---------------------------------------------------------------------------
+
+    def _action(self, name: str, proposer: str, now: datetime) -> Action:
+        actions: dict[str, Action] = {
+            "provider-decrypt": ProviderDecrypt(self._env, proposer, now),
+            "enrol-operator": EnrolOperator(),
+            "remove-operator": RemoveOperator(),
+            "set-threshold": SetThreshold(),
+            "rotate-root-key": RotateRootKey(),
+            "remove-hsm-cluster": RemoveHsmCluster(self._env.clusters),
+        }
+        found = actions.get(name)
+        if found is None:
+            raise GovernanceError(f"unknown action {name!r}; one of: {', '.join(ACTIONS)}")
+        return found
+
+    @staticmethod
+    def _threshold(conn: Connection) -> int:
+        value = repo.threshold(conn)
+        if value is None:
+            raise GovernanceError("governance is not initialised (strongroom operator init)")
+        return value
+
+    @staticmethod
+    def _active(conn: Connection, name: str) -> Operator:
+        found = repo.operator(conn, name)
+        if found is None:
+            raise GovernanceError(f"{name} is not an operator")
+        if not found.active:
+            raise GovernanceError(f"operator {name} has been removed")
+        return found
+
+    def _verify(self, conn: Connection, name: str, signature: bytes, message: bytes) -> None:
+        if not self._active(conn, name).verifies(signature, message):
+            raise GovernanceError(
+                f"the signature of {name} does not verify over this proposal (wrong key, or the "
+                "proposal or the threshold changed since it was signed)"
+            )
+
+    @staticmethod
+    def _pending(conn: Connection, proposal_id: str, now: datetime) -> Proposal:
+        proposal = repo.proposal(conn, proposal_id)
+        if proposal is None:
+            raise GovernanceError(f"no proposal {proposal_id}")
+        if proposal.executed_at is not None:
+            raise GovernanceError(f"{proposal_id} has been executed already")
+        if proposal.expired(now):
+            raise GovernanceError(f"{proposal_id} expired at {proposal.expires_at.isoformat()}")
+        return proposal
+
+    @staticmethod
+    def _counted(conn: Connection, proposal: Proposal, message: bytes) -> tuple[str, ...]:
+        active = {op.name: op for op in repo.operators(conn)}
+        return tuple(
+            a.operator
+            for a in repo.approvals(conn, proposal.proposal_id)
+            if a.operator in active and active[a.operator].verifies(a.signature, message)
+        )
+
+    # --- audit ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _refusals_recorded(
+        self, operator: str, operation: str, subject: str, now: datetime
+    ) -> Iterator[None]:
+        """A refused step is an event too (in its own transaction: the step rolled back)."""
+        try:
+            yield
+        except RefusedWithRecord as refusal:
+            with self._env.db.transaction() as conn:
+                self._audit(conn, operation, operator, now, refusal=str(refusal), subject=subject)
+                self._chain.append(conn, refusal.events)
+            raise
+        except GovernanceError as refusal:
+            with self._env.db.transaction() as conn:
+                self._audit(conn, operation, operator, now, refusal=str(refusal), subject=subject)
+            raise
+
+    def _audit(
+        self,
+        conn: Connection,
+        operation: str,
+        operator: str,
+        now: datetime,
+        *,
+        proposal: Proposal | None = None,
+        parameters: Mapping[str, object] | None = None,
+        details: Mapping[str, object] | None = None,
+        refusal: str | None = None,
+        subject: str | None = None,
+    ) -> None:
+        data: dict[str, object] = dict(details or {})
+        if proposal is not None:
+            data |= {
+                "proposalId": proposal.proposal_id,
+                "action": proposal.action,
+                "proposer": proposal.proposer,
+                "justification": proposal.justification,
+                "expires": proposal.expires_at.isoformat(),
+            }
+            parameters = _public_parameters(proposal)
+        if refusal is not None:
+            data |= {"refusal": refusal, "subject": subject}
+        event = AuditEvent(
+            time=now,
+            request_id=str(uuid.uuid4()),
+            account_id=PROVIDER_ACCOUNT,
+            principal_arn=operator_principal(operator) if operator else "",
+            access_key_id="",
+            source_ip="",
+            operation=operation,
+            resources=(),
+            error_code="GovernanceRefusal" if refusal is not None else None,
+            request_parameters=parameters,
+            additional_data=data,
+        )
+        self._chain.append(conn, [event])
+
+
+def _public_parameters(proposal: Proposal) -> dict[str, object]:
+    """What the provider's trail shows of the parameters: ciphertexts by number only."""
+    shown = dict(proposal.parameters)
+    if "ciphertexts" in shown:
+        shown["ciphertexts"] = len(proposal.parameters["ciphertexts"])
+    return shown

@@ -1,0 +1,70 @@
+"""Access transparency: a tenant's provider accesses, read back from its audit trail.
+
+Every provider access to a key (and every refused attempt) is a ``ProviderAccess`` event in the
+key owner's trail (provider_access.py). This module reads them back for the tenant's API call
+``ListProviderAccesses`` (service/provider_accesses.py) without another store: the trail is
+the record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from strongroom.kms.storage import schema
+from strongroom.kms.storage.database import Database
+
+EVENT_NAME = "ProviderAccess"
+
+
+def provider_access_records(
+    db: Database, account_id: str, *, key_arn: str | None, after_seq: int, limit: int
+) -> list[tuple[int, dict[str, Any]]]:
+    """Up to ``limit`` of the account's ProviderAccess records after ``after_seq``, oldest first."""
+    e = schema.audit_events.c
+    query = (
+        select(e.seq, e.record)
+        .where(
+            e.account_id == account_id,
+            e.seq > after_seq,
+            e.record.like(f'%"eventName":"{EVENT_NAME}"%'),
+        )
+        .order_by(e.seq)
+    )
+    found: list[tuple[int, dict[str, Any]]] = []
+    with db.read() as conn:
+        for seq, text in conn.execute(query).yield_per(500):
+            record = orjson.loads(text)
+            if record.get("eventName") != EVENT_NAME:
+                continue
+            arns = [r.get("ARN") for r in record.get("resources", [])]
+            if key_arn is not None and key_arn not in arns:
+                continue
+            found.append((int(seq), record))
+            if len(found) == limit:
+                break
+    return found
+
+
+def summary(record: dict[str, Any]) -> dict[str, object]:
+    """What the API returns of one access: who, why, what, and whether it was refused."""
+    details = record.get("additionalEventData") or {}
+    parameters = record.get("requestParameters") or {}
+    resources = record.get("resources") or [{}]
+    return {
+        "EventTime": record.get("eventTime"),
+        "EventId": record.get("eventID"),
+        "KeyArn": resources[0].get("ARN"),
+        "Outcome": "Refused" if record.get("errorCode") else "Executed",
+        "ErrorCode": record.get("errorCode"),
+        "ProposalId": details.get("proposalId"),
+        "Proposer": details.get("proposer"),
+        "Approvers": details.get("approvers", []),
+        "ExecutedBy": details.get("executedBy"),
+        "ReasonCode": details.get("reasonCode", parameters.get("reasonCode")),
+        "Reference": details.get("reference", parameters.get("reference")),
+        "Justification": details.get("justification"),
+        "NumberOfCiphertexts": parameters.get("numberOfCiphertexts", 0),
+    }
