@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.support.byok import (
     AES_WRAP_256,
@@ -453,3 +454,25 @@ def test_imported_rsa_key_decrypts_what_openssl_encrypts(kms: Any, tmp_path: Pat
     blob = oaep_encrypt(tmp_path, public, OAEP_256, b"to the imported key")
     plain = kms.decrypt(KeyId=key_id, CiphertextBlob=blob, EncryptionAlgorithm=OAEP_256)
     assert plain["Plaintext"] == b"to the imported key"
+
+
+def test_an_imported_key_is_destroyed_at_the_end_of_its_window(
+    own_server: InProcessServer, tmp_path: Path
+) -> None:
+    kms = own_server.client()
+    key_id = external_key(kms)
+    import_material(kms, tmp_path, key_id, random_bytes(32))
+    import_material(
+        kms, tmp_path, key_id, random_bytes(32), ImportType="NEW_KEY_MATERIAL", **FOREVER
+    )
+    kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    own_server.clock.advance(timedelta(days=7, minutes=1))
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            kms.describe_key(KeyId=key_id)
+        except ClientError as error:
+            assert error.response["Error"]["Code"] == "NotFoundException"
+            break
+        assert time.monotonic() < deadline, "the key was never destroyed"
+        time.sleep(0.05)

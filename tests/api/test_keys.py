@@ -65,7 +65,7 @@ def test_create_key_refuses_what_it_cannot_serve(kms: Any, raw_kms: Any) -> None
     with aws_error("UnsupportedOperationException"):
         kms.create_key(MultiRegion=True)
     with aws_error("UnsupportedOperationException"):
-        kms.create_key(Origin="EXTERNAL")
+        kms.create_key(Origin="EXTERNAL_KEY_STORE")
     with aws_error("CustomKeyStoreNotFoundException"):
         kms.create_key(CustomKeyStoreId="cks-1234567890abcdef0")
     with aws_error("MalformedPolicyDocumentException"):

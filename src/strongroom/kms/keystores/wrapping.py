@@ -16,6 +16,7 @@ server.
 from __future__ import annotations
 
 import os
+import threading
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
@@ -111,3 +112,46 @@ def _matches(spec: str, key: object) -> bool:
         return isinstance(key, ed25519.Ed25519PrivateKey)
     # ML-DSA / ML-KEM: the type name carries the parameter set (MLDSA65PrivateKey, ...).
     return type(key).__name__.lower().startswith(spec.replace("_", "").lower())
+
+
+class WrappingKeyPool:
+    """Fresh RSA wrapping keys without making GetParametersForImport wait for key generation.
+
+    Generating an RSA-4096 key takes most of a second, and requests are handled on the event
+    loop. After the first request for a key size, a daemon thread keeps ``depth`` unused keys
+    of that size ready (generation mostly releases the GIL). Every key is handed out once.
+    """
+
+    def __init__(self, depth: int = 1) -> None:
+        self._depth = depth
+        self._ready: dict[int, list[rsa.RSAPrivateKey]] = {}
+        self._wanted = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def take(self, bits: int) -> rsa.RSAPrivateKey:
+        with self._wanted:
+            ready = self._ready.setdefault(bits, [])
+            key = ready.pop() if ready else None
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._refill, name="wrapping-keys", daemon=True
+                )
+                self._thread.start()
+            self._wanted.notify()
+        return key if key is not None else new_wrapping_key(bits)
+
+    def ready(self, bits: int) -> int:
+        """How many keys of a size wait to be handed out."""
+        with self._wanted:
+            return len(self._ready.get(bits, ()))
+
+    def _refill(self) -> None:
+        while True:
+            with self._wanted:
+                short = [b for b, keys in self._ready.items() if len(keys) < self._depth]
+                while not short:
+                    self._wanted.wait()
+                    short = [b for b, keys in self._ready.items() if len(keys) < self._depth]
+            key = new_wrapping_key(short[0])
+            with self._wanted:
+                self._ready[short[0]].append(key)

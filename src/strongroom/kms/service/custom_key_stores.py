@@ -310,7 +310,8 @@ def create_key_in_store(call: Call, *, policy: str, description: str) -> KeyReco
     request = call.request
     origin = request.get("Origin", Origin.AWS_KMS.value)
     store_id = request.get("CustomKeyStoreId")
-    if store_id is None:
+    store = None if store_id is None else owned_store(call, store_id)
+    if store_id is None or store is None:
         raise UnsupportedOperationException(
             "Origin AWS_CLOUDHSM needs a CustomKeyStoreId naming the key store."
         )
@@ -328,7 +329,6 @@ def create_key_in_store(call: Call, *, policy: str, description: str) -> KeyReco
         )
     if request.get("MultiRegion"):
         raise UnsupportedOperationException("Keys in custom key stores cannot be multi-Region.")
-    store = owned_store(call, store_id)
     if not store.connected:
         raise CustomKeyStoreInvalidStateException(
             f"The custom key store {store_id} is not connected."

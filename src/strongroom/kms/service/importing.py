@@ -39,6 +39,8 @@ from strongroom.kms.service.pipeline import Call, Operation, Response, managed_k
 from strongroom.kms.storage.imports import ImportRepository, MaterialChange
 
 _TOKEN_VERSION = b"\x01"
+# One per worker process: wrapping keys are made ahead, off the event loop.
+_WRAPPING_KEYS = wrapping.WrappingKeyPool()
 
 
 def _repository(ctx: ServiceContext) -> ImportRepository:
@@ -58,7 +60,7 @@ def get_parameters_for_import(call: Call) -> Response:
     algorithm, spec = imports.wrapping_choice(
         key.key_spec, call.request["WrappingAlgorithm"], call.request["WrappingKeySpec"]
     )
-    wrapping_key = wrapping.new_wrapping_key(spec.bits)
+    wrapping_key = _WRAPPING_KEYS.take(spec.bits)
     valid_to = ImportParameters.expiry(ctx.clock.now())
     parameters = ImportParameters(
         algorithm, spec, valid_to, Secret(wrapping.wrapping_private_der(wrapping_key))

@@ -149,3 +149,36 @@ def test_imported_material_ids_are_keyed_and_bound_to_the_key() -> None:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     assert AESGCM(material).decrypt(nonce, sealed, b"aad") == b"data"
+
+
+def test_the_pool_hands_out_each_key_once_and_refills_in_the_background() -> None:
+    import time
+
+    from strongroom.kms.keystores.wrapping import WrappingKeyPool
+
+    pool = WrappingKeyPool(depth=1)
+    assert pool.ready(2048) == 0
+    first = pool.take(2048)  # nothing ready yet: made at once
+    deadline = time.monotonic() + 30
+    while pool.ready(2048) < 1:
+        assert time.monotonic() < deadline, "the pool never refilled"
+        time.sleep(0.01)
+    second = pool.take(2048)
+    assert pool.ready(2048) == 0
+    assert first.key_size == second.key_size == 2048
+    assert first.private_numbers() != second.private_numbers()
+    assert pool.ready(3072) == 0  # sizes nobody asked for are not made
+
+
+@pytest.mark.parametrize(
+    "spec", ["ML_DSA_44", "ML_DSA_65", "ML_DSA_87", "ML_KEM_768", "ML_KEM_1024"]
+)
+def test_post_quantum_private_keys_must_match_their_spec(spec: str) -> None:
+    # OpenSSL 3.0 has no ML-DSA/ML-KEM: `cryptography` makes the PKCS#8 keys here.
+    from strongroom.kms.keystores.asymmetric import new_secret_material
+
+    material = new_secret_material(spec)
+    check_private_key(spec, material)
+    for other in {"ML_DSA_44", "ML_DSA_65", "ML_KEM_768", "ECC_NIST_P256"} - {spec}:
+        with pytest.raises(IncorrectKeyMaterialException):
+            check_private_key(other, material)
