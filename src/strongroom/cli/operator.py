@@ -115,18 +115,14 @@ Run = Callable[["Quorum", argparse.Namespace], object]
 def _quorum(data_dir_path: Path | None) -> Iterator[Quorum]:
     from strongroom.kms.app import open_data_dir
     from strongroom.kms.audit.store import AuditChain
-    from strongroom.kms.governance.actions import GovernanceEnv
-    from strongroom.kms.governance.proposals import Realm
     from strongroom.kms.governance.quorum import Quorum
-    from strongroom.kms.storage.keys import KeyRepository
 
     data = open_data_dir(load_settings(data_dir_path))
     region = data.settings.region
     try:
-        env = GovernanceEnv(
-            data.db, KeyRepository(data.db), data.store, Realm(data.store.store_id, region)
+        yield Quorum(
+            data.governance_env(), AuditChain(data.store, region, data.clock.now), data.clock
         )
-        yield Quorum(env, AuditChain(data.store, region, data.clock.now), data.clock)
     finally:
         data.db.engine.dispose()
 

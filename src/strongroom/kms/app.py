@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.server import AsgiApp, KmsApi
@@ -50,6 +51,9 @@ from strongroom.kms.storage.keys import KeyRepository
 from strongroom.kms.storage.schema import SCHEMA_VERSION
 from strongroom.kms.storage.usage import UsageRepository
 
+if TYPE_CHECKING:
+    from strongroom.kms.governance.actions import GovernanceEnv
+
 log = logging.getLogger(__name__)
 
 DEFAULT_ACCOUNT_NAME = "default"
@@ -76,6 +80,16 @@ class DataDir:
     @property
     def hsm_clusters(self) -> HsmClusters:
         return HsmClusters(CustomKeyStoreRepository(self.db), self.clock)
+
+    def governance_env(self) -> GovernanceEnv:
+        """What quorum-approved acts work with in this data directory."""
+        from strongroom.kms.governance.actions import GovernanceEnv
+        from strongroom.kms.governance.proposals import Realm
+
+        realm = Realm(self.store.store_id, self.settings.region)
+        return GovernanceEnv(
+            self.db, KeyRepository(self.db), self.store, realm, clusters=self.hsm_clusters
+        )
 
 
 def initialize(

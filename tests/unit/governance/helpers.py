@@ -15,12 +15,9 @@ from strongroom.kms.app import DataDir, initialize
 from strongroom.kms.audit.store import AuditChain
 from strongroom.kms.config import Settings
 from strongroom.kms.domain.clock import ManualClock
-from strongroom.kms.governance.actions import GovernanceEnv
 from strongroom.kms.governance.operators import raw_public_key
-from strongroom.kms.governance.proposals import Realm
 from strongroom.kms.governance.quorum import Quorum
 from strongroom.kms.storage import schema
-from strongroom.kms.storage.keys import KeyRepository
 
 
 @dataclass
@@ -53,10 +50,7 @@ def governed(
     clock = ManualClock()
     data, _ = initialize(Settings(data_dir=tmp_path / "data").validated(), clock)
     region = data.settings.region
-    env = GovernanceEnv(
-        data.db, KeyRepository(data.db), data.store, Realm(data.store.store_id, region)
-    )
-    quorum = Quorum(env, AuditChain(data.store, region, clock.now), clock)
+    quorum = Quorum(data.governance_env(), AuditChain(data.store, region, clock.now), clock)
     keys = {name: new_key() for name in names}
     quorum.initialise(threshold, [(n, raw_public_key(k.public_key())) for n, k in keys.items()])
     try:

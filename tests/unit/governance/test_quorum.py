@@ -9,9 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from strongroom.kms.domain.custom_key_stores import (
+    ConnectionState,
+    CustomKeyStore,
+    new_custom_key_store_id,
+)
 from strongroom.kms.governance.errors import GovernanceError
 from strongroom.kms.governance.operators import raw_public_key
 from strongroom.kms.governance.quorum import Status
+from strongroom.kms.storage.custom_key_stores import CustomKeyStoreRepository
+from tests.support.hsm_clusters import new_cluster_id, trust_anchor_pem
 from tests.unit.governance.helpers import Governed, governed, new_key
 
 
@@ -219,19 +226,52 @@ def test_initialise_is_refused_twice_and_checks_m(tmp_path: Path) -> None:
             pass
 
 
-def test_root_key_rotation_and_cluster_removal_report_what_is_missing(gov: Governed) -> None:
-    for action, params, error in (
-        ("rotate-root-key", {}, "not yet available for this store"),
-        ("remove-hsm-cluster", {"clusterId": "c-1"}, "no HSM cluster registry"),
-    ):
-        pid = gov.quorum.propose(
-            proposer="ann",
-            action=action,
-            parameters=params,
-            justification="x",
-            sign=gov.keys["ann"].sign,
-        ).proposal.proposal_id
-        gov.approve("bob", pid)
-        with pytest.raises(GovernanceError, match=error):
-            gov.quorum.execute(pid, "bob", gov.sign("bob", pid))
-        assert gov.quorum.status(pid).state == "approved"
+def _approved(gov: Governed, action: str, params: dict[str, str]) -> str:
+    pid = gov.quorum.propose(
+        proposer="ann",
+        action=action,
+        parameters=params,
+        justification="x",
+        sign=gov.keys["ann"].sign,
+    ).proposal.proposal_id
+    gov.approve("bob", pid)
+    return pid
+
+
+def test_root_key_rotation_reports_what_is_missing(gov: Governed) -> None:
+    pid = _approved(gov, "rotate-root-key", {})
+    with pytest.raises(GovernanceError, match="not yet available for this store"):
+        gov.quorum.execute(pid, "bob", gov.sign("bob", pid))
+    assert gov.quorum.status(pid).state == "approved"
+
+
+def test_an_hsm_cluster_is_removed_under_quorum_unless_a_store_uses_it(gov: Governed) -> None:
+    clusters = gov.data.hsm_clusters
+    unknown = _approved(gov, "remove-hsm-cluster", {"clusterId": "cluster-abcdefghijk"})
+    with pytest.raises(GovernanceError, match="is not registered"):
+        gov.quorum.execute(unknown, "bob", gov.sign("bob", unknown))
+    assert gov.quorum.status(unknown).state == "approved"  # nothing ran: it can be retried
+
+    registered = new_cluster_id()
+    clusters.register(registered, "/usr/lib/softhsm/libsofthsm2.so", ["a", "b"], trust_anchor_pem())
+    stores = CustomKeyStoreRepository(gov.data.db)
+    store = CustomKeyStore(
+        custom_key_store_id=new_custom_key_store_id(),
+        account_id=gov.data.admin.list_accounts()[0].account_id,
+        name="in-use",
+        cluster_id=registered,
+        trust_anchor="anchor",
+        connection_state=ConnectionState.DISCONNECTED,
+        connection_error_code=None,
+        created_at=gov.clock.now(),
+    )
+    stores.create_store(store, b"sealed", max_per_account=10)
+    in_use = _approved(gov, "remove-hsm-cluster", {"clusterId": registered})
+    with pytest.raises(GovernanceError, match="used by a custom key store"):
+        gov.quorum.execute(in_use, "bob", gov.sign("bob", in_use))
+    stores.delete_store(store.custom_key_store_id, gov.clock.now(), lambda _store: None)
+
+    pid = _approved(gov, "remove-hsm-cluster", {"clusterId": registered})
+    gov.quorum.execute(pid, "bob", gov.sign("bob", pid))
+    assert gov.quorum.status(pid).state == "executed"
+    assert registered not in {c.cluster_id for c in clusters.list()}

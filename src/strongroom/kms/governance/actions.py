@@ -22,6 +22,7 @@ from strongroom.kms.governance.errors import GovernanceError
 from strongroom.kms.governance.operators import Operator, check_name
 from strongroom.kms.governance.proposals import Proposal, Realm
 from strongroom.kms.keystores.base import KeyStore
+from strongroom.kms.service.admin_error import AdminError
 from strongroom.kms.service.cache import KeyCache
 from strongroom.kms.storage import governance as repo
 from strongroom.kms.storage.database import Database, DuplicateRecord
@@ -37,9 +38,11 @@ class RefusedWithRecord(GovernanceError):
 
 
 class ClusterRegistry(Protocol):
-    """The registry of HSM clusters (built elsewhere); what removing a cluster needs of it."""
+    """The registry of HSM clusters (service/hsm_clusters.py); what removing one needs."""
 
-    def remove_cluster(self, cluster_id: str) -> None: ...
+    def remove_cluster(self, conn: Connection, cluster_id: str) -> None:
+        """Remove within the proposal's transaction; AdminError if it is unknown or in use."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,5 +222,8 @@ class RemoveHsmCluster:
             raise GovernanceError(
                 "this deployment has no HSM cluster registry; there is no cluster to remove"
             )
-        self._clusters.remove_cluster(cluster_id)
+        try:
+            self._clusters.remove_cluster(conn, cluster_id)
+        except AdminError as error:
+            raise GovernanceError(str(error)) from None
         return Outcome({"removedCluster": cluster_id})

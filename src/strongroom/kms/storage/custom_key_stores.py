@@ -72,16 +72,14 @@ class CustomKeyStoreRepository:
             rows = conn.execute(select(schema.hsm_clusters).order_by(C.cluster_id)).all()
         return [_cluster(row) for row in rows]
 
-    def remove_cluster(self, cluster_id: str) -> None:
-        """Forget a cluster; refused while a custom key store is tied to it."""
-        with self._db.transaction() as conn:
-            if conn.execute(
-                select(S.custom_key_store_id).where(S.cluster_id == cluster_id)
-            ).first():
-                raise CustomKeyStoreConflict(StoreConflict.CLUSTER_IN_USE)
-            removed = conn.execute(delete(schema.hsm_clusters).where(C.cluster_id == cluster_id))
-            if removed.rowcount == 0:
-                raise CustomKeyStoreConflict(StoreConflict.NOT_FOUND)
+    def remove_cluster(self, conn: Connection, cluster_id: str) -> None:
+        """Forget a cluster, in the caller's transaction (a quorum-approved act); refused
+        while a custom key store is tied to it."""
+        if conn.execute(select(S.custom_key_store_id).where(S.cluster_id == cluster_id)).first():
+            raise CustomKeyStoreConflict(StoreConflict.CLUSTER_IN_USE)
+        removed = conn.execute(delete(schema.hsm_clusters).where(C.cluster_id == cluster_id))
+        if removed.rowcount == 0:
+            raise CustomKeyStoreConflict(StoreConflict.NOT_FOUND)
 
     # --- stores -------------------------------------------------------------------------
 
