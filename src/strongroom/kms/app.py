@@ -21,8 +21,9 @@ from strongroom.kms.audit.events import AuditSink
 from strongroom.kms.audit.store import ChainedAuditLog
 from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
-from strongroom.kms.keystores.root_key_file import create_root_key_file, load_root_key_file
+from strongroom.kms.keystores.root_key_file import create_root_key_file
 from strongroom.kms.keystores.software import SoftwareKeyStore
+from strongroom.kms.root_key_setup import open_root_key
 from strongroom.kms.service.admin import (
     ADMINISTRATOR_POLICY,
     ADMINISTRATOR_POLICY_NAME,
@@ -76,9 +77,9 @@ def initialize(
 ) -> tuple[DataDir, IssuedAccessKey | None]:
     """Create what a first start needs (idempotent); return the admin key if one was made."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not settings.root_key_path.exists():
+    if settings.root_key == "file" and not settings.root_key_path.exists():
         create_root_key_file(settings.root_key_path)
-    data_dir = open_data_dir(settings, clock)
+    data_dir = open_data_dir(settings, clock, create_root_key=True)
     admin = data_dir.admin
     if admin.list_accounts():
         return data_dir, None
@@ -90,8 +91,11 @@ def initialize(
     return data_dir, admin.create_access_key(account.account_id, ADMIN_USER)
 
 
-def open_data_dir(settings: Settings, clock: Clock | None = None) -> DataDir:
-    if not settings.root_key_path.exists():
+def open_data_dir(
+    settings: Settings, clock: Clock | None = None, *, create_root_key: bool = False
+) -> DataDir:
+    """Open the database and the default store; ``create_root_key`` is for a first start."""
+    if settings.root_key == "file" and not settings.root_key_path.exists():
         raise ConfigError(
             f"{settings.data_dir} is not a Strongroom data directory (no root.key); "
             "`strongroom serve --data-dir` creates one"
@@ -109,7 +113,7 @@ def open_data_dir(settings: Settings, clock: Clock | None = None) -> DataDir:
         raise ConfigError(
             f"the data in {settings.data_dir} belongs to region {region}, not {settings.region}"
         )
-    store = SoftwareKeyStore(store_id, load_root_key_file(settings.root_key_path))
+    store = SoftwareKeyStore(store_id, open_root_key(settings, db, create=create_root_key))
     return DataDir(settings, db, store, clock or SystemClock())
 
 
