@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from strongroom.kms.domain.enums import KeySpec
 from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.errors import KeyUnavailableException, KMSInternalException
+from strongroom.kms.keystores.asymmetric import HmacMaterial
 from strongroom.kms.keystores.pkcs11 import AttributeCheckFailed, Pkcs11Error, TokenConnection
 from strongroom.kms.keystores.root_key_hsm import HsmRootKey
 from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyUnwrapFailed
@@ -69,7 +70,8 @@ def test_store_on_hsm_root_key_wraps_material_and_secrets(hsm_root: HsmRootKey) 
     assert store.open_material(ARN, "m1", wrapped).decrypt(nonce, sealed, b"ctx") == b"data"
     hmac_wrapped = store.new_material(ARN, "m2", KeySpec.HMAC_256)
     mac = store.open_handle(ARN, "m2", hmac_wrapped, KeySpec.HMAC_256)
-    assert mac.verify(b"msg", mac.mac(b"msg"))  # type: ignore[union-attr]
+    assert isinstance(mac, HmacMaterial)
+    assert mac.verify(b"msg", mac.mac(b"msg"))
     sealed_secret = store.seal_secret("access-key", "AKIA1", b"s3cr3t")
     assert store.unseal_secret("access-key", "AKIA1", sealed_secret) == b"s3cr3t"
     with pytest.raises(KMSInternalException):
