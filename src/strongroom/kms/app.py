@@ -95,7 +95,8 @@ def open_data_dir(
     settings: Settings, clock: Clock | None = None, *, create_root_key: bool = False
 ) -> DataDir:
     """Open the database and the default store; ``create_root_key`` is for a first start."""
-    if settings.root_key == "file" and not settings.root_key_path.exists():
+    marker = settings.root_key_path if settings.root_key == "file" else settings.data_dir
+    if not marker.exists():
         raise ConfigError(
             f"{settings.data_dir} is not a Strongroom data directory (no root.key); "
             "`strongroom serve --data-dir` creates one"
