@@ -104,9 +104,34 @@ def test_a_root_key_that_was_extractable_or_imported_is_refused(
         conn.close()
 
 
-def test_store_reports_an_unavailable_token_as_key_unavailable(
+def test_hsm_root_key_works_with_an_in_memory_session_copy(
     softhsm_token: SoftHsmToken, hsm_root: HsmRootKey
 ) -> None:
+    assert hsm_root.uses_session_copy
+    conn = TokenConnection.open(softhsm_token.module, softhsm_token.label, softhsm_token.pin)
+    try:
+        key = conn.find_aes_key("root-v1")  # the token object only, not the copy
+        assert key is not None
+        blob = hsm_root.wrap(b"same key", b"")
+        assert conn.gcm_decrypt(key, blob[:12], blob[12:], b"") == b"same key"
+    finally:
+        conn.close()
+
+
+def test_store_reports_an_unavailable_token_as_key_unavailable(
+    softhsm_token: SoftHsmToken,
+) -> None:
+    # Without the session copy: SoftHSM keeps session objects in memory, so a copy outlives the
+    # removal of the token's files (a real device removal ends every session).
+    hsm_root = HsmRootKey.open(
+        softhsm_token.module,
+        softhsm_token.label,
+        softhsm_token.pin,
+        "root-v1",
+        create=True,
+        session_copy=False,
+    )
+    assert not hsm_root.uses_session_copy
     store = SoftwareKeyStore("store-1", hsm_root)
     wrapped = store.new_material(ARN, "m1")
     remove_token(softhsm_token)
@@ -114,3 +139,4 @@ def test_store_reports_an_unavailable_token_as_key_unavailable(
         store.open_material(ARN, "m1", wrapped)
     with pytest.raises(KeyUnavailableException):
         store.new_material(ARN, "m2")
+    hsm_root.close()

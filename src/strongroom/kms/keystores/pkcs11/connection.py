@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
@@ -34,12 +34,20 @@ from strongroom.kms.keystores.pkcs11.errors import (
 from strongroom.kms.keystores.pkcs11.keys import KeyAttributes, KeyRef
 from strongroom.kms.keystores.pkcs11.library import load_module
 from strongroom.kms.keystores.pkcs11.rsa import rsa_public_template
+from strongroom.kms.keystores.pkcs11.sessions import (
+    PooledSession,
+    close_quietly,
+    find_keys,
+    find_keys_in,
+    resolve,
+)
 
 T = TypeVar("T")
 
 _GCM_IV_MAX = 12
 _TAG_BITS = 128
-_POOL_IDLE_MAX = 8
+DEFAULT_MAX_SESSIONS = 8
+_CHECKOUT_TIMEOUT = 30.0
 _MGF1_SHA1 = 0x1  # CKG_MGF1_SHA1
 # Errors after which the session (or the whole token) cannot be used again.
 _SESSION_ERRORS: tuple[type[Exception], ...] = (
@@ -59,39 +67,46 @@ _STALE_OBJECT_ERRORS: tuple[type[Exception], ...] = (
     p11x.ObjectHandleInvalid,
     p11x.KeyHandleInvalid,
 )
-
-
-class _Session:
-    """A PIN-less session and the python-pkcs11 objects it resolved, by handle."""
-
-    __slots__ = ("generation", "objects", "raw")
-
-    def __init__(self, raw: Any, generation: int) -> None:
-        self.raw = raw
-        self.generation = generation
-        self.objects: dict[int, Any] = {}
+_NOT_FOUND_ERRORS: tuple[type[Exception], ...] = (*_STALE_OBJECT_ERRORS, KeyNotFound)
 
 
 class TokenConnection:
     """A logged-in connection to one token; every method is safe to call from any thread."""
 
-    def __init__(self, module_path: str, token: Any, label: str, pin: str) -> None:
+    def __init__(
+        self, module_path: str, token: Any, label: str, pin: str, *, max_sessions: int
+    ) -> None:
+        if max_sessions < 1:
+            raise ValueError("max_sessions must be at least 1")
+        self._max_sessions = max_sessions
+        self._slots = threading.BoundedSemaphore(max_sessions)
         self._module_path = module_path
+        self._module = load_module(module_path)
         self._token = token
         self._label = label
         self._serial = bytes(token.serial).decode(errors="replace").strip()
         self.__pin = pin
         self._login = logins.acquire(module_path, token, label, pin)
-        self._idle: list[_Session] = []
+        self._idle: list[PooledSession] = []
         self._lock = threading.Lock()
         self._closed = False
 
     @classmethod
-    def open(cls, module_path: str, token_label: str, pin: str) -> TokenConnection:
-        """Find the token by label and log in (or join this process's login to it)."""
+    def open(
+        cls,
+        module_path: str,
+        token_label: str,
+        pin: str,
+        *,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
+    ) -> TokenConnection:
+        """Find the token by label and log in (or join this process's login to it).
+
+        ``max_sessions`` bounds the operations in flight; 1 means one session behind a lock.
+        """
         module = load_module(module_path)
         token = module.find_token(token_label)
-        return cls(module.path, token, token_label, pin)
+        return cls(module.path, token, token_label, pin, max_sessions=max_sessions)
 
     @property
     def token_label(self) -> str:
@@ -131,7 +146,7 @@ class TokenConnection:
             Attribute.WRAP_WITH_TRUSTED: wrap_with_trusted,
         }
 
-        def run(session: _Session) -> KeyRef:
+        def run(session: PooledSession) -> KeyRef:
             key = session.raw.generate_key(
                 KeyType.AES,
                 256,
@@ -149,8 +164,8 @@ class TokenConnection:
     def find_aes_key(self, label: str) -> KeyRef | None:
         """The AES key with this label, or None; two keys with one label are an error."""
 
-        def run(session: _Session) -> KeyRef | None:
-            found = _find(session, label, None)
+        def run(session: PooledSession) -> KeyRef | None:
+            found = find_keys(session, label, None, token_only=True)
             if not found:
                 return None
             if len(found) > 1:
@@ -162,8 +177,8 @@ class TokenConnection:
         return self._run(run)
 
     def attributes(self, key: KeyRef) -> KeyAttributes:
-        def run(session: _Session) -> KeyAttributes:
-            values = _resolve(session, key).get_attributes(
+        def run(session: PooledSession) -> KeyAttributes:
+            values = resolve(session, key).get_attributes(
                 [
                     Attribute.LOCAL,
                     Attribute.NEVER_EXTRACTABLE,
@@ -187,13 +202,37 @@ class TokenConnection:
         return self._run(run)
 
     def destroy(self, key: KeyRef) -> None:
-        def run(session: _Session) -> None:
-            _resolve(session, key).destroy()
+        def run(session: PooledSession) -> None:
+            resolve(session, key).destroy()
 
         self._run(run)
         with self._lock:
             for idle in self._idle:
                 idle.objects.pop(key.handle, None)
+
+    def session_copy(self, key: KeyRef) -> KeyRef:
+        """A session-object copy of a token key (``C_CopyObject``): twice as fast on SoftHSM.
+
+        SoftHSM re-reads a token object's file on every use; a session object lives in memory.
+        The copy is made in the process's login session, which stays open while any connection
+        to the token is open, so the copy lives as long; it keeps the original's SENSITIVE and
+        non-EXTRACTABLE. It has the same label and id: after a reconnect (which ends the login
+        session and the copy) the ref resolves to the token key again. Tokens that forbid
+        copying (``CKA_COPYABLE`` false) raise :class:`Pkcs11Error`.
+        """
+        with self._lock:
+            if self._closed:
+                raise TokenUnavailable(f"the connection to token {self._label!r} is closed")
+        try:
+            with logins.using(self._login) as raw:
+                found = find_keys_in(raw, key.label, key.key_id, token_only=True)
+                match = [obj for obj in found if obj.handle == key.handle] or found
+                if len(match) != 1:
+                    raise KeyNotFound(f"key {key.label!r} is not on token {self._label!r}")
+                copy = match[0].copy({Attribute.TOKEN: False})
+        except p11x.PKCS11Error as exc:
+            raise self._translate(exc) from None
+        return KeyRef(copy.handle, key.label, key.key_id)
 
     # -- crypto -------------------------------------------------------------------------------
 
@@ -201,9 +240,9 @@ class TokenConnection:
         """AES-GCM in the token with the caller's IV (at most 12 bytes); returns ct || tag."""
         params = _gcm_params(iv, aad)
 
-        def run(session: _Session) -> bytes:
+        def run(session: PooledSession) -> bytes:
             return bytes(
-                _resolve(session, key).encrypt(
+                resolve(session, key).encrypt(
                     plaintext, mechanism=Mechanism.AES_GCM, mechanism_param=params
                 )
             )
@@ -214,15 +253,17 @@ class TokenConnection:
         """Inverse of :meth:`gcm_encrypt`; :class:`GcmAuthenticationFailed` on a bad tag or AAD."""
         params = _gcm_params(iv, aad)
 
-        def run(session: _Session) -> bytes:
+        def run(session: PooledSession) -> bytes:
             try:
                 return bytes(
-                    _resolve(session, key).decrypt(
+                    resolve(session, key).decrypt(
                         sealed, mechanism=Mechanism.AES_GCM, mechanism_param=params
                     )
                 )
             except (p11x.GeneralError, p11x.EncryptedDataInvalid, p11x.EncryptedDataLenRange):
-                # SoftHSM 2.6 reports a wrong tag as CKR_GENERAL_ERROR.
+                # SoftHSM 2.6 reports a wrong tag as CKR_GENERAL_ERROR, which is also what it
+                # says when the token's files are gone: tell the two apart.
+                self._check_token_present()
                 raise GcmAuthenticationFailed("AES-GCM authentication failed") from None
 
         return self._run(run)
@@ -234,10 +275,10 @@ class TokenConnection:
     def wrap_key(self, wrapping: KeyRef, key: KeyRef) -> bytes:
         """Wrap an extractable key with CKM_AES_KEY_WRAP_PAD (to replicate it to another token)."""
 
-        def run(session: _Session) -> bytes:
+        def run(session: PooledSession) -> bytes:
             return bytes(
-                _resolve(session, wrapping).wrap_key(
-                    _resolve(session, key), mechanism=Mechanism.AES_KEY_WRAP_PAD
+                resolve(session, wrapping).wrap_key(
+                    resolve(session, key), mechanism=Mechanism.AES_KEY_WRAP_PAD
                 )
             )
 
@@ -254,8 +295,8 @@ class TokenConnection:
     ) -> KeyRef:
         """Unwrap a KWP-wrapped AES key into a token object (SENSITIVE, ENCRYPT/DECRYPT)."""
 
-        def run(session: _Session) -> KeyRef:
-            key = _resolve(session, wrapping).unwrap_key(
+        def run(session: PooledSession) -> KeyRef:
+            key = resolve(session, wrapping).unwrap_key(
                 ObjectClass.SECRET_KEY,
                 KeyType.AES,
                 wrapped,
@@ -279,12 +320,12 @@ class TokenConnection:
         """Wrap an extractable key with RSA-OAEP (SHA-1, MGF1-SHA-1) under a DER public key."""
         template = rsa_public_template(public_der)
 
-        def run(session: _Session) -> bytes:
+        def run(session: PooledSession) -> bytes:
             public = session.raw.create_object(template)
             try:
                 return bytes(
                     public.wrap_key(
-                        _resolve(session, key),
+                        resolve(session, key),
                         mechanism=Mechanism.RSA_PKCS_OAEP,
                         mechanism_param=(Mechanism.SHA_1, _MGF1_SHA1, None),
                     )
@@ -304,38 +345,59 @@ class TokenConnection:
             self._closed = True
             idle, self._idle = self._idle, []
         for session in idle:
-            _close_quietly(session.raw)
+            close_quietly(session.raw)
         logins.release(self._login)
 
-    def _run(self, operation: Callable[[_Session], T]) -> T:
+    def _run(self, operation: Callable[[PooledSession], T]) -> T:
+        """Run ``operation`` on a pooled session; retry once after a stale key or lost session.
+
+        A key that is not (any more) found is either destroyed, or invisible because the
+        process was logged out, or its token is gone: the session state and a token search
+        tell which, and only a lost login or session costs a reconnect.
+        """
         for attempt in (1, 2):
-            session = self._acquire()
-            try:
-                result = operation(session)
-            except _STALE_OBJECT_ERRORS:
-                session.objects.clear()
-                self._release(session)
+            stale = lost = None
+            with self._checkout() as session:
+                try:
+                    return operation(session)
+                except _NOT_FOUND_ERRORS as exc:
+                    session.objects.clear()
+                    if self._module.user_logged_in(session.raw.handle):
+                        stale = exc
+                    else:
+                        session.broken = True
+                        lost = exc
+                except _SESSION_ERRORS as exc:
+                    session.broken = True
+                    lost = exc
+                except p11x.PKCS11Error as exc:
+                    raise self._translate(exc) from None
+            # Outside the checkout: its session slot is free again while we recover.
+            if stale is not None:
                 self._check_token_present()
-                if attempt == 2:
+                if attempt == 2 or isinstance(stale, KeyNotFound):
                     raise KeyNotFound(f"a key is no longer on token {self._label!r}") from None
-                continue
-            except _SESSION_ERRORS as exc:
-                _close_quietly(session.raw)
+            elif lost is not None:
                 if attempt == 2:
                     raise TokenUnavailable(
-                        f"token {self._label!r} is unavailable ({type(exc).__name__})"
-                    ) from None
+                        f"token {self._label!r} is unavailable ({type(lost).__name__})"
+                    )
                 self._reconnect(session.generation)
-                continue
-            except p11x.PKCS11Error as exc:
-                self._release(session)
-                raise self._translate(exc) from None
-            except Pkcs11Error:
-                self._release(session)
-                raise
-            self._release(session)
-            return result
         raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def _checkout(self) -> Iterator[PooledSession]:
+        """A session for one operation, at most ``max_sessions`` at a time (the rest wait)."""
+        if not self._slots.acquire(timeout=_CHECKOUT_TIMEOUT):
+            raise TokenUnavailable(f"no session of token {self._label!r} became free")
+        try:
+            session = self._acquire()
+            try:
+                yield session
+            finally:
+                self._release(session)
+        finally:
+            self._slots.release()
 
     def _translate(self, exc: Exception) -> Pkcs11Error:
         """No python-pkcs11 exception leaves the driver; the CKR name is kept for operators."""
@@ -344,7 +406,7 @@ class TokenConnection:
             return AttributeCheckFailed(f"token {self._label!r} refused: {name}")
         return Pkcs11Error(f"token {self._label!r} failed the operation: {name}")
 
-    def _acquire(self) -> _Session:
+    def _acquire(self) -> PooledSession:
         with self._lock:
             if self._closed:
                 raise TokenUnavailable(f"the connection to token {self._label!r} is closed")
@@ -352,19 +414,19 @@ class TokenConnection:
                 return self._idle.pop()
             generation = self._login.generation
         try:
-            return _Session(self._token.open(rw=True), generation)
+            return PooledSession(self._token.open(rw=True), generation)
         except p11x.PKCS11Error as exc:
             raise TokenUnavailable(
                 f"cannot open a session on token {self._label!r} ({type(exc).__name__})"
             ) from None
 
-    def _release(self, session: _Session) -> None:
+    def _release(self, session: PooledSession) -> None:
         with self._lock:
-            current = session.generation == self._login.generation
-            if not self._closed and current and len(self._idle) < _POOL_IDLE_MAX:
+            current = session.generation == self._login.generation and not session.broken
+            if not self._closed and current and len(self._idle) < self._max_sessions:
                 self._idle.append(session)
                 return
-        _close_quietly(session.raw)
+        close_quietly(session.raw)
 
     def _check_token_present(self) -> None:
         try:
@@ -377,7 +439,7 @@ class TokenConnection:
         with self._lock:
             idle, self._idle = self._idle, []
         for session in idle:
-            _close_quietly(session.raw)
+            close_quietly(session.raw)
         try:
             token = load_module(self._module_path).find_token(self._label)
         except TokenNotFound as exc:
@@ -390,38 +452,3 @@ def _gcm_params(iv: bytes, aad: bytes) -> Any:
     if not 0 < len(iv) <= _GCM_IV_MAX:
         raise ValueError(f"the GCM IV must be 1..{_GCM_IV_MAX} bytes")
     return GCMParams(iv, aad, _TAG_BITS)
-
-
-def _find(session: _Session, label: str, key_id: bytes | None) -> list[Any]:
-    query = {
-        Attribute.CLASS: ObjectClass.SECRET_KEY,
-        Attribute.KEY_TYPE: KeyType.AES,
-        Attribute.LABEL: label,
-    }
-    if key_id is not None:
-        query[Attribute.ID] = key_id
-    return list(session.raw.get_objects(query))
-
-
-def _resolve(session: _Session, ref: KeyRef) -> Any:
-    """This session's python-pkcs11 object for ``ref`` (found by label and id on first use)."""
-    cached = session.objects.get(ref.handle)
-    if cached is not None:
-        return cached
-    found = _find(session, ref.label, ref.key_id)
-    match = [key for key in found if key.handle == ref.handle] or found
-    if len(match) != 1:
-        raise KeyNotFound(
-            f"key {ref.label!r} is not on the token"
-            if not match
-            else f"{len(match)} keys match {ref.label!r}"
-        )
-    key = match[0]
-    ref.handle = key.handle
-    session.objects[key.handle] = key
-    return key
-
-
-def _close_quietly(session: Any) -> None:
-    with contextlib.suppress(p11x.PKCS11Error):  # already gone with its token
-        session.close()

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +85,13 @@ def acquire(module_path: str, token: Any, label: str, pin: str) -> Login:
         login = Login(key, _open_login_session(token, label, pin), _digest(pin))
         _logins[key] = login
         return login
+
+
+@contextlib.contextmanager
+def using(login: Login) -> Iterator[Any]:
+    """The login session itself, for the rare work that must outlive pooled sessions."""
+    with _lock:
+        yield login.session
 
 
 def renew(login: Login, token: Any, pin: str, seen_generation: int) -> None:

@@ -6,6 +6,8 @@ import multiprocessing
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from strongroom.kms.keystores.pkcs11 import TokenConnection
 from tests.support.softhsm import SoftHsmToken
 
@@ -25,8 +27,11 @@ def _worker(conn: TokenConnection, label: str, index: int) -> int:
     return ok
 
 
-def test_eight_threads_gcm_concurrently(softhsm_token: SoftHsmToken) -> None:
-    conn = TokenConnection.open(softhsm_token.module, softhsm_token.label, softhsm_token.pin)
+@pytest.mark.parametrize("max_sessions", [8, 1])
+def test_eight_threads_gcm_concurrently(softhsm_token: SoftHsmToken, max_sessions: int) -> None:
+    conn = TokenConnection.open(
+        softhsm_token.module, softhsm_token.label, softhsm_token.pin, max_sessions=max_sessions
+    )
     try:
         conn.generate_aes_key("threads", key_id=b"t")
         with ThreadPoolExecutor(8) as pool:

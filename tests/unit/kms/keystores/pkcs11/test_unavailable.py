@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import ctypes
+
 import pytest
 
-from strongroom.kms.keystores.pkcs11 import TokenConnection, TokenNotFound, TokenUnavailable
+from strongroom.kms.keystores.pkcs11 import (
+    KeyNotFound,
+    TokenConnection,
+    TokenNotFound,
+    TokenUnavailable,
+    load_module,
+)
 from tests.support.softhsm import remove_token
 
 IV = bytes(12)
@@ -32,3 +40,21 @@ def test_removed_token_is_unavailable_and_other_tokens_keep_working(
     finally:
         lost.close()
         other.close()
+
+
+def test_a_dropped_login_is_renewed_and_the_operation_retried(softhsm_tokens: object) -> None:
+    """An HSM may drop a login (failover, timeout): private keys vanish from every session."""
+    (token,) = softhsm_tokens(1)  # type: ignore[operator]
+    conn = TokenConnection.open(token.module, token.label, token.pin)
+    try:
+        key = conn.generate_aes_key("k", key_id=b"1")
+        sealed = conn.gcm_encrypt(key, IV, b"kept", b"")
+        # Log the process out behind the driver's back, through another session.
+        with load_module(token.module).find_token(token.label).open() as other:
+            assert ctypes.CDLL(token.module).C_Logout(ctypes.c_ulong(other.handle)) == 0
+        assert conn.gcm_decrypt(key, IV, sealed, b"") == b"kept"
+        conn.destroy(key)
+        with pytest.raises(KeyNotFound):  # a destroyed key is not a lost login
+            conn.gcm_decrypt(key, IV, sealed, b"")
+    finally:
+        conn.close()
