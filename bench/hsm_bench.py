@@ -7,8 +7,9 @@ with a 12-byte IV and 16 bytes of AAD, each figure the median of ``--runs`` wind
 - ``raw``: python-pkcs11 directly, one session, the key object found once (the floor);
 - ``driver``: ``TokenConnection.gcm_encrypt`` (pool checkout, KeyRef resolution, errors);
 - ``driver-session-key``: the same with a session (not token) object key;
-- ``raw-locked-4t`` / ``driver-pool-4t``: 4 threads on one locked session vs the driver's
-  session pool, which is the "pool or one locked session" question.
+- ``raw-locked-4t`` / ``driver-pool-4t`` / ``driver-1session-4t``: 4 threads on one locked
+  raw session, on the driver's pool (8 sessions) and on the driver with ``max_sessions=1``:
+  the "pool or one locked session" question.
 
     .venv/bin/python bench/hsm_bench.py --runs 5 --seconds 1
 """
@@ -28,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support import softhsm  # noqa: E402
+from tests.support import softhsm
 
 softhsm.configure_session()
 
@@ -41,7 +42,8 @@ PAYLOAD = os.urandom(4096)
 AAD = os.urandom(16)
 
 
-def rate(op: Callable[[int], object], seconds: float, threads: int = 1) -> float:
+def rate(op: Callable[[int], object], seconds: float, threads: int = 1) -> tuple[float, float]:
+    """(ops per wall second, process CPU microseconds per op)."""
     stop = time.perf_counter() + seconds
     counts = [0] * threads
 
@@ -52,10 +54,11 @@ def rate(op: Callable[[int], object], seconds: float, threads: int = 1) -> float
             n += 1
         counts[index] = n
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(loop, range(threads)))
-    return sum(counts) / (time.perf_counter() - start)
+    total = sum(counts)
+    return total / (time.perf_counter() - start), (time.process_time() - cpu) * 1e6 / total
 
 
 def iv(n: int) -> bytes:
@@ -72,6 +75,7 @@ def main() -> None:
     conn = TokenConnection.open(token.module, token.label, token.pin)
     key = conn.generate_aes_key("bench-key", key_id=b"b")
     session_key = conn.generate_aes_key("bench-session", key_id=b"s", token_object=False)
+    single = TokenConnection.open(token.module, token.label, token.pin, max_sessions=1)
     raw_session = load_module(token.module).find_token(token.label).open(rw=True)
     (raw_key,) = raw_session.get_objects({Attribute.LABEL: "bench-key"})
     lock = threading.Lock()
@@ -91,17 +95,31 @@ def main() -> None:
         "driver-session-key": (lambda n: conn.gcm_encrypt(session_key, iv(n), PAYLOAD, AAD), 1),
         "raw-locked-4t": (raw_locked, 4),
         "driver-pool-4t": (lambda n: conn.gcm_encrypt(key, iv(n), PAYLOAD, AAD), 4),
+        "driver-1session-4t": (lambda n: single.gcm_encrypt(key, iv(n), PAYLOAD, AAD), 4),
     }
-    samples: dict[str, list[float]] = {name: [] for name in cases}
+    walls: dict[str, list[float]] = {name: [] for name in cases}
+    cpus: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(args.runs):  # interleaved, so load changes hit every case alike
         for name, (op, threads) in cases.items():
-            samples[name].append(rate(op, args.seconds, threads))
-    medians = {name: round(statistics.median(values)) for name, values in samples.items()}
-    overhead = 1 - medians["driver"] / medians["raw"]
-    print(json.dumps({"ops_per_s_median": medians, "driver_overhead": round(overhead, 3)}))
+            wall, cpu = rate(op, args.seconds, threads)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+    medians = {name: round(statistics.median(values)) for name, values in walls.items()}
+    cpu_us = {name: round(statistics.median(values), 1) for name, values in cpus.items()}
+    overhead = cpu_us["driver"] - cpu_us["raw"]
+    print(
+        json.dumps(
+            {
+                "ops_per_s_median": medians,
+                "cpu_us_per_op_median": cpu_us,
+                "driver_overhead_cpu_us_per_op": round(overhead, 1),
+            }
+        )
+    )
     for name, value in medians.items():
-        print(f"{name:22} {value:>8} ops/s")
+        print(f"{name:22} {value:>8} ops/s  {cpu_us[name]:>6} us CPU/op")
     raw_session.close()
+    single.close()
     conn.close()
 
 

@@ -13,9 +13,8 @@ if that fails too the caller gets :class:`TokenUnavailable`.
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
@@ -36,7 +35,7 @@ from strongroom.kms.keystores.pkcs11.library import load_module
 from strongroom.kms.keystores.pkcs11.rsa import rsa_public_template
 from strongroom.kms.keystores.pkcs11.sessions import (
     PooledSession,
-    close_quietly,
+    SessionPool,
     find_keys,
     find_keys_in,
     resolve,
@@ -76,20 +75,15 @@ class TokenConnection:
     def __init__(
         self, module_path: str, token: Any, label: str, pin: str, *, max_sessions: int
     ) -> None:
-        if max_sessions < 1:
-            raise ValueError("max_sessions must be at least 1")
-        self._max_sessions = max_sessions
-        self._slots = threading.BoundedSemaphore(max_sessions)
         self._module_path = module_path
         self._module = load_module(module_path)
         self._token = token
         self._label = label
         self._serial = bytes(token.serial).decode(errors="replace").strip()
         self.__pin = pin
+        self._pool = SessionPool(self._open_session, max_sessions)
+        self._reconnecting = threading.Lock()
         self._login = logins.acquire(module_path, token, label, pin)
-        self._idle: list[PooledSession] = []
-        self._lock = threading.Lock()
-        self._closed = False
 
     @classmethod
     def open(
@@ -117,7 +111,7 @@ class TokenConnection:
         return self._serial
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
+        state = "closed" if self._pool.closed else "open"
         return f"TokenConnection(token={self._label!r}, {state})"
 
     # -- keys ---------------------------------------------------------------------------------
@@ -206,9 +200,7 @@ class TokenConnection:
             resolve(session, key).destroy()
 
         self._run(run)
-        with self._lock:
-            for idle in self._idle:
-                idle.objects.pop(key.handle, None)
+        self._pool.forget_key(key.handle)
 
     def session_copy(self, key: KeyRef) -> KeyRef:
         """A session-object copy of a token key (``C_CopyObject``): twice as fast on SoftHSM.
@@ -220,9 +212,8 @@ class TokenConnection:
         session and the copy) the ref resolves to the token key again. Tokens that forbid
         copying (``CKA_COPYABLE`` false) raise :class:`Pkcs11Error`.
         """
-        with self._lock:
-            if self._closed:
-                raise TokenUnavailable(f"the connection to token {self._label!r} is closed")
+        if self._pool.closed:
+            raise TokenUnavailable(f"the connection to token {self._label!r} is closed")
         try:
             with logins.using(self._login) as raw:
                 found = find_keys_in(raw, key.label, key.key_id, token_only=True)
@@ -339,13 +330,9 @@ class TokenConnection:
 
     def close(self) -> None:
         """Close the sessions and log out (if no other connection of the process uses the token)."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for session in idle:
-            close_quietly(session.raw)
+        if self._pool.closed:
+            return
+        self._pool.reset(close=True)
         logins.release(self._login)
 
     def _run(self, operation: Callable[[PooledSession], T]) -> T:
@@ -357,22 +344,26 @@ class TokenConnection:
         """
         for attempt in (1, 2):
             stale = lost = None
-            with self._checkout() as session:
-                try:
-                    return operation(session)
-                except _NOT_FOUND_ERRORS as exc:
-                    session.objects.clear()
-                    if self._module.user_logged_in(session.raw.handle):
-                        stale = exc
-                    else:
-                        session.broken = True
-                        lost = exc
-                except _SESSION_ERRORS as exc:
+            session = self._pool.take(_CHECKOUT_TIMEOUT)
+            if session is None:
+                raise TokenUnavailable(self._why_no_session())
+            try:
+                return operation(session)
+            except _NOT_FOUND_ERRORS as exc:
+                session.objects.clear()
+                if self._module.user_logged_in(session.raw.handle):
+                    stale = exc
+                else:
                     session.broken = True
                     lost = exc
-                except p11x.PKCS11Error as exc:
-                    raise self._translate(exc) from None
-            # Outside the checkout: its session slot is free again while we recover.
+            except _SESSION_ERRORS as exc:
+                session.broken = True
+                lost = exc
+            except p11x.PKCS11Error as exc:
+                raise self._translate(exc) from None
+            finally:
+                self._pool.give(session)
+            # The session is back in the pool (or closed) while we recover.
             if stale is not None:
                 self._check_token_present()
                 if attempt == 2 or isinstance(stale, KeyNotFound):
@@ -385,20 +376,6 @@ class TokenConnection:
                 self._reconnect(session.generation)
         raise AssertionError("unreachable")
 
-    @contextlib.contextmanager
-    def _checkout(self) -> Iterator[PooledSession]:
-        """A session for one operation, at most ``max_sessions`` at a time (the rest wait)."""
-        if not self._slots.acquire(timeout=_CHECKOUT_TIMEOUT):
-            raise TokenUnavailable(f"no session of token {self._label!r} became free")
-        try:
-            session = self._acquire()
-            try:
-                yield session
-            finally:
-                self._release(session)
-        finally:
-            self._slots.release()
-
     def _translate(self, exc: Exception) -> Pkcs11Error:
         """No python-pkcs11 exception leaves the driver; the CKR name is kept for operators."""
         name = type(exc).__name__
@@ -406,46 +383,41 @@ class TokenConnection:
             return AttributeCheckFailed(f"token {self._label!r} refused: {name}")
         return Pkcs11Error(f"token {self._label!r} failed the operation: {name}")
 
-    def _acquire(self) -> PooledSession:
-        with self._lock:
-            if self._closed:
-                raise TokenUnavailable(f"the connection to token {self._label!r} is closed")
-            if self._idle:
-                return self._idle.pop()
-            generation = self._login.generation
+    def _open_session(self) -> Any:
         try:
-            return PooledSession(self._token.open(rw=True), generation)
+            return self._token.open(rw=True)
         except p11x.PKCS11Error as exc:
             raise TokenUnavailable(
                 f"cannot open a session on token {self._label!r} ({type(exc).__name__})"
             ) from None
 
-    def _release(self, session: PooledSession) -> None:
-        with self._lock:
-            current = session.generation == self._login.generation and not session.broken
-            if not self._closed and current and len(self._idle) < self._max_sessions:
-                self._idle.append(session)
-                return
-        close_quietly(session.raw)
+    def _why_no_session(self) -> str:
+        if self._pool.closed:
+            return f"the connection to token {self._label!r} is closed"
+        return f"no session of token {self._label!r} became free in {_CHECKOUT_TIMEOUT:.0f} s"
 
     def _check_token_present(self) -> None:
         try:
-            load_module(self._module_path).find_token(self._label)
+            self._module.find_token(self._label)
         except TokenNotFound as exc:
             raise TokenUnavailable(str(exc)) from None
 
     def _reconnect(self, seen_generation: int) -> None:
-        """Find the token again and renew the process's login to it; drop the idle sessions."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for session in idle:
-            close_quietly(session.raw)
-        try:
-            token = load_module(self._module_path).find_token(self._label)
-        except TokenNotFound as exc:
-            raise TokenUnavailable(str(exc)) from None
-        self._token = token
-        logins.renew(self._login, token, self.__pin, seen_generation)
+        """Find the token again, renew the process's login if it was lost, start a new pool.
+
+        Threads that lost their sessions at the same time reconnect once: the pool's
+        generation says whether another thread did it already.
+        """
+        with self._reconnecting:
+            if self._pool.generation != seen_generation:
+                return
+            self._pool.reset()
+            try:
+                token = self._module.find_token(self._label)
+            except TokenNotFound as exc:
+                raise TokenUnavailable(str(exc)) from None
+            self._token = token
+            logins.renew(self._login, token, self.__pin, self._module.user_logged_in)
 
 
 def _gcm_params(iv: bytes, aad: bytes) -> Any:

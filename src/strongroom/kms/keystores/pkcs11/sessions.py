@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from pkcs11 import Attribute, KeyType, ObjectClass
@@ -73,3 +75,82 @@ def resolve(session: PooledSession, ref: KeyRef) -> Any:
 def close_quietly(session: Any) -> None:
     with contextlib.suppress(p11x.PKCS11Error):  # already gone with its token
         session.close()
+
+
+class SessionPool:
+    """At most ``max_sessions`` PIN-less sessions; a caller waits when all are in use.
+
+    One ``threading.Condition`` guards the idle list and the count of open sessions; the
+    common path (an idle session is there) is one lock round trip each way, cheaper than a
+    semaphore plus a lock. ``max_sessions=1`` is one session behind a lock.
+    """
+
+    def __init__(self, open_session: Callable[[], Any], max_sessions: int) -> None:
+        if max_sessions < 1:
+            raise ValueError("max_sessions must be at least 1")
+        self._open_session = open_session
+        self._max = max_sessions
+        self._cond = threading.Condition(threading.Lock())
+        self._idle: list[PooledSession] = []
+        self._open = 0
+        self._waiting = 0
+        self.generation = 0
+        self.closed = False
+
+    def take(self, timeout: float) -> PooledSession | None:
+        """An idle or new session; None if the pool is closed or none became free in time."""
+        with self._cond:
+            while True:
+                if self.closed:
+                    return None
+                if self._idle:
+                    return self._idle.pop()
+                if self._open < self._max:
+                    self._open += 1
+                    generation = self.generation
+                    break
+                self._waiting += 1
+                try:
+                    if not self._cond.wait(timeout):
+                        return None
+                finally:
+                    self._waiting -= 1
+        try:
+            return PooledSession(self._open_session(), generation)
+        except BaseException:
+            self._forget()
+            raise
+
+    def give(self, session: PooledSession) -> None:
+        """Return a session; a broken one, or one from before a reconnect, is closed."""
+        with self._cond:
+            keep = not (self.closed or session.broken or session.generation != self.generation)
+            if keep:
+                self._idle.append(session)
+            else:
+                self._open -= 1
+            if self._waiting:
+                self._cond.notify()
+        if not keep:
+            close_quietly(session.raw)
+
+    def forget_key(self, handle: int) -> None:
+        with self._cond:
+            for session in self._idle:
+                session.objects.pop(handle, None)
+
+    def reset(self, *, close: bool = False) -> None:
+        """Close the idle sessions; sessions in use are closed when given back."""
+        with self._cond:
+            idle, self._idle = self._idle, []
+            self._open -= len(idle)
+            self.generation += 1
+            self.closed = self.closed or close
+            self._cond.notify_all()
+        for session in idle:
+            close_quietly(session.raw)
+
+    def _forget(self) -> None:
+        with self._cond:
+            self._open -= 1
+            self._cond.notify()
