@@ -99,7 +99,7 @@ def create_token(prefix: str = "t", *, pin: str = USER_PIN, so_pin: str = SO_PIN
     conf = _conf()
     module = load_module(MODULE)
     label = f"{prefix}-{os.getpid()}-{next(_counter)}"
-    free = [slot for slot in module._lib.get_slots(token_present=True) if _is_free(slot)]
+    free = [slot for slot in module.raw.get_slots(token_present=True) if _is_free(slot)]
     if not free:
         raise RuntimeError("SoftHSM offers no free slot")
     dll = ctypes.CDLL(MODULE)

@@ -156,7 +156,11 @@ class TokenConnection:
         return self._run(run)
 
     def find_aes_key(self, label: str) -> KeyRef | None:
-        """The AES key with this label, or None; two keys with one label are an error."""
+        """The AES token-object key with this label, or None; two such keys are an error.
+
+        Session objects (``token_object=False`` keys, session copies) are not found by label:
+        keep the ``KeyRef`` that made them.
+        """
 
         def run(session: PooledSession) -> KeyRef | None:
             found = find_keys(session, label, None, token_only=True)

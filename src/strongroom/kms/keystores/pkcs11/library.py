@@ -95,6 +95,11 @@ class Pkcs11Module:
         self._initialize()
         self.pid = os.getpid()
 
+    @property
+    def raw(self) -> Any:
+        """The python-pkcs11 ``lib`` (slots, tokens), for tests and tools."""
+        return self._lib
+
     def user_logged_in(self, session_handle: int) -> bool:
         """Whether a session is in a user state (python-pkcs11 has no C_GetSessionInfo).
 

@@ -88,3 +88,22 @@ def test_wrapping_with_a_non_rsa_public_key_is_refused(softhsm_token: SoftHsmTok
             conn.wrap_with_rsa_public_key(der, key)
     finally:
         conn.close()
+
+
+def test_a_wrap_with_trusted_key_is_not_wrapped_by_an_untrusted_key(
+    softhsm_token: SoftHsmToken,
+) -> None:
+    conn = TokenConnection.open(softhsm_token.module, softhsm_token.label, softhsm_token.pin)
+    try:
+        import_aes_key(softhsm_token, "transport", TRANSPORT)
+        wrapping = conn.find_aes_key("transport")
+        assert wrapping is not None
+        guarded = conn.generate_aes_key(
+            "guarded", key_id=b"g", extractable=True, wrap_with_trusted=True
+        )
+        plain = conn.generate_aes_key("plain", key_id=b"p", extractable=True)
+        assert len(conn.wrap_key(wrapping, plain)) == 40
+        with pytest.raises(AttributeCheckFailed):
+            conn.wrap_key(wrapping, guarded)
+    finally:
+        conn.close()
