@@ -22,6 +22,8 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from strongroom.kms.app import initialize
+from strongroom.kms.config import Settings
 from tests.support.processes import OutputDrain, strongroom
 from tests.support.servers import server_process
 from tests.support.softhsm import SoftHsmToken
@@ -103,6 +105,7 @@ def test_migration_keeps_every_key_and_the_server_runs_on_the_hsm(
     assert report["RewrappedMaterials"] == len(_sealed_state(data_dir)[0])
     assert report["RewrappedSecrets"] >= 2  # the admin's access key and the audit signing key
     assert softhsm_token.pin not in result.stdout + result.stderr
+    assert "Exception" not in result.stderr and "Traceback" not in result.stderr
     assert not (data_dir / "root.key").exists()
     (retired,) = data_dir.glob("root.key.retired-*")
     assert retired.read_bytes() == root_key
@@ -199,3 +202,30 @@ def test_failed_migration_leaves_the_data_directory_as_it_was(
         conn.commit()
     with server_process(data_dir, 1) as again:
         assert again.client().decrypt(CiphertextBlob=ciphertext)["Plaintext"] == b"kept"
+
+
+def test_a_migration_stopped_after_its_commit_is_finished_by_running_it_again(
+    tmp_path: Path, softhsm_token: SoftHsmToken, pin_file: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    data, issued = initialize(Settings(data_dir=data_dir))
+    assert issued is not None
+    data.db.engine.dispose()
+    assert _migrate(data_dir, softhsm_token, pin_file).returncode == 0
+    # Put back what steps 3 and 4 changed: the state of a crash right after the commit.
+    (retired,) = data_dir.glob("root.key.retired-*")
+    retired.rename(data_dir / "root.key")
+    (data_dir / "strongroom.toml").unlink()
+
+    refused = strongroom("admin", "--data-dir", str(data_dir), "accounts", "list")
+    assert refused.returncode == 2
+    assert "sealed under root key 'pkcs11:strongroom-root-v1'" in refused.stderr
+    assert "run it again" in refused.stderr
+
+    again = _migrate(data_dir, softhsm_token, pin_file)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["RewrappedMaterials"] == 0  # nothing left to re-wrap
+    assert not (data_dir / "root.key").exists()
+    listed = strongroom("admin", "--data-dir", str(data_dir), "access-keys", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert issued.access_key_id in listed.stdout

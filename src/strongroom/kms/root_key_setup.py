@@ -95,7 +95,11 @@ def open_root_key(settings: Settings, db: Database, *, create: bool) -> RootKeyP
         raise ConfigError(
             f"the data in {settings.data_dir} is sealed under root key {recorded!r}, but the "
             f"configuration names {wanted!r}"
-            + ("; run `strongroom admin migrate-root-key`" if recorded == FILE else "")
+            + (
+                "; run `strongroom admin migrate-root-key`"
+                if recorded == FILE
+                else "; if a migrate-root-key was interrupted, run it again to finish"
+            )
         )
     if settings.root_key == FILE:
         provider: RootKeyProvider = FileRootKey(load_root_key_file(settings.root_key_path))

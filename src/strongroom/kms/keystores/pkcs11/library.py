@@ -81,6 +81,10 @@ class Pkcs11Module:
         self._initialize()
         self.pid = os.getpid()
         self._lib: Any = _PreInitialisedLib(path)
+        # A module stays loaded for the life of the process. Keeping one reference forever also
+        # means python-pkcs11's __dealloc__ never runs at interpreter exit, where it would look
+        # up ``unload`` on our subclass after the class was torn down and print an error.
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(self._lib))
 
     def _initialize(self) -> None:
         rv = self._c_initialize(ctypes.byref(self._args))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ctypes
+import multiprocessing
+from typing import Any
 
 import pytest
 
@@ -13,7 +15,7 @@ from strongroom.kms.keystores.pkcs11 import (
     TokenUnavailable,
     load_module,
 )
-from tests.support.softhsm import remove_token
+from tests.support.softhsm import bring_back, remove_token, take_away
 
 IV = bytes(12)
 
@@ -56,5 +58,36 @@ def test_a_dropped_login_is_renewed_and_the_operation_retried(softhsm_tokens: ob
         conn.destroy(key)
         with pytest.raises(KeyNotFound):  # a destroyed key is not a lost login
             conn.gcm_decrypt(key, IV, sealed, b"")
+    finally:
+        conn.close()
+
+
+def _decrypt_in_child(module: str, label: str, pin: str, sealed: bytes, queue: Any) -> None:
+    conn = TokenConnection.open(module, label, pin)
+    key = conn.find_aes_key("k")
+    assert key is not None
+    queue.put(conn.gcm_decrypt(key, IV, sealed, b""))
+    conn.close()
+
+
+def test_a_token_taken_away_is_back_for_a_new_process(softhsm_tokens: object) -> None:
+    (token,) = softhsm_tokens(1)  # type: ignore[operator]
+    conn = TokenConnection.open(token.module, token.label, token.pin)
+    try:
+        key = conn.generate_aes_key("k", key_id=b"1")
+        sealed = conn.gcm_encrypt(key, IV, b"survives", b"")
+        away = take_away(token)
+        with pytest.raises(TokenUnavailable):
+            conn.gcm_decrypt(key, IV, sealed, b"")
+        bring_back(away)
+        context = multiprocessing.get_context("spawn")
+        queue = context.Queue()
+        child = context.Process(
+            target=_decrypt_in_child, args=(token.module, token.label, token.pin, sealed, queue)
+        )
+        child.start()
+        assert queue.get(timeout=60) == b"survives"
+        child.join(30)
+        assert child.exitcode == 0
     finally:
         conn.close()
