@@ -334,10 +334,8 @@ class TokenConnection:
 
     def close(self) -> None:
         """Close the sessions and log out (if no other connection of the process uses the token)."""
-        if self._pool.closed:
-            return
-        self._pool.reset(close=True)
-        logins.release(self._login)
+        if self._pool.close():  # once, even when threads race to close
+            logins.release(self._login)
 
     def _run(self, operation: Callable[[PooledSession], T]) -> T:
         """Run ``operation`` on a pooled session; retry once after a stale key or lost session.

@@ -139,9 +139,17 @@ class SessionPool:
             for session in self._idle:
                 session.objects.pop(handle, None)
 
-    def reset(self, *, close: bool = False) -> None:
+    def reset(self) -> None:
         """Close the idle sessions; sessions in use are closed when given back."""
+        self._drain(close=False)
+
+    def close(self) -> bool:
+        """Close the pool for good; True for the one call that closed it."""
+        return self._drain(close=True)
+
+    def _drain(self, *, close: bool) -> bool:
         with self._cond:
+            was_closed = self.closed
             idle, self._idle = self._idle, []
             self._open -= len(idle)
             self.generation += 1
@@ -149,6 +157,7 @@ class SessionPool:
             self._cond.notify_all()
         for session in idle:
             close_quietly(session.raw)
+        return close and not was_closed
 
     def _forget(self) -> None:
         with self._cond:
