@@ -7,6 +7,8 @@ with a 12-byte IV and 16 bytes of AAD, each figure the median of ``--runs`` wind
 - ``raw``: python-pkcs11 directly, one session, the key object found once (the floor);
 - ``driver``: ``TokenConnection.gcm_encrypt`` (pool checkout, KeyRef resolution, errors);
 - ``driver-session-key``: the same with a session (not token) object key;
+- ``root-unwrap-hsm`` / ``root-unwrap-file``: what a KeyCache miss costs, unwrapping one
+  32-byte material blob with ``HsmRootKey`` (session copy) vs ``FileRootKey``;
 - ``raw-locked-4t`` / ``driver-pool-4t`` / ``driver-1session-4t``: 4 threads on one locked
   raw session, on the driver's pool (8 sessions) and on the driver with ``max_sessions=1``:
   the "pool or one locked session" question.
@@ -36,7 +38,10 @@ softhsm.configure_session()
 from pkcs11 import Attribute, Mechanism  # noqa: E402
 from pkcs11.mechanisms import GCMParams  # noqa: E402
 
+from strongroom.kms.domain.secrets import Secret  # noqa: E402
 from strongroom.kms.keystores.pkcs11 import TokenConnection, load_module  # noqa: E402
+from strongroom.kms.keystores.root_key_hsm import HsmRootKey  # noqa: E402
+from strongroom.kms.keystores.root_keys import FileRootKey  # noqa: E402
 
 PAYLOAD = os.urandom(4096)
 AAD = os.urandom(16)
@@ -79,6 +84,9 @@ def main() -> None:
     raw_session = load_module(token.module).find_token(token.label).open(rw=True)
     (raw_key,) = raw_session.get_objects({Attribute.LABEL: "bench-key"})
     lock = threading.Lock()
+    hsm_root = HsmRootKey.open(token.module, token.label, token.pin, "bench-root", create=True)
+    file_root = FileRootKey(Secret(os.urandom(32)))
+    hsm_blob, file_blob = hsm_root.wrap(os.urandom(32), AAD), file_root.wrap(os.urandom(32), AAD)
 
     def raw(n: int) -> object:
         return raw_key.encrypt(
@@ -93,6 +101,8 @@ def main() -> None:
         "raw": (raw, 1),
         "driver": (lambda n: conn.gcm_encrypt(key, iv(n), PAYLOAD, AAD), 1),
         "driver-session-key": (lambda n: conn.gcm_encrypt(session_key, iv(n), PAYLOAD, AAD), 1),
+        "root-unwrap-hsm": (lambda n: hsm_root.unwrap(hsm_blob, AAD), 1),
+        "root-unwrap-file": (lambda n: file_root.unwrap(file_blob, AAD), 1),
         "raw-locked-4t": (raw_locked, 4),
         "driver-pool-4t": (lambda n: conn.gcm_encrypt(key, iv(n), PAYLOAD, AAD), 4),
         "driver-1session-4t": (lambda n: single.gcm_encrypt(key, iv(n), PAYLOAD, AAD), 4),
@@ -119,6 +129,7 @@ def main() -> None:
     for name, value in medians.items():
         print(f"{name:22} {value:>8} ops/s  {cpu_us[name]:>6} us CPU/op")
     raw_session.close()
+    hsm_root.close()
     single.close()
     conn.close()
 
