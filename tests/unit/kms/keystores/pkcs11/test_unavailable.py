@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,15 +16,15 @@ from strongroom.kms.keystores.pkcs11 import (
     TokenUnavailable,
     load_module,
 )
-from tests.support.softhsm import bring_back, remove_token, take_away
+from tests.support.softhsm import SoftHsmToken, bring_back, remove_token, take_away
 
 IV = bytes(12)
 
 
 def test_removed_token_is_unavailable_and_other_tokens_keep_working(
-    softhsm_tokens: object,
+    softhsm_tokens: Callable[[int], list[SoftHsmToken]],
 ) -> None:
-    gone, kept = softhsm_tokens(2)  # type: ignore[operator]
+    gone, kept = softhsm_tokens(2)
     lost = TokenConnection.open(gone.module, gone.label, gone.pin)
     other = TokenConnection.open(kept.module, kept.label, kept.pin)
     try:
@@ -44,9 +45,11 @@ def test_removed_token_is_unavailable_and_other_tokens_keep_working(
         other.close()
 
 
-def test_a_dropped_login_is_renewed_and_the_operation_retried(softhsm_tokens: object) -> None:
+def test_a_dropped_login_is_renewed_and_the_operation_retried(
+    softhsm_tokens: Callable[[int], list[SoftHsmToken]],
+) -> None:
     """An HSM may drop a login (failover, timeout): private keys vanish from every session."""
-    (token,) = softhsm_tokens(1)  # type: ignore[operator]
+    (token,) = softhsm_tokens(1)
     conn = TokenConnection.open(token.module, token.label, token.pin)
     try:
         key = conn.generate_aes_key("k", key_id=b"1")
@@ -70,8 +73,10 @@ def _decrypt_in_child(module: str, label: str, pin: str, sealed: bytes, queue: A
     conn.close()
 
 
-def test_a_token_taken_away_is_back_for_a_new_process(softhsm_tokens: object) -> None:
-    (token,) = softhsm_tokens(1)  # type: ignore[operator]
+def test_a_token_taken_away_is_back_for_a_new_process(
+    softhsm_tokens: Callable[[int], list[SoftHsmToken]],
+) -> None:
+    (token,) = softhsm_tokens(1)
     conn = TokenConnection.open(token.module, token.label, token.pin)
     try:
         key = conn.generate_aes_key("k", key_id=b"1")

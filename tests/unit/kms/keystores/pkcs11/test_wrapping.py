@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -16,8 +18,10 @@ IV = bytes(12)
 TRANSPORT = bytes(range(100, 132))
 
 
-def test_kwp_wrap_on_one_token_unwrap_on_another(softhsm_tokens: object) -> None:
-    first, second = softhsm_tokens(2)  # type: ignore[operator]
+def test_kwp_wrap_on_one_token_unwrap_on_another(
+    softhsm_tokens: Callable[[int], list[SoftHsmToken]],
+) -> None:
+    first, second = softhsm_tokens(2)
     a = TokenConnection.open(first.module, first.label, first.pin)
     b = TokenConnection.open(second.module, second.label, second.pin)
     try:
