@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,6 @@ def softhsm_token() -> softhsm.SoftHsmToken:
 
 
 @pytest.fixture
-def softhsm_tokens() -> Any:
+def softhsm_tokens() -> Callable[[int], list[softhsm.SoftHsmToken]]:
     """A factory: ``softhsm_tokens(n)`` gives ``n`` fresh tokens."""
     return lambda n: [softhsm.create_token() for _ in range(n)]

@@ -10,10 +10,16 @@ the free slot, then ``C_InitPIN`` as the security officer; SoftHSM then adds a n
 That also keeps the PINs out of any process's argv. Subprocesses (servers, CLI runs) inherit
 ``SOFTHSM2_CONF`` through the environment and see every token created before they start.
 
-Making a token unavailable (:func:`remove_token`): SoftHSM keeps each token in a directory
-``<tokendir>/<uuid>/`` and, with the file backend, re-reads the object files on every use.
-Deleting that directory under a running process makes later operations fail; the driver's
-retry (re-find the token by label) then fails too, so callers see ``TokenUnavailable``.
+Making a token unavailable (:func:`remove_token`, :func:`take_away`): SoftHSM keeps each
+token in a directory ``<tokendir>/<uuid>/`` and, with the file backend, re-reads the object
+files on every use. Deleting or moving that directory under a running process makes later
+operations on token objects fail (``CKR_OBJECT_HANDLE_INVALID``, ``CKR_GENERAL_ERROR`` for
+new token objects) and the token's info unreadable, so the driver's retry (find the token by
+label) fails too and callers see ``TokenUnavailable``; other tokens keep working. Session
+objects and ``C_GenerateRandom`` keep working (they live in memory), unlike a real device
+removal. In that process the token stays unavailable even if the directory comes back
+(SoftHSM drops it); a process started after :func:`bring_back` (a restarted server
+subprocess, say) sees it again, keys and all.
 """
 
 from __future__ import annotations
@@ -99,7 +105,7 @@ def create_token(prefix: str = "t", *, pin: str = USER_PIN, so_pin: str = SO_PIN
     conf = _conf()
     module = load_module(MODULE)
     label = f"{prefix}-{os.getpid()}-{next(_counter)}"
-    free = [slot for slot in module._lib.get_slots(token_present=True) if _is_free(slot)]
+    free = [slot for slot in module.raw.get_slots(token_present=True) if _is_free(slot)]
     if not free:
         raise RuntimeError("SoftHSM offers no free slot")
     dll = ctypes.CDLL(MODULE)
@@ -126,6 +132,19 @@ def token_path(token: SoftHsmToken) -> Path:
 def remove_token(token: SoftHsmToken) -> None:
     """Delete the token's files under running processes: it becomes unavailable."""
     shutil.rmtree(token_path(token))
+
+
+def take_away(token: SoftHsmToken) -> Path:
+    """Move the token's files aside (unavailable to running processes); returns where to."""
+    path = token_path(token)
+    away = path.with_name(path.name + ".away")
+    path.rename(away)
+    return away
+
+
+def bring_back(away: Path) -> None:
+    """Undo :func:`take_away`, for processes started from now on."""
+    away.rename(away.with_name(away.name.removesuffix(".away")))
 
 
 def import_aes_key(token: SoftHsmToken, label: str, value: bytes) -> None:

@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
     data_dir, issued = initialize(settings)
     data_dir.db.engine.dispose()
+    data_dir.store.close()  # the workers log in to an HSM themselves
     if issued is not None:
         write_aws_files(settings, issued)
     print(banner(settings), flush=True)

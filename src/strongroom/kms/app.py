@@ -22,8 +22,11 @@ from strongroom.kms.audit.events import AuditSink
 from strongroom.kms.audit.store import ChainedAuditLog
 from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
-from strongroom.kms.keystores.root_key_file import create_root_key_file, load_root_key_file
-from strongroom.kms.keystores.software import SoftwareKeyStore
+from strongroom.kms.domain.secrets import Secret
+from strongroom.kms.keystores.root_key_file import create_root_key_file
+from strongroom.kms.keystores.root_keys import RootKeyProvider
+from strongroom.kms.keystores.software import SoftwareKeyStore, secret_aad
+from strongroom.kms.root_key_setup import open_root_key
 from strongroom.kms.service.admin import (
     ADMINISTRATOR_POLICY,
     ADMINISTRATOR_POLICY_NAME,
@@ -49,6 +52,7 @@ from strongroom.kms.storage.grants import GrantRepository
 from strongroom.kms.storage.identity import IdentityRepository
 from strongroom.kms.storage.keys import KeyRepository
 from strongroom.kms.storage.schema import SCHEMA_VERSION
+from strongroom.kms.storage.store_secrets import FINGERPRINT_KEY, STORE_SECRET_PURPOSE, StoreSecrets
 from strongroom.kms.storage.usage import UsageRepository
 
 if TYPE_CHECKING:
@@ -97,9 +101,9 @@ def initialize(
 ) -> tuple[DataDir, IssuedAccessKey | None]:
     """Create what a first start needs (idempotent); return the admin key if one was made."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not settings.root_key_path.exists():
+    if settings.root_key == "file" and not settings.root_key_path.exists():
         create_root_key_file(settings.root_key_path)
-    data_dir = open_data_dir(settings, clock)
+    data_dir = open_data_dir(settings, clock, create_root_key=True)
     admin = data_dir.admin
     if admin.list_accounts():
         return data_dir, None
@@ -111,8 +115,12 @@ def initialize(
     return data_dir, admin.create_access_key(account.account_id, ADMIN_USER)
 
 
-def open_data_dir(settings: Settings, clock: Clock | None = None) -> DataDir:
-    if not settings.root_key_path.exists():
+def open_data_dir(
+    settings: Settings, clock: Clock | None = None, *, create_root_key: bool = False
+) -> DataDir:
+    """Open the database and the default store; ``create_root_key`` is for a first start."""
+    marker = settings.root_key_path if settings.root_key == "file" else settings.data_dir
+    if not marker.exists():
         raise ConfigError(
             f"{settings.data_dir} is not a Strongroom data directory (no root.key); "
             "`strongroom serve --data-dir` creates one"
@@ -130,8 +138,17 @@ def open_data_dir(settings: Settings, clock: Clock | None = None) -> DataDir:
         raise ConfigError(
             f"the data in {settings.data_dir} belongs to region {region}, not {settings.region}"
         )
-    store = SoftwareKeyStore(store_id, load_root_key_file(settings.root_key_path))
+    root = open_root_key(settings, db, create=create_root_key)
+    store = SoftwareKeyStore(store_id, root, fingerprint_key=_fingerprint_key(db, store_id, root))
     return DataDir(settings, db, store, clock or SystemClock())
+
+
+def _fingerprint_key(db: Database, store_id: str, root: RootKeyProvider) -> Secret:
+    aad = secret_aad(store_id, STORE_SECRET_PURPOSE, FINGERPRINT_KEY)
+    sealed = StoreSecrets(db).sealed(
+        FINGERPRINT_KEY, lambda: root.wrap(secrets.token_bytes(32), aad)
+    )
+    return Secret(root.unwrap(sealed, aad))
 
 
 def create_app(

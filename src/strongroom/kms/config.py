@@ -34,6 +34,15 @@ class Settings:
     scheduler_seconds: float = 5.0
     max_clock_skew_seconds: int = 300
     log_level: str = "info"
+    # Where the default store's root key lives: "file" (root.key, the embedded default) or
+    # "pkcs11" (a token key, see docs/keystores.md). The PIN is never a setting: it comes from
+    # the file hsm_pin_file names, or else from the environment variable hsm_pin_env names.
+    root_key: str = "file"
+    hsm_module: str = ""
+    hsm_token_label: str = ""
+    hsm_key_label: str = "strongroom-root-v1"
+    hsm_pin_file: str = ""
+    hsm_pin_env: str = "STRONGROOM_HSM_PIN"
 
     @property
     def root_key_path(self) -> Path:
@@ -53,6 +62,14 @@ class Settings:
             raise ConfigError("cache_poll_seconds must be between 0.01 and 0.5")
         if self.scheduler_seconds <= 0:
             raise ConfigError("scheduler_seconds must be positive")
+        if self.root_key not in ("file", "pkcs11"):
+            raise ConfigError(f"root_key {self.root_key!r} is not 'file' or 'pkcs11'")
+        if self.root_key == "pkcs11" and not (
+            self.hsm_module and self.hsm_token_label and self.hsm_key_label
+        ):
+            raise ConfigError(
+                "root_key = 'pkcs11' needs hsm_module, hsm_token_label, hsm_key_label"
+            )
         return self
 
     def with_overrides(self, **overrides: Any) -> Settings:
@@ -69,6 +86,12 @@ def _coerce(name: str, raw: Any, kind: Any) -> Any:
         raise ConfigError(f"setting {name}={raw!r} is not a valid {kind}") from None
 
 
+def config_file(directory: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """The TOML file settings are read from: ``$STRONGROOM_CONFIG`` or the data directory's."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("STRONGROOM_CONFIG", str(directory / "strongroom.toml")))
+
+
 def load_settings(
     data_dir: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
@@ -76,12 +99,12 @@ def load_settings(
     types = {f.name: f.type for f in fields(Settings)}
     values: dict[str, Any] = {}
     directory = data_dir or Path(env.get("STRONGROOM_DATA_DIR", str(DEFAULT_DATA_DIR)))
-    config_file = Path(env.get("STRONGROOM_CONFIG", str(directory / "strongroom.toml")))
-    if config_file.exists():
-        with config_file.open("rb") as handle:
+    path = config_file(directory, env)
+    if path.exists():
+        with path.open("rb") as handle:
             for name, raw in tomllib.load(handle).items():
                 if name not in types:
-                    raise ConfigError(f"unknown setting {name!r} in {config_file}")
+                    raise ConfigError(f"unknown setting {name!r} in {path}")
                 values[name] = _coerce(name, raw, types[name])
     for name, kind in types.items():
         raw = env.get(f"STRONGROOM_{name.upper()}")

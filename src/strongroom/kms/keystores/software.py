@@ -1,4 +1,10 @@
-"""The software key store: material wrapped with AES-256-GCM under a root key held in memory."""
+"""The default key store: material made in software, wrapped with AES-256-GCM under a root key.
+
+The root key is a :class:`~strongroom.kms.keystores.root_keys.RootKeyProvider`: held in memory
+(the embedded default, from ``root.key``) or inside a PKCS#11 token (``root_key_hsm``). Either
+way the wrapped blobs have one layout and one AAD scheme (:func:`material_aad`,
+:func:`secret_aad`), which is what lets ``migrate-root-key`` re-wrap them from one to the other.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,15 @@ import os
 import secrets
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from strongroom.kms.domain.enums import KeySpec
 from strongroom.kms.domain.secrets import Secret
-from strongroom.kms.errors import InvalidCiphertextException, KMSInternalException
+from strongroom.kms.errors import (
+    InvalidCiphertextException,
+    KeyUnavailableException,
+    KMSInternalException,
+)
 from strongroom.kms.keystores.asymmetric import (
     HMAC_SPECS,
     AsymmetricMaterial,
@@ -22,6 +30,12 @@ from strongroom.kms.keystores.asymmetric import (
     new_secret_material,
 )
 from strongroom.kms.keystores.base import MaterialHandle
+from strongroom.kms.keystores.root_keys import (
+    FileRootKey,
+    RootKeyProvider,
+    RootKeyUnavailable,
+    RootKeyUnwrapFailed,
+)
 
 _NONCE = 12
 MATERIAL_BYTES = 32
@@ -49,31 +63,50 @@ class AesGcmMaterial:
         return "AesGcmMaterial(<redacted>)"
 
 
+def material_aad(store_id: str, key_arn: str, material_id: str, key_spec: KeySpec) -> bytes:
+    """What a material blob is bound to: store, key, material version (and spec if not AES)."""
+    parts = [b"strongroom/material/v1", store_id.encode(), key_arn.encode(), material_id.encode()]
+    if key_spec is not KeySpec.SYMMETRIC_DEFAULT:
+        # Other specs bind the spec too (symmetric AAD predates them and stays as it was).
+        parts.append(key_spec.value.encode())
+    return b"\0".join(parts)
+
+
+def secret_aad(store_id: str, purpose: str, name: str) -> bytes:
+    """What a sealed secret is bound to: store, purpose and the name of its owner."""
+    return b"\0".join((b"strongroom/secret/v1", store_id.encode(), purpose.encode(), name.encode()))
+
+
 class SoftwareKeyStore:
-    def __init__(self, store_id: str, root_key: Secret) -> None:
+    def __init__(
+        self,
+        store_id: str,
+        root_key: Secret | RootKeyProvider,
+        *,
+        fingerprint_key: Secret | None = None,
+    ) -> None:
         self._store_id = store_id
-        self._root = AESGCM(root_key.reveal())
-        # BYOK: the key of the imported-material fingerprints (material ids), derived from the
-        # root key for this one purpose and this store.
-        self._fingerprint_key = HKDF(
-            hashes.SHA256(), 32, salt=None, info=b"strongroom/fingerprint/v1\0" + store_id.encode()
-        ).derive(root_key.reveal())
+        self._root: RootKeyProvider = (
+            FileRootKey(root_key) if isinstance(root_key, Secret) else root_key
+        )
+        # BYOK: the key of the imported-material fingerprints (material ids). A random secret
+        # of the store, sealed under the root key (app.py), so it survives root key migration.
+        self._fingerprint_key = None if fingerprint_key is None else fingerprint_key.reveal()
 
     @property
     def store_id(self) -> str:
         return self._store_id
 
+    @property
+    def root(self) -> RootKeyProvider:
+        return self._root
+
+    def close(self) -> None:
+        """Release the root key provider (an HSM login); the store is unusable afterwards."""
+        self._root.close()
+
     def _material_aad(self, key_arn: str, material_id: str, key_spec: KeySpec) -> bytes:
-        parts = [
-            b"strongroom/material/v1",
-            self._store_id.encode(),
-            key_arn.encode(),
-            material_id.encode(),
-        ]
-        if key_spec is not KeySpec.SYMMETRIC_DEFAULT:
-            # Other specs bind the spec too (symmetric AAD predates them and stays as it was).
-            parts.append(key_spec.value.encode())
-        return b"\0".join(parts)
+        return material_aad(self._store_id, key_arn, material_id, key_spec)
 
     def new_material(
         self, key_arn: str, material_id: str, key_spec: KeySpec = KeySpec.SYMMETRIC_DEFAULT
@@ -114,6 +147,8 @@ class SoftwareKeyStore:
         against the id (which appears in every ciphertext blob).
         """
         message = b"\0".join((b"strongroom/imported-material/v1", key_arn.encode(), material))
+        if self._fingerprint_key is None:
+            raise KMSInternalException("This key store was opened without its fingerprint key.")
         return hmac.new(self._fingerprint_key, message, hashlib.sha256).hexdigest()
 
     def seal_secret(self, purpose: str, name: str, secret: bytes) -> bytes:
@@ -123,21 +158,23 @@ class SoftwareKeyStore:
         return self._unwrap(sealed, self._secret_aad(purpose, name))
 
     def _secret_aad(self, purpose: str, name: str) -> bytes:
-        return b"\0".join(
-            (b"strongroom/secret/v1", self._store_id.encode(), purpose.encode(), name.encode())
-        )
+        return secret_aad(self._store_id, purpose, name)
 
     def _wrap(self, data: bytes, aad: bytes) -> bytes:
-        nonce = os.urandom(_NONCE)
-        return nonce + self._root.encrypt(nonce, data, aad)
+        try:
+            return self._root.wrap(data, aad)
+        except RootKeyUnavailable:
+            raise KeyUnavailableException("The key store's root key is unavailable.") from None
 
     def _unwrap(self, wrapped: bytes, aad: bytes) -> bytes:
         try:
-            return self._root.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], aad)
-        except InvalidTag:
+            return self._root.unwrap(wrapped, aad)
+        except RootKeyUnwrapFailed:
             # Stored material that does not unwrap is corruption or a wrong root key, not a
             # client error; say so without detail.
             raise KMSInternalException("Stored key material failed its integrity check.") from None
+        except RootKeyUnavailable:
+            raise KeyUnavailableException("The key store's root key is unavailable.") from None
 
     def __repr__(self) -> str:
         return f"SoftwareKeyStore({self._store_id!r})"

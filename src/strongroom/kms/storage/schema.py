@@ -199,6 +199,14 @@ key_usage = Table(
     Column("request_id", String(64), nullable=False),
 )
 
+# Secrets of the default key store itself, sealed under its root key (storage/store_secrets.py).
+store_secrets = Table(
+    "store_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("sealed_secret", LargeBinary, nullable=False),
+)
+
 # --- custom key stores (kms/domain/custom_key_stores.py) --------------------------------
 
 # HSM clusters the provider's operator registered: a PKCS#11 module and its tokens.

@@ -30,6 +30,8 @@ _CKR_CRYPTOKI_ALREADY_INITIALIZED = 0x191
 # Positions in CK_FUNCTION_LIST (after the CK_VERSION, which is padded to one pointer).
 _C_INITIALIZE = 1
 _C_FINALIZE = 2
+_CKS_RO_USER_FUNCTIONS = 1
+_CKS_RW_USER_FUNCTIONS = 3
 
 
 class _InitArgs(ctypes.Structure):
@@ -40,6 +42,15 @@ class _InitArgs(ctypes.Structure):
         ("UnlockMutex", ctypes.c_void_p),
         ("flags", ctypes.c_ulong),
         ("pReserved", ctypes.c_void_p),
+    )
+
+
+class _SessionInfo(ctypes.Structure):
+    _fields_ = (
+        ("slotID", ctypes.c_ulong),
+        ("state", ctypes.c_ulong),
+        ("flags", ctypes.c_ulong),
+        ("ulDeviceError", ctypes.c_ulong),
     )
 
 
@@ -70,6 +81,10 @@ class Pkcs11Module:
         self._initialize()
         self.pid = os.getpid()
         self._lib: Any = _PreInitialisedLib(path)
+        # A module stays loaded for the life of the process. Keeping one reference forever also
+        # means python-pkcs11's __dealloc__ never runs at interpreter exit, where it would look
+        # up ``unload`` on our subclass after the class was torn down and print an error.
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(self._lib))
 
     def _initialize(self) -> None:
         rv = self._c_initialize(ctypes.byref(self._args))
@@ -83,6 +98,21 @@ class Pkcs11Module:
             raise Pkcs11Error(f"C_Finalize of {self.path} failed (0x{rv:x})")
         self._initialize()
         self.pid = os.getpid()
+
+    @property
+    def raw(self) -> Any:
+        """The python-pkcs11 ``lib`` (slots, tokens), for tests and tools."""
+        return self._lib
+
+    def user_logged_in(self, session_handle: int) -> bool:
+        """Whether a session is in a user state (python-pkcs11 has no C_GetSessionInfo).
+
+        Private keys are invisible to a logged-out session, so "key not found" may mean
+        "logged out" (an HSM that dropped the login, say); this tells the two apart.
+        """
+        info = _SessionInfo()
+        rv = self._dll.C_GetSessionInfo(ctypes.c_ulong(session_handle), ctypes.byref(info))
+        return rv == _CKR_OK and info.state in (_CKS_RO_USER_FUNCTIONS, _CKS_RW_USER_FUNCTIONS)
 
     def find_token(self, label: str) -> Any:
         """The token with this label (labels, not slot ids: SoftHSM renumbers slots).

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import os
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +44,6 @@ class Login:
     session: Any
     pin_digest: bytes = field(repr=False)
     users: int = 1
-    generation: int = 0
 
     def __repr__(self) -> str:
         return f"Login(token={self.key[2]!r}, users={self.users})"
@@ -86,14 +86,20 @@ def acquire(module_path: str, token: Any, label: str, pin: str) -> Login:
         return login
 
 
-def renew(login: Login, token: Any, pin: str, seen_generation: int) -> None:
-    """Replace a login session that failed, unless another thread did since ``seen_generation``."""
+@contextlib.contextmanager
+def using(login: Login) -> Iterator[Any]:
+    """The login session itself, for the rare work that must outlive pooled sessions."""
     with _lock:
-        if login.generation != seen_generation:
+        yield login.session
+
+
+def renew(login: Login, token: Any, pin: str, logged_in: Callable[[int], bool]) -> None:
+    """Log in again if the login session lost its login (another thread may have done it)."""
+    with _lock:
+        if logged_in(login.session.handle):
             return
         _close_quietly(login.session)
         login.session = _open_login_session(token, login.key[2], pin)
-        login.generation += 1
 
 
 def release(login: Login) -> None:

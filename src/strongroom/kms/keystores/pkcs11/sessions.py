@@ -1,67 +1,65 @@
-"""Sessions of the driver and the small functions that work in one (see connection.py)."""
+"""Pooled PIN-less sessions and the resolution of key refs to python-pkcs11 objects in them."""
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from pkcs11 import Attribute, KeyType, ObjectClass
 from pkcs11 import exceptions as p11x
-from pkcs11.mechanisms import GCMParams
 
-from strongroom.kms.keystores.pkcs11.errors import KeyNotFound, TokenUnavailable
+from strongroom.kms.keystores.pkcs11.errors import KeyNotFound
 from strongroom.kms.keystores.pkcs11.keys import KeyRef
 
-T = TypeVar("T")
 
-GCM_IV_MAX = 12
-TAG_BITS = 128
-
-
-class Session:
+class PooledSession:
     """A PIN-less session and the python-pkcs11 objects it resolved, by handle."""
 
-    __slots__ = ("generation", "objects", "raw")
+    __slots__ = ("broken", "generation", "objects", "raw")
 
     def __init__(self, raw: Any, generation: int) -> None:
         self.raw = raw
         self.generation = generation
         self.objects: dict[int, Any] = {}
+        self.broken = False
 
 
-def in_session(raw_session: Any, operation: Callable[[Session], T]) -> T:
-    """Run ``operation`` in a given python-pkcs11 session (the login session)."""
-    try:
-        return operation(Session(raw_session, -1))
-    except p11x.PKCS11Error as exc:
-        raise TokenUnavailable(f"the login session failed ({type(exc).__name__})") from None
+def find_keys(
+    session: PooledSession, label: str, key_id: bytes | None, *, token_only: bool = False
+) -> list[Any]:
+    return find_keys_in(session.raw, label, key_id, token_only=token_only)
 
 
-def gcm_params(iv: bytes, aad: bytes) -> Any:
-    if not 0 < len(iv) <= GCM_IV_MAX:
-        raise ValueError(f"the GCM IV must be 1..{GCM_IV_MAX} bytes")
-    return GCMParams(iv, aad, TAG_BITS)
-
-
-def find_keys(session: Session, label: str, key_id: bytes | None) -> list[Any]:
-    query = {
+def find_keys_in(
+    raw: Any, label: str, key_id: bytes | None, *, token_only: bool = False
+) -> list[Any]:
+    query: dict[Attribute, Any] = {
         Attribute.CLASS: ObjectClass.SECRET_KEY,
         Attribute.KEY_TYPE: KeyType.AES,
         Attribute.LABEL: label,
     }
     if key_id is not None:
         query[Attribute.ID] = key_id
-    return list(session.raw.get_objects(query))
+    if token_only:
+        query[Attribute.TOKEN] = True
+    return list(raw.get_objects(query))
 
 
-def resolve(session: Session, ref: KeyRef) -> Any:
+def resolve(session: PooledSession, ref: KeyRef) -> Any:
     """This session's python-pkcs11 object for ``ref`` (found by label and id on first use)."""
     cached = session.objects.get(ref.handle)
     if cached is not None:
         return cached
     found = find_keys(session, ref.label, ref.key_id)
-    match = [key for key in found if key.handle == ref.handle] or found
+    # By handle; else (new sessions after a reconnect) the token object: a session copy of it
+    # (see TokenConnection.session_copy) has the same label and id.
+    match = (
+        [key for key in found if key.handle == ref.handle]
+        or [key for key in found if key[Attribute.TOKEN]]
+        or found
+    )
     if len(match) != 1:
         raise KeyNotFound(
             f"key {ref.label!r} is not on the token"
@@ -77,3 +75,91 @@ def resolve(session: Session, ref: KeyRef) -> Any:
 def close_quietly(session: Any) -> None:
     with contextlib.suppress(p11x.PKCS11Error):  # already gone with its token
         session.close()
+
+
+class SessionPool:
+    """At most ``max_sessions`` PIN-less sessions; a caller waits when all are in use.
+
+    One ``threading.Condition`` guards the idle list and the count of open sessions; the
+    common path (an idle session is there) is one lock round trip each way, cheaper than a
+    semaphore plus a lock. ``max_sessions=1`` is one session behind a lock.
+    """
+
+    def __init__(self, open_session: Callable[[], Any], max_sessions: int) -> None:
+        if max_sessions < 1:
+            raise ValueError("max_sessions must be at least 1")
+        self._open_session = open_session
+        self._max = max_sessions
+        self._cond = threading.Condition(threading.Lock())
+        self._idle: list[PooledSession] = []
+        self._open = 0
+        self._waiting = 0
+        self.generation = 0
+        self.closed = False
+
+    def take(self, timeout: float) -> PooledSession | None:
+        """An idle or new session; None if the pool is closed or none became free in time."""
+        with self._cond:
+            while True:
+                if self.closed:
+                    return None
+                if self._idle:
+                    return self._idle.pop()
+                if self._open < self._max:
+                    self._open += 1
+                    generation = self.generation
+                    break
+                self._waiting += 1
+                try:
+                    if not self._cond.wait(timeout):
+                        return None
+                finally:
+                    self._waiting -= 1
+        try:
+            return PooledSession(self._open_session(), generation)
+        except BaseException:
+            self._forget()
+            raise
+
+    def give(self, session: PooledSession) -> None:
+        """Return a session; a broken one, or one from before a reconnect, is closed."""
+        with self._cond:
+            keep = not (self.closed or session.broken or session.generation != self.generation)
+            if keep:
+                self._idle.append(session)
+            else:
+                self._open -= 1
+            if self._waiting:
+                self._cond.notify()
+        if not keep:
+            close_quietly(session.raw)
+
+    def forget_key(self, handle: int) -> None:
+        with self._cond:
+            for session in self._idle:
+                session.objects.pop(handle, None)
+
+    def reset(self) -> None:
+        """Close the idle sessions; sessions in use are closed when given back."""
+        self._drain(close=False)
+
+    def close(self) -> bool:
+        """Close the pool for good; True for the one call that closed it."""
+        return self._drain(close=True)
+
+    def _drain(self, *, close: bool) -> bool:
+        with self._cond:
+            was_closed = self.closed
+            idle, self._idle = self._idle, []
+            self._open -= len(idle)
+            self.generation += 1
+            self.closed = self.closed or close
+            self._cond.notify_all()
+        for session in idle:
+            close_quietly(session.raw)
+        return close and not was_closed
+
+    def _forget(self) -> None:
+        with self._cond:
+            self._open -= 1
+            self._cond.notify()

@@ -167,3 +167,24 @@ def test_material_encrypted_in_token_opens_in_software_with_same_key() -> None:
         assert AESGCM(value).decrypt(IV, sealed, b"aad") == b"interop"
     finally:
         conn.close()
+
+
+def test_session_copy_is_sensitive_in_memory_and_the_same_key(conn: TokenConnection) -> None:
+    key = conn.generate_aes_key("root", key_id=b"r")
+    copy = conn.session_copy(key)
+    attrs = conn.attributes(copy)
+    assert not attrs.token and attrs.sensitive and not attrs.extractable
+    assert attrs.never_extractable and attrs.local
+    sealed = conn.gcm_encrypt(copy, IV, b"copied", b"")
+    assert conn.gcm_decrypt(key, IV, sealed, b"") == b"copied"
+    found = conn.find_aes_key("root")  # token objects only: the copy does not make it ambiguous
+    assert found is not None and conn.attributes(found).token
+    conn.destroy(copy)
+    assert conn.gcm_decrypt(key, IV, sealed, b"") == b"copied"
+
+
+def test_max_sessions_must_be_positive(softhsm_token: SoftHsmToken) -> None:
+    with pytest.raises(ValueError, match="max_sessions"):
+        TokenConnection.open(
+            softhsm_token.module, softhsm_token.label, softhsm_token.pin, max_sessions=0
+        )

@@ -6,7 +6,9 @@ import multiprocessing
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from strongroom.kms.keystores.pkcs11 import TokenConnection
+import pytest
+
+from strongroom.kms.keystores.pkcs11 import TokenConnection, load_module
 from tests.support.softhsm import SoftHsmToken
 
 ROUNDS = 200
@@ -25,8 +27,11 @@ def _worker(conn: TokenConnection, label: str, index: int) -> int:
     return ok
 
 
-def test_eight_threads_gcm_concurrently(softhsm_token: SoftHsmToken) -> None:
-    conn = TokenConnection.open(softhsm_token.module, softhsm_token.label, softhsm_token.pin)
+@pytest.mark.parametrize("max_sessions", [8, 1])
+def test_eight_threads_gcm_concurrently(softhsm_token: SoftHsmToken, max_sessions: int) -> None:
+    conn = TokenConnection.open(
+        softhsm_token.module, softhsm_token.label, softhsm_token.pin, max_sessions=max_sessions
+    )
     try:
         conn.generate_aes_key("threads", key_id=b"t")
         with ThreadPoolExecutor(8) as pool:
@@ -98,3 +103,20 @@ def test_forked_child_reinitialises_and_logs_in_itself(softhsm_token: SoftHsmTok
         assert conn.gcm_decrypt(key, bytes(12), sealed, b"") == b"before fork"
     finally:
         conn.close()
+
+
+def test_closing_from_many_threads_logs_out_once(softhsm_token: SoftHsmToken) -> None:
+    keeper = TokenConnection.open(softhsm_token.module, softhsm_token.label, softhsm_token.pin)
+    closing = TokenConnection.open(softhsm_token.module, softhsm_token.label, softhsm_token.pin)
+    try:
+        key = keeper.generate_aes_key("kept", key_id=b"k")
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda _: closing.close(), range(8)))
+        # One close released one user of the shared login: the process is still logged in.
+        module = load_module(softhsm_token.module)
+        with module.find_token(softhsm_token.label).open() as probe:
+            assert module.user_logged_in(probe.handle)
+        sealed = keeper.gcm_encrypt(key, bytes(12), b"k", b"")
+        assert keeper.gcm_decrypt(key, bytes(12), sealed, b"") == b"k"
+    finally:
+        keeper.close()

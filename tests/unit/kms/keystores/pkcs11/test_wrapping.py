@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -16,8 +18,10 @@ IV = bytes(12)
 TRANSPORT = bytes(range(100, 132))
 
 
-def test_kwp_wrap_on_one_token_unwrap_on_another(softhsm_tokens: object) -> None:
-    first, second = softhsm_tokens(2)  # type: ignore[operator]
+def test_kwp_wrap_on_one_token_unwrap_on_another(
+    softhsm_tokens: Callable[[int], list[SoftHsmToken]],
+) -> None:
+    first, second = softhsm_tokens(2)
     a = TokenConnection.open(first.module, first.label, first.pin)
     b = TokenConnection.open(second.module, second.label, second.pin)
     try:
@@ -86,5 +90,24 @@ def test_wrapping_with_a_non_rsa_public_key_is_refused(softhsm_token: SoftHsmTok
         key = conn.generate_aes_key("export", key_id=b"x", extractable=True)
         with pytest.raises(Pkcs11Error, match="not an RSA key"):
             conn.wrap_with_rsa_public_key(der, key)
+    finally:
+        conn.close()
+
+
+def test_a_wrap_with_trusted_key_is_not_wrapped_by_an_untrusted_key(
+    softhsm_token: SoftHsmToken,
+) -> None:
+    conn = TokenConnection.open(softhsm_token.module, softhsm_token.label, softhsm_token.pin)
+    try:
+        import_aes_key(softhsm_token, "transport", TRANSPORT)
+        wrapping = conn.find_aes_key("transport")
+        assert wrapping is not None
+        guarded = conn.generate_aes_key(
+            "guarded", key_id=b"g", extractable=True, wrap_with_trusted=True
+        )
+        plain = conn.generate_aes_key("plain", key_id=b"p", extractable=True)
+        assert len(conn.wrap_key(wrapping, plain)) == 40
+        with pytest.raises(AttributeCheckFailed):
+            conn.wrap_key(wrapping, guarded)
     finally:
         conn.close()

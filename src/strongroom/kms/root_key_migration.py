@@ -1,0 +1,221 @@
+"""Moving the default store's root key from ``root.key`` into a PKCS#11 token.
+
+The steps, and why in this order:
+
+1. Open the HSM root key (generate it in the token if the label is new) and check its
+   attributes. Nothing in the data directory has changed yet.
+2. In ONE database transaction: unwrap every wrapped material row of the default store and
+   every sealed secret with the file key, wrap it again in the token, check the new blob
+   unwraps to the same bytes, and record ``meta.root_key = pkcs11:<label>``. Any failure rolls
+   the whole transaction back (so does a killed process): the old state stays intact.
+3. Write the configuration file so the next start uses the HSM (atomic rename).
+4. Retire ``root.key``: rename it to ``root.key.retired-<UTC time>`` (mode 0600 kept). It is
+   kept, not deleted, because database backups taken before the migration still need it; the
+   operator destroys it when those backups expire (docs/keystores.md).
+
+A crash after 2 leaves data sealed under the HSM and a configuration naming the file: the
+server refuses to start with a message, and running the migration again finishes 3 and 4.
+Servers must be stopped while it runs: a running worker would keep wrapping under the old key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.engine import Connection
+
+from strongroom.kms.audit.signing import SEAL_PURPOSE
+from strongroom.kms.config import Settings, config_file
+from strongroom.kms.domain.enums import KeySpec
+from strongroom.kms.domain.ids import key_arn
+from strongroom.kms.keystores.root_key_file import load_root_key_file
+from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyProvider, RootKeyUnwrapFailed
+from strongroom.kms.keystores.software import material_aad, secret_aad
+from strongroom.kms.root_key_setup import (
+    FILE,
+    hsm_descriptor,
+    open_hsm_root_key,
+    record_root_key,
+    recorded_root_key,
+)
+from strongroom.kms.service.credentials import ACCESS_KEY_SECRET_PURPOSE
+from strongroom.kms.service.custom_store_connections import PASSWORD_PURPOSE
+from strongroom.kms.storage import schema
+from strongroom.kms.storage.database import Database
+from strongroom.kms.storage.engine import sqlite_url
+from strongroom.kms.storage.store_secrets import STORE_SECRET_PURPOSE
+
+
+@dataclass(frozen=True)
+class SealedColumn:
+    """A column holding ``seal_secret`` output: its table, row id column and purpose."""
+
+    table: Table
+    id_column: str
+    sealed_column: str
+    purpose: str
+
+
+# Every column sealed under the root key. A new use of seal_secret adds its column here (a
+# test checks that every ``sealed_*`` column of the schema is listed).
+SEALED_SECRETS = (
+    SealedColumn(schema.access_keys, "access_key_id", "sealed_secret", ACCESS_KEY_SECRET_PURPOSE),
+    SealedColumn(schema.audit_signing_keys, "key_id", "sealed_private_key", SEAL_PURPOSE),
+    SealedColumn(schema.store_secrets, "name", "sealed_secret", STORE_SECRET_PURPOSE),
+    SealedColumn(
+        schema.custom_key_stores, "custom_key_store_id", "sealed_password", PASSWORD_PURPOSE
+    ),
+)
+_MATERIAL_COLUMN = ("key_materials", "wrapped")
+
+
+class MigrationError(Exception):
+    """The migration stopped; what it says was not changed."""
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    root_key: str
+    materials: int
+    secrets: int
+    config_file: Path
+    retired_root_key: Path | None
+
+
+def unregistered_sealed_columns() -> list[str]:
+    """Schema columns that look sealed or wrapped but that the migration would not re-wrap."""
+    known = {(c.table.name, c.sealed_column) for c in SEALED_SECRETS} | {_MATERIAL_COLUMN}
+    return [
+        f"{table.name}.{column.name}"
+        for table in schema.metadata.sorted_tables
+        for column in table.columns
+        if column.name.startswith(("sealed", "wrapped")) and (table.name, column.name) not in known
+    ]
+
+
+def _rewrap(source: RootKeyProvider, target: RootKeyProvider, blob: bytes, aad: bytes) -> bytes:
+    data = source.unwrap(blob, aad)
+    new = target.wrap(data, aad)
+    if target.unwrap(new, aad) != data:  # pragma: no cover - a token returning garbage
+        raise MigrationError("the HSM root key did not unwrap what it had just wrapped")
+    return new
+
+
+def rewrap_all(
+    conn: Connection, store_id: str, source: RootKeyProvider, target: RootKeyProvider
+) -> tuple[int, int]:
+    """Re-wrap the default store's material rows and all sealed secrets inside ``conn``."""
+    m, k = schema.key_materials.c, schema.keys.c
+    rows = conn.execute(
+        select(m.material_id, m.wrapped, k.key_id, k.account_id, k.region, k.key_spec)
+        .join(schema.keys, k.key_id == m.key_id)
+        .where(m.store_id == store_id)
+    ).all()
+    for row in rows:
+        arn = key_arn(row.region, row.account_id, row.key_id)
+        aad = material_aad(store_id, arn, row.material_id, KeySpec(row.key_spec))
+        try:
+            new = _rewrap(source, target, row.wrapped, aad)
+        except RootKeyUnwrapFailed:
+            raise MigrationError(
+                f"material {row.material_id} of key {row.key_id} does not unwrap under the "
+                "file root key"
+            ) from None
+        conn.execute(
+            update(schema.key_materials).where(m.material_id == row.material_id).values(wrapped=new)
+        )
+    secrets = 0
+    for sealed in SEALED_SECRETS:
+        ident, blob = sealed.table.c[sealed.id_column], sealed.table.c[sealed.sealed_column]
+        for name, value in conn.execute(select(ident, blob)).all():
+            aad = secret_aad(store_id, sealed.purpose, name)
+            try:
+                new = _rewrap(source, target, value, aad)
+            except RootKeyUnwrapFailed:
+                raise MigrationError(
+                    f"{sealed.table.name} {name} does not unwrap under the file root key"
+                ) from None
+            conn.execute(
+                update(sealed.table).where(ident == name).values({sealed.sealed_column: new})
+            )
+            secrets += 1
+    return len(rows), secrets
+
+
+def write_config(path: Path, updates: dict[str, str]) -> None:
+    """Merge ``updates`` into the TOML settings file (atomically, mode 0600)."""
+    current: dict[str, object] = {}
+    if path.exists():
+        with path.open("rb") as handle:
+            current = tomllib.load(handle)
+    current.update(updates)
+    lines = ["# Written by strongroom admin migrate-root-key; settings as in docs/configuration."]
+    for name, value in current.items():
+        text = json.dumps(value) if isinstance(value, str) else str(value).lower()
+        lines.append(f"{name} = {text}")
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def migrate_to_hsm(
+    settings: Settings, target: Settings, pin: str, now: datetime
+) -> MigrationResult:
+    """Move the data directory of ``settings`` (file root key) to the HSM key of ``target``."""
+    if settings.root_key != FILE:
+        raise MigrationError("the configuration does not use the root.key file any more")
+    descriptor = hsm_descriptor(target.hsm_key_label)
+    db = Database.open(settings.database_url or sqlite_url(settings.data_dir))
+    try:
+        with db.read() as conn:
+            recorded = recorded_root_key(conn)
+            store_id = conn.execute(
+                select(schema.meta.c.value).where(schema.meta.c.name == "default_store_id")
+            ).scalar_one_or_none()
+        if store_id is None:
+            raise MigrationError(f"{settings.data_dir} is not an initialised data directory")
+        if recorded not in (None, FILE, descriptor):
+            raise MigrationError(f"the data is sealed under {recorded!r}, not the root.key file")
+        hsm = open_hsm_root_key(target, create=True, pin=pin)
+        try:
+            materials = secrets = 0
+            if recorded != descriptor:  # else: an earlier run committed; finish steps 3 and 4
+                source = FileRootKey(load_root_key_file(settings.root_key_path))
+                with db.transaction() as conn:
+                    if recorded_root_key(conn) != recorded:
+                        raise MigrationError("the data directory changed during the migration")
+                    materials, secrets = rewrap_all(conn, str(store_id), source, hsm)
+                    record_root_key(conn, descriptor)
+        finally:
+            hsm.close()
+    finally:
+        db.engine.dispose()
+    path = config_file(settings.data_dir)
+    updates = {
+        "root_key": "pkcs11",
+        "hsm_module": target.hsm_module,
+        "hsm_token_label": target.hsm_token_label,
+        "hsm_key_label": target.hsm_key_label,
+    }
+    updates |= (
+        {"hsm_pin_file": str(Path(target.hsm_pin_file).resolve())}
+        if target.hsm_pin_file
+        else {"hsm_pin_env": target.hsm_pin_env}
+    )
+    write_config(path, updates)
+    retired = None
+    if settings.root_key_path.exists():
+        retired = settings.root_key_path.with_name(f"root.key.retired-{now:%Y%m%dT%H%M%SZ}")
+        os.replace(settings.root_key_path, retired)
+        os.chmod(retired, 0o600)
+    return MigrationResult(descriptor, materials, secrets, path, retired)

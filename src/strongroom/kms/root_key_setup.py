@@ -1,0 +1,121 @@
+"""Choosing and opening the default store's root key from the settings.
+
+The database records which root key its blobs are wrapped under (``meta.root_key``: ``file`` or
+``pkcs11:<key label>``), so a configuration that names another root key than the data was
+sealed with is refused at start with a message, instead of failing on the first unwrap.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from strongroom.kms.config import ConfigError, Settings
+from strongroom.kms.keystores.pkcs11 import Pkcs11Error
+from strongroom.kms.keystores.root_key_file import load_root_key_file
+from strongroom.kms.keystores.root_key_hsm import HsmRootKey
+from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyProvider
+from strongroom.kms.storage import schema
+from strongroom.kms.storage.database import Database
+
+META_NAME = "root_key"
+FILE = "file"
+_MAX_PIN_BYTES = 256
+
+
+def read_pin(pin_file: str, pin_env: str, environ: Mapping[str, str] | None = None) -> str:
+    """The HSM user PIN from a file only its owner can read, or else from an env variable."""
+    if pin_file:
+        path = Path(pin_file)
+        try:
+            info = path.stat()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the HSM PIN file {path}: {exc.strerror}") from None
+        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(f"the HSM PIN file {path} is accessible by others; chmod 600 it")
+        pin = path.read_bytes()[:_MAX_PIN_BYTES].decode().rstrip("\r\n")
+    else:
+        pin = (os.environ if environ is None else environ).get(pin_env, "")
+        if not pin:
+            raise ConfigError(f"no HSM PIN: set hsm_pin_file or the variable {pin_env}")
+    return pin
+
+
+def hsm_descriptor(key_label: str) -> str:
+    return f"pkcs11:{key_label}"
+
+
+def recorded_root_key(conn: Connection) -> str | None:
+    found = conn.execute(
+        select(schema.meta.c.value).where(schema.meta.c.name == META_NAME)
+    ).scalar_one_or_none()
+    return None if found is None else str(found)
+
+
+def record_root_key(conn: Connection, descriptor: str) -> None:
+    """Set ``meta.root_key`` (inside the caller's transaction)."""
+    if recorded_root_key(conn) is None:
+        conn.execute(insert(schema.meta).values(name=META_NAME, value=descriptor))
+    else:
+        conn.execute(
+            update(schema.meta).where(schema.meta.c.name == META_NAME).values(value=descriptor)
+        )
+
+
+def open_hsm_root_key(
+    settings: Settings, *, create: bool = False, pin: str | None = None
+) -> HsmRootKey:
+    chosen = pin if pin is not None else read_pin(settings.hsm_pin_file, settings.hsm_pin_env)
+    try:
+        return HsmRootKey.open(
+            settings.hsm_module,
+            settings.hsm_token_label,
+            chosen,
+            settings.hsm_key_label,
+            create=create,
+        )
+    except Pkcs11Error as exc:
+        raise ConfigError(f"HSM root key: {exc}") from None
+
+
+def open_root_key(settings: Settings, db: Database, *, create: bool) -> RootKeyProvider:
+    """The root key the settings name, checked against the one the database was sealed with.
+
+    ``create`` (first start of a fresh data directory) may generate the HSM key and record it.
+    """
+    with db.read() as conn:
+        recorded = recorded_root_key(conn)
+    wanted = FILE if settings.root_key == FILE else hsm_descriptor(settings.hsm_key_label)
+    if recorded is not None and recorded != wanted:
+        raise ConfigError(
+            f"the data in {settings.data_dir} is sealed under root key {recorded!r}, but the "
+            f"configuration names {wanted!r}"
+            + (
+                "; run `strongroom admin migrate-root-key`"
+                if recorded == FILE
+                else "; if a migrate-root-key was interrupted, run it again to finish"
+            )
+        )
+    if settings.root_key == FILE:
+        provider: RootKeyProvider = FileRootKey(load_root_key_file(settings.root_key_path))
+    else:
+        if recorded is None and settings.root_key_path.exists():
+            raise ConfigError(
+                f"the data in {settings.data_dir} is sealed under its root.key file; move it "
+                "to the HSM with `strongroom admin migrate-root-key`"
+            )
+        if recorded is None and not create:
+            raise ConfigError(
+                f"{settings.data_dir} is not a Strongroom data directory (no root key "
+                "recorded); `strongroom serve --data-dir` creates one"
+            )
+        provider = open_hsm_root_key(settings, create=recorded is None)
+    if recorded is None:
+        with db.transaction() as conn:
+            record_root_key(conn, wanted)
+    return provider
