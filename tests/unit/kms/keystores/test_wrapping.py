@@ -10,7 +10,11 @@ import pytest
 
 from strongroom.kms.domain.enums import KeySpec
 from strongroom.kms.domain.secrets import Secret
-from strongroom.kms.errors import IncorrectKeyMaterialException, InvalidCiphertextException
+from strongroom.kms.errors import (
+    IncorrectKeyMaterialException,
+    InvalidCiphertextException,
+    KMSInternalException,
+)
 from strongroom.kms.keystores.software import SoftwareKeyStore
 from strongroom.kms.keystores.wrapping import (
     check_private_key,
@@ -126,18 +130,24 @@ def test_private_keys_must_match_their_spec(tmp_path: Path, spec: str) -> None:
 
 
 def test_imported_material_ids_are_keyed_and_bound_to_the_key() -> None:
-    root = Secret(secrets.token_bytes(32))
-    store = SoftwareKeyStore("a" * 32, root)
+    root, fingerprint = Secret(secrets.token_bytes(32)), Secret(secrets.token_bytes(32))
+    store = SoftwareKeyStore("a" * 32, root, fingerprint_key=fingerprint)
     arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     material = secrets.token_bytes(32)
     material_id = store.imported_material_id(arn, material)
     assert len(material_id) == 64 and int(material_id, 16) >= 0
     assert store.imported_material_id(arn, material) == material_id
-    assert SoftwareKeyStore("a" * 32, root).imported_material_id(arn, material) == material_id
+    # The id depends on the fingerprint key, not on the root key (a root key migration
+    # keeps every material id).
+    other_root = Secret(secrets.token_bytes(32))
+    same_key = SoftwareKeyStore("a" * 32, other_root, fingerprint_key=fingerprint)
+    assert same_key.imported_material_id(arn, material) == material_id
     assert store.imported_material_id(arn + "x", material) != material_id
     assert store.imported_material_id(arn, material[:-1] + b"\0") != material_id
-    other_root = SoftwareKeyStore("a" * 32, Secret(secrets.token_bytes(32)))
-    assert other_root.imported_material_id(arn, material) != material_id
+    other_key = SoftwareKeyStore("a" * 32, root, fingerprint_key=Secret(secrets.token_bytes(32)))
+    assert other_key.imported_material_id(arn, material) != material_id
+    with pytest.raises(KMSInternalException):
+        SoftwareKeyStore("a" * 32, root).imported_material_id(arn, material)
     import hashlib
 
     assert material_id != hashlib.sha256(material).hexdigest()
