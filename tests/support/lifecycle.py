@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from strongroom.kms.app import fingerprint_key
 from strongroom.kms.domain.clock import Clock
 from strongroom.kms.domain.enums import KeyState
 from strongroom.kms.domain.ids import key_arn, new_key_id, new_material_id
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.domain.secrets import Secret
+from strongroom.kms.keystores.root_keys import FileRootKey
 from strongroom.kms.keystores.software import SoftwareKeyStore
 from strongroom.kms.service.cache import KeyCache
 from strongroom.kms.service.context import ServiceContext
@@ -73,7 +75,8 @@ def build_parts(url: str, store_id: str, root_key: bytes, clock: Clock) -> Parts
     db = Database.open(url)
     keys = KeyRepository(db)
     identity = IdentityRepository(db)
-    store = SoftwareKeyStore(store_id, Secret(root_key))
+    root = FileRootKey(Secret(root_key))
+    store = SoftwareKeyStore(store_id, root, fingerprint_key=fingerprint_key(db, store_id, root))
     cache = KeyCache(db, keys, store)
     usage = UsageTracker(UsageRepository(db), clock.now())
     policies = PolicyCache(identity, GrantRepository(db))

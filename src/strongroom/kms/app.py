@@ -139,11 +139,12 @@ def open_data_dir(
             f"the data in {settings.data_dir} belongs to region {region}, not {settings.region}"
         )
     root = open_root_key(settings, db, create=create_root_key)
-    store = SoftwareKeyStore(store_id, root, fingerprint_key=_fingerprint_key(db, store_id, root))
+    store = SoftwareKeyStore(store_id, root, fingerprint_key=fingerprint_key(db, store_id, root))
     return DataDir(settings, db, store, clock or SystemClock())
 
 
-def _fingerprint_key(db: Database, store_id: str, root: RootKeyProvider) -> Secret:
+def fingerprint_key(db: Database, store_id: str, root: RootKeyProvider) -> Secret:
+    """The store's key of imported-material fingerprints, made on first use (store_secrets)."""
     aad = secret_aad(store_id, STORE_SECRET_PURPOSE, FINGERPRINT_KEY)
     sealed = StoreSecrets(db).sealed(
         FINGERPRINT_KEY, lambda: root.wrap(secrets.token_bytes(32), aad)
