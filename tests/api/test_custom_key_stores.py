@@ -301,6 +301,11 @@ def test_what_aws_refuses_for_keys_in_a_custom_key_store(client: Any, connected_
     assert code(lambda: client.rotate_key_on_demand(KeyId=key_id)) == (
         "UnsupportedOperationException"
     )
+    assert code(
+        lambda: client.get_parameters_for_import(
+            KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048"
+        )
+    ) == ("UnsupportedOperationException")
     assert code(lambda: client.generate_data_key_pair(KeyId=key_id, KeyPairSpec="RSA_2048")) == (
         "UnsupportedOperationException"
     )

@@ -9,22 +9,16 @@ import sqlite3
 import stat
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from strongroom.kms.app import open_data_dir
-from strongroom.kms.config import load_settings
-from strongroom.kms.domain.enums import KeyState, Origin
-from strongroom.kms.domain.ids import new_key_id
-from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.service.admin import IssuedAccessKey
-from strongroom.kms.storage.keys import KeyRepository
 from tests.support.cli import run
 from tests.support.errors import aws_error
+from tests.support.hsm_clusters import register_cluster
 from tests.support.raw_kms import RawKms
 from tests.support.servers import InProcessServer, in_process_server
 
@@ -284,24 +278,22 @@ def test_provider_access_runs_once_and_shows_in_the_tenant_trail(
 def test_a_key_in_the_customers_hsm_is_refused_at_once_and_the_tenant_sees_it(
     chained: InProcessServer, client: Any, operators: Path, tmp_path: Path
 ) -> None:
-    account = client.create_key()["KeyMetadata"]["AWSAccountId"]
-    data = open_data_dir(load_settings(chained.data_dir))
-    try:
-        record = KeyRecord(
-            key_id=new_key_id(),
-            account_id=account,
-            region=chained.region,
-            created_at=datetime.now(UTC),
-            state=KeyState.ENABLED,
-            origin=Origin.AWS_CLOUDHSM,
-            custom_key_store_id="cks-1234567890abcdef0",
-            cloud_hsm_cluster_id="cluster-1234567abcd",
-        )
-        KeyRepository(data.db).create_key(record, "cks-1234567890abcdef0", b"", {})
-    finally:
-        data.db.engine.dispose()
+    # A real custom key store key: generated in a SoftHSM2 cluster the tenant connected.
+    cluster = register_cluster(chained.data_dir, hsms=2)
+    store_id = client.create_custom_key_store(
+        CustomKeyStoreName="customer-hsm",
+        CloudHsmClusterId=cluster.cluster_id,
+        TrustAnchorCertificate=cluster.trust_anchor,
+        KeyStorePassword=cluster.password,
+    )["CustomKeyStoreId"]
+    client.connect_custom_key_store(CustomKeyStoreId=store_id)
+    meta = client.create_key(CustomKeyStoreId=store_id, Origin="AWS_CLOUDHSM")["KeyMetadata"]
+    account = meta["AWSAccountId"]
+    record_arn = meta["Arn"]
     blob = tmp_path / "c.bin"
-    blob.write_bytes(b"\x01" * 64)
+    blob.write_bytes(
+        client.encrypt(KeyId=record_arn, Plaintext=b"the customer's")["CiphertextBlob"]
+    )
     status, out, err = run(
         "operator",
         "propose",
@@ -311,7 +303,7 @@ def test_a_key_in_the_customers_hsm_is_refused_at_once_and_the_tenant_sees_it(
         "--key",
         str(operators / "ann.key"),
         "--key-id",
-        record.arn,
+        record_arn,
         "--ciphertext-file",
         str(blob),
         "--reason-code",
@@ -324,11 +316,11 @@ def test_a_key_in_the_customers_hsm_is_refused_at_once_and_the_tenant_sees_it(
     assert (status, out) == (2, "")
     assert "held in the customer's HSM" in err
     status, out, _ = run("operator", "list", "--data-dir", str(chained.data_dir))
-    assert record.arn not in out  # no proposal was stored
+    assert record_arn not in out  # no proposal was stored
     (refusal,) = [
         r
         for r in export(chained, account)
-        if r["eventName"] == "ProviderAccess" and r["resources"][0]["ARN"] == record.arn
+        if r["eventName"] == "ProviderAccess" and r["resources"][0]["ARN"] == record_arn
     ]
     assert refusal["errorCode"] == "KeyInCustomerHsm"
     assert refusal["additionalEventData"]["proposer"] == "ann"
@@ -336,7 +328,7 @@ def test_a_key_in_the_customers_hsm_is_refused_at_once_and_the_tenant_sees_it(
     status, out, _ = run(
         "report", "exposure", "--data-dir", str(chained.data_dir), "--account", account
     )
-    line = next(x for x in out.splitlines() if x.startswith(record.arn))
+    line = next(x for x in out.splitlines() if x.startswith(record_arn))
     assert status == 0 and "customer-hsm-only" in line
     assert "HSM clusters: 1 (2000.00 USD/month)" in out
 
