@@ -145,12 +145,7 @@ class CustomKeyStoreRepository:
     ) -> CustomKeyStore:
         """Read-modify-write one store under the write lock; ``mutate`` may raise to refuse."""
         with self._db.transaction() as conn:
-            row = conn.execute(
-                select(schema.custom_key_stores).where(S.custom_key_store_id == store_id)
-            ).first()
-            if row is None:
-                raise CustomKeyStoreConflict(StoreConflict.NOT_FOUND)
-            current = _store(row)
+            current = _existing(conn, store_id)
             changed = mutate(current)
             if changed.name != current.name:
                 self._check_name_free(conn, changed.account_id, changed.name)
@@ -170,12 +165,7 @@ class CustomKeyStoreRepository:
     ) -> None:
         """Delete a store that ``check`` accepts and that no key (in any state) uses."""
         with self._db.transaction() as conn:
-            row = conn.execute(
-                select(schema.custom_key_stores).where(S.custom_key_store_id == store_id)
-            ).first()
-            if row is None:
-                raise CustomKeyStoreConflict(StoreConflict.NOT_FOUND)
-            check(_store(row))
+            check(_existing(conn, store_id))
             keys = conn.execute(
                 select(func.count()).where(schema.keys.c.custom_key_store_id == store_id)
             ).scalar_one()
@@ -191,6 +181,16 @@ class CustomKeyStoreRepository:
         ).first()
         if taken is not None:
             raise CustomKeyStoreConflict(StoreConflict.NAME_IN_USE)
+
+
+def _existing(conn: Connection, store_id: str) -> CustomKeyStore:
+    """The store as it is inside the caller's (write) transaction."""
+    row = conn.execute(
+        select(schema.custom_key_stores).where(S.custom_key_store_id == store_id)
+    ).first()
+    if row is None:
+        raise CustomKeyStoreConflict(StoreConflict.NOT_FOUND)
+    return _store(row)
 
 
 def _store_columns(store: CustomKeyStore) -> dict[str, Any]:
