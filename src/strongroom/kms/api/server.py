@@ -35,7 +35,7 @@ from strongroom.kms.errors import (
     UnsupportedOperationException,
 )
 from strongroom.kms.service.caller import Caller, Credential
-from strongroom.kms.service.pipeline import Operation, Pipeline
+from strongroom.kms.service.pipeline import Operation, Pipeline, Request
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,13 @@ class KmsApi:
             return
         try:
             body = await self._read_body(scope, receive)
-            status, payload = self._dispatch(scope, body, request_id)
+            operation, request, caller = self._prepare(scope, body)
+            execute = self._pipeline.execute
+            if operation.blocking:
+                response = await asyncio.to_thread(execute, operation, request, caller, request_id)
+            else:
+                response = execute(operation, request, caller, request_id)
+            status, payload = 200, orjson.dumps(response, default=_json_default)
         except KmsError as error:
             status, payload = error_response(error)
         except Exception:
@@ -137,7 +143,8 @@ class KmsApi:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    def _dispatch(self, scope: Scope, body: bytes, request_id: str) -> tuple[int, bytes]:
+    def _prepare(self, scope: Scope, body: bytes) -> tuple[Operation, Request, Caller]:
+        """Authenticate, find the operation, decode the request (on the event loop: cheap)."""
         if scope["method"] != "POST" or scope["path"] != "/":
             raise UnknownOperationException()
         headers = scope["headers"]
@@ -151,9 +158,7 @@ class KmsApi:
             raise SerializationException("Unable to parse the request body as JSON.") from None
         request = self._decoders[operation.name].decode(parsed)
         client = scope.get("client")
-        caller = Caller.from_credential(credential, client[0] if client else "")
-        response = self._pipeline.execute(operation, request, caller, request_id)
-        return 200, orjson.dumps(response, default=_json_default)
+        return operation, request, Caller.from_credential(credential, client[0] if client else "")
 
     def _operation(self, headers: list[tuple[bytes, bytes]]) -> Operation:
         target = next((v for n, v in headers if n == b"x-amz-target"), b"").decode("latin-1")

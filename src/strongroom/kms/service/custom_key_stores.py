@@ -357,21 +357,41 @@ def generate_random_in_store(call: Call, store_id: str, count: int) -> bytes:
     return _runtime(call).cluster(store_id).random(count)
 
 
+# Those that may load a PKCS#11 module or log in to tokens run off the event loop.
 OPERATIONS = (
-    Operation("CreateCustomKeyStore", create_custom_key_store, action="kms:CreateCustomKeyStore"),
+    Operation(
+        "CreateCustomKeyStore",
+        create_custom_key_store,
+        action="kms:CreateCustomKeyStore",
+        blocking=True,
+    ),
     Operation(
         "DescribeCustomKeyStores",
         describe_custom_key_stores,
         action="kms:DescribeCustomKeyStores",
     ),
-    Operation("UpdateCustomKeyStore", update_custom_key_store, action="kms:UpdateCustomKeyStore"),
     Operation(
-        "ConnectCustomKeyStore", connect_custom_key_store, action="kms:ConnectCustomKeyStore"
+        "UpdateCustomKeyStore",
+        update_custom_key_store,
+        action="kms:UpdateCustomKeyStore",
+        blocking=True,
+    ),
+    Operation(
+        "ConnectCustomKeyStore",
+        connect_custom_key_store,
+        action="kms:ConnectCustomKeyStore",
+        blocking=True,
     ),
     Operation(
         "DisconnectCustomKeyStore",
         disconnect_custom_key_store,
         action="kms:DisconnectCustomKeyStore",
+        blocking=True,
     ),
-    Operation("DeleteCustomKeyStore", delete_custom_key_store, action="kms:DeleteCustomKeyStore"),
+    Operation(
+        "DeleteCustomKeyStore",
+        delete_custom_key_store,
+        action="kms:DeleteCustomKeyStore",
+        blocking=True,
+    ),
 )

@@ -55,11 +55,13 @@ OPERATIONS = (
         generate_data_key_pair,
         _access("kms:GenerateDataKeyPair"),
         dry_run=True,
+        blocking=True,  # RSA key generation
     ),
     Operation(
         "GenerateDataKeyPairWithoutPlaintext",
         generate_data_key_pair_without_plaintext,
         _access("kms:GenerateDataKeyPairWithoutPlaintext"),
         dry_run=True,
+        blocking=True,
     ),
 )

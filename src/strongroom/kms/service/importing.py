@@ -257,11 +257,13 @@ OPERATIONS = (
         "GetParametersForImport",
         get_parameters_for_import,
         managed_key("kms:GetParametersForImport", OpClass.IMPORT),
+        blocking=True,  # may generate an RSA-4096 wrapping key (up to ~1 s)
     ),
     Operation(
         "ImportKeyMaterial",
         import_key_material,
         managed_key("kms:ImportKeyMaterial", OpClass.IMPORT),
+        blocking=True,  # an RSA private-key operation
     ),
     Operation(
         "DeleteImportedKeyMaterial",

@@ -203,7 +203,8 @@ def update_key_description(call: Call) -> Response:
 
 
 OPERATIONS = (
-    Operation("CreateKey", create_key, action="kms:CreateKey"),
+    # RSA key generation, or token objects in a custom key store's HSMs.
+    Operation("CreateKey", create_key, action="kms:CreateKey", blocking=True),
     Operation("DescribeKey", describe_key, (KeyAccess("KeyId", "kms:DescribeKey", OpClass.READ),)),
     Operation("ListKeys", list_keys, action="kms:ListKeys"),
     Operation("EnableKey", enable_key, managed_key("kms:EnableKey", OpClass.ENABLE_DISABLE)),

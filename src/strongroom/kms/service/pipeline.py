@@ -83,6 +83,9 @@ class Operation:
     # A request member naming an alias that is itself a resource of the action (CreateAlias,
     # UpdateAlias, DeleteAlias): identity policies must allow the action on the alias's ARN.
     alias_resource: str | None = None
+    # Slow work (RSA key generation, HSM logins and token objects): the server runs it in a
+    # thread so that the worker's event loop, and every other request on it, never waits.
+    blocking: bool = False
 
     @property
     def actions(self) -> tuple[str, ...]:

@@ -79,3 +79,25 @@ def test_actions_are_kms_actions() -> None:
     for operation in OPERATIONS.values():
         assert operation.actions, operation.name
         assert all(action.startswith("kms:") for action in operation.actions)
+
+
+# Operations whose handlers may take long (RSA key generation or private-key work, PKCS#11
+# logins and token objects) run off the event loop; the hot path never does.
+SLOW = {
+    "CreateKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GetParametersForImport",
+    "ImportKeyMaterial",
+    "CreateCustomKeyStore",
+    "UpdateCustomKeyStore",
+    "ConnectCustomKeyStore",
+    "DisconnectCustomKeyStore",
+    "DeleteCustomKeyStore",
+}
+HOT = {"Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext"}
+
+
+def test_slow_operations_run_off_the_event_loop_and_the_hot_path_on_it() -> None:
+    assert {name for name, op in OPERATIONS.items() if op.blocking} == SLOW
+    assert not SLOW & HOT
