@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -76,20 +77,40 @@ class Tenant:
         return reply.body
 
 
+@contextmanager
+def new_tenant(server: InProcessServer, data: DataDir, name: str) -> Iterator[Tenant]:
+    admin = data.admin
+    account = admin.create_account(f"tenant-{name[:40]}").account_id
+    keys = {}
+    for person in PEOPLE:
+        admin.create_user(account, person)
+        admin.put_user_policy(account, person, ADMINISTRATOR_POLICY_NAME, ADMINISTRATOR_POLICY)
+        keys[person] = admin.create_access_key(account, person)
+    raw = RawKms(server.endpoint, keys["alice"])
+    try:
+        yield Tenant(server, account, keys, raw)
+    finally:
+        raw.close()
+
+
 @pytest.fixture
 def tenant(
     server: InProcessServer, data: DataDir, request: pytest.FixtureRequest
 ) -> Iterator[Tenant]:
-    admin = data.admin
-    account = admin.create_account(f"tenant-{request.node.name[:40]}").account_id
-    keys = {}
-    for name in PEOPLE:
-        admin.create_user(account, name)
-        admin.put_user_policy(account, name, ADMINISTRATOR_POLICY_NAME, ADMINISTRATOR_POLICY)
-        keys[name] = admin.create_access_key(account, name)
-    raw = RawKms(server.endpoint, keys["alice"])
-    yield Tenant(server, account, keys, raw)
-    raw.close()
+    with new_tenant(server, data, request.node.name) as made:
+        yield made
+
+
+@pytest.fixture
+def own_tenant(tmp_path: Path) -> Iterator[Tenant]:
+    """A tenant on a server of its own, for a test that moves the server's clock."""
+    with in_process_server(tmp_path / "own") as running:
+        opened = open_data_dir(Settings(data_dir=running.data_dir))
+        try:
+            with new_tenant(running, opened, "own") as made:
+                yield made
+        finally:
+            opened.db.engine.dispose()
 
 
 def two_of_three(tenant: Tenant) -> None:
@@ -240,9 +261,22 @@ def test_lowering_protection_waits_for_m_distinct_approvers(
         ("ApproveProtectionChange", "carol", "KMSInvalidStateException"),
         ("RecordKeyLineage", "dave", "AlreadyExistsException"),
     ]
+    approvals = [
+        e.request_parameters
+        for e in tenant.server.audit.events
+        if e.account_id == tenant.account and e.operation == "ApproveProtectionChange"
+    ]
+    assert approvals[0] == {"ChangeId": change_id}
+    (recorded, *_) = [
+        dict(e.request_parameters or {})
+        for e in tenant.server.audit.events
+        if e.account_id == tenant.account and e.operation == "RecordKeyLineage"
+    ]
+    assert recorded["TokenLabel"] == softhsm_token.label and recorded["KeyLabel"] == "exported"
 
 
-def test_an_expired_change_cannot_be_approved(tenant: Tenant) -> None:
+def test_an_expired_change_cannot_be_approved(own_tenant: Tenant) -> None:
+    tenant = own_tenant
     two_of_three(tenant)
     key_id = external_key(tenant.client("dave"))
     reply = tenant.call(
