@@ -24,6 +24,7 @@ import pytest
 
 from strongroom.kms.app import DataDir, open_data_dir
 from strongroom.kms.config import Settings
+from strongroom.kms.keystores.pkcs11 import TokenConnection
 from strongroom.kms.service.admin import (
     ADMINISTRATOR_POLICY,
     ADMINISTRATOR_POLICY_NAME,
@@ -164,6 +165,14 @@ def from_hsm(
     )
 
 
+def token_has_key(token: SoftHsmToken, label: str) -> bool:
+    connection = TokenConnection.open(token.module, token.label, token.pin)
+    try:
+        return connection.find_aes_key(label) is not None
+    finally:
+        connection.close()
+
+
 def flags(tenant: Tenant, key_arn: str) -> list[str]:
     status, out, err = run_cli(
         "report",
@@ -196,6 +205,7 @@ def test_lowering_protection_waits_for_m_distinct_approvers(
     assert change["Approvals"] == [] and change["KeyLabel"] == "exported"
     change_id = change["ChangeId"]
     assert state(dave, key_id) == "PendingImport"
+    assert not token_has_key(softhsm_token, "exported")  # not even generated
     assert flags(tenant, key_arn) == []
     (listed,) = tenant.policy()["PendingChanges"]
     assert listed["ChangeId"] == change_id and listed["KeyArn"] == key_arn
@@ -240,6 +250,7 @@ def test_lowering_protection_waits_for_m_distinct_approvers(
     # now the export and import go through
     done = from_hsm(tenant, "dave", tmp_path, softhsm_token, key_id)
     assert done.returncode == 0, done.stderr
+    assert token_has_key(softhsm_token, "exported")
     assert json.loads(done.stdout)["Lineage"] == "RECORDED_BEFORE"
     blob = dave.encrypt(KeyId=key_id, Plaintext=b"approved")["CiphertextBlob"]
     assert dave.decrypt(CiphertextBlob=blob)["Plaintext"] == b"approved"

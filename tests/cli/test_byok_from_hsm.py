@@ -182,10 +182,31 @@ def test_running_again_reimports_the_same_key_and_refuses_another(
     assert again["KeyMaterialId"] == first["KeyMaterialId"]
     assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept"
 
-    other = from_hsm(server, tmp_path, softhsm_token, key_id, "--key-label", "another")
+    # Another token key under the same label (the first one destroyed, a new one generated):
+    # the lineage matches, the material does not, and the server refuses it.
+    connection = TokenConnection.open(softhsm_token.module, softhsm_token.label, softhsm_token.pin)
+    try:
+        old_key = connection.find_aes_key("k")
+        assert old_key is not None
+        connection.destroy(old_key)
+    finally:
+        connection.close()
+    kms.delete_imported_key_material(KeyId=key_id)
+    other = from_hsm(server, tmp_path, softhsm_token, key_id, "--key-label", "k")
     assert other.returncode == 2 and other.stdout == ""
     assert "ImportKeyMaterial failed: IncorrectKeyMaterialException" in other.stderr
-    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept"
+    assert state(kms, key_id) == "PendingImport"
+
+    # A token key other than the one the lineage names is not exported at all.
+    named = from_hsm(server, tmp_path, softhsm_token, key_id, "--key-label", "another")
+    assert named.returncode == 2 and named.stdout == ""
+    assert "RecordKeyLineage failed: AlreadyExistsException" in named.stderr
+    assert "key another: nothing was exported" in named.stderr
+    lookup = TokenConnection.open(softhsm_token.module, softhsm_token.label, softhsm_token.pin)
+    try:
+        assert lookup.find_aes_key("another") is None  # not even generated
+    finally:
+        lookup.close()
 
 
 def test_a_key_that_cannot_leave_the_token_is_refused(

@@ -26,6 +26,7 @@ from typing import Any
 
 from strongroom.cli import byok
 from strongroom.cli.extension_call import ExtensionCallError, call_extension
+from strongroom.kms.domain.lineage import HsmLineage
 
 ALGORITHM = "RSAES_OAEP_SHA_1"
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
@@ -92,19 +93,15 @@ def _pin(args: argparse.Namespace) -> str:
     return pin
 
 
-def _token_key(connection: Any, label: str | None) -> tuple[Any, bool]:
-    """The key to export and whether it was generated now; it must be extractable."""
-    chosen = label or f"strongroom-byok-{uuid.uuid4().hex[:12]}"
-    key = connection.find_aes_key(chosen)
-    if key is None:
-        made = connection.generate_aes_key(chosen, key_id=chosen.encode(), extractable=True)
-        return made, True
-    if not connection.attributes(key).extractable:
+def _existing_key(connection: Any, label: str) -> Any:
+    """The token key with this label, or None; an existing key must be extractable."""
+    key = connection.find_aes_key(label)
+    if key is not None and not connection.attributes(key).extractable:
         raise byok.ByokCommandError(
-            f"the key {chosen!r} on token {connection.token_label!r} is not extractable "
+            f"the key {label!r} on token {connection.token_label!r} is not extractable "
             "(CKA_EXTRACTABLE false): it cannot leave the token"
         )
-    return key, False
+    return key
 
 
 def _record_lineage(args: argparse.Namespace, kms: Any, lineage: dict[str, Any]) -> str:
@@ -121,9 +118,18 @@ def _record_lineage(args: argparse.Namespace, kms: Any, lineage: dict[str, Any])
             {"KeyId": args.key_id, **lineage},
         )
     except ExtensionCallError as error:
-        if error.code == "AlreadyExistsException":
-            return "RECORDED_BEFORE"
-        raise byok.ByokCommandError(str(error)) from None
+        if error.code != "AlreadyExistsException":
+            raise byok.ByokCommandError(str(error)) from None
+        # A re-run for the same token key goes on (a re-import of the same material); the
+        # recorded lineage of another token key is not a licence to export this one.
+        source = HsmLineage(
+            lineage["TokenLabel"], lineage["TokenSerial"], lineage["KeyLabel"], datetime.now(UTC)
+        ).source()
+        if f"({source})" not in str(error):
+            raise byok.ByokCommandError(
+                f"{error}; this is {source}: nothing was exported"
+            ) from None
+        return "RECORDED_BEFORE"
     status = str(answer.get("Status"))
     if status == "PENDING_APPROVAL":
         print(json.dumps({**answer, **lineage}, indent=2))
@@ -143,16 +149,21 @@ def _from_hsm(args: argparse.Namespace) -> int:
             f"cannot open token {args.token_label!r}: {type(error).__name__}"
         ) from None
     try:
-        key, generated = _token_key(connection, args.key_label)
+        label = args.key_label or f"strongroom-byok-{uuid.uuid4().hex[:12]}"
+        key = _existing_key(connection, label)
         lineage = {
             "TokenLabel": connection.token_label,
             "TokenSerial": connection.token_serial,
-            "KeyLabel": key.label,
+            "KeyLabel": label,
             "ExportedAt": datetime.now(UTC).timestamp(),
         }
+        # Recorded (or sent for approval) before anything is generated or exported.
         recorded = _record_lineage(args, kms, lineage)
         if recorded == "PENDING_APPROVAL":
             return PENDING_APPROVAL_STATUS
+        generated = key is None
+        if key is None:
+            key = connection.generate_aes_key(label, key_id=label.encode(), extractable=True)
         parameters = byok._get_parameters(kms, args.key_id, ALGORITHM, args.wrapping_key_spec)
         try:
             wrapped = connection.wrap_with_rsa_public_key(parameters["PublicKey"], key)

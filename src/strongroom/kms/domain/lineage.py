@@ -29,6 +29,10 @@ class HsmLineage:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
+    def source(self) -> str:
+        """The token key in words: ``token LABEL serial SERIAL, key LABEL``."""
+        return f"token {self.token_label} serial {self.token_serial}, key {self.key_label}"
+
     def same_source(self, other: HsmLineage) -> bool:
         """The same token key (the export time may differ between two runs)."""
         return (self.token_label, self.token_serial, self.key_label) == (

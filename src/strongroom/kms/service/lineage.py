@@ -44,6 +44,14 @@ INPUT_MEMBERS = {
 _CLOCK_SLACK = timedelta(minutes=5)
 
 
+def already_recorded(arn: str, lineage: HsmLineage) -> AlreadyExistsException:
+    """The refusal of a second record; it names the recorded source (the tenant's own data),
+    so a client can tell a re-run for the same token key from an attempt with another."""
+    return AlreadyExistsException(
+        f"The HSM lineage of {arn} is already recorded ({lineage.source()}); it cannot be changed."
+    )
+
+
 def _lineage(call: Call) -> HsmLineage:
     request, now = call.request, call.ctx.clock.now()
     missing = [m for m in ("TokenLabel", "TokenSerial", "KeyLabel") if m not in request]
@@ -74,9 +82,7 @@ def record_key_lineage(call: Call) -> Response:
             select(schema.keys.c.hsm_lineage).where(schema.keys.c.key_id == key.key_id)
         ).scalar_one_or_none()
         if recorded is not None:
-            raise AlreadyExistsException(
-                f"The HSM lineage of {key.arn} is already recorded; it cannot be changed."
-            )
+            raise already_recorded(key.arn, HsmLineage.from_json(recorded))
         policy = repo.policy(conn, key.account_id)
         if policy is None:
             repo.set_lineage(conn, key.key_id, lineage, now)

@@ -197,7 +197,8 @@ def execute(
     lineage = HsmLineage.from_dict(change.parameters)
     if not repo.set_lineage(conn, change.key_id, lineage, now):
         raise AlreadyExistsException(
-            f"The HSM lineage of key {change.key_id} is already recorded; it cannot be changed."
+            f"The HSM lineage of key {change.key_id} is already recorded (or the key is gone); "
+            "it cannot be changed."
         )
 
 
