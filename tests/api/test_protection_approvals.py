@@ -126,9 +126,10 @@ def two_of_three(tenant: Tenant) -> None:
     assert (reply.status, reply.body["Status"]) == (200, "APPLIED")
 
 
-def from_hsm(
-    tenant: Tenant, who: str, tmp: Path, token: SoftHsmToken, key_id: str
+def byok_cli(
+    tenant: Tenant, who: str, tmp: Path, *args: str, pin: str = ""
 ) -> subprocess.CompletedProcess[str]:
+    """``strongroom byok ARGS`` as its own process, with ``who``'s credentials."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "STRONGROOM_"))}
     env.update(
         AWS_SHARED_CREDENTIALS_FILE=str(tmp / "no-credentials"),
@@ -137,7 +138,7 @@ def from_hsm(
         AWS_EC2_METADATA_DISABLED="true",
         AWS_ACCESS_KEY_ID=tenant.keys[who].access_key_id,
         AWS_SECRET_ACCESS_KEY=tenant.keys[who].secret_access_key,
-        STRONGROOM_PKCS11_PIN=token.pin,
+        STRONGROOM_PKCS11_PIN=pin,
     )
     return subprocess.run(
         [
@@ -145,23 +146,35 @@ def from_hsm(
             "-m",
             "strongroom.cli.main",
             "byok",
-            "from-hsm",
+            *args,
             "--endpoint-url",
             tenant.server.endpoint,
-            "--key-id",
-            key_id,
-            "--module",
-            token.module,
-            "--token-label",
-            token.label,
-            "--key-label",
-            "exported",
         ],
         capture_output=True,
         text=True,
         timeout=120,
         env=env,
         check=False,
+    )
+
+
+def from_hsm(
+    tenant: Tenant, who: str, tmp: Path, token: SoftHsmToken, key_id: str
+) -> subprocess.CompletedProcess[str]:
+    return byok_cli(
+        tenant,
+        who,
+        tmp,
+        "from-hsm",
+        "--key-id",
+        key_id,
+        "--module",
+        token.module,
+        "--token-label",
+        token.label,
+        "--key-label",
+        "exported",
+        pin=token.pin,
     )
 
 
@@ -234,10 +247,16 @@ def test_lowering_protection_waits_for_m_distinct_approvers(
     assert json.loads(again.stdout)["Approvals"] == [tenant.arn("alice")]
     assert state(dave, key_id) == "PendingImport" and flags(tenant, key_arn) == []
 
-    # the second distinct approver executes it: the lineage is recorded
-    reply = tenant.approve("bob", change_id)
-    assert (reply.status, reply.body["Status"]) == (200, "EXECUTED")
-    assert reply.body["Approvals"] == [tenant.arn("alice"), tenant.arn("bob")]
+    # bob looks at what he approves and approves it with the command: the lineage is recorded
+    shown = byok_cli(tenant, "bob", tmp_path, "pending")
+    assert shown.returncode == 0, shown.stderr
+    (seen,) = json.loads(shown.stdout)["PendingChanges"]
+    assert seen["ChangeId"] == change_id and seen["Approvals"] == [tenant.arn("alice")]
+    approved = byok_cli(tenant, "bob", tmp_path, "approve", "--change-id", change_id)
+    assert approved.returncode == 0, approved.stderr
+    answer = json.loads(approved.stdout)
+    assert answer["Status"] == "EXECUTED"
+    assert answer["Approvals"] == [tenant.arn("alice"), tenant.arn("bob")]
     (flag,) = flags(tenant, key_arn)
     assert flag.startswith(
         f"protection lowered: material exported from HSM token {softhsm_token.label}"
