@@ -7,7 +7,6 @@ report and the recorded lineage show what the command did.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
@@ -21,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from strongroom.kms.keystores.pkcs11 import TokenConnection
-from tests.support.byok import FOREVER, error_of, external_key, import_material, state
+from tests.support.byok import FOREVER, external_key, import_material, state
 from tests.support.cli import run as run_cli
 from tests.support.raw_kms import RawKms
 from tests.support.servers import InProcessServer, in_process_server
@@ -250,6 +249,11 @@ def test_record_key_lineage_is_for_external_keys_only(kms: Any, raw: RawKms) -> 
     reply = raw.call("RecordKeyLineage", {"KeyId": external, "TokenLabel": "t"})
     assert (reply.status, reply.error_code) == (400, "ValidationException")
     assert "TokenSerial, KeyLabel is required" in reply.body["message"]
-    code, status, _ = error_of(lambda: kms.describe_key(KeyId="alias/none"))
-    assert (code, status) == ("NotFoundException", 400)
-    assert base64.b64encode(b"x")  # the module's imports stay used
+    # a key pending deletion takes no lineage either (the key-state table of imports)
+    kms.schedule_key_deletion(KeyId=external, PendingWindowInDays=7)
+    reply = raw.call(
+        "RecordKeyLineage",
+        {"KeyId": external, "TokenLabel": "t", "TokenSerial": "1", "KeyLabel": "k"},
+    )
+    assert (reply.status, reply.error_code) == (409, "KMSInvalidStateException")
+    assert state(kms, external) == "PendingDeletion"
