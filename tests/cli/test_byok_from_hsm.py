@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from strongroom.kms.keystores.pkcs11 import TokenConnection
 from tests.support.byok import FOREVER, external_key, import_material, state
 from tests.support.cli import run as run_cli
-from tests.support.raw_kms import RawKms
+from tests.support.raw_kms import RawKms, Reply
 from tests.support.servers import InProcessServer, in_process_server
 from tests.support.softhsm import SoftHsmToken
 
@@ -41,11 +41,24 @@ def kms(server: InProcessServer) -> Any:
     return server.client()
 
 
-@pytest.fixture(scope="module")
-def raw(server: InProcessServer) -> Iterator[RawKms]:
-    conn = RawKms(server.endpoint, server.admin_key)
-    yield conn
-    conn.close()
+class Raw:
+    """Extension calls, each on a fresh connection (the server drops idle keep-alive
+    connections after a few seconds, and the commands in between take that long)."""
+
+    def __init__(self, server: InProcessServer) -> None:
+        self._server = server
+
+    def call(self, operation: str, payload: dict[str, Any]) -> Reply:
+        conn = RawKms(self._server.endpoint, self._server.admin_key)
+        try:
+            return conn.call(operation, payload)
+        finally:
+            conn.close()
+
+
+@pytest.fixture
+def raw(server: InProcessServer) -> Raw:
+    return Raw(server)
 
 
 def from_hsm(
@@ -124,7 +137,7 @@ def exposure_row(server: InProcessServer, key_arn: str) -> dict[str, Any]:
 
 
 def test_from_hsm_imports_the_token_key_and_records_its_lineage(
-    server: InProcessServer, kms: Any, raw: RawKms, softhsm_token: SoftHsmToken, tmp_path: Path
+    server: InProcessServer, kms: Any, raw: Raw, softhsm_token: SoftHsmToken, tmp_path: Path
 ) -> None:
     key_id = external_key(kms)
     out = succeeded(from_hsm(server, tmp_path, softhsm_token, key_id, "--key-label", "k1"))
@@ -237,7 +250,7 @@ def test_a_wrong_pin_or_no_pin_is_refused_without_showing_it(
     assert state(kms, key_id) == "PendingImport"
 
 
-def test_record_key_lineage_is_for_external_keys_only(kms: Any, raw: RawKms) -> None:
+def test_record_key_lineage_is_for_external_keys_only(kms: Any, raw: Raw) -> None:
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     lineage = {"KeyId": key_id, "TokenLabel": "t", "TokenSerial": "1", "KeyLabel": "k"}
     reply = raw.call("RecordKeyLineage", lineage)
