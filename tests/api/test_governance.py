@@ -330,7 +330,7 @@ def test_a_key_in_the_customers_hsm_is_refused_at_once_and_the_tenant_sees_it(
     )
     line = next(x for x in out.splitlines() if x.startswith(record_arn))
     assert status == 0 and "customer-hsm-only" in line
-    assert "HSM clusters: 1 (2000.00 USD/month)" in out
+    assert "HSM clusters: 1, HSMs: 2 (2000.00 USD/month)" in out
 
 
 def test_a_provider_access_that_fails_to_decrypt_leaves_no_trace_but_the_refusal(

@@ -86,6 +86,11 @@ def add_parser(commands: Any) -> None:
     flow.add_argument("--description", help="KeyMaterialDescription (symmetric keys)")
     flow.set_defaults(run=_guarded(_import))
 
+    from strongroom.cli import byok_approvals, byok_hsm
+
+    byok_hsm.add_parser(verbs)
+    byok_approvals.add_parsers(verbs)
+
 
 def _add_endpoint_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument(

@@ -29,14 +29,24 @@ def add_parser(commands: Any) -> None:
     exposure.add_argument("--key-usd", type=float, default=1.0, help="USD per key and month")
     exposure.add_argument("--hsm-usd", type=float, default=1000.0, help="USD per HSM and month")
     exposure.add_argument(
-        "--hsms-per-cluster", type=int, default=2, help="HSMs counted per HSM cluster"
+        "--hsms-per-cluster",
+        type=int,
+        default=2,
+        help="HSMs counted for a cluster that is no longer registered (a registered cluster "
+        "counts its tokens)",
     )
     exposure.set_defaults(run=_exposure)
 
 
 def _exposure(args: argparse.Namespace) -> int:
     from strongroom.kms.app import open_data_dir
-    from strongroom.kms.governance.exposure import Rates, build_report, provider_access_counts
+    from strongroom.kms.governance.exposure import (
+        Rates,
+        build_report,
+        import_expiries,
+        provider_access_counts,
+        registered_hsms,
+    )
     from strongroom.kms.storage.keys import KeyRepository
 
     data = open_data_dir(load_settings(args.data_dir))
@@ -52,7 +62,14 @@ def _exposure(args: argparse.Namespace) -> int:
                 keys.extend(page)
                 after = page[-1].key_id
         rates = Rates(args.key_usd, args.hsm_usd, args.hsms_per_cluster)
-        report = build_report(keys, provider_access_counts(data.db), data.clock.now(), rates)
+        report = build_report(
+            keys,
+            provider_access_counts(data.db),
+            data.clock.now(),
+            rates,
+            expiries=import_expiries(data.db, keys),
+            cluster_hsms=registered_hsms(data.db, keys),
+        )
     finally:
         data.db.engine.dispose()
     render = {"table": table, "json": _json, "html": html_page}[args.format]
@@ -64,7 +81,16 @@ def _json(report: ExposureReport) -> str:
     return json.dumps(report.to_json(), indent=2)
 
 
-_COLUMNS = ("Key", "Exposure", "Origin", "State", "Rotation", "Provider accesses", "USD/month")
+_COLUMNS = (
+    "Key",
+    "Exposure",
+    "Origin",
+    "State",
+    "Rotation",
+    "Import expiry",
+    "Provider accesses",
+    "USD/month",
+)
 
 
 def _cells(report: ExposureReport) -> list[tuple[str, ...]]:
@@ -75,6 +101,7 @@ def _cells(report: ExposureReport) -> list[tuple[str, ...]]:
             k.origin,
             k.state,
             k.rotation,
+            k.import_expiry or "-",
             str(k.provider_accesses),
             f"{k.monthly_usd:.2f}",
         )
@@ -92,7 +119,8 @@ def table(report: ExposureReport) -> str:
         for flag in k.flags:
             lines.append(f"{k.key_arn}: {flag}")
     lines.append(
-        f"HSM clusters: {len(report.hsm_clusters)} ({report.hsm_monthly_usd:.2f} USD/month)"
+        f"HSM clusters: {len(report.hsm_clusters)}, HSMs: {report.hsms} "
+        f"({report.hsm_monthly_usd:.2f} USD/month)"
     )
     lines.append(f"Estimated total: {report.total_monthly_usd:.2f} USD/month")
     return "\n".join(lines).rstrip()
@@ -114,6 +142,7 @@ def html_page(report: ExposureReport) -> str:
         f"<body><h1>Key exposure</h1><p>Generated {html.escape(report.generated_at)}</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         f"<ul>{flags}</ul>"
-        f"<p>HSM clusters: {len(report.hsm_clusters)} ({report.hsm_monthly_usd:.2f} USD/month). "
+        f"<p>HSM clusters: {len(report.hsm_clusters)}, HSMs: {report.hsms} "
+        f"({report.hsm_monthly_usd:.2f} USD/month). "
         f"Estimated total: {report.total_monthly_usd:.2f} USD/month.</p></body></html>"
     )

@@ -19,6 +19,7 @@ from strongroom.kms.api.server import AsgiApp, KmsApi
 from strongroom.kms.api.sigv4 import SigV4Verifier
 from strongroom.kms.api.sts import StsApi
 from strongroom.kms.audit.events import AuditSink
+from strongroom.kms.audit.parameters import RequestParameters, extension_plans, operation_plans
 from strongroom.kms.audit.store import ChainedAuditLog
 from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
@@ -184,7 +185,14 @@ def create_app(
     assert audit_sink is not None
     # Control-plane changes append their events in their own transaction (docs/adr/0006).
     durable = None if chained is None else chained.chain
-    pipeline = Pipeline(ctx, PolicyAuthorizer(policies, grants), audit_sink, durable)
+    # Extension operations' events show their (non-secret) parameters too.
+    parameters = RequestParameters(
+        {
+            **operation_plans(),
+            **extension_plans({name: members for name, (_, members) in EXTENSIONS.items()}),
+        }
+    )
+    pipeline = Pipeline(ctx, PolicyAuthorizer(policies, grants), audit_sink, durable, parameters)
     credentials = CredentialCache(identity, store)
     verifier: SigV4Verifier[Credential] = SigV4Verifier(
         region=settings.region,

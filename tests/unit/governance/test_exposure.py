@@ -80,6 +80,32 @@ def test_the_report_counts_accesses_and_costs() -> None:
     assert by_arn[IMPORTED.arn].rotation.startswith("manual only")
     assert by_arn[GOING.arn].monthly_usd == 0.0
     assert report.hsm_clusters == ("cluster-1",)
+    assert report.hsms == 2  # not registered: hsms_per_cluster
     assert report.hsm_monthly_usd == 2000.0
     assert report.total_monthly_usd == 2004.0
     assert report.counts == {PROVIDER_UNDER_QUORUM: 4, CUSTOMER_HSM_ONLY: 1}
+
+
+def test_hsms_are_counted_from_the_registered_cluster_and_expiry_is_shown() -> None:
+    second = replace(IN_HSM, key_id="6234abcd-12ab-34cd-56ef-1234567890ab")
+    gone = replace(
+        IN_HSM, key_id="7234abcd-12ab-34cd-56ef-1234567890ab", cloud_hsm_cluster_id="cluster-old"
+    )
+    report = build_report(
+        [IN_HSM, second, gone, IMPORTED, FROM_HSM, DEFAULT],
+        Counter(),
+        NOW,
+        Rates(key_usd_month=1.0, hsm_usd_month=1000.0, hsms_per_cluster=2),
+        expiries={IMPORTED.arn: "2026-12-01T00:00:00+00:00", FROM_HSM.arn: "does not expire"},
+        cluster_hsms={"cluster-1": 3},
+    )
+    by_arn = {k.key_arn: k for k in report.keys}
+    assert by_arn[IMPORTED.arn].import_expiry == "2026-12-01T00:00:00+00:00"
+    assert by_arn[FROM_HSM.arn].import_expiry == "does not expire"
+    assert by_arn[DEFAULT.arn].import_expiry is None
+    # cluster-1 is registered with 3 tokens (counted once for its two keys); cluster-old is
+    # no longer registered and falls back to hsms_per_cluster.
+    assert report.hsm_clusters == ("cluster-1", "cluster-old")
+    assert report.hsms == 5
+    assert report.hsm_monthly_usd == 5000.0
+    assert report.total_monthly_usd == 5006.0

@@ -63,6 +63,21 @@ def operation_plans() -> dict[str, dict[str, Any]]:
     return plans
 
 
+def extension_plans(extensions: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, Any]]:
+    """Plans for Strongroom's extension operations, from the model shapes of their members
+    (the same shapes that validate them), so their events show their parameters too."""
+    shapes = Loader().load_service_model("kms", "service-2")["shapes"]
+    plans: dict[str, dict[str, Any]] = {}
+    for name, members in extensions.items():
+        plan = {}
+        for member, shape in members.items():
+            sub = _plan(shapes, shape)
+            if sub is not _HIDDEN:
+                plan[member] = sub
+        plans[name] = plan
+    return plans
+
+
 _FLAT_MAP = ("values", None)  # a map of scalars (EncryptionContext): kept as it is
 
 

@@ -13,25 +13,33 @@ Imported keys (Origin EXTERNAL) are provider-held, but the customer can delete t
 once. Imported material that was exported from an HSM token (``hsm_lineage``) is flagged
 "protection lowered": it was HSM-only once and is within the provider's reach now. Costs are
 estimates at configurable monthly rates (1 USD per key, 1,000 USD per HSM by default; a custom
-key store's cluster is counted as ``hsms_per_cluster`` HSMs, 2 by default, the recommended
-pair). Keys pending deletion are not charged, as in AWS.
+key store's cluster counts its registered tokens as HSMs). Keys pending deletion are not
+charged, as in AWS.
+
+Import expiry: for every imported key, when its material expires (the earliest ValidTo the key
+depends on, as DescribeKey shows it), "does not expire", or "no material imported". HSMs: a
+registered cluster counts as many HSMs as it has tokens (``CustomKeyStoreRepository``'s cluster
+registry); a cluster no longer registered falls back to ``hsms_per_cluster``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import orjson
 from sqlalchemy import select
 
+from strongroom.kms.domain import imports
 from strongroom.kms.domain.enums import KeyState, Origin
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.governance.transparency import EVENT_NAME
 from strongroom.kms.storage import schema
+from strongroom.kms.storage.custom_key_stores import CustomKeyStoreRepository
 from strongroom.kms.storage.database import Database
+from strongroom.kms.storage.imports import ImportRepository
 
 PROVIDER_UNDER_QUORUM = "provider-under-quorum"
 CUSTOMER_HSM_ONLY = "customer-hsm-only"
@@ -42,7 +50,7 @@ PROTECTION_LOWERED = "protection lowered"
 class Rates:
     key_usd_month: float = 1.0
     hsm_usd_month: float = 1000.0
-    hsms_per_cluster: int = 2
+    hsms_per_cluster: int = 2  # for a cluster that is no longer registered
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,7 @@ class KeyExposure:
 class ExposureReport:
     keys: tuple[KeyExposure, ...]
     hsm_clusters: tuple[str, ...]
+    hsms: int
     hsm_monthly_usd: float
     total_monthly_usd: float
     generated_at: str
@@ -132,12 +141,49 @@ def provider_access_counts(db: Database) -> Counter[str]:
     return counts
 
 
+NO_EXPIRY = "does not expire"
+NOT_IMPORTED = "no material imported"
+
+
+def import_expiries(db: Database, keys: Iterable[KeyRecord]) -> dict[str, str]:
+    """Per imported key (by ARN): its material's expiry, as DescribeKey's ValidTo shows it."""
+    repo = ImportRepository(db)
+    found: dict[str, str] = {}
+    for key in keys:
+        if key.origin is not Origin.EXTERNAL:
+            continue
+        shown = imports.metadata(repo.materials(key.key_id), key)
+        valid_to = shown.get("ValidTo")
+        if isinstance(valid_to, float):
+            found[key.arn] = datetime.fromtimestamp(valid_to, UTC).isoformat()
+        else:
+            found[key.arn] = NO_EXPIRY if shown else NOT_IMPORTED
+    return found
+
+
+def registered_hsms(db: Database, keys: Iterable[KeyRecord]) -> dict[str, int]:
+    """Per HSM cluster the keys use: the number of tokens (HSMs) registered for it."""
+    repo = CustomKeyStoreRepository(db)
+    counts: dict[str, int] = {}
+    for cluster_id in {k.cloud_hsm_cluster_id for k in keys if k.cloud_hsm_cluster_id}:
+        cluster = repo.get_cluster(cluster_id)
+        if cluster is not None:
+            counts[cluster_id] = len(cluster.token_labels)
+    return counts
+
+
 def build_report(
     keys: Iterable[KeyRecord],
     accesses: Counter[str],
     now: datetime,
     rates: Rates = Rates(),
+    *,
+    expiries: Mapping[str, str] | None = None,
+    cluster_hsms: Mapping[str, int] | None = None,
 ) -> ExposureReport:
+    """``expiries``: :func:`import_expiries`; ``cluster_hsms``: :func:`registered_hsms`."""
+    expiries = expiries or {}
+    cluster_hsms = cluster_hsms or {}
     rows = []
     clusters: set[str] = set()
     for key in sorted(keys, key=lambda k: (k.account_id, k.key_id)):
@@ -155,15 +201,17 @@ def build_report(
                 how=how,
                 flags=flags,
                 rotation=rotation_status(key),
-                import_expiry=None,  # set once imported material records its ValidTo
+                import_expiry=expiries.get(key.arn),
                 provider_accesses=accesses.get(key.arn, 0),
                 monthly_usd=rates.key_usd_month if charged else 0.0,
             )
         )
-    hsm_cost = len(clusters) * rates.hsms_per_cluster * rates.hsm_usd_month
+    hsms = sum(cluster_hsms.get(c, rates.hsms_per_cluster) for c in clusters)
+    hsm_cost = hsms * rates.hsm_usd_month
     return ExposureReport(
         keys=tuple(rows),
         hsm_clusters=tuple(sorted(clusters)),
+        hsms=hsms,
         hsm_monthly_usd=hsm_cost,
         total_monthly_usd=hsm_cost + sum(r.monthly_usd for r in rows),
         generated_at=now.isoformat(),

@@ -11,6 +11,7 @@ stored until material is imported, and a token opens only for its own key.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 from strongroom.kms.domain import imports, states
 from strongroom.kms.domain.enums import KeySpec, KeyState, Origin
@@ -28,6 +29,7 @@ from strongroom.kms.domain.states import OpClass
 from strongroom.kms.errors import (
     InvalidImportTokenException,
     KMSInternalException,
+    KMSInvalidStateException,
     NotFoundException,
     UnsupportedOperationException,
     ValidationException,
@@ -37,6 +39,7 @@ from strongroom.kms.service.context import ServiceContext
 from strongroom.kms.service.paging import page
 from strongroom.kms.service.pipeline import Call, Operation, Response, managed_key
 from strongroom.kms.storage.imports import ImportRepository, MaterialChange
+from strongroom.kms.storage.protection import ProtectionRepository
 
 _TOKEN_VERSION = b"\x01"
 # One per worker process: wrapping keys are made ahead, off the event loop.
@@ -89,6 +92,17 @@ def _open_token(ctx: ServiceContext, key: KeyRecord, token: bytes) -> ImportPara
     return ImportParameters.decode(payload)
 
 
+def _check_no_pending_approval(ctx: ServiceContext, key: KeyRecord, now: datetime) -> None:
+    """A key whose HSM lineage waits for the tenant's approval takes no material before it
+    is approved (docs/adr/0009): the import is the act that lowers protection."""
+    pending = ProtectionRepository(ctx.db).open_change_for_key(key.key_id, now)
+    if pending is not None:
+        raise KMSInvalidStateException(
+            f"{key.arn} waits for approval of protection change {pending.change_id}; key "
+            "material cannot be imported before it is approved."
+        )
+
+
 def _check_material(spec: KeySpec, material: bytes) -> None:
     if imports.is_private_key_spec(spec):
         wrapping.check_private_key(spec.value, material)
@@ -108,6 +122,7 @@ def import_key_material(call: Call) -> Response:
         raise ValidationException(
             f"{symmetric_only[0]} is valid only for symmetric encryption keys."
         )
+    _check_no_pending_approval(ctx, key, now)
     parameters = _open_token(ctx, key, request["ImportToken"])
     parameters.check_valid(now)
     material = wrapping.unwrap(

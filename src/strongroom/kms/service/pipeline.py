@@ -140,14 +140,16 @@ class Pipeline:
         authorizer: Authorizer,
         audit: AuditSink,
         durable: AuditChain | None = None,
+        parameters: RequestParameters | None = None,
     ) -> None:
         """``audit`` takes data-plane events (group-committed); ``durable``, when given, writes
-        the events of successful control-plane changes in the change's own transaction."""
+        the events of successful control-plane changes in the change's own transaction.
+        ``parameters`` picks what events show of requests (default: the model's operations)."""
         self.ctx = ctx
         self.authorizer = authorizer
         self._audit = audit
         self._durable = durable
-        self._parameters = RequestParameters()
+        self._parameters = parameters or RequestParameters()
 
     def execute(
         self, operation: Operation, request: Request, caller: Caller, request_id: str

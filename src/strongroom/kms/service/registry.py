@@ -22,7 +22,9 @@ from strongroom.kms.service import (
     key_agreement,
     key_policies,
     keys,
+    lineage,
     macs,
+    protection,
     provider_accesses,
     rotation,
     signing,
@@ -68,4 +70,6 @@ OPERATIONS: Mapping[str, Operation] = _build()
 # of the model.
 EXTENSIONS: Mapping[str, tuple[Operation, Mapping[str, str]]] = MappingProxyType(
     {op.name: (op, provider_accesses.INPUT_MEMBERS) for op in provider_accesses.EXTENSIONS}
+    | {op.name: (op, lineage.INPUT_MEMBERS) for op in lineage.EXTENSIONS}
+    | {op.name: (op, protection.INPUT_MEMBERS[op.name]) for op in protection.EXTENSIONS}
 )

@@ -236,6 +236,48 @@ custom_key_stores = Table(
     UniqueConstraint("account_id", "name", name="uq_custom_key_store_name"),
 )
 
+# --- Tenant protection policies (kms/domain/protection.py, docs/adr/0009) -----------------
+# One policy per account: M of the listed approvers must approve lowering a key's protection.
+protection_policies = Table(
+    "protection_policies",
+    metadata,
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), primary_key=True),
+    Column("required_approvals", Integer, nullable=False),
+    Column("approvers", Text, nullable=False),  # JSON list of IAM principal ARNs
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# Acts waiting for the tenant's approvals; executed_at is set once, by a conditional update.
+protection_changes = Table(
+    "protection_changes",
+    metadata,
+    Column("change_id", String(64), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("key_id", String(64)),
+    Column("parameters", Text, nullable=False),  # canonical JSON
+    Column("requested_by", String(2048), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("executed_at", UtcDateTime()),
+    Index("ix_protection_changes_account", "account_id", "created_at"),
+    Index("ix_protection_changes_key", "key_id"),
+)
+
+# One row per approver and change: the approver's own SigV4-authenticated call.
+protection_approvals = Table(
+    "protection_approvals",
+    metadata,
+    Column(
+        "change_id",
+        String(64),
+        ForeignKey("protection_changes.change_id"),
+        primary_key=True,
+    ),
+    Column("principal_arn", String(2048), primary_key=True),
+    Column("approved_at", UtcDateTime(), nullable=False),
+)
+
 # Every change that a worker's cache may hold is appended here in the same transaction as the
 # change; workers poll it to evict stale entries (see service/cache.py).
 changes = Table(
