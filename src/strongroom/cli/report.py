@@ -26,8 +26,12 @@ def add_parser(commands: Any) -> None:
     add_data_dir(exposure)
     exposure.add_argument("--account", help="only this account's keys")
     exposure.add_argument("--format", choices=("table", "json", "html"), default="table")
-    exposure.add_argument("--key-usd", type=float, default=1.0, help="USD per key and month")
-    exposure.add_argument("--hsm-usd", type=float, default=1000.0, help="USD per HSM and month")
+    exposure.add_argument(
+        "--key-usd", type=float, help="USD per key and month (default: key_usd_month, 1)"
+    )
+    exposure.add_argument(
+        "--hsm-usd", type=float, help="USD per HSM and month (default: hsm_usd_month, 1000)"
+    )
     exposure.add_argument(
         "--hsms-per-cluster",
         type=int,
@@ -40,36 +44,20 @@ def add_parser(commands: Any) -> None:
 
 def _exposure(args: argparse.Namespace) -> int:
     from strongroom.kms.app import open_data_dir
-    from strongroom.kms.governance.exposure import (
-        Rates,
-        build_report,
-        import_expiries,
-        provider_access_counts,
-        registered_hsms,
-    )
-    from strongroom.kms.storage.keys import KeyRepository
+    from strongroom.kms.governance.exposure import Rates, accounts_report
 
-    data = open_data_dir(load_settings(args.data_dir))
+    settings = load_settings(args.data_dir)
+    data = open_data_dir(settings)
     try:
         accounts = (
             [args.account] if args.account else [a.account_id for a in data.admin.list_accounts()]
         )
-        repo = KeyRepository(data.db)
-        keys = []
-        for account in accounts:
-            after = None
-            while page := repo.list_keys(account, after, 1000):
-                keys.extend(page)
-                after = page[-1].key_id
-        rates = Rates(args.key_usd, args.hsm_usd, args.hsms_per_cluster)
-        report = build_report(
-            keys,
-            provider_access_counts(data.db),
-            data.clock.now(),
-            rates,
-            expiries=import_expiries(data.db, keys),
-            cluster_hsms=registered_hsms(data.db, keys),
+        rates = Rates(
+            settings.key_usd_month if args.key_usd is None else args.key_usd,
+            settings.hsm_usd_month if args.hsm_usd is None else args.hsm_usd,
+            args.hsms_per_cluster,
         )
+        report = accounts_report(data.db, accounts, data.clock.now(), rates)
     finally:
         data.db.engine.dispose()
     render = {"table": table, "json": _json, "html": html_page}[args.format]

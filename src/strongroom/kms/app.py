@@ -179,6 +179,7 @@ def create_app(
         usage,
         policies,
         custom_stores=custom_stores,
+        cost_rates=(settings.key_usd_month, settings.hsm_usd_month),
     )
     chained = ChainedAuditLog(db, store, settings.region, clock.now) if audit is None else None
     audit_sink = audit or chained

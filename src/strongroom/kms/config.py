@@ -43,6 +43,9 @@ class Settings:
     hsm_key_label: str = "strongroom-root-v1"
     hsm_pin_file: str = ""
     hsm_pin_env: str = "STRONGROOM_HSM_PIN"
+    # Rates of the exposure report's cost estimate (the source's figures).
+    key_usd_month: float = 1.0
+    hsm_usd_month: float = 1000.0
 
     @property
     def root_key_path(self) -> Path:

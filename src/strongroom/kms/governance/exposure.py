@@ -40,6 +40,7 @@ from strongroom.kms.storage import schema
 from strongroom.kms.storage.custom_key_stores import CustomKeyStoreRepository
 from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.imports import ImportRepository
+from strongroom.kms.storage.keys import KeyRepository
 
 PROVIDER_UNDER_QUORUM = "provider-under-quorum"
 CUSTOMER_HSM_ONLY = "customer-hsm-only"
@@ -216,4 +217,25 @@ def build_report(
         total_monthly_usd=hsm_cost + sum(r.monthly_usd for r in rows),
         generated_at=now.isoformat(),
         counts=dict(Counter(r.exposure for r in rows)),
+    )
+
+
+def accounts_report(
+    db: Database, accounts: Iterable[str], now: datetime, rates: Rates = Rates()
+) -> ExposureReport:
+    """The report over every key of ``accounts``, read from the database."""
+    repo = KeyRepository(db)
+    keys: list[KeyRecord] = []
+    for account in accounts:
+        after = None
+        while page := repo.list_keys(account, after, 1000):
+            keys.extend(page)
+            after = page[-1].key_id
+    return build_report(
+        keys,
+        provider_access_counts(db),
+        now,
+        rates,
+        expiries=import_expiries(db, keys),
+        cluster_hsms=registered_hsms(db, keys),
     )

@@ -31,3 +31,5 @@ class ServiceContext:
     policies: PolicyCache
     # Custom key stores (None where a caller builds a context without them, e.g. tools).
     custom_stores: CustomKeyStoreConnections | None = None
+    # USD per key and per HSM and month, for the exposure report's cost estimate.
+    cost_rates: tuple[float, float] = (1.0, 1000.0)

@@ -17,6 +17,7 @@ from strongroom.kms.service import (
     datakey_pairs,
     datakeys,
     encapsulation,
+    exposure_report,
     grants,
     importing,
     key_agreement,
@@ -71,5 +72,6 @@ OPERATIONS: Mapping[str, Operation] = _build()
 EXTENSIONS: Mapping[str, tuple[Operation, Mapping[str, str]]] = MappingProxyType(
     {op.name: (op, provider_accesses.INPUT_MEMBERS) for op in provider_accesses.EXTENSIONS}
     | {op.name: (op, lineage.INPUT_MEMBERS) for op in lineage.EXTENSIONS}
+    | {op.name: (op, exposure_report.INPUT_MEMBERS) for op in exposure_report.EXTENSIONS}
     | {op.name: (op, protection.INPUT_MEMBERS[op.name]) for op in protection.EXTENSIONS}
 )

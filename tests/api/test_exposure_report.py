@@ -1,0 +1,79 @@
+"""GetExposureReport: a tenant fetches the exposure report of its own keys through the API."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from strongroom.kms.app import open_data_dir
+from strongroom.kms.config import Settings
+from strongroom.kms.service.admin import ADMINISTRATOR_POLICY, IssuedAccessKey
+from tests.support.hsm_clusters import register_cluster
+from tests.support.raw_kms import RawKms
+from tests.support.servers import InProcessServer, in_process_server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
+    with in_process_server(tmp_path_factory.mktemp("exposure")) as running:
+        yield running
+
+
+def report(server: InProcessServer, key: IssuedAccessKey | None = None) -> dict[str, Any]:
+    conn = RawKms(server.endpoint, key or server.admin_key)
+    try:
+        reply = conn.call("GetExposureReport", {})
+    finally:
+        conn.close()
+    assert reply.status == 200, reply
+    return dict(reply.body["ExposureReport"])
+
+
+def other_tenant(server: InProcessServer) -> IssuedAccessKey:
+    data = open_data_dir(Settings(data_dir=server.data_dir))
+    try:
+        account = data.admin.create_account(f"t-{uuid.uuid4().hex[:6]}").account_id
+        data.admin.create_user(account, "admin")
+        data.admin.put_user_policy(account, "admin", "Admin", ADMINISTRATOR_POLICY)
+        return data.admin.create_access_key(account, "admin")
+    finally:
+        data.db.engine.dispose()
+
+
+def test_a_tenant_gets_the_verdict_for_each_kind_of_key(server: InProcessServer) -> None:
+    client = server.client()
+    default = client.create_key()["KeyMetadata"]["Arn"]
+    imported = client.create_key(Origin="EXTERNAL")["KeyMetadata"]["Arn"]
+    cluster = register_cluster(server.data_dir, hsms=3)
+    store_id = client.create_custom_key_store(
+        CustomKeyStoreName="report-hsm",
+        CloudHsmClusterId=cluster.cluster_id,
+        TrustAnchorCertificate=cluster.trust_anchor,
+        KeyStorePassword=cluster.password,
+    )["CustomKeyStoreId"]
+    client.connect_custom_key_store(CustomKeyStoreId=store_id)
+    in_hsm = client.create_key(CustomKeyStoreId=store_id, Origin="AWS_CLOUDHSM")["KeyMetadata"]
+
+    seen = report(server)
+    rows = {row["key_arn"]: row for row in seen["keys"]}
+    assert rows[default]["exposure"] == "provider-under-quorum"
+    assert rows[imported]["exposure"] == "provider-under-quorum"
+    assert rows[imported]["import_expiry"] == "no material imported"
+    assert rows[in_hsm["Arn"]]["exposure"] == "customer-hsm-only"
+    assert rows[in_hsm["Arn"]]["provider_accesses"] == 0
+    # Costs from the configured rates: 1 USD per key, 1,000 USD per HSM of the cluster.
+    assert seen["hsm_clusters"] == [cluster.cluster_id]
+    assert seen["hsms"] == 3
+    assert seen["hsm_monthly_usd"] == 3000.0
+    assert seen["total_monthly_usd"] == 3000.0 + len(rows)
+
+
+def test_a_tenant_sees_only_its_own_keys(server: InProcessServer) -> None:
+    mine = server.client().create_key()["KeyMetadata"]["Arn"]
+    theirs = report(server, other_tenant(server))
+    assert theirs["keys"] == []
+    assert mine not in str(theirs)
+    assert theirs["total_monthly_usd"] == 0.0
