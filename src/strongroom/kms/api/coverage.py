@@ -7,7 +7,7 @@ when the committed file differs from what the code says.
 from __future__ import annotations
 
 from strongroom.kms.api.model import ServiceModel
-from strongroom.kms.service.registry import OPERATIONS
+from strongroom.kms.service.registry import EXTENSIONS, OPERATIONS
 
 NOTES: dict[str, str] = {
     "CreateKey": (
@@ -88,6 +88,20 @@ def render() -> str:
         actions = ", ".join(f"`{a}`" for a in dict.fromkeys(operation.actions))
         dry_run = "yes" if operation.dry_run else ""
         lines.append(f"| {name} | yes | {actions} | {dry_run} | {NOTES.get(name, '')} |")
+    lines += [
+        "",
+        "## Strongroom extensions",
+        "",
+        "Operations AWS does not have, on the same endpoint and protocol (`X-Amz-Target:",
+        "TrentService.<Name>`, SigV4, JSON); see docs/security.md.",
+        "",
+        "| Operation | IAM action(s) | Input members |",
+        "|---|---|---|",
+    ]
+    for name, (operation, members) in sorted(EXTENSIONS.items()):
+        actions = ", ".join(f"`{a}`" for a in dict.fromkeys(operation.actions))
+        inputs = ", ".join(f"`{m}`" for m in members) or "(none)"
+        lines.append(f"| {name} | {actions} | {inputs} |")
     return "\n".join(lines) + "\n"
 
 
