@@ -109,10 +109,11 @@ def open_root_key(settings: Settings, db: Database, *, create: bool) -> RootKeyP
             + (
                 "; run `strongroom admin migrate-root-key`"
                 if recorded.startswith(FILE)
-                else "; if a migrate-root-key or rotate-root-key was interrupted after its "
-                "commit, name that key in the configuration (hsm_key_label, and "
-                "hsm_token_label if the rotation moved to another token: see its "
-                "ExecuteGovernanceAction event) or run the migration again to finish"
+                else "; if a migrate-root-key was interrupted, run it again to finish"
+                if settings.root_key == FILE
+                else "; if a rotate-root-key was interrupted after its commit, name that key in "
+                "the configuration (hsm_key_label, and hsm_token_label if the rotation moved to "
+                "another token: its ExecuteGovernanceAction event says)"
             )
         )
     if recorded is None and settings.root_key_path.exists():
