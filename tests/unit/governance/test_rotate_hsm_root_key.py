@@ -92,6 +92,7 @@ def test_an_hsm_root_key_rotates_to_a_new_label_generated_in_the_token(
     summary = _rotate(settings, {"keyLabel": "root-v2"})
     assert summary["previousRootKey"] == "pkcs11:root-v1"
     assert summary["rootKey"] == "pkcs11:root-v2"
+    assert isinstance(summary["rewrappedSecrets"], int)
     assert summary["rewrappedSecrets"] >= 3  # access key, audit signing key, fingerprint key
     config = tomllib.loads((tmp_path / "d" / "strongroom.toml").read_text())
     assert config["hsm_key_label"] == "root-v2"
