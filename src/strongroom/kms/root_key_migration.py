@@ -163,7 +163,7 @@ def write_config(path: Path, updates: dict[str, str]) -> None:
         with path.open("rb") as handle:
             current = tomllib.load(handle)
     current.update(updates)
-    lines = ["# Written by strongroom admin migrate-root-key; settings as in docs/configuration."]
+    lines = ["# Written by strongroom (migrate-root-key, rotate-root-key); see docs/configuration."]
     for name, value in current.items():
         text = json.dumps(value) if isinstance(value, str) else str(value).lower()
         lines.append(f"{name} = {text}")

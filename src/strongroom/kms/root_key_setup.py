@@ -21,7 +21,12 @@ from strongroom.kms.config import ConfigError, Settings
 from strongroom.kms.keystores.pkcs11 import Pkcs11Error
 from strongroom.kms.keystores.root_key_hsm import HsmRootKey
 from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyProvider
-from strongroom.kms.root_key_files import FILE, file_descriptor, file_root_key_in_force
+from strongroom.kms.root_key_files import (
+    FILE,
+    file_descriptor,
+    file_root_key_in_force,
+    is_file_descriptor,
+)
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.database import Database
 
@@ -95,7 +100,7 @@ def open_root_key(settings: Settings, db: Database, *, create: bool) -> RootKeyP
             return recorded_root_key(conn)
 
     recorded = reread()
-    if settings.root_key == FILE and (recorded is None or recorded.startswith(FILE)):
+    if settings.root_key == FILE and (recorded is None or is_file_descriptor(recorded)):
         key = file_root_key_in_force(settings.root_key_path, recorded, reread, datetime.now(UTC))
         if recorded is None:
             with db.transaction() as conn:
@@ -108,7 +113,7 @@ def open_root_key(settings: Settings, db: Database, *, create: bool) -> RootKeyP
             f"configuration names {wanted!r}"
             + (
                 "; run `strongroom admin migrate-root-key`"
-                if recorded.startswith(FILE)
+                if is_file_descriptor(recorded)
                 else "; if a migrate-root-key was interrupted, run it again to finish"
                 if settings.root_key == FILE
                 else "; if a rotate-root-key was interrupted after its commit, name that key in "
