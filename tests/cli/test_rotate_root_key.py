@@ -21,7 +21,7 @@ from strongroom.kms.domain.ids import key_arn
 from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyUnwrapFailed
 from strongroom.kms.keystores.software import material_aad
-from strongroom.kms.root_key_files import file_descriptor
+from strongroom.kms.root_key_files import file_descriptor, no_server_running
 from tests.support.byok import OAEP_256, error_of, external_key, wrapped
 from tests.support.processes import strongroom
 from tests.support.servers import server_process
@@ -159,3 +159,13 @@ def test_a_quorum_rotates_the_file_root_key_and_every_key_keeps_working(tmp_path
     ]
     assert done[-1]["additionalEventData"]["outcome"]["rootKey"] == outcome["rootKey"]
     assert old.hex() not in trail.stdout and new.hex() not in trail.stdout
+
+
+def test_a_server_does_not_start_while_the_root_key_changes(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o700)
+    with no_server_running(data_dir):  # what rotation and migration hold while they run
+        refused = strongroom("serve", "--data-dir", str(data_dir), "--port", "1")
+    assert refused.returncode == 2
+    assert "is being rotated or migrated" in refused.stderr
+    assert not (data_dir / "root.key").exists()  # it stopped before creating anything
