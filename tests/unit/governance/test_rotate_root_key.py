@@ -240,3 +240,19 @@ def test_parameters_are_checked_when_proposed_and_when_executed(gov: Governed) -
     _execute(gov, first)
     with pytest.raises(GovernanceError, match="propose the rotation again"):
         _execute(gov, second)  # it replaces a root key that is no longer in force
+
+
+def test_a_crash_between_the_link_and_the_rename_is_finished_too(gov: Governed) -> None:
+    data_dir = gov.data.settings.data_dir
+    old = (data_dir / "root.key").read_bytes()
+    summary = _execute(gov, _approved(gov))
+    new = (data_dir / "root.key").read_bytes()
+    # The old key was linked as retired, root.key.next not yet renamed over root.key.
+    (data_dir / "root.key").rename(data_dir / "root.key.next")
+    os.link(data_dir / str(summary["retiredRootKeyFile"]), data_dir / "root.key")
+
+    reopened = open_data_dir(gov.data.settings)
+    reopened.db.engine.dispose()
+    assert (data_dir / "root.key").read_bytes() == new
+    assert not (data_dir / "root.key.next").exists()
+    assert {p.read_bytes() for p in data_dir.glob("root.key.retired-*")} == {old}
