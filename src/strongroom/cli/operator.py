@@ -60,21 +60,7 @@ def add_parser(commands: Any) -> None:
     propose.add_argument("--key", type=Path, required=True, help="your private key file")
     propose.add_argument("--justification", required=True)
     propose.add_argument("--expires-in-hours", type=float, default=24.0)
-    propose.add_argument("--key-id", help="provider-decrypt: the tenant key (id or ARN)")
-    propose.add_argument(
-        "--ciphertext-file",
-        type=Path,
-        action="append",
-        default=[],
-        help="provider-decrypt: a file holding one ciphertext blob (repeatable)",
-    )
-    propose.add_argument("--encryption-context", help="provider-decrypt: a JSON object")
-    propose.add_argument("--reason-code", help="provider-decrypt: e.g. LEGAL_ORDER")
-    propose.add_argument("--reference", help="provider-decrypt: e.g. the court order number")
-    propose.add_argument("--name", help="enrol-operator / remove-operator: the operator")
-    propose.add_argument("--public-key", type=Path, help="enrol-operator: PUBKEY.pem")
-    propose.add_argument("--threshold", type=int, help="set-threshold: the new M")
-    propose.add_argument("--cluster-id", help="remove-hsm-cluster: the cluster")
+    _add_action_options(propose)
     propose.set_defaults(run=_with_quorum(_propose))
 
     approve = verbs.add_parser("approve", help="sign a proposal with your private key")
@@ -98,6 +84,33 @@ def add_parser(commands: Any) -> None:
     execute.add_argument("--key", type=Path, required=True)
     execute.add_argument("--out", type=Path, help="provider-decrypt: where the plaintexts go")
     execute.set_defaults(run=_with_quorum(_execute))
+
+
+def _add_action_options(propose: argparse.ArgumentParser) -> None:
+    """The parameters of each action (only the proposed action's are used)."""
+    propose.add_argument("--key-id", help="provider-decrypt: the tenant key (id or ARN)")
+    propose.add_argument(
+        "--ciphertext-file",
+        type=Path,
+        action="append",
+        default=[],
+        help="provider-decrypt: a file holding one ciphertext blob (repeatable)",
+    )
+    propose.add_argument("--encryption-context", help="provider-decrypt: a JSON object")
+    propose.add_argument("--reason-code", help="provider-decrypt: e.g. LEGAL_ORDER")
+    propose.add_argument("--reference", help="provider-decrypt: e.g. the court order number")
+    propose.add_argument("--name", help="enrol-operator / remove-operator: the operator")
+    propose.add_argument("--public-key", type=Path, help="enrol-operator: PUBKEY.pem")
+    propose.add_argument("--threshold", type=int, help="set-threshold: the new M")
+    propose.add_argument("--cluster-id", help="remove-hsm-cluster: the cluster")
+    propose.add_argument(
+        "--new-key-label",
+        help="rotate-root-key of an HSM root key: label of the new key (generated in the token)",
+    )
+    propose.add_argument(
+        "--new-token-label",
+        help="rotate-root-key of an HSM root key: another token (default: the same one)",
+    )
 
 
 def _keygen(args: argparse.Namespace) -> int:
@@ -217,6 +230,9 @@ def _parameters(args: argparse.Namespace) -> dict[str, object]:
         return {"threshold": args.threshold}
     if args.action == "remove-hsm-cluster":
         return {"clusterId": args.cluster_id}
+    if args.action == "rotate-root-key":
+        given = {"keyLabel": args.new_key_label, "tokenLabel": args.new_token_label}
+        return {name: value for name, value in given.items() if value is not None}
     return {}
 
 

@@ -69,7 +69,12 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from strongroom.kms.app import initialize
+    from strongroom.kms.root_key_files import hold_serve_lock
 
+    # Held (shared) until this process exits, so root key rotation and migration can tell
+    # that a server runs on this data directory and refuse (docs/keystores.md).
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    hold_serve_lock(settings.data_dir)
     data_dir, issued = initialize(settings)
     data_dir.db.engine.dispose()
     data_dir.store.close()  # the workers log in to an HSM themselves

@@ -90,10 +90,16 @@ class DataDir:
         """What quorum-approved acts work with in this data directory."""
         from strongroom.kms.governance.actions import GovernanceEnv
         from strongroom.kms.governance.proposals import Realm
+        from strongroom.kms.root_key_rotation import RootKeyRotation
 
         realm = Realm(self.store.store_id, self.settings.region)
         return GovernanceEnv(
-            self.db, KeyRepository(self.db), self.store, realm, clusters=self.hsm_clusters
+            self.db,
+            KeyRepository(self.db),
+            self.store,
+            realm,
+            clusters=self.hsm_clusters,
+            root_keys=RootKeyRotation(self.settings, self.store),
         )
 
 

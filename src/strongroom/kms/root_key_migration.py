@@ -16,6 +16,9 @@ The steps, and why in this order:
 A crash after 2 leaves data sealed under the HSM and a configuration naming the file: the
 server refuses to start with a message, and running the migration again finishes 3 and 4.
 Servers must be stopped while it runs: a running worker would keep wrapping under the old key.
+A ``strongroom serve`` holds a shared lock on ``serve.lock`` in the data directory; the migration
+takes it exclusively and is refused while a server runs (servers on other hosts sharing a
+PostgreSQL database are not seen: stop them).
 """
 
 from __future__ import annotations
@@ -37,8 +40,13 @@ from strongroom.kms.domain.ids import key_arn
 from strongroom.kms.keystores.root_key_file import load_root_key_file
 from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyProvider, RootKeyUnwrapFailed
 from strongroom.kms.keystores.software import material_aad, secret_aad
-from strongroom.kms.root_key_setup import (
+from strongroom.kms.root_key_files import (
     FILE,
+    file_descriptor,
+    is_file_descriptor,
+    no_server_running,
+)
+from strongroom.kms.root_key_setup import (
     hsm_descriptor,
     open_hsm_root_key,
     record_root_key,
@@ -103,7 +111,7 @@ def _rewrap(source: RootKeyProvider, target: RootKeyProvider, blob: bytes, aad: 
     data = source.unwrap(blob, aad)
     new = target.wrap(data, aad)
     if target.unwrap(new, aad) != data:  # pragma: no cover - a token returning garbage
-        raise MigrationError("the HSM root key did not unwrap what it had just wrapped")
+        raise MigrationError("the new root key did not unwrap what it had just wrapped")
     return new
 
 
@@ -125,7 +133,7 @@ def rewrap_all(
         except RootKeyUnwrapFailed:
             raise MigrationError(
                 f"material {row.material_id} of key {row.key_id} does not unwrap under the "
-                "file root key"
+                "root key in force"
             ) from None
         conn.execute(
             update(schema.key_materials).where(m.material_id == row.material_id).values(wrapped=new)
@@ -139,7 +147,7 @@ def rewrap_all(
                 new = _rewrap(source, target, value, aad)
             except RootKeyUnwrapFailed:
                 raise MigrationError(
-                    f"{sealed.table.name} {name} does not unwrap under the file root key"
+                    f"{sealed.table.name} {name} does not unwrap under the root key in force"
                 ) from None
             conn.execute(
                 update(sealed.table).where(ident == name).values({sealed.sealed_column: new})
@@ -155,7 +163,7 @@ def write_config(path: Path, updates: dict[str, str]) -> None:
         with path.open("rb") as handle:
             current = tomllib.load(handle)
     current.update(updates)
-    lines = ["# Written by strongroom admin migrate-root-key; settings as in docs/configuration."]
+    lines = ["# Written by strongroom (migrate-root-key, rotate-root-key); see docs/configuration."]
     for name, value in current.items():
         text = json.dumps(value) if isinstance(value, str) else str(value).lower()
         lines.append(f"{name} = {text}")
@@ -174,6 +182,13 @@ def migrate_to_hsm(
     """Move the data directory of ``settings`` (file root key) to the HSM key of ``target``."""
     if settings.root_key != FILE:
         raise MigrationError("the configuration does not use the root.key file any more")
+    with no_server_running(settings.data_dir):
+        return _migrate_to_hsm(settings, target, pin, now)
+
+
+def _migrate_to_hsm(
+    settings: Settings, target: Settings, pin: str, now: datetime
+) -> MigrationResult:
     descriptor = hsm_descriptor(target.hsm_key_label)
     db = Database.open(settings.database_url or sqlite_url(settings.data_dir))
     try:
@@ -184,13 +199,18 @@ def migrate_to_hsm(
             ).scalar_one_or_none()
         if store_id is None:
             raise MigrationError(f"{settings.data_dir} is not an initialised data directory")
-        if recorded not in (None, FILE, descriptor):
+        if not (recorded is None or is_file_descriptor(recorded) or recorded == descriptor):
             raise MigrationError(f"the data is sealed under {recorded!r}, not the root.key file")
         hsm = open_hsm_root_key(target, create=True, pin=pin)
         try:
             materials = secrets = 0
             if recorded != descriptor:  # else: an earlier run committed; finish steps 3 and 4
-                source = FileRootKey(load_root_key_file(settings.root_key_path))
+                file_key = load_root_key_file(settings.root_key_path)
+                if recorded not in (None, FILE, file_descriptor(file_key)):
+                    raise MigrationError(
+                        f"root.key is not the key the data is sealed under ({recorded})"
+                    )
+                source = FileRootKey(file_key)
                 with db.transaction() as conn:
                     if recorded_root_key(conn) != recorded:
                         raise MigrationError("the data directory changed during the migration")

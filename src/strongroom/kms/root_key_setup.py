@@ -1,8 +1,9 @@
 """Choosing and opening the default store's root key from the settings.
 
-The database records which root key its blobs are wrapped under (``meta.root_key``: ``file`` or
-``pkcs11:<key label>``), so a configuration that names another root key than the data was
-sealed with is refused at start with a message, instead of failing on the first unwrap.
+The database records which root key its blobs are wrapped under (``meta.root_key``:
+``file:<key check value>``, ``file`` from before rotation existed, or ``pkcs11:<key label>``),
+so a configuration or a ``root.key`` other than the one the data was sealed with is refused at
+start with a message, instead of failing on the first unwrap (root_key_files.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import insert, select, update
@@ -17,14 +19,18 @@ from sqlalchemy.engine import Connection
 
 from strongroom.kms.config import ConfigError, Settings
 from strongroom.kms.keystores.pkcs11 import Pkcs11Error
-from strongroom.kms.keystores.root_key_file import load_root_key_file
 from strongroom.kms.keystores.root_key_hsm import HsmRootKey
 from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyProvider
+from strongroom.kms.root_key_files import (
+    FILE,
+    file_descriptor,
+    file_root_key_in_force,
+    is_file_descriptor,
+)
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.database import Database
 
 META_NAME = "root_key"
-FILE = "file"
 _MAX_PIN_BYTES = 256
 
 
@@ -88,8 +94,18 @@ def open_root_key(settings: Settings, db: Database, *, create: bool) -> RootKeyP
 
     ``create`` (first start of a fresh data directory) may generate the HSM key and record it.
     """
-    with db.read() as conn:
-        recorded = recorded_root_key(conn)
+
+    def reread() -> str | None:
+        with db.read() as conn:
+            return recorded_root_key(conn)
+
+    recorded = reread()
+    if settings.root_key == FILE and (recorded is None or is_file_descriptor(recorded)):
+        key = file_root_key_in_force(settings.root_key_path, recorded, reread, datetime.now(UTC))
+        if recorded is None:
+            with db.transaction() as conn:
+                record_root_key(conn, file_descriptor(key))
+        return FileRootKey(key)
     wanted = FILE if settings.root_key == FILE else hsm_descriptor(settings.hsm_key_label)
     if recorded is not None and recorded != wanted:
         raise ConfigError(
@@ -97,24 +113,25 @@ def open_root_key(settings: Settings, db: Database, *, create: bool) -> RootKeyP
             f"configuration names {wanted!r}"
             + (
                 "; run `strongroom admin migrate-root-key`"
-                if recorded == FILE
+                if is_file_descriptor(recorded)
                 else "; if a migrate-root-key was interrupted, run it again to finish"
+                if settings.root_key == FILE
+                else "; if a rotate-root-key was interrupted after its commit, name that key in "
+                "the configuration (hsm_key_label, and hsm_token_label if the rotation moved to "
+                "another token: its ExecuteGovernanceAction event says)"
             )
         )
-    if settings.root_key == FILE:
-        provider: RootKeyProvider = FileRootKey(load_root_key_file(settings.root_key_path))
-    else:
-        if recorded is None and settings.root_key_path.exists():
-            raise ConfigError(
-                f"the data in {settings.data_dir} is sealed under its root.key file; move it "
-                "to the HSM with `strongroom admin migrate-root-key`"
-            )
-        if recorded is None and not create:
-            raise ConfigError(
-                f"{settings.data_dir} is not a Strongroom data directory (no root key "
-                "recorded); `strongroom serve --data-dir` creates one"
-            )
-        provider = open_hsm_root_key(settings, create=recorded is None)
+    if recorded is None and settings.root_key_path.exists():
+        raise ConfigError(
+            f"the data in {settings.data_dir} is sealed under its root.key file; move it "
+            "to the HSM with `strongroom admin migrate-root-key`"
+        )
+    if recorded is None and not create:
+        raise ConfigError(
+            f"{settings.data_dir} is not a Strongroom data directory (no root key "
+            "recorded); `strongroom serve --data-dir` creates one"
+        )
+    provider = open_hsm_root_key(settings, create=recorded is None)
     if recorded is None:
         with db.transaction() as conn:
             record_root_key(conn, wanted)

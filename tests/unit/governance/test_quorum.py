@@ -238,13 +238,6 @@ def _approved(gov: Governed, action: str, params: dict[str, str]) -> str:
     return pid
 
 
-def test_root_key_rotation_reports_what_is_missing(gov: Governed) -> None:
-    pid = _approved(gov, "rotate-root-key", {})
-    with pytest.raises(GovernanceError, match="not yet available for this store"):
-        gov.quorum.execute(pid, "bob", gov.sign("bob", pid))
-    assert gov.quorum.status(pid).state == "approved"
-
-
 def test_an_hsm_cluster_is_removed_under_quorum_unless_a_store_uses_it(gov: Governed) -> None:
     clusters = gov.data.hsm_clusters
     unknown = _approved(gov, "remove-hsm-cluster", {"clusterId": "cluster-abcdefghijk"})

@@ -45,6 +45,34 @@ class ClusterRegistry(Protocol):
         ...
 
 
+class AfterCommit(Protocol):
+    """What an act must do once its transaction has committed, or undo if it rolled back.
+
+    Root key rotation switches files after the commit (the database first: see
+    root_key_files.py); both steps also release what the act holds (locks, a token login).
+    """
+
+    def committed(self) -> Mapping[str, object]:
+        """Finish; what it returns is added to the outcome's summary (not audited)."""
+        ...
+
+    def rolled_back(self) -> None: ...
+
+
+class RootKeyRotator(Protocol):
+    """Rotation of the default store's root key (kms/root_key_rotation.py)."""
+
+    def check(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Normalised parameters (the root key in force, the target); GovernanceError."""
+        ...
+
+    def rotate(
+        self, conn: Connection, params: Mapping[str, Any], now: datetime
+    ) -> tuple[dict[str, object], AfterCommit]:
+        """Re-wrap everything in ``conn``; the summary and the after-commit step."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class GovernanceEnv:
     """What actions may use: the database, the keys and their material, the deployment."""
@@ -54,6 +82,7 @@ class GovernanceEnv:
     store: KeyStore
     realm: Realm
     clusters: ClusterRegistry | None = None
+    root_keys: RootKeyRotator | None = None
     materials: KeyCache = field(init=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +108,8 @@ class Outcome:
     output: bytes | None = field(default=None, repr=False)
     # Events for other trails than the provider's (a tenant's, for provider access).
     events: tuple[AuditEvent, ...] = ()
+    # Run by the quorum after the execution transaction commits or rolls back.
+    after_commit: AfterCommit | None = None
 
 
 class Action(Protocol):
@@ -189,22 +220,29 @@ def check_threshold(threshold: int, operators: int) -> None:
 class RotateRootKey:
     """Re-wrapping every material and sealed secret under a new root key, atomically.
 
-    The proposal flow handles it (propose, approve, list, show); the executor refuses until
-    re-wrapping exists for this store, and the refused proposal stays unexecuted.
+    Parameters: none for a file root key (a new random key); ``keyLabel`` (and optionally
+    ``tokenLabel``) for an HSM root key. Normalised with ``from``, the root key in force, so
+    operators sign which key is replaced and an approval cannot outlive another rotation.
     """
 
     name = "rotate-root-key"
 
+    def __init__(self, rotator: RootKeyRotator | None) -> None:
+        self._rotator = rotator
+
+    def _require(self) -> RootKeyRotator:
+        if self._rotator is None:
+            raise GovernanceError("this deployment cannot rotate its root key here")
+        return self._rotator
+
     def check(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
-        if params:
-            raise GovernanceError("rotate-root-key takes no parameters")
-        return {}
+        return self._require().check(conn, params)
 
     def run(self, conn: Connection, execution: Execution) -> Outcome:
-        raise GovernanceError(
-            "rotate-root-key is not yet available for this store (file root key); "
-            "the proposal stays unexecuted"
-        )
+        rotator = self._require()
+        params = rotator.check(conn, execution.proposal.parameters)
+        summary, after_commit = rotator.rotate(conn, params, execution.now)
+        return Outcome(summary, after_commit=after_commit)
 
 
 class RemoveHsmCluster:

@@ -21,7 +21,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -184,6 +184,21 @@ class Quorum:
     def execute(self, proposal_id: str, operator: str, signature: bytes) -> Outcome:
         """Run an approved proposal once; ``signature`` (over its bytes) proves the executor."""
         now = self._clock.now()
+        ran: list[Outcome] = []
+        try:
+            outcome = self._execute(proposal_id, operator, signature, now, ran)
+        except BaseException:
+            if ran and ran[0].after_commit is not None:
+                ran[0].after_commit.rolled_back()
+            raise
+        if outcome.after_commit is not None:
+            finished = outcome.after_commit.committed()
+            outcome = replace(outcome, summary={**outcome.summary, **finished})
+        return outcome
+
+    def _execute(
+        self, proposal_id: str, operator: str, signature: bytes, now: datetime, ran: list[Outcome]
+    ) -> Outcome:
         with (
             self._refusals_recorded(operator, "ExecuteGovernanceAction", proposal_id, now),
             self._env.db.transaction() as conn,
@@ -201,6 +216,7 @@ class Quorum:
                 raise GovernanceError(f"{proposal_id} has been executed already")
             execution = Execution(proposal, counted, operator, now, str(uuid.uuid4()))
             outcome = self._action(proposal.action, proposal.proposer, now).run(conn, execution)
+            ran.append(outcome)
             self._audit(
                 conn,
                 "ExecuteGovernanceAction",
@@ -243,7 +259,7 @@ class Quorum:
             "enrol-operator": EnrolOperator(),
             "remove-operator": RemoveOperator(),
             "set-threshold": SetThreshold(),
-            "rotate-root-key": RotateRootKey(),
+            "rotate-root-key": RotateRootKey(self._env.root_keys),
             "remove-hsm-cluster": RemoveHsmCluster(self._env.clusters),
         }
         found = actions.get(name)

@@ -101,6 +101,16 @@ class SoftwareKeyStore:
     def root(self) -> RootKeyProvider:
         return self._root
 
+    def use_root(self, root: RootKeyProvider) -> RootKeyProvider:
+        """Swap the root key provider; return the previous one.
+
+        For root key rotation: the process that re-wraps everything keeps working with the
+        new key inside the same transaction (the audit signing key is unsealed after the
+        re-wrap), and swaps back if the transaction rolls back.
+        """
+        previous, self._root = self._root, root
+        return previous
+
     def close(self) -> None:
         """Release the root key provider (an HSM login); the store is unusable afterwards."""
         self._root.close()
