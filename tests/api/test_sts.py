@@ -130,6 +130,33 @@ def test_caller_identity_of_a_role_key(server: InProcessServer, role_key: Issued
     assert identity["UserId"] != admin_id
 
 
+def test_every_authenticated_sts_call_is_audited(
+    server: InProcessServer, role_key: IssuedAccessKey
+) -> None:
+    before = len(server.audit.events)
+    reply = sts(server, role_key).get_caller_identity()
+    request_id = reply["ResponseMetadata"]["RequestId"]
+    events = [e for e in server.audit.events[before:] if e.request_id == request_id]
+    assert len(events) == 1
+    (event,) = events
+    assert event.event_source == "sts.amazonaws.com"
+    assert event.operation == "GetCallerIdentity"
+    assert event.principal_arn == f"arn:aws:iam::{role_key.account_id}:role/deployer"
+    assert event.access_key_id == role_key.access_key_id
+    assert event.error_code is None
+    assert event.source_ip == "127.0.0.1"
+    # A refused action is audited with its STS error code; a bad signature is not audited.
+    refused = signed(server, b"Action=AssumeRole&Version=2011-06-15")
+    assert refused.status == 400
+    wrong = IssuedAccessKey(server.admin_key.access_key_id, "not-the-secret-0123456789", "", "")
+    mid = len(server.audit.events)
+    sts_error(sts(server, wrong).get_caller_identity)
+    new = server.audit.events[before:]
+    assert [e.error_code for e in new if e.operation == "AssumeRole"] == ["InvalidAction"]
+    assert all(e.access_key_id != wrong.access_key_id or e.error_code for e in new)
+    assert not [e for e in server.audit.events[mid:] if e.event_source == "sts.amazonaws.com"]
+
+
 def test_bad_secret_is_signature_does_not_match(server: InProcessServer) -> None:
     wrong = IssuedAccessKey(server.admin_key.access_key_id, "not-the-secret-0123456789", "", "")
     code, status, message = sts_error(sts(server, wrong).get_caller_identity)

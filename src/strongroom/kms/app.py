@@ -219,7 +219,7 @@ def create_app(
         ServiceModel.load(),
         OPERATIONS,
         settings.max_body_bytes,
-        sts=StsApi(sts_verifier),
+        sts=StsApi(sts_verifier, audit_sink, clock.now),
         extensions=EXTENSIONS,
     )
     scheduler = LifecycleScheduler(ctx)

@@ -117,8 +117,15 @@ class KmsApi:
         else:
             raw_path = scope.get("raw_path") or b"/"
             query = scope.get("query_string", b"")
+            client = scope.get("client")
             status, payload = sts.respond(
-                scope["method"], raw_path, query, scope["headers"], body, request_id=request_id
+                scope["method"],
+                raw_path,
+                query,
+                scope["headers"],
+                body,
+                request_id=request_id,
+                source_ip=client[0] if client else "",
             )
         await _respond(send, status, payload, request_id, STS_CONTENT_TYPE)
 

@@ -13,11 +13,13 @@ differently. That mapping, and STS's own errors, live here and nowhere else.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 from strongroom.kms.api.sigv4 import SigV4Verifier
+from strongroom.kms.audit.events import STS_EVENT_SOURCE, AuditEvent, AuditSink
 from strongroom.kms.domain.principals import Principal
 from strongroom.kms.errors import (
     IncompleteSignatureException,
@@ -95,8 +97,15 @@ def as_sts_error(error: Exception) -> StsError:
 class StsApi:
     """Answers STS Query requests; today the one action ``GetCallerIdentity``."""
 
-    def __init__(self, verifier: SigV4Verifier[Credential]) -> None:
+    def __init__(
+        self,
+        verifier: SigV4Verifier[Credential],
+        audit: AuditSink | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         self._verifier = verifier
+        self._audit = audit
+        self._now = now or (lambda: datetime.now(UTC))
 
     def respond(
         self,
@@ -107,15 +116,22 @@ class StsApi:
         body: bytes,
         *,
         request_id: str,
+        source_ip: str = "",
     ) -> tuple[int, bytes]:
-        """(status, XML body) for one request; every failure becomes an STS error response."""
+        """(status, XML body) for one request; every failure becomes an STS error response.
+
+        Every authenticated request is audited (event source ``sts.amazonaws.com``), in the
+        caller's account, like KMS calls; one that fails authentication is not (as for KMS).
+        """
+        credential: Credential | None = None
+        action = "GetCallerIdentity"
         try:
             credential = self._verifier.verify(method, raw_path, query_string, headers, body)
             params = dict(
                 parse_qsl(query_string.decode("utf-8", "replace"), keep_blank_values=True)
             )
             params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-            action = params.get("Action")
+            action = params.get("Action") or ""
             if not action:
                 raise StsError("MissingAction", 400, "Missing Action")
             version = params.get("Version") or "NO_VERSION_SPECIFIED"
@@ -123,12 +139,29 @@ class StsApi:
                 raise StsError(
                     "InvalidAction", 400, f"Could not find operation {action} for version {version}"
                 )
-            return 200, caller_identity_xml(credential.principal, request_id)
-        except (StsError, KmsError) as error:
-            return self.error_response(error, request_id)
-        except Exception:
-            log.exception("internal error in STS request %s", request_id)
-            return self.error_response(_INTERNAL, request_id)
+            reply = 200, caller_identity_xml(credential.principal, request_id)
+            failed = None
+        except Exception as error:
+            if not isinstance(error, (StsError, KmsError)):
+                log.exception("internal error in STS request %s", request_id)
+            sts_error = as_sts_error(error)
+            reply, failed = (sts_error.status, error_xml(sts_error, request_id)), sts_error.code
+        if credential is not None and self._audit is not None:
+            self._audit.record(
+                AuditEvent(
+                    time=self._now(),
+                    request_id=request_id,
+                    account_id=credential.principal.account_id,
+                    principal_arn=credential.principal.arn,
+                    access_key_id=credential.access_key_id,
+                    source_ip=source_ip,
+                    operation=action or "UnknownAction",
+                    resources=(),
+                    error_code=failed,
+                    event_source=STS_EVENT_SOURCE,
+                )
+            )
+        return reply
 
     def error_response(self, error: Exception, request_id: str) -> tuple[int, bytes]:
         """(status, XML body) in STS's ``ErrorResponse`` shape."""

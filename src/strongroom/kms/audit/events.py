@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+KMS_EVENT_SOURCE = "kms.amazonaws.com"
+STS_EVENT_SOURCE = "sts.amazonaws.com"
+
 
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
@@ -24,6 +27,8 @@ class AuditEvent:
     request_parameters: Mapping[str, object] | None = None
     # What else the event needs to say (a provider access: who approved it, why, what ran).
     additional_data: Mapping[str, object] | None = None
+    # The AWS service the call belongs to (STS GetCallerIdentity is served on this endpoint).
+    event_source: str = KMS_EVENT_SOURCE
 
     @property
     def outcome(self) -> str:
@@ -36,7 +41,7 @@ class AuditEvent:
             "recipientAccountId": self.account_id,
             "userIdentity": {"arn": self.principal_arn, "accessKeyId": self.access_key_id},
             "sourceIPAddress": self.source_ip,
-            "eventSource": "kms.amazonaws.com",
+            "eventSource": self.event_source,
             "eventName": self.operation,
             "resources": [{"ARN": arn} for arn in self.resources],
             "outcome": self.outcome,

@@ -16,7 +16,6 @@ from strongroom.kms.domain.ids import UuidShapedIds
 
 _EVENT_IDS = UuidShapedIds()
 
-EVENT_SOURCE = "kms.amazonaws.com"
 EVENT_VERSION = "1.08"
 
 # CloudTrail marks KMS reads and cryptographic operations (Encrypt, Decrypt, GenerateDataKey,
@@ -117,7 +116,7 @@ def base_record(event: AuditEvent, region: str) -> dict[str, object]:
     record: dict[str, object] = {
         "eventVersion": EVENT_VERSION,
         "eventTime": time,
-        "eventSource": EVENT_SOURCE,
+        "eventSource": event.event_source,
         "eventName": event.operation,
         "eventType": "AwsApiCall",
         "awsRegion": region,
