@@ -27,9 +27,9 @@ from strongroom.kms.config import Settings
 from tests.support.processes import OutputDrain, strongroom
 from tests.support.servers import server_process
 from tests.support.softhsm import SoftHsmToken
+from tests.support.used_keys import UsedKeys
 
 BANNER_END = "aws kms create-key --endpoint-url"
-CONTEXT = {"purpose": "migration-test"}
 
 
 def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -85,16 +85,7 @@ def test_migration_keeps_every_key_and_the_server_runs_on_the_hsm(
     with server_process(data_dir, 2) as first:
         kms = first.client()
         banner_before = _banner(first.process, first.endpoint.rsplit(":", 1)[1])
-        sym = kms.create_key()["KeyMetadata"]["KeyId"]
-        kms.rotate_key_on_demand(KeyId=sym)  # two material versions
-        sym_ct = kms.encrypt(KeyId=sym, Plaintext=b"symmetric", EncryptionContext=CONTEXT)
-        rsa = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
-        rsa_ct = kms.encrypt(
-            KeyId=rsa["KeyId"], Plaintext=b"rsa", EncryptionAlgorithm="RSAES_OAEP_SHA_256"
-        )
-        hmac = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
-        mac = kms.generate_mac(KeyId=hmac["KeyId"], Message=b"m", MacAlgorithm="HMAC_SHA_256")
-        signer = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+        used = UsedKeys.create(kms)
     root_key = (data_dir / "root.key").read_bytes()
     assert len(_sealed_state(data_dir)[0]) >= 4
 
@@ -121,42 +112,15 @@ def test_migration_keeps_every_key_and_the_server_runs_on_the_hsm(
         assert _banner(second.process, second.endpoint.rsplit(":", 1)[1]) == banner_before
 
         def use_everything(_: int) -> None:
-            client = second.client()
-            opened = client.decrypt(
-                CiphertextBlob=sym_ct["CiphertextBlob"], EncryptionContext=CONTEXT
-            )
-            assert opened["Plaintext"] == b"symmetric"
-            opened = client.decrypt(
-                KeyId=rsa["KeyId"],
-                CiphertextBlob=rsa_ct["CiphertextBlob"],
-                EncryptionAlgorithm="RSAES_OAEP_SHA_256",
-            )
-            assert opened["Plaintext"] == b"rsa"
-            assert client.verify_mac(
-                KeyId=hmac["KeyId"], Message=b"m", MacAlgorithm="HMAC_SHA_256", Mac=mac["Mac"]
-            )["MacValid"]
-            signature = client.sign(
-                KeyId=signer["KeyId"],
-                Message=b"signed",
-                SigningAlgorithm="ECDSA_SHA_256",
-            )["Signature"]
-            assert client.verify(
-                KeyId=signer["KeyId"],
-                Message=b"signed",
-                Signature=signature,
-                SigningAlgorithm="ECDSA_SHA_256",
-            )["SignatureValid"]
+            used.check(second.client())
 
         # Both workers serve (new connections are spread over them), each logged in itself.
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(use_everything, range(16)))
-        new_key = kms.create_key()["KeyMetadata"]["KeyId"]
-        new_ct = kms.encrypt(KeyId=new_key, Plaintext=b"after")["CiphertextBlob"]
-        assert kms.decrypt(CiphertextBlob=new_ct)["Plaintext"] == b"after"
 
     # The retired file key opens no stored blob any more, old or new.
     materials = _sealed_state(data_dir)[0]
-    assert len(materials) == report["RewrappedMaterials"] + 1
+    assert len(materials) == report["RewrappedMaterials"] + 16  # one new key per check()
     for _, wrapped in materials:
         with pytest.raises(InvalidTag):
             AESGCM(root_key).decrypt(wrapped[:12], wrapped[12:], None)

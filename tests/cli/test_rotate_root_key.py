@@ -25,8 +25,7 @@ from strongroom.kms.root_key_files import file_descriptor, no_server_running
 from tests.support.byok import OAEP_256, error_of, external_key, wrapped
 from tests.support.processes import strongroom
 from tests.support.servers import server_process
-
-CONTEXT = {"purpose": "rotation-test"}
+from tests.support.used_keys import UsedKeys
 
 
 def _operators(data_dir: Path, keys: Path) -> None:
@@ -68,19 +67,7 @@ def test_a_quorum_rotates_the_file_root_key_and_every_key_keeps_working(tmp_path
     data_dir, keys = tmp_path / "data", tmp_path / "operators"
     with server_process(data_dir, 2) as first:
         kms = first.client()
-        sym = kms.create_key()["KeyMetadata"]["KeyId"]
-        kms.rotate_key_on_demand(KeyId=sym)  # two material versions
-        sym_ct = kms.encrypt(KeyId=sym, Plaintext=b"symmetric", EncryptionContext=CONTEXT)
-        rsa = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
-        rsa_ct = kms.encrypt(
-            KeyId=rsa["KeyId"], Plaintext=b"rsa", EncryptionAlgorithm="RSAES_OAEP_SHA_256"
-        )
-        hmac = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
-        mac = kms.generate_mac(KeyId=hmac["KeyId"], Message=b"m", MacAlgorithm="HMAC_SHA_256")
-        signer = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
-        signature = kms.sign(
-            KeyId=signer["KeyId"], Message=b"signed", SigningAlgorithm="ECDSA_SHA_256"
-        )["Signature"]
+        used = UsedKeys.create(kms)
         byok = external_key(kms)
         token, encrypted = wrapped(kms, tmp_path, byok, os.urandom(32), OAEP_256)
 
@@ -110,33 +97,7 @@ def test_a_quorum_rotates_the_file_root_key_and_every_key_keeps_working(tmp_path
 
     with server_process(data_dir, 2) as second:
         kms = second.client()  # the admin's access key secret was re-wrapped too
-        opened = kms.decrypt(CiphertextBlob=sym_ct["CiphertextBlob"], EncryptionContext=CONTEXT)
-        assert opened["Plaintext"] == b"symmetric"
-        opened = kms.decrypt(
-            KeyId=rsa["KeyId"],
-            CiphertextBlob=rsa_ct["CiphertextBlob"],
-            EncryptionAlgorithm="RSAES_OAEP_SHA_256",
-        )
-        assert opened["Plaintext"] == b"rsa"
-        assert kms.verify_mac(
-            KeyId=hmac["KeyId"], Message=b"m", MacAlgorithm="HMAC_SHA_256", Mac=mac["Mac"]
-        )["MacValid"]
-        assert kms.verify(
-            KeyId=signer["KeyId"],
-            Message=b"signed",
-            Signature=signature,
-            SigningAlgorithm="ECDSA_SHA_256",
-        )["SignatureValid"]
-        again = kms.sign(KeyId=signer["KeyId"], Message=b"new", SigningAlgorithm="ECDSA_SHA_256")
-        assert kms.verify(
-            KeyId=signer["KeyId"],
-            Message=b"new",
-            Signature=again["Signature"],
-            SigningAlgorithm="ECDSA_SHA_256",
-        )["SignatureValid"]
-        new_key = kms.create_key()["KeyMetadata"]["KeyId"]
-        new_ct = kms.encrypt(KeyId=new_key, Plaintext=b"after")["CiphertextBlob"]
-        assert kms.decrypt(CiphertextBlob=new_ct)["Plaintext"] == b"after"
+        used.check(kms)
         # An import token sealed under the old root key no longer opens (they last 24 h).
         code, status, _ = error_of(
             lambda: kms.import_key_material(
