@@ -152,3 +152,52 @@ def test_admin_changes_are_audited_without_their_secrets(setup: tuple[str, Path]
     assert events[1]["userIdentity"]["type"] == "StrongroomAdministrator"
     assert events[1]["requestParameters"] == {"account": account, "user": "dev"}
     assert secret not in out
+
+
+def test_a_key_protected_by_a_passphrase_needs_it(
+    setup: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_dir, keys = setup
+    secret = tmp_path / "cat.passphrase"
+    secret.write_text("correct horse battery staple\n")
+    secret.chmod(0o600)
+    made = run("operator", "keygen", "cat", "--out", str(keys), "--passphrase-file", str(secret))
+    assert made[0] == 0
+    pem = (keys / "cat.key").read_bytes()
+    assert b"ENCRYPTED PRIVATE KEY" in pem and b"correct horse" not in pem
+    _init(data_dir, keys, "2", "ann", "bob", "cat")
+
+    def propose(*extra: str) -> tuple[int, str, str]:
+        return run(
+            "operator",
+            "propose",
+            "set-threshold",
+            "--data-dir",
+            data_dir,
+            "--key",
+            str(keys / "cat.key"),
+            "--threshold",
+            "3",
+            "--justification",
+            "x",
+            *extra,
+        )
+
+    status, _, err = propose()
+    assert status == 2 and "protected by a passphrase" in err
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not it")
+    wrong.chmod(0o600)
+    status, _, err = propose("--passphrase-file", str(wrong))
+    assert status == 2 and "the passphrase is wrong" in err and "not it" not in err
+    loose = tmp_path / "loose"
+    loose.write_text("correct horse battery staple")
+    loose.chmod(0o644)
+    status, _, err = propose("--passphrase-file", str(loose))
+    assert status == 2 and "accessible by others" in err
+    status, _, err = propose("--passphrase-env", "CAT_PASSPHRASE")
+    assert status == 2 and "CAT_PASSPHRASE is not set" in err
+    monkeypatch.setenv("CAT_PASSPHRASE", "correct horse battery staple")
+    status, out, err = propose("--passphrase-env", "CAT_PASSPHRASE")
+    assert (status, err) == (0, "")
+    assert json.loads(out)["Proposer"] == "cat"

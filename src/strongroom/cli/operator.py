@@ -10,6 +10,7 @@ import argparse
 import base64
 import json
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ def add_parser(commands: Any) -> None:
     )
     keygen.add_argument("name")
     keygen.add_argument("--out", type=Path, required=True, help="directory for the two files")
+    _add_passphrase_options(keygen, "encrypt the private key with this passphrase")
     keygen.set_defaults(run=_keygen)
 
     init = verbs.add_parser("init", help="enrol the first operators and set the threshold M")
@@ -58,6 +60,7 @@ def add_parser(commands: Any) -> None:
         "set-threshold, rotate-root-key or remove-hsm-cluster",
     )
     propose.add_argument("--key", type=Path, required=True, help="your private key file")
+    _add_passphrase_options(propose)
     propose.add_argument("--justification", required=True)
     propose.add_argument("--expires-in-hours", type=float, default=24.0)
     _add_action_options(propose)
@@ -67,6 +70,7 @@ def add_parser(commands: Any) -> None:
     add_data_dir(approve)
     approve.add_argument("proposal_id")
     approve.add_argument("--key", type=Path, required=True)
+    _add_passphrase_options(approve)
     approve.set_defaults(run=_with_quorum(_approve))
 
     listing = verbs.add_parser("list", help="all proposals and their state")
@@ -82,8 +86,39 @@ def add_parser(commands: Any) -> None:
     add_data_dir(execute)
     execute.add_argument("proposal_id")
     execute.add_argument("--key", type=Path, required=True)
+    _add_passphrase_options(execute)
     execute.add_argument("--out", type=Path, help="provider-decrypt: where the plaintexts go")
     execute.set_defaults(run=_with_quorum(_execute))
+
+
+def _add_passphrase_options(
+    parser: argparse.ArgumentParser, purpose: str = "the passphrase of your private key"
+) -> None:
+    """Where a key file's passphrase comes from: a file (0600) or a variable, never argv."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--passphrase-file", type=Path, help=f"a file holding {purpose}")
+    source.add_argument(
+        "--passphrase-env", metavar="VARIABLE", help=f"a variable holding {purpose}"
+    )
+
+
+def _passphrase(args: argparse.Namespace) -> bytes | None:
+    from strongroom.kms.governance.errors import GovernanceError
+
+    if args.passphrase_env:
+        value = os.environ.get(args.passphrase_env)
+        if not value:
+            raise GovernanceError(f"the variable {args.passphrase_env} is not set")
+        return value.encode()
+    path: Path | None = args.passphrase_file
+    if path is None:
+        return None
+    try:
+        if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise GovernanceError(f"passphrase file {path} is accessible by others; chmod 600 it")
+        return path.read_bytes().rstrip(b"\r\n")
+    except OSError as error:
+        raise GovernanceError(f"cannot read {path}: {error.strerror}") from None
 
 
 def _add_action_options(propose: argparse.ArgumentParser) -> None:
@@ -116,7 +151,7 @@ def _add_action_options(propose: argparse.ArgumentParser) -> None:
 def _keygen(args: argparse.Namespace) -> int:
     from strongroom.kms.governance.operators import keygen
 
-    private, public = keygen(args.name, args.out)
+    private, public = keygen(args.name, args.out, _passphrase(args))
     print(json.dumps({"PrivateKey": str(private), "PublicKey": str(public)}, indent=2))
     return 0
 
@@ -188,11 +223,11 @@ def _roster(quorum: Quorum, args: argparse.Namespace) -> object:
     }
 
 
-def _signer(quorum: Quorum, path: Path) -> tuple[str, Callable[[bytes], bytes]]:
+def _signer(quorum: Quorum, args: argparse.Namespace) -> tuple[str, Callable[[bytes], bytes]]:
     """The operator a private key file belongs to, and a signing function with it."""
     from strongroom.kms.governance.operators import load_private_key, raw_public_key
 
-    key = load_private_key(path)
+    key = load_private_key(args.key, _passphrase(args))
     operator = quorum.operator_by_key(raw_public_key(key.public_key()))
     return operator.name, key.sign
 
@@ -237,7 +272,7 @@ def _parameters(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _propose(quorum: Quorum, args: argparse.Namespace) -> object:
-    name, sign = _signer(quorum, args.key)
+    name, sign = _signer(quorum, args)
     status = quorum.propose(
         proposer=name,
         action=args.action,
@@ -250,7 +285,7 @@ def _propose(quorum: Quorum, args: argparse.Namespace) -> object:
 
 
 def _approve(quorum: Quorum, args: argparse.Namespace) -> object:
-    name, sign = _signer(quorum, args.key)
+    name, sign = _signer(quorum, args)
     status = quorum.status(args.proposal_id)
     return _status(quorum.approve(args.proposal_id, name, sign(status.message)))
 
@@ -258,7 +293,7 @@ def _approve(quorum: Quorum, args: argparse.Namespace) -> object:
 def _execute(quorum: Quorum, args: argparse.Namespace) -> object:
     from strongroom.kms.governance.errors import GovernanceError
 
-    name, sign = _signer(quorum, args.key)
+    name, sign = _signer(quorum, args)
     status = quorum.status(args.proposal_id)
     if status.proposal.action == "provider-decrypt" and args.out is None:
         raise GovernanceError("provider-decrypt needs --out FILE for the plaintexts")

@@ -89,8 +89,12 @@ def parse_public_key(pem: str) -> bytes:
     return raw_public_key(key)
 
 
-def load_private_key(path: Path) -> Ed25519PrivateKey:
-    """An operator's private key file; refused if others may read it (like ssh does)."""
+def load_private_key(path: Path, passphrase: bytes | None = None) -> Ed25519PrivateKey:
+    """An operator's private key file; refused if others may read it (like ssh does).
+
+    A key written with a passphrase (``keygen --passphrase-file``) needs it; the passphrase
+    never appears in a message.
+    """
     try:
         mode = path.stat().st_mode
         data = path.read_bytes()
@@ -101,17 +105,28 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
             f"private key {path} is accessible by others (mode {stat.S_IMODE(mode):o}); "
             "chmod 600 it"
         )
+    encrypted = b"ENCRYPTED PRIVATE KEY" in data
+    if encrypted and not passphrase:
+        raise GovernanceError(
+            f"{path} is protected by a passphrase; give it with --passphrase-file or "
+            "--passphrase-env"
+        )
     try:
-        key = serialization.load_pem_private_key(data, password=None)
+        key = serialization.load_pem_private_key(data, password=passphrase if encrypted else None)
     except (ValueError, TypeError):
-        raise GovernanceError(f"{path} is not an unencrypted PEM private key") from None
+        reason = "the passphrase is wrong" if encrypted else "it is not a PEM private key"
+        raise GovernanceError(f"cannot open {path}: {reason}") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise GovernanceError(f"{path} is not an Ed25519 private key")
     return key
 
 
-def keygen(name: str, out_dir: Path) -> tuple[Path, Path]:
-    """Write NAME.key (PKCS#8 PEM, mode 0600) and NAME.pub.pem; never overwrite a file."""
+def keygen(name: str, out_dir: Path, passphrase: bytes | None = None) -> tuple[Path, Path]:
+    """Write NAME.key (PKCS#8 PEM, mode 0600) and NAME.pub.pem; never overwrite a file.
+
+    With a passphrase the private key is encrypted (PKCS#8 PBES2, `cryptography`'s best
+    available scheme), so a copied key file alone cannot approve anything.
+    """
     check_name(name)
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     private_path, public_path = out_dir / f"{name}.key", out_dir / f"{name}.pub.pem"
@@ -122,7 +137,9 @@ def keygen(name: str, out_dir: Path) -> tuple[Path, Path]:
     private_pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption(),
     )
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
