@@ -7,6 +7,7 @@ secrets: only who, when, from where, which operation, on which resources, and th
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC
 
 import orjson
@@ -57,6 +58,7 @@ ADMINISTRATOR_PREFIX = "strongroom:administrator/"
 PROVIDER_ACCOUNT = "provider"
 
 
+@functools.lru_cache(maxsize=4096)
 def identity_type(principal_arn: str) -> str:
     resource = principal_arn.split(":", 5)[-1]
     if resource == "root":
@@ -130,10 +132,7 @@ def base_record(event: AuditEvent, region: str) -> dict[str, object]:
             "accessKeyId": event.access_key_id,
         },
         "recipientAccountId": event.account_id,
-        "resources": [
-            {"ARN": arn, "accountId": arn_account(arn), "type": resource_type(arn)}
-            for arn in event.resources
-        ],
+        "resources": [_resource(arn) for arn in event.resources],
         "errorCode": event.error_code,
         "readOnly": is_read_only(event.operation),
         "managementEvent": True,
@@ -145,6 +144,13 @@ def base_record(event: AuditEvent, region: str) -> dict[str, object]:
     if event.additional_data is not None:
         record["additionalEventData"] = dict(event.additional_data)
     return record
+
+
+@functools.lru_cache(maxsize=16384)
+def _resource(arn: str) -> dict[str, str]:
+    """A resource entry of a record. Cached: a flush repeats the same few keys many times
+    (the entries are only ever serialized, never changed)."""
+    return {"ARN": arn, "accountId": arn_account(arn), "type": resource_type(arn)}
 
 
 def canonical_bytes(record: dict[str, object]) -> bytes:

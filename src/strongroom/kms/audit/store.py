@@ -25,6 +25,7 @@ from strongroom.kms.audit.events import AuditEvent
 from strongroom.kms.audit.record import base_record, canonical_bytes, event_accounts, sequenced
 from strongroom.kms.audit.signing import AuditSigningKey, SecretSealer
 from strongroom.kms.storage import schema
+from strongroom.kms.storage.bulk import insert_many
 from strongroom.kms.storage.database import Database
 
 HEAD_ROW_ID = 1
@@ -43,6 +44,10 @@ class PreparedEvent:
     base: dict[str, object]
     # Accounts other than the caller's that may export the event (owners of its keys).
     other_accounts: frozenset[str]
+
+
+_EVENT_COLUMNS = ("seq", "event_time", "account_id", "record", "prev_hash", "hash")
+_INDEX_COLUMNS = ("account_id", "seq", "event_time")
 
 
 class AuditChain:
@@ -92,30 +97,18 @@ class AuditChain:
             return seq
         key = self._signing_key(conn)
 
-        rows: list[dict[str, object]] = []
-        index: list[dict[str, object]] = []
+        rows: list[tuple[object, ...]] = []
+        index: list[tuple[object, ...]] = []
         for event in events:
             seq += 1
             canonical = canonical_bytes(sequenced(event.base, seq))
             digest = link_hash(prev, canonical)
-            rows.append(
-                {
-                    "seq": seq,
-                    "event_time": event.event_time,
-                    "account_id": event.account_id,
-                    "record": canonical.decode(),
-                    "prev_hash": prev,
-                    "hash": digest,
-                }
-            )
-            index.extend(
-                {"account_id": account, "seq": seq, "event_time": event.event_time}
-                for account in event.other_accounts
-            )
+            rows.append((seq, event.event_time, event.account_id, canonical.decode(), prev, digest))
+            index.extend((account, seq, event.event_time) for account in event.other_accounts)
             prev = digest
-        conn.execute(insert(schema.audit_events), rows)
-        if index:
-            conn.execute(insert(schema.audit_event_accounts), index)
+        # Driver-level executemany: one row per request, so SQLAlchemy's per-row work counts.
+        insert_many(conn, schema.audit_events, _EVENT_COLUMNS, rows)
+        insert_many(conn, schema.audit_event_accounts, _INDEX_COLUMNS, index)
 
         signed_at = self._now().astimezone(UTC).isoformat(timespec="microseconds")
         conn.execute(
