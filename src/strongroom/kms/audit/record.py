@@ -74,6 +74,12 @@ def identity_type(principal_arn: str) -> str:
     return "Unknown"
 
 
+# Event names looked up by name (audit_named_events): a provider access to a tenant key
+# (governance/provider_access.py writes it, governance/transparency.py reads it back).
+PROVIDER_ACCESS_EVENT = "ProviderAccess"
+INDEXED_EVENT_NAMES = frozenset({PROVIDER_ACCESS_EVENT})
+
+
 # As in AWS, a request refused for lack of permission is the caller's event only: otherwise
 # anyone could write into another tenant's trail by probing its key ARNs.
 ACCESS_DENIED = "AccessDeniedException"

@@ -22,7 +22,13 @@ from sqlalchemy import Connection, insert, select, update
 
 from strongroom.kms.audit.chain import GENESIS_HASH, head_message, link_hash
 from strongroom.kms.audit.events import AuditEvent
-from strongroom.kms.audit.record import base_record, canonical_bytes, event_accounts, sequenced
+from strongroom.kms.audit.record import (
+    INDEXED_EVENT_NAMES,
+    base_record,
+    canonical_bytes,
+    event_accounts,
+    sequenced,
+)
 from strongroom.kms.audit.signing import AuditSigningKey, SecretSealer
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.bulk import insert_many
@@ -44,10 +50,13 @@ class PreparedEvent:
     base: dict[str, object]
     # Accounts other than the caller's that may export the event (owners of its keys).
     other_accounts: frozenset[str]
+    # The event name when it is one that is looked up by name (INDEXED_EVENT_NAMES).
+    indexed_name: str | None = None
 
 
 _EVENT_COLUMNS = ("seq", "event_time", "account_id", "record", "prev_hash", "hash")
 _INDEX_COLUMNS = ("account_id", "seq", "event_time")
+_NAMED_COLUMNS = ("event_name", "account_id", "seq")
 
 
 class AuditChain:
@@ -73,6 +82,7 @@ class AuditChain:
                 e.account_id,
                 base_record(e, self._region),
                 event_accounts(e) - {e.account_id},
+                e.operation if e.operation in INDEXED_EVENT_NAMES else None,
             )
             for e in events
         ]
@@ -99,16 +109,20 @@ class AuditChain:
 
         rows: list[tuple[object, ...]] = []
         index: list[tuple[object, ...]] = []
+        named: list[tuple[object, ...]] = []
         for event in events:
             seq += 1
             canonical = canonical_bytes(sequenced(event.base, seq))
             digest = link_hash(prev, canonical)
             rows.append((seq, event.event_time, event.account_id, canonical.decode(), prev, digest))
             index.extend((account, seq, event.event_time) for account in event.other_accounts)
+            if event.indexed_name is not None:
+                named.append((event.indexed_name, event.account_id, seq))
             prev = digest
         # Driver-level executemany: one row per request, so SQLAlchemy's per-row work counts.
         insert_many(conn, schema.audit_events, _EVENT_COLUMNS, rows)
         insert_many(conn, schema.audit_event_accounts, _INDEX_COLUMNS, index)
+        insert_many(conn, schema.audit_named_events, _NAMED_COLUMNS, named)
 
         signed_at = self._now().astimezone(UTC).isoformat(timespec="microseconds")
         conn.execute(

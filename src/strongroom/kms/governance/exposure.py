@@ -129,9 +129,13 @@ def rotation_status(key: KeyRecord) -> str:
 
 def provider_access_counts(db: Database) -> Counter[str]:
     """Provider accesses that ran, per key ARN, read from the audit trail."""
-    e = schema.audit_events.c
+    e, n = schema.audit_events.c, schema.audit_named_events.c
     counts: Counter[str] = Counter()
-    query = select(e.record).where(e.record.like(f'%"eventName":"{EVENT_NAME}"%'))
+    query = (
+        select(e.record)
+        .join_from(schema.audit_named_events, schema.audit_events, n.seq == e.seq)
+        .where(n.event_name == EVENT_NAME)
+    )
     with db.read() as conn:
         for (text,) in conn.execute(query):
             record = orjson.loads(text)

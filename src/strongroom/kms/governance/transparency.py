@@ -13,25 +13,28 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
+from strongroom.kms.audit.record import PROVIDER_ACCESS_EVENT
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.database import Database
 
-EVENT_NAME = "ProviderAccess"
+EVENT_NAME = PROVIDER_ACCESS_EVENT
 
 
 def provider_access_records(
     db: Database, account_id: str, *, key_arn: str | None, after_seq: int, limit: int
 ) -> list[tuple[int, dict[str, Any]]]:
     """Up to ``limit`` of the account's ProviderAccess records after ``after_seq``, oldest first."""
-    e = schema.audit_events.c
+    e, n = schema.audit_events.c, schema.audit_named_events.c
     query = (
         select(e.seq, e.record)
+        .join_from(schema.audit_named_events, schema.audit_events, n.seq == e.seq)
         .where(
+            n.event_name == EVENT_NAME,
+            n.account_id == account_id,
+            n.seq > after_seq,
             e.account_id == account_id,
-            e.seq > after_seq,
-            e.record.like(f'%"eventName":"{EVENT_NAME}"%'),
         )
-        .order_by(e.seq)
+        .order_by(n.seq)
     )
     found: list[tuple[int, dict[str, Any]]] = []
     with db.read() as conn:

@@ -323,6 +323,17 @@ audit_event_accounts = Table(
     Index("ix_audit_event_accounts_time", "account_id", "event_time"),
 )
 
+# Events that are looked up by name (ProviderAccess: ListProviderAccesses, the exposure
+# report), so those lookups do not scan an account's whole trail. An index only: readers
+# re-check each record.
+audit_named_events = Table(
+    "audit_named_events",
+    metadata,
+    Column("event_name", String(64), primary_key=True),
+    Column("account_id", String(12), primary_key=True),
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+)
+
 # One row (id 1): the last sequence number and hash. Flushers lock it (SELECT ... FOR UPDATE;
 # BEGIN IMMEDIATE on SQLite) so that concurrent writers extend one linear chain.
 audit_chain_head = Table(
