@@ -62,6 +62,38 @@ def export(server: InProcessServer, account: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines()]
 
 
+def propose_provider_decrypt(
+    server: InProcessServer,
+    operators: Path,
+    key_arn: str,
+    ciphertexts: list[Path],
+    *extra: str,
+    reference: str = "r",
+    justification: str = "j",
+) -> tuple[int, str, str]:
+    """``strongroom operator propose provider-decrypt`` by operator ann, for a legal order."""
+    files = [arg for path in ciphertexts for arg in ("--ciphertext-file", str(path))]
+    return run(
+        "operator",
+        "propose",
+        "provider-decrypt",
+        "--data-dir",
+        str(server.data_dir),
+        "--key",
+        str(operators / "ann.key"),
+        "--key-id",
+        key_arn,
+        *files,
+        *extra,
+        "--reason-code",
+        "LEGAL_ORDER",
+        "--reference",
+        reference,
+        "--justification",
+        justification,
+    )
+
+
 def test_a_control_plane_event_is_in_the_chain_when_the_call_returns(
     chained: InProcessServer, client: Any
 ) -> None:
@@ -132,31 +164,21 @@ def test_provider_access_runs_once_and_shows_in_the_tenant_trail(
 ) -> None:
     key = client.create_key(Description="tenant data")["KeyMetadata"]
     context = {"case": "17"}
-    files = []
+    files: list[Path] = []
     for n, secret in enumerate((b"first secret", b"second secret")):
         blob = client.encrypt(KeyId=key["KeyId"], Plaintext=secret, EncryptionContext=context)
         path = tmp_path / f"c{n}.bin"
         path.write_bytes(blob["CiphertextBlob"])
-        files += ["--ciphertext-file", str(path)]
-    status, out, err = run(
-        "operator",
-        "propose",
-        "provider-decrypt",
-        "--data-dir",
-        str(chained.data_dir),
-        "--key",
-        str(operators / "ann.key"),
-        "--key-id",
+        files.append(path)
+    status, out, err = propose_provider_decrypt(
+        chained,
+        operators,
         key["Arn"],
-        *files,
+        files,
         "--encryption-context",
         json.dumps(context),
-        "--reason-code",
-        "LEGAL_ORDER",
-        "--reference",
-        "court order 2026/17",
-        "--justification",
-        "warrant served on us",
+        reference="court order 2026/17",
+        justification="warrant served on us",
     )
     assert (status, err) == (0, ""), err
     pid = json.loads(out)["ProposalId"]
@@ -294,24 +316,8 @@ def test_a_key_in_the_customers_hsm_is_refused_at_once_and_the_tenant_sees_it(
     blob.write_bytes(
         client.encrypt(KeyId=record_arn, Plaintext=b"the customer's")["CiphertextBlob"]
     )
-    status, out, err = run(
-        "operator",
-        "propose",
-        "provider-decrypt",
-        "--data-dir",
-        str(chained.data_dir),
-        "--key",
-        str(operators / "ann.key"),
-        "--key-id",
-        record_arn,
-        "--ciphertext-file",
-        str(blob),
-        "--reason-code",
-        "LEGAL_ORDER",
-        "--reference",
-        "order 9",
-        "--justification",
-        "warrant",
+    status, out, err = propose_provider_decrypt(
+        chained, operators, record_arn, [blob], reference="order 9", justification="warrant"
     )
     assert (status, out) == (2, "")
     assert "held in the customer's HSM" in err
@@ -341,26 +347,8 @@ def test_a_provider_access_that_fails_to_decrypt_leaves_no_trace_but_the_refusal
     path = tmp_path / "c.bin"
     path.write_bytes(blob["CiphertextBlob"])
     data_dir = str(chained.data_dir)
-    status, out, err = run(
-        "operator",
-        "propose",
-        "provider-decrypt",
-        "--data-dir",
-        data_dir,
-        "--key",
-        str(operators / "ann.key"),
-        "--key-id",
-        key["Arn"],
-        "--ciphertext-file",
-        str(path),
-        "--encryption-context",
-        '{"a": "2"}',
-        "--reason-code",
-        "LEGAL_ORDER",
-        "--reference",
-        "r",
-        "--justification",
-        "j",
+    status, out, err = propose_provider_decrypt(
+        chained, operators, key["Arn"], [path], "--encryption-context", '{"a": "2"}'
     )
     assert status == 0, err
     pid = json.loads(out)["ProposalId"]
