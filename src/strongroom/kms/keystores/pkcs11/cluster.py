@@ -21,7 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from strongroom.kms.domain.custom_key_stores import (
@@ -75,9 +75,9 @@ class _Token:
     label: str
     connection: TokenConnection
     down_until: float = 0.0
-    keys: dict[str, KeyRef] | None = None
+    keys: dict[str, KeyRef] = field(default_factory=dict)
     # When each cached key was last seen as a token object (see ClusterConnection._key).
-    verified: dict[str, float] | None = None
+    verified: dict[str, float] = field(default_factory=dict)
 
     def usable(self, now: float) -> bool:
         return self.down_until <= now
@@ -109,7 +109,7 @@ class ClusterConnection:
             except Pkcs11Error:
                 failure = failure or ConnectionErrorCode.INTERNAL_ERROR
             else:
-                tokens.append(_Token(label, connection, keys={}))
+                tokens.append(_Token(label, connection))
         if failure is not None:
             for token in tokens:
                 token.connection.close()
@@ -173,7 +173,7 @@ class ClusterConnection:
                 missing.append(token)
             else:
                 holders.append(token)
-                self._cache(token, CLUSTER_WRAPPING_KEY_LABEL, ref)
+                token.keys[CLUSTER_WRAPPING_KEY_LABEL] = ref
         if holders:
             for token in missing:
                 log.warning(
@@ -191,9 +191,9 @@ class ClusterConnection:
             copy = token.connection.receive_key(
                 first.connection, cwk, CLUSTER_WRAPPING_KEY_LABEL, key_id=b"cwk", wrapping=True
             )
-            self._cache(token, CLUSTER_WRAPPING_KEY_LABEL, copy)
+            token.keys[CLUSTER_WRAPPING_KEY_LABEL] = copy
         first.connection.make_unextractable(cwk)
-        self._cache(first, CLUSTER_WRAPPING_KEY_LABEL, cwk)
+        first.keys[CLUSTER_WRAPPING_KEY_LABEL] = cwk
 
     # --- keys ---------------------------------------------------------------------------
 
@@ -252,22 +252,6 @@ class ClusterConnection:
                 failed.append(token.label)
         return failed
 
-    def key_attributes(self, label: str) -> dict[str, dict[str, bool]]:
-        """The security attributes of a key in every token that holds it (for checks)."""
-        found = {}
-        for token in self._tokens:
-            ref = token.connection.find_aes_key(label)
-            if ref is not None:
-                a = token.connection.attributes(ref)
-                found[token.label] = {
-                    "local": a.local,
-                    "sensitive": a.sensitive,
-                    "always_sensitive": a.always_sensitive,
-                    "extractable": a.extractable,
-                    "never_extractable": a.never_extractable,
-                }
-        return found
-
     def run(self, label: str, work: Callable[[TokenConnection, KeyRef], _T]) -> _T:
         """Do ``work`` with the key in the first token that can; fail over to the next.
 
@@ -305,16 +289,13 @@ class ClusterConnection:
         ``_VERIFY_EVERY`` seconds, and a key the customer destroyed, or a token that is gone,
         stops working within that time.
         """
-        keys = token.keys if token.keys is not None else {}
-        ref = keys.get(label)
+        ref = token.keys.get(label)
         if ref is not None and label != CLUSTER_WRAPPING_KEY_LABEL:
-            verified = token.verified if token.verified is not None else {}
             now = time.monotonic()
-            if now - verified.get(label, 0.0) > _VERIFY_EVERY:
+            if now - token.verified.get(label, 0.0) > _VERIFY_EVERY:
                 if token.connection.find_aes_key(label) is None:
                     raise KeyNotFound(f"no key {label!r} in token {token.label}")
-                verified[label] = now
-                token.verified = verified
+                token.verified[label] = now
         if ref is None:
             found = token.connection.find_aes_key(label)
             if found is None:
@@ -323,22 +304,14 @@ class ClusterConnection:
                 ref = token.connection.session_copy(found, label + _SESSION_COPY_SUFFIX)
             except Pkcs11Error:  # an HSM may forbid copies (CKA_COPYABLE=false)
                 ref = found
-            self._cache(token, label, ref)
-            if token.verified is None:
-                token.verified = {}
+            token.keys[label] = ref
             token.verified[label] = time.monotonic()
         return ref
 
     @staticmethod
-    def _cache(token: _Token, label: str, ref: KeyRef) -> None:
-        if token.keys is None:
-            token.keys = {}
-        token.keys[label] = ref
-
-    @staticmethod
     def _forget(token: _Token, label: str) -> None:
         """Drop a cached key (destroying its session copy, if it is one)."""
-        ref = None if token.keys is None else token.keys.pop(label, None)
+        ref = token.keys.pop(label, None)
         if ref is not None and ref.label.endswith(_SESSION_COPY_SUFFIX):
             with contextlib.suppress(Pkcs11Error):  # gone already with its login session
                 token.connection.destroy(ref)
