@@ -26,6 +26,9 @@ class Caller:
     principal_arn: str
     access_key_id: str
     source_ip: str
+    # The AWS service that makes this call on the caller's behalf (``s3.<region>.amazonaws.com``
+    # for the object store), or None for a direct call. Policies see it as ``kms:ViaService``.
+    via_service: str | None = None
 
     @classmethod
     def from_credential(cls, credential: Credential, source_ip: str) -> Caller:
