@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from strongroom.console.app import Console
+from strongroom.kms.api.in_process import InProcessAuthenticator, InProcessKms
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.server import AsgiApp, KmsApi
 from strongroom.kms.api.sigv4 import SigV4Verifier
@@ -23,6 +25,7 @@ from strongroom.kms.audit.parameters import RequestParameters, extension_plans, 
 from strongroom.kms.audit.store import ChainedAuditLog
 from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
+from strongroom.kms.domain.policy_templates import separation_of_duties_policy
 from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.keystores.root_key_file import create_root_key_file
 from strongroom.kms.keystores.root_keys import RootKeyProvider
@@ -63,6 +66,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ACCOUNT_NAME = "default"
 ADMIN_USER = "admin"
+# The store secret that seals the web console's session cookies (shared by all workers).
+CONSOLE_SESSION_KEY = "console-session-key"
 
 
 def database_url(settings: Settings) -> str:
@@ -152,10 +157,13 @@ def open_data_dir(
 
 def fingerprint_key(db: Database, store_id: str, root: RootKeyProvider) -> Secret:
     """The store's key of imported-material fingerprints, made on first use (store_secrets)."""
-    aad = secret_aad(store_id, STORE_SECRET_PURPOSE, FINGERPRINT_KEY)
-    sealed = StoreSecrets(db).sealed(
-        FINGERPRINT_KEY, lambda: root.wrap(secrets.token_bytes(32), aad)
-    )
+    return store_secret(db, store_id, root, FINGERPRINT_KEY)
+
+
+def store_secret(db: Database, store_id: str, root: RootKeyProvider, name: str) -> Secret:
+    """A random 256-bit secret of the store, sealed under the root key, made on first use."""
+    aad = secret_aad(store_id, STORE_SECRET_PURPOSE, name)
+    sealed = StoreSecrets(db).sealed(name, lambda: root.wrap(secrets.token_bytes(32), aad))
     return Secret(root.unwrap(sealed, aad))
 
 
@@ -213,10 +221,11 @@ def create_app(
         lookup=credentials.lookup,
         max_skew_seconds=settings.max_clock_skew_seconds,
     )
+    model = ServiceModel.load()
     api = KmsApi(
         pipeline,
         verifier,
-        ServiceModel.load(),
+        model,
         OPERATIONS,
         settings.max_body_bytes,
         sts=StsApi(sts_verifier, audit_sink, clock.now),
@@ -256,7 +265,20 @@ def create_app(
         (flush_audit_and_usage, 1.0),
         (housekeeping, settings.scheduler_seconds),
     ]
-    return AsgiApp(api, background, shutdown)
+    console = Console(
+        InProcessAuthenticator(credentials),
+        InProcessKms(pipeline, model, OPERATIONS, EXTENSIONS),
+        store_secret(db, store.store_id, store.root, CONSOLE_SESSION_KEY).reveal(),
+        lambda: clock.now().timestamp(),
+        _policy_template,
+    )
+    return AsgiApp(api, background, shutdown, console)
+
+
+def _policy_template(
+    account_id: str, administrators: list[str], users: list[str], strict: bool
+) -> str:
+    return separation_of_duties_policy(account_id, administrators, users, strict=strict)
 
 
 def app_from_env() -> AsgiApp:

@@ -47,6 +47,7 @@ Send = Callable[[Message], Awaitable[None]]
 TARGET_PREFIX = "TrentService."
 JSON_CONTENT_TYPE = b"application/x-amz-json-1.1"
 HEALTH_PATH = "/health"
+CONSOLE_PREFIX = "/console"
 
 
 def _json_default(value: object) -> object:
@@ -207,15 +208,22 @@ class AsgiApp:
         api: KmsApi,
         background: Sequence[tuple[Callable[[], Awaitable[None]], float]],
         on_shutdown: Callable[[], None],
+        console: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None,
     ) -> None:
+        """``console``: the web console's ASGI app, served under ``/console``."""
         self.api = api
+        self._console = console
         self._background = background
         self._on_shutdown = on_shutdown
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await self.api.handle(scope, receive, send)
+            # One prefix test on the KMS path (always "/"): the console never slows the API.
+            if self._console is not None and scope["path"].startswith(CONSOLE_PREFIX):
+                await self._console(scope, receive, send)
+            else:
+                await self.api.handle(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
