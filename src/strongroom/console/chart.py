@@ -11,7 +11,7 @@ from dataclasses import dataclass
 WIDTH = 640
 BAR_HEIGHT = 28
 GAP = 12
-LABEL_WIDTH = 220
+LABEL_WIDTH = 270
 
 
 @dataclass(frozen=True, slots=True)
