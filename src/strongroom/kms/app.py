@@ -275,7 +275,7 @@ def create_app(
         (housekeeping, settings.scheduler_seconds),
     ]
     console = Console(
-        InProcessAuthenticator(credentials),
+        InProcessAuthenticator(known),  # real access keys only, even with --dev
         InProcessKms(pipeline, model, OPERATIONS, EXTENSIONS),
         store_secret(db, store.store_id, store.root, CONSOLE_SESSION_KEY).reveal(),
         lambda: clock.now().timestamp(),
