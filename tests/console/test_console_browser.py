@@ -179,6 +179,20 @@ def test_a_form_without_its_csrf_token_is_refused(world: ConsoleWorld, page: Pag
     assert state["KeyState"] == "Enabled"
 
 
+def test_view_the_audit_trail_and_verify_the_chain(world: ConsoleWorld, page: Page) -> None:
+    world.trail(1, EventName="CreateAlias")
+    sign_in(page, world.server.endpoint, world.keys["keyadmin"])
+    page.get_by_role("link", name="Audit trail").click()
+    page.get_by_label("Event name").fill("CreateAlias")
+    page.get_by_label("Verify the chain").check()
+    page.get_by_label("Verify the chain").press("Enter")
+    expect(page.locator("#chain-state")).to_contain_text("Chain intact")
+    rows = page.locator("#events tbody tr")
+    expect(rows.first).to_contain_text("CreateAlias")
+    expect(rows.first).to_contain_text(world.arn("keyadmin"))
+    screenshot(page, "audit")
+
+
 def test_exposure_report_and_an_expired_session(world: ConsoleWorld, page: Page) -> None:
     sign_in(page, world.server.endpoint, world.keys["keyadmin"])
     page.get_by_role("link", name="Exposure report").click()

@@ -6,6 +6,7 @@ import base64
 import re
 import time
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from tests.support.console import ConsoleClient, ConsoleWorld
 
@@ -71,7 +72,9 @@ def test_no_secret_in_pages_cookies_or_the_audit_trail(
         assert secret not in base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode(
             "latin-1"
         )
-    assert all(secret not in repr(event) for event in world.server.audit.events)
+    events = world.trail(1, Principal=world.arn("keyadmin"))
+    assert events
+    assert all(secret not in str(event) and encoded not in str(event) for event in events)
 
 
 def test_every_asset_comes_from_strongroom_and_pages_forbid_the_rest(
@@ -104,9 +107,7 @@ def test_a_form_without_the_csrf_token_changes_nothing(
     assert foreign.status == 403
     state = world.kms("keyadmin").describe_key(KeyId=world.shared_key)["KeyMetadata"]["KeyState"]
     assert state == "Enabled"
-    arn = world.kms("keyadmin").describe_key(KeyId=world.shared_key)["KeyMetadata"]["Arn"]
-    disables = [e for e in world.server.audit.events if e.operation == "DisableKey"]
-    assert not [e for e in disables if arn in e.resources]
+    assert world.trail(0, EventName="DisableKey", KeyId=world.shared_key) == []
 
 
 def test_the_console_calls_the_kms_as_the_signed_in_principal(
@@ -121,14 +122,11 @@ def test_the_console_calls_the_kms_as_the_signed_in_principal(
     assert answer.status == 403
     assert "AccessDeniedException" in answer.body
     assert world.arn("app") in answer.body
-    refused = [
-        e
-        for e in world.server.audit.events
-        if e.operation == "ScheduleKeyDeletion" and e.principal_arn == world.arn("app")
-    ]
-    assert refused and refused[-1].error_code == "AccessDeniedException"
-    assert refused[-1].access_key_id == world.keys["app"].access_key_id
-    assert refused[-1].source_ip == "127.0.0.1"
+    refused = world.trail(1, EventName="ScheduleKeyDeletion", Principal=world.arn("app"))
+    assert refused and refused[-1]["errorCode"] == "AccessDeniedException"
+    identity = refused[-1]["userIdentity"]
+    assert identity["accessKeyId"] == world.keys["app"].access_key_id
+    assert refused[-1]["sourceIPAddress"] == "127.0.0.1"
     state = world.kms("keyadmin").describe_key(KeyId=world.shared_key)["KeyMetadata"]["KeyState"]
     assert state == "Enabled"
 
@@ -192,3 +190,25 @@ def test_the_kms_api_is_unchanged_beside_the_console(world: ConsoleWorld) -> Non
     root = ConsoleClient(world.server.endpoint).get("/")
     assert root.status == 400 and "UnknownOperationException" in root.body
     assert ConsoleClient(world.server.endpoint).get("/console/").status == 303
+
+
+def test_the_audit_page_filters_the_trail_and_verifies_the_chain(
+    world: ConsoleWorld, client: ConsoleClient
+) -> None:
+    world.kms("app").encrypt(KeyId=world.shared_key, Plaintext=b"audited")
+    world.trail(1, EventName="Encrypt", Principal=world.arn("app"))
+    client.sign_in(world.keys["keyadmin"])
+    query = urlencode(
+        {"event": "Encrypt", "principal": world.arn("app"), "key": world.shared_key, "verify": "on"}
+    )
+    page = client.get(f"/console/audit?{query}")
+    assert page.status == 200
+    rows = re.findall(r"<tr><td>(\d+)</td><td>[^<]*</td><td>([A-Za-z]+)</td>", page.body)
+    assert rows and {name for _, name in rows} == {"Encrypt"}
+    assert world.arn("app") in page.body
+    assert 'id="chain-state" class="notice"' in page.body and "Chain intact" in page.body
+    reader = ConsoleClient(world.server.endpoint)
+    reader.sign_in(world.keys["reader"])
+    denied = reader.get("/console/audit")
+    assert denied.status == 200 and "AccessDeniedException" in denied.body
+    assert "kms:LookupAuditEvents" in denied.body

@@ -46,7 +46,7 @@ def _call(app: Any, method: str, path: str, body: bytes = b"", cookie: str = "")
 
 
 def test_cookies_are_secure_over_tls(world: ConsoleWorld) -> None:
-    app = create_app(world.server.settings, world.server.clock, world.server.audit)
+    app = create_app(world.server.settings, world.server.clock)
     status, cookies, body = _call(app, "GET", "/console/sign-in")
     assert status == 200
     login = next(c for c in cookies if c.startswith("strongroom_console_login="))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from strongroom.kms.app import DataDir, open_data_dir
 from strongroom.kms.config import Settings
 from strongroom.kms.domain.policy_templates import separation_of_duties_policy
 from strongroom.kms.service.admin import IssuedAccessKey
+from tests.support.raw_kms import RawKms
 from tests.support.servers import InProcessServer, in_process_server
 
 LIST_POLICY = json.dumps(
@@ -38,6 +40,7 @@ LIST_POLICY = json.dumps(
                     "kms:CreateKey",
                     "kms:DescribeCustomKeyStores",
                     "kms:CreateAlias",
+                    "kms:LookupAuditEvents",
                 ],
                 "Resource": "*",
             }
@@ -62,10 +65,26 @@ class ConsoleWorld:
     def kms(self, user: str = "admin") -> Any:
         return self.server.client(self.keys[user])
 
+    def trail(self, want: int = 1, **request: Any) -> list[dict[str, Any]]:
+        """The account's audit events (LookupAuditEvents as its admin); waits (bounded) until
+        ``want`` match, since data-plane events are committed in groups."""
+        deadline = time.monotonic() + 5
+        while True:
+            conn = RawKms(self.server.endpoint, self.server.admin_key)
+            try:
+                reply = conn.call("LookupAuditEvents", {"Limit": 1000, **request})
+            finally:
+                conn.close()
+            assert reply.status == 200, reply
+            events: list[dict[str, Any]] = reply.body["Events"]
+            if len(events) >= want or time.monotonic() > deadline:
+                return events
+            time.sleep(0.1)
+
 
 @contextmanager
 def console_world(data_dir: Path) -> Iterator[ConsoleWorld]:
-    with in_process_server(data_dir) as server:
+    with in_process_server(data_dir, chained_audit=True) as server:
         data = open_data_dir(Settings(data_dir=server.data_dir))
         try:
             admin = data.admin

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from strongroom.console.http import Response
 from strongroom.console.pages import Page, PageContext
-from strongroom.console.views import exposure, governance, key_forms, keys
+from strongroom.console.views import audit, exposure, governance, key_forms, keys
 
 KEY = r"/console/keys/([A-Za-z0-9-]+)"
 
@@ -41,4 +41,5 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", r"/console/exposure", exposure.exposure, "exposure"),
     Route("GET", r"/console/provider-accesses", governance.provider_accesses, "accesses"),
     Route("GET", r"/console/key-stores", governance.key_stores, "key-stores"),
+    Route("GET", r"/console/audit", audit.audit_trail, "audit"),
 )
