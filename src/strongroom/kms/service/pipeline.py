@@ -301,11 +301,11 @@ class Pipeline:
                 raise NotFoundException(f"Invalid keyId '{raw}'")
             cache = self.ctx.cache
             key_id = (cache.refresh_alias if fresh else cache.alias_target)(account, ref.value)
-            service = service_of_alias(ref.value)
-            if key_id is None and service is not None and account == caller.account_id:
-                audit = self._creation_event(caller, request_id, service.alias_name)
-                return managed.ensure(self.ctx, account, service, audit)
             if key_id is None:
+                service = service_of_alias(ref.value)
+                if service is not None and account == caller.account_id:
+                    audit = self._creation_event(caller, request_id, service.alias_name)
+                    return managed.ensure(self.ctx, account, service, audit)
                 raise NotFoundException(
                     f"Alias {alias_arn(region, account, ref.value)} is not found."
                 )

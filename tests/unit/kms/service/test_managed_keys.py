@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from strongroom.kms.audit.log import MemoryAuditLog
 from strongroom.kms.domain.enums import KeyManager
@@ -120,6 +120,27 @@ def test_first_use_through_the_service_creates_the_key(world: World) -> None:
     )
     assert plain["Plaintext"] == data_key["Plaintext"]
     assert world.managed_keys(A) == 1
+
+
+def test_an_existing_managed_key_costs_no_database_round_trip(world: World) -> None:
+    request = {"KeyId": "alias/aws/s3", "KeySpec": "AES_256", "EncryptionContext": CONTEXT}
+    first = world.run("GenerateDataKey", request)
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(world.parts.db.engine, "before_cursor_execute", count)
+    try:
+        for _ in range(3):
+            again = world.run("GenerateDataKey", request)
+            world.run(
+                "Decrypt", {"CiphertextBlob": again["CiphertextBlob"], "EncryptionContext": CONTEXT}
+            )
+    finally:
+        event.remove(world.parts.db.engine, "before_cursor_execute", count)
+    assert statements == []
+    assert again["KeyId"] == first["KeyId"]
 
 
 def test_the_policy_admits_only_calls_through_the_service_from_the_account(world: World) -> None:
