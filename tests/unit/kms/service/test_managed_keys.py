@@ -69,7 +69,7 @@ class World:
 
     def managed_keys(self, account: str) -> int:
         k = schema.keys.c
-        with self.parts.db.read() as conn:
+        with self.parts.db.read_connection() as conn:
             return int(
                 conn.execute(
                     select(func.count()).where(
