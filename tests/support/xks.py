@@ -15,6 +15,10 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from tests.support import cli
+from tests.support.hsm_clusters import Cluster, register_cluster
+from tests.support.servers import InProcessServer
+
 SERVICE = "kms-xks-proxy"
 AWS_REGION = "eu-west-1"  # AWS KMS signs with its own region, not Strongroom's
 
@@ -112,3 +116,33 @@ class XksClient:
             body["additionalAuthenticatedData"] = b64(aad)
         body.update(changes)
         return self.call(f"keys/{key_id}/decrypt", body)
+
+
+@dataclass
+class Tenant:
+    kms: Any
+    store_id: str
+    cluster: Cluster
+    xks: XksClient
+    key_id: str
+
+
+def admin(server: InProcessServer, *argv: str) -> Any:
+    status, out, err = cli.run("admin", "--data-dir", str(server.data_dir), *argv)
+    assert status == 0, err
+    return json.loads(out) if out.strip() else None
+
+
+def make_tenant(server: InProcessServer, kms: Any) -> Tenant:
+    cluster = register_cluster(server.data_dir, hsms=2)
+    store_id = kms.create_custom_key_store(
+        CustomKeyStoreName=f"xks-{uuid.uuid4().hex[:8]}",
+        CloudHsmClusterId=cluster.cluster_id,
+        TrustAnchorCertificate=cluster.trust_anchor,
+        KeyStorePassword=cluster.password,
+    )["CustomKeyStoreId"]
+    kms.connect_custom_key_store(CustomKeyStoreId=store_id)
+    configuration = admin(server, "xks", "create-credential", "--custom-key-store", store_id)
+    key = admin(server, "xks", "create-key", "--custom-key-store", store_id)
+    xks = XksClient.from_configuration(server.endpoint, configuration)
+    return Tenant(kms, store_id, cluster, xks, key["XksKeyId"])

@@ -123,6 +123,21 @@ class XksRepository:
             ).all()
         return [_key(row) for row in rows]
 
+    def keys_of_account(self, account_id: str) -> list[tuple[XksKey, str]]:
+        """Every external key of an account, with the HSM cluster its store uses."""
+        stores = schema.custom_key_stores.c
+        with self._db.read_connection() as conn:
+            rows = conn.execute(
+                select(schema.xks_keys, stores.cluster_id)
+                .join(
+                    schema.custom_key_stores,
+                    stores.custom_key_store_id == K.custom_key_store_id,
+                )
+                .where(K.account_id == account_id)
+                .order_by(K.custom_key_store_id, K.xks_key_id)
+            ).all()
+        return [(_key(row), row.cluster_id) for row in rows]
+
     def set_enabled(
         self, custom_key_store_id: str, xks_key_id: str, enabled: bool, at: datetime
     ) -> bool:

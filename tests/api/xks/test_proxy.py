@@ -4,78 +4,14 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from strongroom.kms.app import open_data_dir
-from strongroom.kms.config import load_settings
 from strongroom.kms.keystores.pkcs11 import TokenConnection
-from strongroom.kms.service.admin import ADMINISTRATOR_POLICY
-from tests.support import cli
-from tests.support.hsm_clusters import Cluster, register_cluster
-from tests.support.servers import InProcessServer, in_process_server
-from tests.support.xks import XksClient, b64, metadata, unb64
-
-
-@dataclass
-class Tenant:
-    kms: Any
-    store_id: str
-    cluster: Cluster
-    xks: XksClient
-    key_id: str
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
-    with in_process_server(tmp_path_factory.mktemp("xks")) as running:
-        yield running
-
-
-def admin(server: InProcessServer, *argv: str) -> Any:
-    status, out, err = cli.run("admin", "--data-dir", str(server.data_dir), *argv)
-    assert status == 0, err
-    return json.loads(out) if out.strip() else None
-
-
-def _tenant(server: InProcessServer, kms: Any) -> Tenant:
-    cluster = register_cluster(server.data_dir, hsms=2)
-    store_id = kms.create_custom_key_store(
-        CustomKeyStoreName=f"xks-{uuid.uuid4().hex[:8]}",
-        CloudHsmClusterId=cluster.cluster_id,
-        TrustAnchorCertificate=cluster.trust_anchor,
-        KeyStorePassword=cluster.password,
-    )["CustomKeyStoreId"]
-    kms.connect_custom_key_store(CustomKeyStoreId=store_id)
-    configuration = admin(server, "xks", "create-credential", "--custom-key-store", store_id)
-    key = admin(server, "xks", "create-key", "--custom-key-store", store_id)
-    xks = XksClient.from_configuration(server.endpoint, configuration)
-    return Tenant(kms, store_id, cluster, xks, key["XksKeyId"])
-
-
-@pytest.fixture(scope="module")
-def tenant(server: InProcessServer) -> Tenant:
-    return _tenant(server, server.client())
-
-
-@pytest.fixture(scope="module")
-def other_tenant(server: InProcessServer) -> Tenant:
-    """A second account with its own store, key and proxy credentials."""
-    data = open_data_dir(load_settings(server.data_dir))
-    try:
-        account = data.admin.create_account("other")
-        data.admin.create_user(account.account_id, "admin")
-        data.admin.put_user_policy(account.account_id, "admin", "all", ADMINISTRATOR_POLICY)
-        issued = data.admin.create_access_key(account.account_id, "admin")
-    finally:
-        data.db.engine.dispose()
-    return _tenant(server, server.client(issued))
+from tests.support.servers import InProcessServer
+from tests.support.xks import Tenant, XksClient, admin, b64, metadata, unb64
 
 
 def _until(condition: Any, limit: float = 2.0) -> float:
