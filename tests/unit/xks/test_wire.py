@@ -117,3 +117,22 @@ def test_error_messages_are_printable_ascii_under_512() -> None:
     text = payload.decode("ascii")
     assert '"errorName":"ValidationException"' in text
     assert "\\n" not in text and len(text) < 600
+
+
+def test_every_error_is_documented_with_its_status() -> None:
+    """docs/xks.md's error table names each error class with the status it is sent with."""
+    from pathlib import Path
+
+    from strongroom.xks import errors
+
+    doc = (Path(__file__).parents[3] / "docs" / "xks.md").read_text()
+    classes = [
+        c
+        for c in vars(errors).values()
+        if isinstance(c, type) and issubclass(c, errors.XksError) and c is not errors.XksError
+    ]
+    for cls in classes:
+        if cls is errors.MethodNotAllowed:
+            assert "HTTP 405" in doc
+            continue
+        assert f"| {cls.__name__} | {cls.status} |" in doc, cls.__name__
