@@ -48,6 +48,8 @@ class XksClient:
     access_key_id: str
     secret: str
     region: str = AWS_REGION
+    # A keep-alive connection to use (pinned to one server worker); else one per call.
+    connection: http.client.HTTPConnection | None = None
 
     @classmethod
     def from_configuration(cls, endpoint: str, configuration: dict[str, Any]) -> XksClient:
@@ -72,13 +74,14 @@ class XksClient:
             credentials = Credentials(self.access_key_id, self.secret)
             SigV4Auth(credentials, SERVICE, self.region).add_auth(request)
         parts = urlsplit(url)
-        connection = http.client.HTTPConnection(parts.netloc, timeout=30)
+        connection = self.connection or http.client.HTTPConnection(parts.netloc, timeout=30)
         try:
             connection.request(method, parts.path, body=data, headers=dict(request.headers))
             response = connection.getresponse()
             payload = response.read()
         finally:
-            connection.close()
+            if self.connection is None:
+                connection.close()
         return response.status, json.loads(payload) if payload else {}
 
     def health(self) -> tuple[int, dict[str, Any]]:
