@@ -43,6 +43,7 @@ def row(key: XksKey, cluster_id: str, region: str, rates: Rates) -> KeyExposure:
         account_id=key.account_id,
         state="Enabled" if key.enabled else "Disabled",
         origin=ORIGIN,
+        key_manager="CUSTOMER",
         exposure=CUSTOMER_HSM_ONLY,
         how=how(cluster_id),
         flags=(USED_BY_AWS,),
