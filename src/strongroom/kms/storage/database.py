@@ -92,6 +92,19 @@ class Database:
             with conn.begin():
                 yield conn
 
+    def get_meta(self, name: str) -> str | None:
+        with self.read() as conn:
+            value = conn.execute(
+                select(schema.meta.c.value).where(schema.meta.c.name == name)
+            ).scalar_one_or_none()
+        return None if value is None else str(value)
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Set ``name`` to ``value``, whether it was set before or not."""
+        with self.transaction() as conn:
+            conn.execute(delete(schema.meta).where(schema.meta.c.name == name))
+            conn.execute(insert(schema.meta).values(name=name, value=value))
+
     def init_meta(self, name: str, value: str) -> str:
         """Set ``name`` unless it is set already; return the value that holds."""
         with self.transaction() as conn:
