@@ -150,7 +150,7 @@ def test_a_raw_ciphertext_is_required_like_ours(raw_kms: Any) -> None:
         with aws_error("ValidationException", 400) as caught:
             call()
         assert caught.message == "CiphertextBlob is required."
-    with aws_error("DryRunOperationException", 412):  # a dry run may ignore the ciphertext
+    with aws_error("DryRunOperationException", 400):  # a dry run may ignore the ciphertext
         raw_kms.decrypt(
             KeyId=rsa_id,
             EncryptionAlgorithm="RSAES_OAEP_SHA_256",

@@ -50,7 +50,8 @@ def _check_finished(directory: Path) -> str:
         assert data.admin.list_user_policies(account.account_id, ADMIN_USER) == [
             ADMINISTRATOR_POLICY_NAME
         ]
-        assert data.db.get_meta(STATE) == "done"
+        with data.db.read() as tx:
+            assert tx.meta.get(STATE) == "done"
         assert (directory / "aws" / "credentials").stat().st_mode & 0o777 == 0o600
         assert not list((directory / "aws").glob(".*.tmp"))
         return issued.access_key_id

@@ -46,7 +46,10 @@ def model() -> Mapping[str, Any]:
 def input_shape(operation: str, extension_members: Mapping[str, str] | None) -> Shape:
     """The input structure of a model operation, or the one an extension declares."""
     if extension_members is not None:
-        return {"type": "structure", "members": {m: {"shape": s} for m, s in extension_members.items()}}
+        return {
+            "type": "structure",
+            "members": {m: {"shape": s} for m, s in extension_members.items()},
+        }
     name = model()["operations"][operation]["input"]["shape"]
     shape: Shape = model()["shapes"][name]
     return shape
@@ -153,8 +156,8 @@ class Strategies:
         if kind == "boolean":
             return st.booleans()
         if kind == "timestamp":
-            fitting = st.floats(min_value=0, max_value=4e9)
-            return fitting | st.integers(min_value=-(2**63), max_value=2**63) if wild else fitting
+            when = st.floats(min_value=0, max_value=4e9)
+            return when | st.integers(min_value=-(2**63), max_value=2**63) if wild else when
         raise ValueError(f"no strategy for shape type {kind}")
 
     def structure(self, shape: Shape, required_odds: float) -> st.SearchStrategy[dict[str, Any]]:

@@ -38,7 +38,8 @@ DONE: Final = "done"
 def first_start(data_dir: DataDir) -> IssuedAccessKey | None:
     """Finish the first start if it is not done; return the admin's key if it was finished now."""
     db, admin = data_dir.db, data_dir.admin
-    state = db.get_meta(STATE)
+    with db.read() as tx:
+        state = tx.meta.get(STATE)
     if state is None:
         # Data directories made before this value existed finished their first start.
         state = db.init_meta(STATE, DONE if admin.list_accounts() else PENDING)
@@ -46,7 +47,8 @@ def first_start(data_dir: DataDir) -> IssuedAccessKey | None:
         return None
     issued = admin_access_key(data_dir, admin)
     write_aws_files(data_dir.settings, issued)
-    db.set_meta(STATE, DONE)
+    with db.transaction() as tx:
+        tx.meta.put(STATE, DONE)
     return issued
 
 
