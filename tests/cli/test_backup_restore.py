@@ -55,7 +55,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
     with server_process(data_dir, workers=1) as server:
         made = populate(server, base)
         before = observe(server)
-        stop, during = threading.Event(), []
+        stop, during = threading.Event(), list[str]()
         loader = threading.Thread(target=_load, args=(server, stop, during))
         loader.start()
         try:
@@ -72,22 +72,11 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
     yield Source(data_dir, base / "full.backup", made, before, during)
 
 
-def _restore(source: Source, target: Path, *extra: str) -> tuple[int, str, str]:
-    root_key = str(source.data_dir / "root.key")
-    return (
-        run("restore", "--backup", str(source.backup), "--data-dir", str(target), *extra)
-        if "--root-key-file" in extra
-        else run(
-            "restore",
-            "--backup",
-            str(source.backup),
-            "--data-dir",
-            str(target),
-            "--root-key-file",
-            root_key,
-            *extra,
-        )
-    )
+def _restore(backup: Path, target: Path, root_key: Path) -> tuple[int, str, str]:
+    return run(
+        "restore", "--backup", str(backup), "--data-dir", str(target),
+        "--root-key-file", str(root_key),
+    )  # fmt: skip
 
 
 def test_a_backup_is_private_and_says_what_it_is(source: Source) -> None:
@@ -102,7 +91,7 @@ def test_restore_brings_everything_back_and_the_trail_verifies(
     source: Source, tmp_path: Path
 ) -> None:
     target = tmp_path / "restored"
-    status, out, err = _restore(source, target)
+    status, out, err = _restore(source.backup, target, source.data_dir / "root.key")
     assert (status, err) == (0, ""), err
     assert "restored" in out
     status, out, err = run("audit", "verify", "--data-dir", str(target))
@@ -142,10 +131,10 @@ def test_a_tampered_or_truncated_backup_is_refused_and_nothing_is_written(
         "header": data.replace(b'"region": "us-east-1"', b'"region": "us-east-2"'),
     }
     for name, changed in cases.items():
-        copy = Source(source.data_dir, tmp_path / f"{name}.backup", source.made, {}, [])
-        copy.backup.write_bytes(changed)
+        copy = tmp_path / f"{name}.backup"
+        copy.write_bytes(changed)
         target = tmp_path / f"from-{name}"
-        status, _, err = _restore(copy, target)
+        status, _, err = _restore(copy, target, source.data_dir / "root.key")
         assert status == 1 and "restore refused" in err, (name, err)
         assert not target.exists(), name
         assert not list(tmp_path.glob(f".from-{name}*")), name
@@ -154,7 +143,7 @@ def test_a_tampered_or_truncated_backup_is_refused_and_nothing_is_written(
 def test_restore_needs_the_root_key_and_an_empty_target(source: Source, tmp_path: Path) -> None:
     other = tmp_path / "other.key"
     create_root_key_file(other)
-    status, _, err = _restore(source, tmp_path / "t1", "--root-key-file", str(other))
+    status, _, err = _restore(source.backup, tmp_path / "t1", other)
     assert status == 1 and "not the root key this backup was made under" in err
     status, _, err = run(
         "restore", "--backup", str(source.backup), "--data-dir", str(tmp_path / "t2")
@@ -163,6 +152,6 @@ def test_restore_needs_the_root_key_and_an_empty_target(source: Source, tmp_path
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "something").write_text("x")
-    status, _, err = _restore(source, busy)
+    status, _, err = _restore(source.backup, busy, source.data_dir / "root.key")
     assert status == 1 and "not empty" in err
     assert sorted(p.name for p in busy.iterdir()) == ["something"]
