@@ -5,7 +5,7 @@ Pass one unwraps the backup key with the root key (the ``root.key`` the data was
 or the HSM the configuration names), then decrypts and checks every chunk and record. Only then
 does pass two build the data directory aside (``.<name>.restoring``) and rename it into place,
 so the target is either absent (or left empty) or complete. Restore writes the embedded default
-(SQLite); PostgreSQL deployments restore with the database's own tooling (docs/adr/0012).
+(SQLite); PostgreSQL deployments restore with the database's own tooling (docs/adr/0016).
 """
 
 from __future__ import annotations

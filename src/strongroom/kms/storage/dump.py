@@ -5,7 +5,7 @@ the server writes: on SQLite (WAL) a deferred read transaction sees the database
 first read; on PostgreSQL the transaction runs at REPEATABLE READ. Rows come out as Python
 values through the column types (aware UTC datetimes, bytes, ints, strings, booleans), in
 primary key order, tables parents first. Nothing here knows about files or encryption:
-``kms/backup`` does (docs/adr/0012-backup-format.md).
+``kms/backup`` does (docs/adr/0016-backup-format.md).
 """
 
 from __future__ import annotations
