@@ -4,7 +4,7 @@ An AWS managed key belongs to a tenant but is run by the service named in its al
 on first use, rotated every year, used only through that service (``kms:ViaService``), never
 changed by the tenant. Its key policy is what makes it so, as in AWS: it allows the account's
 principals to use the key only through the service, and to read its metadata directly; nothing
-else, so every management call is refused by the policy itself (docs/adr/0016).
+else, so every management call is refused by the policy itself (docs/adr/0012).
 
 The names are AWS's predefined aliases (the ones ListAliases shows in every account, with or
 without a key behind them). The S3 policy is AWS's byte for byte (``auto-s3-2``, as GetKeyPolicy
