@@ -25,16 +25,12 @@ from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
 from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.domain.xks import XksCredential
+from strongroom.kms.first_start import first_start
 from strongroom.kms.keystores.root_key_file import create_root_key_file
 from strongroom.kms.keystores.root_keys import RootKeyProvider
 from strongroom.kms.keystores.software import SoftwareKeyStore, secret_aad
 from strongroom.kms.root_key_setup import open_root_key
-from strongroom.kms.service.admin import (
-    ADMINISTRATOR_POLICY,
-    ADMINISTRATOR_POLICY_NAME,
-    Admin,
-    IssuedAccessKey,
-)
+from strongroom.kms.service.admin import Admin, IssuedAccessKey
 from strongroom.kms.service.authorization import PolicyAuthorizer
 from strongroom.kms.service.cache import KeyCache
 from strongroom.kms.service.caller import Credential
@@ -67,9 +63,6 @@ if TYPE_CHECKING:
     from strongroom.kms.governance.actions import GovernanceEnv
 
 log = logging.getLogger(__name__)
-
-DEFAULT_ACCOUNT_NAME = "default"
-ADMIN_USER = "admin"
 
 
 def database_url(settings: Settings) -> str:
@@ -113,20 +106,13 @@ class DataDir:
 def initialize(
     settings: Settings, clock: Clock | None = None
 ) -> tuple[DataDir, IssuedAccessKey | None]:
-    """Create what a first start needs (idempotent); return the admin key if one was made."""
+    """Create what a first start needs, or finish a first start that was interrupted
+    (first_start.py); return the admin key if the first start was finished now."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if settings.root_key == "file" and not settings.root_key_path.exists():
         create_root_key_file(settings.root_key_path)
     data_dir = open_data_dir(settings, clock, create_root_key=True)
-    admin = data_dir.admin
-    if admin.list_accounts():
-        return data_dir, None
-    account = admin.create_account(DEFAULT_ACCOUNT_NAME)
-    admin.create_user(account.account_id, ADMIN_USER)
-    admin.put_user_policy(
-        account.account_id, ADMIN_USER, ADMINISTRATOR_POLICY_NAME, ADMINISTRATOR_POLICY
-    )
-    return data_dir, admin.create_access_key(account.account_id, ADMIN_USER)
+    return data_dir, first_start(data_dir)
 
 
 def open_data_dir(
