@@ -27,16 +27,13 @@ from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
 from strongroom.kms.domain.policy_templates import separation_of_duties_policy
 from strongroom.kms.domain.secrets import Secret
+from strongroom.kms.domain.xks import XksCredential
+from strongroom.kms.first_start import first_start
 from strongroom.kms.keystores.root_key_file import create_root_key_file
 from strongroom.kms.keystores.root_keys import RootKeyProvider
 from strongroom.kms.keystores.software import SoftwareKeyStore, secret_aad
 from strongroom.kms.root_key_setup import open_root_key
-from strongroom.kms.service.admin import (
-    ADMINISTRATOR_POLICY,
-    ADMINISTRATOR_POLICY_NAME,
-    Admin,
-    IssuedAccessKey,
-)
+from strongroom.kms.service.admin import Admin, IssuedAccessKey
 from strongroom.kms.service.authorization import PolicyAuthorizer
 from strongroom.kms.service.cache import KeyCache
 from strongroom.kms.service.caller import Credential
@@ -50,6 +47,7 @@ from strongroom.kms.service.policy_cache import PolicyCache
 from strongroom.kms.service.registry import EXTENSIONS, OPERATIONS
 from strongroom.kms.service.scheduler import LifecycleScheduler
 from strongroom.kms.service.usage import UsageTracker
+from strongroom.kms.service.xks_catalog import XksCatalog
 from strongroom.kms.storage.custom_key_stores import CustomKeyStoreRepository
 from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.engine import sqlite_url
@@ -59,14 +57,16 @@ from strongroom.kms.storage.keys import KeyRepository
 from strongroom.kms.storage.schema import SCHEMA_VERSION
 from strongroom.kms.storage.store_secrets import FINGERPRINT_KEY, STORE_SECRET_PURPOSE, StoreSecrets
 from strongroom.kms.storage.usage import UsageRepository
+from strongroom.kms.storage.xks import XksRepository
+from strongroom.xks.api import SERVICE as XKS_SERVICE
+from strongroom.xks.api import XksApi
+from strongroom.xks.proxy import XksProxy
 
 if TYPE_CHECKING:
     from strongroom.kms.governance.actions import GovernanceEnv
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ACCOUNT_NAME = "default"
-ADMIN_USER = "admin"
 # The store secret that seals the web console's session cookies (shared by all workers).
 CONSOLE_SESSION_KEY = "console-session-key"
 
@@ -112,20 +112,13 @@ class DataDir:
 def initialize(
     settings: Settings, clock: Clock | None = None
 ) -> tuple[DataDir, IssuedAccessKey | None]:
-    """Create what a first start needs (idempotent); return the admin key if one was made."""
+    """Create what a first start needs, or finish a first start that was interrupted
+    (first_start.py); return the admin key if the first start was finished now."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if settings.root_key == "file" and not settings.root_key_path.exists():
         create_root_key_file(settings.root_key_path)
     data_dir = open_data_dir(settings, clock, create_root_key=True)
-    admin = data_dir.admin
-    if admin.list_accounts():
-        return data_dir, None
-    account = admin.create_account(DEFAULT_ACCOUNT_NAME)
-    admin.create_user(account.account_id, ADMIN_USER)
-    admin.put_user_policy(
-        account.account_id, ADMIN_USER, ADMINISTRATOR_POLICY_NAME, ADMINISTRATOR_POLICY
-    )
-    return data_dir, admin.create_access_key(account.account_id, ADMIN_USER)
+    return data_dir, first_start(data_dir)
 
 
 def open_data_dir(
@@ -241,6 +234,8 @@ def create_app(
         extensions=EXTENSIONS,
     )
     scheduler = LifecycleScheduler(ctx)
+    xks_catalog = XksCatalog(XksRepository(db), custom_stores, store)
+    xks = xks_api(settings, xks_catalog, audit_sink, clock)
 
     # Background jobs do their database and file work in a thread, so a slow query or a busy
     # database never stalls requests; cache evictions are applied on the event loop.
@@ -250,6 +245,7 @@ def create_app(
         credentials.apply(changes)
         policies.apply(changes)
         custom_stores.apply(changes)
+        xks_catalog.apply(changes)
 
     async def flush_audit_and_usage() -> None:
         try:
@@ -281,13 +277,24 @@ def create_app(
         lambda: clock.now().timestamp(),
         _policy_template,
     )
-    return AsgiApp(api, background, shutdown, console)
+    return AsgiApp(api, background, shutdown, xks=xks, console=console)
 
 
 def _policy_template(
     account_id: str, administrators: list[str], users: list[str], strict: bool
 ) -> str:
     return separation_of_duties_policy(account_id, administrators, users, strict=strict)
+
+
+def xks_api(settings: Settings, catalog: XksCatalog, audit: AuditSink, clock: Clock) -> XksApi:
+    """The XKS proxy on the KMS port (docs/xks.md): its own credentials, any region."""
+    verifier: SigV4Verifier[XksCredential] = SigV4Verifier(
+        region=None,
+        service=XKS_SERVICE,
+        lookup=catalog.credential,
+        max_skew_seconds=settings.max_clock_skew_seconds,
+    )
+    return XksApi(XksProxy(catalog, audit, settings.region, clock.now), verifier)
 
 
 def app_from_env() -> AsgiApp:

@@ -16,7 +16,7 @@ import base64
 import gc
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -36,6 +36,9 @@ from strongroom.kms.errors import (
 )
 from strongroom.kms.service.caller import Caller, Credential
 from strongroom.kms.service.pipeline import Operation, Pipeline, Request
+
+if TYPE_CHECKING:
+    from strongroom.xks.api import XksApi
 
 log = logging.getLogger(__name__)
 
@@ -201,17 +204,20 @@ async def _respond(
 
 
 class AsgiApp:
-    """ASGI entry point: HTTP goes to the API; lifespan starts and stops background tasks."""
+    """ASGI entry point: HTTP goes to the API (or to the XKS proxy when it claims the path);
+    lifespan starts and stops background tasks."""
 
     def __init__(
         self,
         api: KmsApi,
         background: Sequence[tuple[Callable[[], Awaitable[None]], float]],
         on_shutdown: Callable[[], None],
+        xks: XksApi | None = None,
         console: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None,
     ) -> None:
         """``console``: the web console's ASGI app, served under ``/console``."""
         self.api = api
+        self.xks = xks
         self._console = console
         self._background = background
         self._on_shutdown = on_shutdown
@@ -219,8 +225,12 @@ class AsgiApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            # One prefix test on the KMS path (always "/"): the console never slows the API.
-            if self._console is not None and scope["path"].startswith(CONSOLE_PREFIX):
+            # Prefix tests only: the KMS path is always "/", so the API pays two str tests.
+            path = scope["path"]
+            xks = self.xks
+            if xks is not None and path.startswith("/xks/") and xks.claims(scope):
+                await xks.handle(scope, receive, send)
+            elif self._console is not None and path.startswith(CONSOLE_PREFIX):
                 await self._console(scope, receive, send)
             else:
                 await self.api.handle(scope, receive, send)
