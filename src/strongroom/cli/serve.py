@@ -66,8 +66,7 @@ def run(args: argparse.Namespace) -> int:
         host=args.host, port=args.port, workers=args.workers, region=args.region
     )
     # Imported here: parsing any strongroom command line should not load the server.
-    import uvicorn
-
+    from strongroom.kms.api import http_server
     from strongroom.kms.app import initialize
     from strongroom.kms.root_key_files import hold_serve_lock
 
@@ -80,21 +79,15 @@ def run(args: argparse.Namespace) -> int:
     data_dir.store.close()  # the workers log in to an HSM themselves
     if issued is not None:
         write_aws_files(settings, issued)
+    descriptors = http_server.raise_descriptor_limit()
     print(banner(settings), flush=True)
     # Worker processes rebuild everything from these variables (see kms/app.py app_from_env).
     os.environ["STRONGROOM_DATA_DIR"] = str(settings.data_dir.resolve())
     os.environ["STRONGROOM_REGION"] = settings.region
-    uvicorn.run(
-        "strongroom.kms.app:app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        log_level=settings.log_level,
-        timeout_graceful_shutdown=10,
+    limits = http_server.http_limits(settings, descriptors)
+    http_server.run(
+        http_server.uvicorn_config(
+            "strongroom.kms.app:app_from_env", settings, limits, factory=True
+        )
     )
     return 0

@@ -30,6 +30,13 @@ class Settings:
     workers: int = 2
     database_url: str = ""  # empty: SQLite in the data directory
     max_body_bytes: int = 512 * 1024
+    # Limits against anyone who can connect (api/http_limits.py, docs/security.md).
+    max_header_bytes: int = 16 * 1024  # request line + headers of one request
+    max_headers: int = 100
+    header_timeout_seconds: float = 10.0  # the head, from its first byte (and from connect)
+    body_timeout_seconds: float = 30.0  # the body, from the end of the head
+    keep_alive_timeout_seconds: int = 5  # an idle kept-alive connection is closed
+    max_connections: int = 1000  # per worker; beyond: 503 ServiceUnavailable
     cache_poll_seconds: float = 0.2
     scheduler_seconds: float = 5.0
     max_clock_skew_seconds: int = 300
@@ -60,6 +67,17 @@ class Settings:
             raise ConfigError(f"region {self.region!r} is not a valid region name")
         if self.max_body_bytes < 64 * 1024:
             raise ConfigError("max_body_bytes must be at least 65536")
+        if not 1024 <= self.max_header_bytes <= 1024 * 1024:
+            raise ConfigError("max_header_bytes must be between 1024 and 1048576")
+        if not 10 <= self.max_headers <= 1000:
+            raise ConfigError("max_headers must be between 10 and 1000")
+        for name in ("header_timeout_seconds", "body_timeout_seconds"):
+            if not 1 <= getattr(self, name) <= 600:
+                raise ConfigError(f"{name} must be between 1 and 600")
+        if not 1 <= self.keep_alive_timeout_seconds <= 3600:
+            raise ConfigError("keep_alive_timeout_seconds must be between 1 and 3600")
+        if not 1 <= self.max_connections <= 1_000_000:
+            raise ConfigError("max_connections must be between 1 and 1000000")
         # Changes must reach every worker within a second: poll at least twice a second.
         if not 0.01 <= self.cache_poll_seconds <= 0.5:
             raise ConfigError("cache_poll_seconds must be between 0.01 and 0.5")

@@ -16,6 +16,10 @@ COMMON_ERRORS = {
     "InvalidSignatureException",
     "MissingAuthenticationTokenException",
     "RequestEntityTooLargeException",
+    # HTTP-level refusals of the connection limits, named as AWS's common errors
+    "RequestHeaderSectionTooLarge",
+    "RequestTimeout",
+    "ServiceUnavailable",
     "SerializationException",
     "ThrottlingException",
     "UnknownOperationException",
