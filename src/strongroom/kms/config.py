@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,14 @@ class Settings:
     scheduler_seconds: float = 5.0
     max_clock_skew_seconds: int = 300
     log_level: str = "info"
+    # TLS (docs/security.md): "self-signed" generates a pair in <data_dir>/tls; or give
+    # tls_cert_file + tls_key_file. tls_names: more names or addresses for a generated pair.
+    tls: str = ""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_names: str = ""
+    # Plain HTTP on an address other machines can reach is refused unless this is set.
+    allow_plain_http: bool = False
     # Where the default store's root key lives: "file" (root.key, the embedded default) or
     # "pkcs11" (a token key, see docs/keystores.md). The PIN is never a setting: it comes from
     # the file hsm_pin_file names, or else from the environment variable hsm_pin_env names.
@@ -83,6 +91,14 @@ class Settings:
             raise ConfigError("cache_poll_seconds must be between 0.01 and 0.5")
         if self.scheduler_seconds <= 0:
             raise ConfigError("scheduler_seconds must be positive")
+        if self.tls not in ("", "self-signed"):
+            raise ConfigError(f"tls {self.tls!r} is not 'self-signed' (or empty)")
+        if self.tls and (self.tls_cert_file or self.tls_key_file):
+            raise ConfigError(
+                "tls = 'self-signed' and tls_cert_file/tls_key_file exclude each other"
+            )
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ConfigError("tls_cert_file and tls_key_file go together")
         if self.root_key not in ("file", "pkcs11"):
             raise ConfigError(f"root_key {self.root_key!r} is not 'file' or 'pkcs11'")
         if self.root_key == "pkcs11" and not (
@@ -99,8 +115,25 @@ class Settings:
         return replace(self, **given).validated()
 
 
+def _boolean(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(raw)
+
+
 def _coerce(name: str, raw: Any, kind: Any) -> Any:
-    kinds = {"Path": Path, "int": int, "float": float, "str": str}
+    kinds: dict[str, Callable[[Any], Any]] = {
+        "Path": Path,
+        "int": int,
+        "float": float,
+        "str": str,
+        "bool": _boolean,
+    }
     try:
         return kinds[kind](raw)
     except (TypeError, ValueError):
