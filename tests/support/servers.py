@@ -79,7 +79,7 @@ def in_process_server(
         workers=1,
         scheduler_seconds=0.1,
         cache_poll_seconds=0.05,
-        **settings_overrides,
+        **{"request_quotas": "off", **settings_overrides},
     ).validated()
     clock = ManualClock()
     data, issued = initialize(settings, clock)
@@ -145,7 +145,8 @@ def wait_healthy(endpoint: str, process: subprocess.Popen[str], timeout: float =
 def server_process(data_dir: Path, workers: int = 2, *extra: str) -> Iterator[ServerProcess]:
     """``strongroom serve`` as a real process tree, stopped with SIGTERM afterwards."""
     port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Tests create keys faster than AWS's 5 CreateKey/s; tests of quotas turn them on.
+    env = {"STRONGROOM_REQUEST_QUOTAS": "off", **os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("STRONGROOM_DATA_DIR", None)
     process = subprocess.Popen(
         [

@@ -35,12 +35,20 @@ class Settings:
     max_headers: int = 100
     header_timeout_seconds: float = 10.0  # the head, from its first byte (and from connect)
     body_timeout_seconds: float = 30.0  # the body, from the end of the head
-    keep_alive_timeout_seconds: int = 5  # an idle kept-alive connection is closed
+    keep_alive_timeout_seconds: int = 30  # an idle kept-alive connection is closed
     max_connections: int = 1000  # per worker; beyond: 503 ServiceUnavailable
     cache_poll_seconds: float = 0.2
     scheduler_seconds: float = 5.0
     max_clock_skew_seconds: int = 300
     log_level: str = "info"
+    # Request quotas per account (api/quotas.py): "aws" (AWS's defaults) or "off". Requests
+    # per second; quota_overrides: "CreateKey=50,ListKeys=1000"; quota_nodes: the nodes
+    # sharing one database (each admits 1/quota_nodes).
+    request_quotas: str = "aws"
+    quota_cryptographic: float = 10000.0
+    quota_asymmetric: float = 500.0
+    quota_overrides: str = ""
+    quota_nodes: int = 1
     # TLS (docs/security.md): "self-signed" generates a pair in <data_dir>/tls; or give
     # tls_cert_file + tls_key_file. tls_names: more names or addresses for a generated pair.
     tls: str = ""
@@ -91,6 +99,7 @@ class Settings:
             raise ConfigError("cache_poll_seconds must be between 0.01 and 0.5")
         if self.scheduler_seconds <= 0:
             raise ConfigError("scheduler_seconds must be positive")
+        self._validate_quotas()
         if self.tls not in ("", "self-signed"):
             raise ConfigError(f"tls {self.tls!r} is not 'self-signed' (or empty)")
         if self.tls and (self.tls_cert_file or self.tls_key_file):
@@ -108,6 +117,25 @@ class Settings:
                 "root_key = 'pkcs11' needs hsm_module, hsm_token_label, hsm_key_label"
             )
         return self
+
+    def _validate_quotas(self) -> None:
+        from strongroom.kms.api.quotas import parse_overrides, quota_table
+
+        if self.request_quotas not in ("aws", "off"):
+            raise ConfigError(f"request_quotas {self.request_quotas!r} is not 'aws' or 'off'")
+        if self.quota_cryptographic <= 0 or self.quota_asymmetric <= 0 or self.quota_nodes < 1:
+            raise ConfigError("quotas must be positive and quota_nodes at least 1")
+        try:
+            parse_overrides(self.quota_overrides)
+            quota_table(
+                cryptographic=self.quota_cryptographic,
+                asymmetric=self.quota_asymmetric,
+                overrides=self.quota_overrides,
+                nodes=self.quota_nodes,
+                workers=self.workers,
+            )
+        except ValueError as error:
+            raise ConfigError(f"quota_overrides: {error}") from None
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Apply non-None overrides (from command-line flags)."""

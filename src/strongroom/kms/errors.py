@@ -79,7 +79,9 @@ class AccessDeniedException(KmsError):
 
 
 class ThrottlingException(KmsError):
-    default_message = "You have exceeded the rate at which you may call KMS."
+    default_message = (
+        "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."
+    )
 
 
 # --- HTTP-level refusals (``api/http_limits.py``), before a request reaches the KMS -------
