@@ -285,8 +285,11 @@ def test_several_materials_and_on_demand_rotation(kms: Any, tmp_path: Path) -> N
     first_material, second_material = random_bytes(32), random_bytes(32)
     first = import_material(kms, tmp_path, key_id, first_material)["KeyMaterialId"]
     old_blob = kms.encrypt(KeyId=key_id, Plaintext=b"old")["CiphertextBlob"]
-    assert error_of(lambda: kms.rotate_key_on_demand(KeyId=key_id))[0] == (
-        "UnsupportedOperationException"
+    arn = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+    assert error_of(lambda: kms.rotate_key_on_demand(KeyId=key_id)) == (
+        "KMSInvalidStateException",
+        400,
+        f"No available key material pending rotation for the key: {arn}.",
     )
     # A second NEW import waits for the rotation; encryption keeps the current material.
     second = import_material(
@@ -307,14 +310,13 @@ def test_several_materials_and_on_demand_rotation(kms: Any, tmp_path: Path) -> N
     assert listed["Rotations"][1]["KeyMaterialDescription"] == "second generation"
     assert "RotationDate" not in listed["Rotations"][1]
     assert kms.list_key_rotations(KeyId=key_id)["Rotations"] == []
-    assert (
-        error_of(
-            lambda: import_material(
-                kms, tmp_path, key_id, random_bytes(32), ImportType="NEW_KEY_MATERIAL", **FOREVER
-            )
-        )[0]
-        == "IncorrectKeyMaterialException"
+    code, status, message = error_of(
+        lambda: import_material(
+            kms, tmp_path, key_id, random_bytes(32), ImportType="NEW_KEY_MATERIAL", **FOREVER
+        )
     )
+    assert (code, status) == ("KMSInvalidStateException", 400)
+    assert f"Key material {second} is pending rotation for the key: {arn}." in message
 
     assert kms.rotate_key_on_demand(KeyId=key_id)["KeyId"].endswith(f":key/{key_id}")
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] == second

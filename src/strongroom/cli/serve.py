@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from strongroom.kms.config import Settings, load_settings
+from strongroom.kms.config import Settings, is_loopback, load_settings
 
 if TYPE_CHECKING:
     from strongroom.kms.api.tls import TlsFiles
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def add_parser(commands: Any) -> None:
-    from strongroom.cli.main import add_data_dir
+    from strongroom.cli.options import add_data_dir
 
     parser = commands.add_parser("serve", help="run the KMS server")
     add_data_dir(parser)
@@ -24,6 +24,13 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--port", type=int, default=None, help="port (default 8080)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default 2)")
     parser.add_argument("--region", default=None, help="AWS region name (default us-east-1)")
+    parser.add_argument(
+        "--dev",
+        action="store_const",
+        const=True,
+        default=None,
+        help="development credentials: accept any access key and secret (loopback only)",
+    )
     tls = parser.add_argument_group("TLS (docs/security.md)")
     tls.add_argument(
         "--tls",
@@ -70,6 +77,14 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
+DEV_WARNING = (
+    "WARNING: development credentials are ON: any access key and secret are accepted and "
+    "signatures are not checked.\n"
+    "  The access key id picks the account (12 digits: that account; else 000000000000).\n"
+    "  Never use this mode for data that matters.\n"
+)
+
+
 def banner(settings: Settings, tls: TlsFiles | None = None) -> str:
     scheme = "https" if tls is not None else "http"
     endpoint = f"{scheme}://{settings.host}:{settings.port}"
@@ -93,7 +108,7 @@ def banner(settings: Settings, tls: TlsFiles | None = None) -> str:
         f"  export AWS_CONFIG_FILE={aws_dir / 'config'}",
         f"  aws kms create-key --endpoint-url {endpoint}{ca_option}",
     ]
-    return "\n".join(lines) + "\n"
+    return (DEV_WARNING if settings.dev_credentials else "") + "\n".join(lines) + "\n"
 
 
 PLAIN_HTTP_REFUSED = (
@@ -125,14 +140,13 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         region=args.region,
+        dev_credentials=args.dev,
         tls=args.tls,
         tls_cert_file=args.tls_cert,
         tls_key_file=args.tls_key,
         tls_names=",".join(args.tls_name) if args.tls_name else None,
         allow_plain_http=args.allow_plain_http,
     )
-    from strongroom.kms.api.tls import is_loopback
-
     if not (settings.tls or settings.tls_cert_file or is_loopback(settings.host)):
         if not settings.allow_plain_http:
             print(PLAIN_HTTP_REFUSED.format(host=settings.host), file=sys.stderr)
@@ -158,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
     # Worker processes rebuild everything from these variables (see kms/app.py app_from_env).
     os.environ["STRONGROOM_DATA_DIR"] = str(settings.data_dir.resolve())
     os.environ["STRONGROOM_REGION"] = settings.region
+    os.environ["STRONGROOM_DEV_CREDENTIALS"] = "1" if settings.dev_credentials else "0"
+    os.environ["STRONGROOM_WORKERS"] = str(settings.workers)  # quota leases are per worker
     limits = http_server.http_limits(settings, descriptors)
     certificate = (
         {}

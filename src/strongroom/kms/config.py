@@ -6,6 +6,7 @@ The TOML file is ``<data_dir>/strongroom.toml`` unless ``STRONGROOM_CONFIG`` nam
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -40,6 +41,10 @@ class Settings:
     cache_poll_seconds: float = 0.2
     scheduler_seconds: float = 5.0
     max_clock_skew_seconds: int = 300
+    # Development only: accept any well-formed SigV4 request, whatever the access key and
+    # secret (the access key id picks the account, as local AWS emulators do). Refused on a
+    # non-loopback address. See docs/security.md.
+    dev_credentials: bool = False
     log_level: str = "info"
     # Request quotas per account (api/quotas.py): "aws" (AWS's defaults) or "off". Requests
     # per second; quota_overrides: "CreateKey=50,ListKeys=1000"; quota_nodes: the nodes
@@ -108,6 +113,11 @@ class Settings:
             )
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
             raise ConfigError("tls_cert_file and tls_key_file go together")
+        if self.dev_credentials and not is_loopback(self.host):
+            raise ConfigError(
+                f"dev_credentials accepts requests signed with any secret; it is refused on "
+                f"{self.host}, which is not a loopback address"
+            )
         if self.root_key not in ("file", "pkcs11"):
             raise ConfigError(f"root_key {self.root_key!r} is not 'file' or 'pkcs11'")
         if self.root_key == "pkcs11" and not (
@@ -143,14 +153,26 @@ class Settings:
         return replace(self, **given).validated()
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
 def _boolean(raw: Any) -> bool:
     if isinstance(raw, bool):
         return raw
     text = str(raw).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
+    if text in _TRUE + _FALSE:
+        return text in _TRUE
     raise ValueError(raw)
 
 

@@ -40,16 +40,6 @@ class TlsFiles:
     generated: bool = False
 
 
-def is_loopback(host: str) -> bool:
-    """True for names and addresses that only this machine can reach."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def server_names(host: str, extra: str = "") -> tuple[list[str], list[IpAddress]]:
     """DNS names and addresses the certificate must carry for a listener on ``host``."""
     names = ["localhost"]

@@ -10,8 +10,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from strongroom.kms.api.tls import is_loopback, self_signed, server_names
-from strongroom.kms.config import ConfigError, Settings, load_settings
+from strongroom.kms.api.tls import self_signed, server_names
+from strongroom.kms.config import ConfigError, Settings, is_loopback, load_settings
 
 
 @pytest.mark.parametrize(
