@@ -15,6 +15,7 @@ COMMON_ERRORS = {
     "IncompleteSignatureException",
     "InvalidSignatureException",
     "MissingAuthenticationTokenException",
+    "NotAuthorizedException",
     "RequestEntityTooLargeException",
     # HTTP-level refusals of the connection limits, named as AWS's common errors
     "RequestHeaderSectionTooLarge",
