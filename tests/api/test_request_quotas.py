@@ -20,9 +20,11 @@ THROTTLED = (
 
 
 def at_window_start(seconds: float) -> None:
-    """Sleep until a quota window of ``seconds`` (aligned to the epoch) has just begun."""
-    while time.time() % seconds > 0.2:
-        time.sleep(0.01)
+    """Sleep until the next quota window of ``seconds`` (aligned to the epoch) begins.
+
+    Always the next one: a test must not inherit a window an earlier test spent.
+    """
+    time.sleep(seconds - time.time() % seconds + 0.01)
 
 
 @pytest.fixture(scope="module")
