@@ -13,7 +13,7 @@ import pytest
 
 from strongroom.cli.main import main
 from strongroom.kms.app import initialize, open_data_dir
-from strongroom.kms.audit.store import ChainedAuditLog
+from strongroom.kms.audit.writer import ChainedAuditLog
 from strongroom.kms.config import Settings, load_settings
 from tests.unit.kms.audit.helpers import ALICE, BOB, event, key_arn
 

@@ -20,7 +20,8 @@ from strongroom.kms.api.sigv4 import SigV4Verifier
 from strongroom.kms.api.sts import StsApi
 from strongroom.kms.audit.events import AuditSink
 from strongroom.kms.audit.parameters import RequestParameters, extension_plans, operation_plans
-from strongroom.kms.audit.store import ChainedAuditLog
+from strongroom.kms.audit.policy import Durability, WhenUnavailable, WriterPolicy
+from strongroom.kms.audit.writer import ChainedAuditLog
 from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
 from strongroom.kms.domain.secrets import Secret
@@ -187,7 +188,11 @@ def create_app(
         custom_stores=custom_stores,
         cost_rates=(settings.key_usd_month, settings.hsm_usd_month),
     )
-    chained = ChainedAuditLog(db, store, settings.region, clock.now) if audit is None else None
+    chained = (
+        ChainedAuditLog(db, store, settings.region, clock.now, policy=writer_policy(settings))
+        if audit is None
+        else None
+    )
     audit_sink = audit or chained
     assert audit_sink is not None
     # Control-plane changes append their events in their own transaction (docs/adr/0006).
@@ -221,6 +226,7 @@ def create_app(
         settings.max_body_bytes,
         sts=StsApi(sts_verifier, audit_sink, clock.now),
         extensions=EXTENSIONS,
+        commits=chained if chained is not None and chained.policy.waits else None,
     )
     scheduler = LifecycleScheduler(ctx)
 
@@ -233,11 +239,8 @@ def create_app(
         policies.apply(changes)
         custom_stores.apply(changes)
 
-    async def flush_audit_and_usage() -> None:
-        try:
-            await asyncio.to_thread(audit_sink.flush)
-        finally:  # a failed audit flush is retried next time; usage is still written
-            await asyncio.to_thread(usage.flush)
+    async def flush_usage() -> None:
+        await asyncio.to_thread(usage.flush)
 
     async def housekeeping() -> None:
         done = await asyncio.to_thread(scheduler.run_due)
@@ -245,18 +248,34 @@ def create_app(
             cache.forget_key(key_id)
         await asyncio.to_thread(db.prune_changes, clock.now())
 
+    def startup() -> None:
+        if chained is not None:
+            chained.start()  # the audit writer thread, in the serving process
+
     def shutdown() -> None:
         custom_stores.close()
-        audit_sink.flush()
+        if chained is not None:
+            chained.stop()
+        else:
+            audit_sink.flush()
         usage.flush()
         db.engine.dispose()
 
     background = [
         (poll_changes, settings.cache_poll_seconds),
-        (flush_audit_and_usage, 1.0),
+        (flush_usage, 1.0),
         (housekeeping, settings.scheduler_seconds),
     ]
-    return AsgiApp(api, background, shutdown)
+    return AsgiApp(api, background, shutdown, startup)
+
+
+def writer_policy(settings: Settings) -> WriterPolicy:
+    return WriterPolicy(
+        durability=Durability(settings.audit_durability),
+        flush_seconds=settings.audit_flush_seconds,
+        max_pending=settings.audit_max_pending,
+        when_unavailable=WhenUnavailable(settings.audit_when_unavailable),
+    )
 
 
 def app_from_env() -> AsgiApp:

@@ -46,6 +46,14 @@ class Settings:
     # Rates of the exposure report's cost estimate (the source's figures).
     key_usd_month: float = 1.0
     hsm_usd_month: float = 1000.0
+    # The audit trail (kms/audit/policy.py, docs/adr/0012): "before-response" answers a call
+    # once its event is committed; "buffered" commits every audit_flush_seconds (at most 1 s).
+    audit_durability: str = "before-response"
+    audit_flush_seconds: float = 0.5
+    # Events a worker may hold in memory; beyond, calls are refused ("refuse") or served with
+    # their events dropped and counted in the trail ("serve").
+    audit_max_pending: int = 20_000
+    audit_when_unavailable: str = "refuse"
 
     @property
     def root_key_path(self) -> Path:
@@ -65,6 +73,7 @@ class Settings:
             raise ConfigError("cache_poll_seconds must be between 0.01 and 0.5")
         if self.scheduler_seconds <= 0:
             raise ConfigError("scheduler_seconds must be positive")
+        self._validate_audit()
         if self.root_key not in ("file", "pkcs11"):
             raise ConfigError(f"root_key {self.root_key!r} is not 'file' or 'pkcs11'")
         if self.root_key == "pkcs11" and not (
@@ -74,6 +83,20 @@ class Settings:
                 "root_key = 'pkcs11' needs hsm_module, hsm_token_label, hsm_key_label"
             )
         return self
+
+    def _validate_audit(self) -> None:
+        if self.audit_durability not in ("before-response", "buffered"):
+            raise ConfigError(
+                f"audit_durability {self.audit_durability!r} is not 'before-response' or 'buffered'"
+            )
+        if not 0.01 <= self.audit_flush_seconds <= 1.0:
+            raise ConfigError("audit_flush_seconds must be between 0.01 and 1")
+        if self.audit_max_pending < 100:
+            raise ConfigError("audit_max_pending must be at least 100")
+        if self.audit_when_unavailable not in ("refuse", "serve"):
+            raise ConfigError(
+                f"audit_when_unavailable {self.audit_when_unavailable!r} is not 'refuse' or 'serve'"
+            )
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Apply non-None overrides (from command-line flags)."""

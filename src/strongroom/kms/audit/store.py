@@ -1,19 +1,13 @@
-"""The database-backed, hash-chained audit log (an :class:`AuditSink`).
+"""The hash chain in the database: appending a batch of events with one signed head.
 
-``record`` only appends the event to an in-memory list: it runs on every request. ``flush``
-(about once a second, from a background thread, and at shutdown) turns the batch into records
-and appends them to the chain in ONE write transaction, together with a signed chain head.
-Several worker processes flush into the same chain: each flush locks the chain head row first
-(``BEGIN IMMEDIATE`` on SQLite, ``SELECT ... FOR UPDATE`` elsewhere), so the chain stays linear.
-
-At a crash, events recorded since the last flush (about one second) are lost; see
-docs/security.md "Audit trail".
+Every append locks the chain head row first (``BEGIN IMMEDIATE`` on SQLite, ``SELECT ... FOR
+UPDATE`` elsewhere), so writers in several processes extend one linear chain. The group-commit
+writer (audit/writer.py) and control-plane changes (audit/durable.py) both append through
+:class:`AuditChain`.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +26,6 @@ from strongroom.kms.audit.record import (
 from strongroom.kms.audit.signing import AuditSigningKey, SecretSealer
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.bulk import insert_many
-from strongroom.kms.storage.database import Database
 
 HEAD_ROW_ID = 1
 
@@ -149,49 +142,3 @@ class AuditChain:
         if self._key is None or self._key.key_id != key_id:
             self._key = AuditSigningKey.load_or_create(conn, self._store, self._now())
         return self._key
-
-
-class ChainedAuditLog:
-    """The :class:`AuditSink` that writes the hash-chained trail into the database."""
-
-    def __init__(
-        self,
-        db: Database,
-        store: SecretSealer,
-        region: str,
-        now: Callable[[], datetime] = _utc_now,
-    ) -> None:
-        self._db = db
-        self._chain = AuditChain(store, region, now)
-        self._pending: deque[AuditEvent] = deque()
-        self._flush_lock = threading.Lock()
-
-    @property
-    def chain(self) -> AuditChain:
-        """The chain, for writers that append inside their own transaction."""
-        return self._chain
-
-    def record(self, event: AuditEvent) -> None:
-        # deque.append and popleft are atomic: no lock on the request path, and an event
-        # recorded while a flush runs is either in that batch or left for the next one.
-        self._pending.append(event)
-
-    def flush(self) -> None:
-        with self._flush_lock:
-            pending = self._pending
-            batch = [pending.popleft() for _ in range(len(pending))]
-            if not batch:
-                return
-            try:
-                prepared = self._chain.prepare(batch)
-                with self._db.transaction() as conn:
-                    self._chain.append_prepared(conn, prepared)
-            except BaseException:
-                # Keep the events for the next flush (a busy database is not a reason to
-                # lose them); they go back in front of anything recorded meanwhile.
-                pending.extendleft(reversed(batch))
-                raise
-
-    @property
-    def pending(self) -> int:
-        return len(self._pending)

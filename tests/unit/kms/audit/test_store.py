@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from strongroom.kms.audit.chain import GENESIS_HASH, link_hash
 from strongroom.kms.audit.signing import SEAL_PURPOSE
-from strongroom.kms.audit.store import AuditChain, ChainedAuditLog
+from strongroom.kms.audit.store import AuditChain
 from strongroom.kms.audit.verify import verify_chain
+from strongroom.kms.audit.writer import ChainedAuditLog
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.database import Database
 from tests.unit.kms.audit.helpers import ALICE, BOB, REGION, db_path, event, new_store, open_db

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from strongroom.kms.audit.chain import GENESIS_HASH, head_message, link_hash
 from strongroom.kms.audit.record import canonical_bytes, to_record
-from strongroom.kms.audit.store import ChainedAuditLog
 from strongroom.kms.audit.verify import Verdict, verify_chain
+from strongroom.kms.audit.writer import ChainedAuditLog
 from strongroom.kms.keystores.software import SoftwareKeyStore
 from strongroom.kms.storage.database import Database
 from tests.unit.kms.audit.helpers import REGION, db_path, event, new_store, open_db
