@@ -47,6 +47,11 @@ class RateLimitedLog:
             self._last, self._suppressed = None, 0
 
 
+def is_database_error(error: BaseException) -> bool:
+    """An error the database driver raised (SQLAlchemy keeps the driver's error as ``orig``)."""
+    return isinstance(getattr(error, "orig", None), BaseException)
+
+
 def describe_failure(error: BaseException) -> str:
     """A one-line description of a failure that quotes no data.
 
