@@ -12,7 +12,9 @@ trail every event is covered by a signed head at or after it):
   was rewritten (hashes recomputed) up to there;
 - a signed head beyond the chain's end: truncation;
 - events after the last signed head: appended outside a flush;
-- a signing key whose sealed private key does not unseal to its public key: a swapped key.
+- a signing key whose sealed private key does not unseal to its public key: a swapped key;
+- a derived column (account_id, event_time) or index row (audit_event_accounts,
+  audit_named_events) that differs from what the hashed record says (verify_index.py).
 
 Removing the newest events together with their signed heads cannot be detected from the
 database alone; keeping a copy of the latest signed head elsewhere closes that gap.
@@ -29,6 +31,7 @@ from sqlalchemy import Connection, select
 
 from strongroom.kms.audit.chain import GENESIS_HASH, head_message, link_hash
 from strongroom.kms.audit.signing import AuditSigningKey, SecretSealer, verify_signature
+from strongroom.kms.audit.verify_index import Finding, IndexCheck, check_columns
 from strongroom.kms.errors import KmsError
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.database import Database
@@ -90,6 +93,7 @@ class _Walk:
         keys = self._check_keys()
         heads = self._heads()
         head = next(heads, None)
+        index = IndexCheck(self._index_rows(), self._named_rows())
         expected, prev = 1, GENESIS_HASH
         for row in self._rows():
             seq = int(row.seq)
@@ -100,7 +104,9 @@ class _Walk:
                     f"seq {expected}: missing (seq {expected - 1} is followed by seq {seq}); "
                     "an event was removed",
                 )
-            self._check_event(seq, row, prev)
+            record = self._check_event(seq, row, prev)
+            _raise(check_columns(seq, row.account_id, row.event_time, record))
+            _raise(index.check(seq, record))
             prev = bytes(row.hash)
             self.events += 1
             expected += 1
@@ -108,6 +114,7 @@ class _Walk:
                 self._check_head(head, seq, prev, keys)
                 head = next(heads, None)
         last = expected - 1
+        _raise(index.finish())
         if head is not None:
             _fail(
                 "truncated",
@@ -129,9 +136,19 @@ class _Walk:
     def _rows(self) -> Iterator[Any]:
         e = schema.audit_events.c
         result = self.conn.execute(
-            select(e.seq, e.record, e.prev_hash, e.hash).order_by(e.seq)
+            select(e.seq, e.account_id, e.event_time, e.record, e.prev_hash, e.hash).order_by(e.seq)
         ).yield_per(_BATCH)
         yield from result
+
+    def _index_rows(self) -> Iterator[Any]:
+        a = schema.audit_event_accounts.c
+        query = select(a.account_id, a.seq, a.event_time).order_by(a.seq, a.account_id)
+        yield from self.conn.execute(query).yield_per(_BATCH)
+
+    def _named_rows(self) -> Iterator[Any]:
+        n = schema.audit_named_events.c
+        query = select(n.event_name, n.account_id, n.seq).order_by(n.seq, n.event_name)
+        yield from self.conn.execute(query).yield_per(_BATCH)
 
     def _heads(self) -> Iterator[Any]:
         h = schema.audit_signed_heads.c
@@ -158,7 +175,7 @@ class _Walk:
             keys[row.key_id] = bytes(row.public_key)
         return keys
 
-    def _check_event(self, seq: int, row: Any, prev: bytes) -> None:
+    def _check_event(self, seq: int, row: Any, prev: bytes) -> dict[str, Any]:
         record = str(row.record).encode()
         if bytes(row.prev_hash) != prev:
             _fail(
@@ -170,16 +187,18 @@ class _Walk:
         if link_hash(prev, record) != bytes(row.hash):
             _fail("altered", seq, f"seq {seq}: hash mismatch; the event was altered")
         try:
-            claimed = orjson.loads(record).get("sequenceNumber")
-        except (orjson.JSONDecodeError, AttributeError):
-            claimed = None
-        if claimed != seq:
+            parsed = orjson.loads(record)
+        except orjson.JSONDecodeError:
+            parsed = None
+        claimed = parsed.get("sequenceNumber") if isinstance(parsed, dict) else None
+        if claimed != seq or not isinstance(parsed, dict):
             _fail(
                 "renumbered",
                 seq,
                 f"seq {seq}: the record carries sequence number {claimed}; events were "
                 "renumbered or reordered",
             )
+        return parsed
 
     def _check_head(self, head: Any, seq: int, chain_hash: bytes, keys: dict[str, bytes]) -> None:
         head_seq, head_hash = int(head.seq), bytes(head.hash)
@@ -225,6 +244,11 @@ class _Walk:
 
 def _seq_text(seq: int | None, none: str = "none") -> str:
     return none if seq is None else f"seq {seq}"
+
+
+def _raise(finding: Finding | None) -> None:
+    if finding is not None:
+        _fail(*finding)
 
 
 def _fail(kind: str, seq: int | None, message: str) -> NoReturn:

@@ -76,6 +76,7 @@ class ChainedAuditLog:
         self._dropped_since: datetime | None = None
         self._alert = RateLimitedLog(log, 30.0, monotonic)
         self._wake = threading.Event()
+        self._idle = False  # the writer waits for events (before-response)
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -129,7 +130,8 @@ class ChainedAuditLog:
         ticket = CURRENT_TICKET.get()
         if ticket is not None:
             ticket.seq = seq
-        self._wake.set()
+        if self._idle:  # waking the writer costs a lock; only when it sleeps
+            self._wake.set()
 
     def _drop(self) -> None:
         with self._count_lock:
@@ -203,7 +205,12 @@ class ChainedAuditLog:
             if retry:
                 self._wake.wait(retry)
             elif self.policy.waits:
-                self._wake.wait()
+                # Idle first, then look: an event queued in between either is seen here or
+                # sees the flag and wakes the writer.
+                self._idle = True
+                if not self._pending:
+                    self._wake.wait()
+                self._idle = False
             else:
                 self._wake.wait(self.policy.flush_seconds)
             self._wake.clear()

@@ -153,7 +153,7 @@ def test_an_inserted_event(trail: tuple[Database, SoftwareKeyStore, Path]) -> No
         record = forged_record(5)
         prev = hash_of(conn, 4)
         conn.execute(
-            "INSERT INTO audit_events VALUES (5, '2026-01-01 00:04:30', '111111111111', ?, ?, ?)",
+            "INSERT INTO audit_events VALUES (5, '2026-01-01 01:39:00', '111111111111', ?, ?, ?)",
             (record, prev, link_hash(prev, record.encode())),
         )
 
@@ -171,7 +171,7 @@ def test_an_event_appended_after_the_last_signed_head(
         prev = hash_of(conn, 10)
         digest = link_hash(prev, record.encode())
         conn.execute(
-            "INSERT INTO audit_events VALUES (11, '2026-01-01 01:00:00', '111111111111', ?, ?, ?)",
+            "INSERT INTO audit_events VALUES (11, '2026-01-01 01:39:00', '111111111111', ?, ?, ?)",
             (record, prev, digest),
         )
         conn.execute("UPDATE audit_chain_head SET seq = 11, hash = ?", (digest,))
