@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from strongroom.kms.config import load_settings
@@ -28,7 +29,22 @@ def add_parser(commands: Any) -> None:
         ),
     )
     add_data_dir(verify)
+    verify.add_argument(
+        "--digests",
+        type=Path,
+        metavar="DIR",
+        help="also check the trail against the signed digest files in DIR (audit_digest_dir): "
+        "finds removed newest events, dropped tables and rewritten chains",
+    )
     verify.set_defaults(run=_verify)
+
+    digest = verbs.add_parser(
+        "digest",
+        help="write a signed digest file of the chain head now (the server does it every "
+        "audit_digest_seconds)",
+    )
+    add_data_dir(digest)
+    digest.set_defaults(run=_digest)
 
     export = verbs.add_parser(
         "export",
@@ -59,13 +75,36 @@ def _verify(args: argparse.Namespace) -> int:
     data_dir = open_data_dir(load_settings(args.data_dir))
     try:
         verdict = verify_chain(data_dir.db, data_dir.store)
+        if not verdict.ok:
+            print(f"strongroom: audit trail damaged: {verdict.summary()}", file=sys.stderr)
+            return 1
+        print(verdict.summary())
+        if args.digests is None:
+            return 0
+        from strongroom.kms.audit.verify_digests import verify_digests
+
+        digests = verify_digests(data_dir.db, args.digests)
     finally:
         data_dir.db.engine.dispose()
-    if verdict.ok:
-        print(verdict.summary())
+    if digests.ok:
+        print(digests.summary())
         return 0
-    print(f"strongroom: audit trail damaged: {verdict.summary()}", file=sys.stderr)
+    print(f"strongroom: audit trail damaged: {digests.summary()}", file=sys.stderr)
     return 1
+
+
+def _digest(args: argparse.Namespace) -> int:
+    from strongroom.kms.app import audit_trail, open_data_dir
+
+    settings = load_settings(args.data_dir)
+    data_dir = open_data_dir(settings)
+    try:
+        written = audit_trail(settings, data_dir.db, data_dir.store, data_dir.clock)
+        path = written.digests.publish_due(force=True)
+    finally:
+        data_dir.db.engine.dispose()
+    print(path if path is not None else "the chain has not moved since the newest digest")
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -18,9 +18,11 @@ from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.server import AsgiApp, KmsApi
 from strongroom.kms.api.sigv4 import SigV4Verifier
 from strongroom.kms.api.sts import StsApi
+from strongroom.kms.audit.digests import DigestPublisher
 from strongroom.kms.audit.events import AuditSink
 from strongroom.kms.audit.parameters import RequestParameters, extension_plans, operation_plans
 from strongroom.kms.audit.policy import Durability, WhenUnavailable, WriterPolicy
+from strongroom.kms.audit.trail import AuditTrail
 from strongroom.kms.audit.writer import ChainedAuditLog
 from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
@@ -188,11 +190,8 @@ def create_app(
         custom_stores=custom_stores,
         cost_rates=(settings.key_usd_month, settings.hsm_usd_month),
     )
-    chained = (
-        ChainedAuditLog(db, store, settings.region, clock.now, policy=writer_policy(settings))
-        if audit is None
-        else None
-    )
+    trail = None if audit is not None else audit_trail(settings, db, store, clock)
+    chained = None if trail is None else trail.writer
     audit_sink = audit or chained
     assert audit_sink is not None
     # Control-plane changes append their events in their own transaction (docs/adr/0006).
@@ -249,13 +248,13 @@ def create_app(
         await asyncio.to_thread(db.prune_changes, clock.now())
 
     def startup() -> None:
-        if chained is not None:
-            chained.start()  # the audit writer thread, in the serving process
+        if trail is not None:
+            trail.start()  # the audit writer thread, in the serving process
 
     def shutdown() -> None:
         custom_stores.close()
-        if chained is not None:
-            chained.stop()
+        if trail is not None:
+            trail.stop()
         else:
             audit_sink.flush()
         usage.flush()
@@ -266,7 +265,24 @@ def create_app(
         (flush_usage, 1.0),
         (housekeeping, settings.scheduler_seconds),
     ]
+    if trail is not None:
+        background.append((trail.publish_digest, min(settings.audit_digest_seconds, 5.0)))
     return AsgiApp(api, background, shutdown, startup)
+
+
+def audit_trail(
+    settings: Settings, db: Database, store: SoftwareKeyStore, clock: Clock
+) -> AuditTrail:
+    writer = ChainedAuditLog(db, store, settings.region, clock.now, policy=writer_policy(settings))
+    digests = DigestPublisher(
+        db,
+        writer.chain,
+        settings.audit_digest_path,
+        settings.region,
+        interval_seconds=settings.audit_digest_seconds,
+        now=clock.now,
+    )
+    return AuditTrail(writer, digests)
 
 
 def writer_policy(settings: Settings) -> WriterPolicy:

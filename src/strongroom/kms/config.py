@@ -54,10 +54,22 @@ class Settings:
     # their events dropped and counted in the trail ("serve").
     audit_max_pending: int = 20_000
     audit_when_unavailable: str = "refuse"
+    # Signed digest files (audit/digests.py) go here, one per audit_digest_seconds when the
+    # chain moved; empty: <data_dir>/audit-digests. Put it where the database's writers cannot.
+    audit_digest_dir: str = ""
+    audit_digest_seconds: float = 60.0
 
     @property
     def root_key_path(self) -> Path:
         return self.data_dir / "root.key"
+
+    @property
+    def audit_digest_path(self) -> Path:
+        return (
+            Path(self.audit_digest_dir)
+            if self.audit_digest_dir
+            else self.data_dir / "audit-digests"
+        )
 
     def validated(self) -> Settings:
         if not 0 < self.port < 65536:
@@ -93,6 +105,8 @@ class Settings:
             raise ConfigError("audit_flush_seconds must be between 0.01 and 1")
         if self.audit_max_pending < 100:
             raise ConfigError("audit_max_pending must be at least 100")
+        if self.audit_digest_seconds < 1:
+            raise ConfigError("audit_digest_seconds must be at least 1")
         if self.audit_when_unavailable not in ("refuse", "serve"):
             raise ConfigError(
                 f"audit_when_unavailable {self.audit_when_unavailable!r} is not 'refuse' or 'serve'"

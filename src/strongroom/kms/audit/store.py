@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from strongroom.kms.audit.chain import GENESIS_HASH, head_message, link_hash
 from strongroom.kms.audit.events import AuditEvent
@@ -132,6 +132,52 @@ class AuditChain:
         )
         return seq
 
+    @staticmethod
+    def head(conn: Connection) -> tuple[int, bytes]:
+        """The chain head (last seq and hash; 0 and the genesis hash when empty)."""
+        h = schema.audit_chain_head.c
+        row = conn.execute(select(h.seq, h.hash).where(h.id == HEAD_ROW_ID)).first()
+        return (0, GENESIS_HASH) if row is None else (int(row.seq), bytes(row.hash))
+
+    @staticmethod
+    def event_times(conn: Connection, first: int, last: int) -> tuple[str | None, str | None]:
+        """The times of the oldest and newest events with seq in [first, last]."""
+        e = schema.audit_events.c
+        row = conn.execute(
+            select(func.min(e.event_time), func.max(e.event_time)).where(
+                e.seq >= first, e.seq <= last
+            )
+        ).first()
+        if row is None or row[0] is None:
+            return None, None
+        return _time(row[0]), _time(row[1])
+
+    @staticmethod
+    def bounds(conn: Connection) -> tuple[int, int]:
+        """The first and last seq stored (0, 0 when there are none)."""
+        e = schema.audit_events.c
+        row = conn.execute(select(func.min(e.seq), func.max(e.seq))).first()
+        if row is None or row[0] is None:
+            return 0, 0
+        return int(row[0]), int(row[1])
+
+    @staticmethod
+    def hash_at(conn: Connection, seq: int) -> bytes | None:
+        e = schema.audit_events.c
+        value = conn.execute(select(e.hash).where(e.seq == seq)).scalar_one_or_none()
+        return None if value is None else bytes(value)
+
+    @staticmethod
+    def public_keys(conn: Connection) -> dict[str, bytes]:
+        k = schema.audit_signing_keys.c
+        return {
+            str(r.key_id): bytes(r.public_key) for r in conn.execute(select(k.key_id, k.public_key))
+        }
+
+    def signing_key(self, conn: Connection) -> AuditSigningKey:
+        """The signing key (created in ``conn``'s transaction if there is none yet)."""
+        return self._signing_key(conn)
+
     def _signing_key(self, conn: Connection) -> AuditSigningKey:
         # Looked up in every transaction (a key cached from a rolled-back transaction would
         # sign heads with a key the database does not hold); unsealed only once.
@@ -142,3 +188,7 @@ class AuditChain:
         if self._key is None or self._key.key_id != key_id:
             self._key = AuditSigningKey.load_or_create(conn, self._store, self._now())
         return self._key
+
+
+def _time(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -1,0 +1,167 @@
+"""The trail checked against the signed digest files published outside the database.
+
+``verify_chain`` proves the stored events, heads and indexes agree with one another; it cannot
+see what was removed together with everything that vouched for it (the newest events with
+their signed heads, or every table). The digests can: each names the chain head at its end,
+is signed with the audit signing key, and names the previous digest (file, SHA-256,
+signature), so a digest removed from the middle, an altered digest and a trail that ends
+before the newest digest are all found.
+
+What is checked, in this order: every digest is readable and its signature verifies; it was
+signed by the trail's signing key (when the database still holds one); the digests form one
+unbroken sequence (each names the one before and starts where it ended, the oldest names
+none); and each digest's chain head is in the trail with that hash, unless the events it
+covers were archived and pruned (then the archive anchor vouches for the boundary). The
+newest digest can itself be removed undetected; the digest interval bounds what that hides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from sqlalchemy import Connection
+
+from strongroom.kms.audit.digests import DigestFile, list_digests
+from strongroom.kms.audit.store import AuditChain
+from strongroom.kms.audit.verify import Problem
+from strongroom.kms.storage.database import Database
+
+
+@dataclass(frozen=True, slots=True)
+class DigestVerdict:
+    digests: int
+    archived: int
+    newest: DigestFile | None
+    problem: Problem | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def summary(self) -> str:
+        if self.problem is not None:
+            return self.problem.message
+        if self.newest is None:
+            return "no digest files"
+        archived = f", {self.archived} covering archived events" if self.archived else ""
+        return (
+            f"{self.digests} digests agree with the trail{archived} (newest "
+            f"{self.newest.name}, seq {self.newest.last_seq})"
+        )
+
+
+def verify_digests(
+    db: Database, directory: Path, anchor: tuple[int, bytes] | None = None
+) -> DigestVerdict:
+    """``anchor``: (seq, hash) where the stored chain starts after archiving, if it was."""
+    try:
+        digests = list_digests(directory)
+    except (OSError, ValueError, orjson.JSONDecodeError, KeyError) as error:
+        return DigestVerdict(0, 0, None, _problem(None, f"a digest file is unreadable: {error}"))
+    if not digests:
+        return DigestVerdict(
+            0, 0, None, _problem(None, f"no digest files in {directory}; nothing to check")
+        )
+    with db.read() as conn:
+        keys = AuditChain.public_keys(conn)
+        first, last = AuditChain.bounds(conn)
+        problem = _check_files(digests, keys) or _check_sequence(digests)
+        archived = 0
+        for digest in digests if problem is None else ():
+            problem, was_archived = _check_against_trail(conn, digest, first, last, anchor)
+            archived += was_archived
+            if problem is not None:
+                break
+    return DigestVerdict(len(digests), archived, digests[-1], problem)
+
+
+def _check_files(digests: list[DigestFile], keys: dict[str, bytes]) -> Problem | None:
+    for digest in digests:
+        if not digest.signature_ok():
+            return _problem(
+                digest.last_seq,
+                f"digest {digest.name}: its signature does not verify; the file was altered",
+            )
+        fingerprint = digest.body.get("digestPublicKeyFingerprint")
+        if keys and keys.get(str(fingerprint)) != bytes.fromhex(digest.body["digestPublicKey"]):
+            return _problem(
+                digest.last_seq,
+                f"digest {digest.name}: signed by key {fingerprint}, which is not the trail's "
+                "audit signing key",
+            )
+    return None
+
+
+def _check_sequence(digests: list[DigestFile]) -> Problem | None:
+    oldest = digests[0]
+    if oldest.body.get("previousDigestFile") is not None:
+        return _problem(
+            oldest.first_seq,
+            f"the oldest digest {oldest.name} names a previous digest "
+            f"{oldest.body['previousDigestFile']}, which is not in the directory; older "
+            "digests were removed",
+        )
+    for before, digest in itertools.pairwise(digests):
+        body = digest.body
+        if body.get("previousDigestFile") != before.name:
+            return _problem(
+                digest.first_seq,
+                f"digest {digest.name} names previous digest {body.get('previousDigestFile')}, "
+                f"but the digest before it is {before.name}; a digest was removed or added",
+            )
+        if body.get("previousDigestHash") != hashlib.sha256(before.raw).hexdigest() or body.get(
+            "previousDigestSignature"
+        ) != before.body.get("signature"):
+            return _problem(
+                digest.first_seq,
+                f"digest {digest.name}: the previous digest {before.name} is not the file it "
+                "named (hash or signature differ); it was replaced",
+            )
+        if digest.first_seq != before.last_seq + 1:
+            return _problem(
+                digest.first_seq,
+                f"digest {digest.name} starts at seq {digest.first_seq} but {before.name} "
+                f"ended at seq {before.last_seq}",
+            )
+    return None
+
+
+def _check_against_trail(
+    conn: Connection, digest: DigestFile, first: int, last: int, anchor: tuple[int, bytes] | None
+) -> tuple[Problem | None, int]:
+    seq = digest.last_seq
+    if seq > last:
+        if last == 0:
+            message = (
+                f"the database holds no audit events, but digest {digest.name} covers the "
+                f"chain up to seq {seq}: the trail was deleted"
+            )
+        else:
+            message = (
+                f"digest {digest.name} covers the chain up to seq {seq}, but the trail ends at "
+                f"seq {last}: events after seq {last} were removed (truncation)"
+            )
+        return _problem(last + 1, message), 0
+    if anchor is not None and seq <= anchor[0]:
+        if seq == anchor[0] and digest.head_hash != anchor[1]:
+            return _problem(seq, f"digest {digest.name}: the archive anchor differs"), 0
+        return None, 1
+    stored = AuditChain.hash_at(conn, seq) if seq >= first else None
+    if stored != digest.head_hash:
+        return (
+            _problem(
+                seq,
+                f"digest {digest.name}: the trail's hash at seq {seq} is not the one the "
+                "digest signed; the chain was rewritten up to there",
+            ),
+            0,
+        )
+    return None, 0
+
+
+def _problem(seq: int | None, message: str) -> Problem:
+    return Problem("digest", seq, message)
