@@ -123,7 +123,8 @@ class DigestPublisher:
             end = datetime.fromisoformat(str(previous.body["digestEndTime"]))
             if now - end < self._interval:
                 return None
-        with self._db.transaction() as conn:
+        with self._db.transaction() as tx:
+            conn = tx.audit.connection
             head_seq, head_hash = self._chain.head(conn)
             first = previous.last_seq + 1 if previous is not None else 1
             if previous is not None and head_seq == previous.last_seq:

@@ -26,6 +26,7 @@ from strongroom.kms.audit.record import (
 from strongroom.kms.audit.signing import AuditSigningKey, SecretSealer
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.bulk import insert_many
+from strongroom.kms.storage.unit_of_work import Transaction
 
 HEAD_ROW_ID = 1
 
@@ -80,9 +81,9 @@ class AuditChain:
             for e in events
         ]
 
-    def append(self, conn: Connection, events: Sequence[AuditEvent]) -> int:
-        """Append ``events`` and sign the new head; return the last sequence number."""
-        return self.append_prepared(conn, self.prepare(events))
+    def append(self, tx: Transaction, events: Sequence[AuditEvent]) -> int:
+        """Append ``events`` in ``tx`` and sign the new head; return the last sequence number."""
+        return self.append_prepared(tx.audit.connection, self.prepare(events))
 
     def append_prepared(self, conn: Connection, events: Sequence[PreparedEvent]) -> int:
         head = schema.audit_chain_head.c

@@ -66,7 +66,8 @@ def verify_digests(
         return DigestVerdict(
             0, 0, None, _problem(None, f"no digest files in {directory}; nothing to check")
         )
-    with db.read() as conn:
+    with db.read() as tx:
+        conn = tx.audit.connection
         keys = AuditChain.public_keys(conn)
         first, last = AuditChain.bounds(conn)
         problem = _check_files(digests, keys) or _check_sequence(digests)
