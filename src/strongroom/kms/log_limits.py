@@ -8,6 +8,7 @@ then at most one line per ``interval`` seconds that says how many occurrences it
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -47,9 +48,10 @@ class RateLimitedLog:
             self._last, self._suppressed = None, 0
 
 
-def is_database_error(error: BaseException) -> bool:
-    """An error the database driver raised (SQLAlchemy keeps the driver's error as ``orig``)."""
-    return isinstance(getattr(error, "orig", None), BaseException)
+def is_environmental(error: BaseException) -> bool:
+    """A failure of the machine rather than of our code: an error the database driver raised
+    (SQLAlchemy keeps it as ``orig``) or an operating system error (a full disk)."""
+    return isinstance(error, OSError) or isinstance(getattr(error, "orig", None), BaseException)
 
 
 def describe_failure(error: BaseException) -> str:
@@ -63,4 +65,6 @@ def describe_failure(error: BaseException) -> str:
     if isinstance(orig, BaseException):
         text = str(orig).splitlines()[0] if str(orig) else ""
         return f"{type(orig).__name__}: {text[:200]}"
+    if isinstance(error, OSError) and error.errno is not None:
+        return f"{type(error).__name__}: {os.strerror(error.errno)}"
     return type(error).__name__

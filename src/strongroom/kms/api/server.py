@@ -35,7 +35,7 @@ from strongroom.kms.errors import (
     UnknownOperationException,
     UnsupportedOperationException,
 )
-from strongroom.kms.log_limits import RateLimitedLog, describe_failure, is_database_error
+from strongroom.kms.log_limits import RateLimitedLog, describe_failure, is_environmental
 from strongroom.kms.service.caller import Caller, Credential
 from strongroom.kms.service.pipeline import Operation, Pipeline, Request
 
@@ -278,14 +278,14 @@ async def _every(job: Callable[[], Awaitable[None]], period: float) -> None:
             await job()
         except Exception as error:
             if not failing:
-                # The first failure of a streak; a traceback only for what is not a database
-                # error (a full disk is not a bug, and repeats until space returns).
+                # The first failure of a streak; a traceback only for what is not a failure of
+                # the machine (a full disk is not a bug, and repeats until space returns).
                 failing = True
                 log.error(
                     "background job %s failed: %s",
                     name,
                     describe_failure(error),
-                    exc_info=not is_database_error(error),
+                    exc_info=not is_environmental(error),
                 )
             else:
                 alert.log(

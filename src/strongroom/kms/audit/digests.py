@@ -156,8 +156,8 @@ class DigestPublisher:
         name = f"{PREFIX}{self._region}_{now.astimezone(UTC):%Y%m%dT%H%M%SZ}_{head_seq:012d}.json"
         folder = self._dir / f"{now.astimezone(UTC):%Y/%m/%d}"
         path = folder / name
-        _write_atomically(path, canonical_bytes(body) + b"\n")
-        _write_atomically(self._dir / LATEST, str(path.relative_to(self._dir)).encode())
+        write_atomically(path, canonical_bytes(body) + b"\n")
+        write_atomically(self._dir / LATEST, str(path.relative_to(self._dir)).encode())
         return path
 
     def _latest(self) -> DigestFile | None:
@@ -176,14 +176,18 @@ def list_digests(directory: Path) -> list[DigestFile]:
     return sorted(files, key=lambda d: (d.last_seq, str(d.body.get("digestEndTime")), d.name))
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    temporary.replace(path)
+    try:
+        with temporary.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise
     directory = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)
