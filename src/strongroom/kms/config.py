@@ -63,10 +63,20 @@ class Settings:
     # chain moved; empty: <data_dir>/audit-digests. Put it where the database's writers cannot.
     audit_digest_dir: str = ""
     audit_digest_seconds: float = 60.0
+    # Where `strongroom audit archive` writes archived segments; empty: <data_dir>/audit-archive.
+    audit_archive_dir: str = ""
 
     @property
     def root_key_path(self) -> Path:
         return self.data_dir / "root.key"
+
+    @property
+    def audit_archive_path(self) -> Path:
+        return (
+            Path(self.audit_archive_dir)
+            if self.audit_archive_dir
+            else self.data_dir / "audit-archive"
+        )
 
     @property
     def audit_digest_path(self) -> Path:

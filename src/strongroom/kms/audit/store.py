@@ -8,11 +8,11 @@ writer (audit/writer.py) and control-plane changes (audit/durable.py) both appen
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from strongroom.kms.audit.chain import GENESIS_HASH, head_message, link_hash
 from strongroom.kms.audit.events import AuditEvent
@@ -174,6 +174,41 @@ class AuditChain:
         return {
             str(r.key_id): bytes(r.public_key) for r in conn.execute(select(k.key_id, k.public_key))
         }
+
+    @staticmethod
+    def last_head_before(conn: Connection, before: datetime) -> int | None:
+        """The last signed head whose event is older than ``before`` (a flush boundary)."""
+        e, h = schema.audit_events.c, schema.audit_signed_heads.c
+        return conn.execute(
+            select(func.max(h.seq))
+            .join_from(schema.audit_signed_heads, schema.audit_events, e.seq == h.seq)
+            .where(e.event_time < before)
+        ).scalar_one_or_none()
+
+    @staticmethod
+    def records(
+        conn: Connection, first: int, last: int
+    ) -> Iterator[tuple[int, str, bytes, datetime]]:
+        """(seq, record, hash, time) of the events with seq in [first, last], in order."""
+        e = schema.audit_events.c
+        query = (
+            select(e.seq, e.record, e.hash, e.event_time)
+            .where(e.seq >= first, e.seq <= last)
+            .order_by(e.seq)
+        )
+        for row in conn.execute(query).yield_per(1000):
+            yield int(row.seq), str(row.record), bytes(row.hash), row.event_time
+
+    @staticmethod
+    def prune(conn: Connection, through: int) -> None:
+        """Delete the events through ``through`` with their index rows and signed heads."""
+        for table in (
+            schema.audit_event_accounts,
+            schema.audit_named_events,
+            schema.audit_signed_heads,
+            schema.audit_events,
+        ):
+            conn.execute(delete(table).where(table.c.seq <= through))
 
     def signing_key(self, conn: Connection) -> AuditSigningKey:
         """The signing key (created in ``conn``'s transaction if there is none yet)."""

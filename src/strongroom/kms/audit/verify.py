@@ -29,6 +29,7 @@ from typing import Any, NoReturn
 import orjson
 from sqlalchemy import Connection, select
 
+from strongroom.kms.audit.archive import Anchor, load_anchor
 from strongroom.kms.audit.chain import GENESIS_HASH, head_message, link_hash
 from strongroom.kms.audit.signing import AuditSigningKey, SecretSealer, verify_signature
 from strongroom.kms.audit.verify_index import Finding, IndexCheck, check_columns
@@ -51,6 +52,8 @@ class Verdict:
     events: int
     last_signed_head: int | None
     problem: Problem | None
+    # The events through this seq were archived and pruned (audit/archive.py).
+    archived_through: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -64,7 +67,10 @@ class Verdict:
             if self.last_signed_head is None
             else f"last signed head at seq {self.last_signed_head}"
         )
-        return f"{self.events} events, chain intact, {head}"
+        archived = (
+            "" if self.archived_through is None else f" (seq 1-{self.archived_through} archived)"
+        )
+        return f"{self.events} events, chain intact{archived}, {head}"
 
 
 class _Found(Exception):
@@ -74,20 +80,30 @@ class _Found(Exception):
 
 def verify_chain(db: Database, store: SecretSealer) -> Verdict:
     with db.read() as tx:
-        walk = _Walk(tx.audit.connection, store)
+        try:
+            anchor = load_anchor(tx.meta)
+        except (ValueError, KeyError, TypeError):
+            return Verdict(0, None, Problem("anchor", None, _BAD_ANCHOR))
+        walk = _Walk(tx.audit.connection, store, anchor)
+        archived = None if anchor is None else anchor.seq
         try:
             walk.run()
         except _Found as found:
-            return Verdict(walk.events, walk.last_head, found.problem)
-    return Verdict(walk.events, walk.last_head, None)
+            return Verdict(walk.events, walk.last_head, found.problem, archived)
+    return Verdict(walk.events, walk.last_head, None, archived)
+
+
+_BAD_ANCHOR = "the archive anchor (meta audit_anchor) is unreadable; it was altered"
 
 
 class _Walk:
-    def __init__(self, conn: Connection, store: SecretSealer) -> None:
+    def __init__(self, conn: Connection, store: SecretSealer, anchor: Anchor | None) -> None:
         self.conn = conn
         self.store = store
+        self.anchor = anchor
         self.events = 0
-        self.last_head: int | None = None
+        # An archive anchor is signed too: the stored chain continues from it.
+        self.last_head: int | None = None if anchor is None else anchor.seq
 
     def run(self) -> None:
         keys = self._check_keys()
@@ -95,6 +111,15 @@ class _Walk:
         head = next(heads, None)
         index = IndexCheck(self._index_rows(), self._named_rows())
         expected, prev = 1, GENESIS_HASH
+        if self.anchor is not None:
+            if not self.anchor.signature_ok(keys):
+                _fail(
+                    "anchor",
+                    self.anchor.seq,
+                    f"the archive anchor at seq {self.anchor.seq} is not signed by the audit "
+                    "signing key; it was altered or forged",
+                )
+            expected, prev = self.anchor.seq + 1, self.anchor.hash
         for row in self._rows():
             seq = int(row.seq)
             if seq != expected:

@@ -55,9 +55,13 @@ class DigestVerdict:
 
 
 def verify_digests(
-    db: Database, directory: Path, anchor: tuple[int, bytes] | None = None
+    db: Database,
+    directory: Path,
+    anchor: tuple[int, bytes] | None = None,
+    archived: dict[int, bytes] | None = None,
 ) -> DigestVerdict:
-    """``anchor``: (seq, hash) where the stored chain starts after archiving, if it was."""
+    """``anchor``: (seq, hash) where the stored chain starts after archiving, if it was;
+    ``archived``: the chain hash at archived sequence numbers (from the archives), if known."""
     try:
         digests = list_digests(directory)
     except (OSError, ValueError, orjson.JSONDecodeError, KeyError) as error:
@@ -70,14 +74,27 @@ def verify_digests(
         conn = tx.audit.connection
         keys = AuditChain.public_keys(conn)
         first, last = AuditChain.bounds(conn)
+        if anchor is not None and last == 0:  # everything archived: the chain ends there
+            first, last = anchor[0] + 1, anchor[0]
         problem = _check_files(digests, keys) or _check_sequence(digests)
-        archived = 0
+        boundary = _Boundary(first, last, anchor, archived or {})
+        covered_by_archives = 0
         for digest in digests if problem is None else ():
-            problem, was_archived = _check_against_trail(conn, digest, first, last, anchor)
-            archived += was_archived
+            problem, was_archived = _check_against_trail(conn, digest, boundary)
+            covered_by_archives += was_archived
             if problem is not None:
                 break
-    return DigestVerdict(len(digests), archived, digests[-1], problem)
+    return DigestVerdict(len(digests), covered_by_archives, digests[-1], problem)
+
+
+@dataclass(frozen=True, slots=True)
+class _Boundary:
+    """What the stored trail holds: seq ``first``-``last``, continuing from ``anchor``."""
+
+    first: int
+    last: int
+    anchor: tuple[int, bytes] | None
+    archived: dict[int, bytes]
 
 
 def _check_files(digests: list[DigestFile], keys: dict[str, bytes]) -> Problem | None:
@@ -132,8 +149,14 @@ def _check_sequence(digests: list[DigestFile]) -> Problem | None:
 
 
 def _check_against_trail(
-    conn: Connection, digest: DigestFile, first: int, last: int, anchor: tuple[int, bytes] | None
+    conn: Connection, digest: DigestFile, boundary: _Boundary
 ) -> tuple[Problem | None, int]:
+    first, last, anchor, archived = (
+        boundary.first,
+        boundary.last,
+        boundary.anchor,
+        boundary.archived,
+    )
     seq = digest.last_seq
     if seq > last:
         if last == 0:
@@ -148,8 +171,16 @@ def _check_against_trail(
             )
         return _problem(last + 1, message), 0
     if anchor is not None and seq <= anchor[0]:
-        if seq == anchor[0] and digest.head_hash != anchor[1]:
-            return _problem(seq, f"digest {digest.name}: the archive anchor differs"), 0
+        known = anchor[1] if seq == anchor[0] else archived.get(seq)
+        if known is not None and digest.head_hash != known:
+            return (
+                _problem(
+                    seq,
+                    f"digest {digest.name}: the archived chain's hash at seq {seq} is not the "
+                    "one the digest signed; the archive or the anchor was rewritten",
+                ),
+                0,
+            )
         return None, 1
     stored = AuditChain.hash_at(conn, seq) if seq >= first else None
     if stored != digest.head_hash:
