@@ -25,6 +25,7 @@ from strongroom.kms.audit.digests import time_text, write_atomically
 from strongroom.kms.audit.record import canonical_bytes
 from strongroom.kms.audit.signing import SecretSealer, verify_signature
 from strongroom.kms.audit.store import AuditChain
+from strongroom.kms.storage.audit import ChainRow
 from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.meta import MetaRecords
 
@@ -90,23 +91,22 @@ class Archiver:
         with self._db.read() as tx:
             anchor = load_anchor(tx.meta)
             start, prev_hash = (0, GENESIS_HASH) if anchor is None else (anchor.seq, anchor.hash)
-            through = AuditChain.last_head_before(tx.audit.connection, before)
+            through = tx.audit.last_head_before(before)
             if through is None or through <= start:
                 return None
-            records = list(AuditChain.records(tx.audit.connection, start + 1, through))
+            records = list(tx.audit.chain(start + 1, through))
         previous = None if anchor is None else str(anchor.body.get("archiveManifest"))
         manifest = self._write(records, start, prev_hash, previous, now)
         with self._db.transaction() as tx:
-            conn = tx.audit.connection
             current = load_anchor(tx.meta)
             if (current.seq if current else 0) != start:
                 raise RuntimeError("another archive ran meanwhile; run it again")
-            key = self._chain.signing_key(conn)
-            AuditChain.prune(conn, through)
+            key = self._chain.signing_key(tx)
+            tx.audit.prune(through)
             body: dict[str, Any] = {
                 "anchorVersion": ANCHOR_VERSION,
                 "sequenceNumber": through,
-                "chainHash": records[-1][2].hex(),
+                "chainHash": records[-1].hash.hex(),
                 "archiveManifest": manifest.name,
                 "archiveManifestSha256": hashlib.sha256(manifest.read_bytes()).hexdigest(),
                 "signedAt": time_text(now),
@@ -118,18 +118,18 @@ class Archiver:
 
     def _write(
         self,
-        records: list[tuple[int, str, bytes, datetime]],
+        records: list[ChainRow],
         start: int,
         prev_hash: bytes,
         previous: str | None,
         now: datetime,
     ) -> Path:
-        first, last = records[0][0], records[-1][0]
+        first, last = records[0].seq, records[-1].seq
         stem = f"{PREFIX}{self._region}_{first:012d}-{last:012d}"
-        data = b"".join(record.encode() + b"\n" for _, record, _, _ in records)
+        data = b"".join(row.record.encode() + b"\n" for row in records)
         write_atomically(self._dir / f"{stem}.jsonl", data)
         with self._db.transaction() as tx:
-            key = self._chain.signing_key(tx.audit.connection)
+            key = self._chain.signing_key(tx)
         body: dict[str, Any] = {
             "archiveVersion": ARCHIVE_VERSION,
             "awsRegion": self._region,
@@ -137,11 +137,11 @@ class Archiver:
             "lastSequenceNumber": last,
             "eventCount": len(records),
             "previousHash": prev_hash.hex(),
-            "lastHash": records[-1][2].hex(),
+            "lastHash": records[-1].hash.hex(),
             "recordsFile": f"{stem}.jsonl",
             "recordsSha256": hashlib.sha256(data).hexdigest(),
-            "oldestEventTime": time_text(records[0][3]),
-            "newestEventTime": time_text(records[-1][3]),
+            "oldestEventTime": time_text(records[0].event_time),
+            "newestEventTime": time_text(records[-1].event_time),
             "previousArchive": previous,
             "createdAt": time_text(now),
             "publicKey": key.public_key.hex(),

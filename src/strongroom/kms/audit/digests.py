@@ -27,7 +27,7 @@ import orjson
 
 from strongroom.kms.audit.record import canonical_bytes
 from strongroom.kms.audit.signing import key_id_of, verify_signature
-from strongroom.kms.audit.store import AuditChain
+from strongroom.kms.audit.store import AuditChain, event_times, head_of
 from strongroom.kms.storage.database import Database
 
 DIGEST_VERSION = "strongroom-audit-digest/v1"
@@ -124,15 +124,14 @@ class DigestPublisher:
             if now - end < self._interval:
                 return None
         with self._db.transaction() as tx:
-            conn = tx.audit.connection
-            head_seq, head_hash = self._chain.head(conn)
+            head_seq, head_hash = head_of(tx)
             first = previous.last_seq + 1 if previous is not None else 1
             if previous is not None and head_seq == previous.last_seq:
                 return None
             if previous is None and head_seq == 0:
                 return None
-            oldest, newest = self._chain.event_times(conn, first, head_seq)
-            key = self._chain.signing_key(conn)
+            oldest, newest = event_times(tx, first, head_seq)
+            key = self._chain.signing_key(tx)
         body: dict[str, Any] = {
             "digestVersion": DIGEST_VERSION,
             "awsRegion": self._region,

@@ -27,14 +27,13 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import orjson
-from sqlalchemy import Connection, select
 
 from strongroom.kms.audit.archive import Anchor, load_anchor
 from strongroom.kms.audit.chain import GENESIS_HASH, head_message, link_hash
 from strongroom.kms.audit.signing import AuditSigningKey, SecretSealer, verify_signature
 from strongroom.kms.audit.verify_index import Finding, IndexCheck, check_columns
 from strongroom.kms.errors import KmsError
-from strongroom.kms.storage import schema
+from strongroom.kms.storage.audit import AuditRecords, ChainRow, SignedHead
 from strongroom.kms.storage.database import Database
 
 _BATCH = 1000
@@ -84,7 +83,7 @@ def verify_chain(db: Database, store: SecretSealer) -> Verdict:
             anchor = load_anchor(tx.meta)
         except (ValueError, KeyError, TypeError):
             return Verdict(0, None, Problem("anchor", None, _BAD_ANCHOR))
-        walk = _Walk(tx.audit.connection, store, anchor)
+        walk = _Walk(tx.audit, store, anchor)
         archived = None if anchor is None else anchor.seq
         try:
             walk.run()
@@ -97,8 +96,8 @@ _BAD_ANCHOR = "the archive anchor (meta audit_anchor) is unreadable; it was alte
 
 
 class _Walk:
-    def __init__(self, conn: Connection, store: SecretSealer, anchor: Anchor | None) -> None:
-        self.conn = conn
+    def __init__(self, records: AuditRecords, store: SecretSealer, anchor: Anchor | None) -> None:
+        self.records = records
         self.store = store
         self.anchor = anchor
         self.events = 0
@@ -109,7 +108,7 @@ class _Walk:
         keys = self._check_keys()
         heads = self._heads()
         head = next(heads, None)
-        index = IndexCheck(self._index_rows(), self._named_rows())
+        index = IndexCheck(self.records.account_index(), self.records.name_index())
         expected, prev = 1, GENESIS_HASH
         if self.anchor is not None:
             if not self.anchor.signature_ok(keys):
@@ -120,7 +119,7 @@ class _Walk:
                     "signing key; it was altered or forged",
                 )
             expected, prev = self.anchor.seq + 1, self.anchor.hash
-        for row in self._rows():
+        for row in self.records.chain():
             seq = int(row.seq)
             if seq != expected:
                 _fail(
@@ -158,34 +157,12 @@ class _Walk:
             )
         self._check_head_row(last, prev)
 
-    def _rows(self) -> Iterator[Any]:
-        e = schema.audit_events.c
-        result = self.conn.execute(
-            select(e.seq, e.account_id, e.event_time, e.record, e.prev_hash, e.hash).order_by(e.seq)
-        ).yield_per(_BATCH)
-        yield from result
-
-    def _index_rows(self) -> Iterator[Any]:
-        a = schema.audit_event_accounts.c
-        query = select(a.account_id, a.seq, a.event_time).order_by(a.seq, a.account_id)
-        yield from self.conn.execute(query).yield_per(_BATCH)
-
-    def _named_rows(self) -> Iterator[Any]:
-        n = schema.audit_named_events.c
-        query = select(n.event_name, n.account_id, n.seq).order_by(n.seq, n.event_name)
-        yield from self.conn.execute(query).yield_per(_BATCH)
-
-    def _heads(self) -> Iterator[Any]:
-        h = schema.audit_signed_heads.c
-        result = self.conn.execute(
-            select(h.seq, h.hash, h.signed_at, h.key_id, h.signature).order_by(h.seq)
-        ).yield_per(_BATCH)
-        yield from result
+    def _heads(self) -> Iterator[SignedHead]:
+        return self.records.signed_heads()
 
     def _check_keys(self) -> dict[str, bytes]:
-        k = schema.audit_signing_keys.c
         keys: dict[str, bytes] = {}
-        for row in self.conn.execute(select(k.key_id, k.public_key, k.sealed_private_key)):
+        for row in self.records.signing_keys():
             try:
                 unsealed = AuditSigningKey.unseal(self.store, row.key_id, row.sealed_private_key)
             except (KmsError, ValueError):
@@ -200,7 +177,7 @@ class _Walk:
             keys[row.key_id] = bytes(row.public_key)
         return keys
 
-    def _check_event(self, seq: int, row: Any, prev: bytes) -> dict[str, Any]:
+    def _check_event(self, seq: int, row: ChainRow, prev: bytes) -> dict[str, Any]:
         record = str(row.record).encode()
         if bytes(row.prev_hash) != prev:
             _fail(
@@ -225,7 +202,9 @@ class _Walk:
             )
         return parsed
 
-    def _check_head(self, head: Any, seq: int, chain_hash: bytes, keys: dict[str, bytes]) -> None:
+    def _check_head(
+        self, head: SignedHead, seq: int, chain_hash: bytes, keys: dict[str, bytes]
+    ) -> None:
         head_seq, head_hash = int(head.seq), bytes(head.hash)
         public = keys.get(head.key_id)
         if public is None:
@@ -252,18 +231,17 @@ class _Walk:
         self.last_head = head_seq
 
     def _check_head_row(self, last: int, last_hash: bytes) -> None:
-        h = schema.audit_chain_head.c
-        row = self.conn.execute(select(h.seq, h.hash)).first()
+        row = self.records.head()
         if row is None:
             if last:
                 _fail("head-row", None, "the chain head record is missing")
             return
-        if int(row.seq) != last or bytes(row.hash) != last_hash:
+        seq, hash_ = row
+        if seq != last or hash_ != last_hash:
             _fail(
                 "head-row",
-                int(row.seq),
-                f"the chain head record (seq {int(row.seq)}) does not match the chain's end "
-                f"(seq {last})",
+                seq,
+                f"the chain head record (seq {seq}) does not match the chain's end (seq {last})",
             )
 
 

@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from sqlalchemy import Connection
 
 from strongroom.kms.audit.digests import DigestFile, list_digests
-from strongroom.kms.audit.store import AuditChain
 from strongroom.kms.audit.verify import Problem
+from strongroom.kms.storage.audit import AuditRecords
 from strongroom.kms.storage.database import Database
 
 
@@ -71,16 +70,16 @@ def verify_digests(
             0, 0, None, _problem(None, f"no digest files in {directory}; nothing to check")
         )
     with db.read() as tx:
-        conn = tx.audit.connection
-        keys = AuditChain.public_keys(conn)
-        first, last = AuditChain.bounds(conn)
+        records = tx.audit
+        keys = {row.key_id: row.public_key for row in records.signing_keys()}
+        first, last = records.bounds()
         if anchor is not None and last == 0:  # everything archived: the chain ends there
             first, last = anchor[0] + 1, anchor[0]
         problem = _check_files(digests, keys) or _check_sequence(digests)
         boundary = _Boundary(first, last, anchor, archived or {})
         covered_by_archives = 0
         for digest in digests if problem is None else ():
-            problem, was_archived = _check_against_trail(conn, digest, boundary)
+            problem, was_archived = _check_against_trail(records, digest, boundary)
             covered_by_archives += was_archived
             if problem is not None:
                 break
@@ -149,7 +148,7 @@ def _check_sequence(digests: list[DigestFile]) -> Problem | None:
 
 
 def _check_against_trail(
-    conn: Connection, digest: DigestFile, boundary: _Boundary
+    records: AuditRecords, digest: DigestFile, boundary: _Boundary
 ) -> tuple[Problem | None, int]:
     first, last, anchor, archived = (
         boundary.first,
@@ -182,7 +181,7 @@ def _check_against_trail(
                 0,
             )
         return None, 1
-    stored = AuditChain.hash_at(conn, seq) if seq >= first else None
+    stored = records.hash_at(seq) if seq >= first else None
     if stored != digest.head_hash:
         return (
             _problem(

@@ -231,7 +231,7 @@ class ChainedAuditLog:
             try:
                 prepared = self._chain.prepare(batch if dropped is None else [*batch, dropped])
                 with self._db.transaction() as tx:
-                    self._chain.append_prepared(tx.audit.connection, prepared)
+                    self._chain.append_prepared(tx, prepared)
             except Exception as error:
                 # Keep the events for the next attempt, in front of anything queued meanwhile.
                 pending.extendleft(reversed(batch))

@@ -171,8 +171,8 @@ def test_most_of_a_flush_happens_before_the_write_lock(tmp_path: Path) -> None:
     start = time.perf_counter()
     prepared = chain.prepare(events)
     locked = time.perf_counter()
-    with db.write_connection() as conn:
-        last = chain.append_prepared(conn, prepared)
+    with db.transaction() as tx:
+        last = chain.append_prepared(tx, prepared)
     done = time.perf_counter()
     print(
         f"\nflush() of 5,000 events: prepare {(locked - start) * 1000:.0f} ms, "
