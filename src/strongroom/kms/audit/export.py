@@ -3,7 +3,8 @@
 An account sees the events it made and the events about its keys (a resource ARN in the
 account), never another tenant's. The caller's account column and the index of other accounts
 pick the candidates; each record is checked again before it is returned, so a damaged column
-or index cannot leak another tenant's event.
+or index cannot leak another tenant's event, and `strongroom audit verify` names one that hides
+an event (audit/verify_index.py).
 """
 
 from __future__ import annotations
