@@ -238,14 +238,14 @@ def test_access_keys_create_list_delete(data_dir: Path) -> None:
 def test_well_known_development_keys_only_when_asked(data_dir: Path) -> None:
     admin(data_dir, "accounts", "create", "--name", "dev", "--id", ACCOUNT_ID)
     admin(data_dir, "users", "create", "--account", ACCOUNT_ID, "dev")
-    short = ("access-keys", "create", "--account", ACCOUNT_ID, "--user", "dev")
-    short += ("--access-key-id", "test", "--secret-access-key", "test")
+    owner = ("access-keys", "create", "--account", ACCOUNT_ID, "--user", "dev")
+    short = (*owner, "--access-key-id", "test", "--secret-access-key", "test")
     message = admin_fails(data_dir, *short)
     assert "16-128 upper-case letters and digits" in message and "--well-known" in message
     made = admin(data_dir, *short, "--well-known")
     assert (made["AccessKeyId"], made["SecretAccessKey"]) == ("test", "test")
     assert "test" in [r["AccessKeyId"] for r in admin(data_dir, "access-keys", "list")]
-    message = admin_fails(data_dir, *short[:6], "--access-key-id", "no-dashes", "--well-known")
+    message = admin_fails(data_dir, *owner, "--access-key-id", "no-dashes", "--well-known")
     assert "1-128 letters and digits" in message
 
 
