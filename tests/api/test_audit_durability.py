@@ -133,8 +133,11 @@ def test_a_full_disk_refuses_calls_with_one_log_line_and_recovers(tmp_path: Path
             assert encrypt_code(kms, key_id) == "ok", "did not recover when space returned"
         log = output.join()
     failures = [line for line in log.splitlines() if "audit trail: cannot commit" in line]
-    assert len(failures) == 1, log[-3000:]
-    assert "disk is full" in failures[0]
+    # One line at once; on a slow machine the disk may stay full past the 30 s rate limit,
+    # and each later line then counts the failures it stands for.
+    assert 1 <= len(failures) <= 3, log[-3000:]
+    assert all("disk is full" in line for line in failures)
+    assert all("more since the last line" in line for line in failures[1:])
     assert "commits succeed again" in log
     assert "Traceback" not in log, log[-3000:]
     assert key_id not in log and "requestID" not in log and "eventName" not in log
