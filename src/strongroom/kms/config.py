@@ -51,7 +51,7 @@ class Settings:
     # Rates of the exposure report's cost estimate (the source's figures).
     key_usd_month: float = 1.0
     hsm_usd_month: float = 1000.0
-    # The audit trail (kms/audit/policy.py, docs/adr/0012): "before-response" answers a call
+    # The audit trail (kms/audit/policy.py, docs/adr/0013): "before-response" answers a call
     # once its event is committed; "buffered" commits every audit_flush_seconds (at most 1 s).
     audit_durability: str = "before-response"
     audit_flush_seconds: float = 0.5

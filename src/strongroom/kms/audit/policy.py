@@ -16,7 +16,7 @@ full, the database refuses writes, or ``audit_max_pending`` events wait in memor
 - ``serve``: calls are served; events beyond the bound are dropped and counted, and the count
   is written to the trail (``AuditEventsDropped``) as soon as it takes events again.
 
-docs/adr/0012-audit-durability.md says why these defaults.
+docs/adr/0013-audit-durability.md says why these defaults.
 """
 
 from __future__ import annotations
