@@ -16,7 +16,7 @@ import base64
 import gc
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -38,6 +38,9 @@ from strongroom.kms.errors import (
 from strongroom.kms.log_limits import RateLimitedLog, describe_failure, is_environmental
 from strongroom.kms.service.caller import Caller, Credential
 from strongroom.kms.service.pipeline import Operation, Pipeline, Request
+
+if TYPE_CHECKING:
+    from strongroom.xks.api import XksApi
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +80,7 @@ class KmsApi:
         ``commits``: with ``before-response`` audit durability, the sink whose commit of a
         request's event the response waits for."""
         self._pipeline = pipeline
-        self._commits = commits
+        self.commits = commits
         self._sts = sts
         self._verifier = verifier
         extensions = extensions or {}
@@ -97,7 +100,7 @@ class KmsApi:
         if self._sts is not None and is_sts_request(scope["headers"]):
             await self._handle_sts(self._sts, scope, receive, send, request_id)
             return
-        commits = self._commits
+        commits = self.commits
         ticket = None if commits is None else new_ticket()
         try:
             body = await self._read_body(scope, receive)
@@ -123,7 +126,7 @@ class KmsApi:
     async def _handle_sts(
         self, sts: StsApi, scope: Scope, receive: Receive, send: Send, request_id: str
     ) -> None:
-        commits = self._commits
+        commits = self.commits
         ticket = None if commits is None else new_ticket()
         try:
             body = await self._read_body(scope, receive)
@@ -220,7 +223,8 @@ async def _respond(
 
 
 class AsgiApp:
-    """ASGI entry point: HTTP goes to the API; lifespan starts and stops background tasks."""
+    """ASGI entry point: HTTP goes to the API (or to the XKS proxy when it claims the path);
+    lifespan starts and stops background tasks."""
 
     def __init__(
         self,
@@ -228,8 +232,10 @@ class AsgiApp:
         background: Sequence[tuple[Callable[[], Awaitable[None]], float]],
         on_shutdown: Callable[[], None],
         on_startup: Callable[[], None] | None = None,
+        xks: XksApi | None = None,
     ) -> None:
         self.api = api
+        self.xks = xks
         self._background = background
         self._on_shutdown = on_shutdown
         self._on_startup = on_startup
@@ -237,7 +243,11 @@ class AsgiApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await self.api.handle(scope, receive, send)
+            xks = self.xks
+            if xks is not None and xks.claims(scope):
+                await xks.handle(scope, receive, send)
+            else:
+                await self.api.handle(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
