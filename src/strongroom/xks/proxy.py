@@ -70,14 +70,15 @@ class XksProxy:
             if path.operation == wire.HEALTH:
                 metadata = wire.request_metadata(parsed)
                 return self._health(path.custom_key_store_id)
-            required = ("awsPrincipalArn",) if path.operation == wire.METADATA else ()
-            metadata = wire.request_metadata(parsed, *required)
-            key = self._key(path)
             if path.operation == wire.METADATA:
+                metadata = wire.request_metadata(parsed, "awsPrincipalArn")
+                key = self._key(path)
                 return self._metadata(key)
+            metadata = wire.request_metadata(parsed, "awsPrincipalArn", "kmsKeyArn")
+            key = self._key(path)
             if path.operation == wire.ENCRYPT:
-                return self._encrypt(key, wire.encrypt_request(parsed))
-            return self._decrypt(key, wire.decrypt_request(parsed))
+                return self._encrypt(key, wire.encrypt_request(parsed, metadata))
+            return self._decrypt(key, wire.decrypt_request(parsed, metadata))
         except XksError as failure:
             error = failure.name
             raise

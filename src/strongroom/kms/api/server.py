@@ -244,7 +244,7 @@ class AsgiApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             xks = self.xks
-            if xks is not None and xks.claims(scope):
+            if xks is not None and scope["path"].startswith("/xks/") and xks.claims(scope):
                 await xks.handle(scope, receive, send)
             else:
                 await self.api.handle(scope, receive, send)
