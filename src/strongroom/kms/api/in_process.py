@@ -1,9 +1,11 @@
 """The KMS API called in process, for Strongroom's own clients (the web console).
 
 No HTTP, but nothing else skipped: the request is decoded and validated by the same
-model-derived decoder as an HTTP request, and run through :meth:`Pipeline.execute` with the
-given principal as the caller, so the key policy, identity policies, grants, the key-state
-table and audit apply exactly as for boto3. The response is what the wire would carry
+model-derived decoder as an HTTP request, counted by the same request quotas, and run through
+:meth:`Pipeline.execute` with the given principal as the caller, so the key policy, identity
+policies, grants, the key-state table and audit apply exactly as for boto3. One difference:
+the answer does not wait for the event's commit under ``before-response`` audit durability
+(the writer commits it within ``audit_flush_seconds``). The response is what the wire would carry
 (timestamps as epoch seconds, blobs base64), through the same JSON encoding.
 """
 
@@ -19,6 +21,7 @@ import orjson
 
 from strongroom.console.kms import KmsCallError, Principal
 from strongroom.kms.api.model import RequestDecoder, ServiceModel
+from strongroom.kms.api.quotas import RequestQuotas
 from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.errors import KmsError, KMSInternalException, UnknownOperationException
 from strongroom.kms.service.caller import Caller
@@ -70,8 +73,11 @@ class InProcessKms:
         model: ServiceModel,
         operations: Mapping[str, Operation],
         extensions: Mapping[str, tuple[Operation, Mapping[str, str]]],
+        quotas: RequestQuotas | None = None,
     ) -> None:
+        """``quotas``: the worker's request quotas, shared with the HTTP API."""
         self._pipeline = pipeline
+        self._quotas = quotas
         self._model = model
         self._operations = dict(operations)
         self._extension_members = {name: members for name, (_, members) in extensions.items()}
@@ -90,6 +96,8 @@ class InProcessKms:
             found = self._operations.get(operation)
             if found is None:
                 raise UnknownOperationException()
+            if self._quotas is not None:
+                self._quotas.admit(principal.account_id, operation)
             decoded = self._decoder(operation).decode(dict(request))
             response = self._pipeline.execute(found, decoded, caller, request_id)
             result: dict[str, Any] = orjson.loads(orjson.dumps(response, default=_json_default))
