@@ -46,6 +46,10 @@ class Settings:
     # Rates of the exposure report's cost estimate (the source's figures).
     key_usd_month: float = 1.0
     hsm_usd_month: float = 1000.0
+    # The S3 API on the same port: Host names ``<bucket>.<suffix>`` are virtual-hosted buckets
+    # (empty: path style only); how long an S3 Bucket Key serves new objects and stays cached.
+    s3_virtual_host_suffix: str = "localhost"
+    s3_bucket_key_seconds: float = 300.0
 
     @property
     def root_key_path(self) -> Path:
@@ -65,6 +69,8 @@ class Settings:
             raise ConfigError("cache_poll_seconds must be between 0.01 and 0.5")
         if self.scheduler_seconds <= 0:
             raise ConfigError("scheduler_seconds must be positive")
+        if not 0 < self.s3_bucket_key_seconds <= 86400:
+            raise ConfigError("s3_bucket_key_seconds must be between 0 and 86400")
         if self.root_key not in ("file", "pkcs11"):
             raise ConfigError(f"root_key {self.root_key!r} is not 'file' or 'pkcs11'")
         if self.root_key == "pkcs11" and not (
