@@ -44,16 +44,29 @@ Handler = Callable[[S3Request], Awaitable[S3Response]]
 _DATA = frozenset(("PutObject", "UploadPart"))
 
 
-async def _receive_body(receive: Receive) -> AsyncIterator[bytes]:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise IncompleteBody()
-        body = message.get("body", b"")
-        if body:
-            yield body
-        if not message.get("more_body", False):
-            return
+class _Body:
+    """The request body from ASGI messages; remembers whether it was read to the end."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self.done = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        while not self.done:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise IncompleteBody()
+            body = message.get("body", b"")
+            self.done = not message.get("more_body", False)
+            if body:
+                yield body
+
+
+def _declares_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if (name == b"content-length" and value.strip() != b"0") or name == b"transfer-encoding":
+            return True
+    return False
 
 
 class S3Api:
@@ -110,9 +123,12 @@ class S3Api:
                 authorization = value
             elif name == b"x-amz-target":
                 return False
-            elif name == b"host" and self._host_suffix is not None:
-                if value.split(b":", 1)[0].endswith(self._host_suffix):
-                    return True
+            elif (
+                name == b"host"
+                and self._host_suffix is not None
+                and value.split(b":", 1)[0].endswith(self._host_suffix)
+            ):
+                return True
         if authorization is not None:
             return b"/s3/aws4_request" in authorization
         query = scope.get("query_string", b"")
@@ -123,16 +139,21 @@ class S3Api:
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = self._request_ids()
         method = scope["method"]
+        body = _Body(receive)
         try:
-            response = await self._dispatch(scope, receive, request_id)
+            response = await self._dispatch(scope, body, request_id)
         except S3Error as error:
             response = _error_response(error, scope["path"], request_id)
         except Exception:
             log.exception("internal error in S3 request %s", request_id)
             response = _error_response(InternalError(), scope["path"], request_id)
+        if not body.done and _declares_body(scope):
+            # The client may still send the body we did not read (or never send it, after
+            # Expect: 100-continue): the connection cannot carry another request.
+            response.headers.append(("Connection", "close"))
         await _send(send, response, request_id, head=method == "HEAD")
 
-    async def _dispatch(self, scope: Scope, receive: Receive, request_id: str) -> S3Response:
+    async def _dispatch(self, scope: Scope, body: _Body, request_id: str) -> S3Response:
         method = scope["method"]
         raw_path = scope.get("raw_path") or scope["path"].encode()
         query_string = scope.get("query_string", b"")
@@ -157,7 +178,7 @@ class S3Api:
             authenticated.credential.principal(client[0] if client else ""),
             request_id,
         )
-        source = _receive_body(receive)
+        source = body.chunks()
         if authenticated.payload in STREAMING:
             length = decoded_length(headers)
             request.body = decode_chunked(

@@ -105,9 +105,7 @@ def requested(headers: Mapping[str, str]) -> Expected | None:
     if trailer:
         algorithm = trailer.removeprefix(HEADER_PREFIX).upper()
         if algorithm not in ALGORITHMS:
-            raise InvalidRequest(
-                "The value specified in the x-amz-trailer header is not supported"
-            )
+            raise InvalidRequest("The value specified in the x-amz-trailer header is not supported")
         return Expected(algorithm, None)
     named = headers.get("x-amz-sdk-checksum-algorithm") or headers.get("x-amz-checksum-algorithm")
     if named:

@@ -30,7 +30,9 @@ class Source:
 
     def stream(self, ctx: StoreContext, first: int, last: int) -> AsyncIterator[bytes]:
         salt = self.record.protection.key_salt
-        return reading.plaintext(ctx.blobs, self.record.blobs, self.root, salt, first, last)
+        return reading.plaintext(
+            ctx.blobs, self.record.blobs, self.root, salt, start=first, end=last
+        )
 
 
 def source_of(ctx: StoreContext, request: S3Request) -> Source:

@@ -28,6 +28,7 @@ class Page:
 
 def list_page(
     ctx: StoreContext,
+    *,
     bucket: str,
     prefix: str,
     delimiter: str,
@@ -116,7 +117,15 @@ class Listing:
         if token is not None:
             after, is_prefix = _from_token(token)
             skip = after if is_prefix else None
-        page = list_page(self._ctx, bucket.name, prefix, delimiter, after, skip, limit)
+        page = list_page(
+            self._ctx,
+            bucket=bucket.name,
+            prefix=prefix,
+            delimiter=delimiter,
+            after=after,
+            skip=skip,
+            limit=limit,
+        )
         owner = bucket.account_id if query.get("fetch-owner") == "true" else None
         children: list[xml.Node] = [
             ("Name", bucket.name),
@@ -149,7 +158,15 @@ class Listing:
         limit = _max_keys(request)
         marker = query.get("marker", "")
         skip = marker if delimiter and marker.endswith(delimiter) else None
-        page = list_page(self._ctx, bucket.name, prefix, delimiter, marker, skip, limit)
+        page = list_page(
+            self._ctx,
+            bucket=bucket.name,
+            prefix=prefix,
+            delimiter=delimiter,
+            after=marker,
+            skip=skip,
+            limit=limit,
+        )
         children: list[xml.Node] = [
             ("Name", bucket.name),
             ("Prefix", url_encode(prefix, encode)),

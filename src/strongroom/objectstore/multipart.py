@@ -4,9 +4,10 @@ metadata (the object lists its parts' blobs), so no data is copied however large
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 
-from strongroom.objectstore import checksums, conditions, sse, xml
+from strongroom.objectstore import checksums, sse, xml
 from strongroom.objectstore.context import StoreContext
 from strongroom.objectstore.copying import source_of
 from strongroom.objectstore.errors import (
@@ -29,6 +30,8 @@ from strongroom.objectstore.object_headers import (
 from strongroom.objectstore.objects import new_object_id
 from strongroom.objectstore.records import BlobRef, ObjectRecord, Part, Upload
 from strongroom.objectstore.writing import WrittenBlob, write_blob
+
+_COPY_RANGE = re.compile(r"bytes=(\d+)-(\d+)")
 
 
 def _part_number(request: S3Request, limit: int) -> int:
@@ -155,16 +158,17 @@ class Multipart:
         raw = request.headers.get("x-amz-copy-source-range")
         if raw is None:
             return 0, size - 1
-        span = conditions.byte_range(raw, size)
-        if (
-            span is None
-            or (raw.startswith("bytes=-"))
-            or span[1] != int(raw.rsplit("-", 1)[1] or -1)
-        ):
-            raise InvalidRange(
-                "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy"
+        match = _COPY_RANGE.fullmatch(raw.strip())
+        if match is None:
+            raise InvalidArgument(
+                "The x-amz-copy-source-range value must be of the form bytes=first-last where "
+                "first and last are the zero-based offsets of the first and last bytes to copy",
+                ArgumentName="x-amz-copy-source-range",
             )
-        return span
+        first, last = int(match[1]), int(match[2])
+        if first > last or last >= size:
+            raise InvalidRange(ActualObjectSize=str(size), RangeRequested=raw)
+        return first, last
 
     def _store_part(self, upload: Upload, part: Part, written: WrittenBlob) -> list[str]:
         try:
@@ -185,10 +189,10 @@ class Multipart:
         )
         asked: list[tuple[int, str]] = []
         for element in document.findall("Part"):
-            number, etag = xml.text(element, "PartNumber"), xml.text(element, "ETag")
-            if number is None or not number.strip().isdigit() or etag is None:
+            number_text, etag_text = xml.text(element, "PartNumber"), xml.text(element, "ETag")
+            if number_text is None or not number_text.strip().isdigit() or etag_text is None:
                 raise MalformedXML()
-            asked.append((int(number), etag.strip().strip('"')))
+            asked.append((int(number_text), etag_text.strip().strip('"')))
         if not asked:
             raise MalformedXML()
         numbers = [n for n, _ in asked]

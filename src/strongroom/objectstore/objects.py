@@ -132,7 +132,7 @@ class Objects:
 
         def stream() -> AsyncIterator[bytes]:
             return reading.plaintext(
-                ctx.blobs, record.blobs, root, record.protection.key_salt, first, last
+                ctx.blobs, record.blobs, root, record.protection.key_salt, start=first, end=last
             )
 
         return S3Response(status=status, headers=out, stream=stream)

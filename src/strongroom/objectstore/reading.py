@@ -17,6 +17,7 @@ async def plaintext(
     refs: tuple[BlobRef, ...],
     root: bytes,
     salt: bytes,
+    *,
     start: int,
     end: int,
 ) -> AsyncIterator[bytes]:

@@ -67,9 +67,9 @@ def _parse_amz_date(value: str) -> float | None:
     match = _AMZ_DATE.fullmatch(value)
     if match is None:
         return None
+    year, month, day, hour, minute, second = map(int, match.groups())
     try:
-        parts = map(int, match.groups())
-        return datetime(*parts, tzinfo=UTC).timestamp()  # type: ignore[misc]
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()
     except ValueError:
         return None
 
@@ -138,7 +138,7 @@ class S3SigV4Verifier:
         params = self._params(headers, query_string)
         presigned = params.expires is not None
         self._check_time(params)
-        date, region, service, terminator = (params.scope.split("/") + ["", "", "", ""])[:4]
+        date, region, service, terminator = [*params.scope.split("/"), "", "", ""][:4]
         if region != self._region:
             raise AuthorizationHeaderMalformed(
                 f"The authorization header is malformed; the region '{region}' is wrong; "
