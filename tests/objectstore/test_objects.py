@@ -174,7 +174,11 @@ def test_list_objects_v2(s3: Any, bucket: str) -> None:
         arguments["ContinuationToken"] = page["NextContinuationToken"]
     assert seen == ["a/", "b/", "c", "d/"]
     paginator = s3.get_paginator("list_objects_v2")
-    flat = [o["Key"] for p in paginator.paginate(Bucket=bucket, PaginationConfig={"PageSize": 4}) for o in p["Contents"]]
+    flat = [
+        o["Key"]
+        for p in paginator.paginate(Bucket=bucket, PaginationConfig={"PageSize": 4})
+        for o in p["Contents"]
+    ]
     assert flat == keys
     v1 = s3.list_objects(Bucket=bucket, Prefix="a/")
     assert [o["Key"] for o in v1["Contents"]] == ["a/1", "a/2", "a/b/3"]

@@ -31,7 +31,11 @@ def test_sse_kms_by_id_alias_and_arn(s3: Any, kms: Any, key_arn: str) -> None:
     kms.create_alias(AliasName=alias, TargetKeyId=key_arn)
     for i, named in enumerate((key_arn, key_arn.rsplit("/", 1)[1], alias)):
         put = s3.put_object(
-            Bucket=name, Key=f"o{i}", Body=b"secret", ServerSideEncryption="aws:kms", SSEKMSKeyId=named
+            Bucket=name,
+            Key=f"o{i}",
+            Body=b"secret",
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=named,
         )
         assert (put["ServerSideEncryption"], put["SSEKMSKeyId"]) == ("aws:kms", key_arn)
         got = s3.get_object(Bucket=name, Key=f"o{i}")
@@ -45,13 +49,18 @@ def test_sse_kms_context_is_the_object_arn_plus_the_users(
     context = base64.b64encode(json.dumps({"project": "x"}).encode()).decode()
     server.audit.events.clear()
     s3.put_object(
-        Bucket=bucket, Key="ctx", Body=b"v", ServerSideEncryption="aws:kms", SSEKMSEncryptionContext=context
+        Bucket=bucket,
+        Key="ctx",
+        Body=b"v",
+        ServerSideEncryption="aws:kms",
+        SSEKMSEncryptionContext=context,
     )
     assert s3.get_object(Bucket=bucket, Key="ctx")["Body"].read() == b"v"
     events = [e for e in server.audit.events if e.operation in ("GenerateDataKey", "Decrypt")]
     assert [e.operation for e in events] == ["GenerateDataKey", "Decrypt"]
     for event in events:
         assert event.error_code is None
+        assert event.request_parameters is not None
         assert event.request_parameters["EncryptionContext"] == {
             "project": "x",
             "aws:s3:arn": f"arn:aws:s3:::{bucket}/ctx",
@@ -96,7 +105,10 @@ def test_bucket_keys_make_one_kms_call_per_period(
         assert s3.get_object(Bucket=name, Key=f"k{i}")["Body"].read() == f"object {i}".encode()
     calls = [e for e in server.audit.events if e.operation in ("GenerateDataKey", "Decrypt")]
     assert [e.operation for e in calls] == ["GenerateDataKey"]
-    assert calls[0].request_parameters["EncryptionContext"] == {"aws:s3:arn": f"arn:aws:s3:::{name}"}
+    assert calls[0].request_parameters is not None
+    assert calls[0].request_parameters["EncryptionContext"] == {
+        "aws:s3:arn": f"arn:aws:s3:::{name}"
+    }
     per_object = kms_bucket(s3, key_arn)
     server.audit.events.clear()
     for i in range(5):
@@ -104,9 +116,7 @@ def test_bucket_keys_make_one_kms_call_per_period(
     assert len([e for e in server.audit.events if e.operation == "GenerateDataKey"]) == 5
 
 
-def test_no_decrypt_permission_is_access_denied(
-    server: InProcessServer, kms: Any, s3: Any
-) -> None:
+def test_no_decrypt_permission_is_access_denied(server: InProcessServer, kms: Any, s3: Any) -> None:
     account = server.admin_key.account_id
     reader_name = f"reader-{bucket_name()}"
     reader_arn = f"arn:aws:iam::{account}:user/{reader_name}"
@@ -174,7 +184,11 @@ def test_disabled_key_makes_objects_unreadable_until_enabled(
 def test_unknown_kms_key(s3: Any, bucket: str) -> None:
     with aws_error("KMS.NotFoundException", 400):
         s3.put_object(
-            Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId="alias/nope"
+            Bucket=bucket,
+            Key="k",
+            Body=b"x",
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId="alias/nope",
         )
 
 

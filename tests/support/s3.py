@@ -18,9 +18,7 @@ from tests.support.servers import RunningServer
 _names = itertools.count()
 
 
-def s3_client(
-    server: RunningServer, key: IssuedAccessKey | None = None, **config: Any
-) -> Any:
+def s3_client(server: RunningServer, key: IssuedAccessKey | None = None, **config: Any) -> Any:
     chosen = key or server.admin_key
     s3_config = config.pop("s3", {"addressing_style": "path"})
     return boto3.client(
@@ -42,12 +40,13 @@ def kms_bucket(s3: Any, key_arn: str, *, bucket_key: bool = False) -> str:
     name = bucket_name()
     s3.create_bucket(Bucket=name)
     rule = {
-        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
+        "ApplyServerSideEncryptionByDefault": {
+            "SSEAlgorithm": "aws:kms",
+            "KMSMasterKeyID": key_arn,
+        },
         "BucketKeyEnabled": bucket_key,
     }
-    s3.put_bucket_encryption(
-        Bucket=name, ServerSideEncryptionConfiguration={"Rules": [rule]}
-    )
+    s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [rule]})
     return name
 
 

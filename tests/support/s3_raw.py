@@ -136,7 +136,9 @@ def signed_chunked_put(
     length = sum(len(f"{len(p):x};chunk-signature=") + sig_len + 2 + len(p) + 2 for p in pieces)
     if trailer:
         length -= 2  # the final chunk has no data CRLF; the trailer follows instead
-        length += len(f"{trailer[0]}:{trailer[1]}\r\n") + len("x-amz-trailer-signature:") + sig_len + 4
+        length += (
+            len(f"{trailer[0]}:{trailer[1]}\r\n") + len("x-amz-trailer-signature:") + sig_len + 4
+        )
     base["Content-Length"] = str(length)
     signed = _sign(server, "PUT", path, base, mode)
     authorization = signed["Authorization"]
@@ -167,6 +169,7 @@ def signed_chunked_put(
             )
         )
         trailer_signature = hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
-        body += f"{trailer[0]}:{trailer[1]}\r\nx-amz-trailer-signature:{trailer_signature}\r\n\r\n".encode()
+        body += f"{trailer[0]}:{trailer[1]}\r\n".encode()
+        body += f"x-amz-trailer-signature:{trailer_signature}\r\n\r\n".encode()
     assert len(body) == length
     return send(server, "PUT", path, bytes(body), signed)

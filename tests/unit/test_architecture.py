@@ -51,6 +51,20 @@ def test_service_layer_knows_no_http() -> None:
         assert not bad, f"{path.name} imports {bad}"
 
 
+def test_object_store_is_a_client_of_the_kms() -> None:
+    """The object store reaches the KMS only through ``strongroom.client``; only its storage
+    package speaks SQL."""
+    files = sorted((SRC / "objectstore").rglob("*.py"))
+    assert len(files) >= 15
+    for path in files:
+        names = _imports(path)
+        assert not {n for n in names if n.startswith("strongroom.kms")}, path
+        if path.parent.name != "storage":
+            assert not {n for n in names if n.startswith("sqlalchemy")}, path
+    for path in sorted((SRC / "client").glob("*.py")):
+        assert not {n for n in _imports(path) if n.startswith("strongroom.kms")}, path
+
+
 def test_modules_stay_small() -> None:
     for path in SRC.rglob("*.py"):
         assert len(path.read_text().splitlines()) <= 500, path

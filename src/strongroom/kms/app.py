@@ -65,6 +65,7 @@ from strongroom.objectstore.api import S3Api
 from strongroom.objectstore.blobs import FileBlobStore
 from strongroom.objectstore.context import StoreContext
 from strongroom.objectstore.keyring import Keyring
+from strongroom.objectstore.sigv2 import S3SigV2PresignVerifier
 from strongroom.objectstore.sigv4 import S3SigV4Verifier
 from strongroom.objectstore.storage.metadata import Metadata
 
@@ -289,12 +290,17 @@ def object_store(
         InProcessIdentityPolicies(pipeline),
         clock.now,
     )
+    authenticator = InProcessAuthenticator(credentials)
     verifier = S3SigV4Verifier(
-        settings.region,
-        InProcessAuthenticator(credentials),
-        max_skew_seconds=settings.max_clock_skew_seconds,
+        settings.region, authenticator, max_skew_seconds=settings.max_clock_skew_seconds
     )
-    return S3Api(ctx, verifier, settings.s3_virtual_host_suffix, UuidShapedIds().next)
+    return S3Api(
+        ctx,
+        verifier,
+        S3SigV2PresignVerifier(authenticator),
+        settings.s3_virtual_host_suffix,
+        UuidShapedIds().next,
+    )
 
 
 def app_from_env() -> AsgiApp:

@@ -29,7 +29,14 @@ from strongroom.objectstore.http import S3Request, S3Response, decode_query
 from strongroom.objectstore.listing import Listing
 from strongroom.objectstore.multipart import Multipart
 from strongroom.objectstore.objects import Objects
-from strongroom.objectstore.sigv4 import STREAMING, S3SigV4Verifier, header_map
+from strongroom.objectstore.sigv2 import S3SigV2PresignVerifier, is_presigned_v2
+from strongroom.objectstore.sigv4 import (
+    STREAMING,
+    UNSIGNED,
+    Authenticated,
+    S3SigV4Verifier,
+    header_map,
+)
 from strongroom.objectstore.tagging import Tagging
 
 log = logging.getLogger(__name__)
@@ -74,10 +81,12 @@ class S3Api:
         self,
         ctx: StoreContext,
         verifier: S3SigV4Verifier,
+        v2_verifier: S3SigV2PresignVerifier,
         virtual_host_suffix: str,
         request_ids: Callable[[], str],
     ) -> None:
         self._verifier = verifier
+        self._v2 = v2_verifier
         self._suffix = virtual_host_suffix
         self._host_suffix = ("." + virtual_host_suffix).encode() if virtual_host_suffix else None
         self._request_ids = request_ids
@@ -158,11 +167,15 @@ class S3Api:
         raw_path = scope.get("raw_path") or scope["path"].encode()
         query_string = scope.get("query_string", b"")
         headers = header_map(scope["headers"])
-        authenticated = self._verifier.verify(
-            method, raw_path.split(b"?", 1)[0], query_string, headers
-        )
+        path = raw_path.split(b"?", 1)[0]
         found = routing.target(scope["path"], headers.get("host", ""), self._suffix)
         query = decode_query(query_string)
+        if is_presigned_v2(query):
+            resource = path if not found.virtual else f"/{found.bucket}".encode() + path
+            credential = self._v2.verify(method, resource, query, headers)
+            authenticated = Authenticated(credential, UNSIGNED, None, presigned=True)
+        else:
+            authenticated = self._verifier.verify(method, path, query_string, headers)
         name = routing.operation(method, found, query)
         if name is None:
             if method not in ("GET", "PUT", "POST", "DELETE", "HEAD"):
@@ -179,7 +192,7 @@ class S3Api:
             request_id,
         )
         source = body.chunks()
-        if authenticated.payload in STREAMING:
+        if authenticated.payload in STREAMING and authenticated.signing is not None:
             length = decoded_length(headers)
             request.body = decode_chunked(
                 source, authenticated.payload, authenticated.signing, length, request.trailer

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 class Target:
     bucket: str | None
     key: str | None
+    virtual: bool = False  # the bucket came from the Host header
 
 
 def target(path: str, host: str, suffix: str) -> Target:
@@ -24,7 +25,7 @@ def target(path: str, host: str, suffix: str) -> Target:
     if suffix and hostname.endswith("." + suffix):
         bucket = hostname[: -len(suffix) - 1]
         key = path[1:] if path.startswith("/") else path
-        return Target(bucket, key or None)
+        return Target(bucket, key or None, virtual=True)
     trimmed = path[1:] if path.startswith("/") else path
     if not trimmed:
         return Target(None, None)

@@ -59,7 +59,7 @@ class SigningContext:
 class Authenticated:
     credential: Credential
     payload: str  # the declared x-amz-content-sha256 (or UNSIGNED-PAYLOAD for presigned)
-    signing: SigningContext
+    signing: SigningContext | None  # None for SigV2 presigned URLs
     presigned: bool
 
 

@@ -1,0 +1,56 @@
+"""Nothing readable at rest: the data directory and the database hold no plaintext object data,
+no data key and no SSE-C key, in every encryption mode."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from tests.support.s3 import kms_bucket
+from tests.support.servers import InProcessServer
+
+
+def _all_bytes(root: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file())
+
+
+def test_no_plaintext_or_key_on_disk(
+    server: InProcessServer, s3: Any, kms: Any, key_arn: str
+) -> None:
+    marker = b"PLAINTEXT-MARKER-" + os.urandom(8).hex().encode()
+    body = marker * 5000  # spans several chunks
+    plain = kms_bucket(s3, key_arn)
+    with_bucket_key = kms_bucket(s3, key_arn, bucket_key=True)
+    customer = os.urandom(32)
+    ssec = {
+        "SSECustomerAlgorithm": "AES256",
+        "SSECustomerKey": base64.b64encode(customer).decode(),
+        "SSECustomerKeyMD5": base64.b64encode(hashlib.md5(customer).digest()).decode(),
+    }
+    s3.put_object(Bucket=plain, Key="kms", Body=body)
+    s3.put_object(Bucket=with_bucket_key, Key="bucket-key", Body=body)
+    s3.put_object(Bucket=plain, Key="ssec", Body=body, **ssec)
+    with sqlite3.connect(server.data_dir / "strongroom.db") as db:
+        (wrapped,) = db.execute(
+            "SELECT wrapped_key FROM s3_objects WHERE bucket = ? AND key = 'kms'", (plain,)
+        ).fetchone()
+    context = {"aws:s3:arn": f"arn:aws:s3:::{plain}/kms"}
+    data_key = kms.decrypt(CiphertextBlob=wrapped, EncryptionContext=context)["Plaintext"]
+    assert len(data_key) == 32
+    stored = _all_bytes(server.data_dir)
+    assert (server.data_dir / "objects").is_dir()
+    assert marker not in stored
+    assert customer not in stored
+    assert base64.b64encode(customer) not in stored
+    assert data_key not in stored
+    assert wrapped in stored  # the data key is there, but only as the KMS's ciphertext
+    for bucket, key, extra in (
+        (plain, "kms", {}),
+        (with_bucket_key, "bucket-key", {}),
+        (plain, "ssec", ssec),
+    ):
+        assert s3.get_object(Bucket=bucket, Key=key, **extra)["Body"].read() == body
