@@ -53,7 +53,7 @@ def test_alias_name_rules(kms: Any, key_id: str) -> None:
 
 def test_alias_on_key_pending_deletion_is_refused(kms: Any, key_id: str) -> None:
     kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
-    with aws_error("KMSInvalidStateException", 409):
+    with aws_error("KMSInvalidStateException", 400):
         kms.create_alias(AliasName=f"alias/pending-{key_id[:8]}", TargetKeyId=key_id)
 
 

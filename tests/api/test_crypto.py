@@ -179,7 +179,7 @@ def test_generate_random(kms: Any, raw_kms: Any) -> None:
 
 
 def test_dry_run(kms: Any, key_id: str) -> None:
-    with aws_error("DryRunOperationException", 412):
+    with aws_error("DryRunOperationException", 400):
         kms.encrypt(KeyId=key_id, Plaintext=b"x", DryRun=True)
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
     with aws_error("DryRunOperationException"):

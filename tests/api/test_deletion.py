@@ -27,7 +27,7 @@ def test_schedule_and_cancel(kms: Any, key_id: str) -> None:
     assert meta["KeyState"] == "PendingDeletion" and meta["Enabled"] is False
     assert meta["PendingDeletionWindowInDays"] == 7
     assert meta["DeletionDate"] == out["DeletionDate"]
-    with aws_error("KMSInvalidStateException", 409) as error:
+    with aws_error("KMSInvalidStateException", 400) as error:
         kms.encrypt(KeyId=key_id, Plaintext=b"x")
     assert error.message == f"{arn} is pending deletion."
     with aws_error("KMSInvalidStateException"):

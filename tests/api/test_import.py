@@ -117,7 +117,7 @@ def test_expired_material_is_deleted_and_the_same_material_restores_the_key(
     own_server.clock.advance(timedelta(minutes=2))
     wait_for_state(kms, key_id, "PendingImport")
     code, status, message = error_of(lambda: kms.decrypt(CiphertextBlob=blob))
-    assert (code, status) == ("KMSInvalidStateException", 409)
+    assert (code, status) == ("KMSInvalidStateException", 400)
     assert "pending import" in message
     listed = kms.list_key_rotations(KeyId=key_id, IncludeKeyMaterial="ALL_KEY_MATERIAL")
     (entry,) = listed["Rotations"]
@@ -145,7 +145,7 @@ def test_deleted_material_is_gone_at_once_until_imported_again(kms: Any, tmp_pat
     assert state(kms, key_id) == "PendingImport"
     assert error_of(lambda: kms.decrypt(CiphertextBlob=blob))[:2] == (
         "KMSInvalidStateException",
-        409,
+        400,
     )
     assert error_of(lambda: kms.encrypt(KeyId=key_id, Plaintext=b"x"))[0] == (
         "KMSInvalidStateException"
@@ -285,8 +285,11 @@ def test_several_materials_and_on_demand_rotation(kms: Any, tmp_path: Path) -> N
     first_material, second_material = random_bytes(32), random_bytes(32)
     first = import_material(kms, tmp_path, key_id, first_material)["KeyMaterialId"]
     old_blob = kms.encrypt(KeyId=key_id, Plaintext=b"old")["CiphertextBlob"]
-    assert error_of(lambda: kms.rotate_key_on_demand(KeyId=key_id))[0] == (
-        "UnsupportedOperationException"
+    arn = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+    assert error_of(lambda: kms.rotate_key_on_demand(KeyId=key_id)) == (
+        "KMSInvalidStateException",
+        400,
+        f"No available key material pending rotation for the key: {arn}.",
     )
     # A second NEW import waits for the rotation; encryption keeps the current material.
     second = import_material(
@@ -307,16 +310,15 @@ def test_several_materials_and_on_demand_rotation(kms: Any, tmp_path: Path) -> N
     assert listed["Rotations"][1]["KeyMaterialDescription"] == "second generation"
     assert "RotationDate" not in listed["Rotations"][1]
     assert kms.list_key_rotations(KeyId=key_id)["Rotations"] == []
-    assert (
-        error_of(
-            lambda: import_material(
-                kms, tmp_path, key_id, random_bytes(32), ImportType="NEW_KEY_MATERIAL", **FOREVER
-            )
-        )[0]
-        == "IncorrectKeyMaterialException"
+    code, status, message = error_of(
+        lambda: import_material(
+            kms, tmp_path, key_id, random_bytes(32), ImportType="NEW_KEY_MATERIAL", **FOREVER
+        )
     )
+    assert (code, status) == ("KMSInvalidStateException", 400)
+    assert f"Key material {second} is pending rotation for the key: {arn}." in message
 
-    assert kms.rotate_key_on_demand(KeyId=key_id)["KeyId"] == key_id
+    assert kms.rotate_key_on_demand(KeyId=key_id)["KeyId"].endswith(f":key/{key_id}")
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] == second
     new_blob = kms.encrypt(KeyId=key_id, Plaintext=b"new")["CiphertextBlob"]
     assert kms.decrypt(CiphertextBlob=new_blob)["KeyMaterialId"] == second

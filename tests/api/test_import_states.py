@@ -148,10 +148,10 @@ def test_cancelled_deletion_of_a_disabled_imported_key(kms: Any, tmp_path: Path)
     key_id = external_key(kms)
     import_material(kms, tmp_path, key_id, random_bytes(32))
     kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
-    assert error_of(lambda: kms.encrypt(KeyId=key_id, Plaintext=b"x"))[:2] == (INV, 409)
+    assert error_of(lambda: kms.encrypt(KeyId=key_id, Plaintext=b"x"))[:2] == (INV, 400)
     kms.cancel_key_deletion(KeyId=key_id)
     assert state(kms, key_id) == "Disabled"
-    assert error_of(lambda: kms.encrypt(KeyId=key_id, Plaintext=b"x"))[:2] == (DIS, 409)
+    assert error_of(lambda: kms.encrypt(KeyId=key_id, Plaintext=b"x"))[:2] == (DIS, 400)
 
 
 def test_cancelled_deletion_of_a_key_without_its_material(kms: Any, tmp_path: Path) -> None:

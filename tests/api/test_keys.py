@@ -103,7 +103,7 @@ def test_disable_and_enable(kms: Any, key_id: str) -> None:
     kms.disable_key(KeyId=key_id)
     meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
     assert (meta["KeyState"], meta["Enabled"]) == ("Disabled", False)
-    with aws_error("DisabledException", 409) as error:
+    with aws_error("DisabledException", 400) as error:
         kms.encrypt(KeyId=key_id, Plaintext=b"x")
     assert error.message == f"{meta['Arn']} is disabled."
     kms.disable_key(KeyId=key_id)  # idempotent

@@ -267,7 +267,7 @@ def test_lowering_protection_waits_for_m_distinct_approvers(
     )
     assert tenant.policy()["PendingChanges"] == []
     reply = tenant.approve("carol", change_id)
-    assert (reply.status, reply.error_code) == (409, "KMSInvalidStateException")
+    assert (reply.status, reply.error_code) == (400, "KMSInvalidStateException")
     assert "executed already" in reply.body["message"]
 
     # now the export and import go through
@@ -323,7 +323,7 @@ def test_an_expired_change_cannot_be_approved(own_tenant: Tenant) -> None:
     assert tenant.approve("alice", change_id).status == 200
     tenant.server.clock.advance(timedelta(hours=24, seconds=1))
     reply = tenant.approve("bob", change_id)
-    assert (reply.status, reply.error_code) == (409, "KMSInvalidStateException")
+    assert (reply.status, reply.error_code) == (400, "KMSInvalidStateException")
     assert "expired" in reply.body["message"]
     assert tenant.policy()["PendingChanges"] == []
     # a new request opens a new change

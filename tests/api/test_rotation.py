@@ -69,7 +69,7 @@ def test_on_demand_rotation_keeps_old_ciphertexts(kms: Any, key_id: str) -> None
         materials.append(meta["CurrentKeyMaterialId"])
         blob = kms.encrypt(KeyId=key_id, Plaintext=f"round {round_}".encode())["CiphertextBlob"]
         blobs.append(blob)
-        assert kms.rotate_key_on_demand(KeyId=key_id)["KeyId"] == key_id
+        assert kms.rotate_key_on_demand(KeyId=key_id)["KeyId"] == meta["Arn"]
     assert len(set(materials)) == 4
     for round_, blob in enumerate(blobs):
         out = kms.decrypt(CiphertextBlob=blob)

@@ -268,5 +268,5 @@ def test_record_key_lineage_is_for_external_keys_only(kms: Any, raw: Raw) -> Non
         "RecordKeyLineage",
         {"KeyId": external, "TokenLabel": "t", "TokenSerial": "1", "KeyLabel": "k"},
     )
-    assert (reply.status, reply.error_code) == (409, "KMSInvalidStateException")
+    assert (reply.status, reply.error_code) == (400, "KMSInvalidStateException")
     assert state(kms, external) == "PendingDeletion"

@@ -362,6 +362,7 @@ def test_a_taken_alias_creates_no_key(world: World) -> None:
         (f"http://127.0.0.1:{free_port()}", "Could not connect to the endpoint URL"),
         ("not a url", "Invalid endpoint: not a url"),
     ],
+    ids=["closed-port", "not-a-url"],
 )
 def test_bad_endpoint(world: World, endpoint: str, expected: str) -> None:
     message = fails(run(world, "key", "create", endpoint=endpoint, key=world.server.admin_key))

@@ -219,6 +219,7 @@ def create_app(
         service="kms",
         lookup=credentials.lookup,
         max_skew_seconds=settings.max_clock_skew_seconds,
+        presigned_signed_headers=(b"x-amz-target",),
     )
     sts_verifier: SigV4Verifier[Credential] = SigV4Verifier(
         region=settings.region,

@@ -14,7 +14,13 @@ from typing import ClassVar
 
 
 class KmsError(Exception):
-    """Base of every error that is reported to a client."""
+    """Base of every error that is reported to a client.
+
+    AWS answers every KMS client error with HTTP 400, whatever the service model's
+    ``httpStatusCode`` says (409 for DisabledException, 412 for DryRunOperationException):
+    only the classes below that name another status differ. An empty message means AWS sends
+    none, and the response then has no ``message`` member at all.
+    """
 
     status: ClassVar[int] = 400
     default_message: ClassVar[str] = ""
@@ -132,11 +138,10 @@ class DependencyTimeoutException(KmsError):
 
 
 class DisabledException(KmsError):
-    status = 409
+    pass
 
 
 class DryRunOperationException(KmsError):
-    status = 412
     default_message = "The request would have succeeded, but the DryRun option is set."
 
 
@@ -167,9 +172,7 @@ class InvalidArnException(KmsError):
 
 
 class InvalidCiphertextException(KmsError):
-    """Every decryption failure: one class, one message, so failures reveal nothing."""
-
-    default_message = ""
+    """Every decryption failure: one class and, as from AWS, no message: failures reveal nothing."""
 
 
 class InvalidGrantIdException(KmsError):
@@ -194,15 +197,15 @@ class KMSInternalException(KmsError):
 
 
 class KMSInvalidMacException(KmsError):
-    default_message = "The MAC is not valid for this message, key and MAC algorithm."
+    """A MAC that does not verify: AWS says nothing more, neither do we."""
 
 
 class KMSInvalidSignatureException(KmsError):
-    default_message = "The signature is not valid for this message, key and signing algorithm."
+    """A signature that does not verify: AWS says nothing more, neither do we."""
 
 
 class KMSInvalidStateException(KmsError):
-    status = 409
+    pass
 
 
 class KeyUnavailableException(KmsError):

@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["AccessKeySecret", "SigV4Verifier"]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
-UNSIGNED_PAYLOAD = b"UNSIGNED-PAYLOAD"
 MAX_PRESIGNED_EXPIRES = 604800
 SIGNING_KEY_CACHE_SIZE = 10_000
 SIGNATURE_MISMATCH = (
@@ -308,11 +307,14 @@ def _check_signed_headers(auth: _Auth, headers: dict[bytes, bytes]) -> None:
             )
 
 
-def _payload_hash(headers: dict[bytes, bytes], body: bytes, *, presigned: bool) -> bytes:
-    """The hex SHA-256 of the body; a declared X-Amz-Content-SHA256 must agree with it."""
+def _payload_hash(headers: dict[bytes, bytes], body: bytes) -> bytes:
+    """The hex SHA-256 of the body; a declared X-Amz-Content-SHA256 must agree with it.
+
+    ``UNSIGNED-PAYLOAD`` is S3's and is refused here, presigned or not: the KMS and STS
+    read what to do from the body, so a signature that does not cover the body would let
+    whoever holds a presigned URL send any request (AWS's non-S3 services sign the body too).
+    """
     declared = headers.get(b"x-amz-content-sha256")
-    if presigned and declared is not None and declared.strip() == UNSIGNED_PAYLOAD:
-        return UNSIGNED_PAYLOAD
     actual = hashlib.sha256(body).hexdigest().encode("ascii")
     if declared is not None and declared.strip() != actual:
         raise InvalidSignatureException(
@@ -335,7 +337,7 @@ def _string_to_sign(
     lines.append(_canonical_query(pairs, presigned))
     for name in auth.signed_headers.lower().split(b";"):
         lines.append(name + b":" + _trim(headers[name]))
-    lines += (b"", auth.signed_headers, _payload_hash(headers, body, presigned=presigned))
+    lines += (b"", auth.signed_headers, _payload_hash(headers, body))
     digest = hashlib.sha256(b"\n".join(lines)).hexdigest()
     return f"{ALGORITHM}\n{auth.amz_date}\n{auth.scope}\n{digest}".encode("latin-1")
 
@@ -351,12 +353,17 @@ class SigV4Verifier(Generic[C]):
         lookup: Callable[[str], C | None],
         clock: Callable[[], float] = time.time,
         max_skew_seconds: int = 300,
+        presigned_signed_headers: Sequence[bytes] = (),
     ) -> None:
+        """``presigned_signed_headers``: headers a presigned request must sign when it sends
+        them. The KMS names ``x-amz-target``: it picks the operation, and a URL presigned for
+        one operation must not run another."""
         self._region = region
         self._service = service
         self._lookup = lookup
         self._clock = clock
         self._max_skew = max_skew_seconds
+        self._presigned_signed = tuple(presigned_signed_headers)
         self._signing_keys: dict[tuple[bytes, str], tuple[_Hash, _Hash]] = {}
 
     def __repr__(self) -> str:
@@ -382,6 +389,8 @@ class SigV4Verifier(Generic[C]):
         self._check_time(auth)
         self._check_scope(auth)
         _check_signed_headers(auth, header_map)
+        if auth.expires is not None:
+            self._check_presigned_headers(auth, header_map)
         credential = self._lookup(auth.access_key_id)
         if credential is None:
             raise UnrecognizedClientException
@@ -427,6 +436,15 @@ class SigV4Verifier(Generic[C]):
                 f"Signature not yet current: {auth.amz_date} is still later than "
                 f"{_iso(now + self._max_skew)} ({_iso(now)} + {self._max_skew // 60} min.)"
             )
+
+    def _check_presigned_headers(self, auth: _Auth, headers: dict[bytes, bytes]) -> None:
+        names = auth.signed_headers.lower().split(b";")
+        for name in self._presigned_signed:
+            if name in headers and name not in names:
+                raise InvalidSignatureException(
+                    f"'{name.decode('latin-1')}' must be a 'SignedHeader' of a presigned "
+                    f"request. {auth.echo}"
+                )
 
     def _check_scope(self, auth: _Auth) -> None:
         date, region, service, _ = auth.scope.split("/")

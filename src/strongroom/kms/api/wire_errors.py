@@ -8,6 +8,9 @@ from strongroom.kms.errors import KmsError
 
 
 def error_body(error: KmsError) -> bytes:
+    """``{"__type", "message"}``; no ``message`` member where AWS sends none."""
+    if not error.message:
+        return orjson.dumps({"__type": error.code})
     return orjson.dumps({"__type": error.code, "message": error.message})
 
 

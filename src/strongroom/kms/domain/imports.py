@@ -18,8 +18,8 @@ from strongroom.kms.errors import (
     ExpiredImportTokenException,
     IncorrectKeyMaterialException,
     InvalidImportTokenException,
+    KMSInvalidStateException,
     LimitExceededException,
-    UnsupportedOperationException,
     ValidationException,
 )
 
@@ -326,10 +326,11 @@ def plan_import(
             raise IncorrectKeyMaterialException(
                 f"{key.arn} already has key material; asymmetric and HMAC keys take only one."
             )
-        if any(m.state(key) is KeyMaterialState.PENDING_ROTATION for m in materials):
-            raise IncorrectKeyMaterialException(
-                f"{key.arn} already has key material pending rotation; rotate to it with "
-                "RotateKeyOnDemand or delete it first."
+        pending = [m for m in materials if m.state(key) is KeyMaterialState.PENDING_ROTATION]
+        if pending:
+            raise KMSInvalidStateException(
+                f"Key material {pending[0].material_id} is pending rotation for the key: "
+                f"{key.arn}. Rotate to it with RotateKeyOnDemand or delete it first."
             )
         material = ImportedMaterial(
             material_id=request.material_id,
@@ -371,9 +372,8 @@ def plan_rotation(
     """RotateKeyOnDemand of an imported key: the material pending rotation becomes current."""
     pending = [m for m in materials if m.state(key) is KeyMaterialState.PENDING_ROTATION]
     if not pending or not pending[0].imported:
-        raise UnsupportedOperationException(
-            f"{key.arn} has no imported key material in PENDING_ROTATION state; import new key "
-            "material (ImportType NEW_KEY_MATERIAL) before rotating."
+        raise KMSInvalidStateException(
+            f"No available key material pending rotation for the key: {key.arn}."
         )
     if sum(1 for m in materials if m.rotated_at is not None) >= limit:
         raise LimitExceededException(

@@ -83,7 +83,8 @@ class KeyRecord:
             meta["DeletionDate"] = self.deletion_date.timestamp()
         if self.pending_window_days is not None:
             meta["PendingDeletionWindowInDays"] = self.pending_window_days
-        if self.current_material_id is not None:
+        # AWS names the current material of symmetric encryption keys only.
+        if self.current_material_id is not None and self.key_spec is KeySpec.SYMMETRIC_DEFAULT:
             meta["CurrentKeyMaterialId"] = self.current_material_id
         if self.custom_key_store_id is not None:
             meta["CustomKeyStoreId"] = self.custom_key_store_id

@@ -229,7 +229,7 @@ def rotate_imported(call: Call) -> Response:
     updated = _repository(ctx).change(call.key.key_id, now, ctx.store.store_id, plan)
     assert updated is not None
     ctx.cache.put_key(updated)
-    return {"KeyId": updated.key_id}
+    return {"KeyId": updated.arn}
 
 
 def list_imported_rotations(call: Call) -> Response:

@@ -127,7 +127,7 @@ def rotate_key_on_demand(call: Call) -> Response:
     rotated = rotate(call.ctx, call.key, RotationType.ON_DEMAND, decide)
     assert rotated is not None
     call.ctx.cache.put_key(rotated)
-    return {"KeyId": rotated.key_id}
+    return {"KeyId": rotated.arn}
 
 
 def list_key_rotations(call: Call) -> Response:

@@ -19,7 +19,7 @@ def tags_from_request(raw: Sequence[Mapping[str, Any]] | None) -> dict[str, str]
     tags: dict[str, str] = {}
     for item in raw or ():
         key, value = item["TagKey"], item["TagValue"]
-        if key.startswith(RESERVED_TAG_PREFIX):
+        if key.lower().startswith(RESERVED_TAG_PREFIX):
             raise TagException(f"Tag keys beginning with {RESERVED_TAG_PREFIX} are reserved.")
         if key in tags:
             raise TagException(f"Duplicate tag key {key}.")

@@ -30,8 +30,8 @@ from strongroom.kms.errors import (
     IncorrectKeyMaterialException,
     InvalidImportTokenException,
     KmsError,
+    KMSInvalidStateException,
     LimitExceededException,
-    UnsupportedOperationException,
     ValidationException,
 )
 
@@ -203,7 +203,7 @@ def test_import_types() -> None:
     _, pending = plan_import(enabled, [first], request(B, import_type=new))
     assert pending.sequence == 2
     assert pending.state(enabled) is KeyMaterialState.PENDING_ROTATION
-    expect(IncorrectKeyMaterialException, enabled, [first, pending], request(C, import_type=new))
+    expect(KMSInvalidStateException, enabled, [first, pending], request(C, import_type=new))
     hmac_key = key(state=KeyState.ENABLED, current_material_id=A, key_spec=KeySpec.HMAC_256)
     expect(IncorrectKeyMaterialException, hmac_key, [first], request(B, import_type=new))
     # Re-importing keeps the description unless a new one is given, and takes the new expiry.
@@ -251,9 +251,9 @@ def test_removal_states() -> None:
 def test_rotation_plans() -> None:
     enabled = key(state=KeyState.ENABLED, current_material_id=A)
     first = material(A, 1)
-    with pytest.raises(UnsupportedOperationException):
+    with pytest.raises(KMSInvalidStateException, match="No available key material pending"):
         plan_rotation(enabled, [first], NOW, 25)
-    with pytest.raises(UnsupportedOperationException):
+    with pytest.raises(KMSInvalidStateException):
         plan_rotation(enabled, [first, material(B, 2, imported=False)], NOW, 25)
     rotated_key, rotated = plan_rotation(enabled, [first, material(B, 2)], NOW, 25)
     assert rotated_key.current_material_id == B
