@@ -55,7 +55,8 @@ def test_minio_round_trip(minio_client: Minio, s3: Any, key_arn: str) -> None:
         ranged.close()
         ranged.release_conn()
     stat = minio_client.stat_object(bucket, "two")
-    assert stat.size == 5 and stat.metadata["x-amz-meta-k"] == "v"
+    assert stat.size == 5
+    assert stat.metadata is not None and stat.metadata["x-amz-meta-k"] == "v"
     names = sorted(o.object_name for o in minio_client.list_objects(bucket, recursive=True))
     assert names == ["dir/one", "two"]
     top = sorted(o.object_name for o in minio_client.list_objects(bucket))
