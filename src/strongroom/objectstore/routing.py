@@ -68,6 +68,10 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "object", (), "DeleteObject"),
 )
 
+# Operations that share a route with another and are told apart by the x-amz-copy-source
+# header, inside the route's handler.
+COPY_VARIANTS = {"CopyObject": "PutObject", "UploadPartCopy": "UploadPart"}
+
 # Sub-resources of S3 that this store does not serve: answered NotImplemented, not routed to
 # the plain operation of the same method (a GET ?versioning must not list objects).
 UNSUPPORTED = frozenset(
