@@ -22,7 +22,7 @@ FILE_PREFIX = "file://"
 
 
 def add_parser(commands: Any) -> None:
-    from strongroom.cli.main import add_data_dir
+    from strongroom.cli.options import add_data_dir
 
     parser = commands.add_parser(
         "admin",

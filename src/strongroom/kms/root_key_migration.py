@@ -30,9 +30,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Table, select, update
-from sqlalchemy.engine import Connection
-
 from strongroom.kms.audit.signing import SEAL_PURPOSE
 from strongroom.kms.config import Settings, config_file
 from strongroom.kms.domain.enums import KeySpec
@@ -54,33 +51,19 @@ from strongroom.kms.root_key_setup import (
 )
 from strongroom.kms.service.credentials import ACCESS_KEY_SECRET_PURPOSE
 from strongroom.kms.service.custom_store_connections import PASSWORD_PURPOSE
-from strongroom.kms.storage import schema
 from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.engine import sqlite_url
+from strongroom.kms.storage.sealed import SEALED_COLUMNS
 from strongroom.kms.storage.store_secrets import STORE_SECRET_PURPOSE
+from strongroom.kms.storage.unit_of_work import Transaction
 
-
-@dataclass(frozen=True)
-class SealedColumn:
-    """A column holding ``seal_secret`` output: its table, row id column and purpose."""
-
-    table: Table
-    id_column: str
-    sealed_column: str
-    purpose: str
-
-
-# Every column sealed under the root key. A new use of seal_secret adds its column here (a
-# test checks that every ``sealed_*`` column of the schema is listed).
-SEALED_SECRETS = (
-    SealedColumn(schema.access_keys, "access_key_id", "sealed_secret", ACCESS_KEY_SECRET_PURPOSE),
-    SealedColumn(schema.audit_signing_keys, "key_id", "sealed_private_key", SEAL_PURPOSE),
-    SealedColumn(schema.store_secrets, "name", "sealed_secret", STORE_SECRET_PURPOSE),
-    SealedColumn(
-        schema.custom_key_stores, "custom_key_store_id", "sealed_password", PASSWORD_PURPOSE
-    ),
-)
-_MATERIAL_COLUMN = ("key_materials", "wrapped")
+# The seal purpose (part of the AAD) of each sealed column storage lists.
+PURPOSES = {
+    "access_keys": ACCESS_KEY_SECRET_PURPOSE,
+    "audit_signing_keys": SEAL_PURPOSE,
+    "store_secrets": STORE_SECRET_PURPOSE,
+    "custom_key_stores": PASSWORD_PURPOSE,
+}
 
 
 class MigrationError(Exception):
@@ -96,19 +79,13 @@ class MigrationResult:
     retired_root_key: Path | None
 
 
-def unregistered_sealed_columns() -> list[str]:
-    """Schema columns that look sealed or wrapped but that the migration would not re-wrap."""
-    known = {(c.table.name, c.sealed_column) for c in SEALED_SECRETS} | {_MATERIAL_COLUMN}
-    return [
-        f"{table.name}.{column.name}"
-        for table in schema.metadata.sorted_tables
-        for column in table.columns
-        if column.name.startswith(("sealed", "wrapped")) and (table.name, column.name) not in known
-    ]
-
-
-def _rewrap(source: RootKeyProvider, target: RootKeyProvider, blob: bytes, aad: bytes) -> bytes:
-    data = source.unwrap(blob, aad)
+def _rewrap(
+    source: RootKeyProvider, target: RootKeyProvider, blob: bytes, aad: bytes, what: str
+) -> bytes:
+    try:
+        data = source.unwrap(blob, aad)
+    except RootKeyUnwrapFailed:
+        raise MigrationError(f"{what} does not unwrap under the root key in force") from None
     new = target.wrap(data, aad)
     if target.unwrap(new, aad) != data:  # pragma: no cover - a token returning garbage
         raise MigrationError("the new root key did not unwrap what it had just wrapped")
@@ -116,44 +93,24 @@ def _rewrap(source: RootKeyProvider, target: RootKeyProvider, blob: bytes, aad: 
 
 
 def rewrap_all(
-    conn: Connection, store_id: str, source: RootKeyProvider, target: RootKeyProvider
+    tx: Transaction, store_id: str, source: RootKeyProvider, target: RootKeyProvider
 ) -> tuple[int, int]:
-    """Re-wrap the default store's material rows and all sealed secrets inside ``conn``."""
-    m, k = schema.key_materials.c, schema.keys.c
-    rows = conn.execute(
-        select(m.material_id, m.wrapped, k.key_id, k.account_id, k.region, k.key_spec)
-        .join(schema.keys, k.key_id == m.key_id)
-        .where(m.store_id == store_id)
-    ).all()
-    for row in rows:
+    """Re-wrap the default store's material rows and all sealed secrets inside ``tx``."""
+    materials = tx.sealed.materials(store_id)
+    for row in materials:
         arn = key_arn(row.region, row.account_id, row.key_id)
         aad = material_aad(store_id, arn, row.material_id, KeySpec(row.key_spec))
-        try:
-            new = _rewrap(source, target, row.wrapped, aad)
-        except RootKeyUnwrapFailed:
-            raise MigrationError(
-                f"material {row.material_id} of key {row.key_id} does not unwrap under the "
-                "root key in force"
-            ) from None
-        conn.execute(
-            update(schema.key_materials).where(m.material_id == row.material_id).values(wrapped=new)
-        )
+        what = f"material {row.material_id} of key {row.key_id}"
+        tx.sealed.replace_material(row.material_id, _rewrap(source, target, row.wrapped, aad, what))
     secrets = 0
-    for sealed in SEALED_SECRETS:
-        ident, blob = sealed.table.c[sealed.id_column], sealed.table.c[sealed.sealed_column]
-        for name, value in conn.execute(select(ident, blob)).all():
-            aad = secret_aad(store_id, sealed.purpose, name)
-            try:
-                new = _rewrap(source, target, value, aad)
-            except RootKeyUnwrapFailed:
-                raise MigrationError(
-                    f"{sealed.table.name} {name} does not unwrap under the root key in force"
-                ) from None
-            conn.execute(
-                update(sealed.table).where(ident == name).values({sealed.sealed_column: new})
-            )
+    for sealed in SEALED_COLUMNS:
+        purpose = PURPOSES[sealed.table]
+        for name, value in list(tx.sealed.secrets(sealed)):
+            aad = secret_aad(store_id, purpose, name)
+            new = _rewrap(source, target, value, aad, f"{sealed.table} {name}")
+            tx.sealed.replace_secret(sealed, name, new)
             secrets += 1
-    return len(rows), secrets
+    return len(materials), secrets
 
 
 def write_config(path: Path, updates: dict[str, str]) -> None:
@@ -192,11 +149,9 @@ def _migrate_to_hsm(
     descriptor = hsm_descriptor(target.hsm_key_label)
     db = Database.open(settings.database_url or sqlite_url(settings.data_dir))
     try:
-        with db.read() as conn:
-            recorded = recorded_root_key(conn)
-            store_id = conn.execute(
-                select(schema.meta.c.value).where(schema.meta.c.name == "default_store_id")
-            ).scalar_one_or_none()
+        with db.read() as tx:
+            recorded = recorded_root_key(tx)
+            store_id = tx.meta.get("default_store_id")
         if store_id is None:
             raise MigrationError(f"{settings.data_dir} is not an initialised data directory")
         if not (recorded is None or is_file_descriptor(recorded) or recorded == descriptor):
@@ -211,11 +166,11 @@ def _migrate_to_hsm(
                         f"root.key is not the key the data is sealed under ({recorded})"
                     )
                 source = FileRootKey(file_key)
-                with db.transaction() as conn:
-                    if recorded_root_key(conn) != recorded:
+                with db.transaction() as tx:
+                    if recorded_root_key(tx) != recorded:
                         raise MigrationError("the data directory changed during the migration")
-                    materials, secrets = rewrap_all(conn, str(store_id), source, hsm)
-                    record_root_key(conn, descriptor)
+                    materials, secrets = rewrap_all(tx, store_id, source, hsm)
+                    record_root_key(tx, descriptor)
         finally:
             hsm.close()
     finally:

@@ -27,8 +27,6 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
 from strongroom.kms.config import ConfigError, Settings, config_file
 from strongroom.kms.governance.errors import GovernanceError
 from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyProvider
@@ -49,6 +47,7 @@ from strongroom.kms.root_key_setup import (
     record_root_key,
     recorded_root_key,
 )
+from strongroom.kms.storage.unit_of_work import Transaction
 
 _PARAMETERS = {"from", "keyLabel", "tokenLabel"}
 _MAX_LABEL = 64
@@ -61,11 +60,11 @@ class RootKeyRotation:
         self._settings = settings
         self._store = store
 
-    def check(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
+    def check(self, tx: Transaction, params: Mapping[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(params) - _PARAMETERS)
         if unknown:
             raise GovernanceError(f"rotate-root-key takes no parameter {', '.join(unknown)}")
-        current = recorded_root_key(conn)
+        current = recorded_root_key(tx)
         if current is None:  # pragma: no cover - opening a data directory records it
             raise GovernanceError("this data directory records no root key")
         named = params.get("from")
@@ -89,7 +88,7 @@ class RootKeyRotation:
         return {"from": current, "keyLabel": label, "tokenLabel": token}
 
     def rotate(
-        self, conn: Connection, params: Mapping[str, Any], now: datetime
+        self, tx: Transaction, params: Mapping[str, Any], now: datetime
     ) -> tuple[dict[str, object], _AfterRotation]:
         held = contextlib.ExitStack()
         try:
@@ -104,8 +103,8 @@ class RootKeyRotation:
         try:
             with _governance_errors():
                 source = self._store.root
-                materials, secrets = rewrap_all(conn, self._store.store_id, source, target)
-            record_root_key(conn, descriptor)
+                materials, secrets = rewrap_all(tx, self._store.store_id, source, target)
+            record_root_key(tx, descriptor)
             after.source = self._store.use_root(target)
         except BaseException:
             after.rolled_back()

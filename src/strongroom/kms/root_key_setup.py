@@ -14,9 +14,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Connection
-
 from strongroom.kms.config import ConfigError, Settings
 from strongroom.kms.keystores.pkcs11 import Pkcs11Error
 from strongroom.kms.keystores.root_key_hsm import HsmRootKey
@@ -27,8 +24,8 @@ from strongroom.kms.root_key_files import (
     file_root_key_in_force,
     is_file_descriptor,
 )
-from strongroom.kms.storage import schema
 from strongroom.kms.storage.database import Database
+from strongroom.kms.storage.unit_of_work import Transaction
 
 META_NAME = "root_key"
 _MAX_PIN_BYTES = 256
@@ -56,21 +53,13 @@ def hsm_descriptor(key_label: str) -> str:
     return f"pkcs11:{key_label}"
 
 
-def recorded_root_key(conn: Connection) -> str | None:
-    found = conn.execute(
-        select(schema.meta.c.value).where(schema.meta.c.name == META_NAME)
-    ).scalar_one_or_none()
-    return None if found is None else str(found)
+def recorded_root_key(tx: Transaction) -> str | None:
+    return tx.meta.get(META_NAME)
 
 
-def record_root_key(conn: Connection, descriptor: str) -> None:
+def record_root_key(tx: Transaction, descriptor: str) -> None:
     """Set ``meta.root_key`` (inside the caller's transaction)."""
-    if recorded_root_key(conn) is None:
-        conn.execute(insert(schema.meta).values(name=META_NAME, value=descriptor))
-    else:
-        conn.execute(
-            update(schema.meta).where(schema.meta.c.name == META_NAME).values(value=descriptor)
-        )
+    tx.meta.put(META_NAME, descriptor)
 
 
 def open_hsm_root_key(
@@ -96,15 +85,15 @@ def open_root_key(settings: Settings, db: Database, *, create: bool) -> RootKeyP
     """
 
     def reread() -> str | None:
-        with db.read() as conn:
-            return recorded_root_key(conn)
+        with db.read() as tx:
+            return recorded_root_key(tx)
 
     recorded = reread()
     if settings.root_key == FILE and (recorded is None or is_file_descriptor(recorded)):
         key = file_root_key_in_force(settings.root_key_path, recorded, reread, datetime.now(UTC))
         if recorded is None:
-            with db.transaction() as conn:
-                record_root_key(conn, file_descriptor(key))
+            with db.transaction() as tx:
+                record_root_key(tx, file_descriptor(key))
         return FileRootKey(key)
     wanted = FILE if settings.root_key == FILE else hsm_descriptor(settings.hsm_key_label)
     if recorded is not None and recorded != wanted:
@@ -133,6 +122,6 @@ def open_root_key(settings: Settings, db: Database, *, create: bool) -> RootKeyP
         )
     provider = open_hsm_root_key(settings, create=recorded is None)
     if recorded is None:
-        with db.transaction() as conn:
-            record_root_key(conn, wanted)
+        with db.transaction() as tx:
+            record_root_key(tx, wanted)
     return provider

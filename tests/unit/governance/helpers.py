@@ -34,7 +34,7 @@ class Governed:
         self.quorum.approve(proposal_id, name, self.sign(name, proposal_id))
 
     def records(self) -> list[dict[str, object]]:
-        with self.data.db.read() as conn:
+        with self.data.db.read_connection() as conn:
             rows = conn.execute(select(schema.audit_events.c.record).order_by("seq")).scalars()
             return [orjson.loads(r) for r in rows]
 

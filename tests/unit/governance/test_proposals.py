@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from strongroom.kms.governance.proposals import DOMAIN_PREFIX, Proposal, Realm, canonical_bytes
+from strongroom.kms.domain.governance import Proposal
+from strongroom.kms.governance.proposals import DOMAIN_PREFIX, Realm, canonical_bytes
 
 CREATED = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
 PROPOSAL = Proposal(

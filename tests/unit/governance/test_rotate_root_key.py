@@ -24,9 +24,10 @@ from strongroom.kms.governance.errors import GovernanceError
 from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyUnwrapFailed
 from strongroom.kms.keystores.software import secret_aad
 from strongroom.kms.root_key_files import file_descriptor, hold_serve_lock
-from strongroom.kms.root_key_migration import SEALED_SECRETS
+from strongroom.kms.root_key_migration import PURPOSES
 from strongroom.kms.service.credentials import CredentialCache
 from strongroom.kms.storage.identity import IdentityRepository
+from strongroom.kms.storage.sealed import SEALED_COLUMNS
 from tests.unit.governance.helpers import Governed, governed
 
 
@@ -71,12 +72,12 @@ def _opened_by(key: bytes, data_dir: Path, store_id: str) -> list[bool]:
     """For every sealed secret: does ``key`` unwrap it (with its real AAD)?"""
     root, opened = FileRootKey(Secret(key)), []
     with closing(sqlite3.connect(data_dir / "strongroom.db")) as conn:
-        for sealed in SEALED_SECRETS:
+        for sealed in SEALED_COLUMNS:
             columns = f"{sealed.id_column}, {sealed.sealed_column}"
-            sql = f"SELECT {columns} FROM {sealed.table.name}"  # noqa: S608 - our names
+            sql = f"SELECT {columns} FROM {sealed.table}"  # noqa: S608 - our names
             for name, blob in conn.execute(sql):
                 try:
-                    root.unwrap(blob, secret_aad(store_id, sealed.purpose, name))
+                    root.unwrap(blob, secret_aad(store_id, PURPOSES[sealed.table], name))
                     opened.append(True)
                 except RootKeyUnwrapFailed:
                     opened.append(False)

@@ -9,8 +9,9 @@ import pytest
 
 from strongroom.kms.app import initialize, open_data_dir
 from strongroom.kms.config import ConfigError, Settings, load_settings
-from strongroom.kms.root_key_migration import unregistered_sealed_columns
+from strongroom.kms.root_key_migration import PURPOSES
 from strongroom.kms.root_key_setup import read_pin
+from strongroom.kms.storage.sealed import SEALED_COLUMNS, unregistered_sealed_columns
 from tests.support.softhsm import SoftHsmToken
 
 PIN = "pin-value-31337"
@@ -71,6 +72,7 @@ def test_pin_from_a_private_file_or_the_environment(tmp_path: Path) -> None:
 
 def test_every_sealed_column_is_re_wrapped_by_the_migration() -> None:
     assert unregistered_sealed_columns() == []
+    assert sorted(PURPOSES) == sorted(column.table for column in SEALED_COLUMNS)
 
 
 def test_fresh_data_dir_on_the_hsm_has_no_root_key_file(

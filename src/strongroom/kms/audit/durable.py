@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection
-
 from strongroom.kms.audit.events import AuditEvent
 from strongroom.kms.audit.store import AuditChain
 from strongroom.kms.storage.database import Database
+from strongroom.kms.storage.unit_of_work import Transaction
 
 
 class DurableEvent:
@@ -25,13 +24,13 @@ class DurableEvent:
         self._build = build
         self.written = False
 
-    def before_commit(self, conn: Connection) -> None:
+    def before_commit(self, tx: Transaction) -> None:
         if self.written:
             return  # later transactions of the same request: the event is in the first one
-        self._chain.append(conn, [self._build()])
+        self._chain.append(tx, [self._build()])
         self.written = True
 
     def write_alone(self, db: Database) -> None:
         if not self.written:
-            with db.transaction() as conn:
-                self.before_commit(conn)
+            with db.transaction() as tx:
+                self.before_commit(tx)

@@ -44,8 +44,8 @@ def export_account(
         own, about = own.where(e.event_time < until), about.where(a.event_time < until)
     both = union(own, about).subquery()
     query = select(both.c.record).order_by(both.c.seq)
-    with db.read() as conn:
-        for (record,) in conn.execute(query).yield_per(_BATCH):
+    with db.read() as tx:
+        for (record,) in tx.audit.connection.execute(query).yield_per(_BATCH):
             text = str(record)
             if account_id in record_accounts(orjson.loads(text)):
                 yield text

@@ -33,6 +33,7 @@ from strongroom.kms.audit.signing import AuditSigningKey, SecretSealer
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.bulk import insert_many
 from strongroom.kms.storage.database import Database
+from strongroom.kms.storage.unit_of_work import Transaction
 
 HEAD_ROW_ID = 1
 
@@ -87,9 +88,9 @@ class AuditChain:
             for e in events
         ]
 
-    def append(self, conn: Connection, events: Sequence[AuditEvent]) -> int:
-        """Append ``events`` and sign the new head; return the last sequence number."""
-        return self.append_prepared(conn, self.prepare(events))
+    def append(self, tx: Transaction, events: Sequence[AuditEvent]) -> int:
+        """Append ``events`` in ``tx`` and sign the new head; return the last sequence number."""
+        return self.append_prepared(tx.audit.connection, self.prepare(events))
 
     def append_prepared(self, conn: Connection, events: Sequence[PreparedEvent]) -> int:
         head = schema.audit_chain_head.c
@@ -184,8 +185,8 @@ class ChainedAuditLog:
                 return
             try:
                 prepared = self._chain.prepare(batch)
-                with self._db.transaction() as conn:
-                    self._chain.append_prepared(conn, prepared)
+                with self._db.transaction() as tx:
+                    self._chain.append_prepared(tx.audit.connection, prepared)
             except BaseException:
                 # Keep the events for the next flush (a busy database is not a reason to
                 # lose them); they go back in front of anything recorded meanwhile.

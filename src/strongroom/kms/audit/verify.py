@@ -70,8 +70,8 @@ class _Found(Exception):
 
 
 def verify_chain(db: Database, store: SecretSealer) -> Verdict:
-    with db.read() as conn:
-        walk = _Walk(conn, store)
+    with db.read() as tx:
+        walk = _Walk(tx.audit.connection, store)
         try:
             walk.run()
         except _Found as found:

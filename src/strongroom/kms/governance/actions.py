@@ -15,18 +15,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection
-
 from strongroom.kms.audit.events import AuditEvent
+from strongroom.kms.domain.governance import Operator, Proposal
 from strongroom.kms.governance.errors import GovernanceError
-from strongroom.kms.governance.operators import Operator, check_name
-from strongroom.kms.governance.proposals import Proposal, Realm
+from strongroom.kms.governance.operators import check_name
+from strongroom.kms.governance.proposals import Realm
 from strongroom.kms.keystores.base import KeyStore
 from strongroom.kms.service.admin_error import AdminError
 from strongroom.kms.service.cache import KeyCache
-from strongroom.kms.storage import governance as repo
 from strongroom.kms.storage.database import Database, DuplicateRecord
 from strongroom.kms.storage.keys import KeyRepository
+from strongroom.kms.storage.unit_of_work import Transaction
 
 
 class RefusedWithRecord(GovernanceError):
@@ -40,7 +39,7 @@ class RefusedWithRecord(GovernanceError):
 class ClusterRegistry(Protocol):
     """The registry of HSM clusters (service/hsm_clusters.py); what removing one needs."""
 
-    def remove_cluster(self, conn: Connection, cluster_id: str) -> None:
+    def remove_cluster(self, tx: Transaction, cluster_id: str) -> None:
         """Remove within the proposal's transaction; AdminError if it is unknown or in use."""
         ...
 
@@ -62,14 +61,14 @@ class AfterCommit(Protocol):
 class RootKeyRotator(Protocol):
     """Rotation of the default store's root key (kms/root_key_rotation.py)."""
 
-    def check(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
+    def check(self, tx: Transaction, params: Mapping[str, Any]) -> dict[str, Any]:
         """Normalised parameters (the root key in force, the target); GovernanceError."""
         ...
 
     def rotate(
-        self, conn: Connection, params: Mapping[str, Any], now: datetime
+        self, tx: Transaction, params: Mapping[str, Any], now: datetime
     ) -> tuple[dict[str, object], AfterCommit]:
-        """Re-wrap everything in ``conn``; the summary and the after-commit step."""
+        """Re-wrap everything in ``tx``; the summary and the after-commit step."""
         ...
 
 
@@ -115,9 +114,9 @@ class Outcome:
 class Action(Protocol):
     name: str
 
-    def check(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]: ...
+    def check(self, tx: Transaction, params: Mapping[str, Any]) -> dict[str, Any]: ...
 
-    def run(self, conn: Connection, execution: Execution) -> Outcome: ...
+    def run(self, tx: Transaction, execution: Execution) -> Outcome: ...
 
 
 def text_param(params: Mapping[str, Any], name: str) -> str:
@@ -136,12 +135,12 @@ def b64_param(value: object, what: str) -> bytes:
         raise GovernanceError(f"{what} is not valid base64") from None
 
 
-def _active(conn: Connection) -> dict[str, Operator]:
-    return {op.name: op for op in repo.operators(conn)}
+def _active(tx: Transaction) -> dict[str, Operator]:
+    return {op.name: op for op in tx.governance.operators()}
 
 
-def _threshold(conn: Connection) -> int:
-    value = repo.threshold(conn)
+def _threshold(tx: Transaction) -> int:
+    value = tx.governance.threshold()
     if value is None:
         raise GovernanceError("governance is not initialised (strongroom operator init)")
     return value
@@ -150,61 +149,61 @@ def _threshold(conn: Connection) -> int:
 class EnrolOperator:
     name = "enrol-operator"
 
-    def check(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
+    def check(self, tx: Transaction, params: Mapping[str, Any]) -> dict[str, Any]:
         name = check_name(text_param(params, "name"))
         key = b64_param(params.get("publicKey"), "publicKey")
         if len(key) != 32:
             raise GovernanceError("publicKey must be a raw 32-byte Ed25519 public key")
-        if repo.operator(conn, name) is not None:
+        if tx.governance.operator(name) is not None:
             raise GovernanceError(f"operator {name} exists already (names are never reused)")
         return {"name": name, "publicKey": base64.b64encode(key).decode()}
 
-    def run(self, conn: Connection, execution: Execution) -> Outcome:
-        params = self.check(conn, execution.proposal.parameters)
+    def run(self, tx: Transaction, execution: Execution) -> Outcome:
+        params = self.check(tx, execution.proposal.parameters)
         key = base64.b64decode(params["publicKey"])
         try:
-            repo.add_operator(conn, Operator(params["name"], key, execution.now))
+            tx.governance.add_operator(Operator(params["name"], key, execution.now))
         except DuplicateRecord:
             raise GovernanceError("that public key belongs to an operator already") from None
-        return Outcome({"enrolled": params["name"], "operators": len(_active(conn))})
+        return Outcome({"enrolled": params["name"], "operators": len(_active(tx))})
 
 
 class RemoveOperator:
     name = "remove-operator"
 
-    def check(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
+    def check(self, tx: Transaction, params: Mapping[str, Any]) -> dict[str, Any]:
         name = text_param(params, "name")
-        if name not in _active(conn):
+        if name not in _active(tx):
             raise GovernanceError(f"{name} is not an enrolled operator")
         return {"name": name}
 
-    def run(self, conn: Connection, execution: Execution) -> Outcome:
-        name = self.check(conn, execution.proposal.parameters)["name"]
-        remaining = len(_active(conn)) - 1
-        threshold = _threshold(conn)
+    def run(self, tx: Transaction, execution: Execution) -> Outcome:
+        name = self.check(tx, execution.proposal.parameters)["name"]
+        remaining = len(_active(tx)) - 1
+        threshold = _threshold(tx)
         if remaining < threshold:
             raise GovernanceError(
                 f"removing {name} would leave {remaining} operators for a threshold of "
                 f"{threshold}; lower the threshold first"
             )
-        repo.remove_operator(conn, name, execution.now)
+        tx.governance.remove_operator(name, execution.now)
         return Outcome({"removed": name, "operators": remaining})
 
 
 class SetThreshold:
     name = "set-threshold"
 
-    def check(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
+    def check(self, tx: Transaction, params: Mapping[str, Any]) -> dict[str, Any]:
         value = params.get("threshold")
         if not isinstance(value, int) or isinstance(value, bool):
             raise GovernanceError("parameter threshold is required (an integer)")
-        check_threshold(value, len(_active(conn)))
+        check_threshold(value, len(_active(tx)))
         return {"threshold": value}
 
-    def run(self, conn: Connection, execution: Execution) -> Outcome:
-        value = self.check(conn, execution.proposal.parameters)["threshold"]
-        previous = _threshold(conn)
-        repo.set_threshold(conn, value)
+    def run(self, tx: Transaction, execution: Execution) -> Outcome:
+        value = self.check(tx, execution.proposal.parameters)["threshold"]
+        previous = _threshold(tx)
+        tx.governance.set_threshold(value)
         return Outcome({"threshold": value, "previous": previous})
 
 
@@ -235,13 +234,13 @@ class RotateRootKey:
             raise GovernanceError("this deployment cannot rotate its root key here")
         return self._rotator
 
-    def check(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
-        return self._require().check(conn, params)
+    def check(self, tx: Transaction, params: Mapping[str, Any]) -> dict[str, Any]:
+        return self._require().check(tx, params)
 
-    def run(self, conn: Connection, execution: Execution) -> Outcome:
+    def run(self, tx: Transaction, execution: Execution) -> Outcome:
         rotator = self._require()
-        params = rotator.check(conn, execution.proposal.parameters)
-        summary, after_commit = rotator.rotate(conn, params, execution.now)
+        params = rotator.check(tx, execution.proposal.parameters)
+        summary, after_commit = rotator.rotate(tx, params, execution.now)
         return Outcome(summary, after_commit=after_commit)
 
 
@@ -251,17 +250,17 @@ class RemoveHsmCluster:
     def __init__(self, clusters: ClusterRegistry | None) -> None:
         self._clusters = clusters
 
-    def check(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
+    def check(self, tx: Transaction, params: Mapping[str, Any]) -> dict[str, Any]:
         return {"clusterId": text_param(params, "clusterId")}
 
-    def run(self, conn: Connection, execution: Execution) -> Outcome:
-        cluster_id = self.check(conn, execution.proposal.parameters)["clusterId"]
+    def run(self, tx: Transaction, execution: Execution) -> Outcome:
+        cluster_id = self.check(tx, execution.proposal.parameters)["clusterId"]
         if self._clusters is None:
             raise GovernanceError(
                 "this deployment has no HSM cluster registry; there is no cluster to remove"
             )
         try:
-            self._clusters.remove_cluster(conn, cluster_id)
+            self._clusters.remove_cluster(tx, cluster_id)
         except AdminError as error:
             raise GovernanceError(str(error)) from None
         return Outcome({"removedCluster": cluster_id})

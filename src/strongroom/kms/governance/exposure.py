@@ -30,13 +30,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 import orjson
-from sqlalchemy import select
 
 from strongroom.kms.domain import imports
 from strongroom.kms.domain.enums import KeyState, Origin
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.governance.transparency import EVENT_NAME
-from strongroom.kms.storage import schema
 from strongroom.kms.storage.custom_key_stores import CustomKeyStoreRepository
 from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.imports import ImportRepository
@@ -129,15 +127,9 @@ def rotation_status(key: KeyRecord) -> str:
 
 def provider_access_counts(db: Database) -> Counter[str]:
     """Provider accesses that ran, per key ARN, read from the audit trail."""
-    e, n = schema.audit_events.c, schema.audit_named_events.c
     counts: Counter[str] = Counter()
-    query = (
-        select(e.record)
-        .join_from(schema.audit_named_events, schema.audit_events, n.seq == e.seq)
-        .where(n.event_name == EVENT_NAME)
-    )
-    with db.read() as conn:
-        for (text,) in conn.execute(query):
+    with db.read() as tx:
+        for _seq, text in tx.audit.named_events(EVENT_NAME):
             record = orjson.loads(text)
             if record.get("eventName") != EVENT_NAME or record.get("errorCode") is not None:
                 continue

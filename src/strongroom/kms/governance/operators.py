@@ -11,8 +11,6 @@ import hashlib
 import os
 import re
 import stat
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -20,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from strongroom.kms.audit.record import OPERATOR_PREFIX
+from strongroom.kms.domain.governance import Operator
 from strongroom.kms.governance.errors import GovernanceError
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
@@ -43,23 +42,13 @@ def fingerprint(public_key: bytes) -> str:
     return "SHA256:" + hashlib.sha256(public_key).hexdigest()[:32]
 
 
-@dataclass(frozen=True, slots=True)
-class Operator:
-    name: str
-    public_key: bytes  # raw 32-byte Ed25519 public key
-    enrolled_at: datetime
-    removed_at: datetime | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.removed_at is None
-
-    def verifies(self, signature: bytes, message: bytes) -> bool:
-        try:
-            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
-        except (InvalidSignature, ValueError):
-            return False
-        return True
+def verifies(operator: Operator, signature: bytes, message: bytes) -> bool:
+    """Whether ``signature`` is the operator's Ed25519 signature over ``message``."""
+    try:
+        Ed25519PublicKey.from_public_bytes(operator.public_key).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
 
 
 def raw_public_key(key: Ed25519PublicKey) -> bytes:

@@ -11,12 +11,12 @@ threshold M in force (a signature given under one M does not count under another
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
+
+from strongroom.kms.domain.governance import Proposal
 
 DOMAIN_PREFIX = b"strongroom-governance-proposal/v1\n"
 
@@ -29,38 +29,9 @@ class Realm:
     region: str
 
 
-@dataclass(frozen=True, slots=True)
-class Proposal:
-    proposal_id: str
-    proposer: str
-    action: str
-    parameters: Mapping[str, Any]  # JSON values only (str, int, bool, None, lists, objects)
-    justification: str
-    created_at: datetime
-    expires_at: datetime
-    nonce: str
-    executed_at: datetime | None = None
-    executed_by: str | None = None
-
-    def expired(self, now: datetime) -> bool:
-        return now >= self.expires_at
-
-
-@dataclass(frozen=True, slots=True)
-class Approval:
-    operator: str
-    signature: bytes
-    approved_at: datetime
-
-
 def timestamp(value: datetime) -> str:
     """UTC, microseconds, ``Z``: 2026-01-31T12:00:00.000000Z."""
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def encode_parameters(parameters: Mapping[str, Any]) -> str:
-    """The stored form of the parameters: the same canonical JSON the signature covers."""
-    return orjson.dumps(dict(parameters), option=orjson.OPT_SORT_KEYS).decode()
 
 
 def canonical_bytes(proposal: Proposal, realm: Realm, threshold: int) -> bytes:

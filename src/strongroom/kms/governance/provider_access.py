@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection
 
 from strongroom.kms.audit.events import AuditEvent
 from strongroom.kms.domain import ciphertext
@@ -39,6 +38,7 @@ from strongroom.kms.governance.actions import (
 from strongroom.kms.governance.errors import GovernanceError
 from strongroom.kms.governance.operators import operator_principal
 from strongroom.kms.governance.transparency import EVENT_NAME
+from strongroom.kms.storage.unit_of_work import Transaction
 
 ACTION = "provider-decrypt"
 REFUSED_IN_CUSTOMER_HSM = "KeyInCustomerHsm"
@@ -97,7 +97,7 @@ class ProviderDecrypt:
             raise GovernanceError(f"no key {raw} (name it by key id or key ARN)")
         return key
 
-    def check(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
+    def check(self, tx: Transaction, params: Mapping[str, Any]) -> dict[str, Any]:
         key = self._key(params)
         reason = text_param(params, "reasonCode")
         reference = text_param(params, "reference")
@@ -142,7 +142,7 @@ class ProviderDecrypt:
             "reference": reference,
         }
 
-    def run(self, conn: Connection, execution: Execution) -> Outcome:
+    def run(self, tx: Transaction, execution: Execution) -> Outcome:
         params = execution.proposal.parameters
         key = self._key(params)
         if key.origin is Origin.AWS_CLOUDHSM:  # cannot be approved; checked again anyway

@@ -25,12 +25,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection
-
 from strongroom.kms.audit.events import AuditEvent
 from strongroom.kms.audit.record import PROVIDER_ACCOUNT
 from strongroom.kms.audit.store import AuditChain
 from strongroom.kms.domain.clock import Clock
+from strongroom.kms.domain.governance import Approval, Operator, Proposal
 from strongroom.kms.governance.actions import (
     Action,
     EnrolOperator,
@@ -45,11 +44,11 @@ from strongroom.kms.governance.actions import (
     check_threshold,
 )
 from strongroom.kms.governance.errors import GovernanceError
-from strongroom.kms.governance.operators import Operator, check_name, operator_principal
-from strongroom.kms.governance.proposals import Approval, Proposal, canonical_bytes
+from strongroom.kms.governance.operators import check_name, operator_principal, verifies
+from strongroom.kms.governance.proposals import canonical_bytes
 from strongroom.kms.governance.provider_access import ProviderDecrypt
-from strongroom.kms.storage import governance as repo
 from strongroom.kms.storage.database import DuplicateRecord
+from strongroom.kms.storage.unit_of_work import Transaction
 
 DEFAULT_TTL = timedelta(hours=24)
 MAX_TTL = timedelta(days=30)
@@ -87,8 +86,8 @@ class Quorum:
     def initialise(self, threshold: int, members: Sequence[tuple[str, bytes]]) -> None:
         """Enrol the first operators and set M; refused once done."""
         now = self._clock.now()
-        with self._env.db.transaction() as conn:
-            if repo.threshold(conn) is not None:
+        with self._env.db.transaction() as tx:
+            if tx.governance.threshold() is not None:
                 raise GovernanceError(
                     "governance is initialised already; change operators and M by proposals"
                 )
@@ -99,10 +98,10 @@ class Quorum:
                 raise GovernanceError("each operator needs a public key of its own")
             check_threshold(threshold, len(members))
             for name, key in members:
-                repo.add_operator(conn, Operator(name, key, now))
-            repo.set_threshold(conn, threshold)
+                tx.governance.add_operator(Operator(name, key, now))
+            tx.governance.set_threshold(threshold)
             self._audit(
-                conn,
+                tx,
                 "InitializeOperators",
                 "",
                 now,
@@ -110,12 +109,12 @@ class Quorum:
             )
 
     def roster(self) -> tuple[int | None, list[Operator]]:
-        with self._env.db.read() as conn:
-            return repo.threshold(conn), repo.operators(conn, include_removed=True)
+        with self._env.db.read() as tx:
+            return tx.governance.threshold(), tx.governance.operators(include_removed=True)
 
     def operator_by_key(self, public_key: bytes) -> Operator:
-        with self._env.db.read() as conn:
-            for op in repo.operators(conn):
+        with self._env.db.read() as tx:
+            for op in tx.governance.operators():
                 if op.public_key == public_key:
                     return op
         raise GovernanceError("that key belongs to no enrolled operator")
@@ -139,11 +138,11 @@ class Quorum:
         now = self._clock.now()
         with (
             self._refusals_recorded(proposer, "ProposeGovernanceAction", action, now),
-            self._env.db.transaction() as conn,
+            self._env.db.transaction() as tx,
         ):
-            threshold = self._threshold(conn)
-            self._active(conn, proposer)
-            normalised = self._action(action, proposer, now).check(conn, parameters)
+            threshold = self._threshold(tx)
+            self._active(tx, proposer)
+            normalised = self._action(action, proposer, now).check(tx, parameters)
             proposal = Proposal(
                 proposal_id="gp-" + secrets.token_hex(10),
                 proposer=proposer,
@@ -156,29 +155,29 @@ class Quorum:
             )
             message = canonical_bytes(proposal, self._env.realm, threshold)
             signature = sign(message)
-            self._verify(conn, proposer, signature, message)
-            repo.insert_proposal(conn, proposal)
-            repo.add_approval(conn, proposal.proposal_id, Approval(proposer, signature, now))
-            self._audit(conn, "ProposeGovernanceAction", proposer, now, proposal=proposal)
+            self._verify(tx, proposer, signature, message)
+            tx.governance.insert_proposal(proposal)
+            tx.governance.add_approval(proposal.proposal_id, Approval(proposer, signature, now))
+            self._audit(tx, "ProposeGovernanceAction", proposer, now, proposal=proposal)
         return self.status(proposal.proposal_id)
 
     def approve(self, proposal_id: str, operator: str, signature: bytes) -> Status:
         now = self._clock.now()
         with (
             self._refusals_recorded(operator, "ApproveGovernanceAction", proposal_id, now),
-            self._env.db.transaction() as conn,
+            self._env.db.transaction() as tx,
         ):
-            proposal = self._pending(conn, proposal_id, now)
-            message = canonical_bytes(proposal, self._env.realm, self._threshold(conn))
-            self._verify(conn, operator, signature, message)
+            proposal = self._pending(tx, proposal_id, now)
+            message = canonical_bytes(proposal, self._env.realm, self._threshold(tx))
+            self._verify(tx, operator, signature, message)
             try:
-                repo.add_approval(conn, proposal_id, Approval(operator, signature, now))
+                tx.governance.add_approval(proposal_id, Approval(operator, signature, now))
             except DuplicateRecord:
                 raise GovernanceError(
                     f"{operator} has approved {proposal_id} already; approvals must come "
                     "from distinct operators"
                 ) from None
-            self._audit(conn, "ApproveGovernanceAction", operator, now, proposal=proposal)
+            self._audit(tx, "ApproveGovernanceAction", operator, now, proposal=proposal)
         return self.status(proposal_id)
 
     def execute(self, proposal_id: str, operator: str, signature: bytes) -> Outcome:
@@ -201,43 +200,43 @@ class Quorum:
     ) -> Outcome:
         with (
             self._refusals_recorded(operator, "ExecuteGovernanceAction", proposal_id, now),
-            self._env.db.transaction() as conn,
+            self._env.db.transaction() as tx,
         ):
-            proposal = self._pending(conn, proposal_id, now)
-            threshold = self._threshold(conn)
+            proposal = self._pending(tx, proposal_id, now)
+            threshold = self._threshold(tx)
             message = canonical_bytes(proposal, self._env.realm, threshold)
-            self._verify(conn, operator, signature, message)
-            counted = self._counted(conn, proposal, message)
+            self._verify(tx, operator, signature, message)
+            counted = self._counted(tx, proposal, message)
             if len(counted) < threshold:
                 raise GovernanceError(
                     f"{proposal_id} has {len(counted)} valid approval(s); M={threshold} are needed"
                 )
-            if not repo.mark_executed(conn, proposal_id, now, operator):
+            if not tx.governance.mark_executed(proposal_id, now, operator):
                 raise GovernanceError(f"{proposal_id} has been executed already")
             execution = Execution(proposal, counted, operator, now, str(uuid.uuid4()))
-            outcome = self._action(proposal.action, proposal.proposer, now).run(conn, execution)
+            outcome = self._action(proposal.action, proposal.proposer, now).run(tx, execution)
             ran.append(outcome)
             self._audit(
-                conn,
+                tx,
                 "ExecuteGovernanceAction",
                 operator,
                 now,
                 proposal=proposal,
                 details={"approvers": list(counted), "outcome": dict(outcome.summary)},
             )
-            self._chain.append(conn, outcome.events)
+            self._chain.append(tx, outcome.events)
         return outcome
 
     def status(self, proposal_id: str) -> Status:
         now = self._clock.now()
-        with self._env.db.read() as conn:
-            proposal = repo.proposal(conn, proposal_id)
+        with self._env.db.read() as tx:
+            proposal = tx.governance.proposal(proposal_id)
             if proposal is None:
                 raise GovernanceError(f"no proposal {proposal_id}")
-            threshold = self._threshold(conn)
+            threshold = self._threshold(tx)
             message = canonical_bytes(proposal, self._env.realm, threshold)
-            counted = self._counted(conn, proposal, message)
-            approvals = tuple(repo.approvals(conn, proposal_id))
+            counted = self._counted(tx, proposal, message)
+            approvals = tuple(tx.governance.approvals(proposal_id))
         if proposal.executed_at is not None:
             state = "executed"
         elif proposal.expired(now):
@@ -247,8 +246,8 @@ class Quorum:
         return Status(proposal, threshold, approvals, counted, state, message)
 
     def proposals(self) -> list[Status]:
-        with self._env.db.read() as conn:
-            ids = [p.proposal_id for p in repo.proposals(conn)]
+        with self._env.db.read() as tx:
+            ids = [p.proposal_id for p in tx.governance.proposals()]
         return [self.status(i) for i in ids]
 
     # --- checks ---------------------------------------------------------------------------
@@ -268,31 +267,31 @@ class Quorum:
         return found
 
     @staticmethod
-    def _threshold(conn: Connection) -> int:
-        value = repo.threshold(conn)
+    def _threshold(tx: Transaction) -> int:
+        value = tx.governance.threshold()
         if value is None:
             raise GovernanceError("governance is not initialised (strongroom operator init)")
         return value
 
     @staticmethod
-    def _active(conn: Connection, name: str) -> Operator:
-        found = repo.operator(conn, name)
+    def _active(tx: Transaction, name: str) -> Operator:
+        found = tx.governance.operator(name)
         if found is None:
             raise GovernanceError(f"{name} is not an operator")
         if not found.active:
             raise GovernanceError(f"operator {name} has been removed")
         return found
 
-    def _verify(self, conn: Connection, name: str, signature: bytes, message: bytes) -> None:
-        if not self._active(conn, name).verifies(signature, message):
+    def _verify(self, tx: Transaction, name: str, signature: bytes, message: bytes) -> None:
+        if not verifies(self._active(tx, name), signature, message):
             raise GovernanceError(
                 f"the signature of {name} does not verify over this proposal (wrong key, or the "
                 "proposal or the threshold changed since it was signed)"
             )
 
     @staticmethod
-    def _pending(conn: Connection, proposal_id: str, now: datetime) -> Proposal:
-        proposal = repo.proposal(conn, proposal_id)
+    def _pending(tx: Transaction, proposal_id: str, now: datetime) -> Proposal:
+        proposal = tx.governance.proposal(proposal_id)
         if proposal is None:
             raise GovernanceError(f"no proposal {proposal_id}")
         if proposal.executed_at is not None:
@@ -302,12 +301,12 @@ class Quorum:
         return proposal
 
     @staticmethod
-    def _counted(conn: Connection, proposal: Proposal, message: bytes) -> tuple[str, ...]:
-        active = {op.name: op for op in repo.operators(conn)}
+    def _counted(tx: Transaction, proposal: Proposal, message: bytes) -> tuple[str, ...]:
+        active = {op.name: op for op in tx.governance.operators()}
         return tuple(
             a.operator
-            for a in repo.approvals(conn, proposal.proposal_id)
-            if a.operator in active and active[a.operator].verifies(a.signature, message)
+            for a in tx.governance.approvals(proposal.proposal_id)
+            if a.operator in active and verifies(active[a.operator], a.signature, message)
         )
 
     # --- audit ----------------------------------------------------------------------------
@@ -320,18 +319,18 @@ class Quorum:
         try:
             yield
         except RefusedWithRecord as refusal:
-            with self._env.db.transaction() as conn:
-                self._audit(conn, operation, operator, now, refusal=str(refusal), subject=subject)
-                self._chain.append(conn, refusal.events)
+            with self._env.db.transaction() as tx:
+                self._audit(tx, operation, operator, now, refusal=str(refusal), subject=subject)
+                self._chain.append(tx, refusal.events)
             raise
         except GovernanceError as refusal:
-            with self._env.db.transaction() as conn:
-                self._audit(conn, operation, operator, now, refusal=str(refusal), subject=subject)
+            with self._env.db.transaction() as tx:
+                self._audit(tx, operation, operator, now, refusal=str(refusal), subject=subject)
             raise
 
     def _audit(
         self,
-        conn: Connection,
+        tx: Transaction,
         operation: str,
         operator: str,
         now: datetime,
@@ -367,7 +366,7 @@ class Quorum:
             request_parameters=parameters,
             additional_data=data,
         )
-        self._chain.append(conn, [event])
+        self._chain.append(tx, [event])
 
 
 def _public_parameters(proposal: Proposal) -> dict[str, object]:

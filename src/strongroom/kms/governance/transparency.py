@@ -11,10 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 
 from strongroom.kms.audit.record import PROVIDER_ACCESS_EVENT
-from strongroom.kms.storage import schema
 from strongroom.kms.storage.database import Database
 
 EVENT_NAME = PROVIDER_ACCESS_EVENT
@@ -24,28 +22,17 @@ def provider_access_records(
     db: Database, account_id: str, *, key_arn: str | None, after_seq: int, limit: int
 ) -> list[tuple[int, dict[str, Any]]]:
     """Up to ``limit`` of the account's ProviderAccess records after ``after_seq``, oldest first."""
-    e, n = schema.audit_events.c, schema.audit_named_events.c
-    query = (
-        select(e.seq, e.record)
-        .join_from(schema.audit_named_events, schema.audit_events, n.seq == e.seq)
-        .where(
-            n.event_name == EVENT_NAME,
-            n.account_id == account_id,
-            n.seq > after_seq,
-            e.account_id == account_id,
-        )
-        .order_by(n.seq)
-    )
     found: list[tuple[int, dict[str, Any]]] = []
-    with db.read() as conn:
-        for seq, text in conn.execute(query).yield_per(500):
+    with db.read() as tx:
+        named = tx.audit.named_events(EVENT_NAME, account_id=account_id, after_seq=after_seq)
+        for seq, text in named:
             record = orjson.loads(text)
             if record.get("eventName") != EVENT_NAME:
                 continue
             arns = [r.get("ARN") for r in record.get("resources", [])]
             if key_arn is not None and key_arn not in arns:
                 continue
-            found.append((int(seq), record))
+            found.append((seq, record))
             if len(found) == limit:
                 break
     return found

@@ -9,7 +9,6 @@ tenant's, given with CreateCustomKeyStore.
 from __future__ import annotations
 
 from cryptography import x509
-from sqlalchemy import Connection
 
 from strongroom.kms.domain.clock import Clock
 from strongroom.kms.domain.custom_key_stores import CLUSTER_ID_PATTERN, HsmCluster
@@ -20,6 +19,7 @@ from strongroom.kms.storage.custom_key_stores import (
     StoreConflict,
 )
 from strongroom.kms.storage.database import DuplicateRecord
+from strongroom.kms.storage.unit_of_work import Transaction
 
 
 class HsmClusters:
@@ -56,11 +56,11 @@ class HsmClusters:
     def list(self) -> list[HsmCluster]:
         return self._repo.list_clusters()
 
-    def remove_cluster(self, conn: Connection, cluster_id: str) -> None:
+    def remove_cluster(self, tx: Transaction, cluster_id: str) -> None:
         """Forget a cluster no custom key store uses: a quorum act (governance/actions.py),
         done in the proposal's transaction."""
         try:
-            self._repo.remove_cluster(conn, cluster_id)
+            tx.clusters.remove_cluster(cluster_id)
         except CustomKeyStoreConflict as error:
             if error.reason is StoreConflict.NOT_FOUND:
                 raise AdminError(f"cluster {cluster_id} is not registered") from None

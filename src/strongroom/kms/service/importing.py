@@ -39,7 +39,6 @@ from strongroom.kms.service.context import ServiceContext
 from strongroom.kms.service.paging import page
 from strongroom.kms.service.pipeline import Call, Operation, Response, managed_key
 from strongroom.kms.storage.imports import ImportRepository, MaterialChange
-from strongroom.kms.storage.protection import ProtectionRepository
 
 _TOKEN_VERSION = b"\x01"
 # One per worker process: wrapping keys are made ahead, off the event loop.
@@ -95,7 +94,8 @@ def _open_token(ctx: ServiceContext, key: KeyRecord, token: bytes) -> ImportPara
 def _check_no_pending_approval(ctx: ServiceContext, key: KeyRecord, now: datetime) -> None:
     """A key whose HSM lineage waits for the tenant's approval takes no material before it
     is approved (docs/adr/0009): the import is the act that lowers protection."""
-    pending = ProtectionRepository(ctx.db).open_change_for_key(key.key_id, now)
+    with ctx.db.read() as tx:
+        pending = tx.protection.pending_for_key(key.key_id, now)
     if pending is not None:
         raise KMSInvalidStateException(
             f"{key.arn} waits for approval of protection change {pending.change_id}; key "

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from datetime import UTC, timedelta
 
-from sqlalchemy import select
-
 from strongroom.kms.domain.enums import Origin
 from strongroom.kms.domain.lineage import HsmLineage
 from strongroom.kms.domain.protection import ChangeKind
@@ -30,8 +28,7 @@ from strongroom.kms.errors import (
     ValidationException,
 )
 from strongroom.kms.service.pipeline import Call, Operation, Response, managed_key
-from strongroom.kms.service.protection import new_change, pending_response, repository
-from strongroom.kms.storage import schema
+from strongroom.kms.service.protection import new_change, pending_response
 
 NAME = "RecordKeyLineage"
 INPUT_MEMBERS = {
@@ -76,19 +73,16 @@ def record_key_lineage(call: Call) -> Response:
         )
     lineage = _lineage(call)
     now = ctx.clock.now()
-    repo = repository(ctx)
-    with repo.transaction() as conn:
-        recorded = conn.execute(
-            select(schema.keys.c.hsm_lineage).where(schema.keys.c.key_id == key.key_id)
-        ).scalar_one_or_none()
+    with ctx.db.transaction() as tx:
+        recorded = tx.protection.lineage(key.key_id)
         if recorded is not None:
-            raise already_recorded(key.arn, HsmLineage.from_json(recorded))
-        policy = repo.policy(conn, key.account_id)
+            raise already_recorded(key.arn, recorded)
+        policy = tx.protection.policy(key.account_id)
         if policy is None:
-            repo.set_lineage(conn, key.key_id, lineage, now)
+            tx.protection.set_lineage(key.key_id, lineage, now)
             ctx.cache.forget_key(key.key_id)
             return {"KeyId": key.arn, "Status": "RECORDED"}
-        pending = repo.pending_for_key(conn, key.key_id, now)
+        pending = tx.protection.pending_for_key(key.key_id, now)
         if pending is not None:
             if pending.kind is not ChangeKind.RECORD_KEY_LINEAGE or not HsmLineage.from_dict(
                 pending.parameters
@@ -96,12 +90,12 @@ def record_key_lineage(call: Call) -> Response:
                 raise ConflictException(
                     f"Protection change {pending.change_id} for {key.arn} is pending approval."
                 )
-            approvals = repo.approvals(conn, pending.change_id)
+            approvals = tx.protection.approvals(pending.change_id)
             return {"KeyId": key.arn, **pending_response(pending, policy, approvals)}
         change = new_change(
             call.caller, ChangeKind.RECORD_KEY_LINEAGE, dict(lineage.to_dict()), now, key.key_id
         )
-        repo.add_change(conn, change)
+        tx.protection.add_change(change)
     return {"KeyId": key.arn, **pending_response(change, policy, [])}
 
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Connection
-
 from strongroom.kms.domain.ids import key_arn
 from strongroom.kms.domain.lineage import HsmLineage
 from strongroom.kms.domain.protection import (
@@ -38,7 +36,8 @@ from strongroom.kms.errors import (
 from strongroom.kms.service.caller import Caller
 from strongroom.kms.service.context import ServiceContext
 from strongroom.kms.service.pipeline import Call, Operation, Response
-from strongroom.kms.storage.protection import DuplicateApproval, ProtectionRepository
+from strongroom.kms.storage.protection import DuplicateApproval
+from strongroom.kms.storage.unit_of_work import Transaction
 
 PUT_POLICY = "PutProtectionPolicy"
 GET_POLICY = "GetProtectionPolicy"
@@ -49,10 +48,6 @@ INPUT_MEMBERS: dict[str, dict[str, str]] = {
     GET_POLICY: {},
     APPROVE: {"ChangeId": "GrantIdType"},
 }
-
-
-def repository(ctx: ServiceContext) -> ProtectionRepository:
-    return ProtectionRepository(ctx.db)
 
 
 def new_change(
@@ -111,18 +106,17 @@ def _requested_policy(call: Call, now: datetime) -> ProtectionPolicy:
 def put_protection_policy(call: Call) -> Response:
     now = call.ctx.clock.now()
     wanted = _requested_policy(call, now)
-    repo = repository(call.ctx)
-    with repo.transaction() as conn:
-        current = repo.policy(conn, wanted.account_id)
+    with call.ctx.db.transaction() as tx:
+        current = tx.protection.policy(wanted.account_id)
         if current is None:
-            repo.put_policy(conn, wanted)
+            tx.protection.put_policy(wanted)
             return {"Status": "APPLIED", "ProtectionPolicy": wanted.describe()}
         parameters: dict[str, object] = {
             "RequiredApprovals": wanted.required_approvals,
             "Approvers": list(wanted.approvers),
         }
         change = new_change(call.caller, ChangeKind.PUT_PROTECTION_POLICY, parameters, now)
-        repo.add_change(conn, change)
+        tx.protection.add_change(change)
     return pending_response(change, current, [])
 
 
@@ -146,13 +140,11 @@ def _listing(ctx: ServiceContext, change: ProtectionChange, approvals: list[str]
 
 def get_protection_policy(call: Call) -> Response:
     ctx, account = call.ctx, call.caller.account_id
-    repo = repository(ctx)
-    policy = repo.read_policy(account)
+    with ctx.db.read() as tx:
+        policy = tx.protection.policy(account)
+        pending = tx.protection.open_changes(account, ctx.clock.now())
     response: Response = {
-        "PendingChanges": [
-            _listing(ctx, change, approvals)
-            for change, approvals in repo.read_open_changes(account, ctx.clock.now())
-        ]
+        "PendingChanges": [_listing(ctx, change, approvals) for change, approvals in pending]
     }
     if policy is not None:
         response["ProtectionPolicy"] = policy.describe()
@@ -162,11 +154,11 @@ def get_protection_policy(call: Call) -> Response:
 # --- ApproveProtectionChange ----------------------------------------------------------------
 
 
-def _open_change(conn: Connection, call: Call, now: datetime) -> ProtectionChange:
+def _open_change(tx: Transaction, call: Call, now: datetime) -> ProtectionChange:
     change_id = call.request.get("ChangeId")
     if change_id is None:
         raise ValidationException("ChangeId is required.")
-    change = ProtectionRepository.change(conn, str(change_id))
+    change = tx.protection.change(str(change_id))
     if change is None or change.account_id != call.caller.account_id:
         raise NotFoundException(f"Protection change {change_id} is not found.")
     status = change.status(now)
@@ -179,11 +171,9 @@ def _open_change(conn: Connection, call: Call, now: datetime) -> ProtectionChang
     return change
 
 
-def execute(
-    repo: ProtectionRepository, conn: Connection, change: ProtectionChange, now: datetime
-) -> None:
+def execute(tx: Transaction, change: ProtectionChange, now: datetime) -> None:
     """Run an approved change and spend it, in the caller's transaction."""
-    if not repo.mark_executed(conn, change.change_id, now):
+    if not tx.protection.mark_executed(change.change_id, now):
         raise KMSInvalidStateException(f"Protection change {change.change_id} is executed.")
     if change.kind is ChangeKind.PUT_PROTECTION_POLICY:
         approvers = change.parameters["Approvers"]
@@ -191,11 +181,11 @@ def execute(
         required = change.parameters["RequiredApprovals"]
         assert isinstance(required, int)
         policy = ProtectionPolicy(change.account_id, required, tuple(approvers), now)
-        repo.put_policy(conn, policy)
+        tx.protection.put_policy(policy)
         return
     assert change.key_id is not None
     lineage = HsmLineage.from_dict(change.parameters)
-    if not repo.set_lineage(conn, change.key_id, lineage, now):
+    if not tx.protection.set_lineage(change.key_id, lineage, now):
         raise AlreadyExistsException(
             f"The HSM lineage of key {change.key_id} is already recorded (or the key is gone); "
             "it cannot be changed."
@@ -205,25 +195,24 @@ def execute(
 def approve_protection_change(call: Call) -> Response:
     now = call.ctx.clock.now()
     approver = call.caller.principal_arn
-    repo = repository(call.ctx)
-    with repo.transaction() as conn:
-        change = _open_change(conn, call, now)
-        policy = repo.policy(conn, change.account_id)
+    with call.ctx.db.transaction() as tx:
+        change = _open_change(tx, call, now)
+        policy = tx.protection.policy(change.account_id)
         if policy is None or approver not in policy.approvers:
             raise AccessDeniedException(
                 f"User: {approver} is not an approver in the protection policy of account "
                 f"{change.account_id}."
             )
         try:
-            repo.add_approval(conn, change.change_id, approver, now)
+            tx.protection.add_approval(change.change_id, approver, now)
         except DuplicateApproval:
             raise AlreadyExistsException(
                 f"{approver} has already approved protection change {change.change_id}."
             ) from None
-        approvals = repo.approvals(conn, change.change_id)
+        approvals = tx.protection.approvals(change.change_id)
         if not is_approved(approvals, policy):
             return pending_response(change, policy, approvals)
-        execute(repo, conn, change, now)
+        execute(tx, change, now)
     return {
         "ChangeId": change.change_id,
         "Status": ChangeStatus.EXECUTED.value,

@@ -61,32 +61,23 @@ class CustomKeyStoreRepository:
             )
 
     def get_cluster(self, cluster_id: str) -> HsmCluster | None:
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             row = conn.execute(
                 select(schema.hsm_clusters).where(C.cluster_id == cluster_id)
             ).first()
         return None if row is None else _cluster(row)
 
     def list_clusters(self) -> list[HsmCluster]:
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             rows = conn.execute(select(schema.hsm_clusters).order_by(C.cluster_id)).all()
         return [_cluster(row) for row in rows]
-
-    def remove_cluster(self, conn: Connection, cluster_id: str) -> None:
-        """Forget a cluster, in the caller's transaction (a quorum-approved act); refused
-        while a custom key store is tied to it."""
-        if conn.execute(select(S.custom_key_store_id).where(S.cluster_id == cluster_id)).first():
-            raise CustomKeyStoreConflict(StoreConflict.CLUSTER_IN_USE)
-        removed = conn.execute(delete(schema.hsm_clusters).where(C.cluster_id == cluster_id))
-        if removed.rowcount == 0:
-            raise CustomKeyStoreConflict(StoreConflict.NOT_FOUND)
 
     # --- stores -------------------------------------------------------------------------
 
     def create_store(
         self, store: CustomKeyStore, sealed_password: bytes, *, max_per_account: int
     ) -> None:
-        with self._db.transaction() as conn:
+        with self._db.write_connection() as conn:
             self._check_name_free(conn, store.account_id, store.name)
             if conn.execute(
                 select(S.custom_key_store_id).where(S.cluster_id == store.cluster_id)
@@ -107,14 +98,14 @@ class CustomKeyStoreRepository:
             )
 
     def get_store(self, store_id: str) -> CustomKeyStore | None:
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             row = conn.execute(
                 select(schema.custom_key_stores).where(S.custom_key_store_id == store_id)
             ).first()
         return None if row is None else _store(row)
 
     def find_by_name(self, account_id: str, name: str) -> CustomKeyStore | None:
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             row = conn.execute(
                 select(schema.custom_key_stores).where(S.account_id == account_id, S.name == name)
             ).first()
@@ -124,12 +115,12 @@ class CustomKeyStoreRepository:
         query = select(schema.custom_key_stores).where(S.account_id == account_id)
         if after is not None:
             query = query.where(S.custom_key_store_id > after)
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             rows = conn.execute(query.order_by(S.custom_key_store_id).limit(limit)).all()
         return [_store(row) for row in rows]
 
     def sealed_password(self, store_id: str) -> bytes | None:
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             value = conn.execute(
                 select(S.sealed_password).where(S.custom_key_store_id == store_id)
             ).scalar_one_or_none()
@@ -144,7 +135,7 @@ class CustomKeyStoreRepository:
         sealed_password: bytes | None = None,
     ) -> CustomKeyStore:
         """Read-modify-write one store under the write lock; ``mutate`` may raise to refuse."""
-        with self._db.transaction() as conn:
+        with self._db.write_connection() as conn:
             current = _existing(conn, store_id)
             changed = mutate(current)
             if changed.name != current.name:
@@ -164,7 +155,7 @@ class CustomKeyStoreRepository:
         self, store_id: str, at: datetime, check: Callable[[CustomKeyStore], None]
     ) -> None:
         """Delete a store that ``check`` accepts and that no key (in any state) uses."""
-        with self._db.transaction() as conn:
+        with self._db.write_connection() as conn:
             check(_existing(conn, store_id))
             keys = conn.execute(
                 select(func.count()).where(schema.keys.c.custom_key_store_id == store_id)
@@ -233,3 +224,20 @@ def _cluster(row: Any) -> HsmCluster:
         trust_anchor=row.trust_anchor,
         created_at=row.created_at,
     )
+
+
+class ClusterRecords:
+    """``tx.clusters`` of a unit of work: what a quorum-approved act does to the register."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def remove_cluster(self, cluster_id: str) -> None:
+        """Forget a cluster; refused while a custom key store is tied to it."""
+        if self._conn.execute(
+            select(S.custom_key_store_id).where(S.cluster_id == cluster_id)
+        ).first():
+            raise CustomKeyStoreConflict(StoreConflict.CLUSTER_IN_USE)
+        removed = self._conn.execute(delete(schema.hsm_clusters).where(C.cluster_id == cluster_id))
+        if removed.rowcount == 0:
+            raise CustomKeyStoreConflict(StoreConflict.NOT_FOUND)

@@ -7,13 +7,16 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.engine import READ_ONLY_OPTION, make_engine
+
+if TYPE_CHECKING:
+    from strongroom.kms.storage.unit_of_work import Transaction
 
 
 class DuplicateRecord(Exception):
@@ -34,7 +37,7 @@ class Change:
 class CommitHook(Protocol):
     """Work that must commit with the first write transaction of a scope (an audit event)."""
 
-    def before_commit(self, conn: Connection) -> None: ...
+    def before_commit(self, tx: Transaction) -> None: ...
 
 
 # Set by :func:`commit_hook` around one request's handler (a context variable: it never leaks
@@ -44,7 +47,7 @@ _COMMIT_HOOK: ContextVar[CommitHook | None] = ContextVar("strongroom_commit_hook
 
 @contextmanager
 def commit_hook(hook: CommitHook) -> Iterator[None]:
-    """Run ``hook.before_commit(conn)`` at the end of every write transaction in the block."""
+    """Run ``hook.before_commit(tx)`` at the end of every write transaction in the block."""
     token = _COMMIT_HOOK.set(hook)
     try:
         yield
@@ -63,29 +66,53 @@ class Database:
         return db
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def transaction(self) -> Iterator[Transaction]:
+        """One read-write unit of work: the repositories of ``Transaction``, bound to it.
+
+        Everything done through ``tx`` commits together when the block ends, or rolls back if
+        it raises. An active :func:`commit_hook` runs last, inside it. See docs/adr/0011.
+        """
+        from strongroom.kms.storage.unit_of_work import Transaction
+
+        with self.write_connection() as conn:
+            yield Transaction(conn, read_only=False)
+
+    @contextmanager
+    def read(self) -> Iterator[Transaction]:
+        """A read-only unit of work: one consistent snapshot, no write lock taken."""
+        from strongroom.kms.storage.unit_of_work import Transaction
+
+        with self.read_connection() as conn:
+            yield Transaction(conn, read_only=True)
+
+    # --- connections, for the repositories of this package only ---------------------------
+
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
         """A read-write transaction (on SQLite it holds the write lock from its start).
 
         If a :func:`commit_hook` is active, it runs last, in this transaction: a failure there
         rolls the whole transaction back.
         """
+        from strongroom.kms.storage.unit_of_work import Transaction
+
         with self.engine.begin() as conn:
             yield conn
             hook = _COMMIT_HOOK.get()
             if hook is not None:
-                hook.before_commit(conn)
+                hook.before_commit(Transaction(conn, read_only=False))
 
     @contextmanager
     def insertion(self, what: str) -> Iterator[Connection]:
         """A write transaction in which a uniqueness violation becomes DuplicateRecord."""
         try:
-            with self.transaction() as conn:
+            with self.write_connection() as conn:
                 yield conn
         except IntegrityError:
             raise DuplicateRecord(what) from None
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read_connection(self) -> Iterator[Connection]:
         """A read-only transaction: a consistent snapshot without the write lock."""
         with self.engine.connect() as conn:
             conn.execution_options(**{READ_ONLY_OPTION: True})
@@ -94,7 +121,7 @@ class Database:
 
     def init_meta(self, name: str, value: str) -> str:
         """Set ``name`` unless it is set already; return the value that holds."""
-        with self.transaction() as conn:
+        with self.write_connection() as conn:
             current = conn.execute(
                 select(schema.meta.c.value).where(schema.meta.c.name == name)
             ).scalar_one_or_none()
@@ -128,14 +155,14 @@ class Database:
         )
 
     def last_change_seq(self) -> int:
-        with self.read() as conn:
+        with self.read_connection() as conn:
             return int(
                 conn.execute(select(func.coalesce(func.max(schema.changes.c.seq), 0))).scalar_one()
             )
 
     def changes_since(self, seq: int, limit: int = 10_000) -> list[Change]:
         c = schema.changes.c
-        with self.read() as conn:
+        with self.read_connection() as conn:
             rows = conn.execute(
                 select(
                     c.seq,
@@ -164,7 +191,7 @@ class Database:
         ]
 
     def prune_changes(self, older_than: datetime, keep: timedelta = timedelta(hours=1)) -> int:
-        with self.transaction() as conn:
+        with self.write_connection() as conn:
             result = conn.execute(
                 delete(schema.changes).where(schema.changes.c.at < older_than - keep)
             )

@@ -21,7 +21,7 @@ class GrantRepository:
 
     def create(self, grant: Grant) -> Grant:
         """Insert a grant, or return the existing one a retried named request created."""
-        with self._db.transaction() as conn:
+        with self._db.write_connection() as conn:
             if grant.name is not None:
                 rows = conn.execute(
                     select(schema.grants).where(G.key_id == grant.key_id, G.name == grant.name)
@@ -35,14 +35,14 @@ class GrantRepository:
         return grant
 
     def for_key(self, key_id: str) -> list[Grant]:
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             rows = conn.execute(
                 select(schema.grants).where(G.key_id == key_id).order_by(G.created_at, G.grant_id)
             ).all()
         return [_grant(r) for r in rows]
 
     def get(self, grant_id: str) -> Grant | None:
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             row = conn.execute(select(schema.grants).where(G.grant_id == grant_id)).first()
         return None if row is None else _grant(row)
 
@@ -50,12 +50,12 @@ class GrantRepository:
         query = select(schema.grants).where(G.retiring_principal == principal)
         if after is not None:
             query = query.where(G.grant_id > after)
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             rows = conn.execute(query.order_by(G.grant_id).limit(limit)).all()
         return [_grant(r) for r in rows]
 
     def delete(self, grant_id: str, at: datetime) -> bool:
-        with self._db.transaction() as conn:
+        with self._db.write_connection() as conn:
             row = conn.execute(select(G.key_id).where(G.grant_id == grant_id)).first()
             if row is None:
                 return False

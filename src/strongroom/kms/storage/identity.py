@@ -34,12 +34,12 @@ class IdentityRepository:
 
     def get_account(self, account_id: str) -> Account | None:
         c = schema.accounts.c
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             row = conn.execute(select(schema.accounts).where(c.account_id == account_id)).first()
         return None if row is None else Account(row.account_id, row.name, row.created_at)
 
     def list_accounts(self) -> list[Account]:
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             rows = conn.execute(
                 select(schema.accounts).order_by(schema.accounts.c.created_at)
             ).all()
@@ -58,7 +58,7 @@ class IdentityRepository:
 
     def get_principal(self, account_id: str, name: str, kind: str = USER) -> Principal | None:
         c = schema.principals.c
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             row = conn.execute(
                 select(schema.principals).where(
                     c.account_id == account_id, c.kind == kind, c.name == name
@@ -71,7 +71,7 @@ class IdentityRepository:
     def list_principals(self, account_id: str, kind: str = USER) -> list[Principal]:
         """The account's principals of one kind ("user" or "role"), by name."""
         c = schema.principals.c
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             rows = conn.execute(
                 select(schema.principals)
                 .where(c.account_id == account_id, c.kind == kind)
@@ -126,7 +126,7 @@ class IdentityRepository:
         self, account_id: str, kind: str, name: str, policy_name: str
     ) -> str | None:
         c = schema.principal_policies.c
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             document = conn.execute(
                 select(c.document).where(
                     c.account_id == account_id,
@@ -144,7 +144,7 @@ class IdentityRepository:
     def policies_of(self, account_id: str, kind: str, name: str) -> list[tuple[str, str]]:
         """(name, document) of every inline policy of a principal, sorted by name."""
         c = schema.principal_policies.c
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             rows = conn.execute(
                 select(c.policy_name, c.document)
                 .where(c.account_id == account_id, c.kind == kind, c.principal_name == name)
@@ -156,7 +156,7 @@ class IdentityRepository:
         self, account_id: str, kind: str, name: str, policy_name: str, at: datetime
     ) -> bool:
         c = schema.principal_policies.c
-        with self._db.transaction() as conn:
+        with self._db.write_connection() as conn:
             deleted = conn.execute(
                 delete(schema.principal_policies).where(
                     c.account_id == account_id,
@@ -189,7 +189,7 @@ class IdentityRepository:
 
     def get_access_key(self, access_key_id: str) -> AccessKeyRecord | None:
         c = schema.access_keys.c
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             row = conn.execute(
                 select(schema.access_keys).where(c.access_key_id == access_key_id)
             ).first()
@@ -200,12 +200,12 @@ class IdentityRepository:
         query = select(schema.access_keys).order_by(c.created_at)
         if account_id is not None:
             query = query.where(c.account_id == account_id)
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             return [_access_key(r) for r in conn.execute(query).all()]
 
     def delete_access_key(self, access_key_id: str, at: datetime) -> bool:
         c = schema.access_keys.c
-        with self._db.transaction() as conn:
+        with self._db.write_connection() as conn:
             deleted = conn.execute(
                 delete(schema.access_keys).where(c.access_key_id == access_key_id)
             ).rowcount

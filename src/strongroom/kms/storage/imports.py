@@ -48,12 +48,12 @@ class ImportRepository:
         self._db = db
 
     def materials(self, key_id: str) -> list[ImportedMaterial]:
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             return _materials(conn, key_id)
 
     def change(self, key_id: str, at: datetime, store_id: str, plan: Plan) -> KeyRecord | None:
         """Apply ``plan`` under the key's row lock; None when the plan decided to do nothing."""
-        with self._db.transaction() as conn:
+        with self._db.write_connection() as conn:
             row = conn.execute(
                 select(schema.keys).where(K.key_id == key_id).with_for_update()
             ).first()
@@ -78,7 +78,7 @@ class ImportRepository:
 
     def due_expiries(self, now: datetime) -> list[tuple[str, str]]:
         """``(key_id, material_id)`` of imported material whose ValidTo has passed."""
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             rows = conn.execute(
                 select(I.key_id, I.material_id).where(
                     I.imported.is_(True), I.valid_to.is_not(None), I.valid_to <= now

@@ -49,7 +49,7 @@ class KeyRepository:
         self, key: KeyRecord, store_id: str, wrapped_material: bytes, tags: Mapping[str, str]
     ) -> None:
         """Insert a key, its first material version and its tags in one transaction."""
-        with self._db.transaction() as conn:
+        with self._db.write_connection() as conn:
             conn.execute(insert(schema.keys).values(**_key_columns(key)))
             if key.current_material_id is not None:
                 conn.execute(
@@ -66,7 +66,7 @@ class KeyRepository:
             self._db.record_change(conn, key.created_at, key_id=key.key_id)
 
     def get_key(self, key_id: str) -> KeyRecord | None:
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             row = conn.execute(select(schema.keys).where(K.key_id == key_id)).first()
         return None if row is None else _key(row)
 
@@ -78,7 +78,7 @@ class KeyRepository:
         ``mutate`` sees the current record and may raise to abort; the change feed records
         the write in the same transaction so every worker evicts its cached copy.
         """
-        with self._db.transaction() as conn:
+        with self._db.write_connection() as conn:
             row = conn.execute(
                 select(schema.keys).where(K.key_id == key_id).with_for_update()
             ).first()
@@ -93,12 +93,12 @@ class KeyRepository:
         query = select(schema.keys).where(K.account_id == account_id)
         if after is not None:
             query = query.where(K.key_id > after)
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             rows = conn.execute(query.order_by(K.key_id).limit(limit)).all()
         return [_key(r) for r in rows]
 
     def due_deletions(self, now: datetime) -> list[str]:
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             return list(
                 conn.execute(
                     select(K.key_id).where(
@@ -113,7 +113,7 @@ class KeyRepository:
         The conditional delete makes this safe to run from every worker at once: exactly one
         of them deletes the row.
         """
-        with self._db.transaction() as conn:
+        with self._db.write_connection() as conn:
             # Read the aliases first: deleting the key cascades to them.
             alias_names = list(
                 conn.execute(select(A.account_id, A.alias_name).where(A.key_id == key_id)).all()
@@ -136,7 +136,7 @@ class KeyRepository:
             return True
 
     def due_rotations(self, now: datetime) -> list[str]:
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             return list(
                 conn.execute(
                     select(K.key_id).where(
@@ -149,7 +149,7 @@ class KeyRepository:
 
     def upcoming(self, until: datetime) -> list[ScheduledWork]:
         """Rotations and deletions due up to ``until``, earliest first (for operators)."""
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             deletions = conn.execute(
                 select(K.key_id, K.account_id, K.deletion_date).where(
                     K.state == KeyState.PENDING_DELETION.value, K.deletion_date <= until
@@ -185,7 +185,7 @@ class KeyRepository:
         (nothing is written), or raises. It runs under the row lock, so two workers never
         rotate the same due key twice, and rotation times follow commit order.
         """
-        with self._db.transaction() as conn:
+        with self._db.write_connection() as conn:
             row = conn.execute(
                 select(schema.keys).where(K.key_id == key_id).with_for_update()
             ).first()
@@ -219,7 +219,7 @@ class KeyRepository:
             return new
 
     def list_materials(self, key_id: str) -> list[MaterialVersion]:
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             rows = conn.execute(
                 select(M.material_id, M.created_at, M.rotation_type)
                 .where(M.key_id == key_id)
@@ -237,7 +237,7 @@ class KeyRepository:
 
     def get_material(self, material_id: str) -> tuple[str, str, bytes] | None:
         """``(key_id, store_id, wrapped)`` of a material version."""
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             row = conn.execute(
                 select(M.key_id, M.store_id, M.wrapped).where(M.material_id == material_id)
             ).first()
@@ -261,7 +261,7 @@ class KeyRepository:
             )
 
     def update_alias(self, account_id: str, alias_name: str, key_id: str, at: datetime) -> bool:
-        with self._db.transaction() as conn:
+        with self._db.write_connection() as conn:
             count = conn.execute(
                 update(schema.aliases)
                 .where(
@@ -275,7 +275,7 @@ class KeyRepository:
         return bool(count)
 
     def delete_alias(self, account_id: str, alias_name: str, at: datetime) -> bool:
-        with self._db.transaction() as conn:
+        with self._db.write_connection() as conn:
             count = conn.execute(
                 delete(schema.aliases).where(A.account_id == account_id, A.alias_name == alias_name)
             ).rowcount
@@ -284,7 +284,7 @@ class KeyRepository:
         return bool(count)
 
     def get_alias(self, account_id: str, alias_name: str) -> AliasRecord | None:
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             row = conn.execute(
                 select(schema.aliases).where(A.account_id == account_id, A.alias_name == alias_name)
             ).first()
@@ -298,24 +298,24 @@ class KeyRepository:
             query = query.where(A.key_id == key_id)
         if after is not None:
             query = query.where(A.alias_name > after)
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             rows = conn.execute(query.order_by(A.alias_name).limit(limit)).all()
         return [_alias(r) for r in rows]
 
     # --- tags ---------------------------------------------------------------------------
 
     def put_tags(self, key_id: str, tags: Mapping[str, str], at: datetime) -> None:
-        with self._db.transaction() as conn:
+        with self._db.write_connection() as conn:
             _put_tags(conn, key_id, tags)
             self._db.record_change(conn, at, key_id=key_id)
 
     def remove_tags(self, key_id: str, tag_keys: Sequence[str], at: datetime) -> None:
-        with self._db.transaction() as conn:
+        with self._db.write_connection() as conn:
             conn.execute(delete(schema.tags).where(T.key_id == key_id, T.tag_key.in_(tag_keys)))
             self._db.record_change(conn, at, key_id=key_id)
 
     def list_tags(self, key_id: str) -> list[tuple[str, str]]:
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             rows = conn.execute(
                 select(T.tag_key, T.tag_value).where(T.key_id == key_id).order_by(T.tag_key)
             ).all()

@@ -1,15 +1,13 @@
 """Tenant protection policies, their pending changes and approvals, and recorded HSM lineage.
 
-The service decides inside one write transaction (``ProtectionRepository.transaction``) with
-the connection-level methods here, so an approval that completes a quorum and the act it
-approves commit together, once.
+``tx.protection`` of a unit of work (unit_of_work.py): the service decides inside one write
+transaction, so an approval that completes a quorum and the act it approves commit together,
+once.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -31,40 +29,30 @@ class DuplicateApproval(Exception):
     pass
 
 
-class ProtectionRepository:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+class ProtectionRecords:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
-    @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        with self._db.transaction() as conn:
-            yield conn
-
-    def read_policy(self, account_id: str) -> ProtectionPolicy | None:
-        with self._db.read() as conn:
-            return self.policy(conn, account_id)
-
-    def read_open_changes(
+    def open_changes(
         self, account_id: str, now: datetime
     ) -> list[tuple[ProtectionChange, list[str]]]:
         """The account's changes still waiting for approval, oldest first, with approvers."""
-        with self._db.read() as conn:
-            rows = conn.execute(
-                select(schema.protection_changes)
-                .where(C.account_id == account_id, C.executed_at.is_(None), C.expires_at > now)
-                .order_by(C.created_at, C.change_id)
-            ).all()
-            return [(_change(r), self.approvals(conn, r.change_id)) for r in rows]
+        rows = self._conn.execute(
+            select(schema.protection_changes)
+            .where(C.account_id == account_id, C.executed_at.is_(None), C.expires_at > now)
+            .order_by(C.created_at, C.change_id)
+        ).all()
+        return [(_change(r), self.approvals(r.change_id)) for r in rows]
 
-    def open_change_for_key(self, key_id: str, now: datetime) -> ProtectionChange | None:
-        with self._db.read() as conn:
-            return self.pending_for_key(conn, key_id, now)
+    def lineage(self, key_id: str) -> HsmLineage | None:
+        """The key's recorded HSM lineage, if any."""
+        found = self._conn.execute(
+            select(K.hsm_lineage).where(K.key_id == key_id)
+        ).scalar_one_or_none()
+        return None if found is None else HsmLineage.from_json(found)
 
-    # --- inside a transaction ---------------------------------------------------------------
-
-    @staticmethod
-    def policy(conn: Connection, account_id: str) -> ProtectionPolicy | None:
-        row = conn.execute(
+    def policy(self, account_id: str) -> ProtectionPolicy | None:
+        row = self._conn.execute(
             select(schema.protection_policies).where(P.account_id == account_id)
         ).first()
         if row is None:
@@ -76,26 +64,24 @@ class ProtectionRepository:
             row.updated_at,
         )
 
-    @staticmethod
-    def put_policy(conn: Connection, policy: ProtectionPolicy) -> None:
+    def put_policy(self, policy: ProtectionPolicy) -> None:
         values = {
             "required_approvals": policy.required_approvals,
             "approvers": json.dumps(list(policy.approvers)),
             "updated_at": policy.updated_at,
         }
-        done = conn.execute(
+        done = self._conn.execute(
             update(schema.protection_policies)
             .where(P.account_id == policy.account_id)
             .values(**values)
         ).rowcount
         if not done:
-            conn.execute(
+            self._conn.execute(
                 insert(schema.protection_policies).values(account_id=policy.account_id, **values)
             )
 
-    @staticmethod
-    def add_change(conn: Connection, change: ProtectionChange) -> None:
-        conn.execute(
+    def add_change(self, change: ProtectionChange) -> None:
+        self._conn.execute(
             insert(schema.protection_changes).values(
                 change_id=change.change_id,
                 account_id=change.account_id,
@@ -108,37 +94,33 @@ class ProtectionRepository:
             )
         )
 
-    @staticmethod
-    def change(conn: Connection, change_id: str) -> ProtectionChange | None:
-        row = conn.execute(
+    def change(self, change_id: str) -> ProtectionChange | None:
+        row = self._conn.execute(
             select(schema.protection_changes).where(C.change_id == change_id)
         ).first()
         return None if row is None else _change(row)
 
-    @staticmethod
-    def pending_for_key(conn: Connection, key_id: str, now: datetime) -> ProtectionChange | None:
-        row = conn.execute(
+    def pending_for_key(self, key_id: str, now: datetime) -> ProtectionChange | None:
+        row = self._conn.execute(
             select(schema.protection_changes)
             .where(C.key_id == key_id, C.executed_at.is_(None), C.expires_at > now)
             .order_by(C.created_at)
         ).first()
         return None if row is None else _change(row)
 
-    @staticmethod
-    def approvals(conn: Connection, change_id: str) -> list[str]:
+    def approvals(self, change_id: str) -> list[str]:
         return list(
-            conn.execute(
+            self._conn.execute(
                 select(A.principal_arn)
                 .where(A.change_id == change_id)
                 .order_by(A.approved_at, A.principal_arn)
             ).scalars()
         )
 
-    @staticmethod
-    def add_approval(conn: Connection, change_id: str, principal_arn: str, at: datetime) -> None:
+    def add_approval(self, change_id: str, principal_arn: str, at: datetime) -> None:
         try:
-            with conn.begin_nested():
-                conn.execute(
+            with self._conn.begin_nested():
+                self._conn.execute(
                     insert(schema.protection_approvals).values(
                         change_id=change_id, principal_arn=principal_arn, approved_at=at
                     )
@@ -146,26 +128,25 @@ class ProtectionRepository:
         except IntegrityError:
             raise DuplicateApproval(principal_arn) from None
 
-    @staticmethod
-    def mark_executed(conn: Connection, change_id: str, at: datetime) -> bool:
+    def mark_executed(self, change_id: str, at: datetime) -> bool:
         """Spend a change, once: False if it was executed already."""
         return bool(
-            conn.execute(
+            self._conn.execute(
                 update(schema.protection_changes)
                 .where(C.change_id == change_id, C.executed_at.is_(None))
                 .values(executed_at=at)
             ).rowcount
         )
 
-    def set_lineage(self, conn: Connection, key_id: str, lineage: HsmLineage, at: datetime) -> bool:
+    def set_lineage(self, key_id: str, lineage: HsmLineage, at: datetime) -> bool:
         """Record a key's HSM lineage if it has none: it is never changed once set."""
-        done = conn.execute(
+        done = self._conn.execute(
             update(schema.keys)
             .where(K.key_id == key_id, K.hsm_lineage.is_(None))
             .values(hsm_lineage=lineage.to_json())
         ).rowcount
         if done:
-            self._db.record_change(conn, at, key_id=key_id)
+            Database.record_change(self._conn, at, key_id=key_id)
         return bool(done)
 
 

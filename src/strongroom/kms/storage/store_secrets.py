@@ -26,11 +26,11 @@ class StoreSecrets:
 
     def sealed(self, name: str, seal_new: Callable[[], bytes]) -> bytes:
         """The sealed secret ``name``; made with ``seal_new`` (once, under the write lock)."""
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             found = conn.execute(select(T.sealed_secret).where(T.name == name)).scalar()
         if found is not None:
             return bytes(found)
-        with self._db.transaction() as conn:
+        with self._db.write_connection() as conn:
             found = conn.execute(select(T.sealed_secret).where(T.name == name)).scalar()
             if found is not None:
                 return bytes(found)

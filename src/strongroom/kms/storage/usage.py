@@ -20,7 +20,7 @@ class UsageRepository:
 
     def record(self, usages: Iterable[KeyUsage]) -> None:
         """Keep, per key, the latest of what is stored and what is given."""
-        with self._db.transaction() as conn:
+        with self._db.write_connection() as conn:
             for usage in usages:
                 values = {
                     "operation": usage.operation,
@@ -45,7 +45,7 @@ class UsageRepository:
                         pass  # the key was deleted meanwhile
 
     def get(self, key_id: str) -> KeyUsage | None:
-        with self._db.read() as conn:
+        with self._db.read_connection() as conn:
             row = conn.execute(
                 select(U.operation, U.at, U.request_id).where(U.key_id == key_id)
             ).first()

@@ -124,7 +124,7 @@ def test_the_signing_key_is_sealed_and_its_private_bytes_are_not_in_the_database
     sink.flush()
     sink.record(event(2))
     sink.flush()  # a second flush reuses the key
-    with db.read() as conn:
+    with db.read_connection() as conn:
         keys = conn.execute(select(schema.audit_signing_keys)).all()
     assert len(keys) == 1
     key = keys[0]
@@ -161,13 +161,13 @@ def test_flush_of_5000_events(tmp_path: Path) -> None:
 def test_most_of_a_flush_happens_before_the_write_lock(tmp_path: Path) -> None:
     db, store = open_db(tmp_path), new_store()
     chain = AuditChain(store, REGION)
-    with db.transaction() as conn:
-        chain.append(conn, [event(0)])
+    with db.transaction() as tx:
+        chain.append(tx, [event(0)])
     events = [event(n) for n in range(5000)]
     start = time.perf_counter()
     prepared = chain.prepare(events)
     locked = time.perf_counter()
-    with db.transaction() as conn:
+    with db.write_connection() as conn:
         last = chain.append_prepared(conn, prepared)
     done = time.perf_counter()
     print(

@@ -83,7 +83,7 @@ def test_a_due_expiry_happens_exactly_once(world: World) -> None:
     world.clock.set(NOW + timedelta(seconds=2))
     results = race(world, runners=2)
     assert Counter(k for r in results for k in r.expired) == Counter({later.key_id: 1})
-    with world.parts.db.read() as conn:
+    with world.parts.db.read_connection() as conn:
         rows = conn.execute(select(schema.key_materials.c.key_id)).scalars().all()
     assert due.key_id not in rows and later.key_id not in rows and forever.key_id in rows
 

@@ -27,14 +27,14 @@ COLUMNS = ("seq", "event_time", "account_id", "record", "prev_hash", "hash")
 def test_rows_are_stored_as_sqlalchemy_stores_them(tmp_path: Path, when: datetime) -> None:
     db = Database.open(sqlite_url(tmp_path))
     try:
-        with db.transaction() as conn:
+        with db.write_connection() as conn:
             insert_many(conn, schema.audit_events, COLUMNS, [(1, when, "a", "{}", b"p", b"h")])
             conn.execute(
                 insert(schema.audit_events),
                 [dict(zip(COLUMNS, (2, when, "a", "{}", b"p", b"h"), strict=True))],
             )
             insert_many(conn, schema.audit_events, COLUMNS, [])  # nothing to do: no error
-        with db.read() as conn:
+        with db.read_connection() as conn:
             read = conn.execute(schema.audit_events.select().order_by("seq")).all()
     finally:
         db.engine.dispose()
@@ -50,7 +50,7 @@ def test_rows_are_stored_as_sqlalchemy_stores_them(tmp_path: Path, when: datetim
 def test_a_row_of_the_wrong_length_is_refused(tmp_path: Path) -> None:
     db = Database.open(sqlite_url(tmp_path))
     try:
-        with pytest.raises(ValueError), db.transaction() as conn:
+        with pytest.raises(ValueError), db.write_connection() as conn:
             insert_many(conn, schema.audit_events, COLUMNS, [(1, datetime.now(UTC), "a")])
     finally:
         db.engine.dispose()

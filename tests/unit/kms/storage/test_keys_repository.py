@@ -149,7 +149,7 @@ def test_reads_do_not_wait_for_a_writer(db: Database, account: str) -> None:
     key = _key(account)
     repo.create_key(key, "store", b"w", {})
     writer = Database.open(str(db.engine.url))
-    with writer.transaction() as conn:  # holds SQLite's write lock until the block ends
+    with writer.write_connection() as conn:  # holds SQLite's write lock until the block ends
         conn.execute(schema.keys.update().values(description="uncommitted"))
         started = time.monotonic()
         assert repo.get_key(key.key_id) == key  # the last committed state
