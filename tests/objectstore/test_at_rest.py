@@ -54,3 +54,26 @@ def test_no_plaintext_or_key_on_disk(
         (plain, "ssec", ssec),
     ):
         assert s3.get_object(Bucket=bucket, Key=key, **extra)["Body"].read() == body
+
+
+def test_changed_ciphertext_is_never_served(server: InProcessServer, s3: Any, bucket: str) -> None:
+    import pytest
+    from botocore.exceptions import BotoCoreError
+
+    body = os.urandom(200_000)
+    s3.put_object(Bucket=bucket, Key="tampered", Body=body)
+    with sqlite3.connect(server.data_dir / "strongroom.db") as db:
+        (blobs,) = db.execute(
+            "SELECT blobs FROM s3_objects WHERE bucket = ? AND key = 'tampered'", (bucket,)
+        ).fetchone()
+    blob_id = blobs.split('"')[1]
+    path = server.data_dir / "objects" / blob_id[:2] / blob_id[2:4] / blob_id
+    data = bytearray(path.read_bytes())
+    data[100_000] ^= 1  # inside the second chunk
+    path.write_bytes(bytes(data))
+    assert (
+        s3.get_object(Bucket=bucket, Key="tampered", Range="bytes=0-999")["Body"].read()
+        == (body[:1000])
+    )
+    with pytest.raises(BotoCoreError):
+        s3.get_object(Bucket=bucket, Key="tampered")["Body"].read()

@@ -172,18 +172,15 @@ def test_anonymous_requests_are_denied(server: InProcessServer, bucket: str) -> 
     assert (reply.status, reply.code) == (403, "AccessDenied")
 
 
-def test_virtual_host_style(server: InProcessServer, bucket: str) -> None:
-    from tests.support.s3 import s3_client
-
-    s3 = s3_client(server, s3={"addressing_style": "virtual"})
-    # botocore puts the bucket in the Host; the test server listens on 127.0.0.1.
-    endpoint = server.endpoint.replace("127.0.0.1", "localhost")
-    s3.meta._endpoint_url = endpoint
-    reply = signed_s3_request(
-        server, "GET", "/?list-type=2", headers={"Host": f"{bucket}.localhost"}
-    )
+def test_virtual_host_style(server: InProcessServer, s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="dir/file", Body=b"vhost")
+    host = {"Host": f"{bucket}.localhost"}
+    reply = signed_s3_request(server, "GET", "/?list-type=2", headers=host)
     assert reply.status == 200, reply.body
     assert f"<Name>{bucket}</Name>".encode() in reply.body
+    assert b"<Key>dir/file</Key>" in reply.body
+    reply = signed_s3_request(server, "GET", "/dir/file", headers=host)
+    assert (reply.status, reply.body) == (200, b"vhost")
 
 
 def test_kms_requests_still_reach_the_kms(kms: Any) -> None:
