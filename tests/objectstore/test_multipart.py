@@ -193,3 +193,39 @@ def test_a_few_hundred_mib_in_constant_memory(tmp_path: Path) -> None:
             next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]
         )
         assert peak_kib < 250 * 1024, f"server peak RSS {peak_kib} KiB for a 300 MiB object"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<CompleteMultipartUpload><Part><PartNumber>1</Part>",
+        b"<Wrong/>",
+        b"<CompleteMultipartUpload></CompleteMultipartUpload>",
+        b"<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>e</ETag></Part>"
+        b"</CompleteMultipartUpload>",
+    ],
+)
+def test_bad_completion_xml_changes_nothing(
+    server: InProcessServer, s3: Any, bucket: str, body: bytes
+) -> None:
+    from tests.support.s3_raw import signed_s3_request
+
+    upload_id, _ = _upload(s3, bucket, "xml", [b"part"])
+    reply = signed_s3_request(server, "POST", f"/{bucket}/xml?uploadId={upload_id}", body)
+    assert (reply.status, reply.code) == (400, "MalformedXML")
+    assert [
+        p["PartNumber"]
+        for p in s3.list_parts(Bucket=bucket, Key="xml", UploadId=upload_id)["Parts"]
+    ] == [1]
+    with aws_error("NoSuchKey", 404):
+        s3.get_object(Bucket=bucket, Key="xml")
+
+
+def test_bad_delete_objects_xml(server: InProcessServer, s3: Any, bucket: str) -> None:
+    from tests.support.s3_raw import signed_s3_request
+
+    s3.put_object(Bucket=bucket, Key="kept", Body=b"x")
+    for body in (b"<Delete><Object><Key>kept</Key>", b"<Delete></Delete>", b"not xml"):
+        reply = signed_s3_request(server, "POST", f"/{bucket}?delete", body)
+        assert (reply.status, reply.code) == (400, "MalformedXML")
+    assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"x"
