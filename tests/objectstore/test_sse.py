@@ -217,3 +217,19 @@ def test_sse_s3_uses_the_managed_key(s3: Any, kms: Any) -> None:
     assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"default"
     managed = kms.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]
     assert managed["KeyManager"] == "AWS"
+
+
+def test_delete_objects_checks_each_key(server: InProcessServer, s3: Any, bucket: str) -> None:
+    for key in ("tmp/a", "keep/b"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    user = new_user(
+        server,
+        f"cleaner-{bucket}",
+        iam_statement("Allow", "s3:DeleteObject", f"arn:aws:s3:::{bucket}/tmp/*"),
+    )
+    reply = s3_client(server, user).delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": "tmp/a"}, {"Key": "keep/b"}]}
+    )
+    assert [d["Key"] for d in reply["Deleted"]] == ["tmp/a"]
+    assert [(e["Key"], e["Code"]) for e in reply["Errors"]] == [("keep/b", "AccessDenied")]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["keep/b"]

@@ -42,15 +42,20 @@ class StoreContext:
         if self.policies.decide(request.principal, action, resource) is not Decision.ALLOW:
             raise AccessDenied()
 
-    def bucket(self, request: S3Request, action: str, resource: str | None = None) -> Bucket:
-        """The request's bucket, which the caller's account must own, with ``action`` allowed
-        on ``resource`` (default: the bucket's ARN)."""
+    def owned_bucket(self, request: S3Request) -> Bucket:
+        """The request's bucket, which the caller's account must own."""
         assert request.bucket is not None
         bucket = self.metadata.bucket(request.bucket)
         if bucket is None:
             raise NoSuchBucket(BucketName=request.bucket)
         if bucket.account_id != request.principal.account_id:
             raise AccessDenied()
+        return bucket
+
+    def bucket(self, request: S3Request, action: str, resource: str | None = None) -> Bucket:
+        """:meth:`owned_bucket`, with ``action`` allowed on ``resource`` (default: the
+        bucket's ARN)."""
+        bucket = self.owned_bucket(request)
         self.authorize(request, action, resource or bucket.arn)
         return bucket
 

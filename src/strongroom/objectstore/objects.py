@@ -146,7 +146,7 @@ class Objects:
 
     async def delete_many(self, request: S3Request) -> S3Response:
         ctx = self._ctx
-        bucket = ctx.bucket(request, "s3:ListBucket")  # the bucket must exist and be ours
+        bucket = ctx.owned_bucket(request)  # each key's s3:DeleteObject is checked below
         body = await request.read_all(ctx.limits.max_xml_bytes)
         document = xml.parse(body, "Delete")
         quiet = (xml.text(document, "Quiet") or "false").strip().lower() == "true"
