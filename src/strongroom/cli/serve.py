@@ -22,6 +22,13 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--port", type=int, default=None, help="port (default 8080)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default 2)")
     parser.add_argument("--region", default=None, help="AWS region name (default us-east-1)")
+    parser.add_argument(
+        "--dev",
+        action="store_const",
+        const=True,
+        default=None,
+        help="development credentials: accept any access key and secret (loopback only)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -46,10 +53,18 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
+DEV_WARNING = (
+    "WARNING: development credentials are ON: any access key and secret are accepted and "
+    "signatures are not checked.\n"
+    "  The access key id picks the account (12 digits: that account; else 000000000000).\n"
+    "  Never use this mode for data that matters.\n"
+)
+
+
 def banner(settings: Settings) -> str:
     endpoint = f"http://{settings.host}:{settings.port}"
     aws_dir = settings.data_dir.resolve() / "aws"
-    return (
+    return (DEV_WARNING if settings.dev_credentials else "") + (
         f"Strongroom KMS on {endpoint} (region {settings.region}, "
         f"{settings.workers} workers, data in {settings.data_dir.resolve()})\n"
         f"  credentials: {aws_dir / 'credentials'} (profile default)\n"
@@ -63,7 +78,11 @@ def banner(settings: Settings) -> str:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.data_dir).with_overrides(
-        host=args.host, port=args.port, workers=args.workers, region=args.region
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        region=args.region,
+        dev_credentials=args.dev,
     )
     # Imported here: parsing any strongroom command line should not load the server.
     import uvicorn
@@ -84,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     # Worker processes rebuild everything from these variables (see kms/app.py app_from_env).
     os.environ["STRONGROOM_DATA_DIR"] = str(settings.data_dir.resolve())
     os.environ["STRONGROOM_REGION"] = settings.region
+    os.environ["STRONGROOM_DEV_CREDENTIALS"] = "1" if settings.dev_credentials else "0"
     uvicorn.run(
         "strongroom.kms.app:app_from_env",
         factory=True,

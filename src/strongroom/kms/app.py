@@ -41,6 +41,7 @@ from strongroom.kms.service.caller import Credential
 from strongroom.kms.service.context import ServiceContext
 from strongroom.kms.service.credentials import CredentialCache
 from strongroom.kms.service.custom_store_connections import CustomKeyStoreConnections
+from strongroom.kms.service.dev_credentials import DevCredentials
 from strongroom.kms.service.hsm_clusters import HsmClusters
 from strongroom.kms.service.in_process_client import (
     InProcessAuthenticator,
@@ -213,12 +214,18 @@ def create_app(
         }
     )
     pipeline = Pipeline(ctx, PolicyAuthorizer(policies, grants), audit_sink, durable, parameters)
-    credentials = CredentialCache(identity, store)
+    known = CredentialCache(identity, store)
+    credentials = (
+        DevCredentials(known, identity, Admin(identity, store, clock))
+        if settings.dev_credentials
+        else known
+    )
     verifier: SigV4Verifier[Credential] = SigV4Verifier(
         region=settings.region,
         service="kms",
         lookup=credentials.lookup,
         max_skew_seconds=settings.max_clock_skew_seconds,
+        check_signatures=not settings.dev_credentials,
         presigned_signed_headers=(b"x-amz-target",),
     )
     sts_verifier: SigV4Verifier[Credential] = SigV4Verifier(
@@ -226,6 +233,7 @@ def create_app(
         service="sts",
         lookup=credentials.lookup,
         max_skew_seconds=settings.max_clock_skew_seconds,
+        check_signatures=not settings.dev_credentials,
     )
     api = KmsApi(
         pipeline,
@@ -237,7 +245,8 @@ def create_app(
         extensions=EXTENSIONS,
     )
     scheduler = LifecycleScheduler(ctx)
-    s3 = object_store(settings, data_dir, pipeline, credentials)
+    # dev_credentials applies to the KMS and STS only: S3 requests need a real access key.
+    s3 = object_store(settings, data_dir, pipeline, known)
 
     # Background jobs do their database and file work in a thread, so a slow query or a busy
     # database never stalls requests; cache evictions are applied on the event loop.
