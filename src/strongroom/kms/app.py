@@ -25,16 +25,13 @@ from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
 from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.domain.secrets import Secret
+from strongroom.kms.domain.xks import XksCredential
+from strongroom.kms.first_start import first_start
 from strongroom.kms.keystores.root_key_file import create_root_key_file
 from strongroom.kms.keystores.root_keys import RootKeyProvider
 from strongroom.kms.keystores.software import SoftwareKeyStore, secret_aad
 from strongroom.kms.root_key_setup import open_root_key
-from strongroom.kms.service.admin import (
-    ADMINISTRATOR_POLICY,
-    ADMINISTRATOR_POLICY_NAME,
-    Admin,
-    IssuedAccessKey,
-)
+from strongroom.kms.service.admin import Admin, IssuedAccessKey
 from strongroom.kms.service.authorization import PolicyAuthorizer
 from strongroom.kms.service.cache import KeyCache
 from strongroom.kms.service.caller import Credential
@@ -53,6 +50,7 @@ from strongroom.kms.service.policy_cache import PolicyCache
 from strongroom.kms.service.registry import EXTENSIONS, OPERATIONS
 from strongroom.kms.service.scheduler import LifecycleScheduler
 from strongroom.kms.service.usage import UsageTracker
+from strongroom.kms.service.xks_catalog import XksCatalog
 from strongroom.kms.storage.custom_key_stores import CustomKeyStoreRepository
 from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.engine import sqlite_url
@@ -62,6 +60,7 @@ from strongroom.kms.storage.keys import KeyRepository
 from strongroom.kms.storage.schema import SCHEMA_VERSION
 from strongroom.kms.storage.store_secrets import FINGERPRINT_KEY, STORE_SECRET_PURPOSE, StoreSecrets
 from strongroom.kms.storage.usage import UsageRepository
+from strongroom.kms.storage.xks import XksRepository
 from strongroom.objectstore.api import S3Api
 from strongroom.objectstore.blobs import FileBlobStore
 from strongroom.objectstore.context import StoreContext
@@ -69,14 +68,14 @@ from strongroom.objectstore.keyring import Keyring
 from strongroom.objectstore.sigv2 import S3SigV2PresignVerifier
 from strongroom.objectstore.sigv4 import S3SigV4Verifier
 from strongroom.objectstore.storage.metadata import Metadata
+from strongroom.xks.api import SERVICE as XKS_SERVICE
+from strongroom.xks.api import XksApi
+from strongroom.xks.proxy import XksProxy
 
 if TYPE_CHECKING:
     from strongroom.kms.governance.actions import GovernanceEnv
 
 log = logging.getLogger(__name__)
-
-DEFAULT_ACCOUNT_NAME = "default"
-ADMIN_USER = "admin"
 
 
 def database_url(settings: Settings) -> str:
@@ -120,20 +119,13 @@ class DataDir:
 def initialize(
     settings: Settings, clock: Clock | None = None
 ) -> tuple[DataDir, IssuedAccessKey | None]:
-    """Create what a first start needs (idempotent); return the admin key if one was made."""
+    """Create what a first start needs, or finish a first start that was interrupted
+    (first_start.py); return the admin key if the first start was finished now."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if settings.root_key == "file" and not settings.root_key_path.exists():
         create_root_key_file(settings.root_key_path)
     data_dir = open_data_dir(settings, clock, create_root_key=True)
-    admin = data_dir.admin
-    if admin.list_accounts():
-        return data_dir, None
-    account = admin.create_account(DEFAULT_ACCOUNT_NAME)
-    admin.create_user(account.account_id, ADMIN_USER)
-    admin.put_user_policy(
-        account.account_id, ADMIN_USER, ADMINISTRATOR_POLICY_NAME, ADMINISTRATOR_POLICY
-    )
-    return data_dir, admin.create_access_key(account.account_id, ADMIN_USER)
+    return data_dir, first_start(data_dir)
 
 
 def open_data_dir(
@@ -245,6 +237,8 @@ def create_app(
         extensions=EXTENSIONS,
     )
     scheduler = LifecycleScheduler(ctx)
+    xks_catalog = XksCatalog(XksRepository(db), custom_stores, store)
+    xks = xks_api(settings, xks_catalog, audit_sink, clock)
     # dev_credentials applies to the KMS and STS only: S3 requests need a real access key.
     s3 = object_store(settings, data_dir, pipeline, known)
 
@@ -256,6 +250,7 @@ def create_app(
         credentials.apply(changes)
         policies.apply(changes)
         custom_stores.apply(changes)
+        xks_catalog.apply(changes)
 
     async def flush_audit_and_usage() -> None:
         try:
@@ -280,7 +275,7 @@ def create_app(
         (flush_audit_and_usage, 1.0),
         (housekeeping, settings.scheduler_seconds),
     ]
-    return AsgiApp(api, background, shutdown, side=s3)
+    return AsgiApp(api, background, shutdown, xks=xks, side=s3)
 
 
 def object_store(
@@ -311,6 +306,17 @@ def object_store(
         settings.s3_virtual_host_suffix,
         UuidShapedIds().next,
     )
+
+
+def xks_api(settings: Settings, catalog: XksCatalog, audit: AuditSink, clock: Clock) -> XksApi:
+    """The XKS proxy on the KMS port (docs/xks.md): its own credentials, any region."""
+    verifier: SigV4Verifier[XksCredential] = SigV4Verifier(
+        region=None,
+        service=XKS_SERVICE,
+        lookup=catalog.credential,
+        max_skew_seconds=settings.max_clock_skew_seconds,
+    )
+    return XksApi(XksProxy(catalog, audit, settings.region, clock.now), verifier)
 
 
 def app_from_env() -> AsgiApp:

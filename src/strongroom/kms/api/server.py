@@ -16,7 +16,7 @@ import base64
 import gc
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -36,6 +36,9 @@ from strongroom.kms.errors import (
 )
 from strongroom.kms.service.caller import Caller, Credential
 from strongroom.kms.service.pipeline import Operation, Pipeline, Request
+
+if TYPE_CHECKING:
+    from strongroom.xks.api import XksApi
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +213,8 @@ class SideApi(Protocol):
 
 
 class AsgiApp:
-    """ASGI entry point: HTTP goes to the API (or to ``side`` when it claims the request);
+    """ASGI entry point: HTTP goes to the API, or to the XKS proxy or the object store
+    (``side``) when one claims the request;
     lifespan starts and stops background tasks."""
 
     def __init__(
@@ -218,9 +222,11 @@ class AsgiApp:
         api: KmsApi,
         background: Sequence[tuple[Callable[[], Awaitable[None]], float]],
         on_shutdown: Callable[[], None],
+        xks: XksApi | None = None,
         side: SideApi | None = None,
     ) -> None:
         self.api = api
+        self.xks = xks
         self.side = side
         self._background = background
         self._on_shutdown = on_shutdown
@@ -228,8 +234,10 @@ class AsgiApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            side = self.side
-            if side is not None and side.claims(scope):
+            xks, side = self.xks, self.side
+            if xks is not None and scope["path"].startswith("/xks/") and xks.claims(scope):
+                await xks.handle(scope, receive, send)
+            elif side is not None and side.claims(scope):
                 await side.handle(scope, receive, send)
             else:
                 await self.api.handle(scope, receive, send)
