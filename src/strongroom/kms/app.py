@@ -44,6 +44,7 @@ from strongroom.kms.service.custom_store_connections import CustomKeyStoreConnec
 from strongroom.kms.service.dev_credentials import DevCredentials
 from strongroom.kms.service.hsm_clusters import HsmClusters
 from strongroom.kms.service.in_process_client import (
+    InProcessAuditGate,
     InProcessAuthenticator,
     InProcessIdentityPolicies,
     InProcessKmsClient,
@@ -245,7 +246,7 @@ def create_app(
     xks_catalog = XksCatalog(XksRepository(db), custom_stores, store)
     xks = xks_api(settings, xks_catalog, audit_sink, clock, api.commits)
     # dev_credentials applies to the KMS and STS only: S3 requests need a real access key.
-    s3 = object_store(settings, data_dir, pipeline, known)
+    s3 = object_store(settings, data_dir, pipeline, known, api.commits)
 
     # Background jobs do their database and file work in a thread, so a slow query or a busy
     # database never stalls requests; cache evictions are applied on the event loop.
@@ -287,7 +288,11 @@ def create_app(
 
 
 def object_store(
-    settings: Settings, data_dir: DataDir, pipeline: Pipeline, credentials: CredentialCache
+    settings: Settings,
+    data_dir: DataDir,
+    pipeline: Pipeline,
+    credentials: CredentialCache,
+    commits: CommitWaiter | None,
 ) -> S3Api:
     """The S3 API: a client of the KMS through ``strongroom.client``, calls made in process
     through the same pipeline as HTTP requests, as the service ``s3.<region>.amazonaws.com``."""
@@ -311,8 +316,9 @@ def object_store(
         ctx,
         verifier,
         S3SigV2PresignVerifier(authenticator),
-        settings.s3_virtual_host_suffix,
-        UuidShapedIds().next,
+        virtual_host_suffix=settings.s3_virtual_host_suffix,
+        request_ids=UuidShapedIds().next,
+        audit=InProcessAuditGate(commits),
     )
 
 
