@@ -24,6 +24,7 @@ from strongroom.kms.audit.store import ChainedAuditLog
 from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
 from strongroom.kms.domain.secrets import Secret
+from strongroom.kms.domain.xks import XksCredential
 from strongroom.kms.first_start import first_start
 from strongroom.kms.keystores.root_key_file import create_root_key_file
 from strongroom.kms.keystores.root_keys import RootKeyProvider
@@ -43,6 +44,7 @@ from strongroom.kms.service.policy_cache import PolicyCache
 from strongroom.kms.service.registry import EXTENSIONS, OPERATIONS
 from strongroom.kms.service.scheduler import LifecycleScheduler
 from strongroom.kms.service.usage import UsageTracker
+from strongroom.kms.service.xks_catalog import XksCatalog
 from strongroom.kms.storage.custom_key_stores import CustomKeyStoreRepository
 from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.engine import sqlite_url
@@ -52,6 +54,10 @@ from strongroom.kms.storage.keys import KeyRepository
 from strongroom.kms.storage.schema import SCHEMA_VERSION
 from strongroom.kms.storage.store_secrets import FINGERPRINT_KEY, STORE_SECRET_PURPOSE, StoreSecrets
 from strongroom.kms.storage.usage import UsageRepository
+from strongroom.kms.storage.xks import XksRepository
+from strongroom.xks.api import SERVICE as XKS_SERVICE
+from strongroom.xks.api import XksApi
+from strongroom.xks.proxy import XksProxy
 
 if TYPE_CHECKING:
     from strongroom.kms.governance.actions import GovernanceEnv
@@ -218,6 +224,8 @@ def create_app(
         extensions=EXTENSIONS,
     )
     scheduler = LifecycleScheduler(ctx)
+    xks_catalog = XksCatalog(XksRepository(db), custom_stores, store)
+    xks = xks_api(settings, xks_catalog, audit_sink, clock)
 
     # Background jobs do their database and file work in a thread, so a slow query or a busy
     # database never stalls requests; cache evictions are applied on the event loop.
@@ -227,6 +235,7 @@ def create_app(
         credentials.apply(changes)
         policies.apply(changes)
         custom_stores.apply(changes)
+        xks_catalog.apply(changes)
 
     async def flush_audit_and_usage() -> None:
         try:
@@ -251,7 +260,18 @@ def create_app(
         (flush_audit_and_usage, 1.0),
         (housekeeping, settings.scheduler_seconds),
     ]
-    return AsgiApp(api, background, shutdown)
+    return AsgiApp(api, background, shutdown, xks=xks)
+
+
+def xks_api(settings: Settings, catalog: XksCatalog, audit: AuditSink, clock: Clock) -> XksApi:
+    """The XKS proxy on the KMS port (docs/xks.md): its own credentials, any region."""
+    verifier: SigV4Verifier[XksCredential] = SigV4Verifier(
+        region=None,
+        service=XKS_SERVICE,
+        lookup=catalog.credential,
+        max_skew_seconds=settings.max_clock_skew_seconds,
+    )
+    return XksApi(XksProxy(catalog, audit, settings.region, clock.now), verifier)
 
 
 def app_from_env() -> AsgiApp:

@@ -16,7 +16,7 @@ import base64
 import gc
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -36,6 +36,9 @@ from strongroom.kms.errors import (
 )
 from strongroom.kms.service.caller import Caller, Credential
 from strongroom.kms.service.pipeline import Operation, Pipeline, Request
+
+if TYPE_CHECKING:
+    from strongroom.xks.api import XksApi
 
 log = logging.getLogger(__name__)
 
@@ -200,22 +203,29 @@ async def _respond(
 
 
 class AsgiApp:
-    """ASGI entry point: HTTP goes to the API; lifespan starts and stops background tasks."""
+    """ASGI entry point: HTTP goes to the API (or to the XKS proxy when it claims the path);
+    lifespan starts and stops background tasks."""
 
     def __init__(
         self,
         api: KmsApi,
         background: Sequence[tuple[Callable[[], Awaitable[None]], float]],
         on_shutdown: Callable[[], None],
+        xks: XksApi | None = None,
     ) -> None:
         self.api = api
+        self.xks = xks
         self._background = background
         self._on_shutdown = on_shutdown
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await self.api.handle(scope, receive, send)
+            xks = self.xks
+            if xks is not None and xks.claims(scope):
+                await xks.handle(scope, receive, send)
+            else:
+                await self.api.handle(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
