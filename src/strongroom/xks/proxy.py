@@ -61,6 +61,7 @@ class XksProxy:
         source_ip: str,
     ) -> dict[str, object]:
         """Decode, perform and audit one request."""
+        self._audit.admit()  # refused before it runs when the trail cannot take the event
         metadata: wire.RequestMetadata | None = None
         key: XksKey | None = None
         error: str | None = None
@@ -69,14 +70,15 @@ class XksProxy:
             if path.operation == wire.HEALTH:
                 metadata = wire.request_metadata(parsed)
                 return self._health(path.custom_key_store_id)
-            required = ("awsPrincipalArn",) if path.operation == wire.METADATA else ()
-            metadata = wire.request_metadata(parsed, *required)
-            key = self._key(path)
             if path.operation == wire.METADATA:
+                metadata = wire.request_metadata(parsed, "awsPrincipalArn")
+                key = self._key(path)
                 return self._metadata(key)
+            metadata = wire.request_metadata(parsed, "awsPrincipalArn", "kmsKeyArn")
+            key = self._key(path)
             if path.operation == wire.ENCRYPT:
-                return self._encrypt(key, wire.encrypt_request(parsed))
-            return self._decrypt(key, wire.decrypt_request(parsed))
+                return self._encrypt(key, wire.encrypt_request(parsed, metadata))
+            return self._decrypt(key, wire.decrypt_request(parsed, metadata))
         except XksError as failure:
             error = failure.name
             raise

@@ -138,8 +138,8 @@ def request_metadata(body: dict[str, Any], *required: str) -> RequestMetadata:
     return RequestMetadata(**values)
 
 
-def encrypt_request(body: dict[str, Any]) -> EncryptRequest:
-    metadata = request_metadata(body, "awsPrincipalArn", "kmsKeyArn")
+def encrypt_request(body: dict[str, Any], metadata: RequestMetadata) -> EncryptRequest:
+    """``metadata``: :func:`request_metadata` of the body, with the key operations' members."""
     _algorithm(body)
     plaintext = _blob(body, "plaintext", limit=MAX_DATA_BYTES)
     aad = _optional_blob(body, "additionalAuthenticatedData", limit=MAX_AAD_BYTES)
@@ -150,8 +150,7 @@ def encrypt_request(body: dict[str, Any]) -> EncryptRequest:
     return EncryptRequest(metadata, plaintext, aad, cdiv is not None)
 
 
-def decrypt_request(body: dict[str, Any]) -> DecryptRequest:
-    metadata = request_metadata(body, "awsPrincipalArn", "kmsKeyArn")
+def decrypt_request(body: dict[str, Any], metadata: RequestMetadata) -> DecryptRequest:
     _algorithm(body)
     ciphertext = _blob(body, "ciphertext", limit=MAX_DATA_BYTES)
     extra = _optional_blob(body, "ciphertextMetadata", limit=MAX_CIPHERTEXT_METADATA, hard=True)

@@ -83,12 +83,11 @@ def _encrypt_body(**changes: object) -> dict[str, object]:
 
 
 def test_an_encrypt_request_as_the_spec_shows_it() -> None:
-    request = wire.encrypt_request(
-        _encrypt_body(
-            additionalAuthenticatedData="cHJvamVjdD1uaWxlLGRlcGFydG1lbnQ9bWFya2V0aW5n",
-            ciphertextDataIntegrityValueAlgorithm="SHA_256",
-        )
+    body = _encrypt_body(
+        additionalAuthenticatedData="cHJvamVjdD1uaWxlLGRlcGFydG1lbnQ9bWFya2V0aW5n",
+        ciphertextDataIntegrityValueAlgorithm="SHA_256",
     )
+    request = wire.encrypt_request(body, wire.request_metadata(body, "awsPrincipalArn"))
     assert request.plaintext == b"Hello World!"
     assert request.aad == b"project=nile,department=marketing"
     assert request.integrity_value
@@ -107,8 +106,9 @@ def test_an_encrypt_request_as_the_spec_shows_it() -> None:
     ids=["not a string", "bad padding", "other cdiv", "no request id", "aad too long"],
 )
 def test_invalid_encrypt_requests(changes: dict[str, object], error: type[Exception]) -> None:
+    body = _encrypt_body(**changes)
     with pytest.raises(error):
-        wire.encrypt_request(_encrypt_body(**changes))
+        wire.encrypt_request(body, wire.request_metadata(body, "kmsKeyArn"))
 
 
 def test_error_messages_are_printable_ascii_under_512() -> None:
