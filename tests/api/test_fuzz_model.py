@@ -156,6 +156,21 @@ def _check_answer(operation: str, body: bytes, status: int, content_type: str, r
     assert answer.get("message", "x") and isinstance(answer.get("message", ""), str), answer
 
 
+def test_the_pool_reaches_past_validation(fuzz_target: tuple[SignedSender, Pool]) -> None:
+    """The pool's values are real: a valid request built from them succeeds. (Runs before the
+    fuzzing, which may disable or schedule the deletion of the pool's keys.)"""
+    sender, pool = fuzz_target
+    body = json.dumps(
+        {
+            "CiphertextBlob": base64.b64encode(pool.ciphertexts[0]).decode(),
+            "KeyId": pool.key_refs[0],
+        }
+    ).encode()
+    status, _, raw = sender.post("Decrypt", body)
+    assert status == 200, raw
+    assert base64.b64decode(json.loads(raw)["Plaintext"]) == b"p"
+
+
 SERVED = sorted(OPERATIONS) + sorted(EXTENSIONS)
 
 
@@ -180,17 +195,3 @@ def test_random_requests_never_get_a_server_error(
         _check_answer(operation, body, *sender.post(operation, body))
 
     run()
-
-
-def test_the_pool_reaches_past_validation(fuzz_target: tuple[SignedSender, Pool]) -> None:
-    """The pool's values are real: a valid request built from them succeeds."""
-    sender, pool = fuzz_target
-    body = json.dumps(
-        {
-            "CiphertextBlob": base64.b64encode(pool.ciphertexts[0]).decode(),
-            "KeyId": pool.key_refs[0],
-        }
-    ).encode()
-    status, _, raw = sender.post("Decrypt", body)
-    assert status == 200, raw
-    assert base64.b64decode(json.loads(raw)["Plaintext"]) == b"p"
