@@ -14,13 +14,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from strongroom.kms.api import quotas
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.server import AsgiApp, KmsApi
 from strongroom.kms.api.sigv4 import SigV4Verifier
 from strongroom.kms.api.sts import StsApi
-from strongroom.kms.audit.events import AuditSink
+from strongroom.kms.audit.digests import DigestPublisher
+from strongroom.kms.audit.events import AuditSink, CommitWaiter
 from strongroom.kms.audit.parameters import RequestParameters, extension_plans, operation_plans
-from strongroom.kms.audit.store import ChainedAuditLog
+from strongroom.kms.audit.policy import Durability, WhenUnavailable, WriterPolicy
+from strongroom.kms.audit.trail import AuditTrail
+from strongroom.kms.audit.writer import ChainedAuditLog
 from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
 from strongroom.kms.domain.secrets import Secret
@@ -180,11 +184,10 @@ def create_app(
         custom_stores=custom_stores,
         cost_rates=(settings.key_usd_month, settings.hsm_usd_month),
     )
-    chained = ChainedAuditLog(db, store, settings.region, clock.now) if audit is None else None
+    trail = None if audit is not None else audit_trail(settings, db, store, clock)
+    chained = None if trail is None else trail.writer
     audit_sink = audit or chained
     assert audit_sink is not None
-    # Control-plane changes append their events in their own transaction (docs/adr/0006).
-    durable = None if chained is None else chained.chain
     # Extension operations' events show their (non-secret) parameters too.
     parameters = RequestParameters(
         {
@@ -192,6 +195,8 @@ def create_app(
             **extension_plans({name: members for name, (_, members) in EXTENSIONS.items()}),
         }
     )
+    # Control-plane changes append their events in their own transaction (docs/adr/0006).
+    durable = None if chained is None else chained.chain
     pipeline = Pipeline(ctx, PolicyAuthorizer(policies, grants), audit_sink, durable, parameters)
     known = CredentialCache(identity, store)
     credentials = (
@@ -222,10 +227,12 @@ def create_app(
         settings.max_body_bytes,
         sts=StsApi(sts_verifier, audit_sink, clock.now),
         extensions=EXTENSIONS,
+        quotas=quotas.from_settings(settings),
+        commits=chained if chained is not None and chained.policy.waits else None,
     )
     scheduler = LifecycleScheduler(ctx)
     xks_catalog = XksCatalog(XksRepository(db), custom_stores, store)
-    xks = xks_api(settings, xks_catalog, audit_sink, clock)
+    xks = xks_api(settings, xks_catalog, audit_sink, clock, api.commits)
 
     # Background jobs do their database and file work in a thread, so a slow query or a busy
     # database never stalls requests; cache evictions are applied on the event loop.
@@ -237,11 +244,8 @@ def create_app(
         custom_stores.apply(changes)
         xks_catalog.apply(changes)
 
-    async def flush_audit_and_usage() -> None:
-        try:
-            await asyncio.to_thread(audit_sink.flush)
-        finally:  # a failed audit flush is retried next time; usage is still written
-            await asyncio.to_thread(usage.flush)
+    async def flush_usage() -> None:
+        await asyncio.to_thread(usage.flush)
 
     async def housekeeping() -> None:
         done = await asyncio.to_thread(scheduler.run_due)
@@ -251,19 +255,55 @@ def create_app(
 
     def shutdown() -> None:
         custom_stores.close()
-        audit_sink.flush()
+        if trail is not None:
+            trail.stop()
+        else:
+            audit_sink.flush()
         usage.flush()
         db.engine.dispose()
 
     background = [
         (poll_changes, settings.cache_poll_seconds),
-        (flush_audit_and_usage, 1.0),
+        (flush_usage, 1.0),
         (housekeeping, settings.scheduler_seconds),
+        *([] if trail is None else [(trail.publish_digest, min(settings.audit_digest_seconds, 5))]),
     ]
-    return AsgiApp(api, background, shutdown, xks=xks)
+    # The audit writer thread starts in the serving process, at start-up.
+    startup = None if trail is None else trail.start
+    return AsgiApp(api, background, shutdown, on_startup=startup, xks=xks)
 
 
-def xks_api(settings: Settings, catalog: XksCatalog, audit: AuditSink, clock: Clock) -> XksApi:
+def audit_trail(
+    settings: Settings, db: Database, store: SoftwareKeyStore, clock: Clock
+) -> AuditTrail:
+    writer = ChainedAuditLog(db, store, settings.region, clock.now, policy=writer_policy(settings))
+    digests = DigestPublisher(
+        db,
+        writer.chain,
+        settings.audit_digest_path,
+        settings.region,
+        interval_seconds=settings.audit_digest_seconds,
+        now=clock.now,
+    )
+    return AuditTrail(writer, digests)
+
+
+def writer_policy(settings: Settings) -> WriterPolicy:
+    return WriterPolicy(
+        durability=Durability(settings.audit_durability),
+        flush_seconds=settings.audit_flush_seconds,
+        max_pending=settings.audit_max_pending,
+        when_unavailable=WhenUnavailable(settings.audit_when_unavailable),
+    )
+
+
+def xks_api(
+    settings: Settings,
+    catalog: XksCatalog,
+    audit: AuditSink,
+    clock: Clock,
+    commits: CommitWaiter | None = None,
+) -> XksApi:
     """The XKS proxy on the KMS port (docs/xks.md): its own credentials, any region."""
     verifier: SigV4Verifier[XksCredential] = SigV4Verifier(
         region=None,
@@ -271,7 +311,7 @@ def xks_api(settings: Settings, catalog: XksCatalog, audit: AuditSink, clock: Cl
         lookup=catalog.credential,
         max_skew_seconds=settings.max_clock_skew_seconds,
     )
-    return XksApi(XksProxy(catalog, audit, settings.region, clock.now), verifier)
+    return XksApi(XksProxy(catalog, audit, settings.region, clock.now), verifier, commits)
 
 
 def app_from_env() -> AsgiApp:

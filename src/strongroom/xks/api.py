@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from strongroom.kms.api.sigv4 import SigV4Verifier
+from strongroom.kms.audit.events import CommitWaiter, new_ticket
 from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.domain.xks import XKS_PATH_ROOT, XksCredential
 from strongroom.kms.errors import KmsError
@@ -45,9 +46,17 @@ MAX_BODY_BYTES = 96 * 1024
 
 
 class XksApi:
-    def __init__(self, proxy: XksProxy, verifier: SigV4Verifier[XksCredential]) -> None:
+    def __init__(
+        self,
+        proxy: XksProxy,
+        verifier: SigV4Verifier[XksCredential],
+        commits: CommitWaiter | None = None,
+    ) -> None:
+        """``commits``: with ``before-response`` audit durability, the sink whose commit of
+        a request's event the response waits for (as for KMS requests)."""
         self._proxy = proxy
         self._verifier = verifier
+        self._commits = commits
         self._request_ids = UuidShapedIds()
 
     @staticmethod
@@ -63,6 +72,8 @@ class XksApi:
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = self._request_ids.next()
+        commits = self._commits
+        ticket = None if commits is None else new_ticket()
         try:
             if scope["method"] != "POST":
                 raise MethodNotAllowed()
@@ -87,6 +98,11 @@ class XksApi:
         except Exception:
             log.exception("internal error in XKS request %s", request_id)
             status, payload = error_response(InternalException())
+        if commits is not None and ticket is not None and ticket.seq:
+            try:
+                await commits.wait_committed(ticket)
+            except KmsError:
+                status, payload = error_response(DependencyTimeoutException())
         await send(
             {
                 "type": "http.response.start",

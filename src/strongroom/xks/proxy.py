@@ -61,6 +61,7 @@ class XksProxy:
         source_ip: str,
     ) -> dict[str, object]:
         """Decode, perform and audit one request."""
+        self._audit.admit()  # refused before it runs when the trail cannot take the event
         metadata: wire.RequestMetadata | None = None
         key: XksKey | None = None
         error: str | None = None

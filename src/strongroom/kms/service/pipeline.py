@@ -164,6 +164,8 @@ class Pipeline:
     def execute(
         self, operation: Operation, request: Request, caller: Caller, request_id: str
     ) -> Response:
+        # Refused before anything runs when the trail cannot take the event (audit/policy.py).
+        self._audit.admit()
         call = Call(operation, request, caller, request_id, self.ctx, self)
         durable = self._durable_event(call)
         try:
