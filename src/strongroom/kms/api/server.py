@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from strongroom.kms.api.model import ServiceModel
+from strongroom.kms.api.quotas import RequestQuotas
 from strongroom.kms.api.sigv4 import SigV4Verifier
 from strongroom.kms.api.sts import CONTENT_TYPE as STS_CONTENT_TYPE
 from strongroom.kms.api.sts import StsApi, is_sts_request
@@ -76,6 +77,7 @@ class KmsApi:
         *,
         sts: StsApi | None = None,
         extensions: Mapping[str, tuple[Operation, Mapping[str, str]]] | None = None,
+        quotas: RequestQuotas | None = None,
         commits: CommitWaiter | None = None,
     ) -> None:
         """``extensions``: Strongroom operations that AWS's model lacks, each with its input
@@ -95,6 +97,7 @@ class KmsApi:
             self._decoders[name] = model.extension_decoder(name, members)
         self._request_ids = UuidShapedIds()
         self._storage_alert = RateLimitedLog(log, 30.0)
+        self._quotas = quotas
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = self._request_ids.next()
@@ -198,6 +201,8 @@ class KmsApi:
             "POST", scope.get("raw_path") or b"/", scope.get("query_string", b""), headers, body
         )
         operation = self._operation(headers)
+        if self._quotas is not None:
+            self._quotas.admit(credential.principal.account_id, operation.name)
         try:
             parsed = orjson.loads(body) if body else {}
         except orjson.JSONDecodeError:
