@@ -29,6 +29,7 @@ from strongroom.kms.api.wire_errors import error_response
 from strongroom.kms.audit.events import CommitWaiter, new_ticket
 from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.errors import (
+    DependencyTimeoutException,
     KmsError,
     KMSInternalException,
     RequestEntityTooLargeException,
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
     from strongroom.xks.api import XksApi
 
 log = logging.getLogger(__name__)
+
+STORAGE_UNAVAILABLE = "The request could not be stored now (storage unavailable). Retry later."
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -93,6 +96,7 @@ class KmsApi:
         for name, (_, members) in extensions.items():
             self._decoders[name] = model.extension_decoder(name, members)
         self._request_ids = UuidShapedIds()
+        self._storage_alert = RateLimitedLog(log, 30.0)
         self._quotas = quotas
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -116,15 +120,27 @@ class KmsApi:
             status, payload = 200, orjson.dumps(response, default=_json_default)
         except KmsError as error:
             status, payload = error_response(error)
-        except Exception:
-            log.exception("internal error in request %s", request_id)
-            status, payload = error_response(KMSInternalException())
+        except Exception as error:
+            status, payload = error_response(self._unexpected(error, request_id))
         if commits is not None and ticket is not None and ticket.seq:
             try:  # before-response durability: answer once the request's event is committed
                 await commits.wait_committed(ticket)
             except KmsError as error:
                 status, payload = error_response(error)
         await _respond(send, status, payload, request_id)
+
+    def _unexpected(self, error: Exception, request_id: str) -> KmsError:
+        """A failure of the machine (a full disk, a database refusing writes) is a retryable
+        DependencyTimeoutException with one rate-limited line; anything else is a bug, logged
+        with its traceback and answered KMSInternalException."""
+        if is_environmental(error):
+            self._storage_alert.log(
+                logging.ERROR,
+                f"request {request_id} failed: storage unavailable ({describe_failure(error)})",
+            )
+            return DependencyTimeoutException(STORAGE_UNAVAILABLE)
+        log.exception("internal error in request %s", request_id)
+        return KMSInternalException()
 
     async def _handle_sts(
         self, sts: StsApi, scope: Scope, receive: Receive, send: Send, request_id: str
