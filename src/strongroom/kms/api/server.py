@@ -16,7 +16,7 @@ import base64
 import gc
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -243,8 +243,19 @@ async def _respond(
     await send({"type": "http.response.body", "body": payload})
 
 
+class SideApi(Protocol):
+    """Another API served on the same port (the object store's S3 API)."""
+
+    def claims(self, scope: Scope) -> bool:
+        """Whether the request is for this API; must be cheap (it runs for every request)."""
+        ...
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+
+
 class AsgiApp:
-    """ASGI entry point: HTTP goes to the API (or to the XKS proxy when it claims the path);
+    """ASGI entry point: HTTP goes to the API, or to the XKS proxy or the object store
+    (``side``) when one claims the request;
     lifespan starts and stops background tasks."""
 
     def __init__(
@@ -252,11 +263,14 @@ class AsgiApp:
         api: KmsApi,
         background: Sequence[tuple[Callable[[], Awaitable[None]], float]],
         on_shutdown: Callable[[], None],
+        *,
         on_startup: Callable[[], None] | None = None,
         xks: XksApi | None = None,
+        side: SideApi | None = None,
     ) -> None:
         self.api = api
         self.xks = xks
+        self.side = side
         self._background = background
         self._on_shutdown = on_shutdown
         self._on_startup = on_startup
@@ -264,9 +278,11 @@ class AsgiApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            xks = self.xks
+            xks, side = self.xks, self.side
             if xks is not None and scope["path"].startswith("/xks/") and xks.claims(scope):
                 await xks.handle(scope, receive, send)
+            elif side is not None and side.claims(scope):
+                await side.handle(scope, receive, send)
             else:
                 await self.api.handle(scope, receive, send)
         elif scope["type"] == "lifespan":
