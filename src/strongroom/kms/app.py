@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from strongroom.console.app import Console
 from strongroom.kms.api import quotas
-from strongroom.kms.api.in_process import InProcessAuthenticator, InProcessKms
+from strongroom.kms.api.in_process import InProcessKms
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.server import AsgiApp, KmsApi
 from strongroom.kms.api.sigv4 import SigV4Verifier
@@ -29,6 +29,7 @@ from strongroom.kms.audit.trail import AuditTrail
 from strongroom.kms.audit.writer import ChainedAuditLog
 from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
+from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.domain.policy_templates import separation_of_duties_policy
 from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.domain.xks import XksCredential
@@ -46,6 +47,12 @@ from strongroom.kms.service.credentials import CredentialCache
 from strongroom.kms.service.custom_store_connections import CustomKeyStoreConnections
 from strongroom.kms.service.dev_credentials import DevCredentials
 from strongroom.kms.service.hsm_clusters import HsmClusters
+from strongroom.kms.service.in_process_client import (
+    InProcessAuditGate,
+    InProcessAuthenticator,
+    InProcessIdentityPolicies,
+    InProcessKmsClient,
+)
 from strongroom.kms.service.pipeline import Pipeline
 from strongroom.kms.service.policy_cache import PolicyCache
 from strongroom.kms.service.registry import EXTENSIONS, OPERATIONS
@@ -62,6 +69,13 @@ from strongroom.kms.storage.schema import SCHEMA_VERSION
 from strongroom.kms.storage.store_secrets import FINGERPRINT_KEY, STORE_SECRET_PURPOSE, StoreSecrets
 from strongroom.kms.storage.usage import UsageRepository
 from strongroom.kms.storage.xks import XksRepository
+from strongroom.objectstore.api import S3Api
+from strongroom.objectstore.blobs import FileBlobStore
+from strongroom.objectstore.context import StoreContext
+from strongroom.objectstore.keyring import Keyring
+from strongroom.objectstore.sigv2 import S3SigV2PresignVerifier
+from strongroom.objectstore.sigv4 import S3SigV4Verifier
+from strongroom.objectstore.storage.metadata import Metadata
 from strongroom.xks.api import SERVICE as XKS_SERVICE
 from strongroom.xks.api import XksApi
 from strongroom.xks.proxy import XksProxy
@@ -244,6 +258,7 @@ def create_app(
     scheduler = LifecycleScheduler(ctx)
     xks_catalog = XksCatalog(XksRepository(db), custom_stores, store)
     xks = xks_api(settings, xks_catalog, audit_sink, clock, api.commits)
+    # dev_credentials applies to the KMS and STS only: S3 requests need a real access key.
 
     # Background jobs do their database and file work in a thread, so a slow query or a busy
     # database never stalls requests; cache evictions are applied on the event loop.
@@ -286,6 +301,7 @@ def create_app(
         shutdown,
         on_startup=None if trail is None else trail.start,
         xks=xks,
+        side=object_store(settings, data_dir, pipeline, known, api.commits),
         console=web_console(
             db,
             store,
@@ -314,6 +330,41 @@ def _policy_template(
     account_id: str, administrators: list[str], users: list[str], strict: bool
 ) -> str:
     return separation_of_duties_policy(account_id, administrators, users, strict=strict)
+
+
+def object_store(
+    settings: Settings,
+    data_dir: DataDir,
+    pipeline: Pipeline,
+    credentials: CredentialCache,
+    commits: CommitWaiter | None,
+) -> S3Api:
+    """The S3 API: a client of the KMS through ``strongroom.client``, calls made in process
+    through the same pipeline as HTTP requests, as the service ``s3.<region>.amazonaws.com``."""
+    via_service = f"s3.{settings.region}.amazonaws.com"
+    kms = InProcessKmsClient(pipeline, OPERATIONS, via_service)
+    metadata = Metadata(data_dir.db.engine)
+    clock = data_dir.clock
+    ctx = StoreContext(
+        settings.region,
+        metadata,
+        FileBlobStore(settings.data_dir / "objects"),
+        Keyring(kms, metadata, settings.s3_bucket_key_seconds, clock.now),
+        InProcessIdentityPolicies(pipeline),
+        clock.now,
+    )
+    authenticator = InProcessAuthenticator(credentials)
+    verifier = S3SigV4Verifier(
+        settings.region, authenticator, max_skew_seconds=settings.max_clock_skew_seconds
+    )
+    return S3Api(
+        ctx,
+        verifier,
+        S3SigV2PresignVerifier(authenticator),
+        virtual_host_suffix=settings.s3_virtual_host_suffix,
+        request_ids=UuidShapedIds().next,
+        audit=InProcessAuditGate(commits),
+    )
 
 
 def audit_trail(

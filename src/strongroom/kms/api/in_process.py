@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -25,7 +24,6 @@ from strongroom.kms.api.quotas import RequestQuotas
 from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.errors import KmsError, KMSInternalException, UnknownOperationException
 from strongroom.kms.service.caller import Caller
-from strongroom.kms.service.credentials import CredentialCache
 from strongroom.kms.service.pipeline import Operation, Pipeline
 
 log = logging.getLogger(__name__)
@@ -35,33 +33,6 @@ def _json_default(value: object) -> object:
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
     raise TypeError(type(value).__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class AccessKey:
-    """A live access key: its principal, and its secret kept out of ``repr``."""
-
-    access_key_id: str
-    account_id: str
-    principal_arn: str
-    _secret: bytes = field(repr=False)
-
-    def secret_bytes(self) -> bytes:
-        return self._secret
-
-
-class InProcessAuthenticator:
-    """Access keys from the KMS's credential cache (deleted keys vanish within a second)."""
-
-    def __init__(self, credentials: CredentialCache) -> None:
-        self._credentials = credentials
-
-    def lookup(self, access_key_id: str) -> AccessKey | None:
-        found = self._credentials.lookup(access_key_id)
-        if found is None:
-            return None
-        principal = found.principal
-        return AccessKey(access_key_id, principal.account_id, principal.arn, found.secret_bytes())
 
 
 class InProcessKms:

@@ -16,7 +16,7 @@ import base64
 import gc
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -29,6 +29,7 @@ from strongroom.kms.api.wire_errors import error_response
 from strongroom.kms.audit.events import CommitWaiter, new_ticket
 from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.errors import (
+    DependencyTimeoutException,
     KmsError,
     KMSInternalException,
     RequestEntityTooLargeException,
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
     from strongroom.xks.api import XksApi
 
 log = logging.getLogger(__name__)
+
+STORAGE_UNAVAILABLE = "The request could not be stored now (storage unavailable). Retry later."
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -94,6 +97,7 @@ class KmsApi:
         for name, (_, members) in extensions.items():
             self._decoders[name] = model.extension_decoder(name, members)
         self._request_ids = UuidShapedIds()
+        self._storage_alert = RateLimitedLog(log, 30.0)
         self._quotas = quotas
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -117,15 +121,27 @@ class KmsApi:
             status, payload = 200, orjson.dumps(response, default=_json_default)
         except KmsError as error:
             status, payload = error_response(error)
-        except Exception:
-            log.exception("internal error in request %s", request_id)
-            status, payload = error_response(KMSInternalException())
+        except Exception as error:
+            status, payload = error_response(self._unexpected(error, request_id))
         if commits is not None and ticket is not None and ticket.seq:
             try:  # before-response durability: answer once the request's event is committed
                 await commits.wait_committed(ticket)
             except KmsError as error:
                 status, payload = error_response(error)
         await _respond(send, status, payload, request_id)
+
+    def _unexpected(self, error: Exception, request_id: str) -> KmsError:
+        """A failure of the machine (a full disk, a database refusing writes) is a retryable
+        DependencyTimeoutException with one rate-limited line; anything else is a bug, logged
+        with its traceback and answered KMSInternalException."""
+        if is_environmental(error):
+            self._storage_alert.log(
+                logging.ERROR,
+                f"request {request_id} failed: storage unavailable ({describe_failure(error)})",
+            )
+            return DependencyTimeoutException(STORAGE_UNAVAILABLE)
+        log.exception("internal error in request %s", request_id)
+        return KMSInternalException()
 
     async def _handle_sts(
         self, sts: StsApi, scope: Scope, receive: Receive, send: Send, request_id: str
@@ -228,8 +244,19 @@ async def _respond(
     await send({"type": "http.response.body", "body": payload})
 
 
+class SideApi(Protocol):
+    """Another API served on the same port (the object store's S3 API)."""
+
+    def claims(self, scope: Scope) -> bool:
+        """Whether the request is for this API; must be cheap (it runs for every request)."""
+        ...
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+
+
 class AsgiApp:
-    """ASGI entry point: HTTP goes to the API (or to the XKS proxy when it claims the path);
+    """ASGI entry point: HTTP goes to the API, or to the XKS proxy, the web console or the
+    object store (``side``) when one claims the request;
     lifespan starts and stops background tasks."""
 
     def __init__(
@@ -240,11 +267,13 @@ class AsgiApp:
         *,
         on_startup: Callable[[], None] | None = None,
         xks: XksApi | None = None,
+        side: SideApi | None = None,
         console: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None,
     ) -> None:
         """``console``: the web console's ASGI app, served under ``/console``."""
         self.api = api
         self.xks = xks
+        self.side = side
         self._console = console
         self._background = background
         self._on_shutdown = on_shutdown
@@ -253,13 +282,13 @@ class AsgiApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            # Prefix tests only: the KMS path is always "/", so the API pays two str tests.
-            path = scope["path"]
-            xks = self.xks
-            if xks is not None and path.startswith("/xks/") and xks.claims(scope):
+            xks, side = self.xks, self.side
+            if xks is not None and scope["path"].startswith("/xks/") and xks.claims(scope):
                 await xks.handle(scope, receive, send)
-            elif self._console is not None and path.startswith(CONSOLE_PREFIX):
+            elif self._console is not None and scope["path"].startswith(CONSOLE_PREFIX):
                 await self._console(scope, receive, send)
+            elif side is not None and side.claims(scope):
+                await side.handle(scope, receive, send)
             else:
                 await self.api.handle(scope, receive, send)
         elif scope["type"] == "lifespan":
