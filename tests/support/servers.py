@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -21,7 +22,7 @@ from botocore.config import Config
 
 from strongroom.kms.app import create_app, initialize
 from strongroom.kms.audit.log import MemoryAuditLog
-from strongroom.kms.config import Settings
+from strongroom.kms.config import Settings, config_file
 from strongroom.kms.domain.clock import ManualClock
 from strongroom.kms.service.admin import IssuedAccessKey
 
@@ -63,14 +64,22 @@ class InProcessServer(RunningServer):
 
 
 @contextmanager
-def in_process_server(data_dir: Path, *, chained_audit: bool = False) -> Iterator[InProcessServer]:
+def in_process_server(
+    data_dir: Path, *, chained_audit: bool = False, database_url: str = ""
+) -> Iterator[InProcessServer]:
     """One worker in a thread of the test process, with a clock the test can move.
 
     With ``chained_audit`` the server writes the real hash-chained trail into the database
-    (``server.audit`` then stays empty) instead of keeping events in memory.
+    (``server.audit`` then stays empty) instead of keeping events in memory. An empty
+    ``database_url`` is the embedded default (SQLite in the data directory).
     """
+    if database_url:
+        # So that the CLI (`--data-dir`) finds the same database as the server.
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        config_file(data_dir).write_text(f"database_url = {json.dumps(database_url)}\n")
     settings = Settings(
         data_dir=data_dir,
+        database_url=database_url,
         port=free_port(),
         workers=1,
         scheduler_seconds=0.1,

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from strongroom.cli import root_key
+from strongroom.cli import migrate_db, root_key
 from strongroom.kms.config import load_settings
 from strongroom.kms.domain.principals import ROLE, USER
 from strongroom.kms.service.admin_error import AdminError
@@ -92,6 +92,7 @@ def add_parser(commands: Any) -> None:
     delete.set_defaults(run=_run(lambda d, x: d.admin.delete_access_key(x.access_key_id)))
     _add_due(things)
     root_key.add_parser(things)
+    migrate_db.add_parser(things)
     from strongroom.cli.hsm_clusters import add_verbs as add_hsm_cluster_verbs
 
     add_hsm_cluster_verbs(things, _run)

@@ -22,6 +22,12 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--port", type=int, default=None, help="port (default 8080)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default 2)")
     parser.add_argument("--region", default=None, help="AWS region name (default us-east-1)")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="postgresql://user:password@host/db for several nodes (default: SQLite in the "
+        "data directory; also the setting database_url, STRONGROOM_DATABASE_URL)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -47,11 +53,14 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def banner(settings: Settings) -> str:
+    from strongroom.kms.storage.engine import redacted
+
     endpoint = f"http://{settings.host}:{settings.port}"
     aws_dir = settings.data_dir.resolve() / "aws"
+    database = f", database {redacted(settings.database_url)}" if settings.database_url else ""
     return (
         f"Strongroom KMS on {endpoint} (region {settings.region}, "
-        f"{settings.workers} workers, data in {settings.data_dir.resolve()})\n"
+        f"{settings.workers} workers, data in {settings.data_dir.resolve()}{database})\n"
         f"  credentials: {aws_dir / 'credentials'} (profile default)\n"
         f"  config:      {aws_dir / 'config'}\n"
         "Try it:\n"
@@ -63,19 +72,21 @@ def banner(settings: Settings) -> str:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.data_dir).with_overrides(
-        host=args.host, port=args.port, workers=args.workers, region=args.region
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        region=args.region,
+        database_url=args.database_url,
     )
     # Imported here: parsing any strongroom command line should not load the server.
     import uvicorn
 
     from strongroom.kms.app import initialize
-    from strongroom.kms.root_key_files import hold_serve_lock
+    from strongroom.kms.root_key_fence import ServingLease
 
-    # Held (shared) until this process exits, so root key rotation and migration can tell
-    # that a server runs on this data directory and refuse (docs/keystores.md).
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    hold_serve_lock(settings.data_dir)
     data_dir, issued = initialize(settings)
+    # Refused while a root key change runs; each worker then holds its own lease.
+    ServingLease(data_dir.db).claim_and_release()
     data_dir.db.engine.dispose()
     data_dir.store.close()  # the workers log in to an HSM themselves
     if issued is not None:
@@ -84,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     # Worker processes rebuild everything from these variables (see kms/app.py app_from_env).
     os.environ["STRONGROOM_DATA_DIR"] = str(settings.data_dir.resolve())
     os.environ["STRONGROOM_REGION"] = settings.region
+    if settings.database_url:
+        os.environ["STRONGROOM_DATABASE_URL"] = settings.database_url
     uvicorn.run(
         "strongroom.kms.app:app_from_env",
         factory=True,

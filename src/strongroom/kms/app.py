@@ -9,6 +9,7 @@ import asyncio
 import logging
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.keystores.root_key_file import create_root_key_file
 from strongroom.kms.keystores.root_keys import RootKeyProvider
 from strongroom.kms.keystores.software import SoftwareKeyStore, secret_aad
+from strongroom.kms.root_key_fence import ServingLease
 from strongroom.kms.root_key_setup import open_root_key
 from strongroom.kms.service.admin import (
     ADMINISTRATOR_POLICY,
@@ -47,12 +49,12 @@ from strongroom.kms.service.registry import EXTENSIONS, OPERATIONS
 from strongroom.kms.service.scheduler import LifecycleScheduler
 from strongroom.kms.service.usage import UsageTracker
 from strongroom.kms.storage.custom_key_stores import CustomKeyStoreRepository
-from strongroom.kms.storage.database import Database
+from strongroom.kms.storage.database import Database, DatabaseUnavailable
 from strongroom.kms.storage.engine import sqlite_url
 from strongroom.kms.storage.grants import GrantRepository
 from strongroom.kms.storage.identity import IdentityRepository
 from strongroom.kms.storage.keys import KeyRepository
-from strongroom.kms.storage.schema import SCHEMA_VERSION
+from strongroom.kms.storage.migrate import SchemaError
 from strongroom.kms.storage.store_secrets import FINGERPRINT_KEY, STORE_SECRET_PURPOSE, StoreSecrets
 from strongroom.kms.storage.usage import UsageRepository
 
@@ -67,6 +69,14 @@ ADMIN_USER = "admin"
 
 def database_url(settings: Settings) -> str:
     return settings.database_url or sqlite_url(settings.data_dir)
+
+
+def open_database(url: str) -> Database:
+    """The database, migrated; what stops it is a ConfigError with a message (no password)."""
+    try:
+        return Database.open(url)
+    except (SchemaError, DatabaseUnavailable, ValueError) as error:
+        raise ConfigError(str(error)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +109,7 @@ class DataDir:
             self.store,
             realm,
             clusters=self.hsm_clusters,
-            root_keys=RootKeyRotation(self.settings, self.store),
+            root_keys=RootKeyRotation(self.settings, self.store, self.db),
         )
 
 
@@ -132,13 +142,7 @@ def open_data_dir(
             f"{settings.data_dir} is not a Strongroom data directory (no root.key); "
             "`strongroom serve --data-dir` creates one"
         )
-    db = Database.open(database_url(settings))
-    schema_version = db.init_meta("schema_version", str(SCHEMA_VERSION))
-    if schema_version != str(SCHEMA_VERSION):
-        raise ConfigError(
-            f"the database has schema version {schema_version}; this Strongroom expects "
-            f"{SCHEMA_VERSION}"
-        )
+    db = open_database(database_url(settings))
     store_id = db.init_meta("default_store_id", secrets.token_hex(16))
     region = db.init_meta("region", settings.region)
     if region != settings.region:
@@ -224,11 +228,15 @@ def create_app(
         extensions=EXTENSIONS,
     )
     scheduler = LifecycleScheduler(ctx)
+    # Held while this worker runs: root key changes are refused meanwhile (root_key_fence.py).
+    serving = ServingLease(db)
+    serving.claim()
 
     # Background jobs do their database and file work in a thread, so a slow query or a busy
     # database never stalls requests; cache evictions are applied on the event loop.
     async def poll_changes() -> None:
         changes = await asyncio.to_thread(db.changes_since, cache.last_seq)
+        cache.trust_until(time.monotonic() + settings.cache_outage_grace_seconds)
         cache.apply(changes)
         credentials.apply(changes)
         policies.apply(changes)
@@ -241,6 +249,7 @@ def create_app(
             await asyncio.to_thread(usage.flush)
 
     async def housekeeping() -> None:
+        await asyncio.to_thread(serving.claim)
         done = await asyncio.to_thread(scheduler.run_due)
         for key_id in done.key_ids:
             cache.forget_key(key_id)
@@ -250,6 +259,7 @@ def create_app(
         custom_stores.close()
         audit_sink.flush()
         usage.flush()
+        serving.release()
         db.engine.dispose()
 
     background = [

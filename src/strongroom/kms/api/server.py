@@ -36,6 +36,7 @@ from strongroom.kms.errors import (
 )
 from strongroom.kms.service.caller import Caller, Credential
 from strongroom.kms.service.pipeline import Operation, Pipeline, Request
+from strongroom.kms.storage.database import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -240,10 +241,23 @@ class AsgiApp:
 
 
 async def _every(job: Callable[[], Awaitable[None]], period: float) -> None:
-    """Run ``job`` now and then every ``period`` seconds; log and survive its failures."""
+    """Run ``job`` now and then every ``period`` seconds; log and survive its failures.
+
+    An unreachable database is logged once when it starts and once when it ends, not at
+    every period (the feed poller runs five times a second).
+    """
+    name = getattr(job, "__qualname__", job)
+    unavailable = False
     while True:
         try:
             await job()
+            if unavailable:
+                log.warning("background job %s: the database is reachable again", name)
+                unavailable = False
+        except DatabaseUnavailable as error:
+            if not unavailable:
+                log.warning("background job %s: %s; retrying", name, error)
+                unavailable = True
         except Exception:
-            log.exception("background job %s failed", getattr(job, "__qualname__", job))
+            log.exception("background job %s failed", name)
         await asyncio.sleep(period)

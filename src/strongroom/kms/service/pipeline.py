@@ -27,6 +27,7 @@ from strongroom.kms.domain.ids import alias_arn, key_arn, parse_key_ref
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.errors import (
     AccessDeniedException,
+    DependencyTimeoutException,
     DryRunOperationException,
     InvalidCiphertextException,
     KmsError,
@@ -36,7 +37,7 @@ from strongroom.kms.errors import (
 from strongroom.kms.service.authorization import Authorizer
 from strongroom.kms.service.caller import Caller
 from strongroom.kms.service.context import ServiceContext
-from strongroom.kms.storage.database import commit_hook
+from strongroom.kms.storage.database import DatabaseUnavailable, commit_hook
 
 Request = Mapping[str, Any]
 Response = dict[str, object]
@@ -154,6 +155,18 @@ class Pipeline:
     def execute(
         self, operation: Operation, request: Request, caller: Caller, request_id: str
     ) -> Response:
+        try:
+            return self._execute(operation, request, caller, request_id)
+        except DatabaseUnavailable:
+            # Only what needed the database fails: cached keys still serve the hot path.
+            raise DependencyTimeoutException(
+                "The system timed out while trying to fulfill the request. You can retry the "
+                "request."
+            ) from None
+
+    def _execute(
+        self, operation: Operation, request: Request, caller: Caller, request_id: str
+    ) -> Response:
         call = Call(operation, request, caller, request_id, self.ctx, self)
         durable = self._durable_event(call)
         try:
@@ -167,6 +180,9 @@ class Pipeline:
                     response = operation.handler(call)
         except KmsError as error:
             self._record(call, error.code, self.ctx.clock.now())
+            raise
+        except DatabaseUnavailable:
+            self._record(call, DependencyTimeoutException.__name__, self.ctx.clock.now())
             raise
         now = self.ctx.clock.now()
         if durable is None:
