@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -65,13 +66,19 @@ class InProcessServer(RunningServer):
 
 @contextmanager
 def in_process_server(
-    data_dir: Path, *, chained_audit: bool = False, database_url: str = ""
+    data_dir: Path,
+    *,
+    chained_audit: bool = False,
+    database_url: str = "",
+    join: RunningServer | None = None,
 ) -> Iterator[InProcessServer]:
     """One worker in a thread of the test process, with a clock the test can move.
 
     With ``chained_audit`` the server writes the real hash-chained trail into the database
     (``server.audit`` then stays empty) instead of keeping events in memory. An empty
-    ``database_url`` is the embedded default (SQLite in the data directory).
+    ``database_url`` is the embedded default (SQLite in the data directory). With ``join``,
+    this is another node of that server: same database, a copy of its root key file, the
+    same admin credentials.
     """
     if database_url:
         # So that the CLI (`--data-dir`) finds the same database as the server.
@@ -86,8 +93,13 @@ def in_process_server(
         cache_poll_seconds=0.05,
     ).validated()
     clock = ManualClock()
+    if join is not None:
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        shutil.copy2(join.data_dir / "root.key", data_dir / "root.key")
     data, issued = initialize(settings, clock)
     data.db.engine.dispose()
+    if join is not None:
+        issued = join.admin_key
     assert issued is not None
     audit = MemoryAuditLog()
     app = create_app(settings, clock, None if chained_audit else audit)
