@@ -235,6 +235,20 @@ def test_access_keys_create_list_delete(data_dir: Path) -> None:
     assert chosen_secret.encode() not in stored
 
 
+def test_well_known_development_keys_only_when_asked(data_dir: Path) -> None:
+    admin(data_dir, "accounts", "create", "--name", "dev", "--id", ACCOUNT_ID)
+    admin(data_dir, "users", "create", "--account", ACCOUNT_ID, "dev")
+    owner = ("access-keys", "create", "--account", ACCOUNT_ID, "--user", "dev")
+    short = (*owner, "--access-key-id", "test", "--secret-access-key", "test")
+    message = admin_fails(data_dir, *short)
+    assert "16-128 upper-case letters and digits" in message and "--well-known" in message
+    made = admin(data_dir, *short, "--well-known")
+    assert (made["AccessKeyId"], made["SecretAccessKey"]) == ("test", "test")
+    assert "test" in [r["AccessKeyId"] for r in admin(data_dir, "access-keys", "list")]
+    message = admin_fails(data_dir, *owner, "--access-key-id", "no-dashes", "--well-known")
+    assert "1-128 letters and digits" in message
+
+
 def test_admin_on_a_data_directory_that_does_not_exist(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-dir"
     message = admin_fails(missing, "accounts", "list", separate=True)

@@ -22,7 +22,7 @@ FILE_PREFIX = "file://"
 
 
 def add_parser(commands: Any) -> None:
-    from strongroom.cli.main import add_data_dir
+    from strongroom.cli.options import add_data_dir
 
     parser = commands.add_parser(
         "admin",
@@ -70,6 +70,11 @@ def add_parser(commands: Any) -> None:
     owner.add_argument("--role")
     create.add_argument("--access-key-id", help="use this id (development set-ups)")
     create.add_argument("--secret-access-key", help="use this secret (development set-ups)")
+    create.add_argument(
+        "--well-known",
+        action="store_true",
+        help="allow short development ids and secrets such as test/test",
+    )
     create.set_defaults(run=_run(_create_access_key))
     listing = keys.add_parser("list")
     listing.add_argument("--account")
@@ -148,7 +153,12 @@ def _create_access_key(data_dir: DataDir, args: argparse.Namespace) -> dict[str,
     kind, name = (USER, args.user) if args.user is not None else (ROLE, args.role)
     return _issued(
         data_dir.admin.create_access_key(
-            args.account, name, args.access_key_id, args.secret_access_key, kind=kind
+            args.account,
+            name,
+            args.access_key_id,
+            args.secret_access_key,
+            kind=kind,
+            well_known=args.well_known,
         )
     )
 

@@ -11,7 +11,7 @@ from strongroom.kms.config import load_settings
 
 
 def add_parser(commands: Any) -> None:
-    from strongroom.cli.main import add_data_dir
+    from strongroom.cli.options import add_data_dir
 
     parser = commands.add_parser(
         "audit", help="verify the tamper-evident audit trail; export a tenant's events"

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def add_parser(commands: Any) -> None:
-    from strongroom.cli.main import add_data_dir
+    from strongroom.cli.options import add_data_dir
 
     parser = commands.add_parser(
         "operator", help="provider operators: key pairs, enrolment and M-of-N approvals"

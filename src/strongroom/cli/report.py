@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def add_parser(commands: Any) -> None:
-    from strongroom.cli.main import add_data_dir
+    from strongroom.cli.options import add_data_dir
 
     parser = commands.add_parser("report", help="governance reports")
     reports = parser.add_subparsers(dest="report", required=True)

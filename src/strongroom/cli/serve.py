@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def add_parser(commands: Any) -> None:
-    from strongroom.cli.main import add_data_dir
+    from strongroom.cli.options import add_data_dir
 
     parser = commands.add_parser("serve", help="run the KMS server")
     add_data_dir(parser)
@@ -27,6 +27,13 @@ def add_parser(commands: Any) -> None:
         default=None,
         help="postgresql://user:password@host/db for several nodes (default: SQLite in the "
         "data directory; also the setting database_url, STRONGROOM_DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--dev",
+        action="store_const",
+        const=True,
+        default=None,
+        help="development credentials: accept any access key and secret (loopback only)",
     )
     parser.set_defaults(run=run)
 
@@ -52,13 +59,21 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
+DEV_WARNING = (
+    "WARNING: development credentials are ON: any access key and secret are accepted and "
+    "signatures are not checked.\n"
+    "  The access key id picks the account (12 digits: that account; else 000000000000).\n"
+    "  Never use this mode for data that matters.\n"
+)
+
+
 def banner(settings: Settings) -> str:
     from strongroom.kms.storage.engine import redacted
 
     endpoint = f"http://{settings.host}:{settings.port}"
     aws_dir = settings.data_dir.resolve() / "aws"
     database = f", database {redacted(settings.database_url)}" if settings.database_url else ""
-    return (
+    return (DEV_WARNING if settings.dev_credentials else "") + (
         f"Strongroom KMS on {endpoint} (region {settings.region}, "
         f"{settings.workers} workers, data in {settings.data_dir.resolve()}{database})\n"
         f"  credentials: {aws_dir / 'credentials'} (profile default)\n"
@@ -77,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         region=args.region,
         database_url=args.database_url,
+        dev_credentials=args.dev,
     )
     # Imported here: parsing any strongroom command line should not load the server.
     import uvicorn
@@ -97,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ["STRONGROOM_REGION"] = settings.region
     if settings.database_url:
         os.environ["STRONGROOM_DATABASE_URL"] = settings.database_url
+    os.environ["STRONGROOM_DEV_CREDENTIALS"] = "1" if settings.dev_credentials else "0"
     uvicorn.run(
         "strongroom.kms.app:app_from_env",
         factory=True,

@@ -42,6 +42,7 @@ from strongroom.kms.service.caller import Credential
 from strongroom.kms.service.context import ServiceContext
 from strongroom.kms.service.credentials import CredentialCache
 from strongroom.kms.service.custom_store_connections import CustomKeyStoreConnections
+from strongroom.kms.service.dev_credentials import DevCredentials
 from strongroom.kms.service.hsm_clusters import HsmClusters
 from strongroom.kms.service.pipeline import Pipeline
 from strongroom.kms.service.policy_cache import PolicyCache
@@ -204,12 +205,18 @@ def create_app(
         }
     )
     pipeline = Pipeline(ctx, PolicyAuthorizer(policies, grants), audit_sink, durable, parameters)
-    credentials = CredentialCache(identity, store)
+    known = CredentialCache(identity, store)
+    credentials = (
+        DevCredentials(known, identity, Admin(identity, store, clock))
+        if settings.dev_credentials
+        else known
+    )
     verifier: SigV4Verifier[Credential] = SigV4Verifier(
         region=settings.region,
         service="kms",
         lookup=credentials.lookup,
         max_skew_seconds=settings.max_clock_skew_seconds,
+        check_signatures=not settings.dev_credentials,
         presigned_signed_headers=(b"x-amz-target",),
     )
     sts_verifier: SigV4Verifier[Credential] = SigV4Verifier(
@@ -217,6 +224,7 @@ def create_app(
         service="sts",
         lookup=credentials.lookup,
         max_skew_seconds=settings.max_clock_skew_seconds,
+        check_signatures=not settings.dev_credentials,
     )
     api = KmsApi(
         pipeline,

@@ -6,9 +6,10 @@ The TOML file is ``<data_dir>/strongroom.toml`` unless ``STRONGROOM_CONFIG`` nam
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,10 @@ class Settings:
     cache_outage_grace_seconds: float = 5.0
     scheduler_seconds: float = 5.0
     max_clock_skew_seconds: int = 300
+    # Development only: accept any well-formed SigV4 request, whatever the access key and
+    # secret (the access key id picks the account, as local AWS emulators do). Refused on a
+    # non-loopback address. See docs/security.md.
+    dev_credentials: bool = False
     log_level: str = "info"
     # Where the default store's root key lives: "file" (root.key, the embedded default) or
     # "pkcs11" (a token key, see docs/keystores.md). The PIN is never a setting: it comes from
@@ -70,6 +75,11 @@ class Settings:
             raise ConfigError("cache_outage_grace_seconds must be between 0.5 and 300")
         if self.scheduler_seconds <= 0:
             raise ConfigError("scheduler_seconds must be positive")
+        if self.dev_credentials and not is_loopback(self.host):
+            raise ConfigError(
+                f"dev_credentials accepts requests signed with any secret; it is refused on "
+                f"{self.host}, which is not a loopback address"
+            )
         if self.root_key not in ("file", "pkcs11"):
             raise ConfigError(f"root_key {self.root_key!r} is not 'file' or 'pkcs11'")
         if self.root_key == "pkcs11" and not (
@@ -86,8 +96,37 @@ class Settings:
         return replace(self, **given).validated()
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _boolean(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE + _FALSE:
+        return text in _TRUE
+    raise ValueError(raw)
+
+
 def _coerce(name: str, raw: Any, kind: Any) -> Any:
-    kinds = {"Path": Path, "int": int, "float": float, "str": str}
+    kinds: dict[str, Callable[[Any], Any]] = {
+        "Path": Path,
+        "int": int,
+        "float": float,
+        "str": str,
+        "bool": _boolean,
+    }
     try:
         return kinds[kind](raw)
     except (TypeError, ValueError):

@@ -128,7 +128,9 @@ class ServiceModel:
 
 @functools.cache
 def _load() -> ServiceModel:
-    return ServiceModel(Loader().load_service_model("kms", "service-2"))
+    # AWS's model only: never the extension operations that AWS_DATA_PATH may add for clients.
+    loader = Loader(include_default_extras=False)
+    return ServiceModel(loader.load_service_model("kms", "service-2"))
 
 
 def _satisfy(prefix: str, scalar: Scalar | None) -> tuple[str, str]:

@@ -354,16 +354,22 @@ class SigV4Verifier(Generic[C]):
         clock: Callable[[], float] = time.time,
         max_skew_seconds: int = 300,
         presigned_signed_headers: Sequence[bytes] = (),
+        check_signatures: bool = True,
     ) -> None:
         """``presigned_signed_headers``: headers a presigned request must sign when it sends
         them. The KMS names ``x-amz-target``: it picks the operation, and a URL presigned for
-        one operation must not run another."""
+        one operation must not run another.
+
+        ``check_signatures=False`` is development credentials (``dev_credentials``): a request
+        must still be well-formed SigV4 in time and scope, but its signature is not compared,
+        so any secret is accepted. Settings refuse it on non-loopback addresses."""
         self._region = region
         self._service = service
         self._lookup = lookup
         self._clock = clock
         self._max_skew = max_skew_seconds
         self._presigned_signed = tuple(presigned_signed_headers)
+        self._check_signatures = check_signatures
         self._signing_keys: dict[tuple[bytes, str], tuple[_Hash, _Hash]] = {}
 
     def __repr__(self) -> str:
@@ -394,6 +400,8 @@ class SigV4Verifier(Generic[C]):
         credential = self._lookup(auth.access_key_id)
         if credential is None:
             raise UnrecognizedClientException
+        if not self._check_signatures:
+            return credential
         string_to_sign = _string_to_sign(
             auth, method=method, raw_path=raw_path, pairs=pairs, headers=header_map, body=body
         )

@@ -30,6 +30,8 @@ from strongroom.kms.storage.identity import IdentityRepository
 
 _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _ACCESS_KEY_ID = re.compile(r"[A-Z0-9]{16,128}")
+# Development set-ups' well-known ids (``test``, as local AWS emulators use), asked for explicitly.
+_WELL_KNOWN_ACCESS_KEY_ID = re.compile(r"[A-Za-z0-9]{1,128}")
 # IAM's userNameType / roleNameType / policyNameType (botocore's IAM model); IAM's \w is ASCII.
 _PRINCIPAL_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 _POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)
@@ -229,14 +231,26 @@ class Admin:
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
         kind: str = USER,
+        *,
+        well_known: bool = False,
     ) -> IssuedAccessKey:
-        """A new access key for the user (or, with ``kind="role"``, the role) of the account."""
+        """A new access key for the user (or, with ``kind="role"``, the role) of the account.
+
+        ``well_known`` admits the short ids and secrets development set-ups share (``test``
+        / ``test``); without it an id has AWS's shape and a secret at least 16 characters.
+        """
         self._require_principal(account_id, kind, principal_name)
         key_id = access_key_id or "AKIA" + "".join(secrets.choice(_BASE32) for _ in range(16))
-        if not _ACCESS_KEY_ID.fullmatch(key_id):
-            raise AdminError("an access key id has 16-128 upper-case letters and digits")
+        shape = _WELL_KNOWN_ACCESS_KEY_ID if well_known else _ACCESS_KEY_ID
+        if not shape.fullmatch(key_id):
+            raise AdminError(
+                "an access key id has 1-128 letters and digits"
+                if well_known
+                else "an access key id has 16-128 upper-case letters and digits "
+                "(--well-known admits short development ids such as 'test')"
+            )
         secret = secret_access_key or secrets.token_urlsafe(30)[:40]
-        if len(secret) < 16:
+        if len(secret) < (1 if well_known else 16):
             raise AdminError("a secret access key has at least 16 characters")
         sealed = self._store.seal_secret(ACCESS_KEY_SECRET_PURPOSE, key_id, secret.encode())
         record = AccessKeyRecord(
