@@ -16,9 +16,8 @@ The steps, and why in this order:
 A crash after 2 leaves data sealed under the HSM and a configuration naming the file: the
 server refuses to start with a message, and running the migration again finishes 3 and 4.
 Servers must be stopped while it runs: a running worker would keep wrapping under the old key.
-A ``strongroom serve`` holds a shared lock on ``serve.lock`` in the data directory; the migration
-takes it exclusively and is refused while a server runs (servers on other hosts sharing a
-PostgreSQL database are not seen: stop them).
+Every serving worker, on any node, holds a lease in the database; the migration claims the
+root key change lease and is refused while one serves (root_key_fence.py).
 """
 
 from __future__ import annotations

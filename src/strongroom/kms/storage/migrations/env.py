@@ -11,9 +11,17 @@ from alembic import context
 from strongroom.kms.storage import schema
 
 _connection = context.config.attributes["connection"]
+
+
+def _ours(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Only the KMS schema's tables (a package with its own tables versions them itself)."""
+    return type_ != "table" or name in schema.metadata.tables or name == "alembic_version"
+
+
 context.configure(
     connection=_connection,
     target_metadata=schema.metadata,
+    include_object=_ours,
     render_as_batch=_connection.dialect.name == "sqlite",
     compare_type=True,
     transactional_ddl=True,
