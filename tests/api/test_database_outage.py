@@ -3,15 +3,27 @@ with a retryable DependencyTimeoutException (503), and the node recovers by itse
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from tests.support.postgres import PostgresCluster
 from tests.support.servers import in_process_server
+
+
+def _get(url: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
 
 
 def test_a_postgresql_restart_under_load(tmp_path: Path, postgres: PostgresCluster) -> None:
@@ -48,6 +60,9 @@ def test_a_postgresql_restart_under_load(tmp_path: Path, postgres: PostgresClust
                     assert error.response["Error"]["Code"] == "DependencyTimeoutException"
                     assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 503
                 assert outcomes["OK"] > before
+                status, ready = _get(node.endpoint + "/readyz")
+                assert status == 503 and ready["checks"]["keyStore"] == "ok"
+                assert "unavailable" in ready["checks"]["database"]
             finally:
                 postgres.start()
             deadline = time.monotonic() + 20
@@ -60,6 +75,7 @@ def test_a_postgresql_restart_under_load(tmp_path: Path, postgres: PostgresClust
                     assert time.monotonic() < deadline, "the node did not recover"
                     time.sleep(0.2)
             assert kms.describe_key(KeyId=new_key)["KeyMetadata"]["Enabled"] is True
+            assert _get(node.endpoint + "/readyz")[0] == 200
         finally:
             stop.set()
             worker.join(timeout=10)

@@ -10,11 +10,13 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from strongroom.kms.api.metrics import Metrics
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.server import AsgiApp, KmsApi
 from strongroom.kms.api.sigv4 import SigV4Verifier
@@ -226,6 +228,8 @@ def create_app(
         max_skew_seconds=settings.max_clock_skew_seconds,
         check_signatures=not settings.dev_credentials,
     )
+
+    metrics, ready = _observability(db, store, cache, audit_sink)
     api = KmsApi(
         pipeline,
         verifier,
@@ -234,11 +238,12 @@ def create_app(
         settings.max_body_bytes,
         sts=StsApi(sts_verifier, audit_sink, clock.now),
         extensions=EXTENSIONS,
+        metrics=metrics,
+        ready=ready,
     )
     scheduler = LifecycleScheduler(ctx)
     # Held while this worker runs: root key changes are refused meanwhile (root_key_fence.py).
-    serving = ServingLease(db)
-    serving.claim()
+    serving = ServingLease.claimed(db)
 
     # Background jobs do their database and file work in a thread, so a slow query or a busy
     # database never stalls requests; cache evictions are applied on the event loop.
@@ -276,6 +281,52 @@ def create_app(
         (housekeeping, settings.scheduler_seconds),
     ]
     return AsgiApp(api, background, shutdown)
+
+
+def _observability(
+    db: Database, store: SoftwareKeyStore, cache: KeyCache, audit_sink: AuditSink
+) -> tuple[Metrics, Callable[[], dict[str, str]]]:
+    """The worker's metrics (GET /metrics) and readiness check (GET /readyz)."""
+
+    def ready() -> dict[str, str]:
+        return {"database": _database_ready(db), "keyStore": _store_ready(store)}
+
+    metrics = Metrics(
+        {
+            "strongroom_key_cache_hit_ratio": (
+                "Share of key lookups answered from this worker's cache",
+                lambda: cache.hits / max(1, cache.hits + cache.misses),
+            ),
+            "strongroom_audit_queue_depth": (
+                "Audit events recorded and not yet written to the trail",
+                lambda: float(getattr(audit_sink, "pending", 0)),
+            ),
+        }
+    )
+    return metrics, ready
+
+
+def _database_ready(db: Database) -> str:
+    try:
+        with db.read() as tx:
+            tx.meta.get("region")
+    except DatabaseUnavailable as error:
+        return str(error)
+    return "ok"
+
+
+_PROBE_AAD = b"strongroom-readiness-probe"
+
+
+def _store_ready(store: SoftwareKeyStore) -> str:
+    """The root key wraps and unwraps (for an HSM root key: the token answers)."""
+    try:
+        probe = secrets.token_bytes(32)
+        if store.root.unwrap(store.root.wrap(probe, _PROBE_AAD), _PROBE_AAD) != probe:
+            return "the root key returned other bytes"
+    except Exception as error:
+        return f"the root key is unavailable ({type(error).__name__})"
+    return "ok"
 
 
 def app_from_env() -> AsgiApp:

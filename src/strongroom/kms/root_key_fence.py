@@ -43,6 +43,13 @@ class ServingLease:
         self._db = db
         self.holder = holder_name()
 
+    @classmethod
+    def claimed(cls, db: Database) -> ServingLease:
+        """A new worker's lease, claimed (ConfigError while a root key change runs)."""
+        lease = cls(db)
+        lease.claim()
+        return lease
+
     def claim(self) -> None:
         """Take or renew the lease (at start, then every scheduler period)."""
         now = _now()

@@ -64,6 +64,9 @@ class KeyCache:
         self.last_seq = db.last_change_seq()
         # Set by the server's feed poller (trust_until): past it, cached keys are not served.
         self._trusted_until: float | None = None
+        # Key lookups answered from the cache and from the database (the metrics read them).
+        self.hits = 0
+        self.misses = 0
 
     # --- reads --------------------------------------------------------------------------
 
@@ -73,7 +76,12 @@ class KeyCache:
         if self._trusted_until is not None and time.monotonic() > self._trusted_until:
             raise DatabaseUnavailable("the change feed has not been read in time")
         cached = self._keys.get(key_id, _MISSING)
-        record = self.refresh_key(key_id) if cached is _MISSING else cast(KeyRecord | None, cached)
+        if cached is _MISSING:
+            self.misses += 1
+            record = self.refresh_key(key_id)
+        else:
+            self.hits += 1
+            record = cast(KeyRecord | None, cached)
         if record is None or record.custom_key_store_id is None:
             return record
         return self._as_seen(record)
