@@ -39,6 +39,11 @@ def test_a_fresh_database_gets_exactly_the_schema_of_schema_py(database_url: str
         db.engine.dispose()
 
 
+def test_the_head_constant_is_the_newest_revision() -> None:
+    assert migrate.revisions()[-1] == migrate.HEAD
+    assert migrate._scripts().get_current_head() == migrate.HEAD
+
+
 def test_the_baseline_table_list_is_what_revision_0001_creates(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
