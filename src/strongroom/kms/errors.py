@@ -78,6 +78,11 @@ class AccessDeniedException(KmsError):
     pass
 
 
+class NotAuthorizedException(KmsError):
+    """AWS's answer to a tenant writing an ``alias/aws/`` alias: outside the KMS model, and
+    with an empty message."""
+
+
 class ThrottlingException(KmsError):
     default_message = "You have exceeded the rate at which you may call KMS."
 

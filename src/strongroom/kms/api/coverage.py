@@ -49,7 +49,12 @@ NOTES: dict[str, str] = {
         "EXTERNAL_KEY_STORE is not served."
     ),
     "ConnectCustomKeyStore": "Synchronous: the outcome is in DescribeCustomKeyStores at once.",
-    "ListAliases": "Customer aliases; AWS managed aliases come with managed keys.",
+    "ListAliases": "With AWS's predefined `alias/aws/*` names (no TargetKeyId until their AWS "
+    "managed key exists).",
+    "CreateAlias": "`alias/aws/` names: NotAuthorizedException (also UpdateAlias, DeleteAlias).",
+    "DescribeKey": "A predefined `alias/aws/<service>` of the caller's account creates its AWS "
+    "managed key (as do the other operations that accept aliases).",
+    "CreateGrant": "GranteeServicePrincipal needs a SourceArn constraint and a retiring principal.",
     "GetParametersForImport": (
         "WrappingKeySpec RSA_2048/3072/4096; RSAES_OAEP_SHA_1/256 (not for RSA material, nor "
         "P-521 under RSA_2048) and RSA_AES_KEY_WRAP_SHA_1/256. RSAES_PKCS1_V1_5 and SM2 are "

@@ -37,6 +37,8 @@ class EvalRequest:
     principal_arn: str  # e.g. "arn:aws:iam::111122223333:user/alice"
     principal_account: str  # "111122223333"
     values: ConditionValues  # condition keys, lower-cased
+    # A service calling as itself: principal_arn is its name ("s3.amazonaws.com").
+    service: bool = False
 
 
 class Effect(Enum):
@@ -64,9 +66,13 @@ _ALLOWED_VIA_ACCOUNT = KeyPolicyResult(Effect.ALLOW, via_account=True)
 
 def _principal_match(statement: Statement, request: EvalRequest) -> int:
     if statement.principal is not None:
-        return statement.principal.match(request.principal_arn, request.principal_account)
+        return statement.principal.match(
+            request.principal_arn, request.principal_account, request.service
+        )
     if statement.not_principal is not None:
-        excluded = statement.not_principal.match(request.principal_arn, request.principal_account)
+        excluded = statement.not_principal.match(
+            request.principal_arn, request.principal_account, request.service
+        )
         return NO_MATCH if excluded else DIRECT
     return NO_MATCH
 

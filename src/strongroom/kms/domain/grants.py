@@ -33,34 +33,62 @@ _PRINCIPAL = re.compile(r"arn:aws:iam::[0-9]{12}:(root|user/[\w+=,.@/-]+|role/[\
 TOKEN_PREFIX = "SRGT1."  # noqa: S105 - a format marker, not a secret
 
 
+# The model's ServicePrincipalType: "s3.amazonaws.com", "logs.us-east-1.amazonaws.com".
+_SERVICE_PRINCIPAL = re.compile(r"([A-Za-z0-9\-]+)\.([A-Za-z0-9\-]+)(\.[A-Za-z0-9\-]+)+")
+
+
 def check_principal_arn(value: str, member: str) -> None:
     if _PRINCIPAL.fullmatch(value) is None:
         raise ValidationException(f"{member} {value} is not a valid principal ARN.")
+
+
+def check_service_principal(value: str, member: str) -> None:
+    if len(value) > 128 or _SERVICE_PRINCIPAL.fullmatch(value) is None:
+        raise ValidationException(f"{member} {value} is not a valid service principal.")
+
+
+def is_service_principal(principal: str) -> bool:
+    """Grantees and retiring principals are ARNs, or service principals, which are not."""
+    return not principal.startswith("arn:")
 
 
 @dataclass(frozen=True, slots=True)
 class Constraints:
     equals: Mapping[str, str] | None = None
     subset: Mapping[str, str] | None = None
+    # The resource a service-principal grantee must be acting for (its aws:SourceArn).
+    source_arn: str | None = None
 
     @classmethod
-    def from_request(cls, raw: Mapping[str, object] | None) -> Constraints | None:
+    def from_request(
+        cls, raw: Mapping[str, object] | None, service_grantee: bool = False
+    ) -> Constraints | None:
+        source_arn = None if not raw else raw.get("SourceArn")
+        if source_arn is not None and not service_grantee:
+            raise ValidationException("SourceArn constraints apply to service principals only.")
+        if service_grantee and source_arn is None:
+            raise ValidationException(
+                "A grant to a service principal needs a SourceArn grant constraint."
+            )
         if not raw:
             return None
-        if raw.get("SourceArn") is not None:
-            raise ValidationException("SourceArn constraints apply to service principals only.")
         equals, subset = raw.get("EncryptionContextEquals"), raw.get("EncryptionContextSubset")
         if equals is not None and subset is not None:
             raise ValidationException(
                 "A grant constraint can be EncryptionContextEquals or EncryptionContextSubset, "
                 "not both."
             )
-        if equals is None and subset is None:
+        if equals is None and subset is None and source_arn is None:
             return None
-        return cls(equals=equals, subset=subset)  # type: ignore[arg-type]
+        return cls(equals=equals, subset=subset, source_arn=source_arn)  # type: ignore[arg-type]
+
+    def allows_source(self, source_arn: str | None) -> bool:
+        return self.source_arn is None or self.source_arn == source_arn
 
     def allows(self, context: Mapping[str, str] | None) -> bool:
         """Keys compare case-insensitively, values exactly, as AWS documents."""
+        if self.equals is None and self.subset is None:
+            return True
         given = {k.lower(): v for k, v in (context or {}).items()}
         if self.equals is not None:
             return given == {k.lower(): v for k, v in self.equals.items()}
@@ -73,14 +101,21 @@ class Constraints:
         mine = {**(self.subset or {}), **(self.equals or {})}
         theirs = {**(parent.subset or {}), **(parent.equals or {})}
         lowered = {k.lower(): v for k, v in mine.items()}
-        return all(lowered.get(k.lower()) == v for k, v in theirs.items()) and (
-            parent.equals is None or self.equals == parent.equals
+        return (
+            all(lowered.get(k.lower()) == v for k, v in theirs.items())
+            and (parent.equals is None or self.equals == parent.equals)
+            and (parent.source_arn is None or self.source_arn == parent.source_arn)
         )
 
     def listing(self) -> dict[str, object]:
+        entry: dict[str, object] = {}
         if self.equals is not None:
-            return {"EncryptionContextEquals": dict(self.equals)}
-        return {"EncryptionContextSubset": dict(self.subset or {})}
+            entry["EncryptionContextEquals"] = dict(self.equals)
+        elif self.subset is not None or self.source_arn is None:
+            entry["EncryptionContextSubset"] = dict(self.subset or {})
+        if self.source_arn is not None:
+            entry["SourceArn"] = self.source_arn
+        return entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,15 +141,22 @@ class Grant:
         return f"{TOKEN_PREFIX}{self.grant_id}.{_checksum(self.grant_id, self.key_id)}"
 
     def permits(
-        self, principal_arn: str, operation: str, context: Mapping[str, str] | None
+        self,
+        principal_arn: str,
+        operation: str,
+        context: Mapping[str, str] | None,
+        source_arn: str | None = None,
     ) -> bool:
+        """``source_arn`` is the caller's aws:SourceArn (services calling as themselves)."""
+        constraints = self.constraints
         return (
             principal_arn == self.grantee_principal
             and operation in self.operations
+            and (constraints is None or constraints.allows_source(source_arn))
             and (
-                self.constraints is None
+                constraints is None
                 or operation not in CONTEXT_OPERATIONS
-                or self.constraints.allows(context)
+                or constraints.allows(context)
             )
         )
 
@@ -137,14 +179,16 @@ class Grant:
             "KeyId": key_arn,
             "GrantId": self.grant_id,
             "CreationDate": self.created_at.timestamp(),
-            "GranteePrincipal": self.grantee_principal,
             "IssuingAccount": f"arn:aws:iam::{self.issuing_account}:root",
             "Operations": list(self.operations),
         }
+        grantee = "Service" if is_service_principal(self.grantee_principal) else ""
+        entry[f"Grantee{grantee}Principal"] = self.grantee_principal
         if self.name is not None:
             entry["Name"] = self.name
         if self.retiring_principal is not None:
-            entry["RetiringPrincipal"] = self.retiring_principal
+            retiring = "Service" if is_service_principal(self.retiring_principal) else ""
+            entry[f"Retiring{retiring}Principal"] = self.retiring_principal
         if self.constraints is not None:
             entry["Constraints"] = self.constraints.listing()
         return entry

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from enum import Enum
 
 from strongroom.kms.errors import (
-    InvalidAliasNameException,
     InvalidArnException,
     NotFoundException,
     ValidationException,
@@ -102,7 +101,8 @@ def _parse_arn(raw: str) -> KeyRef:
 
 
 def check_alias_name(name: str) -> None:
-    """Alias name rules for names a customer creates; ``alias/aws/`` is reserved."""
+    """Alias name rules for names a customer creates (the pipeline refuses ``alias/aws/``
+    names before this runs: see domain/managed.py)."""
     if not name.startswith(ALIAS_PREFIX):
         raise ValidationException(
             'Alias must start with the prefix "alias/". Please see '
@@ -110,11 +110,6 @@ def check_alias_name(name: str) -> None:
         )
     if _ALIAS_NAME.fullmatch(name) is None:
         raise ValidationException(f"{name} contains invalid characters for an alias")
-    if name.startswith(RESERVED_ALIAS_PREFIX):
-        raise InvalidAliasNameException(
-            f"Alias {name} uses the reserved prefix {RESERVED_ALIAS_PREFIX}; "
-            "only AWS managed keys may have such aliases."
-        )
 
 
 _COUNTER_MASK = (1 << 48) - 1

@@ -13,8 +13,8 @@ Choices where AWS leaves room, or where we are stricter on purpose:
 * A missing ``Version`` is accepted and means ``2008-10-17``: no policy variables.
 * Principal ARNs must be ``arn:aws:iam::<12 digits>:root``, ``...:user/<path/>name`` or
   ``...:role/<path/>name``; a bare 12-digit account id means that account's root.
-  ``Service``, ``Federated`` and ``CanonicalUser`` principals parse but never match a
-  request (requests come from users and roles only).
+  ``Service`` principals (``s3.amazonaws.com``) match calls a service makes as itself;
+  ``Federated`` and ``CanonicalUser`` principals parse but never match a request.
 * ``NotPrincipal`` excludes a caller when its own ARN or its account (root ARN or bare id)
   is listed, or ``"*"`` is. (AWS is subtler about users whose account is not also listed.)
 """
@@ -89,9 +89,16 @@ class Principals:
         object.__setattr__(self, "_accounts", frozenset(accounts))
         object.__setattr__(self, "_arns", frozenset(arns))
 
-    def match(self, principal_arn: str, principal_account: str) -> int:
-        """``DIRECT`` for ``"*"`` or the caller's own ARN, ``VIA_ACCOUNT`` for its account."""
-        if self._wildcard or principal_arn in self._arns:
+    def match(self, principal_arn: str, principal_account: str, service: bool = False) -> int:
+        """``DIRECT`` for ``"*"`` or the caller's own ARN, ``VIA_ACCOUNT`` for its account.
+
+        A service calling as itself (``service``, its principal name in ``principal_arn``) is
+        named by ``"*"`` or by its ``Service`` entry, and never by an account."""
+        if self._wildcard:
+            return DIRECT
+        if service:
+            return DIRECT if principal_arn in self.service else NO_MATCH
+        if principal_arn in self._arns:
             return DIRECT
         if principal_account in self._accounts:
             return VIA_ACCOUNT

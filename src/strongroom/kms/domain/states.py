@@ -1,7 +1,8 @@
 """The one key-state table: which operation may run in which key state, and which error not.
 
 Source: the AWS KMS Developer Guide's "Key states" table. Every operation in the registry names
-its row (an :class:`OpClass`); the pipeline asks :func:`check` before running it.
+its row (an :class:`OpClass`); the pipeline asks :func:`check` before running it, and
+:func:`check_manager` for what no one may do to an AWS managed key.
 """
 
 from __future__ import annotations
@@ -9,8 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import Enum
 
-from strongroom.kms.domain.enums import KeyState
-from strongroom.kms.errors import DisabledException, KmsError, KMSInvalidStateException
+from strongroom.kms.domain.enums import KeyManager, KeyState
+from strongroom.kms.errors import (
+    DisabledException,
+    KmsError,
+    KMSInvalidStateException,
+    UnsupportedOperationException,
+)
 
 S = KeyState
 
@@ -19,6 +25,7 @@ class OpClass(Enum):
     CRYPTO = "cryptographic operation"
     CREATE_GRANT = "CreateGrant"
     READ = "read-only or housekeeping operation"
+    PUT_POLICY = "PutKeyPolicy"
     MODIFY = "CreateAlias, TagResource, UntagResource, UpdateKeyDescription"
     ENABLE_DISABLE = "EnableKey, DisableKey"
     ROTATION = "rotation configuration"
@@ -67,6 +74,7 @@ _TABLE: dict[OpClass, dict[KeyState, ErrorFactory]] = {
         S.CREATING: _CREATING,
     },
     OpClass.READ: {},
+    OpClass.PUT_POLICY: {},
     OpClass.MODIFY: {
         S.PENDING_DELETION: _PENDING_DELETION,
         S.PENDING_REPLICA_DELETION: _PENDING_DELETION,
@@ -121,6 +129,31 @@ def check(op_class: OpClass, state: KeyState, arn: str) -> None:
     factory = _TABLE[op_class].get(state)
     if factory is not None:
         raise factory(arn)
+
+
+# An AWS managed key is used and read, and its service may create grants on it (EBS does);
+# nothing else. Its key policy already refuses these to every caller (AccessDenied, as AWS);
+# this row keeps them refused whatever a policy says.
+_AWS_MANAGED_REFUSED = frozenset(
+    {
+        OpClass.MODIFY,
+        OpClass.PUT_POLICY,
+        OpClass.ENABLE_DISABLE,
+        OpClass.ROTATION,
+        OpClass.SCHEDULE_DELETION,
+        OpClass.CANCEL_DELETION,
+        OpClass.IMPORT,
+        OpClass.DELETE_IMPORTED,
+    }
+)
+
+
+def check_manager(op_class: OpClass, manager: KeyManager, arn: str) -> None:
+    """Raise if an operation of ``op_class`` would change an AWS managed key."""
+    if manager is KeyManager.AWS and op_class in _AWS_MANAGED_REFUSED:
+        raise UnsupportedOperationException(
+            f"{arn} is an AWS managed key. Only the service that manages it can change it."
+        )
 
 
 def refusal(op_class: OpClass, state: KeyState) -> type[KmsError] | None:

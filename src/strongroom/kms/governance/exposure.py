@@ -20,6 +20,10 @@ Import expiry: for every imported key, when its material expires (the earliest V
 depends on, as DescribeKey shows it), "does not expire", or "no material imported". HSMs: a
 registered cluster counts as many HSMs as it has tokens (``CustomKeyStoreRepository``'s cluster
 registry); a cluster no longer registered falls back to ``hsms_per_cluster``.
+
+AWS managed keys (``alias/aws/<service>``) are provider-held like any default-store key, and
+flagged: the tenant can use them only through their service and cannot disable, delete or
+change them; they rotate every year and cost nothing, as in AWS.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from datetime import UTC, datetime
 import orjson
 
 from strongroom.kms.domain import imports
-from strongroom.kms.domain.enums import KeyState, Origin
+from strongroom.kms.domain.enums import KeyManager, KeyState, Origin
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.governance.transparency import EVENT_NAME
 from strongroom.kms.storage.custom_key_stores import CustomKeyStoreRepository
@@ -43,6 +47,10 @@ from strongroom.kms.storage.keys import KeyRepository
 PROVIDER_UNDER_QUORUM = "provider-under-quorum"
 CUSTOMER_HSM_ONLY = "customer-hsm-only"
 PROTECTION_LOWERED = "protection lowered"
+AWS_MANAGED = (
+    "AWS managed: usable only through its service (kms:ViaService); the customer cannot "
+    "disable, delete, re-key or change its policy"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,7 @@ class KeyExposure:
     account_id: str
     state: str
     origin: str
+    key_manager: str  # AWS or CUSTOMER
     exposure: str  # PROVIDER_UNDER_QUORUM or CUSTOMER_HSM_ONLY
     how: str  # who could be compelled, and how, in words
     flags: tuple[str, ...]
@@ -110,7 +119,7 @@ def classify(key: KeyRecord) -> tuple[str, str, tuple[str, ...]]:
     return (
         PROVIDER_UNDER_QUORUM,
         "the provider, under M-of-N operator quorum (default key store holds the material)",
-        (),
+        (AWS_MANAGED,) if key.key_manager is KeyManager.AWS else (),
     )
 
 
@@ -122,7 +131,8 @@ def rotation_status(key: KeyRecord) -> str:
     if key.rotation_period_days is None:
         return "disabled"
     when = "" if key.next_rotation_date is None else f", next {key.next_rotation_date.date()}"
-    return f"every {key.rotation_period_days} days{when}"
+    fixed = " (AWS managed, not configurable)" if key.key_manager is KeyManager.AWS else ""
+    return f"every {key.rotation_period_days} days{when}{fixed}"
 
 
 def provider_access_counts(db: Database) -> Counter[str]:
@@ -187,13 +197,17 @@ def build_report(
         exposure, how, flags = classify(key)
         if key.cloud_hsm_cluster_id is not None:
             clusters.add(key.cloud_hsm_cluster_id)
-        charged = key.state is not KeyState.PENDING_DELETION
+        # AWS managed keys are free, and keys pending deletion are not charged, as in AWS.
+        charged = key.state is not KeyState.PENDING_DELETION and (
+            key.key_manager is KeyManager.CUSTOMER
+        )
         rows.append(
             KeyExposure(
                 key_arn=key.arn,
                 account_id=key.account_id,
                 state=key.state.value,
                 origin=key.origin.value,
+                key_manager=key.key_manager.value,
                 exposure=exposure,
                 how=how,
                 flags=flags,

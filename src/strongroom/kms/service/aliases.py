@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from strongroom.kms.domain.ids import alias_arn, check_alias_name
 from strongroom.kms.domain.key import AliasRecord, KeyRecord
+from strongroom.kms.domain.managed import SERVICES
 from strongroom.kms.domain.states import OpClass
 from strongroom.kms.errors import AlreadyExistsException, NotFoundException, ValidationException
 from strongroom.kms.service.paging import page
@@ -68,17 +69,41 @@ def delete_alias(call: Call) -> Response:
     return {}
 
 
+Entry = tuple[str, dict[str, object]]
+
+
 def list_aliases(call: Call) -> Response:
+    """The account's aliases, with AWS's predefined ``alias/aws/*`` names among them (without
+    a TargetKeyId until their AWS managed key exists), as AWS lists them."""
     ctx, account = call.ctx, call.caller.account_id
     key = call.keys[0]
     key_id = None if key is None else key.key_id
+
+    def fetch(after: str | None, limit: int) -> list[Entry]:
+        rows = [
+            (a.alias_name, a.listing(ctx.region))
+            for a in ctx.keys.list_aliases(account, key_id, after, limit)
+        ]
+        if key_id is None:
+            rows += _predefined_without_key(call, {name for name, _ in rows}, after)
+            rows.sort(key=lambda row: row[0])
+        return rows[:limit]
+
     items, paging = page(
-        lambda after, limit: ctx.keys.list_aliases(account, key_id, after, limit),
-        lambda alias: alias.alias_name,
-        call.request.get("Limit", 50),
-        call.request.get("Marker"),
+        fetch, lambda row: row[0], call.request.get("Limit", 50), call.request.get("Marker")
     )
-    return {"Aliases": [a.listing(ctx.region) for a in items], **paging}
+    return {"Aliases": [listing for _, listing in items], **paging}
+
+
+def _predefined_without_key(call: Call, listed: set[str], after: str | None) -> list[Entry]:
+    ctx, account = call.ctx, call.caller.account_id
+    return [
+        (name, {"AliasName": name, "AliasArn": alias_arn(ctx.region, account, name)})
+        for name in (service.alias_name for service in SERVICES.values())
+        if (after is None or name > after)
+        and name not in listed
+        and ctx.cache.alias_target(account, name) is None
+    ]
 
 
 OPERATIONS = (

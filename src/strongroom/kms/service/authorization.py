@@ -71,8 +71,12 @@ class PolicyAuthorizer:
             principal_arn=caller.principal_arn,
             principal_account=caller.account_id,
             values=RequestValues(call, key, access),
+            service=caller.is_service,
         )
-        identity_documents = self._policies.identity_policies(caller.principal_arn)
+        # A service principal has no identity policies: the key policy names it, or a grant.
+        identity_documents = (
+            () if caller.is_service else self._policies.identity_policies(caller.principal_arn)
+        )
         identity = evaluate_identity_policies(identity_documents, request)
         independent = all(d.request_independent_for(action) for d in identity_documents)
         if key is None:
@@ -106,7 +110,10 @@ class PolicyAuthorizer:
             principal_arn=caller.principal_arn,
             principal_account=caller.account_id,
             values=RequestValues(call, None, None),
+            service=caller.is_service,
         )
+        if caller.is_service:
+            return Effect.NONE
         documents = self._policies.identity_policies(caller.principal_arn)
         return evaluate_identity_policies(documents, request)
 
@@ -126,9 +133,9 @@ class PolicyAuthorizer:
         operation = action.removeprefix("kms:")
         member = access.context_member if access is not None else "EncryptionContext"
         context = call.request.get(member)
-        principal = call.caller.principal_arn
+        caller = call.caller
         for grant in self._policies.grants(key.key_id) + self._from_tokens(call, key):
-            if grant.permits(principal, operation, context):
+            if grant.permits(caller.principal_arn, operation, context, caller.source_arn):
                 return grant
         return None
 

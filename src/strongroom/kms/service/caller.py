@@ -29,6 +29,19 @@ class Caller:
     # The AWS service that makes this call on the caller's behalf (``s3.<region>.amazonaws.com``
     # for the object store), or None for a direct call. Policies see it as ``kms:ViaService``.
     via_service: str | None = None
+    # A service calling as itself, not for a user: ``principal_arn`` is then its service
+    # principal (``s3.amazonaws.com``), which key policies and grants name as ``Service``, and
+    # ``account_id`` the account it acts in. ``source_arn`` is the resource it acts for
+    # (``aws:SourceArn``, what a service-principal grant's SourceArn constraint checks).
+    is_service: bool = False
+    source_arn: str | None = None
+
+    @classmethod
+    def service(
+        cls, service_principal: str, account_id: str, source_arn: str | None = None
+    ) -> Caller:
+        """An AWS service (``s3.amazonaws.com``) calling as itself in ``account_id``."""
+        return cls(account_id, service_principal, "", "", is_service=True, source_arn=source_arn)
 
     @classmethod
     def from_credential(cls, credential: Credential, source_ip: str) -> Caller:

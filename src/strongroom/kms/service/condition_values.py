@@ -72,6 +72,10 @@ class RequestValues:
         tags = self.call.request.get("Tags") or ()
         return {t["TagKey"]: t["TagValue"] for t in tags}
 
+    def user(self, value: str) -> Values | None:
+        """A value of users and roles only: absent when a service calls as itself."""
+        return None if self.call.caller.is_service else (value,)
+
     def request(self, member: str) -> Values | None:
         value = self.call.request.get(member)
         if value is None:
@@ -112,9 +116,16 @@ class RequestValues:
 _SIMPLE: dict[str, Callable[[RequestValues], Values | None]] = {
     # The original spelling: kms:EncryptionContextKeys is how policies check key case.
     "kms:encryptioncontextkeys": lambda v: tuple(v.raw_context) or None,
-    "kms:calleraccount": lambda v: (v.call.caller.account_id,),
-    "aws:principalaccount": lambda v: (v.call.caller.account_id,),
-    "aws:principalarn": lambda v: (v.call.caller.principal_arn,),
+    # A service calling as itself has no account of its own and no ARN; its name instead.
+    "kms:calleraccount": lambda v: v.user(v.call.caller.account_id),
+    "aws:principalaccount": lambda v: v.user(v.call.caller.account_id),
+    "aws:principalarn": lambda v: v.user(v.call.caller.principal_arn),
+    "aws:principalservicename": lambda v: (
+        (v.call.caller.principal_arn,) if v.call.caller.is_service else None
+    ),
+    "aws:sourcearn": lambda v: (
+        (v.call.caller.source_arn,) if v.call.caller.source_arn is not None else None
+    ),
     # Present for IAM users only, as in AWS.
     "aws:username": lambda v: (
         (v.call.caller.principal_arn.rsplit("/", 1)[-1],)
@@ -138,11 +149,17 @@ _SIMPLE: dict[str, Callable[[RequestValues], Values | None]] = {
     "kms:multiregion": lambda v: ("false",) if v.key is not None else None,
     "kms:resourcealiases": lambda v: v.resource_aliases(),
     "kms:requestalias": lambda v: v.request_alias(),
-    "kms:viaservice": lambda v: None,
+    # The service that makes the call on the caller's behalf (the object store: s3.<region>...).
+    "kms:viaservice": lambda v: (
+        (v.call.caller.via_service,) if v.call.caller.via_service is not None else None
+    ),
     "kms:grantoperations": lambda v: v.request("Operations"),
     "kms:granteeprincipal": lambda v: v.request("GranteePrincipal"),
     "kms:retiringprincipal": lambda v: v.request("RetiringPrincipal"),
-    "kms:grantisforawsresource": lambda v: ("false",),
+    # True when a service integrated with the KMS creates the grant for the caller.
+    "kms:grantisforawsresource": lambda v: (
+        ("true",) if v.call.caller.via_service is not None else ("false",)
+    ),
     "kms:grantconstrainttype": lambda v: v.grant_constraint_type(),
     "kms:encryptionalgorithm": lambda v: v.request("EncryptionAlgorithm"),
     "kms:signingalgorithm": lambda v: v.request("SigningAlgorithm"),

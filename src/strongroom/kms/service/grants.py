@@ -8,6 +8,7 @@ from strongroom.kms.domain.grants import (
     Grant,
     check_operations,
     check_principal_arn,
+    check_service_principal,
     check_token,
     grant_id_of_token,
     new_grant_id,
@@ -16,11 +17,17 @@ from strongroom.kms.domain.states import OpClass
 from strongroom.kms.errors import (
     AccessDeniedException,
     InvalidGrantIdException,
-    UnsupportedOperationException,
     ValidationException,
 )
 from strongroom.kms.service.paging import page
-from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Response, managed_key
+from strongroom.kms.service.pipeline import (
+    Call,
+    KeyAccess,
+    Operation,
+    Request,
+    Response,
+    managed_key,
+)
 from strongroom.kms.storage.grants import GrantRepository
 
 
@@ -30,16 +37,15 @@ def _repo(call: Call) -> GrantRepository:
 
 def create_grant(call: Call) -> Response:
     request, key = call.request, call.key
-    if request.get("GranteeServicePrincipal") or request.get("RetiringServicePrincipal"):
-        raise UnsupportedOperationException("Service principals are not supported.")
-    grantee = request.get("GranteePrincipal")
+    grantee, service_grantee = _principal(request, "Grantee")
     if grantee is None:
-        raise ValidationException("GranteePrincipal is required.")
-    check_principal_arn(grantee, "GranteePrincipal")
-    retiring = request.get("RetiringPrincipal")
-    if retiring is not None:
-        check_principal_arn(retiring, "RetiringPrincipal")
-    constraints = Constraints.from_request(request.get("Constraints"))
+        raise ValidationException("Specify GranteePrincipal or GranteeServicePrincipal.")
+    retiring, _ = _principal(request, "Retiring")
+    if service_grantee and retiring is None:
+        raise ValidationException(
+            "A grant to a service principal needs a RetiringPrincipal or RetiringServicePrincipal."
+        )
+    constraints = Constraints.from_request(request.get("Constraints"), service_grantee)
     operations = check_operations(request["Operations"], key.key_spec, key.key_usage)
     parent = call.via_grant
     if parent is not None and not (
@@ -64,6 +70,20 @@ def create_grant(call: Call) -> Response:
     stored = _repo(call).create(grant)
     call.ctx.policies.forget_grants(key.key_id)
     return {"GrantId": stored.grant_id, "GrantToken": stored.token}
+
+
+def _principal(request: Request, role: str) -> tuple[str | None, bool]:
+    """``<role>Principal`` (an ARN) or ``<role>ServicePrincipal``, at most one; and whether it
+    is a service principal."""
+    arn, service = request.get(f"{role}Principal"), request.get(f"{role}ServicePrincipal")
+    if arn is not None and service is not None:
+        raise ValidationException(f"Specify {role}Principal or {role}ServicePrincipal, not both.")
+    if service is not None:
+        check_service_principal(service, f"{role}ServicePrincipal")
+        return service, True
+    if arn is not None:
+        check_principal_arn(arn, f"{role}Principal")
+    return arn, False
 
 
 def list_grants(call: Call) -> Response:

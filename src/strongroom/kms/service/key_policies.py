@@ -71,7 +71,7 @@ def put_key_policy(call: Call) -> Response:
     text = call.request["Policy"]
     check_key_policy(call, text)
     check_lockout(call, replace(call.key, policy=text))
-    transition(call, OpClass.READ, lambda k: replace(k, policy=text))
+    transition(call, OpClass.PUT_POLICY, lambda k: replace(k, policy=text))
     return {}
 
 
@@ -85,7 +85,7 @@ def list_key_policies(call: Call) -> Response:
 
 
 OPERATIONS = (
-    Operation("PutKeyPolicy", put_key_policy, managed_key("kms:PutKeyPolicy", OpClass.READ)),
+    Operation("PutKeyPolicy", put_key_policy, managed_key("kms:PutKeyPolicy", OpClass.PUT_POLICY)),
     Operation("GetKeyPolicy", get_key_policy, managed_key("kms:GetKeyPolicy", OpClass.READ)),
     Operation(
         "ListKeyPolicies", list_key_policies, managed_key("kms:ListKeyPolicies", OpClass.READ)

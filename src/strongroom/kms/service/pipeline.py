@@ -25,15 +25,18 @@ from strongroom.kms.domain.evaluation import Effect
 from strongroom.kms.domain.grants import Grant
 from strongroom.kms.domain.ids import alias_arn, key_arn, parse_key_ref
 from strongroom.kms.domain.key import KeyRecord
+from strongroom.kms.domain.managed import is_reserved_alias, service_of_alias
 from strongroom.kms.errors import (
     AccessDeniedException,
     DependencyTimeoutException,
     DryRunOperationException,
     InvalidCiphertextException,
     KmsError,
+    NotAuthorizedException,
     NotFoundException,
     ValidationException,
 )
+from strongroom.kms.service import managed
 from strongroom.kms.service.authorization import Authorizer
 from strongroom.kms.service.caller import Caller
 from strongroom.kms.service.context import ServiceContext
@@ -121,6 +124,13 @@ class Call:
         return first
 
 
+def _check_alias_writable(name: object) -> None:
+    """``alias/aws/`` names belong to AWS managed keys: no tenant creates, moves or deletes
+    them. AWS answers NotAuthorizedException, with no message."""
+    if isinstance(name, str) and is_reserved_alias(name):
+        raise NotAuthorizedException()
+
+
 def _ignores_ciphertext(request: Request) -> bool:
     modifiers = request.get("DryRunModifiers", ())
     return bool(request.get("DryRun")) and "IGNORE_CIPHERTEXT" in modifiers
@@ -205,6 +215,8 @@ class Pipeline:
 
     def _prepare(self, call: Call) -> None:
         operation = call.operation
+        if operation.alias_resource is not None:
+            _check_alias_writable(call.request.get(operation.alias_resource))
         if not operation.keys:
             if operation.action is not None:
                 self.authorizer.authorize(call, operation.action, None, None)
@@ -222,6 +234,7 @@ class Pipeline:
             if operation.authorize is None:
                 self.authorizer.authorize(call, access.action, key, access)
             states.check(access.op_class, key.state, key.arn)
+            states.check_manager(access.op_class, key.key_manager, key.arn)
             key_specs.check_use(access.use, operation.name, key.key_spec, key.key_usage, key.arn)
         if operation.alias_resource is not None:
             self._authorize_alias(call, operation.alias_resource)
@@ -260,7 +273,7 @@ class Pipeline:
                     else "DryRunModifiers has IGNORE_CIPHERTEXT"
                 )
                 raise ValidationException(f"{access.dry_run_member} is required when {reason}.")
-            return self.resolve(named, call.caller)
+            return self.resolve(named, call.caller, request_id=call.request_id)
         raw = call.request.get(access.member)
         if raw is None:
             if access.required:
@@ -274,15 +287,25 @@ class Pipeline:
             return key
         if access.aliases and isinstance(raw, str) and "alias/" in raw:
             call.aliases_used[access.member] = raw[raw.index("alias/") :]
-        return self.resolve(raw, call.caller, aliases=access.aliases, fresh=access.fresh)
+        return self.resolve(
+            raw, call.caller, aliases=access.aliases, fresh=access.fresh, request_id=call.request_id
+        )
 
     def resolve(
-        self, raw: str, caller: Caller, *, aliases: bool = True, fresh: bool = False
+        self,
+        raw: str,
+        caller: Caller,
+        *,
+        aliases: bool = True,
+        fresh: bool = False,
+        request_id: str = "",
     ) -> KeyRecord:
         """Find the key a KeyId value names, as AWS does: id, key ARN, alias, alias ARN.
 
         A bare key id or alias name refers to the caller's own account; an ARN may name
-        another account, whose keys authorization then decides about.
+        another account, whose keys authorization then decides about. A predefined
+        ``alias/aws/<service>`` of the caller's own account that has no key yet gets its AWS
+        managed key now (service/managed.py), as in AWS.
         """
         ref = parse_key_ref(raw)
         region = self.ctx.region
@@ -295,6 +318,10 @@ class Pipeline:
             cache = self.ctx.cache
             key_id = (cache.refresh_alias if fresh else cache.alias_target)(account, ref.value)
             if key_id is None:
+                service = service_of_alias(ref.value)
+                if service is not None and account == caller.account_id:
+                    audit = self._creation_event(caller, request_id, service.alias_name)
+                    return managed.ensure(self.ctx, account, service, audit)
                 raise NotFoundException(
                     f"Alias {alias_arn(region, account, ref.value)} is not found."
                 )
@@ -304,6 +331,37 @@ class Pipeline:
         if key is None or key.account_id != account:
             raise NotFoundException(f"Key '{key_arn(region, account, key_id)}' does not exist")
         return key
+
+    def _creation_event(
+        self, caller: Caller, request_id: str, alias_name: str
+    ) -> Callable[[KeyRecord], DurableEvent] | None:
+        """The audit event of an AWS managed key created for ``caller``'s request: CreateKey
+        on the new key, by the service (``invokedBy``), committed with the key."""
+        durable = self._durable
+        if durable is None:
+            return None
+
+        def event(key: KeyRecord) -> DurableEvent:
+            return DurableEvent(
+                durable,
+                lambda: AuditEvent(
+                    time=key.created_at,
+                    request_id=request_id,
+                    account_id=caller.account_id,
+                    principal_arn=caller.principal_arn,
+                    access_key_id=caller.access_key_id,
+                    source_ip=caller.source_ip,
+                    operation="CreateKey",
+                    resources=(key.arn,),
+                    additional_data={
+                        "keyManager": "AWS",
+                        "aliasName": alias_name,
+                        "invokedBy": caller.via_service,
+                    },
+                ),
+            )
+
+        return event
 
     def _record(self, call: Call, error_code: str | None, now: datetime) -> None:
         self._audit.record(self._event(call, error_code, now))

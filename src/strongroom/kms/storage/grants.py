@@ -86,7 +86,9 @@ def _grant(row: Any) -> Grant:
     if row.constraints is not None:
         raw = json.loads(row.constraints)
         constraints = Constraints(
-            equals=raw.get("EncryptionContextEquals"), subset=raw.get("EncryptionContextSubset")
+            equals=raw.get("EncryptionContextEquals"),
+            subset=raw.get("EncryptionContextSubset"),
+            source_arn=raw.get("SourceArn"),
         )
     return Grant(
         grant_id=row.grant_id,

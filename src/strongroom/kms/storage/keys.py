@@ -20,7 +20,7 @@ from strongroom.kms.domain.key import AliasRecord, KeyRecord
 from strongroom.kms.domain.lineage import HsmLineage
 from strongroom.kms.domain.rotation import MaterialVersion
 from strongroom.kms.storage import schema
-from strongroom.kms.storage.database import Database
+from strongroom.kms.storage.database import Database, DuplicateRecord
 
 K = schema.keys.c
 A = schema.aliases.c
@@ -50,20 +50,41 @@ class KeyRepository:
     ) -> None:
         """Insert a key, its first material version and its tags in one transaction."""
         with self._db.write_connection() as conn:
-            conn.execute(insert(schema.keys).values(**_key_columns(key)))
-            if key.current_material_id is not None:
-                conn.execute(
-                    insert(schema.key_materials).values(
-                        material_id=key.current_material_id,
-                        key_id=key.key_id,
-                        store_id=store_id,
-                        wrapped=wrapped_material,
-                        created_at=key.created_at,
-                        version=1,
-                    )
-                )
+            self._insert_key(conn, key, store_id, wrapped_material)
             _put_tags(conn, key.key_id, tags)
-            self._db.record_change(conn, key.created_at, key_id=key.key_id)
+
+    def create_key_with_alias(
+        self, key: KeyRecord, store_id: str, wrapped_material: bytes, alias: AliasRecord
+    ) -> bool:
+        """Insert a key and the alias naming it in one transaction; False, with nothing
+        written, when the alias exists already (another worker created it first)."""
+        try:
+            with self._db.insertion(alias.alias_name) as conn:
+                self._insert_key(conn, key, store_id, wrapped_material)
+                _insert_alias(conn, alias)
+                self._db.record_change(
+                    conn, alias.created_at, account_id=alias.account_id, alias_name=alias.alias_name
+                )
+        except DuplicateRecord:
+            return False
+        return True
+
+    def _insert_key(
+        self, conn: Connection, key: KeyRecord, store_id: str, wrapped_material: bytes
+    ) -> None:
+        conn.execute(insert(schema.keys).values(**_key_columns(key)))
+        if key.current_material_id is not None:
+            conn.execute(
+                insert(schema.key_materials).values(
+                    material_id=key.current_material_id,
+                    key_id=key.key_id,
+                    store_id=store_id,
+                    wrapped=wrapped_material,
+                    created_at=key.created_at,
+                    version=1,
+                )
+            )
+        self._db.record_change(conn, key.created_at, key_id=key.key_id)
 
     def get_key(self, key_id: str) -> KeyRecord | None:
         with self._db.read_connection() as conn:
@@ -247,15 +268,7 @@ class KeyRepository:
 
     def create_alias(self, alias: AliasRecord) -> None:
         with self._db.insertion(alias.alias_name) as conn:
-            conn.execute(
-                insert(schema.aliases).values(
-                    account_id=alias.account_id,
-                    alias_name=alias.alias_name,
-                    key_id=alias.target_key_id,
-                    created_at=alias.created_at,
-                    updated_at=alias.updated_at,
-                )
-            )
+            _insert_alias(conn, alias)
             self._db.record_change(
                 conn, alias.created_at, account_id=alias.account_id, alias_name=alias.alias_name
             )
@@ -320,6 +333,18 @@ class KeyRepository:
                 select(T.tag_key, T.tag_value).where(T.key_id == key_id).order_by(T.tag_key)
             ).all()
         return [(r.tag_key, r.tag_value) for r in rows]
+
+
+def _insert_alias(conn: Connection, alias: AliasRecord) -> None:
+    conn.execute(
+        insert(schema.aliases).values(
+            account_id=alias.account_id,
+            alias_name=alias.alias_name,
+            key_id=alias.target_key_id,
+            created_at=alias.created_at,
+            updated_at=alias.updated_at,
+        )
+    )
 
 
 def _put_tags(conn: Connection, key_id: str, tags: Mapping[str, str]) -> None:

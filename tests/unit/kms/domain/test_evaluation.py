@@ -123,6 +123,25 @@ def test_principal_matching(principal: object, caller: str, expected: KeyPolicyR
     assert evaluate_key_policy(doc, request(principal=caller)) == expected
 
 
+def test_service_principals_match_only_services_calling_as_themselves() -> None:
+    def as_service(name: str, account: str = A) -> EvalRequest:
+        return EvalRequest("kms:Encrypt", KEY, name, account, {}, service=True)
+
+    s3 = key_policy(stmt(principal={"Service": ["s3.amazonaws.com"]}))
+    assert evaluate_key_policy(s3, as_service("s3.amazonaws.com")) == ALLOW_DIRECT
+    assert evaluate_key_policy(s3, as_service("logs.amazonaws.com")) == NONE
+    # A user whose name happens to be a service's is not that service.
+    assert evaluate_key_policy(s3, request(principal=ALICE)) == NONE
+    # "*" names everyone, services included; an account names none of them.
+    assert evaluate_key_policy(key_policy(stmt()), as_service("s3.amazonaws.com")) == ALLOW_DIRECT
+    account = key_policy(stmt(principal=aws(A)))
+    assert evaluate_key_policy(account, as_service("s3.amazonaws.com")) == NONE
+    # A service named in NotPrincipal is excluded; other services are admitted.
+    not_s3 = key_policy(stmt(principal=None, NotPrincipal={"Service": "s3.amazonaws.com"}))
+    assert evaluate_key_policy(not_s3, as_service("s3.amazonaws.com")) == NONE
+    assert evaluate_key_policy(not_s3, as_service("logs.amazonaws.com")) == ALLOW_DIRECT
+
+
 def test_user_paths_are_part_of_the_arn() -> None:
     doc = key_policy(stmt(principal=aws(f"arn:aws:iam::{A}:user/division/alice")))
     assert evaluate_key_policy(doc, request(principal=f"arn:aws:iam::{A}:user/division/alice"))

@@ -2,9 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from strongroom.kms.domain.enums import KeyState
-from strongroom.kms.domain.states import OpClass, check, refusal
-from strongroom.kms.errors import DisabledException, KmsError, KMSInvalidStateException
+from strongroom.kms.domain.enums import KeyManager, KeyState
+from strongroom.kms.domain.states import OpClass, check, check_manager, refusal
+from strongroom.kms.errors import (
+    DisabledException,
+    KmsError,
+    KMSInvalidStateException,
+    UnsupportedOperationException,
+)
 
 ARN = "arn:aws:kms:us-east-1:111122223333:key/k"
 
@@ -59,3 +64,15 @@ def test_every_class_and_state_has_a_decision() -> None:
             assert result is None or issubclass(result, KmsError)
     # Enabled keys may do everything except cancel a deletion that was never scheduled.
     assert [c for c in OpClass if refusal(c, KeyState.ENABLED)] == [OpClass.CANCEL_DELETION]
+
+
+def test_aws_managed_keys_are_used_and_read_never_changed() -> None:
+    usable = {OpClass.CRYPTO, OpClass.READ, OpClass.CREATE_GRANT}
+    for op_class in OpClass:
+        check_manager(op_class, KeyManager.CUSTOMER, ARN)
+        if op_class in usable:
+            check_manager(op_class, KeyManager.AWS, ARN)
+            continue
+        with pytest.raises(UnsupportedOperationException) as info:
+            check_manager(op_class, KeyManager.AWS, ARN)
+        assert info.value.message.startswith(f"{ARN} is an AWS managed key.")

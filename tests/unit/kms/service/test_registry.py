@@ -15,6 +15,7 @@ COMMON_ERRORS = {
     "IncompleteSignatureException",
     "InvalidSignatureException",
     "MissingAuthenticationTokenException",
+    "NotAuthorizedException",
     "RequestEntityTooLargeException",
     "SerializationException",
     "ThrottlingException",
