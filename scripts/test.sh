@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 MISSING=""
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || MISSING="$MISSING softhsm2 opensc"
 compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || MISSING="$MISSING postgresql"
+# HAProxy runs docs/deployment.md's load balancer configuration in front of two nodes.
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || MISSING="$MISSING haproxy"
 if [ -n "$MISSING" ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   # shellcheck disable=SC2086
