@@ -56,4 +56,5 @@ def test_metrics_count_requests_by_operation_and_error_code(
     ratio = _sample(text, "strongroom_key_cache_hit_ratio")
     assert 0 < ratio <= 1
     assert _sample(text, "strongroom_audit_queue_depth") >= 0
-    assert not re.search(r"(?i)secret|password", text)
+    assert server.admin_key.secret_access_key not in text
+    assert not re.search(r"(?i)password|postgresql://", text)
