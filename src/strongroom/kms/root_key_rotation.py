@@ -24,7 +24,7 @@ Import tokens sealed under the old root key stop opening (they last 24 hours).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -104,13 +104,16 @@ class RootKeyRotation:
                 # In the proposal's transaction: it commits with the rotation, and other
                 # nodes' lease decisions wait for that transaction (storage/leases.py).
                 claim_root_key_change(tx, holder)
-                held.callback(release_root_key_change, self._db, holder)
                 held.enter_context(root_key_change_lock(self._settings.data_dir))
                 target, descriptor = self._new_key(params)
         except BaseException:
             held.close()
             raise
-        after = _AfterRotation(self._settings, self._store, target, params, now=now, held=held)
+        # The claim commits with the rotation (then committed() releases it) or rolls back.
+        after = _AfterRotation(
+            self._settings, self._store, target, params, now=now, held=held,
+            release=lambda: release_root_key_change(self._db, holder),
+        )  # fmt: skip
         try:
             with _governance_errors():
                 source = self._store.root
@@ -157,8 +160,10 @@ class _AfterRotation:
         *,
         now: datetime,
         held: contextlib.ExitStack,
+        release: Callable[[], None],
     ) -> None:
         self._settings = settings
+        self._release = release
         self._store = store
         self._target = target
         self._params = params
@@ -168,6 +173,7 @@ class _AfterRotation:
 
     def committed(self) -> Mapping[str, object]:
         with self._held:
+            self._held.callback(self._release)
             if self.source is not None:
                 self.source.close()
             if "keyLabel" not in self._params:

@@ -184,6 +184,7 @@ def test_a_running_server_is_refused(gov: Governed) -> None:
     assert gov.quorum.status(pid).state == "approved"
     assert not (data_dir / "root.key.next").exists()
     _execute(gov, pid)
+    ServingLease.claimed(gov.data.db).release()  # the change released its lease: serving is allowed
 
 
 def test_a_crash_after_the_commit_is_finished_at_the_next_start(gov: Governed) -> None:
