@@ -21,6 +21,7 @@ import boto3
 import uvicorn
 from botocore.config import Config
 
+from strongroom.kms.api.http_server import http_limits, uvicorn_config
 from strongroom.kms.app import create_app, initialize
 from strongroom.kms.audit.log import MemoryAuditLog
 from strongroom.kms.config import Settings, config_file
@@ -71,6 +72,7 @@ def in_process_server(
     chained_audit: bool = False,
     database_url: str = "",
     join: RunningServer | None = None,
+    **settings_overrides: Any,
 ) -> Iterator[InProcessServer]:
     """One worker in a thread of the test process, with a clock the test can move.
 
@@ -79,6 +81,7 @@ def in_process_server(
     ``database_url`` is the embedded default (SQLite in the data directory). With ``join``,
     this is another node of that server: same database, a copy of its root key file, the
     same admin credentials.
+    ``settings_overrides`` are further settings (limits, quotas).
     """
     if database_url:
         # So that the CLI (`--data-dir`) finds the same database as the server.
@@ -91,6 +94,7 @@ def in_process_server(
         workers=1,
         scheduler_seconds=0.1,
         cache_poll_seconds=0.05,
+        **{"request_quotas": "off", **settings_overrides},
     ).validated()
     clock = ManualClock()
     if join is not None:
@@ -103,14 +107,7 @@ def in_process_server(
     assert issued is not None
     audit = MemoryAuditLog()
     app = create_app(settings, clock, None if chained_audit else audit)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=settings.port,
-        lifespan="on",
-        log_level="warning",
-        access_log=False,
-    )
+    config = uvicorn_config(app, settings, http_limits(settings), log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -168,7 +165,8 @@ def wait_healthy(endpoint: str, process: subprocess.Popen[str], timeout: float =
 def server_process(data_dir: Path, workers: int = 2, *extra: str) -> Iterator[ServerProcess]:
     """``strongroom serve`` as a real process tree, stopped with SIGTERM afterwards."""
     port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Tests create keys faster than AWS's 5 CreateKey/s; tests of quotas turn them on.
+    env = {"STRONGROOM_REQUEST_QUOTAS": "off", **os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("STRONGROOM_DATA_DIR", None)
     process = subprocess.Popen(
         [

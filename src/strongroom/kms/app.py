@@ -16,28 +16,29 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from strongroom.kms.api import quotas
 from strongroom.kms.api.metrics import Metrics
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.server import AsgiApp, KmsApi
 from strongroom.kms.api.sigv4 import SigV4Verifier
 from strongroom.kms.api.sts import StsApi
-from strongroom.kms.audit.events import AuditSink
+from strongroom.kms.audit.digests import DigestPublisher
+from strongroom.kms.audit.events import AuditSink, CommitWaiter
 from strongroom.kms.audit.parameters import RequestParameters, extension_plans, operation_plans
-from strongroom.kms.audit.store import ChainedAuditLog
+from strongroom.kms.audit.policy import Durability, WhenUnavailable, WriterPolicy
+from strongroom.kms.audit.trail import AuditTrail
+from strongroom.kms.audit.writer import ChainedAuditLog
 from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
 from strongroom.kms.domain.secrets import Secret
+from strongroom.kms.domain.xks import XksCredential
+from strongroom.kms.first_start import first_start
 from strongroom.kms.keystores.root_key_file import create_root_key_file
 from strongroom.kms.keystores.root_keys import RootKeyProvider
 from strongroom.kms.keystores.software import SoftwareKeyStore, secret_aad
 from strongroom.kms.root_key_fence import ServingLease
 from strongroom.kms.root_key_setup import open_root_key
-from strongroom.kms.service.admin import (
-    ADMINISTRATOR_POLICY,
-    ADMINISTRATOR_POLICY_NAME,
-    Admin,
-    IssuedAccessKey,
-)
+from strongroom.kms.service.admin import Admin, IssuedAccessKey
 from strongroom.kms.service.authorization import PolicyAuthorizer
 from strongroom.kms.service.cache import KeyCache
 from strongroom.kms.service.caller import Credential
@@ -51,6 +52,7 @@ from strongroom.kms.service.policy_cache import PolicyCache
 from strongroom.kms.service.registry import EXTENSIONS, OPERATIONS
 from strongroom.kms.service.scheduler import LifecycleScheduler
 from strongroom.kms.service.usage import UsageTracker
+from strongroom.kms.service.xks_catalog import XksCatalog
 from strongroom.kms.storage.custom_key_stores import CustomKeyStoreRepository
 from strongroom.kms.storage.database import Database, DatabaseUnavailable
 from strongroom.kms.storage.engine import sqlite_url
@@ -60,14 +62,15 @@ from strongroom.kms.storage.keys import KeyRepository
 from strongroom.kms.storage.migrate import SchemaError
 from strongroom.kms.storage.store_secrets import FINGERPRINT_KEY, STORE_SECRET_PURPOSE, StoreSecrets
 from strongroom.kms.storage.usage import UsageRepository
+from strongroom.kms.storage.xks import XksRepository
+from strongroom.xks.api import SERVICE as XKS_SERVICE
+from strongroom.xks.api import XksApi
+from strongroom.xks.proxy import XksProxy
 
 if TYPE_CHECKING:
     from strongroom.kms.governance.actions import GovernanceEnv
 
 log = logging.getLogger(__name__)
-
-DEFAULT_ACCOUNT_NAME = "default"
-ADMIN_USER = "admin"
 
 
 def database_url(settings: Settings) -> str:
@@ -119,20 +122,13 @@ class DataDir:
 def initialize(
     settings: Settings, clock: Clock | None = None
 ) -> tuple[DataDir, IssuedAccessKey | None]:
-    """Create what a first start needs (idempotent); return the admin key if one was made."""
+    """Create what a first start needs, or finish a first start that was interrupted
+    (first_start.py); return the admin key if the first start was finished now."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if settings.root_key == "file" and not settings.root_key_path.exists():
         create_root_key_file(settings.root_key_path)
     data_dir = open_data_dir(settings, clock, create_root_key=True)
-    admin = data_dir.admin
-    if admin.list_accounts():
-        return data_dir, None
-    account = admin.create_account(DEFAULT_ACCOUNT_NAME)
-    admin.create_user(account.account_id, ADMIN_USER)
-    admin.put_user_policy(
-        account.account_id, ADMIN_USER, ADMINISTRATOR_POLICY_NAME, ADMINISTRATOR_POLICY
-    )
-    return data_dir, admin.create_access_key(account.account_id, ADMIN_USER)
+    return data_dir, first_start(data_dir)
 
 
 def open_data_dir(
@@ -194,11 +190,7 @@ def create_app(
         custom_stores=custom_stores,
         cost_rates=(settings.key_usd_month, settings.hsm_usd_month),
     )
-    chained = ChainedAuditLog(db, store, settings.region, clock.now) if audit is None else None
-    audit_sink = audit or chained
-    assert audit_sink is not None
-    # Control-plane changes append their events in their own transaction (docs/adr/0006).
-    durable = None if chained is None else chained.chain
+    trail, chained, audit_sink = _audit_sinks(settings, db, store, clock, audit)
     # Extension operations' events show their (non-secret) parameters too.
     parameters = RequestParameters(
         {
@@ -206,6 +198,8 @@ def create_app(
             **extension_plans({name: members for name, (_, members) in EXTENSIONS.items()}),
         }
     )
+    # Control-plane changes append their events in their own transaction (docs/adr/0006).
+    durable = None if chained is None else chained.chain
     pipeline = Pipeline(ctx, PolicyAuthorizer(policies, grants), audit_sink, durable, parameters)
     known = CredentialCache(identity, store)
     credentials = (
@@ -213,22 +207,7 @@ def create_app(
         if settings.dev_credentials
         else known
     )
-    verifier: SigV4Verifier[Credential] = SigV4Verifier(
-        region=settings.region,
-        service="kms",
-        lookup=credentials.lookup,
-        max_skew_seconds=settings.max_clock_skew_seconds,
-        check_signatures=not settings.dev_credentials,
-        presigned_signed_headers=(b"x-amz-target",),
-    )
-    sts_verifier: SigV4Verifier[Credential] = SigV4Verifier(
-        region=settings.region,
-        service="sts",
-        lookup=credentials.lookup,
-        max_skew_seconds=settings.max_clock_skew_seconds,
-        check_signatures=not settings.dev_credentials,
-    )
-
+    verifier, sts_verifier = _verifiers(settings, credentials.lookup)
     metrics, ready = _observability(db, store, cache, audit_sink)
     api = KmsApi(
         pipeline,
@@ -240,8 +219,12 @@ def create_app(
         extensions=EXTENSIONS,
         metrics=metrics,
         ready=ready,
+        quotas=quotas.from_settings(settings),
+        commits=chained if chained is not None and chained.policy.waits else None,
     )
     scheduler = LifecycleScheduler(ctx)
+    xks_catalog = XksCatalog(XksRepository(db), custom_stores, store)
+    xks = xks_api(settings, xks_catalog, audit_sink, clock, api.commits)
     # Held while this worker runs: root key changes are refused meanwhile (root_key_fence.py).
     serving = ServingLease.claimed(db)
 
@@ -254,12 +237,10 @@ def create_app(
         credentials.apply(changes)
         policies.apply(changes)
         custom_stores.apply(changes)
+        xks_catalog.apply(changes)
 
-    async def flush_audit_and_usage() -> None:
-        try:
-            await asyncio.to_thread(audit_sink.flush)
-        finally:  # a failed audit flush is retried next time; usage is still written
-            await asyncio.to_thread(usage.flush)
+    async def flush_usage() -> None:
+        await asyncio.to_thread(usage.flush)
 
     async def housekeeping() -> None:
         await asyncio.to_thread(serving.claim)
@@ -270,17 +251,101 @@ def create_app(
 
     def shutdown() -> None:
         custom_stores.close()
-        audit_sink.flush()
+        if trail is not None:
+            trail.stop()
+        else:
+            audit_sink.flush()
         usage.flush()
         serving.release()
         db.engine.dispose()
 
     background = [
         (poll_changes, settings.cache_poll_seconds),
-        (flush_audit_and_usage, 1.0),
+        (flush_usage, 1.0),
         (housekeeping, settings.scheduler_seconds),
+        *([] if trail is None else [(trail.publish_digest, min(settings.audit_digest_seconds, 5))]),
     ]
-    return AsgiApp(api, background, shutdown)
+    # The audit writer thread starts in the serving process, at start-up.
+    startup = None if trail is None else trail.start
+    return AsgiApp(api, background, shutdown, on_startup=startup, xks=xks)
+
+
+def _audit_sinks(
+    settings: Settings,
+    db: Database,
+    store: SoftwareKeyStore,
+    clock: Clock,
+    audit: AuditSink | None,
+) -> tuple[AuditTrail | None, ChainedAuditLog | None, AuditSink]:
+    """The trail (unless the caller gives its own sink), its writer, and the sink to use."""
+    trail = None if audit is not None else audit_trail(settings, db, store, clock)
+    chained = None if trail is None else trail.writer
+    sink = audit or chained
+    assert sink is not None
+    return trail, chained, sink
+
+
+def _verifiers(
+    settings: Settings, lookup: Callable[[str], Credential | None]
+) -> tuple[SigV4Verifier[Credential], SigV4Verifier[Credential]]:
+    """SigV4 for the KMS and for STS, on the same credentials."""
+    kms = SigV4Verifier(
+        region=settings.region,
+        service="kms",
+        lookup=lookup,
+        max_skew_seconds=settings.max_clock_skew_seconds,
+        check_signatures=not settings.dev_credentials,
+        presigned_signed_headers=(b"x-amz-target",),
+    )
+    sts = SigV4Verifier(
+        region=settings.region,
+        service="sts",
+        lookup=lookup,
+        max_skew_seconds=settings.max_clock_skew_seconds,
+        check_signatures=not settings.dev_credentials,
+    )
+    return kms, sts
+
+
+def audit_trail(
+    settings: Settings, db: Database, store: SoftwareKeyStore, clock: Clock
+) -> AuditTrail:
+    writer = ChainedAuditLog(db, store, settings.region, clock.now, policy=writer_policy(settings))
+    digests = DigestPublisher(
+        db,
+        writer.chain,
+        settings.audit_digest_path,
+        settings.region,
+        interval_seconds=settings.audit_digest_seconds,
+        now=clock.now,
+    )
+    return AuditTrail(writer, digests)
+
+
+def writer_policy(settings: Settings) -> WriterPolicy:
+    return WriterPolicy(
+        durability=Durability(settings.audit_durability),
+        flush_seconds=settings.audit_flush_seconds,
+        max_pending=settings.audit_max_pending,
+        when_unavailable=WhenUnavailable(settings.audit_when_unavailable),
+    )
+
+
+def xks_api(
+    settings: Settings,
+    catalog: XksCatalog,
+    audit: AuditSink,
+    clock: Clock,
+    commits: CommitWaiter | None = None,
+) -> XksApi:
+    """The XKS proxy on the KMS port (docs/xks.md): its own credentials, any region."""
+    verifier: SigV4Verifier[XksCredential] = SigV4Verifier(
+        region=None,
+        service=XKS_SERVICE,
+        lookup=catalog.credential,
+        max_skew_seconds=settings.max_clock_skew_seconds,
+    )
+    return XksApi(XksProxy(catalog, audit, settings.region, clock.now), verifier, commits)
 
 
 def _observability(

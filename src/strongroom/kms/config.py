@@ -31,6 +31,13 @@ class Settings:
     workers: int = 2
     database_url: str = ""  # empty: SQLite in the data directory
     max_body_bytes: int = 512 * 1024
+    # Limits against anyone who can connect (api/http_limits.py, docs/security.md).
+    max_header_bytes: int = 16 * 1024  # request line + headers of one request
+    max_headers: int = 100
+    header_timeout_seconds: float = 10.0  # the head, from its first byte (and from connect)
+    body_timeout_seconds: float = 30.0  # the body, from the end of the head
+    keep_alive_timeout_seconds: int = 30  # an idle kept-alive connection is closed
+    max_connections: int = 1000  # per worker; beyond: 503 ServiceUnavailable
     cache_poll_seconds: float = 0.2
     # How long cached keys keep serving after the change feed was last read (the database
     # is unreachable): the staleness bound while a node cannot see the database.
@@ -42,6 +49,22 @@ class Settings:
     # non-loopback address. See docs/security.md.
     dev_credentials: bool = False
     log_level: str = "info"
+    # Request quotas per account (api/quotas.py): "aws" (AWS's defaults) or "off". Requests
+    # per second; quota_overrides: "CreateKey=50,ListKeys=1000"; quota_nodes: the nodes
+    # sharing one database (each admits 1/quota_nodes).
+    request_quotas: str = "aws"
+    quota_cryptographic: float = 10000.0
+    quota_asymmetric: float = 500.0
+    quota_overrides: str = ""
+    quota_nodes: int = 1
+    # TLS (docs/security.md): "self-signed" generates a pair in <data_dir>/tls; or give
+    # tls_cert_file + tls_key_file. tls_names: more names or addresses for a generated pair.
+    tls: str = ""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_names: str = ""
+    # Plain HTTP on an address other machines can reach is refused unless this is set.
+    allow_plain_http: bool = False
     # Where the default store's root key lives: "file" (root.key, the embedded default) or
     # "pkcs11" (a token key, see docs/keystores.md). The PIN is never a setting: it comes from
     # the file hsm_pin_file names, or else from the environment variable hsm_pin_env names.
@@ -54,10 +77,40 @@ class Settings:
     # Rates of the exposure report's cost estimate (the source's figures).
     key_usd_month: float = 1.0
     hsm_usd_month: float = 1000.0
+    # The audit trail (kms/audit/policy.py, docs/adr/0013): "before-response" answers a call
+    # once its event is committed; "buffered" commits every audit_flush_seconds (at most 1 s).
+    audit_durability: str = "before-response"
+    audit_flush_seconds: float = 0.5
+    # Events a worker may hold in memory; beyond, calls are refused ("refuse") or served with
+    # their events dropped and counted in the trail ("serve").
+    audit_max_pending: int = 20_000
+    audit_when_unavailable: str = "refuse"
+    # Signed digest files (audit/digests.py) go here, one per audit_digest_seconds when the
+    # chain moved; empty: <data_dir>/audit-digests. Put it where the database's writers cannot.
+    audit_digest_dir: str = ""
+    audit_digest_seconds: float = 60.0
+    # Where `strongroom audit archive` writes archived segments; empty: <data_dir>/audit-archive.
+    audit_archive_dir: str = ""
 
     @property
     def root_key_path(self) -> Path:
         return self.data_dir / "root.key"
+
+    @property
+    def audit_archive_path(self) -> Path:
+        return (
+            Path(self.audit_archive_dir)
+            if self.audit_archive_dir
+            else self.data_dir / "audit-archive"
+        )
+
+    @property
+    def audit_digest_path(self) -> Path:
+        return (
+            Path(self.audit_digest_dir)
+            if self.audit_digest_dir
+            else self.data_dir / "audit-digests"
+        )
 
     def validated(self) -> Settings:
         if not 0 < self.port < 65536:
@@ -68,6 +121,17 @@ class Settings:
             raise ConfigError(f"region {self.region!r} is not a valid region name")
         if self.max_body_bytes < 64 * 1024:
             raise ConfigError("max_body_bytes must be at least 65536")
+        if not 1024 <= self.max_header_bytes <= 1024 * 1024:
+            raise ConfigError("max_header_bytes must be between 1024 and 1048576")
+        if not 10 <= self.max_headers <= 1000:
+            raise ConfigError("max_headers must be between 10 and 1000")
+        for name in ("header_timeout_seconds", "body_timeout_seconds"):
+            if not 1 <= getattr(self, name) <= 600:
+                raise ConfigError(f"{name} must be between 1 and 600")
+        if not 1 <= self.keep_alive_timeout_seconds <= 3600:
+            raise ConfigError("keep_alive_timeout_seconds must be between 1 and 3600")
+        if not 1 <= self.max_connections <= 1_000_000:
+            raise ConfigError("max_connections must be between 1 and 1000000")
         # Changes must reach every worker within a second: poll at least twice a second.
         if not 0.01 <= self.cache_poll_seconds <= 0.5:
             raise ConfigError("cache_poll_seconds must be between 0.01 and 0.5")
@@ -75,6 +139,16 @@ class Settings:
             raise ConfigError("cache_outage_grace_seconds must be between 0.5 and 300")
         if self.scheduler_seconds <= 0:
             raise ConfigError("scheduler_seconds must be positive")
+        self._validate_quotas()
+        if self.tls not in ("", "self-signed"):
+            raise ConfigError(f"tls {self.tls!r} is not 'self-signed' (or empty)")
+        if self.tls and (self.tls_cert_file or self.tls_key_file):
+            raise ConfigError(
+                "tls = 'self-signed' and tls_cert_file/tls_key_file exclude each other"
+            )
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ConfigError("tls_cert_file and tls_key_file go together")
+        self._validate_audit()
         if self.dev_credentials and not is_loopback(self.host):
             raise ConfigError(
                 f"dev_credentials accepts requests signed with any secret; it is refused on "
@@ -89,6 +163,41 @@ class Settings:
                 "root_key = 'pkcs11' needs hsm_module, hsm_token_label, hsm_key_label"
             )
         return self
+
+    def _validate_quotas(self) -> None:
+        from strongroom.kms.api.quotas import parse_overrides, quota_table
+
+        if self.request_quotas not in ("aws", "off"):
+            raise ConfigError(f"request_quotas {self.request_quotas!r} is not 'aws' or 'off'")
+        if self.quota_cryptographic <= 0 or self.quota_asymmetric <= 0 or self.quota_nodes < 1:
+            raise ConfigError("quotas must be positive and quota_nodes at least 1")
+        try:
+            parse_overrides(self.quota_overrides)
+            quota_table(
+                cryptographic=self.quota_cryptographic,
+                asymmetric=self.quota_asymmetric,
+                overrides=self.quota_overrides,
+                nodes=self.quota_nodes,
+                workers=self.workers,
+            )
+        except ValueError as error:
+            raise ConfigError(f"quota_overrides: {error}") from None
+
+    def _validate_audit(self) -> None:
+        if self.audit_durability not in ("before-response", "buffered"):
+            raise ConfigError(
+                f"audit_durability {self.audit_durability!r} is not 'before-response' or 'buffered'"
+            )
+        if not 0.01 <= self.audit_flush_seconds <= 1.0:
+            raise ConfigError("audit_flush_seconds must be between 0.01 and 1")
+        if self.audit_max_pending < 100:
+            raise ConfigError("audit_max_pending must be at least 100")
+        if self.audit_digest_seconds < 1:
+            raise ConfigError("audit_digest_seconds must be at least 1")
+        if self.audit_when_unavailable not in ("refuse", "serve"):
+            raise ConfigError(
+                f"audit_when_unavailable {self.audit_when_unavailable!r} is not 'refuse' or 'serve'"
+            )
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Apply non-None overrides (from command-line flags)."""

@@ -17,17 +17,19 @@ import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from strongroom.kms.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from strongroom.kms.api.metrics import Metrics
 from strongroom.kms.api.model import ServiceModel
+from strongroom.kms.api.quotas import RequestQuotas
 from strongroom.kms.api.sigv4 import SigV4Verifier
 from strongroom.kms.api.sts import CONTENT_TYPE as STS_CONTENT_TYPE
 from strongroom.kms.api.sts import StsApi, is_sts_request
 from strongroom.kms.api.wire_errors import error_response
+from strongroom.kms.audit.events import CommitWaiter, new_ticket
 from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.errors import (
     KmsError,
@@ -37,9 +39,12 @@ from strongroom.kms.errors import (
     UnknownOperationException,
     UnsupportedOperationException,
 )
+from strongroom.kms.log_limits import RateLimitedLog, describe_failure, is_environmental
 from strongroom.kms.service.caller import Caller, Credential
 from strongroom.kms.service.pipeline import Operation, Pipeline, Request
-from strongroom.kms.storage.database import DatabaseUnavailable
+
+if TYPE_CHECKING:
+    from strongroom.xks.api import XksApi
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +87,15 @@ class KmsApi:
         extensions: Mapping[str, tuple[Operation, Mapping[str, str]]] | None = None,
         metrics: Metrics | None = None,
         ready: ReadyCheck | None = None,
+        quotas: RequestQuotas | None = None,
+        commits: CommitWaiter | None = None,
     ) -> None:
         """``extensions``: Strongroom operations that AWS's model lacks, each with its input
-        members and the model shapes that validate them (ListProviderAccesses)."""
+        members and the model shapes that validate them (ListProviderAccesses).
+        ``commits``: with ``before-response`` audit durability, the sink whose commit of a
+        request's event the response waits for."""
         self._pipeline = pipeline
+        self.commits = commits
         self._sts = sts
         self._verifier = verifier
         extensions = extensions or {}
@@ -98,6 +108,7 @@ class KmsApi:
         self._request_ids = UuidShapedIds()
         self._metrics = metrics
         self._ready = ready
+        self._quotas = quotas
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = self._request_ids.next()
@@ -109,6 +120,8 @@ class KmsApi:
             return
         started = time.perf_counter()
         name, code = "unknown", "OK"
+        commits = self.commits
+        ticket = None if commits is None else new_ticket()
         try:
             body = await self._read_body(scope, receive)
             operation, request, caller = self._prepare(scope, body)
@@ -126,6 +139,11 @@ class KmsApi:
             log.exception("internal error in request %s", request_id)
             code = KMSInternalException.__name__
             status, payload = error_response(KMSInternalException())
+        if commits is not None and ticket is not None and ticket.seq:
+            try:  # before-response durability: answer once the request's event is committed
+                await commits.wait_committed(ticket)
+            except KmsError as error:
+                status, payload = error_response(error)
         await _respond(send, status, payload, request_id)
         if self._metrics is not None:
             self._metrics.observe(name, code, time.perf_counter() - started)
@@ -146,6 +164,8 @@ class KmsApi:
     async def _handle_sts(
         self, sts: StsApi, scope: Scope, receive: Receive, send: Send, request_id: str
     ) -> None:
+        commits = self.commits
+        ticket = None if commits is None else new_ticket()
         try:
             body = await self._read_body(scope, receive)
         except KmsError as error:
@@ -163,6 +183,11 @@ class KmsApi:
                 request_id=request_id,
                 source_ip=client[0] if client else "",
             )
+        if commits is not None and ticket is not None and ticket.seq:
+            try:
+                await commits.wait_committed(ticket)
+            except KmsError as error:
+                status, payload = sts.error_response(error, request_id)
         await _respond(send, status, payload, request_id, STS_CONTENT_TYPE)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
@@ -195,6 +220,8 @@ class KmsApi:
             "POST", scope.get("raw_path") or b"/", scope.get("query_string", b""), headers, body
         )
         operation = self._operation(headers)
+        if self._quotas is not None:
+            self._quotas.admit(credential.principal.account_id, operation.name)
         try:
             parsed = orjson.loads(body) if body else {}
         except orjson.JSONDecodeError:
@@ -236,22 +263,31 @@ async def _respond(
 
 
 class AsgiApp:
-    """ASGI entry point: HTTP goes to the API; lifespan starts and stops background tasks."""
+    """ASGI entry point: HTTP goes to the API (or to the XKS proxy when it claims the path);
+    lifespan starts and stops background tasks."""
 
     def __init__(
         self,
         api: KmsApi,
         background: Sequence[tuple[Callable[[], Awaitable[None]], float]],
         on_shutdown: Callable[[], None],
+        on_startup: Callable[[], None] | None = None,
+        xks: XksApi | None = None,
     ) -> None:
         self.api = api
+        self.xks = xks
         self._background = background
         self._on_shutdown = on_shutdown
+        self._on_startup = on_startup
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await self.api.handle(scope, receive, send)
+            xks = self.xks
+            if xks is not None and scope["path"].startswith("/xks/") and xks.claims(scope):
+                await xks.handle(scope, receive, send)
+            else:
+                await self.api.handle(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
@@ -262,6 +298,8 @@ class AsgiApp:
                 # Objects that live as long as the process (model, caches' code, modules) are
                 # moved out of the collector's sight, so collections on the hot path are short.
                 gc.freeze()
+                if self._on_startup is not None:
+                    self._on_startup()
                 self._tasks = [
                     asyncio.create_task(_every(job, period)) for job, period in self._background
                 ]
@@ -278,21 +316,35 @@ class AsgiApp:
 async def _every(job: Callable[[], Awaitable[None]], period: float) -> None:
     """Run ``job`` now and then every ``period`` seconds; log and survive its failures.
 
-    An unreachable database is logged once when it starts and once when it ends, not at
-    every period (the feed poller runs five times a second).
+    A job that keeps failing (a full disk) logs its first traceback, then one line at most
+    every 30 s, naming the failure without quoting data (log_limits.py). The engine hides
+    statement parameters from database errors, so no traceback quotes a record either.
     """
-    name = getattr(job, "__qualname__", job)
-    unavailable = False
+    name = getattr(job, "__qualname__", repr(job))
+    alert = RateLimitedLog(log, 30.0)
+    failing = False
     while True:
         try:
             await job()
-            if unavailable:
-                log.warning("background job %s: the database is reachable again", name)
-                unavailable = False
-        except DatabaseUnavailable as error:
-            if not unavailable:
-                log.warning("background job %s: %s; retrying", name, error)
-                unavailable = True
-        except Exception:
-            log.exception("background job %s failed", name)
+        except Exception as error:
+            if not failing:
+                # The first failure of a streak; a traceback only for what is not a failure of
+                # the machine (a full disk is not a bug, and repeats until space returns).
+                failing = True
+                log.error(
+                    "background job %s failed: %s",
+                    name,
+                    describe_failure(error),
+                    exc_info=not is_environmental(error),
+                )
+            else:
+                alert.log(
+                    logging.ERROR,
+                    f"background job {name} still fails: {describe_failure(error)}",
+                )
+        else:
+            if failing:
+                failing = False
+                alert.reset()
+                log.warning("background job %s succeeds again", name)
         await asyncio.sleep(period)

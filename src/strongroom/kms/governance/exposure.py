@@ -233,7 +233,9 @@ def build_report(
 def accounts_report(
     db: Database, accounts: Iterable[str], now: datetime, rates: Rates = Rates()
 ) -> ExposureReport:
-    """The report over every key of ``accounts``, read from the database."""
+    """The report over every key of ``accounts`` and their external (XKS) keys, read from
+    the database."""
+    accounts = list(accounts)
     repo = KeyRepository(db)
     keys: list[KeyRecord] = []
     for account in accounts:
@@ -241,7 +243,9 @@ def accounts_report(
         while page := repo.list_keys(account, after, 1000):
             keys.extend(page)
             after = page[-1].key_id
-    return build_report(
+    from strongroom.kms.governance.xks_exposure import with_external_keys  # imports this
+
+    report = build_report(
         keys,
         provider_access_counts(db),
         now,
@@ -249,3 +253,4 @@ def accounts_report(
         expiries=import_expiries(db, keys),
         cluster_hsms=registered_hsms(db, keys),
     )
+    return with_external_keys(report, db, accounts, rates)

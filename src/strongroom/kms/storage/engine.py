@@ -39,18 +39,21 @@ def backend(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: a database error's message never quotes the values of its statement
+    # (audit records, sealed secrets), so a logged traceback cannot either.
     if backend(url) == "postgresql":
         # postgresql:// means psycopg 3 here (SQLAlchemy's default driver is psycopg2).
         parsed = make_url(url).set(drivername="postgresql+psycopg")
         return create_engine(
             parsed,
             pool_pre_ping=True,
+            hide_parameters=True,
             pool_size=POSTGRES_POOL_SIZE,
             max_overflow=POSTGRES_POOL_OVERFLOW,
             pool_timeout=POSTGRES_POOL_TIMEOUT_S,
             connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
         )
-    engine = create_engine(url, connect_args={"check_same_thread": False})
+    engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
