@@ -227,9 +227,21 @@ def _unavailable_raised() -> Iterator[None]:
     try:
         yield
     except (OperationalError, InterfaceError) as error:
+        if not _is_unavailability(error):
+            raise
         raise DatabaseUnavailable(
             f"the database is unavailable ({type(error.orig).__name__})"
         ) from error
+
+
+def _is_unavailability(error: OperationalError | InterfaceError) -> bool:
+    """A lost or refused connection, not a mistake in a statement (SQLite reports a missing
+    table as an OperationalError too; PostgreSQL reports it as a ProgrammingError)."""
+    if isinstance(error, InterfaceError) or error.connection_invalidated:
+        return True
+    if type(error.orig).__module__.startswith("sqlite3"):
+        return any(s in str(error.orig) for s in ("locked", "unable to open", "disk I/O"))
+    return True
 
 
 _PENDING_CHANGES = "strongroom_pending_changes"
