@@ -10,7 +10,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ from strongroom.kms.audit.trail import AuditTrail
 from strongroom.kms.audit.writer import ChainedAuditLog
 from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
+from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.domain.xks import XksCredential
 from strongroom.kms.first_start import first_start
@@ -47,6 +48,12 @@ from strongroom.kms.service.credentials import CredentialCache
 from strongroom.kms.service.custom_store_connections import CustomKeyStoreConnections
 from strongroom.kms.service.dev_credentials import DevCredentials
 from strongroom.kms.service.hsm_clusters import HsmClusters
+from strongroom.kms.service.in_process_client import (
+    InProcessAuditGate,
+    InProcessAuthenticator,
+    InProcessIdentityPolicies,
+    InProcessKmsClient,
+)
 from strongroom.kms.service.pipeline import Pipeline
 from strongroom.kms.service.policy_cache import PolicyCache
 from strongroom.kms.service.registry import EXTENSIONS, OPERATIONS
@@ -63,6 +70,13 @@ from strongroom.kms.storage.migrate import SchemaError
 from strongroom.kms.storage.store_secrets import FINGERPRINT_KEY, STORE_SECRET_PURPOSE, StoreSecrets
 from strongroom.kms.storage.usage import UsageRepository
 from strongroom.kms.storage.xks import XksRepository
+from strongroom.objectstore.api import S3Api
+from strongroom.objectstore.blobs import FileBlobStore
+from strongroom.objectstore.context import StoreContext
+from strongroom.objectstore.keyring import Keyring
+from strongroom.objectstore.sigv2 import S3SigV2PresignVerifier
+from strongroom.objectstore.sigv4 import S3SigV4Verifier
+from strongroom.objectstore.storage.metadata import Metadata
 from strongroom.xks.api import SERVICE as XKS_SERVICE
 from strongroom.xks.api import XksApi
 from strongroom.xks.proxy import XksProxy
@@ -227,6 +241,8 @@ def create_app(
     xks = xks_api(settings, xks_catalog, audit_sink, clock, api.commits)
     # Held while this worker runs: root key changes are refused meanwhile (root_key_fence.py).
     serving = ServingLease.claimed(db)
+    # dev_credentials applies to the KMS and STS only: S3 requests need a real access key.
+    s3 = object_store(settings, data_dir, pipeline, known, api.commits)
 
     # Background jobs do their database and file work in a thread, so a slow query or a busy
     # database never stalls requests; cache evictions are applied on the event loop.
@@ -238,9 +254,6 @@ def create_app(
         policies.apply(changes)
         custom_stores.apply(changes)
         xks_catalog.apply(changes)
-
-    async def flush_usage() -> None:
-        await asyncio.to_thread(usage.flush)
 
     async def housekeeping() -> None:
         await asyncio.to_thread(serving.claim)
@@ -261,13 +274,57 @@ def create_app(
 
     background = [
         (poll_changes, settings.cache_poll_seconds),
-        (flush_usage, 1.0),
+        (_in_thread(usage.flush), 1.0),
         (housekeeping, settings.scheduler_seconds),
         *([] if trail is None else [(trail.publish_digest, min(settings.audit_digest_seconds, 5))]),
     ]
     # The audit writer thread starts in the serving process, at start-up.
     startup = None if trail is None else trail.start
-    return AsgiApp(api, background, shutdown, on_startup=startup, xks=xks)
+    return AsgiApp(api, background, shutdown, on_startup=startup, xks=xks, side=s3)
+
+
+def object_store(
+    settings: Settings,
+    data_dir: DataDir,
+    pipeline: Pipeline,
+    credentials: CredentialCache,
+    commits: CommitWaiter | None,
+) -> S3Api:
+    """The S3 API: a client of the KMS through ``strongroom.client``, calls made in process
+    through the same pipeline as HTTP requests, as the service ``s3.<region>.amazonaws.com``."""
+    via_service = f"s3.{settings.region}.amazonaws.com"
+    kms = InProcessKmsClient(pipeline, OPERATIONS, via_service)
+    metadata = Metadata(data_dir.db.engine)
+    clock = data_dir.clock
+    ctx = StoreContext(
+        settings.region,
+        metadata,
+        FileBlobStore(settings.data_dir / "objects"),
+        Keyring(kms, metadata, settings.s3_bucket_key_seconds, clock.now),
+        InProcessIdentityPolicies(pipeline),
+        clock.now,
+    )
+    authenticator = InProcessAuthenticator(credentials)
+    verifier = S3SigV4Verifier(
+        settings.region, authenticator, max_skew_seconds=settings.max_clock_skew_seconds
+    )
+    return S3Api(
+        ctx,
+        verifier,
+        S3SigV2PresignVerifier(authenticator),
+        virtual_host_suffix=settings.s3_virtual_host_suffix,
+        request_ids=UuidShapedIds().next,
+        audit=InProcessAuditGate(commits),
+    )
+
+
+def _in_thread(work: Callable[[], object]) -> Callable[[], Awaitable[None]]:
+    """A background job that runs ``work`` in a thread (it touches the database)."""
+
+    async def job() -> None:
+        await asyncio.to_thread(work)
+
+    return job
 
 
 def _audit_sinks(

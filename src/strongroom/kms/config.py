@@ -77,6 +77,10 @@ class Settings:
     # Rates of the exposure report's cost estimate (the source's figures).
     key_usd_month: float = 1.0
     hsm_usd_month: float = 1000.0
+    # The S3 API on the same port: Host names ``<bucket>.<suffix>`` are virtual-hosted buckets
+    # (empty: path style only); how long an S3 Bucket Key serves new objects and stays cached.
+    s3_virtual_host_suffix: str = "localhost"
+    s3_bucket_key_seconds: float = 300.0
     # The audit trail (kms/audit/policy.py, docs/adr/0013): "before-response" answers a call
     # once its event is committed; "buffered" commits every audit_flush_seconds (at most 1 s).
     audit_durability: str = "before-response"
@@ -149,6 +153,8 @@ class Settings:
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
             raise ConfigError("tls_cert_file and tls_key_file go together")
         self._validate_audit()
+        if not 0 < self.s3_bucket_key_seconds <= 86400:
+            raise ConfigError("s3_bucket_key_seconds must be between 0 and 86400")
         if self.dev_credentials and not is_loopback(self.host):
             raise ConfigError(
                 f"dev_credentials accepts requests signed with any secret; it is refused on "

@@ -17,7 +17,7 @@ import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -32,6 +32,7 @@ from strongroom.kms.api.wire_errors import error_response
 from strongroom.kms.audit.events import CommitWaiter, new_ticket
 from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.errors import (
+    DependencyTimeoutException,
     KmsError,
     KMSInternalException,
     RequestEntityTooLargeException,
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
     from strongroom.xks.api import XksApi
 
 log = logging.getLogger(__name__)
+
+STORAGE_UNAVAILABLE = "The request could not be stored now (storage unavailable). Retry later."
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -108,6 +111,7 @@ class KmsApi:
         self._request_ids = UuidShapedIds()
         self._metrics = metrics
         self._ready = ready
+        self._storage_alert = RateLimitedLog(log, 30.0)
         self._quotas = quotas
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -135,10 +139,9 @@ class KmsApi:
         except KmsError as error:
             code = error.code
             status, payload = error_response(error)
-        except Exception:
-            log.exception("internal error in request %s", request_id)
+        except Exception as error:
             code = KMSInternalException.__name__
-            status, payload = error_response(KMSInternalException())
+            status, payload = error_response(self._unexpected(error, request_id))
         if commits is not None and ticket is not None and ticket.seq:
             try:  # before-response durability: answer once the request's event is committed
                 await commits.wait_committed(ticket)
@@ -160,6 +163,19 @@ class KmsApi:
             await _respond(send, 200 if ready else 503, body, request_id)
             return
         await _respond(send, 200, b'{"status":"ok"}', request_id)
+
+    def _unexpected(self, error: Exception, request_id: str) -> KmsError:
+        """A failure of the machine (a full disk, a database refusing writes) is a retryable
+        DependencyTimeoutException with one rate-limited line; anything else is a bug, logged
+        with its traceback and answered KMSInternalException."""
+        if is_environmental(error):
+            self._storage_alert.log(
+                logging.ERROR,
+                f"request {request_id} failed: storage unavailable ({describe_failure(error)})",
+            )
+            return DependencyTimeoutException(STORAGE_UNAVAILABLE)
+        log.exception("internal error in request %s", request_id)
+        return KMSInternalException()
 
     async def _handle_sts(
         self, sts: StsApi, scope: Scope, receive: Receive, send: Send, request_id: str
@@ -262,8 +278,19 @@ async def _respond(
     await send({"type": "http.response.body", "body": payload})
 
 
+class SideApi(Protocol):
+    """Another API served on the same port (the object store's S3 API)."""
+
+    def claims(self, scope: Scope) -> bool:
+        """Whether the request is for this API; must be cheap (it runs for every request)."""
+        ...
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+
+
 class AsgiApp:
-    """ASGI entry point: HTTP goes to the API (or to the XKS proxy when it claims the path);
+    """ASGI entry point: HTTP goes to the API, or to the XKS proxy or the object store
+    (``side``) when one claims the request;
     lifespan starts and stops background tasks."""
 
     def __init__(
@@ -271,11 +298,14 @@ class AsgiApp:
         api: KmsApi,
         background: Sequence[tuple[Callable[[], Awaitable[None]], float]],
         on_shutdown: Callable[[], None],
+        *,
         on_startup: Callable[[], None] | None = None,
         xks: XksApi | None = None,
+        side: SideApi | None = None,
     ) -> None:
         self.api = api
         self.xks = xks
+        self.side = side
         self._background = background
         self._on_shutdown = on_shutdown
         self._on_startup = on_startup
@@ -283,9 +313,11 @@ class AsgiApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            xks = self.xks
+            xks, side = self.xks, self.side
             if xks is not None and scope["path"].startswith("/xks/") and xks.claims(scope):
                 await xks.handle(scope, receive, send)
+            elif side is not None and side.claims(scope):
+                await side.handle(scope, receive, send)
             else:
                 await self.api.handle(scope, receive, send)
         elif scope["type"] == "lifespan":
