@@ -69,6 +69,12 @@ ReadyCheck = Callable[[], dict[str, str]]
 _PROBES = (*HEALTH_PATHS, READY_PATH, METRICS_PATH)
 
 
+def _is_probe(scope: Scope) -> bool:
+    """The node's own probes, answered before the object store sees a path (no bucket may
+    take their names)."""
+    return bool(scope["method"] == "GET" and scope["path"] in _PROBES)
+
+
 def _json_default(value: object) -> object:
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
@@ -116,7 +122,7 @@ class KmsApi:
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = self._request_ids.next()
-        if scope["method"] == "GET" and scope["path"] in _PROBES:
+        if _is_probe(scope):
             await self._probe(scope["path"], send, request_id)
             return
         if self._sts is not None and is_sts_request(scope["headers"]):
@@ -316,7 +322,7 @@ class AsgiApp:
             xks, side = self.xks, self.side
             if xks is not None and scope["path"].startswith("/xks/") and xks.claims(scope):
                 await xks.handle(scope, receive, send)
-            elif side is not None and side.claims(scope):
+            elif side is not None and not _is_probe(scope) and side.claims(scope):
                 await side.handle(scope, receive, send)
             else:
                 await self.api.handle(scope, receive, send)
