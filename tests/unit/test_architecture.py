@@ -52,6 +52,20 @@ def test_service_layer_knows_no_http() -> None:
         assert not bad, f"{path.name} imports {bad}"
 
 
+def test_object_store_is_a_client_of_the_kms() -> None:
+    """The object store reaches the KMS only through ``strongroom.client``; only its storage
+    package speaks SQL."""
+    files = sorted((SRC / "objectstore").rglob("*.py"))
+    assert len(files) >= 15
+    for path in files:
+        names = _imports(path)
+        assert not {n for n in names if n.startswith("strongroom.kms")}, path
+        if path.parent.name != "storage":
+            assert not {n for n in names if n.startswith("sqlalchemy")}, path
+    for path in sorted((SRC / "client").glob("*.py")):
+        assert not {n for n in _imports(path) if n.startswith("strongroom.kms")}, path
+
+
 # audit/ still runs the chain's SQL itself; its owner moves it into kms/storage (behind the
 # unit of work's ``tx.audit``), and this exception goes with it.
 SQL_OUTSIDE_STORAGE_FOR_NOW = SRC / "kms" / "audit"
@@ -78,7 +92,9 @@ def test_storage_imports_no_layer_above_it() -> None:
     for path in storage_files:
         parts = path.relative_to(SRC).parts
         package = ".".join(("strongroom", *parts[: parts.index("storage") + 1]))
-        allowed = (package, "strongroom.kms.domain")
+        # A storage package reads and writes its own layer's values: the KMS's domain, the
+        # object store's records.
+        allowed = (package, "strongroom.kms.domain", "strongroom.objectstore.records")
         bad = {
             n for n in _imports(path) if n.startswith("strongroom") and not n.startswith(allowed)
         }

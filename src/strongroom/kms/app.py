@@ -23,6 +23,7 @@ from strongroom.kms.audit.parameters import RequestParameters, extension_plans, 
 from strongroom.kms.audit.store import ChainedAuditLog
 from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
+from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.keystores.root_key_file import create_root_key_file
 from strongroom.kms.keystores.root_keys import RootKeyProvider
@@ -42,6 +43,11 @@ from strongroom.kms.service.credentials import CredentialCache
 from strongroom.kms.service.custom_store_connections import CustomKeyStoreConnections
 from strongroom.kms.service.dev_credentials import DevCredentials
 from strongroom.kms.service.hsm_clusters import HsmClusters
+from strongroom.kms.service.in_process_client import (
+    InProcessAuthenticator,
+    InProcessIdentityPolicies,
+    InProcessKmsClient,
+)
 from strongroom.kms.service.pipeline import Pipeline
 from strongroom.kms.service.policy_cache import PolicyCache
 from strongroom.kms.service.registry import EXTENSIONS, OPERATIONS
@@ -56,6 +62,13 @@ from strongroom.kms.storage.keys import KeyRepository
 from strongroom.kms.storage.schema import SCHEMA_VERSION
 from strongroom.kms.storage.store_secrets import FINGERPRINT_KEY, STORE_SECRET_PURPOSE, StoreSecrets
 from strongroom.kms.storage.usage import UsageRepository
+from strongroom.objectstore.api import S3Api
+from strongroom.objectstore.blobs import FileBlobStore
+from strongroom.objectstore.context import StoreContext
+from strongroom.objectstore.keyring import Keyring
+from strongroom.objectstore.sigv2 import S3SigV2PresignVerifier
+from strongroom.objectstore.sigv4 import S3SigV4Verifier
+from strongroom.objectstore.storage.metadata import Metadata
 
 if TYPE_CHECKING:
     from strongroom.kms.governance.actions import GovernanceEnv
@@ -232,6 +245,7 @@ def create_app(
         extensions=EXTENSIONS,
     )
     scheduler = LifecycleScheduler(ctx)
+    s3 = object_store(settings, data_dir, pipeline, credentials)
 
     # Background jobs do their database and file work in a thread, so a slow query or a busy
     # database never stalls requests; cache evictions are applied on the event loop.
@@ -265,7 +279,37 @@ def create_app(
         (flush_audit_and_usage, 1.0),
         (housekeeping, settings.scheduler_seconds),
     ]
-    return AsgiApp(api, background, shutdown)
+    return AsgiApp(api, background, shutdown, side=s3)
+
+
+def object_store(
+    settings: Settings, data_dir: DataDir, pipeline: Pipeline, credentials: CredentialCache
+) -> S3Api:
+    """The S3 API: a client of the KMS through ``strongroom.client``, calls made in process
+    through the same pipeline as HTTP requests, as the service ``s3.<region>.amazonaws.com``."""
+    via_service = f"s3.{settings.region}.amazonaws.com"
+    kms = InProcessKmsClient(pipeline, OPERATIONS, via_service)
+    metadata = Metadata(data_dir.db.engine)
+    clock = data_dir.clock
+    ctx = StoreContext(
+        settings.region,
+        metadata,
+        FileBlobStore(settings.data_dir / "objects"),
+        Keyring(kms, metadata, settings.s3_bucket_key_seconds, clock.now),
+        InProcessIdentityPolicies(pipeline),
+        clock.now,
+    )
+    authenticator = InProcessAuthenticator(credentials)
+    verifier = S3SigV4Verifier(
+        settings.region, authenticator, max_skew_seconds=settings.max_clock_skew_seconds
+    )
+    return S3Api(
+        ctx,
+        verifier,
+        S3SigV2PresignVerifier(authenticator),
+        settings.s3_virtual_host_suffix,
+        UuidShapedIds().next,
+    )
 
 
 def app_from_env() -> AsgiApp:

@@ -51,6 +51,10 @@ class Settings:
     # Rates of the exposure report's cost estimate (the source's figures).
     key_usd_month: float = 1.0
     hsm_usd_month: float = 1000.0
+    # The S3 API on the same port: Host names ``<bucket>.<suffix>`` are virtual-hosted buckets
+    # (empty: path style only); how long an S3 Bucket Key serves new objects and stays cached.
+    s3_virtual_host_suffix: str = "localhost"
+    s3_bucket_key_seconds: float = 300.0
 
     @property
     def root_key_path(self) -> Path:
@@ -75,6 +79,8 @@ class Settings:
                 f"dev_credentials accepts requests signed with any secret; it is refused on "
                 f"{self.host}, which is not a loopback address"
             )
+        if not 0 < self.s3_bucket_key_seconds <= 86400:
+            raise ConfigError("s3_bucket_key_seconds must be between 0 and 86400")
         if self.root_key not in ("file", "pkcs11"):
             raise ConfigError(f"root_key {self.root_key!r} is not 'file' or 'pkcs11'")
         if self.root_key == "pkcs11" and not (

@@ -16,7 +16,7 @@ import base64
 import gc
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -199,23 +199,40 @@ async def _respond(
     await send({"type": "http.response.body", "body": payload})
 
 
+class SideApi(Protocol):
+    """Another API served on the same port (the object store's S3 API)."""
+
+    def claims(self, scope: Scope) -> bool:
+        """Whether the request is for this API; must be cheap (it runs for every request)."""
+        ...
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+
+
 class AsgiApp:
-    """ASGI entry point: HTTP goes to the API; lifespan starts and stops background tasks."""
+    """ASGI entry point: HTTP goes to the API (or to ``side`` when it claims the request);
+    lifespan starts and stops background tasks."""
 
     def __init__(
         self,
         api: KmsApi,
         background: Sequence[tuple[Callable[[], Awaitable[None]], float]],
         on_shutdown: Callable[[], None],
+        side: SideApi | None = None,
     ) -> None:
         self.api = api
+        self.side = side
         self._background = background
         self._on_shutdown = on_shutdown
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await self.api.handle(scope, receive, send)
+            side = self.side
+            if side is not None and side.claims(scope):
+                await side.handle(scope, receive, send)
+            else:
+                await self.api.handle(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 

@@ -1,0 +1,125 @@
+"""The ``strongroom.client`` interfaces, served in process by the KMS pipeline.
+
+A service such as the object store calls the KMS on behalf of the principal that signed its own
+request. Each call runs through :meth:`Pipeline.execute` exactly like an HTTP request: the key
+is resolved, the key policy, identity policies and grants authorize it (with ``kms:ViaService``
+set to the calling service), the key-state table applies and the call is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from strongroom.client.identity import Decision
+from strongroom.client.kms import DataKey, KeyDescription, KmsCallError
+from strongroom.client.principal import Credential, Principal
+from strongroom.kms.domain.evaluation import Effect
+from strongroom.kms.domain.ids import UuidShapedIds
+from strongroom.kms.errors import KmsError
+from strongroom.kms.service.caller import Caller
+from strongroom.kms.service.credentials import CredentialCache
+from strongroom.kms.service.pipeline import Call, Operation, Pipeline, Response
+
+_DECISIONS = {Effect.ALLOW: Decision.ALLOW, Effect.DENY: Decision.DENY, Effect.NONE: Decision.NONE}
+
+
+def _caller(principal: Principal, via_service: str | None) -> Caller:
+    return Caller(
+        principal.account_id,
+        principal.arn,
+        principal.access_key_id,
+        principal.source_ip,
+        via_service=via_service,
+    )
+
+
+class InProcessKmsClient:
+    """:class:`strongroom.client.kms.KmsClient` over the pipeline, for one calling service."""
+
+    def __init__(
+        self, pipeline: Pipeline, operations: Mapping[str, Operation], via_service: str
+    ) -> None:
+        self._pipeline = pipeline
+        self._operations = operations
+        self._via_service = via_service
+        self._request_ids = UuidShapedIds()
+
+    def _run(self, name: str, request: dict[str, Any], principal: Principal) -> Response:
+        caller = _caller(principal, self._via_service)
+        try:
+            return self._pipeline.execute(
+                self._operations[name], request, caller, self._request_ids.next()
+            )
+        except KmsError as error:
+            raise KmsCallError(error.code, error.message) from None
+
+    def generate_data_key(
+        self, principal: Principal, key_id: str, context: Mapping[str, str]
+    ) -> DataKey:
+        request = {"KeyId": key_id, "KeySpec": "AES_256", "EncryptionContext": dict(context)}
+        response = self._run("GenerateDataKey", request, principal)
+        plaintext = response["Plaintext"]
+        blob = response["CiphertextBlob"]
+        assert isinstance(plaintext, bytes) and isinstance(blob, bytes)
+        return DataKey(str(response["KeyId"]), blob, plaintext)
+
+    def decrypt(self, principal: Principal, ciphertext: bytes, context: Mapping[str, str]) -> bytes:
+        request = {"CiphertextBlob": ciphertext, "EncryptionContext": dict(context)}
+        plaintext = self._run("Decrypt", request, principal)["Plaintext"]
+        assert isinstance(plaintext, bytes)
+        return plaintext
+
+    def describe_key(self, principal: Principal, key_id: str) -> KeyDescription:
+        metadata = self._run("DescribeKey", {"KeyId": key_id}, principal)["KeyMetadata"]
+        assert isinstance(metadata, dict)
+        return KeyDescription(
+            str(metadata["Arn"]),
+            str(metadata["KeyId"]),
+            str(metadata["KeyState"]),
+            str(metadata.get("KeyManager", "CUSTOMER")),
+        )
+
+
+class InProcessAuthenticator:
+    """:class:`strongroom.client.identity.Authenticator` over the KMS's credential cache."""
+
+    def __init__(self, credentials: CredentialCache) -> None:
+        self._credentials = credentials
+
+    def lookup(self, access_key_id: str) -> Credential | None:
+        found = self._credentials.lookup(access_key_id)
+        if found is None:
+            return None
+        principal = found.principal
+        return Credential(access_key_id, principal.account_id, principal.arn, found.secret_bytes())
+
+
+def _no_handler(call: Call) -> Response:
+    raise AssertionError("identity checks run no handler")
+
+
+class InProcessIdentityPolicies:
+    """:class:`strongroom.client.identity.IdentityPolicies` by the KMS's policy engine.
+
+    The same evaluation as the KMS's own identity checks (conditions such as ``aws:SourceIp``
+    included); only identity policies take part, as bucket policies are not supported.
+    """
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+        self._operations: dict[str, Operation] = {}
+
+    def decide(self, principal: Principal, action: str, resource: str) -> Decision:
+        operation = self._operations.get(action)
+        if operation is None:
+            operation = self._operations[action] = Operation(action, _no_handler, action=action)
+        call = Call(
+            operation,
+            {},
+            _caller(principal, None),
+            "",
+            self._pipeline.ctx,
+            self._pipeline,
+        )
+        return _DECISIONS[self._pipeline.authorizer.identity_effect(call, action, resource)]

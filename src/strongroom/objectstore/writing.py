@@ -1,0 +1,85 @@
+"""Streaming a request body into one encrypted blob, with its digests, in constant memory."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+
+from strongroom.objectstore import checksums, cipher
+from strongroom.objectstore.blobs import BlobStore
+from strongroom.objectstore.errors import BadDigest, EntityTooLarge, InvalidDigest
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenBlob:
+    blob_id: str
+    size: int
+    md5_hex: str
+    checksum_algorithm: str | None
+    checksum_value: str | None
+
+
+def content_md5(headers: Mapping[str, str]) -> bytes | None:
+    raw = headers.get("content-md5")
+    if raw is None:
+        return None
+    try:
+        digest = base64.b64decode(raw, validate=True)
+    except binascii.Error:
+        digest = b""
+    if len(digest) != 16:
+        raise InvalidDigest()
+    return digest
+
+
+async def write_blob(
+    blobs: BlobStore,
+    body: AsyncIterator[bytes],
+    root: bytes,
+    salt: bytes,
+    *,
+    headers: Mapping[str, str],
+    trailer: Mapping[str, str],
+    max_size: int,
+    default_checksum: str | None = None,
+) -> WrittenBlob:
+    """Encrypt ``body`` into a new committed blob; any failure leaves no blob behind.
+
+    The declared checksum (header or aws-chunked trailer) and Content-MD5 are verified before
+    the blob is committed; ``default_checksum`` is computed when the request declares none.
+    """
+    expected_md5 = content_md5(headers)
+    expected = checksums.requested(headers)
+    algorithm = expected.algorithm if expected is not None else default_checksum
+    running = checksums.Checksum(algorithm) if algorithm is not None else None
+    md5 = hashlib.md5()  # noqa: S324 - S3's ETag, not a security function
+    writer = blobs.writer()
+    encryptor = cipher.Encryptor(cipher.blob_key(root, salt, writer.blob_id), writer.blob_id)
+    try:
+        writer.write(encryptor.header())
+        async for piece in body:
+            if encryptor.size + len(piece) > max_size:
+                raise EntityTooLarge(MaxSizeAllowed=str(max_size))
+            md5.update(piece)
+            if running is not None:
+                running.update(piece)
+            for sealed in encryptor.feed(piece):
+                writer.write(sealed)
+        writer.write(encryptor.finish())
+        if expected_md5 is not None and expected_md5 != md5.digest():
+            raise BadDigest()
+        value = None
+        if running is not None:
+            value = (
+                checksums.verify(expected, running, trailer)
+                if expected is not None
+                else running.b64()
+            )
+        await writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    return WrittenBlob(writer.blob_id, encryptor.size, md5.hexdigest(), algorithm, value)
