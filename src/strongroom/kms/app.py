@@ -65,9 +65,11 @@ from strongroom.kms.storage.usage import UsageRepository
 from strongroom.objectstore.api import S3Api
 from strongroom.objectstore.blobs import FileBlobStore
 from strongroom.objectstore.context import StoreContext
+from strongroom.objectstore.inventory import StoreInventory
 from strongroom.objectstore.keyring import Keyring
 from strongroom.objectstore.sigv2 import S3SigV2PresignVerifier
 from strongroom.objectstore.sigv4 import S3SigV4Verifier
+from strongroom.objectstore.storage.inventory import InventoryRecords
 from strongroom.objectstore.storage.metadata import Metadata
 
 if TYPE_CHECKING:
@@ -200,6 +202,7 @@ def create_app(
         policies,
         custom_stores=custom_stores,
         cost_rates=(settings.key_usd_month, settings.hsm_usd_month),
+        objects=StoreInventory(InventoryRecords(db.engine)),
     )
     chained = ChainedAuditLog(db, store, settings.region, clock.now) if audit is None else None
     audit_sink = audit or chained
