@@ -38,6 +38,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "provider operators: key pairs, enrolment and M-of-N approvals",
     ),
     "report": ("strongroom.cli.report", "governance reports"),
+    "objects": (
+        "strongroom.cli.objects",
+        "the object store's inventory per key; re-encryption campaigns",
+    ),
     "aws-data-path": (
         "strongroom.cli.aws_data",
         "print the AWS_DATA_PATH that gives boto3 and the AWS CLI our extensions",

@@ -64,11 +64,13 @@ from strongroom.kms.storage.store_secrets import FINGERPRINT_KEY, STORE_SECRET_P
 from strongroom.kms.storage.usage import UsageRepository
 from strongroom.objectstore.api import S3Api
 from strongroom.objectstore.blobs import FileBlobStore
+from strongroom.objectstore.campaigns import Campaigns
 from strongroom.objectstore.context import StoreContext
 from strongroom.objectstore.inventory import StoreInventory
 from strongroom.objectstore.keyring import Keyring
 from strongroom.objectstore.sigv2 import S3SigV2PresignVerifier
 from strongroom.objectstore.sigv4 import S3SigV4Verifier
+from strongroom.objectstore.storage.campaigns import CampaignRecords
 from strongroom.objectstore.storage.inventory import InventoryRecords
 from strongroom.objectstore.storage.metadata import Metadata
 
@@ -202,7 +204,9 @@ def create_app(
         policies,
         custom_stores=custom_stores,
         cost_rates=(settings.key_usd_month, settings.hsm_usd_month),
-        objects=StoreInventory(InventoryRecords(db.engine)),
+        objects=Campaigns(
+            CampaignRecords(db.engine), StoreInventory(InventoryRecords(db.engine)), clock.now
+        ),
     )
     chained = ChainedAuditLog(db, store, settings.region, clock.now) if audit is None else None
     audit_sink = audit or chained
@@ -249,6 +253,10 @@ def create_app(
     )
     scheduler = LifecycleScheduler(ctx)
     s3 = object_store(settings, data_dir, pipeline, credentials)
+    assert isinstance(ctx.objects, Campaigns)
+    campaigns = ctx.objects.with_kms(
+        InProcessKmsClient(pipeline, OPERATIONS, f"s3.{settings.region}.amazonaws.com")
+    )
 
     # Background jobs do their database and file work in a thread, so a slow query or a busy
     # database never stalls requests; cache evictions are applied on the event loop.
@@ -264,6 +272,9 @@ def create_app(
             await asyncio.to_thread(audit_sink.flush)
         finally:  # a failed audit flush is retried next time; usage is still written
             await asyncio.to_thread(usage.flush)
+
+    async def run_campaigns() -> None:
+        await asyncio.to_thread(campaigns.run)
 
     async def housekeeping() -> None:
         done = await asyncio.to_thread(scheduler.run_due)
@@ -281,6 +292,7 @@ def create_app(
         (poll_changes, settings.cache_poll_seconds),
         (flush_audit_and_usage, 1.0),
         (housekeeping, settings.scheduler_seconds),
+        (run_campaigns, settings.scheduler_seconds),
     ]
     return AsgiApp(api, background, shutdown, side=s3)
 
