@@ -11,11 +11,13 @@ import json
 import secrets
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from strongroom.kms.service.admin import IssuedAccessKey
+from tests.support.byok import external_key, import_material
 from tests.support.cli import run
 from tests.support.raw_kms import RawKms
 from tests.support.s3 import kms_bucket, new_account_admin, s3_client
@@ -174,3 +176,40 @@ def test_the_command_shows_the_inventory_and_follows_a_campaign(
     assert entry["Versions"] == [{"KeyMaterialId": current, "Objects": 3}]
     status, _, err = run("objects", "reencrypt", *endpoint, "--bucket", "not-mine-at-all")
     assert status == 2 and "NotFoundException" in err
+
+
+def test_objects_under_keys_whose_protection_was_lowered_move_away(
+    server: InProcessServer, tmp_path: Path
+) -> None:
+    tenant = new_account_admin(server, f"lowered-{uuid.uuid4().hex[:8]}")
+    kms, s3 = server.client(tenant), s3_client(server, tenant)
+    exported = external_key(kms)
+    import_material(kms, tmp_path, exported, secrets.token_bytes(32))
+    reply = call(
+        server,
+        tenant,
+        "RecordKeyLineage",
+        {"KeyId": exported, "TokenLabel": "vault", "TokenSerial": "0001", "KeyLabel": "k"},
+    )
+    assert reply.status == 200, reply
+    exported_arn = kms.describe_key(KeyId=exported)["KeyMetadata"]["Arn"]
+    kept = kms.create_key()["KeyMetadata"]["Arn"]
+    safe = kms.create_key()["KeyMetadata"]["Arn"]
+    lowered_bucket, other_bucket = kms_bucket(s3, exported_arn), kms_bucket(s3, kept)
+    for name in ("a", "b"):
+        s3.put_object(Bucket=lowered_bucket, Key=name, Body=name.encode() * 10)
+    s3.put_object(Bucket=other_bucket, Key="c", Body=b"c")
+    exposure = call(server, tenant, "GetExposureReport", {}).body["ExposureReport"]
+    (row,) = next(b for b in exposure["buckets"] if b["bucket"] == lowered_bucket)["keys"]
+    assert row["flags"][0].startswith("protection lowered")
+
+    campaign = finished(
+        server, tenant, start(server, tenant, LoweredProtection=True, DestinationKeyId=safe)
+    )
+    assert campaign["SourceKeyIds"] == [exported_arn]
+    assert (campaign["Moved"], campaign["Skipped"], campaign["Failed"]) == (2, 0, 0)
+    keys = inventory(server, tenant)
+    assert exported_arn not in keys and keys[safe]["Objects"] == 2 and keys[kept]["Objects"] == 1
+    kms.delete_imported_key_material(KeyId=exported)  # the exported copy is useless now
+    for name in ("a", "b"):
+        assert s3.get_object(Bucket=lowered_bucket, Key=name)["Body"].read() == name.encode() * 10
