@@ -13,7 +13,7 @@ from tests.support.raw_kms import RawKms
 from tests.support.s3 import kms_bucket, s3_client
 from tests.support.servers import ServerProcess, server_process
 
-OBJECTS = 240
+OBJECTS = 400
 
 
 def describe(server: ServerProcess, campaign_id: str) -> dict[str, Any]:

@@ -292,7 +292,7 @@ def create_app(
         (poll_changes, settings.cache_poll_seconds),
         (flush_audit_and_usage, 1.0),
         (housekeeping, settings.scheduler_seconds),
-        (run_campaigns, settings.scheduler_seconds),
+        (run_campaigns, min(1.0, settings.scheduler_seconds)),
     ]
     return AsgiApp(api, background, shutdown, side=s3)
 

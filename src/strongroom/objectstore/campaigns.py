@@ -32,6 +32,8 @@ from strongroom.objectstore.inventory import StoreInventory
 from strongroom.objectstore.storage.campaigns import CampaignRecords, CampaignRow, ObjectRow
 
 LEASE_SECONDS = 10.0
+BATCH = 100
+ROUND_SECONDS = 2.0
 
 
 def _campaign(row: CampaignRow) -> Campaign:
@@ -111,20 +113,29 @@ class Campaigns:
 
     # --- the runner ------------------------------------------------------------------------
 
-    def run(self, budget: int = 200) -> int:
-        """Move up to ``budget`` objects of one running campaign; how many were handled."""
-        claimed = self._records.claim(self._clock(), LEASE_SECONDS)
+    def run(self, batch: int = BATCH, seconds: float = ROUND_SECONDS) -> int:
+        """Move objects of one running campaign, a batch at a time, for about ``seconds``;
+        how many were handled."""
+        records = self._records
+        claimed = records.claim(self._clock(), LEASE_SECONDS)
         if claimed is None:
             return 0
+        started, handled = self._clock(), 0
         try:
-            rows = self._records.next_objects(claimed, budget)
-            for row in rows:
-                self._move(claimed, row)
-            if len(rows) < budget:
-                self._records.finish(claimed.campaign_id, self._now())
-            return len(rows)
+            while True:
+                rows = records.next_objects(claimed, batch)
+                for row in rows:
+                    self._move(claimed, row)
+                handled += len(rows)
+                if len(rows) < batch:
+                    records.finish(claimed.campaign_id, self._now())
+                    return handled
+                if self._clock() - started >= seconds:
+                    return handled
+                (claimed,) = records.find(None, claimed.campaign_id)  # the new position
+                records.renew(claimed.campaign_id, self._clock() + LEASE_SECONDS)
         finally:
-            self._records.release(claimed.campaign_id)
+            records.release(claimed.campaign_id)
 
     def _move(self, campaign: CampaignRow, row: ObjectRow) -> None:
         assert self._kms is not None

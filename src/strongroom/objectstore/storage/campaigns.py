@@ -193,6 +193,14 @@ class CampaignRecords:
             row = conn.execute(select(campaigns).where(c.campaign_id == found)).one()
         return _campaign(row)
 
+    def renew(self, campaign_id: str, until: float) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(campaigns)
+                .where(campaigns.c.campaign_id == campaign_id)
+                .values(lease_until=until)
+            )
+
     def release(self, campaign_id: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(
