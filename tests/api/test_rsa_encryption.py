@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +131,29 @@ def test_re_encrypt_between_symmetric_and_rsa(kms: Any, key_id: str) -> None:
         DestinationKeyId=key_id,
     )
     assert kms.decrypt(CiphertextBlob=back["CiphertextBlob"])["Plaintext"] == b"moving"
+
+
+def test_a_raw_ciphertext_is_required_like_ours(raw_kms: Any) -> None:
+    """Naming an RSA algorithm changes how the key is found, not that the ciphertext is needed."""
+    rsa_id = rsa_key(raw_kms)
+    calls: tuple[Callable[[], object], ...] = (
+        lambda: raw_kms.decrypt(KeyId=rsa_id, EncryptionAlgorithm="RSAES_OAEP_SHA_256"),
+        lambda: raw_kms.re_encrypt(
+            SourceKeyId=rsa_id,
+            SourceEncryptionAlgorithm="RSAES_OAEP_SHA_1",
+            DestinationKeyId=rsa_id,
+            DestinationEncryptionAlgorithm="RSAES_OAEP_SHA_1",
+        ),
+        lambda: raw_kms.decrypt(KeyId=rsa_id),
+    )
+    for call in calls:
+        with aws_error("ValidationException", 400) as caught:
+            call()
+        assert caught.message == "CiphertextBlob is required."
+    with aws_error("DryRunOperationException", 400):  # a dry run may ignore the ciphertext
+        raw_kms.decrypt(
+            KeyId=rsa_id,
+            EncryptionAlgorithm="RSAES_OAEP_SHA_256",
+            DryRun=True,
+            DryRunModifiers=["IGNORE_CIPHERTEXT"],
+        )

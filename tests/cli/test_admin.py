@@ -22,7 +22,7 @@ from strongroom.kms.app import initialize
 from strongroom.kms.config import Settings
 from strongroom.kms.service.admin import IssuedAccessKey
 from tests.support.processes import strongroom, uvicorn_workers
-from tests.support.raw_kms import connect_to_each_worker
+from tests.support.raw_kms import connect_to_each_worker, kept_alive
 from tests.support.servers import RunningServer, server_process
 
 ACCOUNT_ID = "123456789012"
@@ -363,7 +363,10 @@ def test_admin_changes_reach_a_running_server(tmp_path: Path) -> None:
         pinned = connect_to_each_worker(running.endpoint, running.admin_key, workers)
         for conn in pinned.values():
             assert conn.call("ListKeys", {}, tenant_key).status == 200
-        deleted = admin(data_dir, "access-keys", "delete", tenant_key.access_key_id, separate=True)
+        with kept_alive(pinned.values()):
+            deleted = admin(
+                data_dir, "access-keys", "delete", tenant_key.access_key_id, separate=True
+            )
         assert deleted is None
         deleted_at = time.monotonic()
 

@@ -13,7 +13,7 @@ import pytest
 
 from strongroom.cli.main import main
 from strongroom.kms.app import initialize, open_data_dir
-from strongroom.kms.audit.store import ChainedAuditLog
+from strongroom.kms.audit.writer import ChainedAuditLog
 from strongroom.kms.config import Settings, load_settings
 from tests.unit.kms.audit.helpers import ALICE, BOB, event, key_arn
 
@@ -144,6 +144,11 @@ def test_a_served_session_is_in_the_verified_trail(tmp_path: Path) -> None:
     status, out, err = run("audit", "verify", "--data-dir", str(data))
     assert (status, err) == (0, ""), err
     assert "chain intact" in out
+    # Each worker anchored its last events in a signed digest when it stopped.
+    digests = data / "audit-digests"
+    status, out, err = run("audit", "verify", "--data-dir", str(data), "--digests", str(digests))
+    assert (status, err) == (0, ""), err
+    assert "digests agree with the trail" in out
     status, out, err = run("audit", "export", "--data-dir", str(data), "--account", account)
     assert status == 0, err
     records = [orjson.loads(line) for line in out.splitlines()]

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from strongroom.kms.service.admin import IssuedAccessKey
-from tests.support.raw_kms import RawKms, Reply
+from tests.support.raw_kms import RawKms, Reply, kept_alive
 
 DEADLINE = 1.0  # seconds within which a change must be in force in every worker
 WATCH = 1.6  # seconds of requests after a change
@@ -103,7 +103,8 @@ def watch(
         futures = [pool.submit(on_worker, pid) for pid in pinned]
         futures += [pool.submit(on_new_connections) for _ in range(FRESH_THREADS)]
         try:
-            change()
+            with kept_alive(pinned.values()):
+                change()
         finally:
             started = time.monotonic()
             go.set()

@@ -10,6 +10,9 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -87,6 +90,26 @@ class RawKms:
 
     def close(self) -> None:
         self._conn.close()
+
+
+@contextmanager
+def kept_alive(connections: Iterable[RawKms], every: float = 1.0) -> Iterator[None]:
+    """Ping idle connections while the block runs (a slow subprocess on a loaded machine), so
+    the server's keep-alive timeout does not close the connections a test pinned to workers."""
+    stop = threading.Event()
+
+    def ping() -> None:
+        while not stop.wait(every):
+            for conn in connections:
+                assert conn.health() == 200
+
+    pinger = threading.Thread(target=ping, daemon=True)
+    pinger.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        pinger.join()
 
 
 def connect_to_each_worker(

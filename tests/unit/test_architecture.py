@@ -66,11 +66,6 @@ def test_object_store_is_a_client_of_the_kms() -> None:
         assert not {n for n in _imports(path) if n.startswith("strongroom.kms")}, path
 
 
-# audit/ still runs the chain's SQL itself; its owner moves it into kms/storage (behind the
-# unit of work's ``tx.audit``), and this exception goes with it.
-SQL_OUTSIDE_STORAGE_FOR_NOW = SRC / "kms" / "audit"
-
-
 def _is_storage(path: Path) -> bool:
     return "storage" in path.relative_to(SRC).parts[:-1]
 
@@ -78,7 +73,7 @@ def _is_storage(path: Path) -> bool:
 def test_sql_only_in_storage_packages() -> None:
     checked = 0
     for path in sorted(SRC.rglob("*.py")):
-        if _is_storage(path) or path.is_relative_to(SQL_OUTSIDE_STORAGE_FOR_NOW):
+        if _is_storage(path):
             continue
         checked += 1
         bad = {n for n in _imports(path) if n.split(".")[0] == "sqlalchemy"}

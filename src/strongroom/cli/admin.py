@@ -100,6 +100,9 @@ def add_parser(commands: Any) -> None:
     from strongroom.cli.hsm_clusters import add_verbs as add_hsm_cluster_verbs
 
     add_hsm_cluster_verbs(things, _run)
+    from strongroom.cli.xks import add_verbs as add_xks_verbs
+
+    add_xks_verbs(things, _run)
 
 
 def _add_policy_verbs(verbs: Any, kind: str) -> None:

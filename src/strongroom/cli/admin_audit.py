@@ -19,7 +19,9 @@ from strongroom.kms.audit.record import ADMINISTRATOR_PREFIX, PROVIDER_ACCOUNT
 if TYPE_CHECKING:
     from strongroom.kms.app import DataDir
 
-READ_ONLY_VERBS = frozenset({"list", "get-policy", "list-policies"})
+READ_ONLY_VERBS = frozenset(
+    {"list", "get-policy", "list-policies", "list-keys", "list-credentials"}
+)
 _RECORDED_ARGUMENTS = (
     "account",
     "account_id",
@@ -28,14 +30,20 @@ _RECORDED_ARGUMENTS = (
     "user",
     "role",
     "access_key_id",
+    "custom_key_store",
+    "xks_key_id",
 )
+# Commands whose noun does not end in a plural "s".
+_THING_NAMES = {"xks": "Xks"}
 
 
 def event_name(args: argparse.Namespace) -> str:
     """``admin users put-policy`` -> ``AdminPutPolicyUser``; ``accounts create`` ->
     ``AdminCreateAccount``."""
     verb = "".join(part.title() for part in str(args.verb).split("-"))
-    thing = "".join(part.title() for part in str(args.thing).rstrip("s").split("-"))
+    thing = _THING_NAMES.get(args.thing) or "".join(
+        part.title() for part in str(args.thing).rstrip("s").split("-")
+    )
     return f"Admin{verb}{thing}"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from strongroom.kms.config import load_settings
@@ -28,7 +29,43 @@ def add_parser(commands: Any) -> None:
         ),
     )
     add_data_dir(verify)
+    verify.add_argument(
+        "--archive",
+        type=Path,
+        metavar="DIR",
+        help="check the archives in DIR (audit_archive_dir); alone without --data-dir, and "
+        "with it, that the trail continues where they end",
+    )
+    verify.add_argument(
+        "--digests",
+        type=Path,
+        metavar="DIR",
+        help="also check the trail against the signed digest files in DIR (audit_digest_dir): "
+        "finds removed newest events, dropped tables and rewritten chains",
+    )
     verify.set_defaults(run=_verify)
+
+    digest = verbs.add_parser(
+        "digest",
+        help="write a signed digest file of the chain head now (the server does it every "
+        "audit_digest_seconds)",
+    )
+    add_data_dir(digest)
+    digest.set_defaults(run=_digest)
+
+    archive = verbs.add_parser(
+        "archive",
+        help="move the events before a time to signed archive files and prune them",
+        description=(
+            "Verify the trail, write the events up to the last flush before --before to a "
+            "records file with a signed manifest in --archive-dir (audit_archive_dir), then "
+            "delete them from the database, leaving a signed anchor the rest continues from."
+        ),
+    )
+    add_data_dir(archive)
+    archive.add_argument("--before", type=iso_time, required=True, help="ISO 8601 time")
+    archive.add_argument("--archive-dir", type=Path, help="default: audit_archive_dir")
+    archive.set_defaults(run=_archive)
 
     export = verbs.add_parser(
         "export",
@@ -52,20 +89,47 @@ def iso_time(text: str) -> datetime:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    # Imported here: the server's modules are not needed to parse the command line.
+    from strongroom.cli.audit_verify import run
+
+    return run(args)
+
+
+def _archive(args: argparse.Namespace) -> int:
     from strongroom.kms.app import open_data_dir
+    from strongroom.kms.audit.archive import Archiver
     from strongroom.kms.audit.verify import verify_chain
 
-    data_dir = open_data_dir(load_settings(args.data_dir))
+    settings = load_settings(args.data_dir)
+    data_dir = open_data_dir(settings)
     try:
         verdict = verify_chain(data_dir.db, data_dir.store)
+        if not verdict.ok:  # archiving a damaged trail would launder it
+            print(f"strongroom: audit trail damaged: {verdict.summary()}", file=sys.stderr)
+            return 1
+        directory = args.archive_dir or settings.audit_archive_path
+        archiver = Archiver(data_dir.db, data_dir.store, settings.region, directory)
+        done = archiver.archive_before(args.before, data_dir.clock.now())
     finally:
         data_dir.db.engine.dispose()
-    if verdict.ok:
-        print(verdict.summary())
-        return 0
-    print(f"strongroom: audit trail damaged: {verdict.summary()}", file=sys.stderr)
-    return 1
+    if done is None:
+        print(f"no flushed events before {args.before.isoformat()} left to archive")
+    else:
+        print(f"archived seq {done.first_seq}-{done.last_seq} to {done.manifest}")
+    return 0
+
+
+def _digest(args: argparse.Namespace) -> int:
+    from strongroom.kms.app import audit_trail, open_data_dir
+
+    settings = load_settings(args.data_dir)
+    data_dir = open_data_dir(settings)
+    try:
+        written = audit_trail(settings, data_dir.db, data_dir.store, data_dir.clock)
+        path = written.digests.publish_due(force=True)
+    finally:
+        data_dir.db.engine.dispose()
+    print(path if path is not None else "the chain has not moved since the newest digest")
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:

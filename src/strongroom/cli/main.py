@@ -42,6 +42,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "strongroom.cli.objects",
         "the object store's inventory per key; re-encryption campaigns",
     ),
+    "backup": (
+        "strongroom.cli.backup",
+        "write an encrypted backup of a data directory (safe while the server runs)",
+    ),
+    "restore": ("strongroom.cli.backup", "restore a backup into a new, empty data directory"),
     "aws-data-path": (
         "strongroom.cli.aws_data",
         "print the AWS_DATA_PATH that gives boto3 and the AWS CLI our extensions",

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from strongroom.kms.config import Settings, load_settings
-
-if TYPE_CHECKING:
-    from strongroom.kms.service.admin import IssuedAccessKey
 
 
 def add_parser(commands: Any) -> None:
@@ -30,27 +26,6 @@ def add_parser(commands: Any) -> None:
         help="development credentials: accept any access key and secret (loopback only)",
     )
     parser.set_defaults(run=run)
-
-
-def write_aws_files(settings: Settings, issued: IssuedAccessKey) -> None:
-    """Write the admin's credentials in the AWS shared-file formats, readable by owner only."""
-    directory = settings.data_dir / "aws"
-    directory.mkdir(mode=0o700, exist_ok=True)
-    _write_private(
-        directory / "credentials",
-        (
-            "[default]\n"
-            f"aws_access_key_id = {issued.access_key_id}\n"
-            f"aws_secret_access_key = {issued.secret_access_key}\n"
-        ),
-    )
-    _write_private(directory / "config", f"[default]\nregion = {settings.region}\n")
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
 
 
 DEV_WARNING = (
@@ -94,11 +69,10 @@ def run(args: argparse.Namespace) -> int:
     # that a server runs on this data directory and refuse (docs/keystores.md).
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     hold_serve_lock(settings.data_dir)
-    data_dir, issued = initialize(settings)
+    # A first start writes aws/credentials itself, and finishes one that was interrupted.
+    data_dir, _ = initialize(settings)
     data_dir.db.engine.dispose()
     data_dir.store.close()  # the workers log in to an HSM themselves
-    if issued is not None:
-        write_aws_files(settings, issued)
     print(banner(settings), flush=True)
     # Worker processes rebuild everything from these variables (see kms/app.py app_from_env).
     os.environ["STRONGROOM_DATA_DIR"] = str(settings.data_dir.resolve())

@@ -74,3 +74,17 @@ class KmsClient(Protocol):
     ) -> Rewrapped:
         """ReEncrypt: the data key never leaves the KMS; the context stays the same."""
         ...
+
+
+class AuditGate(Protocol):
+    """Holds a service's response until the audit events of the KMS calls made for it are
+    committed, when the KMS's audit durability asks for that (``before-response``)."""
+
+    def open(self) -> object:
+        """Start collecting the calls of one request (call in the task serving it)."""
+        ...
+
+    async def close(self, token: object) -> None:
+        """Return once the request's KMS events are committed; ``KmsCallError`` if they cannot
+        be."""
+        ...

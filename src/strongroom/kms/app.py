@@ -9,6 +9,7 @@ import asyncio
 import logging
 import os
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,23 +19,23 @@ from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.server import AsgiApp, KmsApi
 from strongroom.kms.api.sigv4 import SigV4Verifier
 from strongroom.kms.api.sts import StsApi
-from strongroom.kms.audit.events import AuditSink
+from strongroom.kms.audit.digests import DigestPublisher
+from strongroom.kms.audit.events import AuditSink, CommitWaiter
 from strongroom.kms.audit.parameters import RequestParameters, extension_plans, operation_plans
-from strongroom.kms.audit.store import ChainedAuditLog
+from strongroom.kms.audit.policy import Durability, WhenUnavailable, WriterPolicy
+from strongroom.kms.audit.trail import AuditTrail
+from strongroom.kms.audit.writer import ChainedAuditLog
 from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
 from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.domain.secrets import Secret
+from strongroom.kms.domain.xks import XksCredential
+from strongroom.kms.first_start import first_start
 from strongroom.kms.keystores.root_key_file import create_root_key_file
 from strongroom.kms.keystores.root_keys import RootKeyProvider
 from strongroom.kms.keystores.software import SoftwareKeyStore, secret_aad
 from strongroom.kms.root_key_setup import open_root_key
-from strongroom.kms.service.admin import (
-    ADMINISTRATOR_POLICY,
-    ADMINISTRATOR_POLICY_NAME,
-    Admin,
-    IssuedAccessKey,
-)
+from strongroom.kms.service.admin import Admin, IssuedAccessKey
 from strongroom.kms.service.authorization import PolicyAuthorizer
 from strongroom.kms.service.cache import KeyCache
 from strongroom.kms.service.caller import Credential
@@ -44,6 +45,7 @@ from strongroom.kms.service.custom_store_connections import CustomKeyStoreConnec
 from strongroom.kms.service.dev_credentials import DevCredentials
 from strongroom.kms.service.hsm_clusters import HsmClusters
 from strongroom.kms.service.in_process_client import (
+    InProcessAuditGate,
     InProcessAuthenticator,
     InProcessIdentityPolicies,
     InProcessKmsClient,
@@ -53,6 +55,7 @@ from strongroom.kms.service.policy_cache import PolicyCache
 from strongroom.kms.service.registry import EXTENSIONS, OPERATIONS
 from strongroom.kms.service.scheduler import LifecycleScheduler
 from strongroom.kms.service.usage import UsageTracker
+from strongroom.kms.service.xks_catalog import XksCatalog
 from strongroom.kms.storage.custom_key_stores import CustomKeyStoreRepository
 from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.engine import sqlite_url
@@ -62,6 +65,7 @@ from strongroom.kms.storage.keys import KeyRepository
 from strongroom.kms.storage.schema import SCHEMA_VERSION
 from strongroom.kms.storage.store_secrets import FINGERPRINT_KEY, STORE_SECRET_PURPOSE, StoreSecrets
 from strongroom.kms.storage.usage import UsageRepository
+from strongroom.kms.storage.xks import XksRepository
 from strongroom.objectstore.api import S3Api
 from strongroom.objectstore.blobs import FileBlobStore
 from strongroom.objectstore.campaigns import Campaigns
@@ -73,14 +77,14 @@ from strongroom.objectstore.sigv4 import S3SigV4Verifier
 from strongroom.objectstore.storage.campaigns import CampaignRecords
 from strongroom.objectstore.storage.inventory import InventoryRecords
 from strongroom.objectstore.storage.metadata import Metadata
+from strongroom.xks.api import SERVICE as XKS_SERVICE
+from strongroom.xks.api import XksApi
+from strongroom.xks.proxy import XksProxy
 
 if TYPE_CHECKING:
     from strongroom.kms.governance.actions import GovernanceEnv
 
 log = logging.getLogger(__name__)
-
-DEFAULT_ACCOUNT_NAME = "default"
-ADMIN_USER = "admin"
 
 
 def database_url(settings: Settings) -> str:
@@ -124,20 +128,13 @@ class DataDir:
 def initialize(
     settings: Settings, clock: Clock | None = None
 ) -> tuple[DataDir, IssuedAccessKey | None]:
-    """Create what a first start needs (idempotent); return the admin key if one was made."""
+    """Create what a first start needs, or finish a first start that was interrupted
+    (first_start.py); return the admin key if the first start was finished now."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if settings.root_key == "file" and not settings.root_key_path.exists():
         create_root_key_file(settings.root_key_path)
     data_dir = open_data_dir(settings, clock, create_root_key=True)
-    admin = data_dir.admin
-    if admin.list_accounts():
-        return data_dir, None
-    account = admin.create_account(DEFAULT_ACCOUNT_NAME)
-    admin.create_user(account.account_id, ADMIN_USER)
-    admin.put_user_policy(
-        account.account_id, ADMIN_USER, ADMINISTRATOR_POLICY_NAME, ADMINISTRATOR_POLICY
-    )
-    return data_dir, admin.create_access_key(account.account_id, ADMIN_USER)
+    return data_dir, first_start(data_dir)
 
 
 def open_data_dir(
@@ -208,11 +205,10 @@ def create_app(
             CampaignRecords(db.engine), StoreInventory(InventoryRecords(db.engine)), clock.now
         ),
     )
-    chained = ChainedAuditLog(db, store, settings.region, clock.now) if audit is None else None
+    trail = None if audit is not None else audit_trail(settings, db, store, clock)
+    chained = None if trail is None else trail.writer
     audit_sink = audit or chained
     assert audit_sink is not None
-    # Control-plane changes append their events in their own transaction (docs/adr/0006).
-    durable = None if chained is None else chained.chain
     # Extension operations' events show their (non-secret) parameters too.
     parameters = RequestParameters(
         {
@@ -220,6 +216,8 @@ def create_app(
             **extension_plans({name: members for name, (_, members) in EXTENSIONS.items()}),
         }
     )
+    # Control-plane changes append their events in their own transaction (docs/adr/0006).
+    durable = None if chained is None else chained.chain
     pipeline = Pipeline(ctx, PolicyAuthorizer(policies, grants), audit_sink, durable, parameters)
     known = CredentialCache(identity, store)
     credentials = (
@@ -250,13 +248,13 @@ def create_app(
         settings.max_body_bytes,
         sts=StsApi(sts_verifier, audit_sink, clock.now),
         extensions=EXTENSIONS,
+        commits=chained if chained is not None and chained.policy.waits else None,
     )
     scheduler = LifecycleScheduler(ctx)
-    s3 = object_store(settings, data_dir, pipeline, credentials)
-    assert isinstance(ctx.objects, Campaigns)
-    campaigns = ctx.objects.with_kms(
-        InProcessKmsClient(pipeline, OPERATIONS, f"s3.{settings.region}.amazonaws.com")
-    )
+    xks_catalog = XksCatalog(XksRepository(db), custom_stores, store)
+    xks = xks_api(settings, xks_catalog, audit_sink, clock, api.commits)
+    # dev_credentials applies to the KMS and STS only: S3 requests need a real access key.
+    s3 = object_store(settings, data_dir, pipeline, known, api.commits)
 
     # Background jobs do their database and file work in a thread, so a slow query or a busy
     # database never stalls requests; cache evictions are applied on the event loop.
@@ -266,15 +264,10 @@ def create_app(
         credentials.apply(changes)
         policies.apply(changes)
         custom_stores.apply(changes)
+        xks_catalog.apply(changes)
 
-    async def flush_audit_and_usage() -> None:
-        try:
-            await asyncio.to_thread(audit_sink.flush)
-        finally:  # a failed audit flush is retried next time; usage is still written
-            await asyncio.to_thread(usage.flush)
-
-    async def run_campaigns() -> None:
-        await asyncio.to_thread(campaigns.run)
+    async def flush_usage() -> None:
+        await asyncio.to_thread(usage.flush)
 
     async def housekeeping() -> None:
         done = await asyncio.to_thread(scheduler.run_due)
@@ -284,21 +277,47 @@ def create_app(
 
     def shutdown() -> None:
         custom_stores.close()
-        audit_sink.flush()
+        if trail is not None:
+            trail.stop()
+        else:
+            audit_sink.flush()
         usage.flush()
         db.engine.dispose()
 
     background = [
         (poll_changes, settings.cache_poll_seconds),
-        (flush_audit_and_usage, 1.0),
+        (flush_usage, 1.0),
         (housekeeping, settings.scheduler_seconds),
-        (run_campaigns, min(1.0, settings.scheduler_seconds)),
+        (campaign_job(settings, ctx, pipeline), min(1.0, settings.scheduler_seconds)),
+        *([] if trail is None else [(trail.publish_digest, min(settings.audit_digest_seconds, 5))]),
     ]
-    return AsgiApp(api, background, shutdown, side=s3)
+    # The audit writer thread starts in the serving process, at start-up.
+    startup = None if trail is None else trail.start
+    return AsgiApp(api, background, shutdown, on_startup=startup, xks=xks, side=s3)
+
+
+def campaign_job(
+    settings: Settings, ctx: ServiceContext, pipeline: Pipeline
+) -> Callable[[], Awaitable[None]]:
+    """The background job that runs re-encryption campaigns (objectstore/campaigns.py), each
+    ReEncrypt through the in-process KMS client as the service s3, for the campaign's owner."""
+    assert isinstance(ctx.objects, Campaigns)
+    runner = ctx.objects.with_kms(
+        InProcessKmsClient(pipeline, OPERATIONS, f"s3.{settings.region}.amazonaws.com")
+    )
+
+    async def run() -> None:
+        await asyncio.to_thread(runner.run)
+
+    return run
 
 
 def object_store(
-    settings: Settings, data_dir: DataDir, pipeline: Pipeline, credentials: CredentialCache
+    settings: Settings,
+    data_dir: DataDir,
+    pipeline: Pipeline,
+    credentials: CredentialCache,
+    commits: CommitWaiter | None,
 ) -> S3Api:
     """The S3 API: a client of the KMS through ``strongroom.client``, calls made in process
     through the same pipeline as HTTP requests, as the service ``s3.<region>.amazonaws.com``."""
@@ -322,9 +341,51 @@ def object_store(
         ctx,
         verifier,
         S3SigV2PresignVerifier(authenticator),
-        settings.s3_virtual_host_suffix,
-        UuidShapedIds().next,
+        virtual_host_suffix=settings.s3_virtual_host_suffix,
+        request_ids=UuidShapedIds().next,
+        audit=InProcessAuditGate(commits),
     )
+
+
+def audit_trail(
+    settings: Settings, db: Database, store: SoftwareKeyStore, clock: Clock
+) -> AuditTrail:
+    writer = ChainedAuditLog(db, store, settings.region, clock.now, policy=writer_policy(settings))
+    digests = DigestPublisher(
+        db,
+        writer.chain,
+        settings.audit_digest_path,
+        settings.region,
+        interval_seconds=settings.audit_digest_seconds,
+        now=clock.now,
+    )
+    return AuditTrail(writer, digests)
+
+
+def writer_policy(settings: Settings) -> WriterPolicy:
+    return WriterPolicy(
+        durability=Durability(settings.audit_durability),
+        flush_seconds=settings.audit_flush_seconds,
+        max_pending=settings.audit_max_pending,
+        when_unavailable=WhenUnavailable(settings.audit_when_unavailable),
+    )
+
+
+def xks_api(
+    settings: Settings,
+    catalog: XksCatalog,
+    audit: AuditSink,
+    clock: Clock,
+    commits: CommitWaiter | None = None,
+) -> XksApi:
+    """The XKS proxy on the KMS port (docs/xks.md): its own credentials, any region."""
+    verifier: SigV4Verifier[XksCredential] = SigV4Verifier(
+        region=None,
+        service=XKS_SERVICE,
+        lookup=catalog.credential,
+        max_skew_seconds=settings.max_clock_skew_seconds,
+    )
+    return XksApi(XksProxy(catalog, audit, settings.region, clock.now), verifier, commits)
 
 
 def app_from_env() -> AsgiApp:

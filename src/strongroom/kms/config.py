@@ -55,10 +55,40 @@ class Settings:
     # (empty: path style only); how long an S3 Bucket Key serves new objects and stays cached.
     s3_virtual_host_suffix: str = "localhost"
     s3_bucket_key_seconds: float = 300.0
+    # The audit trail (kms/audit/policy.py, docs/adr/0013): "before-response" answers a call
+    # once its event is committed; "buffered" commits every audit_flush_seconds (at most 1 s).
+    audit_durability: str = "before-response"
+    audit_flush_seconds: float = 0.5
+    # Events a worker may hold in memory; beyond, calls are refused ("refuse") or served with
+    # their events dropped and counted in the trail ("serve").
+    audit_max_pending: int = 20_000
+    audit_when_unavailable: str = "refuse"
+    # Signed digest files (audit/digests.py) go here, one per audit_digest_seconds when the
+    # chain moved; empty: <data_dir>/audit-digests. Put it where the database's writers cannot.
+    audit_digest_dir: str = ""
+    audit_digest_seconds: float = 60.0
+    # Where `strongroom audit archive` writes archived segments; empty: <data_dir>/audit-archive.
+    audit_archive_dir: str = ""
 
     @property
     def root_key_path(self) -> Path:
         return self.data_dir / "root.key"
+
+    @property
+    def audit_archive_path(self) -> Path:
+        return (
+            Path(self.audit_archive_dir)
+            if self.audit_archive_dir
+            else self.data_dir / "audit-archive"
+        )
+
+    @property
+    def audit_digest_path(self) -> Path:
+        return (
+            Path(self.audit_digest_dir)
+            if self.audit_digest_dir
+            else self.data_dir / "audit-digests"
+        )
 
     def validated(self) -> Settings:
         if not 0 < self.port < 65536:
@@ -74,13 +104,14 @@ class Settings:
             raise ConfigError("cache_poll_seconds must be between 0.01 and 0.5")
         if self.scheduler_seconds <= 0:
             raise ConfigError("scheduler_seconds must be positive")
+        self._validate_audit()
+        if not 0 < self.s3_bucket_key_seconds <= 86400:
+            raise ConfigError("s3_bucket_key_seconds must be between 0 and 86400")
         if self.dev_credentials and not is_loopback(self.host):
             raise ConfigError(
                 f"dev_credentials accepts requests signed with any secret; it is refused on "
                 f"{self.host}, which is not a loopback address"
             )
-        if not 0 < self.s3_bucket_key_seconds <= 86400:
-            raise ConfigError("s3_bucket_key_seconds must be between 0 and 86400")
         if self.root_key not in ("file", "pkcs11"):
             raise ConfigError(f"root_key {self.root_key!r} is not 'file' or 'pkcs11'")
         if self.root_key == "pkcs11" and not (
@@ -90,6 +121,22 @@ class Settings:
                 "root_key = 'pkcs11' needs hsm_module, hsm_token_label, hsm_key_label"
             )
         return self
+
+    def _validate_audit(self) -> None:
+        if self.audit_durability not in ("before-response", "buffered"):
+            raise ConfigError(
+                f"audit_durability {self.audit_durability!r} is not 'before-response' or 'buffered'"
+            )
+        if not 0.01 <= self.audit_flush_seconds <= 1.0:
+            raise ConfigError("audit_flush_seconds must be between 0.01 and 1")
+        if self.audit_max_pending < 100:
+            raise ConfigError("audit_max_pending must be at least 100")
+        if self.audit_digest_seconds < 1:
+            raise ConfigError("audit_digest_seconds must be at least 1")
+        if self.audit_when_unavailable not in ("refuse", "serve"):
+            raise ConfigError(
+                f"audit_when_unavailable {self.audit_when_unavailable!r} is not 'refuse' or 'serve'"
+            )
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Apply non-None overrides (from command-line flags)."""

@@ -34,6 +34,7 @@ from strongroom.kms.audit.signing import SEAL_PURPOSE
 from strongroom.kms.config import Settings, config_file
 from strongroom.kms.domain.enums import KeySpec
 from strongroom.kms.domain.ids import key_arn
+from strongroom.kms.domain.xks import SECRET_PURPOSE as XKS_SECRET_PURPOSE
 from strongroom.kms.keystores.root_key_file import load_root_key_file
 from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyProvider, RootKeyUnwrapFailed
 from strongroom.kms.keystores.software import material_aad, secret_aad
@@ -63,6 +64,7 @@ PURPOSES = {
     "audit_signing_keys": SEAL_PURPOSE,
     "store_secrets": STORE_SECRET_PURPOSE,
     "custom_key_stores": PASSWORD_PURPOSE,
+    "xks_credentials": XKS_SECRET_PURPOSE,
 }
 
 

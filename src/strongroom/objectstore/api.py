@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
+from strongroom.client.kms import AuditGate, KmsCallError
 from strongroom.objectstore import routing, xml
 from strongroom.objectstore.buckets import Buckets
 from strongroom.objectstore.chunked import decode_chunked, decoded_length, plain_body
@@ -26,6 +27,7 @@ from strongroom.objectstore.errors import (
     Unimplemented,
 )
 from strongroom.objectstore.http import S3Request, S3Response, decode_query
+from strongroom.objectstore.keyring import kms_error
 from strongroom.objectstore.listing import Listing
 from strongroom.objectstore.multipart import Multipart
 from strongroom.objectstore.objects import Objects
@@ -82,14 +84,17 @@ class S3Api:
         ctx: StoreContext,
         verifier: S3SigV4Verifier,
         v2_verifier: S3SigV2PresignVerifier,
+        *,
         virtual_host_suffix: str,
         request_ids: Callable[[], str],
+        audit: AuditGate,
     ) -> None:
         self._verifier = verifier
         self._v2 = v2_verifier
         self._suffix = virtual_host_suffix
         self._host_suffix = ("." + virtual_host_suffix).encode() if virtual_host_suffix else None
         self._request_ids = request_ids
+        self._audit = audit
         buckets, objects = Buckets(ctx), Objects(ctx)
         listing, multipart, tagging = Listing(ctx), Multipart(ctx), Tagging(ctx)
         copying = Copying(ctx, objects)
@@ -149,6 +154,7 @@ class S3Api:
         request_id = self._request_ids()
         method = scope["method"]
         body = _Body(receive)
+        token = self._audit.open()
         try:
             response = await self._dispatch(scope, body, request_id)
         except S3Error as error:
@@ -156,6 +162,10 @@ class S3Api:
         except Exception:
             log.exception("internal error in S3 request %s", request_id)
             response = _error_response(InternalError(), scope["path"], request_id)
+        try:  # the KMS's before-response audit durability holds for calls made through S3 too
+            await self._audit.close(token)
+        except KmsCallError as error:
+            response = _error_response(kms_error(error), scope["path"], request_id)
         if not body.done and _declares_body(scope):
             # The client may still send the body we did not read (or never send it, after
             # Expect: 100-continue): the connection cannot carry another request.

@@ -183,6 +183,11 @@ class ServerSideEncryptionConfigurationNotFoundError(S3Error):
     default_message = "The server side encryption configuration was not found"
 
 
+class ServiceUnavailable(S3Error):
+    status = 503
+    default_message = "Please reduce your request rate."
+
+
 class SignatureDoesNotMatch(S3Error):
     status = 403
     default_message = (

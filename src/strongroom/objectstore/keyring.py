@@ -27,6 +27,7 @@ from strongroom.objectstore.errors import (
     InvalidRequest,
     KmsError,
     S3Error,
+    ServiceUnavailable,
 )
 from strongroom.objectstore.records import SSE_C, Bucket, Protection
 from strongroom.objectstore.sse import CustomerKey, SseChoice
@@ -46,7 +47,9 @@ def object_arn(bucket: str, key: str) -> str:
 def kms_error(error: KmsCallError) -> S3Error:
     if error.code == "AccessDeniedException":
         return AccessDenied(error.message)
-    if error.code in ("KMSInternalException", "DependencyTimeoutException"):
+    if error.code == "DependencyTimeoutException":  # e.g. the audit trail cannot commit
+        return ServiceUnavailable()
+    if error.code == "KMSInternalException":
         return InternalError()
     return KmsError(error.code, error.message)
 

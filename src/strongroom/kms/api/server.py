@@ -16,7 +16,7 @@ import base64
 import gc
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -25,6 +25,7 @@ from strongroom.kms.api.sigv4 import SigV4Verifier
 from strongroom.kms.api.sts import CONTENT_TYPE as STS_CONTENT_TYPE
 from strongroom.kms.api.sts import StsApi, is_sts_request
 from strongroom.kms.api.wire_errors import error_response
+from strongroom.kms.audit.events import CommitWaiter, new_ticket
 from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.errors import (
     KmsError,
@@ -34,8 +35,12 @@ from strongroom.kms.errors import (
     UnknownOperationException,
     UnsupportedOperationException,
 )
+from strongroom.kms.log_limits import RateLimitedLog, describe_failure, is_environmental
 from strongroom.kms.service.caller import Caller, Credential
 from strongroom.kms.service.pipeline import Operation, Pipeline, Request
+
+if TYPE_CHECKING:
+    from strongroom.xks.api import XksApi
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +73,14 @@ class KmsApi:
         *,
         sts: StsApi | None = None,
         extensions: Mapping[str, tuple[Operation, Mapping[str, str]]] | None = None,
+        commits: CommitWaiter | None = None,
     ) -> None:
         """``extensions``: Strongroom operations that AWS's model lacks, each with its input
-        members and the model shapes that validate them (ListProviderAccesses)."""
+        members and the model shapes that validate them (ListProviderAccesses).
+        ``commits``: with ``before-response`` audit durability, the sink whose commit of a
+        request's event the response waits for."""
         self._pipeline = pipeline
+        self.commits = commits
         self._sts = sts
         self._verifier = verifier
         extensions = extensions or {}
@@ -91,6 +100,8 @@ class KmsApi:
         if self._sts is not None and is_sts_request(scope["headers"]):
             await self._handle_sts(self._sts, scope, receive, send, request_id)
             return
+        commits = self.commits
+        ticket = None if commits is None else new_ticket()
         try:
             body = await self._read_body(scope, receive)
             operation, request, caller = self._prepare(scope, body)
@@ -105,11 +116,18 @@ class KmsApi:
         except Exception:
             log.exception("internal error in request %s", request_id)
             status, payload = error_response(KMSInternalException())
+        if commits is not None and ticket is not None and ticket.seq:
+            try:  # before-response durability: answer once the request's event is committed
+                await commits.wait_committed(ticket)
+            except KmsError as error:
+                status, payload = error_response(error)
         await _respond(send, status, payload, request_id)
 
     async def _handle_sts(
         self, sts: StsApi, scope: Scope, receive: Receive, send: Send, request_id: str
     ) -> None:
+        commits = self.commits
+        ticket = None if commits is None else new_ticket()
         try:
             body = await self._read_body(scope, receive)
         except KmsError as error:
@@ -127,6 +145,11 @@ class KmsApi:
                 request_id=request_id,
                 source_ip=client[0] if client else "",
             )
+        if commits is not None and ticket is not None and ticket.seq:
+            try:
+                await commits.wait_committed(ticket)
+            except KmsError as error:
+                status, payload = sts.error_response(error, request_id)
         await _respond(send, status, payload, request_id, STS_CONTENT_TYPE)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
@@ -210,7 +233,8 @@ class SideApi(Protocol):
 
 
 class AsgiApp:
-    """ASGI entry point: HTTP goes to the API (or to ``side`` when it claims the request);
+    """ASGI entry point: HTTP goes to the API, or to the XKS proxy or the object store
+    (``side``) when one claims the request;
     lifespan starts and stops background tasks."""
 
     def __init__(
@@ -218,18 +242,25 @@ class AsgiApp:
         api: KmsApi,
         background: Sequence[tuple[Callable[[], Awaitable[None]], float]],
         on_shutdown: Callable[[], None],
+        *,
+        on_startup: Callable[[], None] | None = None,
+        xks: XksApi | None = None,
         side: SideApi | None = None,
     ) -> None:
         self.api = api
+        self.xks = xks
         self.side = side
         self._background = background
         self._on_shutdown = on_shutdown
+        self._on_startup = on_startup
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            side = self.side
-            if side is not None and side.claims(scope):
+            xks, side = self.xks, self.side
+            if xks is not None and scope["path"].startswith("/xks/") and xks.claims(scope):
+                await xks.handle(scope, receive, send)
+            elif side is not None and side.claims(scope):
                 await side.handle(scope, receive, send)
             else:
                 await self.api.handle(scope, receive, send)
@@ -243,6 +274,8 @@ class AsgiApp:
                 # Objects that live as long as the process (model, caches' code, modules) are
                 # moved out of the collector's sight, so collections on the hot path are short.
                 gc.freeze()
+                if self._on_startup is not None:
+                    self._on_startup()
                 self._tasks = [
                     asyncio.create_task(_every(job, period)) for job, period in self._background
                 ]
@@ -257,10 +290,37 @@ class AsgiApp:
 
 
 async def _every(job: Callable[[], Awaitable[None]], period: float) -> None:
-    """Run ``job`` now and then every ``period`` seconds; log and survive its failures."""
+    """Run ``job`` now and then every ``period`` seconds; log and survive its failures.
+
+    A job that keeps failing (a full disk) logs its first traceback, then one line at most
+    every 30 s, naming the failure without quoting data (log_limits.py). The engine hides
+    statement parameters from database errors, so no traceback quotes a record either.
+    """
+    name = getattr(job, "__qualname__", repr(job))
+    alert = RateLimitedLog(log, 30.0)
+    failing = False
     while True:
         try:
             await job()
-        except Exception:
-            log.exception("background job %s failed", getattr(job, "__qualname__", job))
+        except Exception as error:
+            if not failing:
+                # The first failure of a streak; a traceback only for what is not a failure of
+                # the machine (a full disk is not a bug, and repeats until space returns).
+                failing = True
+                log.error(
+                    "background job %s failed: %s",
+                    name,
+                    describe_failure(error),
+                    exc_info=not is_environmental(error),
+                )
+            else:
+                alert.log(
+                    logging.ERROR,
+                    f"background job {name} still fails: {describe_failure(error)}",
+                )
+        else:
+            if failing:
+                failing = False
+                alert.reset()
+                log.warning("background job %s succeeds again", name)
         await asyncio.sleep(period)

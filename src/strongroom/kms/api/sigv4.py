@@ -348,7 +348,7 @@ class SigV4Verifier(Generic[C]):
     def __init__(
         self,
         *,
-        region: str,
+        region: str | None,
         service: str,
         lookup: Callable[[str], C | None],
         clock: Callable[[], float] = time.time,
@@ -358,7 +358,8 @@ class SigV4Verifier(Generic[C]):
     ) -> None:
         """``presigned_signed_headers``: headers a presigned request must sign when it sends
         them. The KMS names ``x-amz-target``: it picks the operation, and a URL presigned for
-        one operation must not run another.
+        one operation must not run another. ``region=None`` accepts any region in the scope
+        (the XKS proxy: AWS KMS signs with its own region).
 
         ``check_signatures=False`` is development credentials (``dev_credentials``): a request
         must still be well-formed SigV4 in time and scope, but its signature is not compared,
@@ -370,7 +371,7 @@ class SigV4Verifier(Generic[C]):
         self._max_skew = max_skew_seconds
         self._presigned_signed = tuple(presigned_signed_headers)
         self._check_signatures = check_signatures
-        self._signing_keys: dict[tuple[bytes, str], tuple[_Hash, _Hash]] = {}
+        self._signing_keys: dict[tuple[bytes, str, str], tuple[_Hash, _Hash]] = {}
 
     def __repr__(self) -> str:
         return f"SigV4Verifier(region={self._region!r}, service={self._service!r})"
@@ -405,7 +406,8 @@ class SigV4Verifier(Generic[C]):
         string_to_sign = _string_to_sign(
             auth, method=method, raw_path=raw_path, pairs=pairs, headers=header_map, body=body
         )
-        inner, outer = self._signing_key(credential.secret_bytes(), auth.amz_date[:8])
+        region = self._region or auth.scope.split("/", 2)[1]
+        inner, outer = self._signing_key(credential.secret_bytes(), auth.amz_date[:8], region)
         inner, outer = inner.copy(), outer.copy()
         inner.update(string_to_sign)
         outer.update(inner.digest())
@@ -461,25 +463,25 @@ class SigV4Verifier(Generic[C]):
                 "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of "
                 f"date from HTTP: '{date}' != '{auth.amz_date[:8]}', from '{auth.amz_date}'."
             )
-        if region != self._region:
+        if self._region is not None and region != self._region:
             raise InvalidSignatureException("Credential should be scoped to a valid region. ")
         if service != self._service:
             raise InvalidSignatureException(
                 f"Credential should be scoped to correct service: '{self._service}'. "
             )
 
-    def _signing_key(self, secret: bytes, date: str) -> tuple[_Hash, _Hash]:
+    def _signing_key(self, secret: bytes, date: str, region: str) -> tuple[_Hash, _Hash]:
         """The HMAC-SHA256 state for the derived key of (secret, day), as (inner, outer).
 
         Keeping the two pad-absorbed SHA-256 states (RFC 2104) instead of the key itself makes
         the final HMAC two copies and two short updates. The secret is part of the cache key
         on purpose: a changed secret is never served from the cache.
         """
-        cache_key = (secret, date)
+        cache_key = (secret, date, region)
         cached = self._signing_keys.get(cache_key)
         if cached is None:
             key = hmac.digest(b"AWS4" + secret, date.encode("ascii"), "sha256")
-            for part in (self._region, self._service, "aws4_request"):
+            for part in (region, self._service, "aws4_request"):
                 key = hmac.digest(key, part.encode("utf-8"), "sha256")
             block = key.ljust(64, b"\0")  # a SHA-256 output is shorter than the 64-byte block
             inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))

@@ -22,6 +22,7 @@ from strongroom.kms.api.sigv4 import SigV4Verifier
 from strongroom.kms.audit.events import STS_EVENT_SOURCE, AuditEvent, AuditSink
 from strongroom.kms.domain.principals import Principal
 from strongroom.kms.errors import (
+    DependencyTimeoutException,
     IncompleteSignatureException,
     InvalidSignatureException,
     KmsError,
@@ -69,6 +70,8 @@ _FROM_KMS: dict[type[KmsError], tuple[str, int, str | None]] = {
         "The security token included in the request is invalid",
     ),
     RequestEntityTooLargeException: ("RequestEntityTooLarge", 413, None),
+    # The audit trail cannot take the event (audit/policy.py): refused before anything runs.
+    DependencyTimeoutException: ("ServiceUnavailable", 503, None),
 }
 _INTERNAL = StsError("InternalFailure", 500, "The request processing has failed.")
 
@@ -125,6 +128,11 @@ class StsApi:
         """
         credential: Credential | None = None
         action = "GetCallerIdentity"
+        if self._audit is not None:
+            try:
+                self._audit.admit()
+            except KmsError as error:
+                return self.error_response(error, request_id)
         try:
             credential = self._verifier.verify(method, raw_path, query_string, headers, body)
             params = dict(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -50,6 +51,37 @@ class AuditEvent:
 
 
 class AuditSink(Protocol):
+    def admit(self) -> None:
+        """Raise a KmsError (DependencyTimeoutException) if a call must be refused because its
+        event could not be recorded; called before the call runs."""
+
     def record(self, event: AuditEvent) -> None: ...
 
     def flush(self) -> None: ...
+
+
+class Ticket:
+    """One request's place in the audit queue: its event's number (0: it recorded none)."""
+
+    __slots__ = ("seq",)
+
+    def __init__(self) -> None:
+        self.seq = 0
+
+
+# The ticket of the request being served: set by the API for each request (a task of its own),
+# shared by reference with the thread a slow operation runs in; the sink fills it in.
+CURRENT_TICKET: ContextVar[Ticket | None] = ContextVar("strongroom_audit_ticket", default=None)
+
+
+def new_ticket() -> Ticket:
+    ticket = Ticket()
+    CURRENT_TICKET.set(ticket)
+    return ticket
+
+
+class CommitWaiter(Protocol):
+    """A sink whose responses wait for their event's commit (``before-response``)."""
+
+    async def wait_committed(self, ticket: Ticket) -> None:
+        """Return once the ticket's event is committed, or raise a KmsError."""

@@ -1,6 +1,6 @@
 """An in-memory audit sink, for embedding Strongroom and for tests of the pipeline.
 
-The server writes its audit trail with :class:`strongroom.kms.audit.store.ChainedAuditLog`.
+The server writes its audit trail with :class:`strongroom.kms.audit.writer.ChainedAuditLog`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ class MemoryAuditLog:
 
     def __init__(self) -> None:
         self.events: list[AuditEvent] = []
+
+    def admit(self) -> None:
+        return None
 
     def record(self, event: AuditEvent) -> None:
         self.events.append(event)

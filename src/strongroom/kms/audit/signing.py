@@ -15,9 +15,8 @@ from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Connection, insert, select
 
-from strongroom.kms.storage import schema
+from strongroom.kms.storage.audit import AuditRecords
 
 SEAL_PURPOSE = "audit-signing-key"
 
@@ -56,28 +55,17 @@ class AuditSigningKey:
 
     @classmethod
     def load_or_create(
-        cls, conn: Connection, store: SecretSealer, now: datetime
+        cls, records: AuditRecords, store: SecretSealer, now: datetime
     ) -> AuditSigningKey:
-        """The data directory's signing key; created (inside ``conn``'s transaction) if none."""
-        k = schema.audit_signing_keys.c
-        row = conn.execute(
-            select(k.key_id, k.sealed_private_key).order_by(k.created_at, k.key_id).limit(1)
-        ).first()
-        if row is not None:
-            return cls.unseal(store, row.key_id, row.sealed_private_key)
+        """The data directory's signing key; created (in ``records``' transaction) if none."""
+        first = records.first_signing_key()
+        if first is not None:
+            return cls.unseal(store, *first)
         private = Ed25519PrivateKey.generate()
         public = private.public_key().public_bytes_raw()
         key_id = key_id_of(public)
-        conn.execute(
-            insert(schema.audit_signing_keys).values(
-                key_id=key_id,
-                public_key=public,
-                sealed_private_key=store.seal_secret(
-                    SEAL_PURPOSE, key_id, private.private_bytes_raw()
-                ),
-                created_at=now,
-            )
-        )
+        sealed = store.seal_secret(SEAL_PURPOSE, key_id, private.private_bytes_raw())
+        records.add_signing_key(key_id, public, sealed, now)
         return cls(key_id, public, private)
 
     @classmethod

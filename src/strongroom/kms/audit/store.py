@@ -1,24 +1,16 @@
-"""The database-backed, hash-chained audit log (an :class:`AuditSink`).
+"""The hash chain in the database: appending a batch of events with one signed head.
 
-``record`` only appends the event to an in-memory list: it runs on every request. ``flush``
-(about once a second, from a background thread, and at shutdown) turns the batch into records
-and appends them to the chain in ONE write transaction, together with a signed chain head.
-Several worker processes flush into the same chain: each flush locks the chain head row first
-(``BEGIN IMMEDIATE`` on SQLite, ``SELECT ... FOR UPDATE`` elsewhere), so the chain stays linear.
-
-At a crash, events recorded since the last flush (about one second) are lost; see
-docs/security.md "Audit trail".
+Every append locks the chain head row first (``BEGIN IMMEDIATE`` on SQLite, ``SELECT ... FOR
+UPDATE`` elsewhere), so writers in several processes extend one linear chain. The group-commit
+writer (audit/writer.py) and control-plane changes (audit/durable.py) both append through
+:class:`AuditChain`.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from sqlalchemy import Connection, insert, select, update
 
 from strongroom.kms.audit.chain import GENESIS_HASH, head_message, link_hash
 from strongroom.kms.audit.events import AuditEvent
@@ -30,12 +22,8 @@ from strongroom.kms.audit.record import (
     sequenced,
 )
 from strongroom.kms.audit.signing import AuditSigningKey, SecretSealer
-from strongroom.kms.storage import schema
-from strongroom.kms.storage.bulk import insert_many
-from strongroom.kms.storage.database import Database
+from strongroom.kms.storage.audit import SignedHead
 from strongroom.kms.storage.unit_of_work import Transaction
-
-HEAD_ROW_ID = 1
 
 
 def _utc_now() -> datetime:
@@ -53,11 +41,6 @@ class PreparedEvent:
     other_accounts: frozenset[str]
     # The event name when it is one that is looked up by name (INDEXED_EVENT_NAMES).
     indexed_name: str | None = None
-
-
-_EVENT_COLUMNS = ("seq", "event_time", "account_id", "record", "prev_hash", "hash")
-_INDEX_COLUMNS = ("account_id", "seq", "event_time")
-_NAMED_COLUMNS = ("event_name", "account_id", "seq")
 
 
 class AuditChain:
@@ -90,23 +73,14 @@ class AuditChain:
 
     def append(self, tx: Transaction, events: Sequence[AuditEvent]) -> int:
         """Append ``events`` in ``tx`` and sign the new head; return the last sequence number."""
-        return self.append_prepared(tx.audit.connection, self.prepare(events))
+        return self.append_prepared(tx, self.prepare(events))
 
-    def append_prepared(self, conn: Connection, events: Sequence[PreparedEvent]) -> int:
-        head = schema.audit_chain_head.c
-        row = conn.execute(
-            select(head.seq, head.hash).where(head.id == HEAD_ROW_ID).with_for_update()
-        ).first()
-        if row is None:
-            conn.execute(
-                insert(schema.audit_chain_head).values(id=HEAD_ROW_ID, seq=0, hash=GENESIS_HASH)
-            )
-            seq, prev = 0, GENESIS_HASH
-        else:
-            seq, prev = int(row.seq), bytes(row.hash)
+    def append_prepared(self, tx: Transaction, events: Sequence[PreparedEvent]) -> int:
+        records = tx.audit
+        seq, prev = records.lock_head(GENESIS_HASH)
         if not events:
             return seq
-        key = self._signing_key(conn)
+        key = self._signing_key(tx)
 
         rows: list[tuple[object, ...]] = []
         index: list[tuple[object, ...]] = []
@@ -120,79 +94,37 @@ class AuditChain:
             if event.indexed_name is not None:
                 named.append((event.indexed_name, event.account_id, seq))
             prev = digest
-        # Driver-level executemany: one row per request, so SQLAlchemy's per-row work counts.
-        insert_many(conn, schema.audit_events, _EVENT_COLUMNS, rows)
-        insert_many(conn, schema.audit_event_accounts, _INDEX_COLUMNS, index)
-        insert_many(conn, schema.audit_named_events, _NAMED_COLUMNS, named)
+        records.insert_events(rows, index, named)
 
         signed_at = self._now().astimezone(UTC).isoformat(timespec="microseconds")
-        conn.execute(
-            insert(schema.audit_signed_heads).values(
-                seq=seq,
-                hash=prev,
-                signed_at=signed_at,
-                key_id=key.key_id,
-                signature=key.sign(head_message(seq, prev, signed_at)),
-            )
-        )
-        conn.execute(
-            update(schema.audit_chain_head).where(head.id == HEAD_ROW_ID).values(seq=seq, hash=prev)
-        )
+        signature = key.sign(head_message(seq, prev, signed_at))
+        records.add_signed_head(SignedHead(seq, prev, signed_at, key.key_id, signature))
+        records.set_head(seq, prev)
         return seq
 
-    def _signing_key(self, conn: Connection) -> AuditSigningKey:
+    def signing_key(self, tx: Transaction) -> AuditSigningKey:
+        """The signing key (created in ``tx`` if there is none yet)."""
+        return self._signing_key(tx)
+
+    def _signing_key(self, tx: Transaction) -> AuditSigningKey:
         # Looked up in every transaction (a key cached from a rolled-back transaction would
         # sign heads with a key the database does not hold); unsealed only once.
-        k = schema.audit_signing_keys.c
-        key_id = conn.execute(
-            select(k.key_id).order_by(k.created_at, k.key_id).limit(1)
-        ).scalar_one_or_none()
-        if self._key is None or self._key.key_id != key_id:
-            self._key = AuditSigningKey.load_or_create(conn, self._store, self._now())
+        first = tx.audit.first_signing_key()
+        if self._key is None or first is None or self._key.key_id != first[0]:
+            self._key = AuditSigningKey.load_or_create(tx.audit, self._store, self._now())
         return self._key
 
 
-class ChainedAuditLog:
-    """The :class:`AuditSink` that writes the hash-chained trail into the database."""
+def head_of(tx: Transaction) -> tuple[int, bytes]:
+    """The chain head (last seq and hash; 0 and the genesis hash when empty)."""
+    return tx.audit.head() or (0, GENESIS_HASH)
 
-    def __init__(
-        self,
-        db: Database,
-        store: SecretSealer,
-        region: str,
-        now: Callable[[], datetime] = _utc_now,
-    ) -> None:
-        self._db = db
-        self._chain = AuditChain(store, region, now)
-        self._pending: deque[AuditEvent] = deque()
-        self._flush_lock = threading.Lock()
 
-    @property
-    def chain(self) -> AuditChain:
-        """The chain, for writers that append inside their own transaction."""
-        return self._chain
+def event_times(tx: Transaction, first: int, last: int) -> tuple[str | None, str | None]:
+    """The record times of the oldest and newest events with seq in [first, last]."""
+    found = tx.audit.event_times(first, last)
+    return (None, None) if found is None else (_time(found[0]), _time(found[1]))
 
-    def record(self, event: AuditEvent) -> None:
-        # deque.append and popleft are atomic: no lock on the request path, and an event
-        # recorded while a flush runs is either in that batch or left for the next one.
-        self._pending.append(event)
 
-    def flush(self) -> None:
-        with self._flush_lock:
-            pending = self._pending
-            batch = [pending.popleft() for _ in range(len(pending))]
-            if not batch:
-                return
-            try:
-                prepared = self._chain.prepare(batch)
-                with self._db.transaction() as tx:
-                    self._chain.append_prepared(tx.audit.connection, prepared)
-            except BaseException:
-                # Keep the events for the next flush (a busy database is not a reason to
-                # lose them); they go back in front of anything recorded meanwhile.
-                pending.extendleft(reversed(batch))
-                raise
-
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
+def _time(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

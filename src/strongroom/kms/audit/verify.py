@@ -12,7 +12,9 @@ trail every event is covered by a signed head at or after it):
   was rewritten (hashes recomputed) up to there;
 - a signed head beyond the chain's end: truncation;
 - events after the last signed head: appended outside a flush;
-- a signing key whose sealed private key does not unseal to its public key: a swapped key.
+- a signing key whose sealed private key does not unseal to its public key: a swapped key;
+- a derived column (account_id, event_time) or index row (audit_event_accounts,
+  audit_named_events) that differs from what the hashed record says (verify_index.py).
 
 Removing the newest events together with their signed heads cannot be detected from the
 database alone; keeping a copy of the latest signed head elsewhere closes that gap.
@@ -25,12 +27,13 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import orjson
-from sqlalchemy import Connection, select
 
+from strongroom.kms.audit.archive import Anchor, load_anchor
 from strongroom.kms.audit.chain import GENESIS_HASH, head_message, link_hash
 from strongroom.kms.audit.signing import AuditSigningKey, SecretSealer, verify_signature
+from strongroom.kms.audit.verify_index import Finding, IndexCheck, check_columns
 from strongroom.kms.errors import KmsError
-from strongroom.kms.storage import schema
+from strongroom.kms.storage.audit import AuditRecords, ChainRow, SignedHead
 from strongroom.kms.storage.database import Database
 
 _BATCH = 1000
@@ -48,6 +51,8 @@ class Verdict:
     events: int
     last_signed_head: int | None
     problem: Problem | None
+    # The events through this seq were archived and pruned (audit/archive.py).
+    archived_through: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -61,7 +66,10 @@ class Verdict:
             if self.last_signed_head is None
             else f"last signed head at seq {self.last_signed_head}"
         )
-        return f"{self.events} events, chain intact, {head}"
+        archived = (
+            "" if self.archived_through is None else f" (seq 1-{self.archived_through} archived)"
+        )
+        return f"{self.events} events, chain intact{archived}, {head}"
 
 
 class _Found(Exception):
@@ -71,27 +79,47 @@ class _Found(Exception):
 
 def verify_chain(db: Database, store: SecretSealer) -> Verdict:
     with db.read() as tx:
-        walk = _Walk(tx.audit.connection, store)
+        try:
+            anchor = load_anchor(tx.meta)
+        except (ValueError, KeyError, TypeError):
+            return Verdict(0, None, Problem("anchor", None, _BAD_ANCHOR))
+        walk = _Walk(tx.audit, store, anchor)
+        archived = None if anchor is None else anchor.seq
         try:
             walk.run()
         except _Found as found:
-            return Verdict(walk.events, walk.last_head, found.problem)
-    return Verdict(walk.events, walk.last_head, None)
+            return Verdict(walk.events, walk.last_head, found.problem, archived)
+    return Verdict(walk.events, walk.last_head, None, archived)
+
+
+_BAD_ANCHOR = "the archive anchor (meta audit_anchor) is unreadable; it was altered"
 
 
 class _Walk:
-    def __init__(self, conn: Connection, store: SecretSealer) -> None:
-        self.conn = conn
+    def __init__(self, records: AuditRecords, store: SecretSealer, anchor: Anchor | None) -> None:
+        self.records = records
         self.store = store
+        self.anchor = anchor
         self.events = 0
-        self.last_head: int | None = None
+        # An archive anchor is signed too: the stored chain continues from it.
+        self.last_head: int | None = None if anchor is None else anchor.seq
 
     def run(self) -> None:
         keys = self._check_keys()
         heads = self._heads()
         head = next(heads, None)
+        index = IndexCheck(self.records.account_index(), self.records.name_index())
         expected, prev = 1, GENESIS_HASH
-        for row in self._rows():
+        if self.anchor is not None:
+            if not self.anchor.signature_ok(keys):
+                _fail(
+                    "anchor",
+                    self.anchor.seq,
+                    f"the archive anchor at seq {self.anchor.seq} is not signed by the audit "
+                    "signing key; it was altered or forged",
+                )
+            expected, prev = self.anchor.seq + 1, self.anchor.hash
+        for row in self.records.chain():
             seq = int(row.seq)
             if seq != expected:
                 _fail(
@@ -100,7 +128,9 @@ class _Walk:
                     f"seq {expected}: missing (seq {expected - 1} is followed by seq {seq}); "
                     "an event was removed",
                 )
-            self._check_event(seq, row, prev)
+            record = self._check_event(seq, row, prev)
+            _raise(check_columns(seq, row.account_id, row.event_time, record))
+            _raise(index.check(seq, record))
             prev = bytes(row.hash)
             self.events += 1
             expected += 1
@@ -108,6 +138,7 @@ class _Walk:
                 self._check_head(head, seq, prev, keys)
                 head = next(heads, None)
         last = expected - 1
+        _raise(index.finish())
         if head is not None:
             _fail(
                 "truncated",
@@ -126,24 +157,12 @@ class _Walk:
             )
         self._check_head_row(last, prev)
 
-    def _rows(self) -> Iterator[Any]:
-        e = schema.audit_events.c
-        result = self.conn.execute(
-            select(e.seq, e.record, e.prev_hash, e.hash).order_by(e.seq)
-        ).yield_per(_BATCH)
-        yield from result
-
-    def _heads(self) -> Iterator[Any]:
-        h = schema.audit_signed_heads.c
-        result = self.conn.execute(
-            select(h.seq, h.hash, h.signed_at, h.key_id, h.signature).order_by(h.seq)
-        ).yield_per(_BATCH)
-        yield from result
+    def _heads(self) -> Iterator[SignedHead]:
+        return self.records.signed_heads()
 
     def _check_keys(self) -> dict[str, bytes]:
-        k = schema.audit_signing_keys.c
         keys: dict[str, bytes] = {}
-        for row in self.conn.execute(select(k.key_id, k.public_key, k.sealed_private_key)):
+        for row in self.records.signing_keys():
             try:
                 unsealed = AuditSigningKey.unseal(self.store, row.key_id, row.sealed_private_key)
             except (KmsError, ValueError):
@@ -158,7 +177,7 @@ class _Walk:
             keys[row.key_id] = bytes(row.public_key)
         return keys
 
-    def _check_event(self, seq: int, row: Any, prev: bytes) -> None:
+    def _check_event(self, seq: int, row: ChainRow, prev: bytes) -> dict[str, Any]:
         record = str(row.record).encode()
         if bytes(row.prev_hash) != prev:
             _fail(
@@ -170,18 +189,22 @@ class _Walk:
         if link_hash(prev, record) != bytes(row.hash):
             _fail("altered", seq, f"seq {seq}: hash mismatch; the event was altered")
         try:
-            claimed = orjson.loads(record).get("sequenceNumber")
-        except (orjson.JSONDecodeError, AttributeError):
-            claimed = None
-        if claimed != seq:
+            parsed = orjson.loads(record)
+        except orjson.JSONDecodeError:
+            parsed = None
+        claimed = parsed.get("sequenceNumber") if isinstance(parsed, dict) else None
+        if claimed != seq or not isinstance(parsed, dict):
             _fail(
                 "renumbered",
                 seq,
                 f"seq {seq}: the record carries sequence number {claimed}; events were "
                 "renumbered or reordered",
             )
+        return parsed
 
-    def _check_head(self, head: Any, seq: int, chain_hash: bytes, keys: dict[str, bytes]) -> None:
+    def _check_head(
+        self, head: SignedHead, seq: int, chain_hash: bytes, keys: dict[str, bytes]
+    ) -> None:
         head_seq, head_hash = int(head.seq), bytes(head.hash)
         public = keys.get(head.key_id)
         if public is None:
@@ -208,23 +231,27 @@ class _Walk:
         self.last_head = head_seq
 
     def _check_head_row(self, last: int, last_hash: bytes) -> None:
-        h = schema.audit_chain_head.c
-        row = self.conn.execute(select(h.seq, h.hash)).first()
+        row = self.records.head()
         if row is None:
             if last:
                 _fail("head-row", None, "the chain head record is missing")
             return
-        if int(row.seq) != last or bytes(row.hash) != last_hash:
+        seq, hash_ = row
+        if seq != last or hash_ != last_hash:
             _fail(
                 "head-row",
-                int(row.seq),
-                f"the chain head record (seq {int(row.seq)}) does not match the chain's end "
-                f"(seq {last})",
+                seq,
+                f"the chain head record (seq {seq}) does not match the chain's end (seq {last})",
             )
 
 
 def _seq_text(seq: int | None, none: str = "none") -> str:
     return none if seq is None else f"seq {seq}"
+
+
+def _raise(finding: Finding | None) -> None:
+    if finding is not None:
+        _fail(*finding)
 
 
 def _fail(kind: str, seq: int | None, message: str) -> NoReturn:

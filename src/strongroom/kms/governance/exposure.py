@@ -241,8 +241,8 @@ def accounts_report(
     rates: Rates = Rates(),
     inventory: ObjectInventory | None = None,
 ) -> ExposureReport:
-    """The report over every key of ``accounts``, read from the database, and over their
-    buckets when the object store's ``inventory`` is given."""
+    """The report over every key of ``accounts`` and their external (XKS) keys, read from
+    the database, and over their buckets when the object store's ``inventory`` is given."""
     repo = KeyRepository(db)
     accounts = list(accounts)
     keys: list[KeyRecord] = []
@@ -251,6 +251,8 @@ def accounts_report(
         while page := repo.list_keys(account, after, 1000):
             keys.extend(page)
             after = page[-1].key_id
+    from strongroom.kms.governance.xks_exposure import with_external_keys  # imports this
+
     report = build_report(
         keys,
         provider_access_counts(db),
@@ -259,6 +261,7 @@ def accounts_report(
         expiries=import_expiries(db, keys),
         cluster_hsms=registered_hsms(db, keys),
     )
+    report = with_external_keys(report, db, accounts, rates)
     if inventory is None:
         return report
     buckets = [b for account in accounts for b in inventory.buckets(account)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import stat
@@ -17,14 +18,30 @@ class RootKeyFileError(Exception):
 
 
 def create_root_key_file(path: Path) -> None:
-    """Write a new root key with mode 0600; never overwrite an existing one."""
+    """Write a new root key with mode 0600; never overwrite an existing one.
+
+    The key is written aside and linked into place, so a start killed at any moment leaves
+    either no ``root.key`` (the next start makes one) or a whole one, never an empty file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    aside = path.with_name(f".{path.name}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        aside.unlink()  # a key that was never put in place encrypted nothing
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, secrets.token_bytes(ROOT_KEY_BYTES))
         os.fsync(fd)
     finally:
         os.close(fd)
+    try:
+        os.link(aside, path)  # fails if a root key exists: it is never replaced
+    finally:
+        aside.unlink()
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def load_root_key_file(path: Path) -> Secret:

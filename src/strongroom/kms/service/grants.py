@@ -19,7 +19,7 @@ from strongroom.kms.errors import (
     InvalidGrantIdException,
     ValidationException,
 )
-from strongroom.kms.service.paging import page
+from strongroom.kms.service.paging import TIME_AND_ID, page
 from strongroom.kms.service.pipeline import (
     Call,
     KeyAccess,
@@ -87,24 +87,19 @@ def _principal(request: Request, role: str) -> tuple[str | None, bool]:
 
 
 def list_grants(call: Call) -> Response:
-    key, request = call.key, call.request
-    grants = _repo(call).for_key(key.key_id)
+    key, request, repo = call.key, call.request, _repo(call)
     grant_id = request.get("GrantId")
-    if grant_id is not None:
-        grants = [g for g in grants if g.grant_id == grant_id]
-        if not grants:
-            raise InvalidGrantIdException(f"Grant {grant_id} does not exist for {key.arn}.")
+    if grant_id is not None and not repo.exists_for_key(key.key_id, grant_id):
+        raise InvalidGrantIdException(f"Grant {grant_id} does not exist for {key.arn}.")
     grantee = request.get("GranteePrincipal")
-    if grantee is not None:
-        grants = [g for g in grants if g.grantee_principal == grantee]
-    position = {g.grant_id: n for n, g in enumerate(grants)}
-
-    def fetch(after: str | None, limit: int) -> list[Grant]:
-        start = 0 if after is None else position.get(after, len(grants)) + 1
-        return grants[start : start + limit]
-
     items, paging = page(
-        fetch, lambda g: g.grant_id, request.get("Limit", 50), request.get("Marker")
+        lambda after, limit: repo.page_for_key(
+            key.key_id, after, limit, grant_id=grant_id, grantee=grantee
+        ),
+        lambda g: (g.created_at, g.grant_id),
+        request.get("Limit", 50),
+        request.get("Marker"),
+        TIME_AND_ID,
     )
     return {"Grants": [g.listing(key.arn) for g in items], **paging}
 

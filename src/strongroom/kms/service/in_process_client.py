@@ -14,6 +14,7 @@ from typing import Any
 from strongroom.client.identity import Decision
 from strongroom.client.kms import DataKey, KeyDescription, KmsCallError, Rewrapped
 from strongroom.client.principal import Credential, Principal
+from strongroom.kms.audit.events import CommitWaiter, Ticket, new_ticket
 from strongroom.kms.domain.evaluation import Effect
 from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.errors import KmsError
@@ -145,3 +146,22 @@ class InProcessIdentityPolicies:
             self._pipeline,
         )
         return _DECISIONS[self._pipeline.authorizer.identity_effect(call, action, resource)]
+
+
+class InProcessAuditGate:
+    """:class:`strongroom.client.kms.AuditGate` over the chained audit log's commit waiter
+    (``None``: events are group-committed after the response, nothing to wait for)."""
+
+    def __init__(self, commits: CommitWaiter | None) -> None:
+        self._commits = commits
+
+    def open(self) -> object:
+        return None if self._commits is None else new_ticket()
+
+    async def close(self, token: object) -> None:
+        if self._commits is None or not isinstance(token, Ticket) or not token.seq:
+            return
+        try:
+            await self._commits.wait_committed(token)
+        except KmsError as error:
+            raise KmsCallError(error.code, error.message) from None

@@ -164,6 +164,8 @@ class Pipeline:
     def execute(
         self, operation: Operation, request: Request, caller: Caller, request_id: str
     ) -> Response:
+        # Refused before anything runs when the trail cannot take the event (audit/policy.py).
+        self._audit.admit()
         call = Call(operation, request, caller, request_id, self.ctx, self)
         durable = self._durable_event(call)
         try:
@@ -245,10 +247,14 @@ class Pipeline:
         )
 
     def _resolve_access(self, call: Call, access: KeyAccess) -> KeyRecord | None:
+        raw = call.request.get(access.member)
+        ignored = access.dry_run_member is not None and _ignores_ciphertext(call.request)
+        # A required member is checked before anything else decides how the key is found:
+        # a raw (asymmetric) ciphertext names its key elsewhere but is needed all the same.
+        if raw is None and access.required and not ignored:
+            raise ValidationException(f"{access.member} is required.")
         raw_ciphertext = _raw_ciphertext(access, call.request)
-        if access.dry_run_member is not None and (
-            raw_ciphertext or _ignores_ciphertext(call.request)
-        ):
+        if access.dry_run_member is not None and (raw_ciphertext or ignored):
             named = call.request.get(access.dry_run_member)
             if named is None:
                 reason = (
@@ -258,10 +264,7 @@ class Pipeline:
                 )
                 raise ValidationException(f"{access.dry_run_member} is required when {reason}.")
             return self.resolve(named, call.caller, request_id=call.request_id)
-        raw = call.request.get(access.member)
         if raw is None:
-            if access.required:
-                raise ValidationException(f"{access.member} is required.")
             return None
         if access.from_ciphertext:
             call.blob = ciphertext.parse(raw)

@@ -10,8 +10,8 @@ otherwise. Reads the audit trail: not a hot-path operation.
 from __future__ import annotations
 
 from strongroom.kms.domain.states import OpClass
-from strongroom.kms.errors import InvalidMarkerException
 from strongroom.kms.governance.transparency import provider_access_records, summary
+from strongroom.kms.service.paging import SEQUENCE, page
 from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Response
 
 NAME = "ListProviderAccesses"
@@ -22,25 +22,21 @@ INPUT_MEMBERS = {"KeyId": "KeyIdType", "Limit": "LimitType", "Marker": "MarkerTy
 
 def list_provider_accesses(call: Call) -> Response:
     key = call.keys[0] if call.keys else None
-    marker = call.request.get("Marker")
-    try:
-        after = int(marker) if marker is not None else 0
-    except ValueError:
-        raise InvalidMarkerException() from None
-    limit = int(call.request.get("Limit", 100))
-    found = provider_access_records(
-        call.ctx.db,
-        call.caller.account_id,
-        key_arn=None if key is None else key.arn,
-        after_seq=after,
-        limit=limit + 1,
+    ctx, account = call.ctx, call.caller.account_id
+    items, paging = page(
+        lambda after, limit: provider_access_records(
+            ctx.db,
+            account,
+            key_arn=None if key is None else key.arn,
+            after_seq=after or 0,
+            limit=limit,
+        ),
+        lambda found: found[0],
+        int(call.request.get("Limit", 100)),
+        call.request.get("Marker"),
+        SEQUENCE,
     )
-    page = found[:limit]
-    response: Response = {"ProviderAccesses": [summary(r) for _, r in page]}
-    response["Truncated"] = len(found) > limit
-    if len(found) > limit:
-        response["NextMarker"] = str(page[-1][0])
-    return response
+    return {"ProviderAccesses": [summary(r) for _, r in items], **paging}
 
 
 EXTENSIONS = (

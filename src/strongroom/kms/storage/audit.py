@@ -1,31 +1,218 @@
-"""The audit trail's slot in the unit of work: ``tx.audit`` (unit_of_work.py).
+"""The audit trail's records: ``tx.audit`` in the unit of work (unit_of_work.py).
 
-Readers of the trail outside audit/ (access transparency, the exposure report) use the queries
-here. The chain's own writes and its verification still run their SQL in audit/ on
-:attr:`AuditRecords.connection`; they move here behind this slot, and that attribute goes.
+Every SQL statement of the hash-chained trail (kms/audit/) is here: appending a batch under the
+chain head lock, the signing keys' rows, the reads of verify, export, digests and archiving,
+and pruning. audit/ decides what is written and checks what is read; this module only moves
+rows. Values cross the seam as tuples and the small row types below.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, func, insert, select, union, update
 
 from strongroom.kms.storage import schema
+from strongroom.kms.storage.bulk import insert_many
 
 E = schema.audit_events.c
+A = schema.audit_event_accounts.c
 N = schema.audit_named_events.c
-_BATCH = 500
+H = schema.audit_signed_heads.c
+K = schema.audit_signing_keys.c
+HEAD = schema.audit_chain_head.c
+HEAD_ROW_ID = 1
+_BATCH = 1000
+
+_EVENT_COLUMNS = ("seq", "event_time", "account_id", "record", "prev_hash", "hash")
+_INDEX_COLUMNS = ("account_id", "seq", "event_time")
+_NAMED_COLUMNS = ("event_name", "account_id", "seq")
+
+
+class ChainRow(NamedTuple):
+    seq: int
+    account_id: str
+    event_time: datetime
+    record: str
+    prev_hash: bytes
+    hash: bytes
+
+
+class SignedHead(NamedTuple):
+    seq: int
+    hash: bytes
+    signed_at: str
+    key_id: str
+    signature: bytes
+
+
+class IndexRow(NamedTuple):
+    account_id: str
+    seq: int
+    event_time: datetime
+
+
+class NamedRow(NamedTuple):
+    event_name: str
+    account_id: str
+    seq: int
+
+
+class SigningKeyRow(NamedTuple):
+    key_id: str
+    public_key: bytes
+    sealed_private_key: bytes
 
 
 class AuditRecords:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    @property
-    def connection(self) -> Connection:
-        """The transaction's connection, for the chain code in audit/ (see the module note)."""
-        return self._conn
+    # --- appending (one write transaction per batch) ---
+
+    def lock_head(self, genesis: bytes) -> tuple[int, bytes]:
+        """The chain head (seq, hash), locked until the transaction ends (``FOR UPDATE``;
+        SQLite's write transactions hold the lock from their start). Created if missing."""
+        row = self._conn.execute(
+            select(HEAD.seq, HEAD.hash).where(HEAD.id == HEAD_ROW_ID).with_for_update()
+        ).first()
+        if row is not None:
+            return int(row.seq), bytes(row.hash)
+        self._conn.execute(
+            insert(schema.audit_chain_head).values(id=HEAD_ROW_ID, seq=0, hash=genesis)
+        )
+        return 0, genesis
+
+    def insert_events(
+        self,
+        rows: Sequence[tuple[object, ...]],
+        index: Sequence[tuple[object, ...]],
+        named: Sequence[tuple[object, ...]],
+    ) -> None:
+        """Events (seq, event_time, account_id, record, prev_hash, hash), their account index
+        rows (account_id, seq, event_time) and name index rows (event_name, account_id, seq).
+        Driver-level executemany: one row per request, so per-row work counts."""
+        insert_many(self._conn, schema.audit_events, _EVENT_COLUMNS, rows)
+        insert_many(self._conn, schema.audit_event_accounts, _INDEX_COLUMNS, index)
+        insert_many(self._conn, schema.audit_named_events, _NAMED_COLUMNS, named)
+
+    def add_signed_head(self, head: SignedHead) -> None:
+        self._conn.execute(insert(schema.audit_signed_heads).values(**head._asdict()))
+
+    def set_head(self, seq: int, hash_: bytes) -> None:
+        self._conn.execute(
+            update(schema.audit_chain_head)
+            .where(HEAD.id == HEAD_ROW_ID)
+            .values(seq=seq, hash=hash_)
+        )
+
+    # --- signing keys ---
+
+    def first_signing_key(self) -> tuple[str, bytes] | None:
+        """(key_id, sealed private key) of the oldest signing key: the one that signs."""
+        row = self._conn.execute(
+            select(K.key_id, K.sealed_private_key).order_by(K.created_at, K.key_id).limit(1)
+        ).first()
+        return None if row is None else (str(row.key_id), bytes(row.sealed_private_key))
+
+    def add_signing_key(
+        self, key_id: str, public_key: bytes, sealed_private_key: bytes, created_at: datetime
+    ) -> None:
+        self._conn.execute(
+            insert(schema.audit_signing_keys).values(
+                key_id=key_id,
+                public_key=public_key,
+                sealed_private_key=sealed_private_key,
+                created_at=created_at,
+            )
+        )
+
+    def signing_keys(self) -> list[SigningKeyRow]:
+        rows = self._conn.execute(select(K.key_id, K.public_key, K.sealed_private_key))
+        return [SigningKeyRow(str(r[0]), bytes(r[1]), bytes(r[2])) for r in rows]
+
+    # --- reading ---
+
+    def head(self) -> tuple[int, bytes] | None:
+        """The chain head row (seq, hash) without locking it; None if there is none."""
+        row = self._conn.execute(select(HEAD.seq, HEAD.hash)).first()
+        return None if row is None else (int(row.seq), bytes(row.hash))
+
+    def bounds(self) -> tuple[int, int]:
+        """The first and last seq stored (0, 0 when there are none)."""
+        row = self._conn.execute(select(func.min(E.seq), func.max(E.seq))).first()
+        if row is None or row[0] is None:
+            return 0, 0
+        return int(row[0]), int(row[1])
+
+    def hash_at(self, seq: int) -> bytes | None:
+        value = self._conn.execute(select(E.hash).where(E.seq == seq)).scalar_one_or_none()
+        return None if value is None else bytes(value)
+
+    def event_times(self, first: int, last: int) -> tuple[datetime, datetime] | None:
+        """The times of the oldest and newest events with seq in [first, last]."""
+        row = self._conn.execute(
+            select(func.min(E.event_time), func.max(E.event_time)).where(
+                E.seq >= first, E.seq <= last
+            )
+        ).first()
+        return None if row is None or row[0] is None else (row[0], row[1])
+
+    def chain(self, first: int = 1, last: int | None = None) -> Iterator[ChainRow]:
+        """The events with seq in [first, last], in order."""
+        query = select(E.seq, E.account_id, E.event_time, E.record, E.prev_hash, E.hash).where(
+            E.seq >= first
+        )
+        if last is not None:
+            query = query.where(E.seq <= last)
+        for r in self._conn.execute(query.order_by(E.seq)).yield_per(_BATCH):
+            yield ChainRow(int(r[0]), str(r[1]), r[2], str(r[3]), bytes(r[4]), bytes(r[5]))
+
+    def signed_heads(self) -> Iterator[SignedHead]:
+        query = select(H.seq, H.hash, H.signed_at, H.key_id, H.signature).order_by(H.seq)
+        for r in self._conn.execute(query).yield_per(_BATCH):
+            yield SignedHead(int(r[0]), bytes(r[1]), str(r[2]), str(r[3]), bytes(r[4]))
+
+    def last_head_before(self, before: datetime) -> int | None:
+        """The last signed head whose event is older than ``before`` (a flush boundary)."""
+        value = self._conn.execute(
+            select(func.max(H.seq))
+            .join_from(schema.audit_signed_heads, schema.audit_events, E.seq == H.seq)
+            .where(E.event_time < before)
+        ).scalar_one_or_none()
+        return None if value is None else int(value)
+
+    def account_index(self) -> Iterator[IndexRow]:
+        query = select(A.account_id, A.seq, A.event_time).order_by(A.seq, A.account_id)
+        for r in self._conn.execute(query).yield_per(_BATCH):
+            yield IndexRow(str(r[0]), int(r[1]), r[2])
+
+    def name_index(self) -> Iterator[NamedRow]:
+        query = select(N.event_name, N.account_id, N.seq).order_by(N.seq, N.event_name)
+        for r in self._conn.execute(query).yield_per(_BATCH):
+            yield NamedRow(str(r[0]), str(r[1]), int(r[2]))
+
+    def account_records(
+        self, account_id: str, since: datetime | None, until: datetime | None
+    ) -> Iterator[str]:
+        """Records of the events the account made or that its index names, oldest first.
+        Candidates only: the caller re-checks each record."""
+        own = select(E.seq, E.record).where(E.account_id == account_id)
+        about = (
+            select(E.seq, E.record)
+            .join_from(schema.audit_event_accounts, schema.audit_events, A.seq == E.seq)
+            .where(A.account_id == account_id)
+        )
+        if since is not None:
+            own, about = own.where(E.event_time >= since), about.where(A.event_time >= since)
+        if until is not None:
+            own, about = own.where(E.event_time < until), about.where(A.event_time < until)
+        both = union(own, about).subquery()
+        query = select(both.c.record).order_by(both.c.seq)
+        for (record,) in self._conn.execute(query).yield_per(_BATCH):
+            yield str(record)
 
     def named_events(
         self, event_name: str, *, account_id: str | None = None, after_seq: int = 0
@@ -44,3 +231,15 @@ class AuditRecords:
             query = query.where(N.account_id == account_id, E.account_id == account_id)
         for seq, record in self._conn.execute(query).yield_per(_BATCH):
             yield int(seq), str(record)
+
+    # --- retention ---
+
+    def prune(self, through: int) -> None:
+        """Delete the events through ``through`` with their index rows and signed heads."""
+        for table in (
+            schema.audit_event_accounts,
+            schema.audit_named_events,
+            schema.audit_signed_heads,
+            schema.audit_events,
+        ):
+            self._conn.execute(delete(table).where(table.c.seq <= through))

@@ -154,14 +154,24 @@ class CustomKeyStoreRepository:
     def delete_store(
         self, store_id: str, at: datetime, check: Callable[[CustomKeyStore], None]
     ) -> None:
-        """Delete a store that ``check`` accepts and that no key (in any state) uses."""
+        """Delete a store that ``check`` accepts and that no key (in any state, KMS or external)
+        uses."""
         with self._db.write_connection() as conn:
             check(_existing(conn, store_id))
             keys = conn.execute(
                 select(func.count()).where(schema.keys.c.custom_key_store_id == store_id)
             ).scalar_one()
-            if keys:
+            external = conn.execute(
+                select(func.count()).where(schema.xks_keys.c.custom_key_store_id == store_id)
+            ).scalar_one()
+            if keys or external:
                 raise CustomKeyStoreConflict(StoreConflict.HAS_KEYS)
+            # The store's XKS proxy credentials go with it.
+            conn.execute(
+                delete(schema.xks_credentials).where(
+                    schema.xks_credentials.c.custom_key_store_id == store_id
+                )
+            )
             conn.execute(delete(schema.custom_key_stores).where(S.custom_key_store_id == store_id))
             self._db.record_change(conn, at, custom_key_store_id=store_id)
 

@@ -16,9 +16,11 @@ def sqlite_url(data_dir: Path) -> str:
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: a database error's message never quotes the values of its statement
+    # (audit records, sealed secrets), so a logged traceback cannot either.
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False})
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import and_, delete, insert, or_, select
 
 from strongroom.kms.domain.grants import Constraints, Grant
 from strongroom.kms.storage import schema
@@ -40,6 +40,40 @@ class GrantRepository:
                 select(schema.grants).where(G.key_id == key_id).order_by(G.created_at, G.grant_id)
             ).all()
         return [_grant(r) for r in rows]
+
+    def page_for_key(
+        self,
+        key_id: str,
+        after: tuple[datetime, str] | None,
+        limit: int,
+        *,
+        grant_id: str | None = None,
+        grantee: str | None = None,
+    ) -> list[Grant]:
+        """Up to ``limit`` of a key's grants that sort after ``after`` in creation order (ties
+        by grant id), optionally only the one grant id or one grantee's: keyset paging, so a
+        page costs one indexed query whatever the number of grants."""
+        query = select(schema.grants).where(G.key_id == key_id)
+        if grant_id is not None:
+            query = query.where(G.grant_id == grant_id)
+        if grantee is not None:
+            query = query.where(G.grantee_principal == grantee)
+        if after is not None:
+            created, last_id = after
+            query = query.where(
+                or_(G.created_at > created, and_(G.created_at == created, G.grant_id > last_id))
+            )
+        query = query.order_by(G.created_at, G.grant_id).limit(limit)
+        with self._db.read_connection() as conn:
+            rows = conn.execute(query).all()
+        return [_grant(r) for r in rows]
+
+    def exists_for_key(self, key_id: str, grant_id: str) -> bool:
+        with self._db.read_connection() as conn:
+            row = conn.execute(
+                select(G.grant_id).where(G.key_id == key_id, G.grant_id == grant_id)
+            ).first()
+        return row is not None
 
     def get(self, grant_id: str) -> Grant | None:
         with self._db.read_connection() as conn:

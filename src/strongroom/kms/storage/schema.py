@@ -236,6 +236,41 @@ custom_key_stores = Table(
     UniqueConstraint("account_id", "name", name="uq_custom_key_store_name"),
 )
 
+# --- The XKS proxy (kms/domain/xks.py, docs/adr/0013) ------------------------------------
+# External keys: AES-256 objects in a custom key store's cluster; only a reference is here.
+xks_keys = Table(
+    "xks_keys",
+    metadata,
+    Column(
+        "custom_key_store_id",
+        String(64),
+        ForeignKey("custom_key_stores.custom_key_store_id"),
+        primary_key=True,
+    ),
+    Column("xks_key_id", String(128), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("tokens", Text, nullable=False),  # JSON list of the token labels holding it
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# The proxy's SigV4 credentials (not IAM access keys): the secret sealed under the root key.
+xks_credentials = Table(
+    "xks_credentials",
+    metadata,
+    Column("access_key_id", String(30), primary_key=True),
+    Column(
+        "custom_key_store_id",
+        String(64),
+        ForeignKey("custom_key_stores.custom_key_store_id"),
+        nullable=False,
+        index=True,
+    ),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("sealed_secret", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
 # --- Tenant protection policies (kms/domain/protection.py, docs/adr/0009) -----------------
 # One policy per account: M of the listed approvers must approve lowering a key's protection.
 protection_policies = Table(

@@ -30,6 +30,7 @@ SEALED_COLUMNS = (
     SealedColumn("audit_signing_keys", "key_id", "sealed_private_key"),
     SealedColumn("store_secrets", "name", "sealed_secret"),
     SealedColumn("custom_key_stores", "custom_key_store_id", "sealed_password"),
+    SealedColumn("xks_credentials", "access_key_id", "sealed_secret"),
 )
 _MATERIAL_COLUMN = ("key_materials", "wrapped")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 
 from strongroom.kms.audit.export import export_account
-from strongroom.kms.audit.store import ChainedAuditLog
+from strongroom.kms.audit.writer import ChainedAuditLog
 from strongroom.kms.storage.database import Database
 from tests.unit.kms.audit.helpers import (
     ALICE,

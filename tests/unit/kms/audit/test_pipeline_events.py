@@ -11,8 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from strongroom.kms.audit.export import export_account
-from strongroom.kms.audit.store import ChainedAuditLog
 from strongroom.kms.audit.verify import verify_chain
+from strongroom.kms.audit.writer import ChainedAuditLog
 from tests.support.servers import InProcessServer
 from tests.unit.kms.audit.helpers import new_store, open_db
 

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from strongroom.kms.audit.chain import GENESIS_HASH, head_message, link_hash
 from strongroom.kms.audit.record import canonical_bytes, to_record
-from strongroom.kms.audit.store import ChainedAuditLog
 from strongroom.kms.audit.verify import Verdict, verify_chain
+from strongroom.kms.audit.writer import ChainedAuditLog
 from strongroom.kms.keystores.software import SoftwareKeyStore
 from strongroom.kms.storage.database import Database
 from tests.unit.kms.audit.helpers import REGION, db_path, event, new_store, open_db
@@ -153,7 +153,7 @@ def test_an_inserted_event(trail: tuple[Database, SoftwareKeyStore, Path]) -> No
         record = forged_record(5)
         prev = hash_of(conn, 4)
         conn.execute(
-            "INSERT INTO audit_events VALUES (5, '2026-01-01 00:04:30', '111111111111', ?, ?, ?)",
+            "INSERT INTO audit_events VALUES (5, '2026-01-01 01:39:00', '111111111111', ?, ?, ?)",
             (record, prev, link_hash(prev, record.encode())),
         )
 
@@ -171,7 +171,7 @@ def test_an_event_appended_after_the_last_signed_head(
         prev = hash_of(conn, 10)
         digest = link_hash(prev, record.encode())
         conn.execute(
-            "INSERT INTO audit_events VALUES (11, '2026-01-01 01:00:00', '111111111111', ?, ?, ?)",
+            "INSERT INTO audit_events VALUES (11, '2026-01-01 01:39:00', '111111111111', ?, ?, ?)",
             (record, prev, digest),
         )
         conn.execute("UPDATE audit_chain_head SET seq = 11, hash = ?", (digest,))

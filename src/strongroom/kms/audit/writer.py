@@ -1,0 +1,293 @@
+"""The server's audit sink: events go to memory on the request path and to the chain in groups.
+
+``record`` appends the event to an in-memory queue (no database round trip on the request
+path). A writer thread appends what is queued to the chain in ONE write transaction with one
+signed head (``AuditChain``): as soon as it can with ``before-response`` durability, where the
+response waits for that commit (:meth:`ChainedAuditLog.wait_committed`), or every
+``flush_seconds`` with ``buffered`` (audit/policy.py). Several worker processes append to one
+chain; the chain head row lock keeps it linear.
+
+A commit that fails (a full disk) keeps its events for the next attempt, retried with backoff
+up to once a second; meanwhile calls are refused or served as the policy says, a line is logged
+at most every 30 s (it never quotes a record), and the writer recovers by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from strongroom.kms.audit.events import CURRENT_TICKET, AuditEvent, Ticket
+from strongroom.kms.audit.policy import UNAVAILABLE_MESSAGE, WriterPolicy
+from strongroom.kms.audit.record import PROVIDER_ACCOUNT
+from strongroom.kms.audit.signing import SecretSealer
+from strongroom.kms.audit.store import AuditChain
+from strongroom.kms.errors import DependencyTimeoutException
+from strongroom.kms.log_limits import RateLimitedLog, describe_failure
+from strongroom.kms.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+DROPPED_EVENT = "AuditEventsDropped"
+_MAX_RETRY_SECONDS = 1.0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ChainedAuditLog:
+    """The :class:`AuditSink` that writes the hash-chained trail into the database."""
+
+    def __init__(
+        self,
+        db: Database,
+        store: SecretSealer,
+        region: str,
+        now: Callable[[], datetime] = _utc_now,
+        *,
+        policy: WriterPolicy | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._db = db
+        self._chain = AuditChain(store, region, now)
+        self._now = now
+        self.policy = policy or WriterPolicy()
+        self._pending: deque[AuditEvent] = deque()
+        self._max_pending = self.policy.max_pending
+        self._count_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._recorded = 0  # events queued by this process, ever
+        self._committed = 0  # of those, committed (events are committed in queue order)
+        self._failed_upto = 0  # events of the last failed commit, for waiters
+        self._failing = False
+        self._refuses = self.policy.refuses
+        self._drops = not self.policy.refuses
+        self._refuse_while_failing = self.policy.refuses and self.policy.waits
+        self._dropped = 0
+        self._dropped_since: datetime | None = None
+        self._alert = RateLimitedLog(log, 30.0, monotonic)
+        self._wake = threading.Event()
+        self._idle = False  # the writer waits for events (before-response)
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # (event number, arrival, future): a heap, since a slow operation's request may start
+        # waiting after a later event's request did.
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+        if self.policy.waits:
+            self.record = self._record_counted  # type: ignore[method-assign]
+
+    @property
+    def chain(self) -> AuditChain:
+        """The chain, for writers that append inside their own transaction."""
+        return self._chain
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    @property
+    def failing(self) -> bool:
+        """The last commit failed and none has succeeded since."""
+        return self._failing
+
+    # --- the request path ---
+
+    def admit(self) -> None:
+        """Refuse a call before it runs when the trail cannot take its event (policy)."""
+        if not self._refuses:
+            return
+        if len(self._pending) >= self._max_pending or (
+            self._refuse_while_failing and self._failing
+        ):
+            raise DependencyTimeoutException(UNAVAILABLE_MESSAGE)
+
+    def record(self, event: AuditEvent) -> None:
+        # Buffered: deque.append and popleft are atomic, so no lock on the request path.
+        if self._drops and len(self._pending) >= self._max_pending:
+            self._drop()
+            return
+        self._pending.append(event)
+
+    def _record_counted(self, event: AuditEvent) -> None:
+        if self._drops and len(self._pending) >= self._max_pending:
+            self._drop()
+            return
+        with self._count_lock:  # the ticket must be the event's place in the queue
+            self._pending.append(event)
+            self._recorded += 1
+            seq = self._recorded
+        ticket = CURRENT_TICKET.get()
+        if ticket is not None:
+            ticket.seq = seq
+        if self._idle:  # waking the writer costs a lock; only when it sleeps
+            self._wake.set()
+
+    def _drop(self) -> None:
+        with self._count_lock:
+            if self._dropped == 0:
+                self._dropped_since = self._now()
+            self._dropped += 1
+            dropped, since = self._dropped, self._dropped_since
+        self._alert.log(
+            logging.ERROR,
+            f"audit trail: {dropped} events dropped since {since}: {len(self._pending)} wait "
+            "already (audit_when_unavailable=serve)",
+        )
+
+    async def wait_committed(self, ticket: Ticket) -> None:
+        """Return once the ticket's event is committed; raise DependencyTimeoutException if
+        its commit failed or took longer than the policy allows (``refuse`` policy only)."""
+        if ticket.seq <= self._committed or (self._drops and self._failing):
+            return
+        self._loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = self._loop.create_future()
+        heapq.heappush(self._waiters, (ticket.seq, next(self._arrivals), future))
+        # The writer may have settled this event between the check above and the append.
+        self._release()
+        try:
+            await asyncio.wait_for(future, self.policy.wait_seconds)
+        except (DependencyTimeoutException, TimeoutError):
+            if self.policy.refuses:
+                raise DependencyTimeoutException(UNAVAILABLE_MESSAGE) from None
+
+    def _release(self) -> None:
+        """On the event loop: settle the waiters whose commit is done or failed."""
+        committed, failed = self._committed, self._failed_upto
+        waiters = self._waiters
+        while waiters:
+            seq, _, future = waiters[0]
+            if seq <= committed:
+                heapq.heappop(waiters)
+                if not future.done():
+                    future.set_result(None)
+            elif seq <= failed:
+                heapq.heappop(waiters)
+                if not future.done():
+                    future.set_exception(DependencyTimeoutException(UNAVAILABLE_MESSAGE))
+            else:
+                break
+
+    # --- the writer ---
+
+    def start(self) -> None:
+        """Start the writer thread (in the serving process, at start-up)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the writer thread and commit what is left (at shutdown)."""
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self._commit(raise_errors=False)
+
+    def flush(self) -> None:
+        """Commit what is pending now, in this thread; raise if that fails (events are kept)."""
+        self._commit(raise_errors=True)
+
+    def _run(self) -> None:
+        retry = 0.0
+        while not self._stopping:
+            if retry:
+                self._wake.wait(retry)
+            elif self.policy.waits:
+                # Idle first, then look: an event queued in between either is seen here or
+                # sees the flag and wakes the writer.
+                self._idle = True
+                if not self._pending:
+                    self._wake.wait()
+                self._idle = False
+            else:
+                self._wake.wait(self.policy.flush_seconds)
+            self._wake.clear()
+            if self._stopping:
+                return
+            ok = self._commit(raise_errors=False)
+            retry = 0.0 if ok else min(max(retry * 2, 0.05), _MAX_RETRY_SECONDS)
+
+    def _commit(self, *, raise_errors: bool) -> bool:
+        with self._flush_lock:
+            pending = self._pending
+            batch = [pending.popleft() for _ in range(len(pending))]
+            with self._count_lock:
+                dropped_count = self._dropped
+                dropped = self._dropped_event(dropped_count)
+            if not batch and dropped is None:
+                return True
+            try:
+                prepared = self._chain.prepare(batch if dropped is None else [*batch, dropped])
+                with self._db.transaction() as tx:
+                    self._chain.append_prepared(tx, prepared)
+            except Exception as error:
+                # Keep the events for the next attempt, in front of anything queued meanwhile.
+                pending.extendleft(reversed(batch))
+                self._failed(len(batch), error)
+                if raise_errors:
+                    raise
+                return False
+            if dropped is not None:
+                with self._count_lock:
+                    self._dropped -= dropped_count
+                    if not self._dropped:
+                        self._dropped_since = None
+            self._committed += len(batch)
+            self._succeeded()
+            return True
+
+    def _dropped_event(self, count: int) -> AuditEvent | None:
+        if not count:
+            return None
+        return AuditEvent(
+            time=self._now(),
+            request_id="",
+            account_id=PROVIDER_ACCOUNT,
+            principal_arn="strongroom:service/audit-writer",
+            access_key_id="",
+            source_ip="",
+            operation=DROPPED_EVENT,
+            resources=(),
+            additional_data={
+                "droppedEvents": count,
+                "firstDroppedAt": str(self._dropped_since),
+                "reason": "audit_when_unavailable=serve and the trail could not take events",
+            },
+        )
+
+    def _failed(self, count: int, error: Exception) -> None:
+        self._failing = True
+        self._failed_upto = self._committed + count
+        what = "refusing calls" if self.policy.refuses else "serving calls unaudited"
+        self._alert.log(
+            logging.ERROR,
+            f"audit trail: cannot commit {count} events ({describe_failure(error)}); "
+            f"{what} until it can (audit_when_unavailable={self.policy.when_unavailable}); "
+            f"{len(self._pending)} events wait",
+        )
+        self._notify()
+
+    def _succeeded(self) -> None:
+        if self._failing:
+            self._failing = False
+            self._alert.reset()
+            log.warning("audit trail: commits succeed again; %d events wait", len(self._pending))
+        self._notify()
+
+    def _notify(self) -> None:
+        loop = self._loop
+        if loop is not None and self._waiters:
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(self._release)

@@ -1,0 +1,117 @@
+"""``strongroom backup``: one consistent, encrypted backup of a data directory, while it serves.
+
+Order matters for consistency with the files the audit trail keeps outside the database
+(signed digests, archived segments): they are read first, then the database in one snapshot,
+so the restored database is never older than a digest it carries. The root key itself is
+never in a backup; restoring needs it (the ``root.key`` file, or the HSM).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from strongroom.kms.backup import payload
+from strongroom.kms.backup.container import BackupError, Header, Writer, key_aad
+from strongroom.kms.storage import dump
+
+if TYPE_CHECKING:
+    from strongroom.kms.app import DataDir
+
+# What of a data directory, besides the database, a restore needs: the configuration (it names
+# the HSM of an HSM root key; no secret: the PIN is in a file or a variable) and the audit
+# trail's anchors outside the database. Not carried: root keys (root.key, retired and next
+# ones), aws/credentials (the admin's secret; its access key is in the database, sealed).
+CARRIED: Final = ("strongroom.toml", "audit-digests", "audit-archive")
+META_NAMES: Final = ("default_store_id", "region", "root_key", "schema_version")
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    path: Path
+    backup_id: str
+    tables: dict[str, int]
+    files: int
+
+    @property
+    def rows(self) -> int:
+        return sum(self.tables.values())
+
+
+def carried_files(directory: Path) -> list[payload.CarriedFile]:
+    found: list[payload.CarriedFile] = []
+    for name in CARRIED:
+        top = directory / name
+        paths = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
+        for path in paths:
+            relative = path.relative_to(directory).as_posix()
+            mode = stat.S_IMODE(path.stat().st_mode)
+            found.append(payload.CarriedFile(relative, mode, path.read_bytes()))
+    return found
+
+
+def create_backup(data_dir: DataDir, out: Path) -> Summary:
+    """Write a backup of ``data_dir`` to ``out`` (0600, never over an existing file)."""
+    db = data_dir.db
+    with db.read() as tx:
+        meta = {name: tx.meta.get(name) or "" for name in META_NAMES}
+    backup_id = secrets.token_hex(16)
+    backup_key = secrets.token_bytes(32)
+    root = data_dir.store.root
+    header = Header(
+        backup_id=backup_id,
+        created_at=datetime.now(UTC).isoformat(),
+        store_id=meta["default_store_id"],
+        region=meta["region"],
+        root_key=meta["root_key"],
+        schema_version=meta["schema_version"],
+        wrapped_key=root.wrap(backup_key, key_aad(backup_id, meta["default_store_id"])).hex(),
+    )
+    aside = out.with_name(f".{out.name}.{backup_id}.tmp")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            writer = Writer(handle, header, backup_key)
+            files = carried_files(data_dir.settings.data_dir)
+            for carried in files:
+                writer.write(payload.file_line(carried))
+            tables = _write_tables(writer, dump.dump(db), meta["root_key"])
+            writer.write(payload.end_line(len(files), tables))
+            writer.close()
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(aside, out)  # never replaces an existing file
+    finally:
+        aside.unlink(missing_ok=True)
+    return Summary(out, backup_id, tables, len(files))
+
+
+def _write_tables(
+    writer: Writer, rows: Iterator[tuple[str, tuple[object, ...]]], root_key: str
+) -> dict[str, int]:
+    tables = {name: 0 for name in dump.table_names()}
+    current: str | None = None
+    for name, values in rows:
+        while current != name:
+            current = _next_table(writer, current)
+        if name == "meta" and values[0] == "root_key" and values[1] != root_key:
+            # A root key change committed between the header and the snapshot.
+            raise BackupError("the root key changed while the backup ran; run it again")
+        writer.write(payload.row_line(values))
+        tables[name] += 1
+    while current != dump.table_names()[-1]:
+        current = _next_table(writer, current)
+    return tables
+
+
+def _next_table(writer: Writer, current: str | None) -> str:
+    names = dump.table_names()
+    name = names[0] if current is None else names[names.index(current) + 1]
+    writer.write(payload.table_line(name, dump.columns(name)))
+    return name
