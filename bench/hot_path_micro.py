@@ -139,7 +139,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="strongroom-micro-") as tmp:
-        settings = load_settings(Path(tmp) / "data")
+        # Quotas off: thousands of calls a second from one account would be throttled
+        # (their cost per request is bench/quota_bench.py's).
+        settings = load_settings(Path(tmp) / "data").with_overrides(request_quotas="off")
         _, issued = initialize(settings)
         assert issued is not None
         app = create_app(settings)

@@ -2,9 +2,10 @@
 
 - SIGKILL under load: with ``before-response`` durability (the default) every Encrypt that was
   answered has its event in the trail, though the whole process tree died without warning.
-- A full disk (a real, small filesystem holding the data directory): calls are refused with
-  DependencyTimeoutException (503) once the trail cannot commit, the server logs one line (no
-  traceback, no record), and serves again by itself when space returns.
+- A full disk (a real, small filesystem holding the data directory): changes that cannot be
+  written and calls whose event cannot be committed are refused with
+  DependencyTimeoutException (503), the server logs one line (no traceback, no record), and
+  serves again by itself when space returns.
 """
 
 from __future__ import annotations
@@ -117,6 +118,11 @@ def test_a_full_disk_refuses_calls_with_one_log_line_and_recovers(tmp_path: Path
             kms.encrypt(KeyId=key_id, Plaintext=b"before")
             filler = fill(mount)
 
+            # A change that cannot be written is a retryable 503 too, never a bug's 500.
+            changes = [create_code(kms) for _ in range(300)]
+            assert "DependencyTimeoutException" in changes, changes
+            assert set(changes) <= {"ok", "DependencyTimeoutException"}, set(changes)
+
             # The database may still have room in its write-ahead log for a while; then
             # every call is refused, none served unaudited.
             codes = [encrypt_code(kms, key_id) for _ in range(3000)]
@@ -141,6 +147,14 @@ def test_a_full_disk_refuses_calls_with_one_log_line_and_recovers(tmp_path: Path
     assert "commits succeed again" in log
     assert "Traceback" not in log, log[-3000:]
     assert key_id not in log and "requestID" not in log and "eventName" not in log
+
+
+def create_code(kms: Any) -> str:
+    try:
+        kms.create_key(Description="on a full disk")
+    except ClientError as error:
+        return str(error.response["Error"]["Code"])
+    return "ok"
 
 
 def encrypt_code(kms: Any, key_id: str) -> str:

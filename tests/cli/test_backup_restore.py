@@ -14,6 +14,7 @@ import stat
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +53,19 @@ def _load(server: Any, stop: threading.Event, made_aliases: list[str]) -> None:
 def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
     base = tmp_path_factory.mktemp("backup")
     data_dir = base / "source"
+    data_dir.mkdir(mode=0o700)
+    # Digests published outside the data directory, as docs/security.md advises.
+    (data_dir / "strongroom.toml").write_text(f'audit_digest_dir = "{base / "published"}"\n')
     with server_process(data_dir, workers=1) as server:
         made = populate(server, base)
+        # The trail's anchors outside the database: an archived (and pruned) segment of the
+        # oldest events, and a signed digest of the head.
+        cut = datetime.now(UTC).isoformat()
+        archived = run("audit", "archive", "--data-dir", str(data_dir), "--before", cut)
+        assert archived[0] == 0 and "archived seq 1-" in archived[1], archived
         before = observe(server)
+        digest = run("audit", "digest", "--data-dir", str(data_dir))
+        assert digest[0] == 0, digest
         stop, during = threading.Event(), list[str]()
         loader = threading.Thread(target=_load, args=(server, stop, during))
         loader.start()
@@ -92,9 +103,21 @@ def test_restore_brings_everything_back_and_the_trail_verifies(
 ) -> None:
     target = tmp_path / "restored"
     status, out, err = _restore(source.backup, target, source.data_dir / "root.key")
-    assert (status, err) == (0, ""), err
+    assert status == 0, err
+    assert "note: strongroom.toml sets audit_digest_dir" in err  # the source's own directory
+    (target / "strongroom.toml").unlink()  # this restore gets the default places
     assert "restored" in out
-    status, out, err = run("audit", "verify", "--data-dir", str(target))
+    assert sorted(p.name for p in target.iterdir()) == [
+        "audit-archive",
+        "audit-digests",
+        "root.key",
+        "strongroom.db",
+    ]
+    assert list((target / "audit-digests").glob("**/strongroom-audit-digest_*"))
+    status, out, err = run(
+        "audit", "verify", "--data-dir", str(target),
+        "--digests", str(target / "audit-digests"), "--archive", str(target / "audit-archive"),
+    )  # fmt: skip
     assert status == 0, out + err
     assert "chain intact" in out
     (target / "aws").mkdir(mode=0o700)  # the admin keeps their credentials; they are valid

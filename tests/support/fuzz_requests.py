@@ -26,15 +26,42 @@ MAX_TEXT = 300  # long enough to break every length bound below 300, cheap to se
 MAX_ITEMS = 4
 
 
+ALGORITHM_SHAPES = frozenset(
+    {
+        "EncryptionAlgorithmSpec",
+        "SigningAlgorithmSpec",
+        "MacAlgorithmSpec",
+        "KeyAgreementAlgorithmSpec",
+        "EncapsulationAlgorithmSpec",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One key of the pool: how a request names it, what it made, the algorithms it takes."""
+
+    refs: tuple[str, ...]  # id, ARN, alias
+    ciphertexts: tuple[bytes, ...]
+    algorithms: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Pool:
     """Real things on the server under test, so that some requests get past resolution."""
 
-    key_refs: tuple[str, ...]  # ids, ARNs, aliases and alias ARNs of keys of every kind
-    ciphertexts: tuple[bytes, ...]  # blobs and raw RSA ciphertexts those keys made
+    kinds: tuple[Kind, ...]  # keys of every kind
     principals: tuple[str, ...]
     grant_ids: tuple[str, ...]
     policies: tuple[str, ...]  # valid key policies
+
+    @property
+    def key_refs(self) -> tuple[str, ...]:
+        return tuple(ref for kind in self.kinds for ref in kind.refs)
+
+    @property
+    def ciphertexts(self) -> tuple[bytes, ...]:
+        return tuple(blob for kind in self.kinds for blob in kind.ciphertexts)
 
 
 @cache
@@ -81,11 +108,18 @@ class Strategies:
 
     ``wild=False`` draws only values that satisfy their shape (so requests reach the
     operations); ``wild=True`` mixes in values of the wrong type and size at every level.
+
+    Each body is drawn around one key of the pool (``focus``): its ids, its ciphertexts and
+    the algorithms it takes come up most, so that members that only make sense together (an
+    RSA key and an RSA algorithm) meet often; and with one chance (``presence``) that each
+    optional member is there, from sparse to full requests.
     """
 
-    def __init__(self, pool: Pool, *, wild: bool) -> None:
+    def __init__(self, pool: Pool, *, wild: bool, focus: Kind, presence: float) -> None:
         self._pool = pool
         self._wild = wild
+        self._focus = focus
+        self._presence = presence
         self._shapes: Mapping[str, Shape] = model()["shapes"]
 
     @staticmethod
@@ -93,7 +127,13 @@ class Strategies:
         """A request body: mostly a JSON object for ``shape``, sometimes not."""
 
         def encoded(wild: bool) -> st.SearchStrategy[bytes]:
-            members = Strategies(pool, wild=wild).structure(shape, 0.9 if wild else 1.0)
+            def around(focus: Kind, presence: float) -> st.SearchStrategy[dict[str, Any]]:
+                chosen = Strategies(pool, wild=wild, focus=focus, presence=presence)
+                return chosen.structure(shape, 0.9 if wild else 1.0)
+
+            members = st.tuples(
+                st.sampled_from(pool.kinds), st.sampled_from((0.15, 0.5, 0.85))
+            ).flatmap(lambda drawn: around(*drawn))
             return members.map(lambda v: json.dumps(v).encode())
 
         broken = st.one_of(
@@ -115,11 +155,17 @@ class Strategies:
         return st.one_of(valid, valid, valid, valid, garbage())
 
     def _known(self, name: str) -> st.SearchStrategy[Any] | None:
-        pool = self._pool
+        pool, focus = self._pool, self._focus
         if name == "KeyIdType":
-            return st.sampled_from(pool.key_refs)
+            return st.sampled_from(focus.refs) | st.sampled_from(pool.key_refs)
         if name == "CiphertextType":
-            return st.sampled_from(pool.ciphertexts).map(lambda b: base64.b64encode(b).decode())
+            blobs = st.sampled_from(focus.ciphertexts or pool.ciphertexts)
+            return (blobs | st.sampled_from(pool.ciphertexts)).map(
+                lambda b: base64.b64encode(b).decode()
+            )
+        if name in ALGORITHM_SHAPES and focus.algorithms:
+            allowed = [a for a in focus.algorithms if a in self._shapes[name]["enum"]]
+            return st.sampled_from(allowed) if allowed else None
         if name in {"PrincipalIdType", "ArnType"}:
             return st.sampled_from(pool.principals)
         if name == "GrantIdType" and pool.grant_ids:
@@ -169,7 +215,7 @@ class Strategies:
         def draw(data: st.DrawFn) -> dict[str, Any]:
             out: dict[str, Any] = {}
             for name, member in members.items():
-                odds = required_odds if name in required else 0.4
+                odds = required_odds if name in required else self._presence
                 if data(st.floats(min_value=0, max_value=1)) < odds:
                     out[name] = data(self.named(member["shape"]))
             if wild and data(st.integers(min_value=0, max_value=9)) == 0:

@@ -19,6 +19,7 @@ import boto3
 import uvicorn
 from botocore.config import Config
 
+from strongroom.kms.api.http_server import http_limits, uvicorn_config
 from strongroom.kms.app import create_app, initialize
 from strongroom.kms.audit.log import MemoryAuditLog
 from strongroom.kms.config import Settings
@@ -63,11 +64,14 @@ class InProcessServer(RunningServer):
 
 
 @contextmanager
-def in_process_server(data_dir: Path, *, chained_audit: bool = False) -> Iterator[InProcessServer]:
+def in_process_server(
+    data_dir: Path, *, chained_audit: bool = False, **settings_overrides: Any
+) -> Iterator[InProcessServer]:
     """One worker in a thread of the test process, with a clock the test can move.
 
     With ``chained_audit`` the server writes the real hash-chained trail into the database
     (``server.audit`` then stays empty) instead of keeping events in memory.
+    ``settings_overrides`` are further settings (limits, quotas).
     """
     settings = Settings(
         data_dir=data_dir,
@@ -75,6 +79,7 @@ def in_process_server(data_dir: Path, *, chained_audit: bool = False) -> Iterato
         workers=1,
         scheduler_seconds=0.1,
         cache_poll_seconds=0.05,
+        **{"request_quotas": "off", **settings_overrides},
     ).validated()
     clock = ManualClock()
     data, issued = initialize(settings, clock)
@@ -82,14 +87,7 @@ def in_process_server(data_dir: Path, *, chained_audit: bool = False) -> Iterato
     assert issued is not None
     audit = MemoryAuditLog()
     app = create_app(settings, clock, None if chained_audit else audit)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=settings.port,
-        lifespan="on",
-        log_level="warning",
-        access_log=False,
-    )
+    config = uvicorn_config(app, settings, http_limits(settings), log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -147,7 +145,8 @@ def wait_healthy(endpoint: str, process: subprocess.Popen[str], timeout: float =
 def server_process(data_dir: Path, workers: int = 2, *extra: str) -> Iterator[ServerProcess]:
     """``strongroom serve`` as a real process tree, stopped with SIGTERM afterwards."""
     port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Tests create keys faster than AWS's 5 CreateKey/s; tests of quotas turn them on.
+    env = {"STRONGROOM_REQUEST_QUOTAS": "off", **os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("STRONGROOM_DATA_DIR", None)
     process = subprocess.Popen(
         [

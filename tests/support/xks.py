@@ -11,10 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import boto3
+import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.config import Config
 from botocore.credentials import Credentials
 
+from strongroom import botocore_data
+from strongroom.kms.service.admin import IssuedAccessKey
 from tests.support import cli
 from tests.support.hsm_clusters import Cluster, register_cluster
 from tests.support.servers import InProcessServer
@@ -128,6 +133,20 @@ class Tenant:
     cluster: Cluster
     xks: XksClient
     key_id: str
+    access_key: IssuedAccessKey
+
+    def extended_kms(self, endpoint: str) -> Any:
+        """A boto3 KMS client that knows Strongroom's extension operations."""
+        session = botocore.session.Session()
+        session.set_config_variable("data_path", str(botocore_data.PATH))
+        return boto3.Session(botocore_session=session).client(
+            "kms",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=self.access_key.access_key_id,
+            aws_secret_access_key=self.access_key.secret_access_key,
+            config=Config(retries={"max_attempts": 1}),
+        )
 
 
 def admin(server: InProcessServer, *argv: str) -> Any:
@@ -136,7 +155,8 @@ def admin(server: InProcessServer, *argv: str) -> Any:
     return json.loads(out) if out.strip() else None
 
 
-def make_tenant(server: InProcessServer, kms: Any) -> Tenant:
+def make_tenant(server: InProcessServer, key: IssuedAccessKey) -> Tenant:
+    kms = server.client(key)
     cluster = register_cluster(server.data_dir, hsms=2)
     store_id = kms.create_custom_key_store(
         CustomKeyStoreName=f"xks-{uuid.uuid4().hex[:8]}",
@@ -146,6 +166,6 @@ def make_tenant(server: InProcessServer, kms: Any) -> Tenant:
     )["CustomKeyStoreId"]
     kms.connect_custom_key_store(CustomKeyStoreId=store_id)
     configuration = admin(server, "xks", "create-credential", "--custom-key-store", store_id)
-    key = admin(server, "xks", "create-key", "--custom-key-store", store_id)
+    external = admin(server, "xks", "create-key", "--custom-key-store", store_id)
     xks = XksClient.from_configuration(server.endpoint, configuration)
-    return Tenant(kms, store_id, cluster, xks, key["XksKeyId"])
+    return Tenant(kms, store_id, cluster, xks, external["XksKeyId"], key)

@@ -80,4 +80,15 @@ def _restore(args: argparse.Namespace) -> int:
         return 1
     rows = sum(contents.tables.values())
     print(f"restored {rows} rows and {len(contents.files)} files into {args.data_dir}")
+    settings = load_settings(args.data_dir)
+    for setting, path, copy in (
+        ("audit_digest_dir", settings.audit_digest_path, "audit-digests"),
+        ("audit_archive_dir", settings.audit_archive_path, "audit-archive"),
+    ):
+        if path.resolve() != (args.data_dir / copy).resolve():
+            print(
+                f"note: strongroom.toml sets {setting} = {path}; the backup's copies are in "
+                f"{args.data_dir / copy}: move them there (or change the setting) before serving",
+                file=sys.stderr,
+            )
     return 0

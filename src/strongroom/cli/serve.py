@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from strongroom.kms.config import Settings, load_settings
+from strongroom.kms.config import Settings, is_loopback, load_settings
+
+if TYPE_CHECKING:
+    from strongroom.kms.api.tls import TlsFiles
 
 
 def add_parser(commands: Any) -> None:
@@ -25,6 +30,28 @@ def add_parser(commands: Any) -> None:
         default=None,
         help="development credentials: accept any access key and secret (loopback only)",
     )
+    tls = parser.add_argument_group("TLS (docs/security.md)")
+    tls.add_argument(
+        "--tls",
+        choices=("self-signed",),
+        default=None,
+        help="generate a certificate and its CA in <data-dir>/tls (reused while valid)",
+    )
+    tls.add_argument("--tls-cert", default=None, help="PEM certificate (chain) to serve")
+    tls.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
+    tls.add_argument(
+        "--tls-name",
+        action="append",
+        default=None,
+        help="another DNS name or address for the generated certificate (repeatable)",
+    )
+    tls.add_argument(
+        "--allow-plain-http",
+        action="store_const",
+        const=True,
+        default=None,
+        help="serve plain HTTP on a non-loopback address (credentials and keys in clear)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -36,19 +63,53 @@ DEV_WARNING = (
 )
 
 
-def banner(settings: Settings) -> str:
-    endpoint = f"http://{settings.host}:{settings.port}"
+def banner(settings: Settings, tls: TlsFiles | None = None) -> str:
+    scheme = "https" if tls is not None else "http"
+    endpoint = f"{scheme}://{settings.host}:{settings.port}"
     aws_dir = settings.data_dir.resolve() / "aws"
-    return (DEV_WARNING if settings.dev_credentials else "") + (
+    lines = [
         f"Strongroom KMS on {endpoint} (region {settings.region}, "
-        f"{settings.workers} workers, data in {settings.data_dir.resolve()})\n"
-        f"  credentials: {aws_dir / 'credentials'} (profile default)\n"
-        f"  config:      {aws_dir / 'config'}\n"
-        "Try it:\n"
-        f"  export AWS_SHARED_CREDENTIALS_FILE={aws_dir / 'credentials'}\n"
-        f"  export AWS_CONFIG_FILE={aws_dir / 'config'}\n"
-        f"  aws kms create-key --endpoint-url {endpoint}\n"
-    )
+        f"{settings.workers} workers, data in {settings.data_dir.resolve()})",
+        f"  credentials: {aws_dir / 'credentials'} (profile default)",
+        f"  config:      {aws_dir / 'config'}",
+    ]
+    ca_option = ""
+    if tls is not None and tls.ca_bundle is not None:
+        ca = tls.ca_bundle.resolve()
+        lines.append(f"  TLS CA:      {ca} (trust it: AWS_CA_BUNDLE={ca} or --ca-bundle {ca})")
+        ca_option = f" --ca-bundle {ca}"
+    elif tls is not None:
+        lines.append(f"  TLS:         {tls.certificate} (clients must trust its issuer)")
+    lines += [
+        "Try it:",
+        f"  export AWS_SHARED_CREDENTIALS_FILE={aws_dir / 'credentials'}",
+        f"  export AWS_CONFIG_FILE={aws_dir / 'config'}",
+        f"  aws kms create-key --endpoint-url {endpoint}{ca_option}",
+    ]
+    return (DEV_WARNING if settings.dev_credentials else "") + "\n".join(lines) + "\n"
+
+
+PLAIN_HTTP_REFUSED = (
+    "strongroom serve: refusing plain HTTP on {host}, which other machines can reach: "
+    "SigV4 protects requests from changes, not from being read, and plaintexts and data keys "
+    "travel in the bodies. Use --tls self-signed, or --tls-cert and --tls-key, or say "
+    "--allow-plain-http if a TLS proxy on this machine is the only client."
+)
+PLAIN_HTTP_WARNING = (
+    "WARNING: serving PLAIN HTTP on {host}: anyone on the network path can read plaintexts, "
+    "data keys and responses (--allow-plain-http)."
+)
+
+
+def tls_files(settings: Settings) -> TlsFiles | None:
+    """The certificate to serve, generating the self-signed pair when asked to."""
+    from strongroom.kms.api.tls import TlsFiles, self_signed
+
+    if settings.tls == "self-signed":
+        return self_signed(settings.data_dir / "tls", settings.host, settings.tls_names)
+    if settings.tls_cert_file:
+        return TlsFiles(Path(settings.tls_cert_file), Path(settings.tls_key_file), None)
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,10 +119,19 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         region=args.region,
         dev_credentials=args.dev,
+        tls=args.tls,
+        tls_cert_file=args.tls_cert,
+        tls_key_file=args.tls_key,
+        tls_names=",".join(args.tls_name) if args.tls_name else None,
+        allow_plain_http=args.allow_plain_http,
     )
+    if not (settings.tls or settings.tls_cert_file or is_loopback(settings.host)):
+        if not settings.allow_plain_http:
+            print(PLAIN_HTTP_REFUSED.format(host=settings.host), file=sys.stderr)
+            return 2
+        print(PLAIN_HTTP_WARNING.format(host=settings.host), file=sys.stderr, flush=True)
     # Imported here: parsing any strongroom command line should not load the server.
-    import uvicorn
-
+    from strongroom.kms.api import http_server
     from strongroom.kms.app import initialize
     from strongroom.kms.root_key_files import hold_serve_lock
 
@@ -73,22 +143,26 @@ def run(args: argparse.Namespace) -> int:
     data_dir, _ = initialize(settings)
     data_dir.db.engine.dispose()
     data_dir.store.close()  # the workers log in to an HSM themselves
-    print(banner(settings), flush=True)
+    tls = tls_files(settings)
+    descriptors = http_server.raise_descriptor_limit()
+    print(banner(settings, tls), flush=True)
     # Worker processes rebuild everything from these variables (see kms/app.py app_from_env).
     os.environ["STRONGROOM_DATA_DIR"] = str(settings.data_dir.resolve())
     os.environ["STRONGROOM_REGION"] = settings.region
     os.environ["STRONGROOM_DEV_CREDENTIALS"] = "1" if settings.dev_credentials else "0"
-    uvicorn.run(
-        "strongroom.kms.app:app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        log_level=settings.log_level,
-        timeout_graceful_shutdown=10,
+    os.environ["STRONGROOM_WORKERS"] = str(settings.workers)  # quota leases are per worker
+    limits = http_server.http_limits(settings, descriptors)
+    certificate = (
+        {}
+        if tls is None
+        else {
+            "ssl_certfile": str(tls.certificate),
+            "ssl_keyfile": str(tls.private_key),
+        }
+    )
+    http_server.run(
+        http_server.uvicorn_config(
+            "strongroom.kms.app:app_from_env", settings, limits, factory=True, **certificate
+        )
     )
     return 0

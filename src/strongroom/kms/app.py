@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from strongroom.kms.api import quotas
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.server import AsgiApp, KmsApi
 from strongroom.kms.api.sigv4 import SigV4Verifier
@@ -248,6 +249,7 @@ def create_app(
         settings.max_body_bytes,
         sts=StsApi(sts_verifier, audit_sink, clock.now),
         extensions=EXTENSIONS,
+        quotas=quotas.from_settings(settings),
         commits=chained if chained is not None and chained.policy.waits else None,
     )
     scheduler = LifecycleScheduler(ctx)

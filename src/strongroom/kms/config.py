@@ -31,6 +31,13 @@ class Settings:
     workers: int = 2
     database_url: str = ""  # empty: SQLite in the data directory
     max_body_bytes: int = 512 * 1024
+    # Limits against anyone who can connect (api/http_limits.py, docs/security.md).
+    max_header_bytes: int = 16 * 1024  # request line + headers of one request
+    max_headers: int = 100
+    header_timeout_seconds: float = 10.0  # the head, from its first byte (and from connect)
+    body_timeout_seconds: float = 30.0  # the body, from the end of the head
+    keep_alive_timeout_seconds: int = 30  # an idle kept-alive connection is closed
+    max_connections: int = 1000  # per worker; beyond: 503 ServiceUnavailable
     cache_poll_seconds: float = 0.2
     scheduler_seconds: float = 5.0
     max_clock_skew_seconds: int = 300
@@ -39,6 +46,22 @@ class Settings:
     # non-loopback address. See docs/security.md.
     dev_credentials: bool = False
     log_level: str = "info"
+    # Request quotas per account (api/quotas.py): "aws" (AWS's defaults) or "off". Requests
+    # per second; quota_overrides: "CreateKey=50,ListKeys=1000"; quota_nodes: the nodes
+    # sharing one database (each admits 1/quota_nodes).
+    request_quotas: str = "aws"
+    quota_cryptographic: float = 10000.0
+    quota_asymmetric: float = 500.0
+    quota_overrides: str = ""
+    quota_nodes: int = 1
+    # TLS (docs/security.md): "self-signed" generates a pair in <data_dir>/tls; or give
+    # tls_cert_file + tls_key_file. tls_names: more names or addresses for a generated pair.
+    tls: str = ""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_names: str = ""
+    # Plain HTTP on an address other machines can reach is refused unless this is set.
+    allow_plain_http: bool = False
     # Where the default store's root key lives: "file" (root.key, the embedded default) or
     # "pkcs11" (a token key, see docs/keystores.md). The PIN is never a setting: it comes from
     # the file hsm_pin_file names, or else from the environment variable hsm_pin_env names.
@@ -99,11 +122,31 @@ class Settings:
             raise ConfigError(f"region {self.region!r} is not a valid region name")
         if self.max_body_bytes < 64 * 1024:
             raise ConfigError("max_body_bytes must be at least 65536")
+        if not 1024 <= self.max_header_bytes <= 1024 * 1024:
+            raise ConfigError("max_header_bytes must be between 1024 and 1048576")
+        if not 10 <= self.max_headers <= 1000:
+            raise ConfigError("max_headers must be between 10 and 1000")
+        for name in ("header_timeout_seconds", "body_timeout_seconds"):
+            if not 1 <= getattr(self, name) <= 600:
+                raise ConfigError(f"{name} must be between 1 and 600")
+        if not 1 <= self.keep_alive_timeout_seconds <= 3600:
+            raise ConfigError("keep_alive_timeout_seconds must be between 1 and 3600")
+        if not 1 <= self.max_connections <= 1_000_000:
+            raise ConfigError("max_connections must be between 1 and 1000000")
         # Changes must reach every worker within a second: poll at least twice a second.
         if not 0.01 <= self.cache_poll_seconds <= 0.5:
             raise ConfigError("cache_poll_seconds must be between 0.01 and 0.5")
         if self.scheduler_seconds <= 0:
             raise ConfigError("scheduler_seconds must be positive")
+        self._validate_quotas()
+        if self.tls not in ("", "self-signed"):
+            raise ConfigError(f"tls {self.tls!r} is not 'self-signed' (or empty)")
+        if self.tls and (self.tls_cert_file or self.tls_key_file):
+            raise ConfigError(
+                "tls = 'self-signed' and tls_cert_file/tls_key_file exclude each other"
+            )
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ConfigError("tls_cert_file and tls_key_file go together")
         self._validate_audit()
         if not 0 < self.s3_bucket_key_seconds <= 86400:
             raise ConfigError("s3_bucket_key_seconds must be between 0 and 86400")
@@ -121,6 +164,25 @@ class Settings:
                 "root_key = 'pkcs11' needs hsm_module, hsm_token_label, hsm_key_label"
             )
         return self
+
+    def _validate_quotas(self) -> None:
+        from strongroom.kms.api.quotas import parse_overrides, quota_table
+
+        if self.request_quotas not in ("aws", "off"):
+            raise ConfigError(f"request_quotas {self.request_quotas!r} is not 'aws' or 'off'")
+        if self.quota_cryptographic <= 0 or self.quota_asymmetric <= 0 or self.quota_nodes < 1:
+            raise ConfigError("quotas must be positive and quota_nodes at least 1")
+        try:
+            parse_overrides(self.quota_overrides)
+            quota_table(
+                cryptographic=self.quota_cryptographic,
+                asymmetric=self.quota_asymmetric,
+                overrides=self.quota_overrides,
+                nodes=self.quota_nodes,
+                workers=self.workers,
+            )
+        except ValueError as error:
+            raise ConfigError(f"quota_overrides: {error}") from None
 
     def _validate_audit(self) -> None:
         if self.audit_durability not in ("before-response", "buffered"):

@@ -84,7 +84,30 @@ class NotAuthorizedException(KmsError):
 
 
 class ThrottlingException(KmsError):
-    default_message = "You have exceeded the rate at which you may call KMS."
+    default_message = (
+        "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."
+    )
+
+
+# --- HTTP-level refusals (``api/http_limits.py``), before a request reaches the KMS -------
+
+
+class RequestHeaderSectionTooLarge(KmsError):
+    status = 431
+    default_message = "Your request header section exceeds the maximum allowed size."
+
+
+class RequestTimeout(KmsError):
+    status = 408
+    default_message = (
+        "Your socket connection to the server was not read from or written to within "
+        "the timeout period."
+    )
+
+
+class ServiceUnavailable(KmsError):
+    status = 503
+    default_message = "The server has too many connections open. Retry the request."
 
 
 # --- modelled KMS exceptions --------------------------------------------------------------

@@ -49,9 +49,12 @@ class RateLimitedLog:
 
 
 def is_environmental(error: BaseException) -> bool:
-    """A failure of the machine rather than of our code: an error the database driver raised
-    (SQLAlchemy keeps it as ``orig``) or an operating system error (a full disk)."""
-    return isinstance(error, OSError) or isinstance(getattr(error, "orig", None), BaseException)
+    """A failure of the machine rather than of our code: an operating system error (a full
+    disk) or the database driver's ``OperationalError`` (SQLAlchemy keeps the driver's error as
+    ``orig``; sqlite3 and psycopg both name it so: disk full, I/O error, locked, connection
+    lost). Constraint violations and the like stay bugs."""
+    orig = getattr(error, "orig", None)
+    return isinstance(error, OSError) or type(orig).__name__ == "OperationalError"
 
 
 def describe_failure(error: BaseException) -> str:

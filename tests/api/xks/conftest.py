@@ -21,7 +21,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer
 
 @pytest.fixture(scope="package")
 def tenant(server: InProcessServer) -> Tenant:
-    return make_tenant(server, server.client())
+    return make_tenant(server, server.admin_key)
 
 
 @pytest.fixture(scope="package")
@@ -35,4 +35,4 @@ def other_tenant(server: InProcessServer) -> Tenant:
         issued = data.admin.create_access_key(account.account_id, "admin")
     finally:
         data.db.engine.dispose()
-    return make_tenant(server, server.client(issued))
+    return make_tenant(server, issued)

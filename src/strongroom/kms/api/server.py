@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from strongroom.kms.api.model import ServiceModel
+from strongroom.kms.api.quotas import RequestQuotas
 from strongroom.kms.api.sigv4 import SigV4Verifier
 from strongroom.kms.api.sts import CONTENT_TYPE as STS_CONTENT_TYPE
 from strongroom.kms.api.sts import StsApi, is_sts_request
@@ -28,6 +29,7 @@ from strongroom.kms.api.wire_errors import error_response
 from strongroom.kms.audit.events import CommitWaiter, new_ticket
 from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.errors import (
+    DependencyTimeoutException,
     KmsError,
     KMSInternalException,
     RequestEntityTooLargeException,
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
     from strongroom.xks.api import XksApi
 
 log = logging.getLogger(__name__)
+
+STORAGE_UNAVAILABLE = "The request could not be stored now (storage unavailable). Retry later."
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -73,6 +77,7 @@ class KmsApi:
         *,
         sts: StsApi | None = None,
         extensions: Mapping[str, tuple[Operation, Mapping[str, str]]] | None = None,
+        quotas: RequestQuotas | None = None,
         commits: CommitWaiter | None = None,
     ) -> None:
         """``extensions``: Strongroom operations that AWS's model lacks, each with its input
@@ -91,6 +96,8 @@ class KmsApi:
         for name, (_, members) in extensions.items():
             self._decoders[name] = model.extension_decoder(name, members)
         self._request_ids = UuidShapedIds()
+        self._storage_alert = RateLimitedLog(log, 30.0)
+        self._quotas = quotas
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = self._request_ids.next()
@@ -113,15 +120,27 @@ class KmsApi:
             status, payload = 200, orjson.dumps(response, default=_json_default)
         except KmsError as error:
             status, payload = error_response(error)
-        except Exception:
-            log.exception("internal error in request %s", request_id)
-            status, payload = error_response(KMSInternalException())
+        except Exception as error:
+            status, payload = error_response(self._unexpected(error, request_id))
         if commits is not None and ticket is not None and ticket.seq:
             try:  # before-response durability: answer once the request's event is committed
                 await commits.wait_committed(ticket)
             except KmsError as error:
                 status, payload = error_response(error)
         await _respond(send, status, payload, request_id)
+
+    def _unexpected(self, error: Exception, request_id: str) -> KmsError:
+        """A failure of the machine (a full disk, a database refusing writes) is a retryable
+        DependencyTimeoutException with one rate-limited line; anything else is a bug, logged
+        with its traceback and answered KMSInternalException."""
+        if is_environmental(error):
+            self._storage_alert.log(
+                logging.ERROR,
+                f"request {request_id} failed: storage unavailable ({describe_failure(error)})",
+            )
+            return DependencyTimeoutException(STORAGE_UNAVAILABLE)
+        log.exception("internal error in request %s", request_id)
+        return KMSInternalException()
 
     async def _handle_sts(
         self, sts: StsApi, scope: Scope, receive: Receive, send: Send, request_id: str
@@ -182,6 +201,8 @@ class KmsApi:
             "POST", scope.get("raw_path") or b"/", scope.get("query_string", b""), headers, body
         )
         operation = self._operation(headers)
+        if self._quotas is not None:
+            self._quotas.admit(credential.principal.account_id, operation.name)
         try:
             parsed = orjson.loads(body) if body else {}
         except orjson.JSONDecodeError:

@@ -23,11 +23,15 @@ from strongroom.kms.storage import dump
 
 if TYPE_CHECKING:
     from strongroom.kms.app import DataDir
+    from strongroom.kms.config import Settings
 
-# What of a data directory, besides the database, a restore needs: the configuration (it names
-# the HSM of an HSM root key; no secret: the PIN is in a file or a variable) and the audit
-# trail's anchors outside the database. Not carried: root keys (root.key, retired and next
-# ones), aws/credentials (the admin's secret; its access key is in the database, sealed).
+# What of a data directory, besides the database, a restore needs, by the name it has in a
+# backup: the configuration (it names the HSM of an HSM root key; no secret: the PIN is in a
+# file or a variable) and the audit trail's anchors outside the database, the signed digests
+# and the archived segments (wherever audit_digest_dir and audit_archive_dir put them; restore
+# puts them under these names in the new data directory). Not carried: root keys (root.key,
+# retired and next ones), aws/credentials (the admin's secret; its access key is in the
+# database, sealed), lock files.
 CARRIED: Final = ("strongroom.toml", "audit-digests", "audit-archive")
 META_NAMES: Final = ("default_store_id", "region", "root_key", "schema_version")
 
@@ -44,15 +48,30 @@ class Summary:
         return sum(self.tables.values())
 
 
-def carried_files(directory: Path) -> list[payload.CarriedFile]:
+def carried_files(settings: Settings) -> list[payload.CarriedFile]:
+    sources = dict(
+        zip(
+            CARRIED,
+            (
+                settings.data_dir / "strongroom.toml",
+                settings.audit_digest_path,
+                settings.audit_archive_path,
+            ),
+            strict=True,
+        )
+    )
     found: list[payload.CarriedFile] = []
-    for name in CARRIED:
-        top = directory / name
-        paths = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
-        for path in paths:
-            relative = path.relative_to(directory).as_posix()
+    for name, top in sources.items():
+        if top.is_file():
+            paths = [(top, name)]
+        else:
+            files = sorted(
+                p for p in top.rglob("*") if p.is_file() and not p.name.endswith(".lock")
+            )
+            paths = [(p, f"{name}/{p.relative_to(top).as_posix()}") for p in files]
+        for path, carried_as in paths:
             mode = stat.S_IMODE(path.stat().st_mode)
-            found.append(payload.CarriedFile(relative, mode, path.read_bytes()))
+            found.append(payload.CarriedFile(carried_as, mode, path.read_bytes()))
     return found
 
 
@@ -78,7 +97,7 @@ def create_backup(data_dir: DataDir, out: Path) -> Summary:
     try:
         with os.fdopen(fd, "wb") as handle:
             writer = Writer(handle, header, backup_key)
-            files = carried_files(data_dir.settings.data_dir)
+            files = carried_files(data_dir.settings)
             for carried in files:
                 writer.write(payload.file_line(carried))
             tables = _write_tables(writer, dump.dump(db), meta["root_key"])

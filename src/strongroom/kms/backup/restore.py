@@ -54,6 +54,36 @@ def restore_backup(
     if staging.exists():
         shutil.rmtree(staging)  # left by a restore that was killed: never in use
     staging.mkdir(mode=0o700, parents=True)
+    try:
+        _build(
+            staging,
+            backup,
+            backup_key,
+            contents=contents,
+            config_text=config_text,
+            key_bytes=key_bytes,
+        )
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    sync_directory(staging)
+    if target.exists():
+        target.rmdir()
+    staging.rename(target)
+    sync_directory(target.parent)
+    return contents
+
+
+def _build(
+    staging: Path,
+    backup: Path,
+    backup_key: bytes,
+    *,
+    contents: payload.Contents,
+    config_text: bytes | None,
+    key_bytes: bytes | None,
+) -> None:
+    """Pass two: the files, the root key file, then the database, all in ``staging``."""
     _write_files(staging, contents.files, config_text)
     if key_bytes is not None:
         _write_private(staging / "root.key", key_bytes)
@@ -64,12 +94,6 @@ def restore_backup(
         dump.load(database, _rows(backup, backup_key))
     finally:
         database.engine.dispose()
-    sync_directory(staging)
-    if target.exists():
-        target.rmdir()
-    staging.rename(target)
-    sync_directory(target.parent)
-    return contents
 
 
 def _aad(header: Header) -> bytes:

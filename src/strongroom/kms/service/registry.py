@@ -32,6 +32,7 @@ from strongroom.kms.service import (
     signing,
     tags,
     usage,
+    xks_keys,
 )
 from strongroom.kms.service.pipeline import Operation
 
@@ -76,4 +77,5 @@ EXTENSIONS: Mapping[str, tuple[Operation, Mapping[str, str]]] = MappingProxyType
     | {op.name: (op, exposure_report.INPUT_MEMBERS) for op in exposure_report.EXTENSIONS}
     | {op.name: (op, protection.INPUT_MEMBERS[op.name]) for op in protection.EXTENSIONS}
     | {op.name: (op, campaign_ops.INPUT_MEMBERS[op.name]) for op in campaign_ops.EXTENSIONS}
+    | {op.name: (op, xks_keys.INPUT_MEMBERS[op.name]) for op in xks_keys.EXTENSIONS}
 )

@@ -236,7 +236,7 @@ custom_key_stores = Table(
     UniqueConstraint("account_id", "name", name="uq_custom_key_store_name"),
 )
 
-# --- The XKS proxy (kms/domain/xks.py, docs/adr/0013) ------------------------------------
+# --- The XKS proxy (kms/domain/xks.py, docs/adr/0017) ------------------------------------
 # External keys: AES-256 objects in a custom key store's cluster; only a reference is here.
 xks_keys = Table(
     "xks_keys",

@@ -23,6 +23,10 @@ NOT_400 = {
     "DependencyTimeoutException": 503,
     "KMSInternalException": 500,
     "KeyUnavailableException": 500,
+    # Refusals of the HTTP layer's connection limits, before a request reaches the KMS.
+    "RequestHeaderSectionTooLarge": 431,
+    "RequestTimeout": 408,
+    "ServiceUnavailable": 503,
 }
 
 

@@ -17,6 +17,10 @@ COMMON_ERRORS = {
     "MissingAuthenticationTokenException",
     "NotAuthorizedException",
     "RequestEntityTooLargeException",
+    # HTTP-level refusals of the connection limits, named as AWS's common errors
+    "RequestHeaderSectionTooLarge",
+    "RequestTimeout",
+    "ServiceUnavailable",
     "SerializationException",
     "ThrottlingException",
     "UnknownOperationException",

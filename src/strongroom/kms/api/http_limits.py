@@ -1,0 +1,198 @@
+"""Limits against anyone who can open a connection, enforced before the application runs.
+
+uvicorn's httptools protocol has no bound on a request head (httptools concatenates a header
+as it arrives: a 200 MB header cost 85 s of CPU and 496 MB), no timeout before the first
+request or while a head or body trickles in, and a concurrency limit that is checked only once
+a head is complete. This subclass adds, per connection:
+
+- a byte budget for the request head (request line + headers) and a count of headers, checked
+  *before* bytes reach the parser (431 ``RequestHeaderSectionTooLarge``);
+- a deadline: the head must arrive within ``header_timeout`` of the connection or of its first
+  byte, the body within ``body_timeout`` of the head (408 ``RequestTimeout``, or a silent close
+  when nothing was sent); idle keep-alive is uvicorn's ``timeout_keep_alive``;
+- a connection limit per worker: a connection beyond it is answered 503 ``ServiceUnavailable``
+  as soon as its first bytes arrive (or closed after one sweep if none do), which botocore
+  retries; it holds its descriptor for at most about one sweep.
+
+Deadlines are checked by one sweep per worker every second over the open connections, not by a
+timer per request, so the request path pays one ``loop.time()`` per phase and no timer churn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import httptools
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from strongroom.kms.api.wire_errors import error_response
+from strongroom.kms.errors import (
+    KmsError,
+    RequestHeaderSectionTooLarge,
+    RequestTimeout,
+    ServiceUnavailable,
+)
+
+SWEEP_SECONDS = 1.0
+_CLOSED = -1  # header budget once the head is complete: nothing is counted
+_sweeping: weakref.WeakKeyDictionary[ServerState, bool] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True, slots=True)
+class HttpLimits:
+    """Per-connection limits of one worker (settings in ``kms/config.py``)."""
+
+    max_header_bytes: int = 16 * 1024
+    max_headers: int = 100
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    max_connections: int = 1000
+
+
+class LimitsConfig(Config):
+    """A uvicorn ``Config`` that carries the limits to every worker process (it is pickled)."""
+
+    def __init__(self, app: Any, *, http_limits: HttpLimits, **kwargs: Any) -> None:
+        super().__init__(app, http=LimitedHttpToolsProtocol, ws="none", **kwargs)
+        self.http_limits = http_limits
+
+
+class _LimitExceeded(Exception):
+    """Raised inside a parser callback to stop parsing; the refusal is already chosen."""
+
+
+class LimitedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with head limits, deadlines and a connection limit."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.limits: HttpLimits = getattr(config, "http_limits", None) or HttpLimits()
+        self._header_budget = self.limits.max_header_bytes
+        self._tail = b""  # the last bytes of the head so far: a terminator may straddle reads
+        self.deadline = 0.0  # loop time by which the current phase must end; 0: none
+        self._over_limit = False
+        self._refusal: KmsError | None = None
+        # Copied out of ``limits``: read on every request, one attribute lookup each.
+        self._max_headers = self.limits.max_headers
+        self._header_timeout = self.limits.header_timeout
+        self._body_timeout = self.limits.body_timeout
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.deadline = self.loop.time() + self.limits.header_timeout
+        if len(self.connections) > self.limits.max_connections:
+            self._over_limit = True
+            self.deadline = self.loop.time() + SWEEP_SECONDS
+        if self.server_state not in _sweeping:
+            _sweeping[self.server_state] = True
+            self.loop.call_later(SWEEP_SECONDS, _sweep, self.loop, self.server_state)
+
+    def data_received(self, data: bytes) -> None:
+        if self._over_limit:
+            self._refuse(ServiceUnavailable())
+            return
+        budget = self._header_budget
+        if budget == _CLOSED and self.cycle is not None and not self.cycle.more_body:
+            # The previous request is all in: these bytes begin the next one (kept alive or
+            # pipelined), whose head gets a fresh budget and deadline.
+            budget = self.limits.max_header_bytes
+            self._tail = b""
+            self.deadline = 0.0
+        if budget != _CLOSED:
+            if len(data) > budget and not self._head_ends_within(data, budget):
+                self._refuse(RequestHeaderSectionTooLarge())
+                return
+            remaining = budget - len(data)
+            self._header_budget = remaining if remaining > 0 else 0
+            self._tail = data[-3:]
+            if not self.deadline:
+                self.deadline = self.loop.time() + self._header_timeout
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self.send_400_response("Upgrades are not supported.")
+        except httptools.HttpParserError:
+            if self._refusal is not None:
+                self._refuse(self._refusal)
+                return
+            message = "Invalid HTTP request received."
+            self.logger.warning(message)
+            self.send_400_response(message)
+
+    def _head_ends_within(self, data: bytes, budget: int) -> bool:
+        tail = self._tail
+        return (tail + data[:budget]).find(b"\r\n\r\n", 0, len(tail) + budget) >= 0
+
+    def on_headers_complete(self) -> None:
+        # Counted once the head is complete, not per header (a call per header on the hot
+        # path): the byte budget already bounds what a long list of headers can cost.
+        if len(self.headers) > self._max_headers:
+            self._refusal = RequestHeaderSectionTooLarge(
+                f"A request may carry at most {self.limits.max_headers} headers."
+            )
+            raise _LimitExceeded
+        self._header_budget = _CLOSED
+        self.deadline = self.loop.time() + self._body_timeout
+        super().on_headers_complete()
+
+    def expire(self) -> None:
+        """Past the deadline: refuse a late head or body; close a connection that sent nothing.
+
+        Once a request's body is all in, the application runs without a deadline here (some
+        operations take seconds); the sweep leaves that phase alone.
+        """
+        budget = self._header_budget
+        if budget == _CLOSED and self.cycle is not None and not self.cycle.more_body:
+            self.deadline = 0.0
+            return
+        if self._over_limit or budget == self.limits.max_header_bytes:
+            self.deadline = 0.0
+            self.transport.close()
+        else:
+            self._refuse(RequestTimeout())
+
+    def _refuse(self, error: KmsError) -> None:
+        """Answer ``error`` (unless a response is half sent) and close the connection."""
+        self.deadline = 0.0
+        self._header_budget = _CLOSED
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete or not cycle.response_started:
+            status, body = error_response(error)
+            self.transport.write(
+                b"".join(
+                    (
+                        STATUS_LINE[status],
+                        b"content-type: application/x-amz-json-1.1\r\n",
+                        b"content-length: %d\r\n" % len(body),
+                        b"connection: close\r\n\r\n",
+                        body,
+                    )
+                )
+            )
+        self.transport.close()
+
+
+def _sweep(loop: asyncio.AbstractEventLoop, state: ServerState) -> None:
+    """Expire connections past their deadline; runs every SWEEP_SECONDS on each worker."""
+    now = loop.time()
+    for connection in list(state.connections):
+        if isinstance(connection, LimitedHttpToolsProtocol):
+            deadline = connection.deadline
+            if deadline and now > deadline:
+                connection.expire()
+    if not loop.is_closed():
+        loop.call_later(SWEEP_SECONDS, _sweep, loop, state)

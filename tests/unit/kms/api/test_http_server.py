@@ -1,0 +1,58 @@
+"""The listener's configuration: limits from settings, fitted under the open-file limit."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from strongroom.kms.api.http_limits import LimitedHttpToolsProtocol
+from strongroom.kms.api.http_server import RESERVED_DESCRIPTORS, http_limits, uvicorn_config
+from strongroom.kms.config import ConfigError, Settings
+
+
+def test_limits_come_from_the_settings() -> None:
+    settings = Settings(
+        max_header_bytes=4096,
+        max_headers=20,
+        header_timeout_seconds=3,
+        body_timeout_seconds=4,
+        max_connections=50,
+    )
+    limits = http_limits(settings, descriptor_limit=100_000)
+    assert (limits.max_header_bytes, limits.max_headers) == (4096, 20)
+    assert (limits.header_timeout, limits.body_timeout, limits.max_connections) == (3, 4, 50)
+
+
+def test_connection_limit_is_fitted_under_the_descriptor_limit(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        limits = http_limits(Settings(max_connections=1000), descriptor_limit=300)
+    assert limits.max_connections == 300 - RESERVED_DESCRIPTORS
+    assert "does not fit the open-file limit 300" in caplog.text
+
+
+def test_uvicorn_config_uses_the_limited_protocol_and_keep_alive(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, keep_alive_timeout_seconds=7)
+    config = uvicorn_config("x:y", settings, http_limits(settings))
+    assert config.http is LimitedHttpToolsProtocol
+    assert config.timeout_keep_alive == 7
+    assert config.http_limits.max_header_bytes == settings.max_header_bytes
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("max_header_bytes", 512),
+        ("max_headers", 5),
+        ("header_timeout_seconds", 0.5),
+        ("body_timeout_seconds", 601),
+        ("keep_alive_timeout_seconds", 0),
+        ("max_connections", 0),
+    ],
+)
+def test_out_of_range_limits_are_refused(name: str, value: float) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings(**{name: value}).validated()  # type: ignore[arg-type]

@@ -1,0 +1,102 @@
+"""Quota tables and the node-wide lease table, with real files shared by real processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from strongroom.kms.api.quotas import (
+    LeaseTable,
+    Quota,
+    RequestQuotas,
+    parse_overrides,
+    quota_table,
+)
+from strongroom.kms.config import ConfigError, Settings
+from strongroom.kms.errors import ThrottlingException
+
+
+def table(overrides: str = "", workers: int = 2, nodes: int = 1) -> dict[str, Quota]:
+    return quota_table(
+        cryptographic=100, asymmetric=10, overrides=overrides, nodes=nodes, workers=workers
+    )
+
+
+def test_symmetric_operations_share_one_quota_and_management_operations_have_their_own() -> None:
+    quotas = table()
+    assert quotas["Encrypt"] is quotas["Decrypt"] is quotas["GenerateDataKey"]
+    assert quotas["Encrypt"].tokens == 100
+    assert quotas["Sign"] is quotas["Verify"]
+    assert quotas["CreateKey"].tokens == 5
+    assert quotas["CreateKey"] is not quotas["CreateAlias"]
+    assert "ListProviderAccesses" not in quotas
+
+
+def test_rates_below_one_become_longer_windows() -> None:
+    quota = table()["GetParametersForImport"]  # AWS: 1 in each 4-second interval
+    assert (quota.tokens, quota.seconds) == (1, 4.0)
+    assert table("CreateKey=0.1")["CreateKey"].seconds == pytest.approx(10.0)
+
+
+def test_nodes_split_the_quota_and_leases_are_a_sixteenth_per_worker() -> None:
+    quota = table(nodes=4, workers=2)["Encrypt"]
+    assert quota.tokens == 25
+    assert table(workers=2)["Encrypt"].lease == 100 // 32
+
+
+@pytest.mark.parametrize("text", ["CreateKey", "CreateKey=0", "=5", "CreateKey=-1"])
+def test_malformed_overrides_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="is not Operation=requests-per-second"):
+        parse_overrides(text)
+
+
+def test_overriding_a_shared_operation_is_refused_by_the_settings() -> None:
+    with pytest.raises(ConfigError, match="Encrypt share a quota"):
+        Settings(quota_overrides="Encrypt=5").validated()
+
+
+def test_two_workers_sharing_the_file_admit_exactly_the_quota_per_window(tmp_path: Path) -> None:
+    now = [1000.0]
+    quotas = table("CreateKey=7")
+    workers = [RequestQuotas(quotas, LeaseTable(tmp_path / "quotas"), lambda: now[0]) for _ in "ab"]
+    admitted = 0
+    for turn in range(40):
+        try:
+            workers[turn % 2].admit("111122223333", "CreateKey")
+            admitted += 1
+        except ThrottlingException as error:
+            assert error.status == 400
+            assert error.message.startswith("You have exceeded the rate at which you may call KMS.")
+    assert admitted == 7
+    workers[0].admit("444455556666", "CreateKey")  # another account has its own quota
+    now[0] += 1.0
+    workers[1].admit("111122223333", "CreateKey")  # a new window
+
+
+def _spend(path: str, attempts: int, results: multiprocessing.Queue[int]) -> None:
+    quotas = RequestQuotas(table(workers=4), LeaseTable(Path(path)), lambda: 5000.5)
+    admitted = 0
+    for _ in range(attempts):
+        try:
+            quotas.admit("111122223333", "Encrypt")
+            admitted += 1
+        except ThrottlingException:
+            pass
+    results.put(admitted)
+
+
+def test_worker_processes_never_admit_more_than_the_quota_together(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue[int] = context.Queue()
+    path = str(tmp_path / "quotas")
+    processes = [context.Process(target=_spend, args=(path, 80, results)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    counts = [results.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
+    # 100 per window; each worker may strand fewer than one lease (100 // 64 = 1: none).
+    assert sum(counts) == 100
+    assert all(count <= 80 for count in counts)
