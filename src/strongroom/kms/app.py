@@ -72,10 +72,14 @@ from strongroom.kms.storage.usage import UsageRepository
 from strongroom.kms.storage.xks import XksRepository
 from strongroom.objectstore.api import S3Api
 from strongroom.objectstore.blobs import FileBlobStore
+from strongroom.objectstore.campaigns import Campaigns
 from strongroom.objectstore.context import StoreContext
+from strongroom.objectstore.inventory import StoreInventory
 from strongroom.objectstore.keyring import Keyring
 from strongroom.objectstore.sigv2 import S3SigV2PresignVerifier
 from strongroom.objectstore.sigv4 import S3SigV4Verifier
+from strongroom.objectstore.storage.campaigns import CampaignRecords
+from strongroom.objectstore.storage.inventory import InventoryRecords
 from strongroom.objectstore.storage.metadata import Metadata
 from strongroom.xks.api import SERVICE as XKS_SERVICE
 from strongroom.xks.api import XksApi
@@ -203,6 +207,9 @@ def create_app(
         policies,
         custom_stores=custom_stores,
         cost_rates=(settings.key_usd_month, settings.hsm_usd_month),
+        objects=Campaigns(
+            CampaignRecords(db.engine), StoreInventory(InventoryRecords(db.engine)), clock.now
+        ),
     )
     trail, chained, audit_sink = _audit_sinks(settings, db, store, clock, audit)
     # Extension operations' events show their (non-secret) parameters too.
@@ -276,11 +283,28 @@ def create_app(
         (poll_changes, settings.cache_poll_seconds),
         (_in_thread(usage.flush), 1.0),
         (housekeeping, settings.scheduler_seconds),
+        (campaign_job(settings, ctx, pipeline), min(1.0, settings.scheduler_seconds)),
         *([] if trail is None else [(trail.publish_digest, min(settings.audit_digest_seconds, 5))]),
     ]
     # The audit writer thread starts in the serving process, at start-up.
     startup = None if trail is None else trail.start
     return AsgiApp(api, background, shutdown, on_startup=startup, xks=xks, side=s3)
+
+
+def campaign_job(
+    settings: Settings, ctx: ServiceContext, pipeline: Pipeline
+) -> Callable[[], Awaitable[None]]:
+    """The background job that runs re-encryption campaigns (objectstore/campaigns.py), each
+    ReEncrypt through the in-process KMS client as the service s3, for the campaign's owner."""
+    assert isinstance(ctx.objects, Campaigns)
+    runner = ctx.objects.with_kms(
+        InProcessKmsClient(pipeline, OPERATIONS, f"s3.{settings.region}.amazonaws.com")
+    )
+
+    async def run() -> None:
+        await asyncio.to_thread(runner.run)
+
+    return run
 
 
 def object_store(
