@@ -3,9 +3,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # SoftHSM2 is the HSM of the PKCS#11 tests; install it where it is missing.
-if [ ! -e /usr/lib/softhsm/libsofthsm2.so ]; then
+# PostgreSQL (Debian's) is the database of the multi-node tests; each run starts a private
+# cluster in a temp dir (tests/support/postgres.py), as the postgres user when run as root.
+MISSING=""
+[ -e /usr/lib/softhsm/libsofthsm2.so ] || MISSING="$MISSING softhsm2 opensc"
+compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || MISSING="$MISSING postgresql"
+# HAProxy runs docs/deployment.md's load balancer configuration in front of two nodes.
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || MISSING="$MISSING haproxy"
+if [ -n "$MISSING" ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq softhsm2 opensc >/dev/null
+  # shellcheck disable=SC2086
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $MISSING >/dev/null
 fi
 # Debian's Chromium is the browser of the console tests (Playwright drives it, never downloads one).
 if [ ! -x /usr/bin/chromium ]; then

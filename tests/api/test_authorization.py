@@ -22,7 +22,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from strongroom.kms.app import DataDir, open_data_dir
-from strongroom.kms.config import Settings
 from strongroom.kms.domain.enums import KeyState
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.domain.principals import ROLE
@@ -143,7 +142,7 @@ APP_POLICY = iam_policy(
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with in_process_server(tmp_path_factory.mktemp("authorization")) as server:
-        data = open_data_dir(Settings(data_dir=server.data_dir))
+        data = open_data_dir(server.settings)
         try:
             admin = data.admin
             a = server.admin_key.account_id
@@ -1319,7 +1318,7 @@ def test_alias_operations_need_the_action_on_the_alias_too(tmp_path: Path) -> No
     """CreateAlias needs kms:CreateAlias on the alias (identity policy) and on the key (key
     policy), as in AWS: a key policy naming the user is not enough."""
     with in_process_server(tmp_path / "data") as server:
-        data = open_data_dir(Settings(data_dir=server.data_dir))
+        data = open_data_dir(server.settings)
         admin = data.admin
         account = server.admin_key.account_id
         admin.create_user(account, "aliaser")

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from strongroom.kms.app import open_data_dir
-from strongroom.kms.config import Settings
 from strongroom.kms.service.admin import ADMINISTRATOR_POLICY, IssuedAccessKey
 from tests.support.hsm_clusters import register_cluster
 from tests.support.raw_kms import RawKms
@@ -33,7 +32,7 @@ def report(server: InProcessServer, key: IssuedAccessKey | None = None) -> dict[
 
 
 def other_tenant(server: InProcessServer) -> IssuedAccessKey:
-    data = open_data_dir(Settings(data_dir=server.data_dir))
+    data = open_data_dir(server.settings)
     try:
         account = data.admin.create_account(f"t-{uuid.uuid4().hex[:6]}").account_id
         data.admin.create_user(account, "admin")

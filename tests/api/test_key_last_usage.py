@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from strongroom.kms.app import database_url
 from strongroom.kms.storage.database import Database
-from strongroom.kms.storage.engine import sqlite_url
 from strongroom.kms.storage.usage import UsageRepository
 from tests.support.errors import aws_error
 from tests.support.servers import InProcessServer
@@ -54,7 +54,7 @@ def test_re_encrypt_counts_for_both_keys(kms: Any, key_id: str) -> None:
 
 def test_usage_is_written_to_the_database(kms: Any, server: InProcessServer, key_id: str) -> None:
     generated = kms.generate_data_key(KeyId=key_id, KeySpec="AES_256")
-    repo = UsageRepository(Database.open(sqlite_url(server.data_dir)))
+    repo = UsageRepository(Database.open(database_url(server.settings)))
     deadline = time.monotonic() + 3
     stored = repo.get(key_id)
     while stored is None and time.monotonic() < deadline:

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from strongroom.kms.app import open_data_dir
-from strongroom.kms.config import Settings
 from strongroom.kms.domain.managed import SERVICES
 from strongroom.kms.service.admin import ADMINISTRATOR_POLICY, IssuedAccessKey
 from tests.api.test_aws_cli import AwsCli
@@ -37,7 +36,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer
 @pytest.fixture
 def tenant(server: InProcessServer) -> IssuedAccessKey:
     """The administrator of a fresh account."""
-    data = open_data_dir(Settings(data_dir=server.data_dir))
+    data = open_data_dir(server.settings)
     try:
         account = data.admin.create_account(f"t-{uuid.uuid4().hex[:8]}").account_id
         data.admin.create_user(account, "admin")

@@ -48,7 +48,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer
 
 @pytest.fixture(scope="module")
 def data(server: InProcessServer) -> Iterator[DataDir]:
-    opened = open_data_dir(Settings(data_dir=server.data_dir))
+    opened = open_data_dir(server.settings)
     yield opened
     opened.db.engine.dispose()
 
@@ -370,7 +370,7 @@ def test_changing_the_policy_needs_the_policy_in_force(tenant: Tenant) -> None:
     assert (policy["RequiredApprovals"], policy["Approvers"]) == (1, [tenant.arn("alice")])
 
     # a principal whose identity policy does not allow the action is refused before all else
-    data = open_data_dir(Settings(data_dir=tenant.server.data_dir))
+    data = open_data_dir(tenant.server.settings)
     try:
         data.admin.delete_user_policy(tenant.account, "bob", ADMINISTRATOR_POLICY_NAME)
     finally:

@@ -22,15 +22,17 @@ LIMITS = {
     ("RSA_4096", "RSAES_OAEP_SHA_1"): 470,
     ("RSA_4096", "RSAES_OAEP_SHA_256"): 446,
 }
-_keys: dict[str, str] = {}
+# One key per server (the shared server runs once on SQLite, once on PostgreSQL) and spec.
+_keys: dict[tuple[str, str], str] = {}
 
 
 def rsa_key(kms: Any, spec: str = "RSA_2048") -> str:
-    if spec not in _keys:
+    slot = (kms.meta.endpoint_url, spec)
+    if slot not in _keys:
         meta = kms.create_key(KeySpec=spec, KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
         assert meta["EncryptionAlgorithms"] == ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"]
-        _keys[spec] = meta["KeyId"]
-    return _keys[spec]
+        _keys[slot] = meta["KeyId"]
+    return _keys[slot]
 
 
 def _public(kms: Any, key_id: str) -> rsa.RSAPublicKey:

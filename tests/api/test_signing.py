@@ -24,16 +24,18 @@ ECC = {
     "ECC_NIST_P521": "ECDSA_SHA_512",
     "ECC_SECG_P256K1": "ECDSA_SHA_256",
 }
-_keys: dict[str, str] = {}
+# One key per server (the shared server runs once on SQLite, once on PostgreSQL) and spec.
+_keys: dict[tuple[str, str], str] = {}
 MESSAGE = b"the quick brown fox"
 
 
 def signing_key(kms: Any, spec: str) -> str:
     """One SIGN_VERIFY key per spec for the session (RSA generation is slow)."""
-    if spec not in _keys:
+    slot = (kms.meta.endpoint_url, spec)
+    if slot not in _keys:
         meta = kms.create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyMetadata"]
-        _keys[spec] = meta["KeyId"]
-    return _keys[spec]
+        _keys[slot] = meta["KeyId"]
+    return _keys[slot]
 
 
 def _hash(algorithm: str) -> hashes.HashAlgorithm:

@@ -16,12 +16,19 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from strongroom.kms.app import initialize
+from strongroom.kms.config import Settings
 from strongroom.kms.domain.enums import KeySpec
 from strongroom.kms.domain.ids import key_arn
 from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyUnwrapFailed
 from strongroom.kms.keystores.software import material_aad
-from strongroom.kms.root_key_files import file_descriptor, no_server_running
+from strongroom.kms.root_key_fence import (
+    claim_root_key_change,
+    holder_name,
+    release_root_key_change,
+)
+from strongroom.kms.root_key_files import file_descriptor
 from tests.support.byok import OAEP_256, error_of, external_key, wrapped
 from tests.support.processes import strongroom
 from tests.support.servers import server_process
@@ -124,9 +131,14 @@ def test_a_quorum_rotates_the_file_root_key_and_every_key_keeps_working(tmp_path
 
 def test_a_server_does_not_start_while_the_root_key_changes(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    data_dir.mkdir(mode=0o700)
-    with no_server_running(data_dir):  # what rotation and migration hold while they run
+    data, _ = initialize(Settings(data_dir=data_dir).validated())
+    holder = holder_name()
+    with data.db.transaction() as tx:  # what rotation and migration hold while they run
+        claim_root_key_change(tx, holder)
+    try:
         refused = strongroom("serve", "--data-dir", str(data_dir), "--port", "1")
+    finally:
+        release_root_key_change(data.db, holder)
+        data.db.engine.dispose()
     assert refused.returncode == 2
     assert "is being rotated or migrated" in refused.stderr
-    assert not (data_dir / "root.key").exists()  # it stopped before creating anything

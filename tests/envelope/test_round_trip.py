@@ -28,7 +28,6 @@ from strongroom.envelope import (
 )
 from strongroom.envelope.format import FINAL_FRAME_MARKER, PUBLIC_KEY_CONTEXT_KEY
 from strongroom.kms.app import open_data_dir
-from strongroom.kms.config import Settings
 from tests.envelope.helpers import decrypt, encrypt, random_bytes
 from tests.support.servers import InProcessServer
 
@@ -152,7 +151,7 @@ def test_unknown_key_on_encrypt(kms: Any) -> None:
 @pytest.fixture(scope="module")
 def stranger(server: InProcessServer) -> Any:
     """A user of the admin's account with no policy at all."""
-    data = open_data_dir(Settings(data_dir=server.data_dir))
+    data = open_data_dir(server.settings)
     try:
         account = server.admin_key.account_id
         data.admin.create_user(account, "envelope-stranger")

@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.support.s3 import kms_bucket, s3_client
-from tests.support.servers import InProcessServer
+from tests.support.servers import InProcessServer, in_process_server
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
+    """The object store's tests read the data directory's files (SQLite, blobs) at rest: one
+    server on the embedded default (the KMS API tests run on SQLite and PostgreSQL)."""
+    with in_process_server(tmp_path_factory.mktemp("objectstore")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,7 +24,7 @@ from botocore.config import Config
 from strongroom.kms.api.http_server import http_limits, uvicorn_config
 from strongroom.kms.app import create_app, initialize
 from strongroom.kms.audit.log import MemoryAuditLog
-from strongroom.kms.config import Settings
+from strongroom.kms.config import Settings, config_file
 from strongroom.kms.domain.clock import ManualClock
 from strongroom.kms.service.admin import IssuedAccessKey
 
@@ -65,16 +67,29 @@ class InProcessServer(RunningServer):
 
 @contextmanager
 def in_process_server(
-    data_dir: Path, *, chained_audit: bool = False, **settings_overrides: Any
+    data_dir: Path,
+    *,
+    chained_audit: bool = False,
+    database_url: str = "",
+    join: RunningServer | None = None,
+    **settings_overrides: Any,
 ) -> Iterator[InProcessServer]:
     """One worker in a thread of the test process, with a clock the test can move.
 
     With ``chained_audit`` the server writes the real hash-chained trail into the database
-    (``server.audit`` then stays empty) instead of keeping events in memory.
+    (``server.audit`` then stays empty) instead of keeping events in memory. An empty
+    ``database_url`` is the embedded default (SQLite in the data directory). With ``join``,
+    this is another node of that server: same database, a copy of its root key file, the
+    same admin credentials.
     ``settings_overrides`` are further settings (limits, quotas).
     """
+    if database_url:
+        # So that the CLI (`--data-dir`) finds the same database as the server.
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        config_file(data_dir).write_text(f"database_url = {json.dumps(database_url)}\n")
     settings = Settings(
         data_dir=data_dir,
+        database_url=database_url,
         port=free_port(),
         workers=1,
         scheduler_seconds=0.1,
@@ -82,8 +97,13 @@ def in_process_server(
         **{"request_quotas": "off", **settings_overrides},
     ).validated()
     clock = ManualClock()
+    if join is not None:
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        shutil.copy2(join.data_dir / "root.key", data_dir / "root.key")
     data, issued = initialize(settings, clock)
     data.db.engine.dispose()
+    if join is not None:
+        issued = join.admin_key
     assert issued is not None
     audit = MemoryAuditLog()
     app = create_app(settings, clock, None if chained_audit else audit)

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from strongroom.cli import root_key
+from strongroom.cli import migrate_db, root_key
 from strongroom.kms.config import load_settings
 from strongroom.kms.domain.principals import ROLE, USER
 from strongroom.kms.service.admin_error import AdminError
@@ -96,13 +96,19 @@ def add_parser(commands: Any) -> None:
     delete.add_argument("access_key_id")
     delete.set_defaults(run=_run(lambda d, x: d.admin.delete_access_key(x.access_key_id)))
     _add_due(things)
-    root_key.add_parser(things)
+    _add_database_verbs(things)
     from strongroom.cli.hsm_clusters import add_verbs as add_hsm_cluster_verbs
 
     add_hsm_cluster_verbs(things, _run)
     from strongroom.cli.xks import add_verbs as add_xks_verbs
 
     add_xks_verbs(things, _run)
+
+
+def _add_database_verbs(things: Any) -> None:
+    """Commands on the database as a whole: root key migration, schema migration."""
+    root_key.add_parser(things)
+    migrate_db.add_parser(things)
 
 
 def _add_policy_verbs(verbs: Any, kind: str) -> None:

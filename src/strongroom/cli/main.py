@@ -38,6 +38,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "provider operators: key pairs, enrolment and M-of-N approvals",
     ),
     "report": ("strongroom.cli.report", "governance reports"),
+    "objects": (
+        "strongroom.cli.objects",
+        "the object store's inventory per key; re-encryption campaigns",
+    ),
     "backup": (
         "strongroom.cli.backup",
         "write an encrypted backup of a data directory (safe while the server runs)",

@@ -45,6 +45,8 @@ def add_parser(commands: Any) -> None:
 def _exposure(args: argparse.Namespace) -> int:
     from strongroom.kms.app import open_data_dir
     from strongroom.kms.governance.exposure import Rates, accounts_report
+    from strongroom.objectstore.inventory import StoreInventory
+    from strongroom.objectstore.storage.inventory import InventoryRecords
 
     settings = load_settings(args.data_dir)
     data = open_data_dir(settings)
@@ -57,7 +59,8 @@ def _exposure(args: argparse.Namespace) -> int:
             settings.hsm_usd_month if args.hsm_usd is None else args.hsm_usd,
             args.hsms_per_cluster,
         )
-        report = accounts_report(data.db, accounts, data.clock.now(), rates)
+        inventory = StoreInventory(InventoryRecords(data.db.engine))
+        report = accounts_report(data.db, accounts, data.clock.now(), rates, inventory)
     finally:
         data.db.engine.dispose()
     render = {"table": table, "json": _json, "html": html_page}[args.format]
@@ -111,7 +114,27 @@ def table(report: ExposureReport) -> str:
         f"({report.hsm_monthly_usd:.2f} USD/month)"
     )
     lines.append(f"Estimated total: {report.total_monthly_usd:.2f} USD/month")
+    lines += _bucket_lines(report)
     return "\n".join(lines).rstrip()
+
+
+def _bucket_lines(report: ExposureReport) -> list[str]:
+    """Per bucket: its objects, and who could be compelled to reveal them under each key."""
+    lines: list[str] = []
+    for bucket in report.buckets:
+        lines += [
+            "",
+            f"Bucket {bucket.bucket} ({bucket.account_id}): {bucket.objects} objects, "
+            f"{bucket.bytes} bytes, default {bucket.default_encryption}",
+        ]
+        for key in bucket.keys:
+            where = key.key_arn or "customer-provided keys (SSE-C)"
+            via = " via bucket key" if key.bucket_key else ""
+            lines.append(
+                f"  {key.sse}{via} {where}: {key.objects} objects, {key.bytes} bytes, "
+                f"{len(key.key_versions)} key versions; {key.exposure}: {key.how}"
+            )
+    return lines
 
 
 def html_page(report: ExposureReport) -> str:
@@ -132,5 +155,6 @@ def html_page(report: ExposureReport) -> str:
         f"<ul>{flags}</ul>"
         f"<p>HSM clusters: {len(report.hsm_clusters)}, HSMs: {report.hsms} "
         f"({report.hsm_monthly_usd:.2f} USD/month). "
-        f"Estimated total: {report.total_monthly_usd:.2f} USD/month.</p></body></html>"
+        f"Estimated total: {report.total_monthly_usd:.2f} USD/month.</p>"
+        f"<pre>{html.escape(chr(10).join(_bucket_lines(report)).strip())}</pre></body></html>"
     )

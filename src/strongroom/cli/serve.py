@@ -24,6 +24,12 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default 2)")
     parser.add_argument("--region", default=None, help="AWS region name (default us-east-1)")
     parser.add_argument(
+        "--database-url",
+        default=None,
+        help="postgresql://user:password@host/db for several nodes (default: SQLite in the "
+        "data directory; also the setting database_url, STRONGROOM_DATABASE_URL)",
+    )
+    parser.add_argument(
         "--dev",
         action="store_const",
         const=True,
@@ -64,12 +70,15 @@ DEV_WARNING = (
 
 
 def banner(settings: Settings, tls: TlsFiles | None = None) -> str:
+    from strongroom.kms.storage.engine import redacted
+
     scheme = "https" if tls is not None else "http"
     endpoint = f"{scheme}://{settings.host}:{settings.port}"
     aws_dir = settings.data_dir.resolve() / "aws"
+    database = f", database {redacted(settings.database_url)}" if settings.database_url else ""
     lines = [
         f"Strongroom KMS on {endpoint} (region {settings.region}, "
-        f"{settings.workers} workers, data in {settings.data_dir.resolve()})",
+        f"{settings.workers} workers, data in {settings.data_dir.resolve()}{database})",
         f"  credentials: {aws_dir / 'credentials'} (profile default)",
         f"  config:      {aws_dir / 'config'}",
     ]
@@ -118,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         region=args.region,
+        database_url=args.database_url,
         dev_credentials=args.dev,
         tls=args.tls,
         tls_cert_file=args.tls_cert,
@@ -133,14 +143,12 @@ def run(args: argparse.Namespace) -> int:
     # Imported here: parsing any strongroom command line should not load the server.
     from strongroom.kms.api import http_server
     from strongroom.kms.app import initialize
-    from strongroom.kms.root_key_files import hold_serve_lock
+    from strongroom.kms.root_key_fence import ServingLease
 
-    # Held (shared) until this process exits, so root key rotation and migration can tell
-    # that a server runs on this data directory and refuse (docs/keystores.md).
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    hold_serve_lock(settings.data_dir)
     # A first start writes aws/credentials itself, and finishes one that was interrupted.
     data_dir, _ = initialize(settings)
+    # Refused while a root key change runs; each worker then holds its own lease.
+    ServingLease(data_dir.db).claim_and_release()
     data_dir.db.engine.dispose()
     data_dir.store.close()  # the workers log in to an HSM themselves
     tls = tls_files(settings)
@@ -149,6 +157,8 @@ def run(args: argparse.Namespace) -> int:
     # Worker processes rebuild everything from these variables (see kms/app.py app_from_env).
     os.environ["STRONGROOM_DATA_DIR"] = str(settings.data_dir.resolve())
     os.environ["STRONGROOM_REGION"] = settings.region
+    if settings.database_url:
+        os.environ["STRONGROOM_DATABASE_URL"] = settings.database_url
     os.environ["STRONGROOM_DEV_CREDENTIALS"] = "1" if settings.dev_credentials else "0"
     os.environ["STRONGROOM_WORKERS"] = str(settings.workers)  # quota leases are per worker
     limits = http_server.http_limits(settings, descriptors)

@@ -30,6 +30,16 @@ class DataKey:
     key_arn: str
     ciphertext: bytes
     plaintext: bytes = field(repr=False)
+    key_material_id: str | None = None  # the key version that wraps it (KeyMaterialId)
+
+
+@dataclass(frozen=True, slots=True)
+class Rewrapped:
+    """A data key's KMS ciphertext re-encrypted under another key (or newer material)."""
+
+    key_arn: str
+    ciphertext: bytes
+    key_material_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +64,16 @@ class KmsClient(Protocol):
         ...
 
     def describe_key(self, principal: Principal, key_id: str) -> KeyDescription: ...
+
+    def re_encrypt(
+        self,
+        principal: Principal,
+        ciphertext: bytes,
+        context: Mapping[str, str],
+        destination_key_id: str,
+    ) -> Rewrapped:
+        """ReEncrypt: the data key never leaves the KMS; the context stays the same."""
+        ...
 
 
 class AuditGate(Protocol):

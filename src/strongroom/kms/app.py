@@ -9,6 +9,8 @@ import asyncio
 import logging
 import os
 import secrets
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 from strongroom.console.app import Console
 from strongroom.kms.api import quotas
 from strongroom.kms.api.in_process import InProcessKms
+from strongroom.kms.api.metrics import Metrics
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.server import AsgiApp, KmsApi
 from strongroom.kms.api.sigv4 import SigV4Verifier
@@ -37,6 +40,7 @@ from strongroom.kms.first_start import first_start
 from strongroom.kms.keystores.root_key_file import create_root_key_file
 from strongroom.kms.keystores.root_keys import RootKeyProvider
 from strongroom.kms.keystores.software import SoftwareKeyStore, secret_aad
+from strongroom.kms.root_key_fence import ServingLease
 from strongroom.kms.root_key_setup import open_root_key
 from strongroom.kms.service.admin import Admin, IssuedAccessKey
 from strongroom.kms.service.authorization import PolicyAuthorizer
@@ -60,21 +64,25 @@ from strongroom.kms.service.scheduler import LifecycleScheduler
 from strongroom.kms.service.usage import UsageTracker
 from strongroom.kms.service.xks_catalog import XksCatalog
 from strongroom.kms.storage.custom_key_stores import CustomKeyStoreRepository
-from strongroom.kms.storage.database import Database
+from strongroom.kms.storage.database import Database, DatabaseUnavailable
 from strongroom.kms.storage.engine import sqlite_url
 from strongroom.kms.storage.grants import GrantRepository
 from strongroom.kms.storage.identity import IdentityRepository
 from strongroom.kms.storage.keys import KeyRepository
-from strongroom.kms.storage.schema import SCHEMA_VERSION
+from strongroom.kms.storage.migrate import SchemaError
 from strongroom.kms.storage.store_secrets import FINGERPRINT_KEY, STORE_SECRET_PURPOSE, StoreSecrets
 from strongroom.kms.storage.usage import UsageRepository
 from strongroom.kms.storage.xks import XksRepository
 from strongroom.objectstore.api import S3Api
 from strongroom.objectstore.blobs import FileBlobStore
+from strongroom.objectstore.campaigns import Campaigns
 from strongroom.objectstore.context import StoreContext
+from strongroom.objectstore.inventory import StoreInventory
 from strongroom.objectstore.keyring import Keyring
 from strongroom.objectstore.sigv2 import S3SigV2PresignVerifier
 from strongroom.objectstore.sigv4 import S3SigV4Verifier
+from strongroom.objectstore.storage.campaigns import CampaignRecords
+from strongroom.objectstore.storage.inventory import InventoryRecords
 from strongroom.objectstore.storage.metadata import Metadata
 from strongroom.xks.api import SERVICE as XKS_SERVICE
 from strongroom.xks.api import XksApi
@@ -91,6 +99,14 @@ CONSOLE_SESSION_KEY = "console-session-key"
 
 def database_url(settings: Settings) -> str:
     return settings.database_url or sqlite_url(settings.data_dir)
+
+
+def open_database(url: str) -> Database:
+    """The database, migrated; what stops it is a ConfigError with a message (no password)."""
+    try:
+        return Database.open(url)
+    except (SchemaError, DatabaseUnavailable, ValueError) as error:
+        raise ConfigError(str(error)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +139,7 @@ class DataDir:
             self.store,
             realm,
             clusters=self.hsm_clusters,
-            root_keys=RootKeyRotation(self.settings, self.store),
+            root_keys=RootKeyRotation(self.settings, self.store, self.db),
         )
 
 
@@ -149,13 +165,7 @@ def open_data_dir(
             f"{settings.data_dir} is not a Strongroom data directory (no root.key); "
             "`strongroom serve --data-dir` creates one"
         )
-    db = Database.open(database_url(settings))
-    schema_version = db.init_meta("schema_version", str(SCHEMA_VERSION))
-    if schema_version != str(SCHEMA_VERSION):
-        raise ConfigError(
-            f"the database has schema version {schema_version}; this Strongroom expects "
-            f"{SCHEMA_VERSION}"
-        )
+    db = open_database(database_url(settings))
     store_id = db.init_meta("default_store_id", secrets.token_hex(16))
     region = db.init_meta("region", settings.region)
     if region != settings.region:
@@ -206,11 +216,11 @@ def create_app(
         policies,
         custom_stores=custom_stores,
         cost_rates=(settings.key_usd_month, settings.hsm_usd_month),
+        objects=Campaigns(
+            CampaignRecords(db.engine), StoreInventory(InventoryRecords(db.engine)), clock.now
+        ),
     )
-    trail = None if audit is not None else audit_trail(settings, db, store, clock)
-    chained = None if trail is None else trail.writer
-    audit_sink = audit or chained
-    assert audit_sink is not None
+    trail, chained, audit_sink = _audit_sinks(settings, db, store, clock, audit)
     # Extension operations' events show their (non-secret) parameters too.
     parameters = RequestParameters(
         {
@@ -227,21 +237,8 @@ def create_app(
         if settings.dev_credentials
         else known
     )
-    verifier: SigV4Verifier[Credential] = SigV4Verifier(
-        region=settings.region,
-        service="kms",
-        lookup=credentials.lookup,
-        max_skew_seconds=settings.max_clock_skew_seconds,
-        check_signatures=not settings.dev_credentials,
-        presigned_signed_headers=(b"x-amz-target",),
-    )
-    sts_verifier: SigV4Verifier[Credential] = SigV4Verifier(
-        region=settings.region,
-        service="sts",
-        lookup=credentials.lookup,
-        max_skew_seconds=settings.max_clock_skew_seconds,
-        check_signatures=not settings.dev_credentials,
-    )
+    verifier, sts_verifier = _verifiers(settings, credentials.lookup)
+    metrics, ready = _observability(db, store, cache, audit_sink)
     model = ServiceModel.load()
     request_quotas = quotas.from_settings(settings)
     api = KmsApi(
@@ -252,28 +249,31 @@ def create_app(
         settings.max_body_bytes,
         sts=StsApi(sts_verifier, audit_sink, clock.now),
         extensions=EXTENSIONS,
+        metrics=metrics,
+        ready=ready,
         quotas=request_quotas,
         commits=chained if chained is not None and chained.policy.waits else None,
     )
     scheduler = LifecycleScheduler(ctx)
     xks_catalog = XksCatalog(XksRepository(db), custom_stores, store)
     xks = xks_api(settings, xks_catalog, audit_sink, clock, api.commits)
+    # Held while this worker runs: root key changes are refused meanwhile (root_key_fence.py).
+    serving = ServingLease.claimed(db)
     # dev_credentials applies to the KMS and STS only: S3 requests need a real access key.
 
     # Background jobs do their database and file work in a thread, so a slow query or a busy
     # database never stalls requests; cache evictions are applied on the event loop.
     async def poll_changes() -> None:
         changes = await asyncio.to_thread(db.changes_since, cache.last_seq)
+        cache.trust_until(time.monotonic() + settings.cache_outage_grace_seconds)
         cache.apply(changes)
         credentials.apply(changes)
         policies.apply(changes)
         custom_stores.apply(changes)
         xks_catalog.apply(changes)
 
-    async def flush_usage() -> None:
-        await asyncio.to_thread(usage.flush)
-
     async def housekeeping() -> None:
+        await asyncio.to_thread(serving.claim)
         done = await asyncio.to_thread(scheduler.run_due)
         for key_id in done.key_ids:
             cache.forget_key(key_id)
@@ -286,12 +286,14 @@ def create_app(
         else:
             audit_sink.flush()
         usage.flush()
+        serving.release()
         db.engine.dispose()
 
     background = [
         (poll_changes, settings.cache_poll_seconds),
-        (flush_usage, 1.0),
+        (_in_thread(usage.flush), 1.0),
         (housekeeping, settings.scheduler_seconds),
+        (campaign_job(settings, ctx, pipeline), min(1.0, settings.scheduler_seconds)),
         *([] if trail is None else [(trail.publish_digest, min(settings.audit_digest_seconds, 5))]),
     ]
     # The audit writer thread starts in the serving process, at start-up.
@@ -332,6 +334,22 @@ def _policy_template(
     return separation_of_duties_policy(account_id, administrators, users, strict=strict)
 
 
+def campaign_job(
+    settings: Settings, ctx: ServiceContext, pipeline: Pipeline
+) -> Callable[[], Awaitable[None]]:
+    """The background job that runs re-encryption campaigns (objectstore/campaigns.py), each
+    ReEncrypt through the in-process KMS client as the service s3, for the campaign's owner."""
+    assert isinstance(ctx.objects, Campaigns)
+    runner = ctx.objects.with_kms(
+        InProcessKmsClient(pipeline, OPERATIONS, f"s3.{settings.region}.amazonaws.com")
+    )
+
+    async def run() -> None:
+        await asyncio.to_thread(runner.run)
+
+    return run
+
+
 def object_store(
     settings: Settings,
     data_dir: DataDir,
@@ -365,6 +383,52 @@ def object_store(
         request_ids=UuidShapedIds().next,
         audit=InProcessAuditGate(commits),
     )
+
+
+def _in_thread(work: Callable[[], object]) -> Callable[[], Awaitable[None]]:
+    """A background job that runs ``work`` in a thread (it touches the database)."""
+
+    async def job() -> None:
+        await asyncio.to_thread(work)
+
+    return job
+
+
+def _audit_sinks(
+    settings: Settings,
+    db: Database,
+    store: SoftwareKeyStore,
+    clock: Clock,
+    audit: AuditSink | None,
+) -> tuple[AuditTrail | None, ChainedAuditLog | None, AuditSink]:
+    """The trail (unless the caller gives its own sink), its writer, and the sink to use."""
+    trail = None if audit is not None else audit_trail(settings, db, store, clock)
+    chained = None if trail is None else trail.writer
+    sink = audit or chained
+    assert sink is not None
+    return trail, chained, sink
+
+
+def _verifiers(
+    settings: Settings, lookup: Callable[[str], Credential | None]
+) -> tuple[SigV4Verifier[Credential], SigV4Verifier[Credential]]:
+    """SigV4 for the KMS and for STS, on the same credentials."""
+    kms = SigV4Verifier(
+        region=settings.region,
+        service="kms",
+        lookup=lookup,
+        max_skew_seconds=settings.max_clock_skew_seconds,
+        check_signatures=not settings.dev_credentials,
+        presigned_signed_headers=(b"x-amz-target",),
+    )
+    sts = SigV4Verifier(
+        region=settings.region,
+        service="sts",
+        lookup=lookup,
+        max_skew_seconds=settings.max_clock_skew_seconds,
+        check_signatures=not settings.dev_credentials,
+    )
+    return kms, sts
 
 
 def audit_trail(
@@ -406,6 +470,52 @@ def xks_api(
         max_skew_seconds=settings.max_clock_skew_seconds,
     )
     return XksApi(XksProxy(catalog, audit, settings.region, clock.now), verifier, commits)
+
+
+def _observability(
+    db: Database, store: SoftwareKeyStore, cache: KeyCache, audit_sink: AuditSink
+) -> tuple[Metrics, Callable[[], dict[str, str]]]:
+    """The worker's metrics (GET /metrics) and readiness check (GET /readyz)."""
+
+    def ready() -> dict[str, str]:
+        return {"database": _database_ready(db), "keyStore": _store_ready(store)}
+
+    metrics = Metrics(
+        {
+            "strongroom_key_cache_hit_ratio": (
+                "Share of key lookups answered from this worker's cache",
+                lambda: cache.hits / max(1, cache.hits + cache.misses),
+            ),
+            "strongroom_audit_queue_depth": (
+                "Audit events recorded and not yet written to the trail",
+                lambda: float(getattr(audit_sink, "pending", 0)),
+            ),
+        }
+    )
+    return metrics, ready
+
+
+def _database_ready(db: Database) -> str:
+    try:
+        with db.read() as tx:
+            tx.meta.get("region")
+    except DatabaseUnavailable as error:
+        return str(error)
+    return "ok"
+
+
+_PROBE_AAD = b"strongroom-readiness-probe"
+
+
+def _store_ready(store: SoftwareKeyStore) -> str:
+    """The root key wraps and unwraps (for an HSM root key: the token answers)."""
+    try:
+        probe = secrets.token_bytes(32)
+        if store.root.unwrap(store.root.wrap(probe, _PROBE_AAD), _PROBE_AAD) != probe:
+            return "the root key returned other bytes"
+    except Exception as error:
+        return f"the root key is unavailable ({type(error).__name__})"
+    return "ok"
 
 
 def app_from_env() -> AsgiApp:

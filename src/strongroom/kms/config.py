@@ -39,6 +39,9 @@ class Settings:
     keep_alive_timeout_seconds: int = 30  # an idle kept-alive connection is closed
     max_connections: int = 1000  # per worker; beyond: 503 ServiceUnavailable
     cache_poll_seconds: float = 0.2
+    # How long cached keys keep serving after the change feed was last read (the database
+    # is unreachable): the staleness bound while a node cannot see the database.
+    cache_outage_grace_seconds: float = 5.0
     scheduler_seconds: float = 5.0
     max_clock_skew_seconds: int = 300
     # Development only: accept any well-formed SigV4 request, whatever the access key and
@@ -136,6 +139,8 @@ class Settings:
         # Changes must reach every worker within a second: poll at least twice a second.
         if not 0.01 <= self.cache_poll_seconds <= 0.5:
             raise ConfigError("cache_poll_seconds must be between 0.01 and 0.5")
+        if not 0.5 <= self.cache_outage_grace_seconds <= 300:
+            raise ConfigError("cache_outage_grace_seconds must be between 0.5 and 300")
         if self.scheduler_seconds <= 0:
             raise ConfigError("scheduler_seconds must be positive")
         self._validate_quotas()

@@ -40,7 +40,6 @@ FILE = "file"
 KCV_INFO = b"strongroom/kcv/v1"
 NEXT_NAME = "root.key.next"
 LOCK_NAME = "root.key.lock"
-SERVE_LOCK_NAME = "serve.lock"
 
 
 def key_check_value(key: Secret) -> str:
@@ -107,31 +106,6 @@ def root_key_change_lock(data_dir: Path) -> Iterator[None]:
     """Held while the root key changes or a start finishes a switch (waits for the other)."""
     with _flock(data_dir / LOCK_NAME, fcntl.LOCK_EX, "unreachable"):
         yield
-
-
-@contextmanager
-def no_server_running(data_dir: Path) -> Iterator[None]:
-    """Refuse if a ``strongroom serve`` holds this data directory; keep servers out meanwhile."""
-    busy = (
-        f"a strongroom serve is running on {data_dir}; stop every server on this data "
-        "directory first"
-    )
-    with _flock(data_dir / SERVE_LOCK_NAME, fcntl.LOCK_EX | fcntl.LOCK_NB, busy):
-        yield
-
-
-def hold_serve_lock(data_dir: Path) -> int:
-    """For ``strongroom serve``: a shared lock for the life of the process (its fd)."""
-    fd = os.open(data_dir / SERVE_LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise ConfigError(
-            f"the root key of {data_dir} is being rotated or migrated; start the server "
-            "when that is done"
-        ) from None
-    return fd
 
 
 def file_root_key_in_force(

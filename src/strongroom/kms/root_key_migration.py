@@ -16,9 +16,8 @@ The steps, and why in this order:
 A crash after 2 leaves data sealed under the HSM and a configuration naming the file: the
 server refuses to start with a message, and running the migration again finishes 3 and 4.
 Servers must be stopped while it runs: a running worker would keep wrapping under the old key.
-A ``strongroom serve`` holds a shared lock on ``serve.lock`` in the data directory; the migration
-takes it exclusively and is refused while a server runs (servers on other hosts sharing a
-PostgreSQL database are not seen: stop them).
+Every serving worker, on any node, holds a lease in the database; the migration claims the
+root key change lease and is refused while one serves (root_key_fence.py).
 """
 
 from __future__ import annotations
@@ -30,19 +29,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from strongroom.kms.app import open_database
 from strongroom.kms.audit.signing import SEAL_PURPOSE
-from strongroom.kms.config import Settings, config_file
+from strongroom.kms.config import ConfigError, Settings, config_file
 from strongroom.kms.domain.enums import KeySpec
 from strongroom.kms.domain.ids import key_arn
 from strongroom.kms.domain.xks import SECRET_PURPOSE as XKS_SECRET_PURPOSE
 from strongroom.kms.keystores.root_key_file import load_root_key_file
 from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyProvider, RootKeyUnwrapFailed
 from strongroom.kms.keystores.software import material_aad, secret_aad
+from strongroom.kms.root_key_fence import (
+    claim_root_key_change,
+    holder_name,
+    release_root_key_change,
+)
 from strongroom.kms.root_key_files import (
     FILE,
     file_descriptor,
     is_file_descriptor,
-    no_server_running,
 )
 from strongroom.kms.root_key_setup import (
     hsm_descriptor,
@@ -141,42 +145,50 @@ def migrate_to_hsm(
     """Move the data directory of ``settings`` (file root key) to the HSM key of ``target``."""
     if settings.root_key != FILE:
         raise MigrationError("the configuration does not use the root.key file any more")
-    with no_server_running(settings.data_dir):
-        return _migrate_to_hsm(settings, target, pin, now)
+    db = open_database(settings.database_url or sqlite_url(settings.data_dir))
+    holder = holder_name()
+    try:
+        try:
+            with db.transaction() as tx:
+                claim_root_key_change(tx, holder)
+        except ConfigError as error:
+            raise MigrationError(str(error)) from None
+        try:
+            return _migrate_to_hsm(settings, target, pin, now, db)
+        finally:
+            release_root_key_change(db, holder)
+    finally:
+        db.engine.dispose()
 
 
 def _migrate_to_hsm(
-    settings: Settings, target: Settings, pin: str, now: datetime
+    settings: Settings, target: Settings, pin: str, now: datetime, db: Database
 ) -> MigrationResult:
     descriptor = hsm_descriptor(target.hsm_key_label)
-    db = Database.open(settings.database_url or sqlite_url(settings.data_dir))
+    with db.read() as tx:
+        recorded = recorded_root_key(tx)
+        store_id = tx.meta.get("default_store_id")
+    if store_id is None:
+        raise MigrationError(f"{settings.data_dir} is not an initialised data directory")
+    if not (recorded is None or is_file_descriptor(recorded) or recorded == descriptor):
+        raise MigrationError(f"the data is sealed under {recorded!r}, not the root.key file")
+    hsm = open_hsm_root_key(target, create=True, pin=pin)
     try:
-        with db.read() as tx:
-            recorded = recorded_root_key(tx)
-            store_id = tx.meta.get("default_store_id")
-        if store_id is None:
-            raise MigrationError(f"{settings.data_dir} is not an initialised data directory")
-        if not (recorded is None or is_file_descriptor(recorded) or recorded == descriptor):
-            raise MigrationError(f"the data is sealed under {recorded!r}, not the root.key file")
-        hsm = open_hsm_root_key(target, create=True, pin=pin)
-        try:
-            materials = secrets = 0
-            if recorded != descriptor:  # else: an earlier run committed; finish steps 3 and 4
-                file_key = load_root_key_file(settings.root_key_path)
-                if recorded not in (None, FILE, file_descriptor(file_key)):
-                    raise MigrationError(
-                        f"root.key is not the key the data is sealed under ({recorded})"
-                    )
-                source = FileRootKey(file_key)
-                with db.transaction() as tx:
-                    if recorded_root_key(tx) != recorded:
-                        raise MigrationError("the data directory changed during the migration")
-                    materials, secrets = rewrap_all(tx, store_id, source, hsm)
-                    record_root_key(tx, descriptor)
-        finally:
-            hsm.close()
+        materials = secrets = 0
+        if recorded != descriptor:  # else: an earlier run committed; finish steps 3 and 4
+            file_key = load_root_key_file(settings.root_key_path)
+            if recorded not in (None, FILE, file_descriptor(file_key)):
+                raise MigrationError(
+                    f"root.key is not the key the data is sealed under ({recorded})"
+                )
+            source = FileRootKey(file_key)
+            with db.transaction() as tx:
+                if recorded_root_key(tx) != recorded:
+                    raise MigrationError("the data directory changed during the migration")
+                materials, secrets = rewrap_all(tx, store_id, source, hsm)
+                record_root_key(tx, descriptor)
     finally:
-        db.engine.dispose()
+        hsm.close()
     path = config_file(settings.data_dir)
     updates = {
         "root_key": "pkcs11",

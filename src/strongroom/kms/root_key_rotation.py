@@ -3,10 +3,11 @@
 What it does, in order (governance/quorum.py runs steps 2-4 in the proposal's execution
 transaction, the one that marks the proposal executed and records the act):
 
-1. Refuse while a ``strongroom serve`` holds the data directory (``serve.lock``), and take
-   the root key change lock. Make the new key: for a file root key, 32 random bytes in
-   ``root.key.next`` (0600, O_EXCL, fsync); for an HSM root key, a new AES-256 key generated
-   in the token (the same one, or ``tokenLabel``) under the new label, attributes checked.
+1. Refuse while a ``strongroom serve`` worker runs on this database, on any node, and claim
+   the root key change lease (root_key_fence.py); take the local root key file lock. Make
+   the new key: for a file root key, 32 random bytes in ``root.key.next`` (0600, O_EXCL,
+   fsync); for an HSM root key, a new AES-256 key generated in the token (the same one, or
+   ``tokenLabel``) under the new label, attributes checked.
 2. Re-wrap every material row of the default store and every sealed secret (``rewrap_all``).
 3. Record the new key in ``meta.root_key``: ``file:<kcv>`` or ``pkcs11:<label>``.
 4. The quorum appends the ExecuteGovernanceAction event (old and new descriptors, never key
@@ -23,7 +24,7 @@ Import tokens sealed under the old root key stop opening (they last 24 hours).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -31,11 +32,15 @@ from strongroom.kms.config import ConfigError, Settings, config_file
 from strongroom.kms.governance.errors import GovernanceError
 from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyProvider
 from strongroom.kms.keystores.software import SoftwareKeyStore
+from strongroom.kms.root_key_fence import (
+    claim_root_key_change,
+    holder_name,
+    release_root_key_change,
+)
 from strongroom.kms.root_key_files import (
     file_descriptor,
     is_file_descriptor,
     next_path,
-    no_server_running,
     root_key_change_lock,
     switch_to_next,
     write_next_key,
@@ -47,6 +52,7 @@ from strongroom.kms.root_key_setup import (
     record_root_key,
     recorded_root_key,
 )
+from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.unit_of_work import Transaction
 
 _PARAMETERS = {"from", "keyLabel", "tokenLabel"}
@@ -56,9 +62,10 @@ _MAX_LABEL = 64
 class RootKeyRotation:
     """The RootKeyRotator of one opened data directory (app.py ``governance_env``)."""
 
-    def __init__(self, settings: Settings, store: SoftwareKeyStore) -> None:
+    def __init__(self, settings: Settings, store: SoftwareKeyStore, db: Database) -> None:
         self._settings = settings
         self._store = store
+        self._db = db
 
     def check(self, tx: Transaction, params: Mapping[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(params) - _PARAMETERS)
@@ -91,15 +98,22 @@ class RootKeyRotation:
         self, tx: Transaction, params: Mapping[str, Any], now: datetime
     ) -> tuple[dict[str, object], _AfterRotation]:
         held = contextlib.ExitStack()
+        holder = holder_name()
         try:
             with _governance_errors():
-                held.enter_context(no_server_running(self._settings.data_dir))
+                # In the proposal's transaction: it commits with the rotation, and other
+                # nodes' lease decisions wait for that transaction (storage/leases.py).
+                claim_root_key_change(tx, holder)
                 held.enter_context(root_key_change_lock(self._settings.data_dir))
                 target, descriptor = self._new_key(params)
         except BaseException:
             held.close()
             raise
-        after = _AfterRotation(self._settings, self._store, target, params, now=now, held=held)
+        # The claim commits with the rotation (then committed() releases it) or rolls back.
+        after = _AfterRotation(
+            self._settings, self._store, target, params, now=now, held=held,
+            release=lambda: release_root_key_change(self._db, holder),
+        )  # fmt: skip
         try:
             with _governance_errors():
                 source = self._store.root
@@ -146,8 +160,10 @@ class _AfterRotation:
         *,
         now: datetime,
         held: contextlib.ExitStack,
+        release: Callable[[], None],
     ) -> None:
         self._settings = settings
+        self._release = release
         self._store = store
         self._target = target
         self._params = params
@@ -157,6 +173,7 @@ class _AfterRotation:
 
     def committed(self) -> Mapping[str, object]:
         with self._held:
+            self._held.callback(self._release)
             if self.source is not None:
                 self.source.close()
             if "keyLabel" not in self._params:

@@ -96,7 +96,12 @@ class Keyring:
         except KmsCallError as error:
             raise kms_error(error) from None
         protection = Protection(
-            choice.sse, salt, data_key.key_arn, data_key.ciphertext, dict(choice.context)
+            choice.sse,
+            salt,
+            data_key.key_arn,
+            data_key.ciphertext,
+            dict(choice.context),
+            key_material_id=data_key.key_material_id,
         )
         return protection, data_key.plaintext
 
@@ -141,7 +146,12 @@ class Keyring:
             raise kms_error(error) from None
         bucket_key_id = secrets.token_hex(16)
         self._metadata.add_bucket_key(
-            bucket_key_id, bucket.name, data_key.key_arn, data_key.ciphertext, self._now()
+            bucket_key_id,
+            bucket.name,
+            data_key.key_arn,
+            data_key.ciphertext,
+            self._now(),
+            key_material_id=data_key.key_material_id,
         )
         self._sealing[cache_key] = (bucket_key_id, data_key.key_arn, data_key.plaintext, now)
         self._opening[(principal.arn, bucket_key_id)] = (data_key.plaintext, now)

@@ -47,6 +47,9 @@ class Protection:
     context: dict[str, str] = field(default_factory=dict)
     bucket_key_id: str | None = None
     ssec_fingerprint: bytes | None = None
+    # The KMS key version (KeyMaterialId) that wraps ``wrapped_key`` (for a bucket key's
+    # objects: the bucket key's), for the inventory; None for SSE-C.
+    key_material_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

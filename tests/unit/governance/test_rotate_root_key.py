@@ -23,7 +23,8 @@ from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.governance.errors import GovernanceError
 from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyUnwrapFailed
 from strongroom.kms.keystores.software import secret_aad
-from strongroom.kms.root_key_files import file_descriptor, hold_serve_lock
+from strongroom.kms.root_key_fence import ServingLease
+from strongroom.kms.root_key_files import file_descriptor
 from strongroom.kms.root_key_migration import PURPOSES
 from strongroom.kms.service.credentials import CredentialCache
 from strongroom.kms.storage.identity import IdentityRepository
@@ -173,15 +174,17 @@ def test_a_failure_inside_the_transaction_leaves_everything_as_before(gov: Gover
 def test_a_running_server_is_refused(gov: Governed) -> None:
     data_dir = gov.data.settings.data_dir
     pid = _approved(gov)
-    fd = hold_serve_lock(data_dir)  # what `strongroom serve` holds for its lifetime
+    worker = ServingLease(gov.data.db)  # what every server worker holds, on any node
+    worker.claim()
     try:
         with pytest.raises(GovernanceError, match="a strongroom serve is running"):
             _execute(gov, pid)
     finally:
-        os.close(fd)
+        worker.release()
     assert gov.quorum.status(pid).state == "approved"
     assert not (data_dir / "root.key.next").exists()
     _execute(gov, pid)
+    ServingLease.claimed(gov.data.db).release()  # the change released its lease: serving is allowed
 
 
 def test_a_crash_after_the_commit_is_finished_at_the_next_start(gov: Governed) -> None:

@@ -15,11 +15,14 @@ import asyncio
 import base64
 import gc
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from strongroom.kms.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from strongroom.kms.api.metrics import Metrics
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.quotas import RequestQuotas
 from strongroom.kms.api.sigv4 import SigV4Verifier
@@ -55,7 +58,23 @@ Send = Callable[[Message], Awaitable[None]]
 
 TARGET_PREFIX = "TrentService."
 JSON_CONTENT_TYPE = b"application/x-amz-json-1.1"
-HEALTH_PATH = "/health"
+HEALTH_PATHS = ("/health", "/healthz")  # liveness: the process answers
+READY_PATH = "/readyz"  # readiness: the database and the key store answer
+METRICS_PATH = "/metrics"
+
+# A readiness check: each dependency's name and "ok" or what is wrong (never a secret).
+ReadyCheck = Callable[[], dict[str, str]]
+
+
+_PROBES = (*HEALTH_PATHS, READY_PATH, METRICS_PATH)
+
+
+def _is_probe(scope: Scope) -> bool:
+    """The node's own probes, answered before the object store sees a path (no bucket may
+    take their names)."""
+    return bool(scope["method"] == "GET" and scope["path"] in _PROBES)
+
+
 CONSOLE_PREFIX = "/console"
 
 
@@ -78,6 +97,8 @@ class KmsApi:
         *,
         sts: StsApi | None = None,
         extensions: Mapping[str, tuple[Operation, Mapping[str, str]]] | None = None,
+        metrics: Metrics | None = None,
+        ready: ReadyCheck | None = None,
         quotas: RequestQuotas | None = None,
         commits: CommitWaiter | None = None,
     ) -> None:
@@ -97,22 +118,27 @@ class KmsApi:
         for name, (_, members) in extensions.items():
             self._decoders[name] = model.extension_decoder(name, members)
         self._request_ids = UuidShapedIds()
+        self._metrics = metrics
+        self._ready = ready
         self._storage_alert = RateLimitedLog(log, 30.0)
         self._quotas = quotas
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = self._request_ids.next()
-        if scope["method"] == "GET" and scope["path"] == HEALTH_PATH:
-            await _respond(send, 200, b'{"status":"ok"}', request_id)
+        if _is_probe(scope):
+            await self._probe(scope["path"], send, request_id)
             return
         if self._sts is not None and is_sts_request(scope["headers"]):
             await self._handle_sts(self._sts, scope, receive, send, request_id)
             return
+        started = time.perf_counter()
+        name, code = "unknown", "OK"
         commits = self.commits
         ticket = None if commits is None else new_ticket()
         try:
             body = await self._read_body(scope, receive)
             operation, request, caller = self._prepare(scope, body)
+            name = operation.name
             execute = self._pipeline.execute
             if operation.blocking:
                 response = await asyncio.to_thread(execute, operation, request, caller, request_id)
@@ -120,8 +146,10 @@ class KmsApi:
                 response = execute(operation, request, caller, request_id)
             status, payload = 200, orjson.dumps(response, default=_json_default)
         except KmsError as error:
+            code = error.code
             status, payload = error_response(error)
         except Exception as error:
+            code = KMSInternalException.__name__
             status, payload = error_response(self._unexpected(error, request_id))
         if commits is not None and ticket is not None and ticket.seq:
             try:  # before-response durability: answer once the request's event is committed
@@ -129,6 +157,21 @@ class KmsApi:
             except KmsError as error:
                 status, payload = error_response(error)
         await _respond(send, status, payload, request_id)
+        if self._metrics is not None:
+            self._metrics.observe(name, code, time.perf_counter() - started)
+
+    async def _probe(self, path: str, send: Send, request_id: str) -> None:
+        if path == METRICS_PATH:
+            text = b"" if self._metrics is None else self._metrics.exposition()
+            await _respond(send, 200, text, request_id, METRICS_CONTENT_TYPE)
+            return
+        if path == READY_PATH and self._ready is not None:
+            checks = await asyncio.to_thread(self._ready)
+            ready = all(v == "ok" for v in checks.values())
+            body = orjson.dumps({"status": "ready" if ready else "not ready", "checks": checks})
+            await _respond(send, 200 if ready else 503, body, request_id)
+            return
+        await _respond(send, 200, b'{"status":"ok"}', request_id)
 
     def _unexpected(self, error: Exception, request_id: str) -> KmsError:
         """A failure of the machine (a full disk, a database refusing writes) is a retryable
@@ -287,7 +330,7 @@ class AsgiApp:
                 await xks.handle(scope, receive, send)
             elif self._console is not None and scope["path"].startswith(CONSOLE_PREFIX):
                 await self._console(scope, receive, send)
-            elif side is not None and side.claims(scope):
+            elif side is not None and not _is_probe(scope) and side.claims(scope):
                 await side.handle(scope, receive, send)
             else:
                 await self.api.handle(scope, receive, send)

@@ -30,14 +30,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
 import orjson
 
+from strongroom.client.inventory import ObjectInventory
 from strongroom.kms.domain import imports
 from strongroom.kms.domain.enums import KeyManager, KeyState, Origin
 from strongroom.kms.domain.key import KeyRecord
+from strongroom.kms.governance.bucket_exposure import BucketExposure, bucket_exposures
 from strongroom.kms.governance.transparency import EVENT_NAME
 from strongroom.kms.storage.custom_key_stores import CustomKeyStoreRepository
 from strongroom.kms.storage.database import Database
@@ -85,6 +87,8 @@ class ExposureReport:
     total_monthly_usd: float
     generated_at: str
     counts: dict[str, int] = field(default_factory=dict)
+    # Per bucket of the object store: which keys protect its objects (bucket_exposure.py).
+    buckets: tuple[BucketExposure, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -231,12 +235,16 @@ def build_report(
 
 
 def accounts_report(
-    db: Database, accounts: Iterable[str], now: datetime, rates: Rates = Rates()
+    db: Database,
+    accounts: Iterable[str],
+    now: datetime,
+    rates: Rates = Rates(),
+    inventory: ObjectInventory | None = None,
 ) -> ExposureReport:
     """The report over every key of ``accounts`` and their external (XKS) keys, read from
-    the database."""
-    accounts = list(accounts)
+    the database, and over their buckets when the object store's ``inventory`` is given."""
     repo = KeyRepository(db)
+    accounts = list(accounts)
     keys: list[KeyRecord] = []
     for account in accounts:
         after = None
@@ -253,4 +261,8 @@ def accounts_report(
         expiries=import_expiries(db, keys),
         cluster_hsms=registered_hsms(db, keys),
     )
-    return with_external_keys(report, db, accounts, rates)
+    report = with_external_keys(report, db, accounts, rates)
+    if inventory is None:
+        return report
+    buckets = [b for account in accounts for b in inventory.buckets(account)]
+    return replace(report, buckets=bucket_exposures(buckets, repo.get_key, classify))

@@ -27,7 +27,7 @@ from strongroom.kms.keystores.base import (
     MaterialCipher,
     MaterialHandle,
 )
-from strongroom.kms.storage.database import Change, Database
+from strongroom.kms.storage.database import Change, Database, DatabaseUnavailable
 from strongroom.kms.storage.keys import KeyRepository
 
 _MAX_ENTRIES = 100_000
@@ -62,14 +62,26 @@ class KeyCache:
         self._aliases: dict[tuple[str, str], str | None] = {}
         self._materials: dict[str, _Material] = {}
         self.last_seq = db.last_change_seq()
+        # Set by the server's feed poller (trust_until): past it, cached keys are not served.
+        self._trusted_until: float | None = None
+        # Key lookups answered from the cache and from the database (the metrics read them).
+        self.hits = 0
+        self.misses = 0
 
     # --- reads --------------------------------------------------------------------------
 
     def key(self, key_id: str) -> KeyRecord | None:
         """The key as requests see it: a custom key store's key is Unavailable while its
         store is not connected."""
+        if self._trusted_until is not None and time.monotonic() > self._trusted_until:
+            raise DatabaseUnavailable("the change feed has not been read in time")
         cached = self._keys.get(key_id, _MISSING)
-        record = self.refresh_key(key_id) if cached is _MISSING else cast(KeyRecord | None, cached)
+        if cached is _MISSING:
+            self.misses += 1
+            record = self.refresh_key(key_id)
+        else:
+            self.hits += 1
+            record = cast(KeyRecord | None, cached)
         if record is None or record.custom_key_store_id is None:
             return record
         return self._as_seen(record)
@@ -169,6 +181,12 @@ class KeyCache:
             if change.alias_name is not None and change.account_id is not None:
                 self.forget_alias(change.account_id, change.alias_name)
             self.last_seq = max(self.last_seq, change.seq)
+
+    def trust_until(self, deadline: float) -> None:
+        """Serve cached keys until ``deadline`` (time.monotonic) unless trusted again: the
+        poller calls this after each successful read of the feed. While the database cannot
+        be read, a key changed by another node would otherwise be served stale for ever."""
+        self._trusted_until = deadline
 
     def poll(self) -> list[Change]:
         """Read the change feed since the last poll and evict what changed."""

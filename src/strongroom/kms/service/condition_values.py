@@ -132,8 +132,8 @@ _SIMPLE: dict[str, Callable[[RequestValues], Values | None]] = {
         if ":user/" in v.call.caller.principal_arn
         else None
     ),
-    "aws:principaltype": lambda v: (
-        "AssumedRole" if ":role/" in v.call.caller.principal_arn else "User",
+    "aws:principaltype": lambda v: v.user(
+        "AssumedRole" if ":role/" in v.call.caller.principal_arn else "User"
     ),
     "aws:sourceip": lambda v: (v.call.caller.source_ip,) if v.call.caller.source_ip else None,
     "aws:currenttime": lambda v: (v.call.ctx.clock.now().isoformat(),),

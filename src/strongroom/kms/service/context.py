@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from strongroom.client.campaigns import CampaignStore
 from strongroom.kms.domain.clock import Clock
 from strongroom.kms.keystores.base import KeyStore
 from strongroom.kms.service.cache import KeyCache
@@ -33,3 +34,6 @@ class ServiceContext:
     custom_stores: CustomKeyStoreConnections | None = None
     # USD per key and per HSM and month, for the exposure report's cost estimate.
     cost_rates: tuple[float, float] = (1.0, 1000.0)
+    # The object store's inventory and campaigns (client/campaigns.py): the exposure report,
+    # GetObjectInventory and the re-encryption campaign operations use it.
+    objects: CampaignStore | None = None

@@ -22,7 +22,7 @@ def get_exposure_report(call: Call) -> Response:
     ctx = call.ctx
     key_usd, hsm_usd = ctx.cost_rates
     report = accounts_report(
-        ctx.db, [call.caller.account_id], ctx.clock.now(), Rates(key_usd, hsm_usd)
+        ctx.db, [call.caller.account_id], ctx.clock.now(), Rates(key_usd, hsm_usd), ctx.objects
     )
     return {"ExposureReport": report.to_json()}
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from strongroom.client.identity import Decision
-from strongroom.client.kms import DataKey, KeyDescription, KmsCallError
+from strongroom.client.kms import DataKey, KeyDescription, KmsCallError, Rewrapped
 from strongroom.client.principal import Credential, Principal
 from strongroom.kms.audit.events import CommitWaiter, Ticket, new_ticket
 from strongroom.kms.domain.evaluation import Effect
@@ -63,7 +63,29 @@ class InProcessKmsClient:
         plaintext = response["Plaintext"]
         blob = response["CiphertextBlob"]
         assert isinstance(plaintext, bytes) and isinstance(blob, bytes)
-        return DataKey(str(response["KeyId"]), blob, plaintext)
+        material = response.get("KeyMaterialId")
+        return DataKey(
+            str(response["KeyId"]), blob, plaintext, None if material is None else str(material)
+        )
+
+    def re_encrypt(
+        self,
+        principal: Principal,
+        ciphertext: bytes,
+        context: Mapping[str, str],
+        destination_key_id: str,
+    ) -> Rewrapped:
+        request = {
+            "CiphertextBlob": ciphertext,
+            "SourceEncryptionContext": dict(context),
+            "DestinationKeyId": destination_key_id,
+            "DestinationEncryptionContext": dict(context),
+        }
+        response = self._run("ReEncrypt", request, principal)
+        blob = response["CiphertextBlob"]
+        assert isinstance(blob, bytes)
+        material = response.get("DestinationKeyMaterialId")
+        return Rewrapped(str(response["KeyId"]), blob, None if material is None else str(material))
 
     def decrypt(self, principal: Principal, ciphertext: bytes, context: Mapping[str, str]) -> bytes:
         request = {"CiphertextBlob": ciphertext, "EncryptionContext": dict(context)}

@@ -28,6 +28,7 @@ from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.domain.managed import is_reserved_alias, service_of_alias
 from strongroom.kms.errors import (
     AccessDeniedException,
+    DependencyTimeoutException,
     DryRunOperationException,
     InvalidCiphertextException,
     KmsError,
@@ -39,7 +40,7 @@ from strongroom.kms.service import managed
 from strongroom.kms.service.authorization import Authorizer
 from strongroom.kms.service.caller import Caller
 from strongroom.kms.service.context import ServiceContext
-from strongroom.kms.storage.database import commit_hook
+from strongroom.kms.storage.database import DatabaseUnavailable, commit_hook
 
 Request = Mapping[str, Any]
 Response = dict[str, object]
@@ -164,6 +165,18 @@ class Pipeline:
     def execute(
         self, operation: Operation, request: Request, caller: Caller, request_id: str
     ) -> Response:
+        try:
+            return self._execute(operation, request, caller, request_id)
+        except DatabaseUnavailable:
+            # Only what needed the database fails: cached keys still serve the hot path.
+            raise DependencyTimeoutException(
+                "The system timed out while trying to fulfill the request. You can retry the "
+                "request."
+            ) from None
+
+    def _execute(
+        self, operation: Operation, request: Request, caller: Caller, request_id: str
+    ) -> Response:
         # Refused before anything runs when the trail cannot take the event (audit/policy.py).
         self._audit.admit()
         call = Call(operation, request, caller, request_id, self.ctx, self)
@@ -179,6 +192,9 @@ class Pipeline:
                     response = operation.handler(call)
         except KmsError as error:
             self._record(call, error.code, self.ctx.clock.now())
+            raise
+        except DatabaseUnavailable:
+            self._record(call, DependencyTimeoutException.__name__, self.ctx.clock.now())
             raise
         now = self.ctx.clock.now()
         if durable is None:

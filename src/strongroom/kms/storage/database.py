@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
-from strongroom.kms.storage import schema
-from strongroom.kms.storage.engine import READ_ONLY_OPTION, make_engine
+from strongroom.kms.storage import migrate, schema
+from strongroom.kms.storage.engine import READ_ONLY_OPTION, make_engine, redacted
 
 if TYPE_CHECKING:
     from strongroom.kms.storage.unit_of_work import Transaction
@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 class DuplicateRecord(Exception):
     """A record with the same identity exists already."""
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached (down, restarting, or unreachable); worth a retry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +62,23 @@ def commit_hook(hook: CommitHook) -> Iterator[None]:
 class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # What opening the database migrated (Database.open), for messages.
+        self.migration: migrate.Upgrade | None = None
 
     @classmethod
     def open(cls, url: str) -> Database:
+        """The database at ``url``, migrated to this Strongroom's schema (migrate.py)."""
         db = cls(make_engine(url))
-        schema.metadata.create_all(db.engine)
+        try:
+            db.migration = migrate.upgrade(db.engine)
+        except (OperationalError, InterfaceError) as error:
+            db.engine.dispose()
+            raise DatabaseUnavailable(
+                f"cannot reach the database {redacted(url)}: {type(error.orig).__name__}"
+            ) from None
+        except BaseException:
+            db.engine.dispose()
+            raise
         return db
 
     @contextmanager
@@ -96,11 +112,16 @@ class Database:
         """
         from strongroom.kms.storage.unit_of_work import Transaction
 
-        with self.engine.begin() as conn:
-            yield conn
-            hook = _COMMIT_HOOK.get()
-            if hook is not None:
-                hook.before_commit(Transaction(conn, read_only=False))
+        with _unavailable_raised(), self.engine.begin() as conn:
+            try:
+                yield conn
+                _append_changes(conn)
+                hook = _COMMIT_HOOK.get()
+                if hook is not None:
+                    hook.before_commit(Transaction(conn, read_only=False))
+            finally:
+                # conn.info outlives the checkout (it is the pooled connection's).
+                conn.info.pop(_PENDING_CHANGES, None)
 
     @contextmanager
     def insertion(self, what: str) -> Iterator[Connection]:
@@ -114,7 +135,7 @@ class Database:
     @contextmanager
     def read_connection(self) -> Iterator[Connection]:
         """A read-only transaction: a consistent snapshot without the write lock."""
-        with self.engine.connect() as conn:
+        with _unavailable_raised(), self.engine.connect() as conn:
             conn.execution_options(**{READ_ONLY_OPTION: True})
             with conn.begin():
                 yield conn
@@ -142,16 +163,17 @@ class Database:
         principal_arn: str | None = None,
         custom_key_store_id: str | None = None,
     ) -> None:
-        conn.execute(
-            insert(schema.changes).values(
-                at=at,
-                key_id=key_id,
-                account_id=account_id,
-                alias_name=alias_name,
-                access_key_id=access_key_id,
-                principal_arn=principal_arn,
-                custom_key_store_id=custom_key_store_id,
-            )
+        """Add a change to the feed when this write transaction commits (see _append_changes)."""
+        conn.info.setdefault(_PENDING_CHANGES, []).append(
+            {
+                "at": at,
+                "key_id": key_id,
+                "account_id": account_id,
+                "alias_name": alias_name,
+                "access_key_id": access_key_id,
+                "principal_arn": principal_arn,
+                "custom_key_store_id": custom_key_store_id,
+            }
         )
 
     def last_change_seq(self) -> int:
@@ -196,3 +218,52 @@ class Database:
                 delete(schema.changes).where(schema.changes.c.at < older_than - keep)
             )
             return int(result.rowcount)
+
+
+@contextmanager
+def _unavailable_raised() -> Iterator[None]:
+    """Lost or refused connections (a database restarting, down, unreachable, or SQLite's
+    lock wait running out) become DatabaseUnavailable: the caller answers "retry"."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as error:
+        if not _is_unavailability(error):
+            raise
+        raise DatabaseUnavailable(
+            f"the database is unavailable ({type(error.orig).__name__})"
+        ) from error
+
+
+def _is_unavailability(error: OperationalError | InterfaceError) -> bool:
+    """A lost or refused connection, not a mistake in a statement (SQLite reports a missing
+    table as an OperationalError too; PostgreSQL reports it as a ProgrammingError)."""
+    if isinstance(error, InterfaceError) or error.connection_invalidated:
+        return True
+    if type(error.orig).__module__.startswith("sqlite3"):
+        return any(s in str(error.orig) for s in ("locked", "unable to open", "disk I/O"))
+    return True
+
+
+_PENDING_CHANGES = "strongroom_pending_changes"
+# pg_advisory_xact_lock key that orders change-feed writers (any constant: "strongroom-feed").
+_CHANGE_FEED_LOCK = 0x5354524645454B
+
+
+def _append_changes(conn: Connection) -> None:
+    """Insert the transaction's feed rows as its last writes, in commit order.
+
+    Readers poll ``seq > last seen`` (docs/adr/0012). On PostgreSQL a sequence value is taken
+    when a row is inserted, not when its transaction commits, so a transaction could commit
+    seq 8 while seq 7 is still open, and a reader would skip 7 for ever. Writers of the feed
+    therefore take one transaction-scoped advisory lock before inserting: it is released only
+    after the commit is visible, so the next writer's sequence values are higher than those of
+    every committed writer before it. Inserting last, just before the audit append, keeps the
+    lock short and its order after every row lock of the transaction (no deadlock cycle). On
+    SQLite one writer at a time holds the database already.
+    """
+    pending = conn.info.pop(_PENDING_CHANGES, None)
+    if not pending:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(_CHANGE_FEED_LOCK)))
+    conn.execute(insert(schema.changes), pending)

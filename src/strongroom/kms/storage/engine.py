@@ -1,4 +1,4 @@
-"""Database engines: SQLite (WAL) for the embedded default; any SQLAlchemy URL otherwise."""
+"""Database engines: SQLite (WAL) for the embedded default, PostgreSQL (psycopg 3) to scale out."""
 
 from __future__ import annotations
 
@@ -6,20 +6,53 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 READ_ONLY_OPTION = "strongroom_read_only"
+# Per worker process. Requests use a connection only on a cache miss or a control-plane
+# change, and the background jobs use one at a time.
+POSTGRES_POOL_SIZE = 5
+POSTGRES_POOL_OVERFLOW = 5
+POSTGRES_POOL_TIMEOUT_S = 5
+POSTGRES_CONNECT_TIMEOUT_S = 5
 
 
 def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'strongroom.db'}"
 
 
+def redacted(url: str) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparsable database URL>"
+
+
+def backend(url: str) -> str:
+    """``sqlite`` or ``postgresql`` (ValueError for anything else)."""
+    name = make_url(url).get_backend_name()
+    if name not in ("sqlite", "postgresql"):
+        raise ValueError(f"unsupported database {redacted(url)}: use sqlite:/// or postgresql://")
+    return name
+
+
 def make_engine(url: str) -> Engine:
     # hide_parameters: a database error's message never quotes the values of its statement
     # (audit records, sealed secrets), so a logged traceback cannot either.
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    if backend(url) == "postgresql":
+        # postgresql:// means psycopg 3 here (SQLAlchemy's default driver is psycopg2).
+        parsed = make_url(url).set(drivername="postgresql+psycopg")
+        return create_engine(
+            parsed,
+            pool_pre_ping=True,
+            hide_parameters=True,
+            pool_size=POSTGRES_POOL_SIZE,
+            max_overflow=POSTGRES_POOL_OVERFLOW,
+            pool_timeout=POSTGRES_POOL_TIMEOUT_S,
+            connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
+        )
     engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)

@@ -22,8 +22,6 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 4
-
 
 class UtcDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes in and out, stored as naive UTC on every backend."""
@@ -448,4 +446,15 @@ gov_approvals = Table(
     Column("operator", String(64), primary_key=True),
     Column("signature", LargeBinary(64), nullable=False),
     Column("approved_at", UtcDateTime(), nullable=False),
+)
+
+# Leases: a named claim that one holder keeps until it expires or is released (leases.py).
+# They fence work across nodes: a root key change against serving nodes, scheduler runs.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("holder", String(256), nullable=False),
+    Column("acquired_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
 )

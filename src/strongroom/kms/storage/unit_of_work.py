@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 from strongroom.kms.storage.audit import AuditRecords
 from strongroom.kms.storage.custom_key_stores import ClusterRecords
 from strongroom.kms.storage.governance import GovernanceRecords
+from strongroom.kms.storage.leases import LeaseRecords
 from strongroom.kms.storage.meta import MetaRecords
 from strongroom.kms.storage.protection import ProtectionRecords
 from strongroom.kms.storage.sealed import SealedRecords
@@ -30,13 +31,23 @@ from strongroom.kms.storage.sealed import SealedRecords
 class Transaction:
     """The repositories of one open transaction (``Database.transaction``/``read``)."""
 
-    __slots__ = ("audit", "clusters", "governance", "meta", "protection", "read_only", "sealed")
+    __slots__ = (
+        "audit",
+        "clusters",
+        "governance",
+        "leases",
+        "meta",
+        "protection",
+        "read_only",
+        "sealed",
+    )
 
     def __init__(self, conn: Connection, *, read_only: bool) -> None:
         self.read_only = read_only
         self.audit = AuditRecords(conn)
         self.clusters = ClusterRecords(conn)
         self.governance = GovernanceRecords(conn)
+        self.leases = LeaseRecords(conn)
         self.meta = MetaRecords(conn)
         self.protection = ProtectionRecords(conn)
         self.sealed = SealedRecords(conn)

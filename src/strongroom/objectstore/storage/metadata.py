@@ -67,6 +67,7 @@ def _protection_values(p: Protection) -> dict[str, Any]:
         "bucket_key_id": p.bucket_key_id,
         "key_salt": p.key_salt,
         "ssec_fingerprint": p.ssec_fingerprint,
+        "key_material_id": p.key_material_id,
     }
 
 
@@ -79,6 +80,7 @@ def _protection(row: Any) -> Protection:
         json.loads(row.context) if row.context else {},
         row.bucket_key_id,
         row.ssec_fingerprint,
+        row.key_material_id,
     )
 
 
@@ -229,7 +231,14 @@ class Metadata:
     # --- bucket keys -----------------------------------------------------------------------
 
     def add_bucket_key(
-        self, key_id: str, bucket: str, kms_key_arn: str, wrapped: bytes, now: datetime
+        self,
+        key_id: str,
+        bucket: str,
+        kms_key_arn: str,
+        wrapped: bytes,
+        now: datetime,
+        *,
+        key_material_id: str | None = None,
     ) -> None:
         with self._write() as conn:
             conn.execute(
@@ -239,6 +248,7 @@ class Metadata:
                     kms_key_arn=kms_key_arn,
                     wrapped_key=wrapped,
                     created_at=now.isoformat(),
+                    key_material_id=key_material_id,
                 )
             )
 

@@ -43,6 +43,7 @@ def _protection_columns() -> list[Column[object]]:
         Column("bucket_key_id", String(32), ForeignKey("s3_bucket_keys.key_id"), nullable=True),
         Column("key_salt", LargeBinary, nullable=False),
         Column("ssec_fingerprint", LargeBinary, nullable=True),
+        Column("key_material_id", String(64), nullable=True),
     ]
 
 
@@ -54,6 +55,7 @@ bucket_keys = Table(
     Column("kms_key_arn", String(256), nullable=False),
     Column("wrapped_key", LargeBinary, nullable=False),
     Column("created_at", String(40), nullable=False),
+    Column("key_material_id", String(64), nullable=True),
 )
 
 objects = Table(

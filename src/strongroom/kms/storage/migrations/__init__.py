@@ -1,0 +1,1 @@
+"""Alembic's environment and the versioned schema migrations (``versions/``); see migrate.py."""
