@@ -16,9 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from strongroom.console.app import Console
 from strongroom.kms.api import quotas
-from strongroom.kms.api.in_process import InProcessKms
+from strongroom.kms.api.in_process import InProcessKms, web_console
 from strongroom.kms.api.metrics import Metrics
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.server import AsgiApp, KmsApi
@@ -33,7 +32,6 @@ from strongroom.kms.audit.writer import ChainedAuditLog
 from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
 from strongroom.kms.domain.ids import UuidShapedIds
-from strongroom.kms.domain.policy_templates import separation_of_duties_policy
 from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.domain.xks import XksCredential
 from strongroom.kms.first_start import first_start
@@ -92,9 +90,6 @@ if TYPE_CHECKING:
     from strongroom.kms.governance.actions import GovernanceEnv
 
 log = logging.getLogger(__name__)
-
-# The store secret that seals the web console's session cookies (shared by all workers).
-CONSOLE_SESSION_KEY = "console-session-key"
 
 
 def database_url(settings: Settings) -> str:
@@ -305,33 +300,12 @@ def create_app(
         xks=xks,
         side=object_store(settings, data_dir, pipeline, known, api.commits),
         console=web_console(
-            db,
-            store,
-            clock,
-            known,
+            InProcessAuthenticator(known),
             InProcessKms(pipeline, model, OPERATIONS, EXTENSIONS, request_quotas),
+            lambda name: store_secret(db, store.store_id, store.root, name).reveal(),
+            lambda: clock.now().timestamp(),
         ),
     )
-
-
-def web_console(
-    db: Database, store: SoftwareKeyStore, clock: Clock, known: CredentialCache, kms: InProcessKms
-) -> Console:
-    """The console at /console/: real access keys only (even with --dev), the KMS in process,
-    sessions sealed under a store secret that every worker shares."""
-    return Console(
-        InProcessAuthenticator(known),
-        kms,
-        store_secret(db, store.store_id, store.root, CONSOLE_SESSION_KEY).reveal(),
-        lambda: clock.now().timestamp(),
-        _policy_template,
-    )
-
-
-def _policy_template(
-    account_id: str, administrators: list[str], users: list[str], strict: bool
-) -> str:
-    return separation_of_duties_policy(account_id, administrators, users, strict=strict)
 
 
 def campaign_job(

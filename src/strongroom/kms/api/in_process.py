@@ -13,20 +13,24 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
 
-from strongroom.console.kms import KmsCallError, Principal
+from strongroom.console.app import Console
+from strongroom.console.kms import Authenticator, KmsCallError, Principal
 from strongroom.kms.api.model import RequestDecoder, ServiceModel
 from strongroom.kms.api.quotas import RequestQuotas
 from strongroom.kms.domain.ids import UuidShapedIds
+from strongroom.kms.domain.policy_templates import separation_of_duties_policy
 from strongroom.kms.errors import KmsError, KMSInternalException, UnknownOperationException
 from strongroom.kms.service.caller import Caller
 from strongroom.kms.service.pipeline import Operation, Pipeline
 
 log = logging.getLogger(__name__)
+
+CONSOLE_SESSION_KEY = "console-session-key"
 
 
 def _json_default(value: object) -> object:
@@ -91,3 +95,21 @@ class InProcessKms:
             )
             self._decoders[operation] = decoder
         return decoder
+
+
+def web_console(
+    authenticator: Authenticator,
+    kms: InProcessKms,
+    store_secret: Callable[[str], bytes],
+    now: Callable[[], float],
+) -> Console:
+    """The console at /console/ over this in-process KMS, with `strongroom key create`'s
+    separation-of-duties policy template for new keys. ``store_secret`` gives the store's
+    sealed secret of a name: the one that seals session cookies is shared by all workers."""
+    return Console(authenticator, kms, store_secret(CONSOLE_SESSION_KEY), now, _policy_template)
+
+
+def _policy_template(
+    account_id: str, administrators: list[str], users: list[str], strict: bool
+) -> str:
+    return separation_of_duties_policy(account_id, administrators, users, strict=strict)
