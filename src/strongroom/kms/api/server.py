@@ -69,6 +69,13 @@ ReadyCheck = Callable[[], dict[str, str]]
 _PROBES = (*HEALTH_PATHS, READY_PATH, METRICS_PATH)
 
 
+def _is_console(path: str) -> bool:
+    """``/console`` and below: never a bucket named ``consoles`` or ``console-logs``."""
+    return path.startswith(CONSOLE_PREFIX) and path[
+        len(CONSOLE_PREFIX) : len(CONSOLE_PREFIX) + 1
+    ] in ("", "/")
+
+
 def _is_probe(scope: Scope) -> bool:
     """The node's own probes, answered before the object store sees a path (no bucket may
     take their names)."""
@@ -328,7 +335,7 @@ class AsgiApp:
             xks, side = self.xks, self.side
             if xks is not None and scope["path"].startswith("/xks/") and xks.claims(scope):
                 await xks.handle(scope, receive, send)
-            elif self._console is not None and scope["path"].startswith(CONSOLE_PREFIX):
+            elif self._console is not None and _is_console(scope["path"]):
                 await self._console(scope, receive, send)
             elif side is not None and not _is_probe(scope) and side.claims(scope):
                 await side.handle(scope, receive, send)
