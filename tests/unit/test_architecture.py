@@ -31,6 +31,8 @@ def _imports(path: Path) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
+            # ``from strongroom import kms`` imports the package ``strongroom.kms``.
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
 
 
@@ -107,3 +109,18 @@ def test_envelope_imports_nothing_of_the_kms() -> None:
 def test_modules_stay_small() -> None:
     for path in SRC.rglob("*.py"):
         assert len(path.read_text().splitlines()) <= 500, path
+
+
+def test_console_reaches_the_kms_only_through_its_client_interface() -> None:
+    """The web console is a client: no import of the KMS's service, storage or key stores.
+
+    It gets an authenticator and a KMS-operations object from the composition root, and every
+    page goes through them (the pipeline), so it cannot grow a side door.
+    """
+    files = sorted((SRC / "console").rglob("*.py"))
+    assert len(files) >= 8
+    for path in files:
+        bad = {
+            n for n in _imports(path) if n == "strongroom.kms" or n.startswith("strongroom.kms.")
+        }
+        assert not bad, f"{path.relative_to(SRC)} imports {bad}"

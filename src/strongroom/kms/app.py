@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from strongroom.kms.api import quotas
+from strongroom.kms.api.in_process import InProcessKms, web_console
 from strongroom.kms.api.metrics import Metrics
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.server import AsgiApp, KmsApi
@@ -173,10 +174,13 @@ def open_data_dir(
 
 def fingerprint_key(db: Database, store_id: str, root: RootKeyProvider) -> Secret:
     """The store's key of imported-material fingerprints, made on first use (store_secrets)."""
-    aad = secret_aad(store_id, STORE_SECRET_PURPOSE, FINGERPRINT_KEY)
-    sealed = StoreSecrets(db).sealed(
-        FINGERPRINT_KEY, lambda: root.wrap(secrets.token_bytes(32), aad)
-    )
+    return store_secret(db, store_id, root, FINGERPRINT_KEY)
+
+
+def store_secret(db: Database, store_id: str, root: RootKeyProvider, name: str) -> Secret:
+    """A random 256-bit secret of the store, sealed under the root key, made on first use."""
+    aad = secret_aad(store_id, STORE_SECRET_PURPOSE, name)
+    sealed = StoreSecrets(db).sealed(name, lambda: root.wrap(secrets.token_bytes(32), aad))
     return Secret(root.unwrap(sealed, aad))
 
 
@@ -230,17 +234,19 @@ def create_app(
     )
     verifier, sts_verifier = _verifiers(settings, credentials.lookup)
     metrics, ready = _observability(db, store, cache, audit_sink)
+    model = ServiceModel.load()
+    request_quotas = quotas.from_settings(settings)
     api = KmsApi(
         pipeline,
         verifier,
-        ServiceModel.load(),
+        model,
         OPERATIONS,
         settings.max_body_bytes,
         sts=StsApi(sts_verifier, audit_sink, clock.now),
         extensions=EXTENSIONS,
         metrics=metrics,
         ready=ready,
-        quotas=quotas.from_settings(settings),
+        quotas=request_quotas,
         commits=chained if chained is not None and chained.policy.waits else None,
     )
     scheduler = LifecycleScheduler(ctx)
@@ -249,7 +255,6 @@ def create_app(
     # Held while this worker runs: root key changes are refused meanwhile (root_key_fence.py).
     serving = ServingLease.claimed(db)
     # dev_credentials applies to the KMS and STS only: S3 requests need a real access key.
-    s3 = object_store(settings, data_dir, pipeline, known, api.commits)
 
     # Background jobs do their database and file work in a thread, so a slow query or a busy
     # database never stalls requests; cache evictions are applied on the event loop.
@@ -287,8 +292,20 @@ def create_app(
         *([] if trail is None else [(trail.publish_digest, min(settings.audit_digest_seconds, 5))]),
     ]
     # The audit writer thread starts in the serving process, at start-up.
-    startup = None if trail is None else trail.start
-    return AsgiApp(api, background, shutdown, on_startup=startup, xks=xks, side=s3)
+    return AsgiApp(
+        api,
+        background,
+        shutdown,
+        on_startup=None if trail is None else trail.start,
+        xks=xks,
+        side=object_store(settings, data_dir, pipeline, known, api.commits),
+        console=web_console(
+            InProcessAuthenticator(known),
+            InProcessKms(pipeline, model, OPERATIONS, EXTENSIONS, request_quotas),
+            lambda name: store_secret(db, store.store_id, store.root, name).reveal(),
+            lambda: clock.now().timestamp(),
+        ),
+    )
 
 
 def campaign_job(

@@ -69,10 +69,20 @@ ReadyCheck = Callable[[], dict[str, str]]
 _PROBES = (*HEALTH_PATHS, READY_PATH, METRICS_PATH)
 
 
+def _is_console(path: str) -> bool:
+    """``/console`` and below: never a bucket named ``consoles`` or ``console-logs``."""
+    return path.startswith(CONSOLE_PREFIX) and path[
+        len(CONSOLE_PREFIX) : len(CONSOLE_PREFIX) + 1
+    ] in ("", "/")
+
+
 def _is_probe(scope: Scope) -> bool:
     """The node's own probes, answered before the object store sees a path (no bucket may
     take their names)."""
     return bool(scope["method"] == "GET" and scope["path"] in _PROBES)
+
+
+CONSOLE_PREFIX = "/console"
 
 
 def _json_default(value: object) -> object:
@@ -295,8 +305,8 @@ class SideApi(Protocol):
 
 
 class AsgiApp:
-    """ASGI entry point: HTTP goes to the API, or to the XKS proxy or the object store
-    (``side``) when one claims the request;
+    """ASGI entry point: HTTP goes to the API, or to the XKS proxy, the web console or the
+    object store (``side``) when one claims the request;
     lifespan starts and stops background tasks."""
 
     def __init__(
@@ -308,10 +318,13 @@ class AsgiApp:
         on_startup: Callable[[], None] | None = None,
         xks: XksApi | None = None,
         side: SideApi | None = None,
+        console: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None,
     ) -> None:
+        """``console``: the web console's ASGI app, served under ``/console``."""
         self.api = api
         self.xks = xks
         self.side = side
+        self._console = console
         self._background = background
         self._on_shutdown = on_shutdown
         self._on_startup = on_startup
@@ -322,6 +335,8 @@ class AsgiApp:
             xks, side = self.xks, self.side
             if xks is not None and scope["path"].startswith("/xks/") and xks.claims(scope):
                 await xks.handle(scope, receive, send)
+            elif self._console is not None and _is_console(scope["path"]):
+                await self._console(scope, receive, send)
             elif side is not None and not _is_probe(scope) and side.claims(scope):
                 await side.handle(scope, receive, send)
             else:

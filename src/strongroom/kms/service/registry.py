@@ -12,6 +12,7 @@ from types import MappingProxyType
 
 from strongroom.kms.service import (
     aliases,
+    audit_events,
     campaign_ops,
     crypto_ops,
     custom_key_stores,
@@ -76,6 +77,7 @@ EXTENSIONS: Mapping[str, tuple[Operation, Mapping[str, str]]] = MappingProxyType
     | {op.name: (op, lineage.INPUT_MEMBERS) for op in lineage.EXTENSIONS}
     | {op.name: (op, exposure_report.INPUT_MEMBERS) for op in exposure_report.EXTENSIONS}
     | {op.name: (op, protection.INPUT_MEMBERS[op.name]) for op in protection.EXTENSIONS}
+    | {op.name: (op, audit_events.INPUT_MEMBERS) for op in audit_events.EXTENSIONS}
     | {op.name: (op, campaign_ops.INPUT_MEMBERS[op.name]) for op in campaign_ops.EXTENSIONS}
     | {op.name: (op, xks_keys.INPUT_MEMBERS[op.name]) for op in xks_keys.EXTENSIONS}
 )

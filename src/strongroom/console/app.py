@@ -1,0 +1,226 @@
+"""The console's ASGI application: routes, sign-in and sessions, CSRF, rendering.
+
+Pages run in a thread (``asyncio.to_thread``): they make several KMS calls, each with its
+database reads, and must not hold up the worker's event loop, which also serves the KMS API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from strongroom.console.http import (
+    FormTooLarge,
+    Receive,
+    Request,
+    Response,
+    Scope,
+    Send,
+    read_request,
+    redirect,
+    send_response,
+)
+from strongroom.console.kms import Authenticator, KmsOperations, Principal
+from strongroom.console.pages import Page, PageContext
+from strongroom.console.routes import ROUTES, Route
+from strongroom.console.sessions import ABSOLUTE_SECONDS, Session, SessionCodec
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/console"
+SESSION_COOKIE = "strongroom_console"
+LOGIN_COOKIE = "strongroom_console_login"
+STATIC_TYPES = {".css": b"text/css; charset=utf-8", ".js": b"text/javascript; charset=utf-8"}
+PolicyTemplate = Callable[[str, list[str], list[str], bool], str]
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    session: Session
+    principal: Principal
+
+
+class Console:
+    """Serves ``/console/``; every page acts through ``kms`` as the session's principal."""
+
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        kms: KmsOperations,
+        session_key: bytes,
+        now: Callable[[], float],
+        policy_template: PolicyTemplate,
+    ) -> None:
+        self._authenticator = authenticator
+        self._kms = kms
+        self._codec = SessionCodec(session_key, now)
+        self._policy_template = policy_template
+        self._templates = Environment(
+            loader=PackageLoader("strongroom.console", "templates"),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._templates.filters["utc"] = _utc
+        static = resources.files("strongroom.console") / "static"
+        self._static = {
+            f"{PREFIX}/static/{item.name}": item.read_bytes()
+            for item in static.iterdir()
+            if item.name.endswith(tuple(STATIC_TYPES))
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            request = await read_request(scope, receive)
+        except FormTooLarge:
+            await send_response(send, Response(413, b"Request too large.", b"text/plain"))
+            return
+        if request.method == "GET" and request.path in self._static:
+            name = request.path.rsplit(".", 1)[-1]
+            body = self._static[request.path]
+            await send_response(
+                send, Response(200, body, STATIC_TYPES[f".{name}"], cache=b"max-age=3600")
+            )
+            return
+        try:
+            response = await asyncio.to_thread(self.respond, request)
+        except Exception:
+            log.exception("console page %s %s failed", request.method, request.path)
+            response = Response(500, b"Internal error.", b"text/plain; charset=utf-8")
+        await send_response(send, response)
+
+    def respond(self, request: Request) -> Response:
+        if request.path in (PREFIX, f"{PREFIX}/"):
+            return redirect(f"{PREFIX}/keys")
+        if request.path == f"{PREFIX}/sign-in":
+            return self._sign_in(request)
+        route, arguments = _match(request)
+        if route is None:
+            return self._render(Page("error.html", {"message": "No such page."}, 404), None)
+        signed_in = self._signed_in(request)
+        if signed_in is None:
+            response = redirect(f"{PREFIX}/sign-in?expired=1")
+            response.set_cookie(SESSION_COOKIE, "", secure=request.secure, max_age=0)
+            return response
+        if request.method == "POST" and not self._csrf_ok(request, signed_in.session):
+            page = Page(
+                "error.html",
+                {
+                    "message": "The form's CSRF token is missing or wrong. "
+                    "Reload the page and try again."
+                },
+                403,
+            )
+            return self._render(page, signed_in)
+        if route.name == "sign-out":
+            self._codec.revoke(signed_in.session)
+            response = redirect(f"{PREFIX}/sign-in?signed_out=1")
+            response.set_cookie(SESSION_COOKIE, "", secure=request.secure, max_age=0)
+            return response
+        ctx = PageContext(request, signed_in.principal, self._kms, self._policy_template)
+        result = route.handler(ctx, *arguments)
+        response = result if isinstance(result, Response) else self._render(result, signed_in)
+        renewed = self._codec.renewed(signed_in.session)
+        if renewed is not None:
+            response.set_cookie(
+                SESSION_COOKIE, renewed, secure=request.secure, max_age=ABSOLUTE_SECONDS
+            )
+        return response
+
+    def _signed_in(self, request: Request) -> SignedIn | None:
+        token = request.cookies.get(SESSION_COOKIE)
+        session = self._codec.open(token) if token else None
+        if session is None:
+            return None
+        key = self._authenticator.lookup(session.access_key_id)
+        if key is None or not hmac.compare_digest(
+            self._codec.secret_digest(key.secret_bytes()), session.secret_digest
+        ):
+            return None
+        principal = Principal(
+            key.account_id, key.principal_arn, key.access_key_id, request.client_ip
+        )
+        return SignedIn(session, principal)
+
+    def _csrf_ok(self, request: Request, session: Session) -> bool:
+        return _same_origin(request) and self._codec.csrf_valid(session, request.field("csrf"))
+
+    def _sign_in(self, request: Request) -> Response:
+        if request.method != "POST":
+            return self._sign_in_page(request, None, 200)
+        expected = request.cookies.get(LOGIN_COOKIE, "")
+        given = request.field("login_token")
+        if not (
+            _same_origin(request)
+            and expected
+            and hmac.compare_digest(expected.encode(), given.encode())
+        ):
+            return self._sign_in_page(request, "The sign-in form expired. Try again.", 403)
+        access_key_id = request.field("access_key_id").strip()
+        secret = request.field("secret_access_key").strip().encode()
+        key = self._authenticator.lookup(access_key_id) if access_key_id else None
+        if key is None or not hmac.compare_digest(key.secret_bytes(), secret):
+            return self._sign_in_page(request, "Unknown access key or wrong secret.", 401)
+        token = self._codec.issue(
+            key.access_key_id, key.account_id, key.principal_arn, key.secret_bytes()
+        )
+        response = redirect(f"{PREFIX}/keys")
+        response.set_cookie(SESSION_COOKIE, token, secure=request.secure, max_age=ABSOLUTE_SECONDS)
+        response.set_cookie(LOGIN_COOKIE, "", secure=request.secure, max_age=0)
+        return response
+
+    def _sign_in_page(self, request: Request, error: str | None, status: int) -> Response:
+        login_token = secrets.token_urlsafe(32)
+        values = {
+            "error": error,
+            "login_token": login_token,
+            "expired": "expired" in request.query,
+            "signed_out": "signed_out" in request.query,
+        }
+        response = self._render(Page("sign_in.html", values, status, "Sign in"), None)
+        response.set_cookie(LOGIN_COOKIE, login_token, secure=request.secure, max_age=1800)
+        return response
+
+    def _render(self, page: Page, signed_in: SignedIn | None) -> Response:
+        template = self._templates.get_template(page.template)
+        body = template.render(
+            **page.values,
+            title=page.title,
+            principal=None if signed_in is None else signed_in.principal,
+            csrf=None if signed_in is None else self._codec.csrf_token(signed_in.session),
+            prefix=PREFIX,
+        )
+        return Response(page.status, body.encode())
+
+
+def _utc(seconds: float) -> str:
+    return datetime.fromtimestamp(float(seconds), UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _match(request: Request) -> tuple[Route | None, tuple[str, ...]]:
+    for route in ROUTES:
+        if route.method == request.method:
+            found = re.fullmatch(route.pattern, request.path)
+            if found:
+                return route, found.groups()
+    return None, ()
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser's Origin (or Referer) on a form post must be this server."""
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if not origin:
+        return True
+    host = request.headers.get("host", "")
+    return urlsplit(origin).netloc == host

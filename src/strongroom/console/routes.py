@@ -1,0 +1,45 @@
+"""The console's route table: method, path pattern, handler. Sign-in and assets are the
+application's own; every route here needs a session, and every POST a CSRF token."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from strongroom.console.http import Response
+from strongroom.console.pages import Page, PageContext
+from strongroom.console.views import audit, governance, key_forms, keys
+
+KEY = r"/console/keys/([A-Za-z0-9-]+)"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    pattern: str
+    handler: Callable[..., Page | Response]
+    name: str
+
+
+def _sign_out(ctx: PageContext) -> Response:
+    raise AssertionError("the application signs out itself")
+
+
+def _action(name: str) -> Callable[[PageContext, str], Page | Response]:
+    return lambda ctx, key_id: key_forms.key_action(ctx, key_id, name)
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", r"/console/sign-out", _sign_out, "sign-out"),
+    Route("GET", r"/console/keys", keys.keys_list, "keys"),
+    Route("GET", r"/console/keys/new", key_forms.new_key_form, "new-key"),
+    Route("POST", r"/console/keys", key_forms.create_key, "create-key"),
+    Route("GET", KEY, keys.key_detail, "key"),
+    Route("POST", KEY + "/policy", key_forms.put_policy, "put-policy"),
+    Route("POST", KEY + "/schedule-deletion", key_forms.schedule_deletion, "schedule-deletion"),
+    *(Route("POST", f"{KEY}/{name}", _action(name), name) for name in key_forms.ACTIONS),
+    Route("GET", r"/console/exposure", governance.exposure, "exposure"),
+    Route("GET", r"/console/provider-accesses", governance.provider_accesses, "accesses"),
+    Route("GET", r"/console/key-stores", governance.key_stores, "key-stores"),
+    Route("GET", r"/console/audit", audit.audit_trail, "audit"),
+)

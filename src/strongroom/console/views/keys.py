@@ -1,0 +1,122 @@
+"""The keys list (with filters) and the key detail page."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from strongroom.console.http import Response, redirect
+from strongroom.console.pages import Outcome, Page, PageContext
+from strongroom.console.policy_view import roles_of
+from strongroom.console.views.governance import key_exposure
+
+FILTERS = ("state", "spec", "origin", "store", "manager")
+DEFAULT_STORE = "default"
+
+
+def _store(metadata: dict[str, Any]) -> str:
+    return str(metadata.get("CustomKeyStoreId") or DEFAULT_STORE)
+
+
+def _facets(metadata: dict[str, Any]) -> dict[str, str]:
+    return {
+        "state": str(metadata.get("KeyState", "")),
+        "spec": str(metadata.get("KeySpec", "")),
+        "origin": str(metadata.get("Origin", "")),
+        "store": _store(metadata),
+        "manager": str(metadata.get("KeyManager", "")),
+    }
+
+
+def keys_list(ctx: PageContext) -> Page | Response:
+    wanted = ctx.request.query.get("key", "").strip()
+    if wanted:
+        return redirect(f"/console/keys/{quote(wanted, safe='')}")
+    listed = ctx.pages("ListKeys", {}, "Keys")
+    aliases = ctx.pages("ListAliases", {}, "Aliases")
+    names: dict[str, list[str]] = {}
+    for alias in aliases.value or []:
+        if alias.get("TargetKeyId"):
+            names.setdefault(alias["TargetKeyId"], []).append(alias["AliasName"])
+    chosen = {name: ctx.request.query[name] for name in FILTERS if name in ctx.request.query}
+    rows: list[dict[str, Any]] = []
+    options: dict[str, set[str]] = {name: set() for name in FILTERS}
+    for entry in listed.value or []:
+        described = ctx.attempt("DescribeKey", {"KeyId": entry["KeyId"]})
+        metadata = described.value["KeyMetadata"] if described.value else {}
+        facets = _facets(metadata) if metadata else {}
+        for name, value in facets.items():
+            options[name].add(value)
+        if any(facets.get(name) != value for name, value in chosen.items()):
+            continue
+        rows.append(
+            {
+                "key_id": entry["KeyId"],
+                "aliases": sorted(names.get(entry["KeyId"], [])),
+                "metadata": metadata,
+                "facets": facets,
+                "error": described.error,
+            }
+        )
+    return Page(
+        "keys.html",
+        {
+            "rows": rows,
+            "listed": listed,
+            "aliases_error": aliases.error,
+            "filters": FILTERS,
+            "chosen": chosen,
+            "options": {name: sorted(values) for name, values in options.items()},
+        },
+        title="Keys",
+    )
+
+
+def _policy_text(policy: Outcome[dict[str, Any]]) -> str:
+    if policy.value is None:
+        return ""
+    text = str(policy.value.get("Policy", ""))
+    try:
+        return json.dumps(json.loads(text), indent=2)
+    except ValueError:
+        return text
+
+
+def key_detail(ctx: PageContext, key_id: str, *, policy_draft: str | None = None) -> Page:
+    described = ctx.attempt("DescribeKey", {"KeyId": key_id})
+    if described.value is None:
+        assert described.error is not None
+        status = 404 if described.error.code == "NotFoundException" else 403
+        return Page("key_denied.html", {"key_id": key_id, "error": described.error}, status)
+    metadata = described.value["KeyMetadata"]
+    key = {"KeyId": metadata["KeyId"]}
+    policy = ctx.attempt("GetKeyPolicy", {**key, "PolicyName": "default"})
+    symmetric = metadata.get("KeySpec") == "SYMMETRIC_DEFAULT"
+    rotation = ctx.attempt("GetKeyRotationStatus", key)
+    rotations = ctx.pages("ListKeyRotations", key, "Rotations", limit=100)
+    aliases = ctx.pages("ListAliases", key, "Aliases")
+    tags = ctx.pages("ListResourceTags", key, "Tags")
+    grants = ctx.pages("ListGrants", key, "Grants", limit=100)
+    policy_text = _policy_text(policy)
+    return Page(
+        "key.html",
+        {
+            "metadata": metadata,
+            "policy": policy,
+            "policy_text": policy_draft if policy_draft is not None else policy_text,
+            "roles": roles_of(policy_text) if policy.ok else None,
+            "rotation": rotation,
+            "symmetric": symmetric,
+            "rotations": rotations,
+            "aliases": aliases,
+            "tags": tags,
+            "grants": grants,
+            "exposure": key_exposure(ctx, str(metadata["Arn"])),
+            "windows": range(7, 31),
+            "created": False,
+            "notes": [],
+            "action_error": None,
+        },
+        title=f"Key {metadata['KeyId']}",
+    )

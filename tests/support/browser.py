@@ -1,0 +1,53 @@
+"""Debian's Chromium, driven by Playwright, for the console's browser tests.
+
+Playwright never downloads a browser here: it launches ``/usr/bin/chromium`` (installed by
+``scripts/test.sh``) headless, with no network of its own (no sync, updates or QUIC).
+``STRONGROOM_CONSOLE_SCREENSHOTS=<dir>`` makes the tests save the screenshots of
+docs/console.md there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser, Page, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def screenshot(page: Page, name: str) -> None:
+    folder = os.environ.get("STRONGROOM_CONSOLE_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Page, endpoint: str, key: Any) -> None:
+    page.goto(f"{endpoint}/console/sign-in")
+    page.get_by_label("Access key ID").fill(key.access_key_id)
+    page.get_by_label("Secret access key").fill(key.secret_access_key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/console/keys")
