@@ -18,6 +18,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer
 
 
 @pytest.fixture(scope="session")
+def kms(server: InProcessServer) -> Any:
+    """The KMS of this directory's server. Without this override, the root ``kms`` fixture,
+    cached per session, would be the KMS API tests' server when a worker ran those first."""
+    return server.client()
+
+
+@pytest.fixture(scope="session")
 def s3(server: InProcessServer) -> Any:
     return s3_client(server)
 
