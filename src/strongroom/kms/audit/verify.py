@@ -79,6 +79,9 @@ class _Found(Exception):
 
 def verify_chain(db: Database, store: SecretSealer) -> Verdict:
     with db.read() as tx:
+        missing = tx.audit.missing_tables()
+        if missing:
+            return Verdict(0, None, Problem("tables", None, _missing(missing)))
         try:
             anchor = load_anchor(tx.meta)
         except (ValueError, KeyError, TypeError):
@@ -90,6 +93,13 @@ def verify_chain(db: Database, store: SecretSealer) -> Verdict:
         except _Found as found:
             return Verdict(walk.events, walk.last_head, found.problem, archived)
     return Verdict(walk.events, walk.last_head, None, archived)
+
+
+def _missing(tables: list[str]) -> str:
+    return (
+        f"the audit table{'s' if len(tables) > 1 else ''} {', '.join(tables)} "
+        f"{'are' if len(tables) > 1 else 'is'} missing from the database: the trail was removed"
+    )
 
 
 _BAD_ANCHOR = "the archive anchor (meta audit_anchor) is unreadable; it was altered"

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Connection, delete, func, insert, select, union, update
+from sqlalchemy import Connection, delete, func, insert, inspect, select, union, update
 
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.bulk import insert_many
@@ -24,6 +24,14 @@ H = schema.audit_signed_heads.c
 K = schema.audit_signing_keys.c
 HEAD = schema.audit_chain_head.c
 HEAD_ROW_ID = 1
+TABLES = (
+    schema.audit_events,
+    schema.audit_event_accounts,
+    schema.audit_named_events,
+    schema.audit_chain_head,
+    schema.audit_signing_keys,
+    schema.audit_signed_heads,
+)
 _BATCH = 1000
 
 _EVENT_COLUMNS = ("seq", "event_time", "account_id", "record", "prev_hash", "hash")
@@ -69,6 +77,11 @@ class SigningKeyRow(NamedTuple):
 class AuditRecords:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def missing_tables(self) -> list[str]:
+        """The trail's tables that the database no longer has (dropped behind our back)."""
+        present = set(inspect(self._conn).get_table_names())
+        return [table.name for table in TABLES if table.name not in present]
 
     # --- appending (one write transaction per batch) ---
 
