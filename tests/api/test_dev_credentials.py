@@ -93,7 +93,7 @@ def test_requests_must_still_be_sigv4(dev_server: ServerProcess) -> None:
     assert b"MissingAuthenticationTokenException" in caught.value.read()
 
 
-def test_strict_mode_refuses_unknown_keys(kms: Any, server: Any) -> None:
+def test_strict_mode_refuses_unknown_keys(server: Any) -> None:
     strict = boto3.client(
         "kms",
         endpoint_url=server.endpoint,

@@ -32,7 +32,6 @@ def test_the_command_table_matches_what_each_module_defines() -> None:
 @pytest.mark.parametrize("command", ["encrypt", "decrypt", "inspect", "key"])
 def test_client_commands_do_not_load_the_server(command: str) -> None:
     probe = (
-        "import json, sys\n"
         "from strongroom.cli.main import build_parser\n"
         f"build_parser([{command!r}]).parse_args([{command!r}, '--help'])\n"
     )
