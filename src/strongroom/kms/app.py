@@ -127,7 +127,9 @@ class DataDir:
         from strongroom.kms.governance.proposals import Realm
         from strongroom.kms.root_key_rotation import RootKeyRotation
 
-        realm = Realm(self.store.store_id, self.settings.region)
+        with self.db.read() as tx:  # the first start's region, the deployment's identity
+            home = tx.meta.get("region") or self.settings.region
+        realm = Realm(self.store.store_id, home)
         return GovernanceEnv(
             self.db,
             KeyRepository(self.db),
@@ -162,11 +164,8 @@ def open_data_dir(
         )
     db = open_database(database_url(settings))
     store_id = db.init_meta("default_store_id", secrets.token_hex(16))
-    region = db.init_meta("region", settings.region)
-    if region != settings.region:
-        raise ConfigError(
-            f"the data in {settings.data_dir} belongs to region {region}, not {settings.region}"
-        )
+    # The region of the first start: migration 0004 gives it to aliases from before regions.
+    db.init_meta("region", settings.region)
     root = open_root_key(settings, db, create=create_root_key)
     store = SoftwareKeyStore(store_id, root, fingerprint_key=fingerprint_key(db, store_id, root))
     return DataDir(settings, db, store, clock or SystemClock())
@@ -314,9 +313,7 @@ def campaign_job(
     """The background job that runs re-encryption campaigns (objectstore/campaigns.py), each
     ReEncrypt through the in-process KMS client as the service s3, for the campaign's owner."""
     assert isinstance(ctx.objects, Campaigns)
-    runner = ctx.objects.with_kms(
-        InProcessKmsClient(pipeline, OPERATIONS, f"s3.{settings.region}.amazonaws.com")
-    )
+    runner = ctx.objects.with_kms(InProcessKmsClient(pipeline, OPERATIONS, "s3"))
 
     async def run() -> None:
         await asyncio.to_thread(runner.run)
@@ -332,9 +329,9 @@ def object_store(
     commits: CommitWaiter | None,
 ) -> S3Api:
     """The S3 API: a client of the KMS through ``strongroom.client``, calls made in process
-    through the same pipeline as HTTP requests, as the service ``s3.<region>.amazonaws.com``."""
-    via_service = f"s3.{settings.region}.amazonaws.com"
-    kms = InProcessKmsClient(pipeline, OPERATIONS, via_service)
+    through the same pipeline as HTTP requests, as the service ``s3.<region>.amazonaws.com`` of
+    the S3 request's region."""
+    kms = InProcessKmsClient(pipeline, OPERATIONS, "s3")
     metadata = Metadata(data_dir.db.engine)
     clock = data_dir.clock
     ctx = StoreContext(
@@ -347,7 +344,10 @@ def object_store(
     )
     authenticator = InProcessAuthenticator(credentials)
     verifier = S3SigV4Verifier(
-        settings.region, authenticator, max_skew_seconds=settings.max_clock_skew_seconds
+        settings.region,
+        authenticator,
+        max_skew_seconds=settings.max_clock_skew_seconds,
+        regions=settings.served_regions,
     )
     return S3Api(
         ctx,
@@ -388,7 +388,7 @@ def _verifiers(
 ) -> tuple[SigV4Verifier[Credential], SigV4Verifier[Credential]]:
     """SigV4 for the KMS and for STS, on the same credentials."""
     kms = SigV4Verifier(
-        region=settings.region,
+        regions=settings.served_regions,
         service="kms",
         lookup=lookup,
         max_skew_seconds=settings.max_clock_skew_seconds,
@@ -396,7 +396,7 @@ def _verifiers(
         presigned_signed_headers=(b"x-amz-target",),
     )
     sts = SigV4Verifier(
-        region=settings.region,
+        regions=settings.served_regions,
         service="sts",
         lookup=lookup,
         max_skew_seconds=settings.max_clock_skew_seconds,
@@ -438,7 +438,7 @@ def xks_api(
 ) -> XksApi:
     """The XKS proxy on the KMS port (docs/xks.md): its own credentials, any region."""
     verifier: SigV4Verifier[XksCredential] = SigV4Verifier(
-        region=None,
+        regions=None,
         service=XKS_SERVICE,
         lookup=catalog.credential,
         max_skew_seconds=settings.max_clock_skew_seconds,

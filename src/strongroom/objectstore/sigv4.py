@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote_to_bytes
@@ -61,6 +61,8 @@ class Authenticated:
     payload: str  # the declared x-amz-content-sha256 (or UNSIGNED-PAYLOAD for presigned)
     signing: SigningContext | None  # None for SigV2 presigned URLs
     presigned: bool
+    # The region of the SigV4 scope (the request's region); None for SigV2 presigned URLs.
+    region: str | None = None
 
 
 def _parse_amz_date(value: str) -> float | None:
@@ -113,7 +115,7 @@ class _Params:
 
 
 class S3SigV4Verifier:
-    """Verifies SigV4 for service ``s3`` in one region."""
+    """Verifies SigV4 for service ``s3`` in the regions served (``region`` and ``regions``)."""
 
     def __init__(
         self,
@@ -121,12 +123,14 @@ class S3SigV4Verifier:
         authenticator: Authenticator,
         clock: Callable[[], float] = time.time,
         max_skew_seconds: int = 300,
+        regions: Collection[str] = (),
     ) -> None:
         self._region = region
+        self._regions = frozenset(regions) | {region}
         self._authenticator = authenticator
         self._clock = clock
         self._max_skew = max_skew_seconds
-        self._keys: dict[tuple[bytes, str], bytes] = {}
+        self._keys: dict[tuple[bytes, str, str], bytes] = {}
 
     def verify(
         self,
@@ -139,7 +143,7 @@ class S3SigV4Verifier:
         presigned = params.expires is not None
         self._check_time(params)
         date, region, service, terminator = [*params.scope.split("/"), "", "", ""][:4]
-        if region != self._region:
+        if region not in self._regions:
             raise AuthorizationHeaderMalformed(
                 f"The authorization header is malformed; the region '{region}' is wrong; "
                 f"expecting '{self._region}'"
@@ -177,11 +181,11 @@ class S3SigV4Verifier:
             raise InvalidAccessKeyId()
         digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         string_to_sign = f"{ALGORITHM}\n{params.amz_date}\n{params.scope}\n{digest}"
-        key = self._signing_key(credential.secret_bytes(), date)
+        key = self._signing_key(credential.secret_bytes(), date, region)
         if not hmac.compare_digest(sign(key, string_to_sign), params.signature):
             raise SignatureDoesNotMatch()
         context = SigningContext(key, params.amz_date, params.scope, params.signature)
-        return Authenticated(credential, payload, context, presigned)
+        return Authenticated(credential, payload, context, presigned, region)
 
     def _params(self, headers: dict[str, str], query_string: bytes) -> _Params:
         authorization = headers.get("authorization")
@@ -229,13 +233,13 @@ class S3SigV4Verifier:
         if abs(now - epoch) > self._max_skew:
             raise RequestTimeTooSkewed()
 
-    def _signing_key(self, secret: bytes, date: str) -> bytes:
-        cache_key = (secret, date)
+    def _signing_key(self, secret: bytes, date: str, region: str) -> bytes:
+        cache_key = (secret, date, region)
         key = self._keys.get(cache_key)
         if key is None:
             if len(self._keys) >= _SIGNING_KEY_CACHE:
                 self._keys.clear()
-            key = self._keys[cache_key] = derive_signing_key(secret, date, self._region)
+            key = self._keys[cache_key] = derive_signing_key(secret, date, region)
         return key
 
 

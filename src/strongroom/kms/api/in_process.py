@@ -63,8 +63,13 @@ class InProcessKms:
     def call(
         self, principal: Principal, operation: str, request: Mapping[str, Any]
     ) -> dict[str, Any]:
+        region = self._pipeline.ctx.default_region  # the console works in the default region
         caller = Caller(
-            principal.account_id, principal.arn, principal.access_key_id, principal.source_ip
+            principal.account_id,
+            principal.arn,
+            principal.access_key_id,
+            principal.source_ip,
+            region,
         )
         request_id = self._request_ids.next()
         try:
@@ -72,7 +77,7 @@ class InProcessKms:
             if found is None:
                 raise UnknownOperationException()
             if self._quotas is not None:
-                self._quotas.admit(principal.account_id, operation)
+                self._quotas.admit(principal.account_id, region, operation)
             decoded = self._decoder(operation).decode(dict(request))
             response = self._pipeline.execute(found, decoded, caller, request_id)
             result: dict[str, Any] = orjson.loads(orjson.dumps(response, default=_json_default))

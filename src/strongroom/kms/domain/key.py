@@ -12,7 +12,7 @@ from strongroom.kms.domain.enums import (
     KeyUsage,
     Origin,
 )
-from strongroom.kms.domain.ids import alias_arn, key_arn
+from strongroom.kms.domain.ids import alias_arn, key_arn, material_binding, record_id
 from strongroom.kms.domain.key_specs import metadata_algorithms
 from strongroom.kms.domain.lineage import HsmLineage
 
@@ -45,10 +45,19 @@ class KeyRecord:
     hsm_lineage: HsmLineage | None = None
 
     arn: str = field(init=False, repr=False, compare=False)
+    # The key's storage identity in its region (domain/ids.record_id): what repositories,
+    # caches and the change feed name it by.
+    record_id: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Computed once: the ARN is read several times per request on the hot path.
         object.__setattr__(self, "arn", key_arn(self.region, self.account_id, self.key_id))
+        object.__setattr__(self, "record_id", record_id(self.region, self.key_id))
+
+    @property
+    def material_binding(self) -> str:
+        """What the key's wrapped material is bound to (shared by multi-Region replicas)."""
+        return material_binding(self.region, self.account_id, self.key_id)
 
     @property
     def enabled(self) -> bool:
@@ -95,16 +104,19 @@ class KeyRecord:
 
 @dataclass(frozen=True, slots=True)
 class AliasRecord:
+    """An alias: unique per account and region, naming a key of that region."""
+
     account_id: str
+    region: str
     alias_name: str
     target_key_id: str
     created_at: datetime
     updated_at: datetime
 
-    def listing(self, region: str) -> dict[str, object]:
+    def listing(self) -> dict[str, object]:
         return {
             "AliasName": self.alias_name,
-            "AliasArn": alias_arn(region, self.account_id, self.alias_name),
+            "AliasArn": alias_arn(self.region, self.account_id, self.alias_name),
             "TargetKeyId": self.target_key_id,
             "CreationDate": self.created_at.timestamp(),
             "LastUpdatedDate": self.updated_at.timestamp(),

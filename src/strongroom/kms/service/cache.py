@@ -7,6 +7,10 @@ interval plus one query. Writes made by this worker also update its own cache at
 
 Unwrapped material is kept for ``material_ttl`` and then unwrapped again, so a key store change
 (HSM disconnected, root key rotated) is picked up within that time.
+
+Keys are regional: lookups name the region, and entries are kept by record id (the key id,
+region-qualified for a multi-Region key: domain/ids.record_id), aliases by account, region and
+name, materials by record id and material id.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import TypeVar, cast
 
 from strongroom.kms.domain.custom_key_stores import effective_key_state
 from strongroom.kms.domain.enums import KeySpec
+from strongroom.kms.domain.ids import record_id
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.errors import InvalidCiphertextException
 from strongroom.kms.keystores.base import (
@@ -38,7 +43,7 @@ _V = TypeVar("_V")
 
 @dataclass(frozen=True, slots=True)
 class _Material:
-    key_id: str
+    key_id: str  # record id
     cipher: MaterialHandle
     expires_at: float
 
@@ -59,8 +64,8 @@ class KeyCache:
         self._custom = custom_stores
         self._material_ttl = material_ttl
         self._keys: dict[str, KeyRecord | None] = {}
-        self._aliases: dict[tuple[str, str], str | None] = {}
-        self._materials: dict[str, _Material] = {}
+        self._aliases: dict[tuple[str, str, str], str | None] = {}
+        self._materials: dict[tuple[str, str], _Material] = {}
         self.last_seq = db.last_change_seq()
         # Set by the server's feed poller (trust_until): past it, cached keys are not served.
         self._trusted_until: float | None = None
@@ -70,25 +75,33 @@ class KeyCache:
 
     # --- reads --------------------------------------------------------------------------
 
-    def key(self, key_id: str) -> KeyRecord | None:
-        """The key as requests see it: a custom key store's key is Unavailable while its
-        store is not connected."""
+    def key(self, region: str, key_id: str) -> KeyRecord | None:
+        """The key ``key_id`` of ``region`` as requests see it (None: no such key there): a
+        custom key store's key is Unavailable while its store is not connected."""
         if self._trusted_until is not None and time.monotonic() > self._trusted_until:
             raise DatabaseUnavailable("the change feed has not been read in time")
-        cached = self._keys.get(key_id, _MISSING)
+        slot = record_id(region, key_id)
+        cached = self._keys.get(slot, _MISSING)
         if cached is _MISSING:
             self.misses += 1
-            record = self.refresh_key(key_id)
+            record = self._refresh(slot)
         else:
             self.hits += 1
             record = cast(KeyRecord | None, cached)
-        if record is None or record.custom_key_store_id is None:
+        if record is None or record.region != region:
+            return None
+        if record.custom_key_store_id is None:
             return record
         return self._as_seen(record)
 
-    def refresh_key(self, key_id: str) -> KeyRecord | None:
-        record = self._repo.get_key(key_id)
-        self._remember(self._keys, key_id, record)
+    def refresh_key(self, region: str, key_id: str) -> KeyRecord | None:
+        """The key read from the database now (control-plane operations)."""
+        record = self._refresh(record_id(region, key_id))
+        return record if record is not None and record.region == region else None
+
+    def _refresh(self, slot: str) -> KeyRecord | None:
+        record = self._repo.get_key(slot)
+        self._remember(self._keys, slot, record)
         return record
 
     def _as_seen(self, record: KeyRecord) -> KeyRecord:
@@ -99,17 +112,18 @@ class KeyCache:
         state = effective_key_state(record.state, connected)
         return record if state is record.state else replace(record, state=state)
 
-    def alias_target(self, account_id: str, alias_name: str) -> str | None:
-        slot = (account_id, alias_name)
+    def alias_target(self, account_id: str, region: str, alias_name: str) -> str | None:
+        """The key id the alias names in ``region`` (None: no such alias)."""
+        slot = (account_id, region, alias_name)
         cached = self._aliases.get(slot, _MISSING)
         if cached is not _MISSING:
             return cached  # type: ignore[return-value]
-        return self.refresh_alias(account_id, alias_name)
+        return self.refresh_alias(account_id, region, alias_name)
 
-    def refresh_alias(self, account_id: str, alias_name: str) -> str | None:
-        alias = self._repo.get_alias(account_id, alias_name)
+    def refresh_alias(self, account_id: str, region: str, alias_name: str) -> str | None:
+        alias = self._repo.get_alias(account_id, region, alias_name)
         target = None if alias is None else alias.target_key_id
-        self._remember(self._aliases, (account_id, alias_name), target)
+        self._remember(self._aliases, (account_id, region, alias_name), target)
         return target
 
     def material(self, key: KeyRecord, material_id: str) -> MaterialCipher:
@@ -133,24 +147,25 @@ class KeyCache:
         return cast(AsymmetricHandle, self._handle(key, key.current_material_id))
 
     def _handle(self, key: KeyRecord, material_id: str) -> MaterialHandle:
-        entry = self._materials.get(material_id)
+        slot = (key.record_id, material_id)
+        entry = self._materials.get(slot)
         if entry is not None and entry.expires_at > time.monotonic():
-            if entry.key_id != key.key_id:
-                raise InvalidCiphertextException()
             return entry.cipher
-        found = self._repo.get_material(material_id)
-        if found is None or found[0] != key.key_id:
+        # A material id that belongs to another key is not found: the ciphertext is invalid.
+        found = self._repo.get_material(key.record_id, material_id)
+        if found is None:
             raise InvalidCiphertextException()
-        store = self._store_of(found[1])
+        store = self._store_of(found[0])
+        binding = key.material_binding
         cipher: MaterialHandle = (
-            store.open_material(key.arn, material_id, found[2])
+            store.open_material(binding, material_id, found[1])
             if key.key_spec is KeySpec.SYMMETRIC_DEFAULT
-            else store.open_handle(key.arn, material_id, found[2], key.key_spec)
+            else store.open_handle(binding, material_id, found[1], key.key_spec)
         )
         self._remember(
             self._materials,
-            material_id,
-            _Material(key.key_id, cipher, time.monotonic() + self._material_ttl),
+            slot,
+            _Material(key.record_id, cipher, time.monotonic() + self._material_ttl),
         )
         return cipher
 
@@ -162,15 +177,16 @@ class KeyCache:
     # --- writes by this worker ------------------------------------------------------------
 
     def put_key(self, record: KeyRecord) -> None:
-        self._remember(self._keys, record.key_id, record)
+        self._remember(self._keys, record.record_id, record)
 
     def forget_key(self, key_id: str) -> None:
+        """Forget the key with record id ``key_id`` and its unwrapped materials."""
         self._keys.pop(key_id, None)
-        for material_id in [m for m, e in self._materials.items() if e.key_id == key_id]:
-            del self._materials[material_id]
+        for slot in [s for s, e in self._materials.items() if e.key_id == key_id]:
+            del self._materials[slot]
 
-    def forget_alias(self, account_id: str, alias_name: str) -> None:
-        self._aliases.pop((account_id, alias_name), None)
+    def forget_alias(self, account_id: str, region: str, alias_name: str) -> None:
+        self._aliases.pop((account_id, region, alias_name), None)
 
     # --- invalidation -------------------------------------------------------------------
 
@@ -179,7 +195,7 @@ class KeyCache:
             if change.key_id is not None:
                 self.forget_key(change.key_id)
             if change.alias_name is not None and change.account_id is not None:
-                self.forget_alias(change.account_id, change.alias_name)
+                self.forget_alias(change.account_id, change.region or "", change.alias_name)
             self.last_seq = max(self.last_seq, change.seq)
 
     def trust_until(self, deadline: float) -> None:

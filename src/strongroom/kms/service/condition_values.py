@@ -61,7 +61,7 @@ class RequestValues:
             if self.key is None:
                 return None
             wanted = name[len(_RESOURCE_TAG) :]
-            tags = self.call.ctx.keys.list_tags(self.key.key_id)
+            tags = self.call.ctx.keys.list_tags(self.key.record_id)
             return tuple(v for k, v in tags if k.lower() == wanted) or None
         compute = _SIMPLE.get(name)
         return None if compute is None else compute(self)
@@ -90,7 +90,9 @@ class RequestValues:
     def resource_aliases(self) -> Values | None:
         if self.key is None:
             return None
-        aliases = self.call.ctx.keys.list_aliases(self.key.account_id, self.key.key_id, None, 1000)
+        aliases = self.call.ctx.keys.list_aliases(
+            self.key.account_id, self.key.region, self.key.record_id, None, 1000
+        )
         return tuple(a.alias_name for a in aliases) or None
 
     def request_alias(self) -> Values | None:

@@ -25,29 +25,35 @@ from strongroom.kms.service.pipeline import Call, Operation, Pipeline, Response
 _DECISIONS = {Effect.ALLOW: Decision.ALLOW, Effect.DENY: Decision.DENY, Effect.NONE: Decision.NONE}
 
 
-def _caller(principal: Principal, via_service: str | None) -> Caller:
+def _caller(principal: Principal, service: str | None, default_region: str) -> Caller:
+    """The pipeline's caller for ``principal``, in the region of its outer request; with
+    ``service`` (``s3``), calling through that service (``kms:ViaService``)."""
+    region = principal.region or default_region
     return Caller(
         principal.account_id,
         principal.arn,
         principal.access_key_id,
         principal.source_ip,
-        via_service=via_service,
+        region,
+        via_service=None if service is None else f"{service}.{region}.amazonaws.com",
     )
 
 
 class InProcessKmsClient:
-    """:class:`strongroom.client.kms.KmsClient` over the pipeline, for one calling service."""
+    """:class:`strongroom.client.kms.KmsClient` over the pipeline, for one calling service
+    (``s3``): each call is made in its principal's region, as the service of that region
+    (``kms:ViaService`` = ``s3.<region>.amazonaws.com``)."""
 
     def __init__(
-        self, pipeline: Pipeline, operations: Mapping[str, Operation], via_service: str
+        self, pipeline: Pipeline, operations: Mapping[str, Operation], service: str
     ) -> None:
         self._pipeline = pipeline
         self._operations = operations
-        self._via_service = via_service
+        self._service = service
         self._request_ids = UuidShapedIds()
 
     def _run(self, name: str, request: dict[str, Any], principal: Principal) -> Response:
-        caller = _caller(principal, self._via_service)
+        caller = _caller(principal, self._service, self._pipeline.ctx.default_region)
         try:
             return self._pipeline.execute(
                 self._operations[name], request, caller, self._request_ids.next()
@@ -140,7 +146,7 @@ class InProcessIdentityPolicies:
         call = Call(
             operation,
             {},
-            _caller(principal, None),
+            _caller(principal, None, self._pipeline.ctx.default_region),
             "",
             self._pipeline.ctx,
             self._pipeline,

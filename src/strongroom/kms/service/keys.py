@@ -77,7 +77,7 @@ def create_key(call: Call) -> Response:
     record = KeyRecord(
         key_id=new_key_id(),
         account_id=call.caller.account_id,
-        region=ctx.region,
+        region=call.region,
         created_at=ctx.clock.now(),
         state=KeyState.PENDING_IMPORT if external else KeyState.ENABLED,
         description=request.get("Description", ""),
@@ -92,7 +92,7 @@ def create_key(call: Call) -> Response:
     wrapped = (
         b""
         if record.current_material_id is None
-        else ctx.store.new_material(record.arn, record.current_material_id, spec)
+        else ctx.store.new_material(record.material_binding, record.current_material_id, spec)
     )
     call.extra_resources.append(record.arn)  # before the write: its audit event names the key
     ctx.keys.create_key(record, ctx.store.store_id, wrapped, tags)
@@ -143,8 +143,8 @@ def describe_key(call: Call) -> Response:
 def list_keys(call: Call) -> Response:
     account = call.caller.account_id
     items, paging = page(
-        lambda after, limit: call.ctx.keys.list_keys(account, after, limit),
-        lambda key: key.key_id,
+        lambda after, limit: call.ctx.keys.list_keys(account, call.region, after, limit),
+        lambda key: key.record_id,
         call.request.get("Limit", 100),
         call.request.get("Marker"),
     )

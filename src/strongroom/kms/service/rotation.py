@@ -42,7 +42,7 @@ def rotate(
     current last always carries the latest rotation date.
     """
     material_id = new_material_id()
-    wrapped = ctx.store.new_material(key.arn, material_id)
+    wrapped = ctx.store.new_material(key.material_binding, material_id)
 
     def mutate(current: KeyRecord, on_demand_rotations: int) -> tuple[KeyRecord, datetime] | None:
         now = ctx.clock.now()
@@ -52,7 +52,7 @@ def rotate(
         return replace(decided, current_material_id=material_id), now
 
     return ctx.keys.add_material(
-        key.key_id,
+        key.record_id,
         material_id=material_id,
         rotation_type=rotation_type,
         store_id=ctx.store.store_id,
@@ -135,7 +135,7 @@ def list_key_rotations(call: Call) -> Response:
     if _imported_symmetric(key):
         return importing.list_imported_rotations(call)
     check_rotatable(key)
-    versions = call.ctx.keys.list_materials(key.key_id)
+    versions = call.ctx.keys.list_materials(key.record_id)
     if call.request.get("IncludeKeyMaterial", "ROTATIONS_ONLY") == "ROTATIONS_ONLY":
         versions = [v for v in versions if v.rotation_type is not None]
     position = {v.material_id: n for n, v in enumerate(versions)}

@@ -1,4 +1,8 @@
-"""Keys, their wrapped material versions, aliases and tags."""
+"""Keys, their wrapped material versions, aliases and tags.
+
+Keys are named here by their record id (``KeyRecord.record_id``, domain/ids.record_id): the key
+id, qualified by its region for a multi-Region key. Aliases are per account and region.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from strongroom.kms.domain.enums import (
     Origin,
     RotationType,
 )
+from strongroom.kms.domain.ids import key_id_of_record, record_id
 from strongroom.kms.domain.key import AliasRecord, KeyRecord
 from strongroom.kms.domain.lineage import HsmLineage
 from strongroom.kms.domain.rotation import MaterialVersion
@@ -62,9 +67,7 @@ class KeyRepository:
             with self._db.insertion(alias.alias_name) as conn:
                 self._insert_key(conn, key, store_id, wrapped_material)
                 _insert_alias(conn, alias)
-                self._db.record_change(
-                    conn, alias.created_at, account_id=alias.account_id, alias_name=alias.alias_name
-                )
+                _alias_change(self._db, conn, alias, alias.created_at)
         except DuplicateRecord:
             return False
         return True
@@ -77,16 +80,17 @@ class KeyRepository:
             conn.execute(
                 insert(schema.key_materials).values(
                     material_id=key.current_material_id,
-                    key_id=key.key_id,
+                    key_id=key.record_id,
                     store_id=store_id,
                     wrapped=wrapped_material,
                     created_at=key.created_at,
                     version=1,
                 )
             )
-        self._db.record_change(conn, key.created_at, key_id=key.key_id)
+        self._db.record_change(conn, key.created_at, key_id=key.record_id)
 
     def get_key(self, key_id: str) -> KeyRecord | None:
+        """The key with record id ``key_id``."""
         with self._db.read_connection() as conn:
             row = conn.execute(select(schema.keys).where(K.key_id == key_id)).first()
         return None if row is None else _key(row)
@@ -110,8 +114,13 @@ class KeyRepository:
             self._db.record_change(conn, at, key_id=key_id)
             return new
 
-    def list_keys(self, account_id: str, after: str | None, limit: int) -> list[KeyRecord]:
+    def list_keys(
+        self, account_id: str, region: str | None, after: str | None, limit: int
+    ) -> list[KeyRecord]:
+        """The account's keys in ``region`` (None: in every region), by record id."""
         query = select(schema.keys).where(K.account_id == account_id)
+        if region is not None:
+            query = query.where(K.region == region)
         if after is not None:
             query = query.where(K.key_id > after)
         with self._db.read_connection() as conn:
@@ -137,7 +146,9 @@ class KeyRepository:
         with self._db.write_connection() as conn:
             # Read the aliases first: deleting the key cascades to them.
             alias_names = list(
-                conn.execute(select(A.account_id, A.alias_name).where(A.key_id == key_id)).all()
+                conn.execute(
+                    select(A.account_id, A.region, A.alias_name).where(A.key_id == key_id)
+                ).all()
             )
             deleted = conn.execute(
                 delete(schema.keys).where(
@@ -152,8 +163,10 @@ class KeyRepository:
             conn.execute(delete(schema.aliases).where(A.key_id == key_id))
             conn.execute(delete(schema.tags).where(T.key_id == key_id))
             self._db.record_change(conn, now, key_id=key_id)
-            for account_id, alias_name in alias_names:
-                self._db.record_change(conn, now, account_id=account_id, alias_name=alias_name)
+            for account_id, region, alias_name in alias_names:
+                self._db.record_change(
+                    conn, now, account_id=account_id, region=region, alias_name=alias_name
+                )
             return True
 
     def due_rotations(self, now: datetime) -> list[str]:
@@ -249,64 +262,69 @@ class KeyRepository:
         return [
             MaterialVersion(
                 r.material_id,
-                key_id,
+                key_id_of_record(key_id),
                 r.created_at,
                 None if r.rotation_type is None else RotationType(r.rotation_type),
             )
             for r in rows
         ]
 
-    def get_material(self, material_id: str) -> tuple[str, str, bytes] | None:
-        """``(key_id, store_id, wrapped)`` of a material version."""
+    def get_material(self, key_id: str, material_id: str) -> tuple[str, bytes] | None:
+        """``(store_id, wrapped)`` of a material version of the key with record id ``key_id``."""
         with self._db.read_connection() as conn:
             row = conn.execute(
-                select(M.key_id, M.store_id, M.wrapped).where(M.material_id == material_id)
+                select(M.store_id, M.wrapped).where(
+                    M.key_id == key_id, M.material_id == material_id
+                )
             ).first()
-        return None if row is None else (row.key_id, row.store_id, row.wrapped)
+        return None if row is None else (row.store_id, row.wrapped)
 
     # --- aliases ------------------------------------------------------------------------
 
     def create_alias(self, alias: AliasRecord) -> None:
         with self._db.insertion(alias.alias_name) as conn:
             _insert_alias(conn, alias)
-            self._db.record_change(
-                conn, alias.created_at, account_id=alias.account_id, alias_name=alias.alias_name
-            )
+            _alias_change(self._db, conn, alias, alias.created_at)
 
-    def update_alias(self, account_id: str, alias_name: str, key_id: str, at: datetime) -> bool:
+    def update_alias(
+        self, account_id: str, region: str, alias_name: str, key_id: str, at: datetime
+    ) -> bool:
+        """Point the alias at the key with record id ``key_id`` (of the same region)."""
         with self._db.write_connection() as conn:
             count = conn.execute(
                 update(schema.aliases)
-                .where(
-                    A.account_id == account_id,
-                    A.alias_name == alias_name,
-                )
+                .where(_alias_is(account_id, region, alias_name))
                 .values(key_id=key_id, updated_at=at)
             ).rowcount
             if count:
-                self._db.record_change(conn, at, account_id=account_id, alias_name=alias_name)
+                self._db.record_change(
+                    conn, at, account_id=account_id, region=region, alias_name=alias_name
+                )
         return bool(count)
 
-    def delete_alias(self, account_id: str, alias_name: str, at: datetime) -> bool:
+    def delete_alias(self, account_id: str, region: str, alias_name: str, at: datetime) -> bool:
         with self._db.write_connection() as conn:
             count = conn.execute(
-                delete(schema.aliases).where(A.account_id == account_id, A.alias_name == alias_name)
+                delete(schema.aliases).where(_alias_is(account_id, region, alias_name))
             ).rowcount
             if count:
-                self._db.record_change(conn, at, account_id=account_id, alias_name=alias_name)
+                self._db.record_change(
+                    conn, at, account_id=account_id, region=region, alias_name=alias_name
+                )
         return bool(count)
 
-    def get_alias(self, account_id: str, alias_name: str) -> AliasRecord | None:
+    def get_alias(self, account_id: str, region: str, alias_name: str) -> AliasRecord | None:
         with self._db.read_connection() as conn:
             row = conn.execute(
-                select(schema.aliases).where(A.account_id == account_id, A.alias_name == alias_name)
+                select(schema.aliases).where(_alias_is(account_id, region, alias_name))
             ).first()
         return None if row is None else _alias(row)
 
     def list_aliases(
-        self, account_id: str, key_id: str | None, after: str | None, limit: int
+        self, account_id: str, region: str, key_id: str | None, after: str | None, limit: int
     ) -> list[AliasRecord]:
-        query = select(schema.aliases).where(A.account_id == account_id)
+        """The account's aliases in ``region`` (of the key with record id ``key_id``)."""
+        query = select(schema.aliases).where(A.account_id == account_id, A.region == region)
         if key_id is not None:
             query = query.where(A.key_id == key_id)
         if after is not None:
@@ -335,12 +353,23 @@ class KeyRepository:
         return [(r.tag_key, r.tag_value) for r in rows]
 
 
+def _alias_is(account_id: str, region: str, alias_name: str) -> Any:
+    return (A.account_id == account_id) & (A.region == region) & (A.alias_name == alias_name)
+
+
+def _alias_change(db: Database, conn: Connection, alias: AliasRecord, at: datetime) -> None:
+    db.record_change(
+        conn, at, account_id=alias.account_id, region=alias.region, alias_name=alias.alias_name
+    )
+
+
 def _insert_alias(conn: Connection, alias: AliasRecord) -> None:
     conn.execute(
         insert(schema.aliases).values(
             account_id=alias.account_id,
+            region=alias.region,
             alias_name=alias.alias_name,
-            key_id=alias.target_key_id,
+            key_id=record_id(alias.region, alias.target_key_id),
             created_at=alias.created_at,
             updated_at=alias.updated_at,
         )
@@ -359,7 +388,7 @@ def _put_tags(conn: Connection, key_id: str, tags: Mapping[str, str]) -> None:
 
 def _key_columns(key: KeyRecord) -> dict[str, object]:
     return {
-        "key_id": key.key_id,
+        "key_id": key.record_id,
         "account_id": key.account_id,
         "region": key.region,
         "created_at": key.created_at,
@@ -383,7 +412,7 @@ def _key_columns(key: KeyRecord) -> dict[str, object]:
 
 def _key(row: Any) -> KeyRecord:
     return KeyRecord(
-        key_id=row.key_id,
+        key_id=key_id_of_record(row.key_id),
         account_id=row.account_id,
         region=row.region,
         created_at=row.created_at,
@@ -406,4 +435,11 @@ def _key(row: Any) -> KeyRecord:
 
 
 def _alias(row: Any) -> AliasRecord:
-    return AliasRecord(row.account_id, row.alias_name, row.key_id, row.created_at, row.updated_at)
+    return AliasRecord(
+        row.account_id,
+        row.region,
+        row.alias_name,
+        key_id_of_record(row.key_id),
+        row.created_at,
+        row.updated_at,
+    )

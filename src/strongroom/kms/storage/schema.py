@@ -106,11 +106,20 @@ keys = Table(
     Index("ix_keys_rotation", "state", "next_rotation_date"),
 )
 
+# ``key_id`` columns hold record ids (domain/ids.record_id): a key's id, qualified by its region
+# for a multi-Region key, whose primary and replicas are one record each.
+
 key_materials = Table(
     "key_materials",
     metadata,
+    # Replicas of a multi-Region key hold the same material versions: (key, material) is unique.
     Column("material_id", String(64), primary_key=True),
-    Column("key_id", String(64), ForeignKey("keys.key_id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "key_id",
+        String(64),
+        ForeignKey("keys.key_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("store_id", String(64), nullable=False),
     Column("wrapped", LargeBinary, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
@@ -144,6 +153,7 @@ aliases = Table(
     "aliases",
     metadata,
     Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
     Column("alias_name", String(256), primary_key=True),
     Column("key_id", String(64), ForeignKey("keys.key_id", ondelete="CASCADE"), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
@@ -322,6 +332,7 @@ changes = Table(
     Column("at", UtcDateTime(), nullable=False),
     Column("key_id", String(64)),
     Column("account_id", String(12)),
+    Column("region", String(32)),  # of an alias change
     Column("alias_name", String(256)),
     Column("access_key_id", String(128)),
     Column("principal_arn", String(2048)),

@@ -78,11 +78,11 @@ def test_hits_do_not_query(workers: tuple[Worker, Worker], store: SoftwareKeySto
     a, _ = workers
     key = _create(a, store)
     material_id = key.current_material_id or ""
-    assert a.cache.key(key.key_id) == key
+    assert a.cache.key(key.region, key.key_id) == key
     a.cache.material(key, material_id)
     with a.no_queries():
         for _ in range(100):
-            assert a.cache.key(key.key_id) == key
+            assert a.cache.key(key.region, key.key_id) == key
             a.cache.material(key, material_id).encrypt(b"x", b"")
 
 
@@ -92,14 +92,14 @@ def test_change_in_one_worker_reaches_the_other(
     a, b = workers
     key = _create(a, store)
     b.cache.poll()  # catch up with the creation
-    assert b.cache.key(key.key_id) == key
+    assert b.cache.key(key.region, key.key_id) == key
     disabled = a.repo.update_key(key.key_id, NOW, lambda k: k.with_state(KeyState.DISABLED))
     a.cache.put_key(disabled)
-    assert a.cache.key(key.key_id) == disabled
-    assert b.cache.key(key.key_id) == key  # stale until it polls
+    assert a.cache.key(key.region, key.key_id) == disabled
+    assert b.cache.key(key.region, key.key_id) == key  # stale until it polls
     changes = b.cache.poll()
     assert [c.key_id for c in changes] == [key.key_id]
-    assert b.cache.key(key.key_id) == disabled
+    assert b.cache.key(key.region, key.key_id) == disabled
     assert b.cache.poll() == []
 
 
@@ -108,12 +108,12 @@ def test_aliases_negative_entries_are_evicted_too(
 ) -> None:
     a, b = workers
     key = _create(a, store)
-    assert b.cache.alias_target(key.account_id, "alias/new") is None
+    assert b.cache.alias_target(key.account_id, key.region, "alias/new") is None
     with b.no_queries():
-        assert b.cache.alias_target(key.account_id, "alias/new") is None
-    a.repo.create_alias(AliasRecord(key.account_id, "alias/new", key.key_id, NOW, NOW))
+        assert b.cache.alias_target(key.account_id, key.region, "alias/new") is None
+    a.repo.create_alias(AliasRecord(key.account_id, key.region, "alias/new", key.key_id, NOW, NOW))
     b.cache.poll()
-    assert b.cache.alias_target(key.account_id, "alias/new") == key.key_id
+    assert b.cache.alias_target(key.account_id, key.region, "alias/new") == key.key_id
 
 
 def test_material_of_another_key_is_invalid_ciphertext(
