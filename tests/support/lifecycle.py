@@ -82,6 +82,7 @@ def build_parts(url: str, store_id: str, root_key: bytes, clock: Clock) -> Parts
     policies = PolicyCache(identity, GrantRepository(db))
     ctx = ServiceContext(
         default_region=REGION,
+        regions=frozenset({REGION, "eu-west-1"}),
         clock=clock,
         db=db,
         keys=keys,

@@ -200,6 +200,7 @@ def create_app(
     policies = PolicyCache(identity, grants)
     ctx = ServiceContext(
         settings.region,
+        settings.served_regions,
         clock,
         db,
         keys,

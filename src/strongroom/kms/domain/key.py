@@ -43,6 +43,8 @@ class KeyRecord:
     cloud_hsm_cluster_id: str | None = None
     # Imported material that was exported out of an HSM token (see domain/lineage.py).
     hsm_lineage: HsmLineage | None = None
+    # A multi-Region key's primary region (domain/multi_region.py); None: single-Region.
+    primary_region: str | None = None
 
     arn: str = field(init=False, repr=False, compare=False)
     # The key's storage identity in its region (domain/ids.record_id): what repositories,
@@ -86,7 +88,7 @@ class KeyRecord:
             "CustomerMasterKeySpec": self.key_spec.value,
             "KeySpec": self.key_spec.value,
             **metadata_algorithms(self.key_spec, self.key_usage),
-            "MultiRegion": False,
+            "MultiRegion": self.primary_region is not None,
         }
         if self.deletion_date is not None:
             meta["DeletionDate"] = self.deletion_date.timestamp()

@@ -26,6 +26,8 @@ class ServiceContext:
 
     # The region of in-process calls whose outer request names none (tools, background jobs).
     default_region: str
+    # The regions served (ReplicateKey and UpdatePrimaryRegion name one of them).
+    regions: frozenset[str]
     clock: Clock
     db: Database
     keys: KeyRepository

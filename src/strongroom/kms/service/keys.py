@@ -15,8 +15,9 @@ from strongroom.kms.errors import (
     ValidationException,
 )
 from strongroom.kms.service.custom_key_stores import create_key_in_store
-from strongroom.kms.service.importing import key_metadata, restored_state
+from strongroom.kms.service.importing import restored_state
 from strongroom.kms.service.key_policies import check_key_policy, check_lockout
+from strongroom.kms.service.metadata import is_primary, key_metadata, multi_region_members
 from strongroom.kms.service.paging import page
 from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Response, managed_key
 from strongroom.kms.service.tags import tags_from_request
@@ -70,12 +71,16 @@ def create_key(call: Call) -> Response:
         raise UnsupportedOperationException(f"Origin {origin} is not supported yet.")
     # BYOK: a key for imported material waits in PendingImport, with no material yet.
     external = origin == Origin.EXTERNAL.value
-    if request.get("MultiRegion"):
-        raise UnsupportedOperationException("Multi-Region keys are not supported.")
+    multi = bool(request.get("MultiRegion"))
+    if multi and external:
+        raise UnsupportedOperationException(
+            "Multi-Region keys with imported key material (Origin EXTERNAL) are not supported "
+            "by this server yet."
+        )
     policy = _checked_policy(call)
     tags = tags_from_request(request.get("Tags"))
     record = KeyRecord(
-        key_id=new_key_id(),
+        key_id=new_key_id(multi_region=multi),
         account_id=call.caller.account_id,
         region=call.region,
         created_at=ctx.clock.now(),
@@ -86,6 +91,7 @@ def create_key(call: Call) -> Response:
         origin=Origin(origin),
         current_material_id=None if external else new_material_id(),
         policy=policy or default_key_policy(call.caller.account_id),
+        primary_region=call.region if multi else None,
     )
     if policy is not None:
         check_lockout(call, record)
@@ -133,7 +139,7 @@ def _create_key_in_custom_store(call: Call) -> Response:
 
 def _created(call: Call, record: KeyRecord) -> Response:
     call.ctx.cache.put_key(record)
-    return {"KeyMetadata": record.metadata()}
+    return {"KeyMetadata": key_metadata(call.ctx, record)}
 
 
 def describe_key(call: Call) -> Response:
@@ -174,19 +180,25 @@ def schedule_key_deletion(call: Call) -> Response:
             f"satisfy constraint: Member must have value {word} than or equal to {bound}"
         )
     when = call.ctx.clock.now() + timedelta(days=days)
+    # A multi-Region primary with replicas waits for their deletion; its own window starts
+    # when the last one is gone (storage/multi_region.release_primary).
+    waits = len(multi_region_members(call.ctx, call.key)) > 1 and is_primary(call.key)
+    state = KeyState.PENDING_REPLICA_DELETION if waits else KeyState.PENDING_DELETION
     updated = transition(
         call,
         OpClass.SCHEDULE_DELETION,
         lambda k: replace(
-            k, state=KeyState.PENDING_DELETION, deletion_date=when, pending_window_days=days
+            k, state=state, deletion_date=None if waits else when, pending_window_days=days
         ),
     )
-    return {
+    response: Response = {
         "KeyId": updated.arn,
-        "DeletionDate": when.timestamp(),
         "KeyState": updated.state.value,
         "PendingWindowInDays": days,
     }
+    if not waits:
+        response["DeletionDate"] = when.timestamp()
+    return response
 
 
 def cancel_key_deletion(call: Call) -> Response:

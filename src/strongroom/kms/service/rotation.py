@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from strongroom.kms.domain import states
+from strongroom.kms.domain import multi_region, states
 from strongroom.kms.domain.enums import KeySpec, KeyState, Origin, RotationType
 from strongroom.kms.domain.ids import new_material_id
 from strongroom.kms.domain.key import KeyRecord
@@ -73,6 +73,7 @@ def rotate_if_due(ctx: ServiceContext, key: KeyRecord) -> KeyRecord | None:
 
 
 def enable_key_rotation(call: Call) -> Response:
+    multi_region.refuse_on_replica(call.key, "EnableKeyRotation")
     check_rotatable(call.key)
     period = call.request.get("RotationPeriodInDays", DEFAULT_PERIOD_DAYS)
     now = call.ctx.clock.now()
@@ -87,6 +88,7 @@ def enable_key_rotation(call: Call) -> Response:
 
 
 def disable_key_rotation(call: Call) -> Response:
+    multi_region.refuse_on_replica(call.key, "DisableKeyRotation")
     check_rotatable(call.key)
     transition(
         call,
@@ -115,6 +117,7 @@ def _imported_symmetric(key: KeyRecord) -> bool:
 
 
 def rotate_key_on_demand(call: Call) -> Response:
+    multi_region.refuse_on_replica(call.key, "RotateKeyOnDemand")
     if _imported_symmetric(call.key):
         return importing.rotate_imported(call)
     check_rotatable(call.key)

@@ -10,22 +10,19 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from strongroom.kms.domain.enums import (
-    KeyManager,
-    KeySpec,
     KeyState,
-    KeyUsage,
-    Origin,
     RotationType,
 )
 from strongroom.kms.domain.ids import key_id_of_record, record_id
 from strongroom.kms.domain.key import AliasRecord, KeyRecord
-from strongroom.kms.domain.lineage import HsmLineage
 from strongroom.kms.domain.rotation import MaterialVersion
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.database import Database, DuplicateRecord
+from strongroom.kms.storage.key_rows import key_columns, key_from_row
+from strongroom.kms.storage.multi_region import release_primary, sync_replicas
 
 K = schema.keys.c
 A = schema.aliases.c
@@ -75,7 +72,7 @@ class KeyRepository:
     def _insert_key(
         self, conn: Connection, key: KeyRecord, store_id: str, wrapped_material: bytes
     ) -> None:
-        conn.execute(insert(schema.keys).values(**_key_columns(key)))
+        conn.execute(insert(schema.keys).values(**key_columns(key)))
         if key.current_material_id is not None:
             conn.execute(
                 insert(schema.key_materials).values(
@@ -93,7 +90,7 @@ class KeyRepository:
         """The key with record id ``key_id``."""
         with self._db.read_connection() as conn:
             row = conn.execute(select(schema.keys).where(K.key_id == key_id)).first()
-        return None if row is None else _key(row)
+        return None if row is None else key_from_row(row)
 
     def update_key(
         self, key_id: str, at: datetime, mutate: Callable[[KeyRecord], KeyRecord]
@@ -109,9 +106,10 @@ class KeyRepository:
             ).first()
             if row is None:
                 raise KeyNotFound(key_id)
-            new = mutate(_key(row))
-            conn.execute(update(schema.keys).where(K.key_id == key_id).values(**_key_columns(new)))
+            new = mutate(key_from_row(row))
+            conn.execute(update(schema.keys).where(K.key_id == key_id).values(**key_columns(new)))
             self._db.record_change(conn, at, key_id=key_id)
+            sync_replicas(self._db, conn, new, at, None)
             return new
 
     def list_keys(
@@ -125,7 +123,7 @@ class KeyRepository:
             query = query.where(K.key_id > after)
         with self._db.read_connection() as conn:
             rows = conn.execute(query.order_by(K.key_id).limit(limit)).all()
-        return [_key(r) for r in rows]
+        return [key_from_row(r) for r in rows]
 
     def due_deletions(self, now: datetime) -> list[str]:
         with self._db.read_connection() as conn:
@@ -144,6 +142,7 @@ class KeyRepository:
         of them deletes the row.
         """
         with self._db.write_connection() as conn:
+            found = conn.execute(select(schema.keys).where(K.key_id == key_id)).first()
             # Read the aliases first: deleting the key cascades to them.
             alias_names = list(
                 conn.execute(
@@ -167,6 +166,8 @@ class KeyRepository:
                 self._db.record_change(
                     conn, now, account_id=account_id, region=region, alias_name=alias_name
                 )
+            if found is not None:
+                release_primary(self._db, conn, key_from_row(found), now)
             return True
 
     def due_rotations(self, now: datetime) -> list[str]:
@@ -177,6 +178,8 @@ class KeyRepository:
                         K.state == KeyState.ENABLED.value,
                         K.rotation_period_days.is_not(None),
                         K.next_rotation_date <= now,
+                        # A replica rotates with its primary (storage/multi_region.py).
+                        or_(K.primary_region.is_(None), K.primary_region == K.region),
                     )
                 ).scalars()
             )
@@ -233,7 +236,7 @@ class KeyRepository:
             latest = conn.execute(
                 select(func.coalesce(func.max(M.version), 0)).where(M.key_id == key_id)
             ).scalar_one()
-            decided = mutate(_key(row), int(on_demand))
+            decided = mutate(key_from_row(row), int(on_demand))
             if decided is None:
                 return None
             new, at = decided
@@ -248,8 +251,9 @@ class KeyRepository:
                     version=int(latest) + 1,
                 )
             )
-            conn.execute(update(schema.keys).where(K.key_id == key_id).values(**_key_columns(new)))
+            conn.execute(update(schema.keys).where(K.key_id == key_id).values(**key_columns(new)))
             self._db.record_change(conn, at, key_id=key_id)
+            sync_replicas(self._db, conn, new, at, material_id)
             return new
 
     def list_materials(self, key_id: str) -> list[MaterialVersion]:
@@ -383,54 +387,6 @@ def _put_tags(conn: Connection, key_id: str, tags: Mapping[str, str]) -> None:
     conn.execute(
         insert(schema.tags),
         [{"key_id": key_id, "tag_key": k, "tag_value": v} for k, v in tags.items()],
-    )
-
-
-def _key_columns(key: KeyRecord) -> dict[str, object]:
-    return {
-        "key_id": key.record_id,
-        "account_id": key.account_id,
-        "region": key.region,
-        "created_at": key.created_at,
-        "state": key.state.value,
-        "description": key.description,
-        "key_spec": key.key_spec.value,
-        "key_usage": key.key_usage.value,
-        "origin": key.origin.value,
-        "key_manager": key.key_manager.value,
-        "current_material_id": key.current_material_id,
-        "deletion_date": key.deletion_date,
-        "pending_window_days": key.pending_window_days,
-        "policy": key.policy,
-        "rotation_period_days": key.rotation_period_days,
-        "next_rotation_date": key.next_rotation_date,
-        "custom_key_store_id": key.custom_key_store_id,
-        "cloud_hsm_cluster_id": key.cloud_hsm_cluster_id,
-        "hsm_lineage": None if key.hsm_lineage is None else key.hsm_lineage.to_json(),
-    }
-
-
-def _key(row: Any) -> KeyRecord:
-    return KeyRecord(
-        key_id=key_id_of_record(row.key_id),
-        account_id=row.account_id,
-        region=row.region,
-        created_at=row.created_at,
-        state=KeyState(row.state),
-        description=row.description,
-        key_spec=KeySpec(row.key_spec),
-        key_usage=KeyUsage(row.key_usage),
-        origin=Origin(row.origin),
-        key_manager=KeyManager(row.key_manager),
-        current_material_id=row.current_material_id,
-        deletion_date=row.deletion_date,
-        pending_window_days=row.pending_window_days,
-        policy=row.policy,
-        rotation_period_days=row.rotation_period_days,
-        next_rotation_date=row.next_rotation_date,
-        custom_key_store_id=row.custom_key_store_id,
-        cloud_hsm_cluster_id=row.cloud_hsm_cluster_id,
-        hsm_lineage=None if row.hsm_lineage is None else HsmLineage.from_json(row.hsm_lineage),
     )
 
 

@@ -101,6 +101,7 @@ keys = Table(
     Column("custom_key_store_id", String(64)),
     Column("cloud_hsm_cluster_id", String(64)),
     Column("hsm_lineage", Text),  # JSON (domain/lineage.py) or null
+    Column("primary_region", String(32)),  # a multi-Region key's primary region, or null
     Index("ix_keys_account", "account_id", "key_id"),
     Index("ix_keys_deletion", "state", "deletion_date"),
     Index("ix_keys_rotation", "state", "next_rotation_date"),

@@ -1,0 +1,28 @@
+"""Multi-Region keys: each member records its set's primary region (null: single-Region key).
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # An adopted pre-migration database has its missing tables from today's schema (0004).
+    columns = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("keys")}
+    if "primary_region" in columns:
+        return
+    with op.batch_alter_table("keys", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("primary_region", sa.String(length=32), nullable=True))
+
+
+def downgrade() -> None:
+    raise NotImplementedError("restore a backup instead")
