@@ -142,7 +142,7 @@ class SoftwareKeyStore:
             return HmacMaterial(key_spec.value, material)
         return AsymmetricMaterial.from_der(material)
 
-    # --- BYOK: imported material (issue #7) ---------------------------------------------
+    # --- BYOK: imported material -------------------------------------------------------
 
     def import_material(
         self, key_arn: str, material_id: str, key_spec: KeySpec, material: bytes
