@@ -2,6 +2,8 @@
 
 Pages run in a thread (``asyncio.to_thread``): they make several KMS calls, each with its
 database reads, and must not hold up the worker's event loop, which also serves the KMS API.
+A page is sent once the audit events of its KMS calls are committed, when the KMS's audit
+durability asks for that (``before-response``), exactly as an API response is.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from strongroom.client.kms import AuditGate
+from strongroom.client.kms import KmsCallError as AuditUnavailable
 from strongroom.console.http import (
     FormTooLarge,
     Receive,
@@ -60,8 +64,12 @@ class Console:
         session_key: bytes,
         now: Callable[[], float],
         policy_template: PolicyTemplate,
+        *,
+        audit: AuditGate,
     ) -> None:
+        """``audit``: holds each page until its KMS calls' audit events are committed."""
         self._authenticator = authenticator
+        self._audit = audit
         self._kms = kms
         self._codec = SessionCodec(session_key, now)
         self._policy_template = policy_template
@@ -93,11 +101,19 @@ class Console:
                 send, Response(200, body, STATIC_TYPES[f".{name}"], cache=b"max-age=3600")
             )
             return
+        token = self._audit.open()  # in this task: the page's thread shares its ticket
         try:
             response = await asyncio.to_thread(self.respond, request)
         except Exception:
             log.exception("console page %s %s failed", request.method, request.path)
             response = Response(500, b"Internal error.", b"text/plain; charset=utf-8")
+        try:
+            await self._audit.close(token)
+        except AuditUnavailable as error:
+            message = (
+                f"{error.code}: the audit trail could not record this page's calls. {error.message}"
+            )
+            response = self._render(Page("error.html", {"message": message}, 503), None)
         await send_response(send, response)
 
     def respond(self, request: Request) -> Response:

@@ -304,6 +304,7 @@ def create_app(
             InProcessKms(pipeline, model, OPERATIONS, EXTENSIONS, request_quotas),
             lambda name: store_secret(db, store.store_id, store.root, name).reveal(),
             lambda: clock.now().timestamp(),
+            InProcessAuditGate(api.commits),
         ),
     )
 

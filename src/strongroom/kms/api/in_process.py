@@ -3,10 +3,11 @@
 No HTTP, but nothing else skipped: the request is decoded and validated by the same
 model-derived decoder as an HTTP request, counted by the same request quotas, and run through
 :meth:`Pipeline.execute` with the given principal as the caller, so the key policy, identity
-policies, grants, the key-state table and audit apply exactly as for boto3. One difference:
-the answer does not wait for the event's commit under ``before-response`` audit durability
-(the writer commits it within ``audit_flush_seconds``). The response is what the wire would carry
-(timestamps as epoch seconds, blobs base64), through the same JSON encoding.
+policies, grants, the key-state table and audit apply exactly as for boto3. Under
+``before-response`` audit durability the console holds each page until the events of its calls
+are committed (the ``AuditGate`` handed to :func:`web_console`), as the HTTP API holds each
+response. The response is what the wire would carry (timestamps as epoch seconds, blobs
+base64), through the same JSON encoding.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from strongroom.client.kms import AuditGate
 from strongroom.console.app import Console
 from strongroom.console.kms import Authenticator, KmsCallError, Principal
 from strongroom.kms.api.model import RequestDecoder, ServiceModel
@@ -102,11 +104,15 @@ def web_console(
     kms: InProcessKms,
     store_secret: Callable[[str], bytes],
     now: Callable[[], float],
+    audit: AuditGate,
 ) -> Console:
     """The console at /console/ over this in-process KMS, with `strongroom key create`'s
     separation-of-duties policy template for new keys. ``store_secret`` gives the store's
-    sealed secret of a name: the one that seals session cookies is shared by all workers."""
-    return Console(authenticator, kms, store_secret(CONSOLE_SESSION_KEY), now, _policy_template)
+    sealed secret of a name: the one that seals session cookies is shared by all workers.
+    ``audit``: holds each page until its calls' audit events are committed (before-response)."""
+    return Console(
+        authenticator, kms, store_secret(CONSOLE_SESSION_KEY), now, _policy_template, audit=audit
+    )
 
 
 def _policy_template(
