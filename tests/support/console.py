@@ -40,6 +40,7 @@ LIST_POLICY = json.dumps(
                     "kms:CreateKey",
                     "kms:DescribeCustomKeyStores",
                     "kms:CreateAlias",
+                    "kms:DeleteAlias",
                     "kms:LookupAuditEvents",
                 ],
                 "Resource": "*",

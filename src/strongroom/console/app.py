@@ -34,7 +34,7 @@ from strongroom.console.http import (
     redirect,
     send_response,
 )
-from strongroom.console.kms import Authenticator, KmsOperations, Principal
+from strongroom.console.kms import Authenticator, KmsOperations, Principal, SessionRevocations
 from strongroom.console.pages import Page, PageContext
 from strongroom.console.routes import ROUTES, Route
 from strongroom.console.sessions import ABSOLUTE_SECONDS, Session, SessionCodec
@@ -66,12 +66,14 @@ class Console:
         policy_template: PolicyTemplate,
         *,
         audit: AuditGate,
+        revocations: SessionRevocations,
     ) -> None:
-        """``audit``: holds each page until its KMS calls' audit events are committed."""
+        """``audit``: holds each page until its KMS calls' audit events are committed;
+        ``revocations``: signed-out sessions, shared by every worker."""
         self._authenticator = authenticator
         self._audit = audit
         self._kms = kms
-        self._codec = SessionCodec(session_key, now)
+        self._codec = SessionCodec(session_key, now, revocations)
         self._policy_template = policy_template
         self._templates = Environment(
             loader=PackageLoader("strongroom.console", "templates"),
@@ -140,10 +142,7 @@ class Console:
             )
             return self._render(page, signed_in)
         if route.name == "sign-out":
-            self._codec.revoke(signed_in.session)
-            response = redirect(f"{PREFIX}/sign-in?signed_out=1")
-            response.set_cookie(SESSION_COOKIE, "", secure=request.secure, max_age=0)
-            return response
+            return self._sign_out(request, signed_in)
         ctx = PageContext(request, signed_in.principal, self._kms, self._policy_template)
         result = route.handler(ctx, *arguments)
         response = result if isinstance(result, Response) else self._render(result, signed_in)
@@ -152,6 +151,20 @@ class Console:
             response.set_cookie(
                 SESSION_COOKIE, renewed, secure=request.secure, max_age=ABSOLUTE_SECONDS
             )
+        return response
+
+    def _sign_out(self, request: Request, signed_in: SignedIn) -> Response:
+        try:
+            self._codec.revoke(signed_in.session)
+        except Exception:
+            log.exception("console: a sign-out could not be recorded")
+            message = (
+                "The server could not record your sign-out, so a copy of this session's cookie "
+                "would still work. Try again; your cookie stays until then."
+            )
+            return self._render(Page("error.html", {"message": message}, 503), signed_in)
+        response = redirect(f"{PREFIX}/sign-in?signed_out=1")
+        response.set_cookie(SESSION_COOKIE, "", secure=request.secure, max_age=0)
         return response
 
     def _signed_in(self, request: Request) -> SignedIn | None:

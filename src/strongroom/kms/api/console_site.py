@@ -2,8 +2,8 @@
 
 The console reaches the KMS only through the objects made here: the in-process KMS
 (``in_process.py``: the HTTP request decoder, the request quotas, the pipeline), the
-authenticator over the credential cache, the audit gate, and the session key (a store secret
-shared by every worker).
+authenticator over the credential cache, the audit gate, the session key (a store secret
+shared by every worker) and the signed-out sessions (``console_sessions.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from strongroom.client.kms import AuditGate
 from strongroom.console.app import Console
 from strongroom.console.kms import Authenticator
+from strongroom.kms.api.console_sessions import SignedOutSessions
 from strongroom.kms.api.in_process import InProcessKms
 from strongroom.kms.domain.policy_templates import separation_of_duties_policy
 
@@ -40,6 +41,7 @@ def web_console(
         lambda: clock.now().timestamp(),
         _policy_template,
         audit=audit,
+        revocations=SignedOutSessions(db, clock.now, data_dir.settings.cache_poll_seconds),
     )
 
 
