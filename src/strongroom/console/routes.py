@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from strongroom.console.http import Response
 from strongroom.console.pages import Page, PageContext
-from strongroom.console.views import audit, governance, key_edits, key_forms, keys
+from strongroom.console.views import audit, exposure, governance, key_edits, key_forms, keys
 
 KEY = r"/console/keys/([A-Za-z0-9-]+)"
 
@@ -39,7 +39,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", KEY + "/schedule-deletion", key_forms.schedule_deletion, "schedule-deletion"),
     *(Route("POST", f"{KEY}/{name}", _action(name), name) for name in key_forms.ACTIONS),
     *(Route("POST", f"{KEY}/{path}", edit, path) for path, edit in key_edits.EDITS.items()),
-    Route("GET", r"/console/exposure", governance.exposure, "exposure"),
+    Route("GET", r"/console/exposure", exposure.exposure, "exposure"),
     Route("GET", r"/console/provider-accesses", governance.provider_accesses, "accesses"),
     Route("GET", r"/console/key-stores", governance.key_stores, "key-stores"),
     Route("GET", r"/console/audit", audit.audit_trail, "audit"),

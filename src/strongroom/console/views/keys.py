@@ -9,7 +9,7 @@ from urllib.parse import quote
 from strongroom.console.http import Response, redirect
 from strongroom.console.pages import Outcome, Page, PageContext
 from strongroom.console.policy_view import roles_of
-from strongroom.console.views.governance import key_exposure
+from strongroom.console.views.exposure import key_exposure
 from strongroom.console.views.grant_operations import grant_operations
 
 FILTERS = ("state", "spec", "origin", "store", "manager")
