@@ -25,7 +25,48 @@ function checkPolicy(textarea, status) {
   }
 }
 
+// Operator signatures (Ed25519, WebCrypto): the operator picks their private key file; this
+// script reads it, signs the bytes the page shows and puts the signature in the form. The key
+// stays in this page's memory: the file field has no name, so it is never submitted.
+function pemBody(text) {
+  if (text.includes("ENCRYPTED PRIVATE KEY")) {
+    throw new Error("this key file is protected by a passphrase: sign with `strongroom operator sign` instead");
+  }
+  const found = text.match(/-----BEGIN PRIVATE KEY-----([\s\S]+?)-----END PRIVATE KEY-----/);
+  if (!found) {
+    throw new Error("not a PEM private key file");
+  }
+  return Uint8Array.from(atob(found[1].replace(/\s+/g, "")), (c) => c.charCodeAt(0));
+}
+
+async function signWithFile(signer) {
+  const status = signer.querySelector("[role=status]");
+  const file = signer.querySelector("input[type=file]").files[0];
+  const target = document.getElementById(signer.dataset.signTarget);
+  try {
+    if (!file) {
+      throw new Error("choose your private key file first");
+    }
+    const key = await crypto.subtle.importKey(
+      "pkcs8", pemBody(await file.text()), { name: "Ed25519" }, false, ["sign"]);
+    const bytes = Uint8Array.from(atob(signer.dataset.signBytes), (c) => c.charCodeAt(0));
+    const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key, bytes));
+    target.value = btoa(String.fromCharCode(...signature));
+    status.textContent = "Signed. The signature is in the field below; submit the form.";
+    status.className = "hint ok";
+  } catch (error) {
+    status.textContent = "Not signed: " + (error.message || error.name);
+    status.className = "hint error";
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  if (window.crypto && crypto.subtle) {
+    for (const signer of document.querySelectorAll("[data-sign-bytes]")) {
+      signer.hidden = false;
+      signer.querySelector(".sign-button").addEventListener("click", () => signWithFile(signer));
+    }
+  }
   for (const form of document.querySelectorAll("form[data-policy-editor]")) {
     const textarea = form.querySelector("textarea");
     const status = form.querySelector("[role=status]");

@@ -3,19 +3,24 @@
 The console reaches the KMS only through the objects made here: the in-process KMS
 (``in_process.py``: the HTTP request decoder, the request quotas, the pipeline), the
 authenticator over the credential cache, the audit gate, the session key (a store secret
-shared by every worker) and the signed-out sessions (``console_sessions.py``).
+shared by every worker), the signed-out sessions (``console_sessions.py``) and, for the
+operator pages, the quorum service that ``strongroom operator`` uses (``console_operators.py``).
 """
 
 from __future__ import annotations
 
+import hmac
 from typing import TYPE_CHECKING
 
 from strongroom.client.kms import AuditGate
 from strongroom.console.app import Console
 from strongroom.console.kms import Authenticator
+from strongroom.kms.api.console_operators import QuorumDesk
 from strongroom.kms.api.console_sessions import SignedOutSessions
 from strongroom.kms.api.in_process import InProcessKms
+from strongroom.kms.audit.store import AuditChain
 from strongroom.kms.domain.policy_templates import separation_of_duties_policy
+from strongroom.kms.governance.quorum import Quorum
 
 if TYPE_CHECKING:
     from strongroom.kms.app import DataDir
@@ -34,6 +39,9 @@ def web_console(
 
     db, store, clock = data_dir.db, data_dir.store, data_dir.clock
     session_key = store_secret(db, store.store_id, store.root, CONSOLE_SESSION_KEY).reveal()
+    env = data_dir.governance_env()
+    quorum = Quorum(env, AuditChain(store, data_dir.settings.region, clock.now), clock)
+    draft_key = hmac.new(session_key, b"strongroom-console/operator-drafts", "sha256").digest()
     return Console(
         authenticator,
         kms,
@@ -42,6 +50,7 @@ def web_console(
         _policy_template,
         audit=audit,
         revocations=SignedOutSessions(db, clock.now, data_dir.settings.cache_poll_seconds),
+        operators=QuorumDesk(quorum, db, env.realm, draft_key),
     )
 
 
