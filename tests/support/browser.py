@@ -39,10 +39,17 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
-def screenshot(page: Page, name: str) -> None:
+def screenshot(page: Page, name: str, *, full_page: bool = True, selector: str = "") -> None:
+    """Save a screenshot for the docs: the whole page, the viewport (``full_page=False``, to
+    keep long pages' pictures small) or one element (``selector``)."""
     folder = os.environ.get("STRONGROOM_CONSOLE_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+    if not folder:
+        return
+    path = str(Path(folder) / f"{name}.png")
+    if selector:
+        page.locator(selector).screenshot(path=path)
+    else:
+        page.screenshot(path=path, full_page=full_page)
 
 
 def sign_in(page: Page, endpoint: str, key: Any) -> None:

@@ -13,7 +13,7 @@ import base64
 import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -44,7 +44,7 @@ PROPOSABLE = ("enrol-operator", "remove-operator", "set-threshold")
 
 
 def _when(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat(timespec="seconds")
+    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _view(status: Status) -> ProposalView:
