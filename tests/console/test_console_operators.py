@@ -271,6 +271,17 @@ def test_the_cli_signs_only_strongroom_bytes(provider: Provider) -> None:
     assert refused.stdout == ""
 
 
+def test_an_operator_signs_out(provider: Provider) -> None:
+    client = _client(provider, "cat")
+    stolen = dict(client.cookies)
+    page = client.get("/console/operator/proposals")
+    out = client.post("/console/sign-out", {"csrf": hidden_field(page.body, "csrf")})
+    assert out.header("location") == "/console/operator/sign-in?signed_out=1"
+    assert "You are signed out." in client.get("/console/operator/sign-in?signed_out=1").body
+    replay = ConsoleClient(provider.server.endpoint, stolen).get("/console/operator/proposals")
+    assert replay.header("location") == "/console/operator/sign-in?expired=1"
+
+
 def test_removing_an_operator_ends_their_session(provider: Provider, tmp_path: Path) -> None:
     from strongroom.kms.governance.operators import keygen, load_private_key
 

@@ -189,7 +189,8 @@ class Console:
                 "would still work. Try again; your cookie stays until then."
             )
             return self._render(Page("error.html", {"message": message}, 503), signed_in)
-        response = redirect(f"{PREFIX}/sign-in?signed_out=1")
+        home = "operator/sign-in" if signed_in.operator else "sign-in"
+        response = redirect(f"{PREFIX}/{home}?signed_out=1")
         response.set_cookie(SESSION_COOKIE, "", secure=request.secure, max_age=0)
         return response
 

@@ -87,6 +87,7 @@ class OperatorSignIn:
             "issued": issued,
             "challenge": base64.b64encode(challenge).decode(),
             "expired": "expired" in request.query,
+            "signed_out": "signed_out" in request.query,
             "operator_name": request.field("operator"),
         }
         response = self._render(Page("operator_sign_in.html", values, status, "Operator sign-in"))
