@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from strongroom.kms.domain.policy_templates import separation_of_duties_policy
-from tests.support.browser import chromium, screenshot, sign_in
+from tests.support.browser import chromium, screenshot, sign_in, unlabelled_controls
 from tests.support.console import ConsoleWorld
 from tests.support.s3 import kms_bucket, s3_client
 
@@ -215,6 +215,7 @@ def test_exposure_report_and_an_expired_session(world: ConsoleWorld, page: Page)
         f"1 object with aws:kms under {key['KeyId']}"
     )
     screenshot(page, "exposure", full_page=False)
+    assert unlabelled_controls(page) == []
     world.server.clock.advance(timedelta(minutes=16))
     started = time.monotonic()
     page.get_by_role("link", name="Keys", exact=True).click()
@@ -242,6 +243,7 @@ def test_edit_tags_and_grants_on_the_key_page(world: ConsoleWorld, page: Page) -
     expect(page.locator("#grants")).to_contain_text("nightly-batch")
     expect(page.locator("#grants")).to_contain_text(world.arn("reader"))
     screenshot(page, "grants", selector="section[aria-labelledby=h-grants]")
+    assert unlabelled_controls(page) == []
     page.get_by_role("button", name="Revoke grant nightly-batch").click()
     expect(page.locator("[role=status].notice")).to_contain_text("Grant revoked.")
     assert world.kms("keyadmin").list_grants(KeyId=key_id)["Grants"] == []

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Request, expect
 
-from tests.support.browser import chromium, screenshot, sign_in
+from tests.support.browser import chromium, screenshot, sign_in, unlabelled_controls
 from tests.support.operators import Operators, operators
 from tests.support.servers import InProcessServer, in_process_server
 
@@ -103,6 +103,12 @@ def test_an_operator_approves_a_provider_access_with_webcrypto(
     expect(page.locator("#proposal-state")).to_have_text("approved")
     expect(page.locator("#approvals")).to_contain_text("bob")
     screenshot(page, "operator-proposal")
+    for path in ("operator/proposals", "operator/roster", "operator/trail"):
+        page.goto(f"{endpoint}/console/{path}")
+        assert unlabelled_controls(page) == [], path
+    page.go_back()
+    page.go_back()
+    page.go_back()
     assert quorum.status(proposal).counted == ("ann", "bob")
     # The private key never left the browser: no request carried it.
     private_pem = ops.key_files["bob"].read_text()
@@ -140,3 +146,7 @@ def test_a_passphrase_protected_key_is_signed_on_the_command_line(
     status = page.locator(".signer [role=status]")
     expect(status).to_contain_text("protected by a passphrase")
     expect(page.get_by_label("Signature over the challenge (base64)")).to_have_value("")
+    assert unlabelled_controls(page) == []
+    # The label check itself finds what it should.
+    page.set_content("<label for=a>A</label><input id=a><input id=b><button></button>")
+    assert len(unlabelled_controls(page)) == 2

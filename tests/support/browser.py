@@ -58,3 +58,17 @@ def sign_in(page: Page, endpoint: str, key: Any) -> None:
     page.get_by_label("Secret access key").fill(key.secret_access_key)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/console/keys")
+
+
+UNLABELLED = """() => Array.from(document.querySelectorAll(
+  "input:not([type=hidden]), textarea, select, button")).filter((el) => {
+    const named = el.labels && el.labels.length > 0;
+    const text = (el.getAttribute("aria-label") || el.textContent || "").trim();
+    return el.tagName === "BUTTON" ? text === "" : !named;
+  }).map((el) => el.outerHTML.slice(0, 120))"""
+
+
+def unlabelled_controls(page: Page) -> list[str]:
+    """Form controls without a label (buttons without a name) on the page; [] when all have."""
+    found: list[str] = page.evaluate(UNLABELLED)
+    return found
