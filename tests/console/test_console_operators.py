@@ -142,7 +142,12 @@ def test_a_quorum_changes_the_threshold_through_the_pages(provider: Provider) ->
     assert "M=3" in ann.get("/console/operator/roster").body
     assert "executed" in ann.get(path).body
     trail = ann.get("/console/operator/trail").body
-    for event in ("ProposeGovernanceAction", "ApproveGovernanceAction", "ExecuteGovernanceAction"):
+    for event in (
+        "ConsoleOperatorSignIn",
+        "ProposeGovernanceAction",
+        "ApproveGovernanceAction",
+        "ExecuteGovernanceAction",
+    ):
         assert event in trail
     assert proposal_id in trail
     # Back to M=2 for the other tests, through the CLI's own service.

@@ -71,6 +71,7 @@ class OperatorSignIn:
                 "over this challenge."
             )
             return self._page(request, error, 401)
+        self._desk.record_sign_in(name, request.client_ip)
         token = self._codec.issue(f"{OPERATOR_KEY}{name}", PROVIDER, f"operator/{name}", key)
         response = redirect("/console/operator/proposals")
         response.set_cookie(SESSION_COOKIE, token, secure=request.secure, max_age=ABSOLUTE_SECONDS)

@@ -4,14 +4,16 @@ Every step calls :class:`Quorum` as ``strongroom operator`` does (same checks, s
 trail events, same refusals recorded). Drafts travel through the browser sealed (AES-256-GCM,
 bound to the proposer) so a page cannot change a proposal's id, nonce or times; the quorum
 checks everything again when the signed draft comes back. The provider trail is the audit
-chain's records of the account ``provider``.
+chain's records of the account ``provider``; operator sign-ins are events there
+too (``ConsoleOperatorSignIn``; refused attempts are not, or anyone could fill the trail).
 """
 
 from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -27,17 +29,25 @@ from strongroom.console.operators import (
     OperatorView,
     ProposalView,
 )
+from strongroom.kms.audit.events import AuditEvent
 from strongroom.kms.audit.export import export_account
 from strongroom.kms.audit.record import PROVIDER_ACCOUNT
+from strongroom.kms.audit.store import AuditChain
 from strongroom.kms.domain.governance import Operator, Proposal
 from strongroom.kms.governance.errors import GovernanceError
-from strongroom.kms.governance.operators import fingerprint, parse_public_key, verifies
+from strongroom.kms.governance.operators import (
+    fingerprint,
+    operator_principal,
+    parse_public_key,
+    verifies,
+)
 from strongroom.kms.governance.proposals import Realm
 from strongroom.kms.governance.quorum import Quorum, Status
 from strongroom.kms.governance.sign_in import sign_in_bytes
 from strongroom.kms.storage.database import Database
 
 DRAFT_AAD = b"strongroom-console-draft-v1/"
+SIGN_IN_EVENT = "ConsoleOperatorSignIn"
 # Actions a page may propose; the others (provider-decrypt with its ciphertext files, root key
 # rotation, HSM cluster removal) are proposed with `strongroom operator propose`.
 PROPOSABLE = ("enrol-operator", "remove-operator", "set-threshold")
@@ -73,9 +83,20 @@ def _view(status: Status) -> ProposalView:
 
 
 class QuorumDesk:
-    def __init__(self, quorum: Quorum, db: Database, realm: Realm, draft_key: bytes) -> None:
+    def __init__(
+        self,
+        quorum: Quorum,
+        db: Database,
+        realm: Realm,
+        draft_key: bytes,
+        *,
+        chain: AuditChain,
+        now: Callable[[], datetime],
+    ) -> None:
         self._quorum = quorum
         self._db = db
+        self._chain = chain
+        self._now = now
         self._seal = AESGCM(draft_key)
         self._realm = realm
 
@@ -96,6 +117,20 @@ class QuorumDesk:
     def verify(self, operator: str, signature: bytes, message: bytes) -> bool:
         found = self._active(operator)
         return found is not None and verifies(found, signature, message)
+
+    def record_sign_in(self, operator: str, source_ip: str) -> None:
+        event = AuditEvent(
+            time=self._now(),
+            request_id=str(uuid.uuid4()),
+            account_id=PROVIDER_ACCOUNT,
+            principal_arn=operator_principal(operator),
+            access_key_id="",
+            source_ip=source_ip,
+            operation=SIGN_IN_EVENT,
+            resources=(),
+        )
+        with self._db.transaction() as tx:
+            self._chain.append(tx, [event])
 
     def roster(self) -> tuple[int | None, tuple[OperatorView, ...]]:
         threshold, members = self._quorum.roster()

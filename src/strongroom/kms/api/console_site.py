@@ -40,7 +40,8 @@ def web_console(
     db, store, clock = data_dir.db, data_dir.store, data_dir.clock
     session_key = store_secret(db, store.store_id, store.root, CONSOLE_SESSION_KEY).reveal()
     env = data_dir.governance_env()
-    quorum = Quorum(env, AuditChain(store, data_dir.settings.region, clock.now), clock)
+    chain = AuditChain(store, data_dir.settings.region, clock.now)
+    quorum = Quorum(env, chain, clock)
     draft_key = hmac.new(session_key, b"strongroom-console/operator-drafts", "sha256").digest()
     return Console(
         authenticator,
@@ -50,7 +51,7 @@ def web_console(
         _policy_template,
         audit=audit,
         revocations=SignedOutSessions(db, clock.now, data_dir.settings.cache_poll_seconds),
-        operators=QuorumDesk(quorum, db, env.realm, draft_key),
+        operators=QuorumDesk(quorum, db, env.realm, draft_key, chain=chain, now=clock.now),
     )
 
 
