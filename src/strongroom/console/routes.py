@@ -14,6 +14,7 @@ from strongroom.console.views import (
     governance,
     key_edits,
     key_forms,
+    key_import,
     keys,
     operators,
 )
@@ -49,6 +50,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", KEY + "/schedule-deletion", key_forms.schedule_deletion, "schedule-deletion"),
     *(Route("POST", f"{KEY}/{name}", _action(name), name) for name in key_forms.ACTIONS),
     *(Route("POST", f"{KEY}/{path}", edit, path) for path, edit in key_edits.EDITS.items()),
+    Route("GET", KEY + "/import", key_import.import_form, "import-form"),
+    Route("POST", KEY + "/import", key_import.import_material, "import"),
     Route("GET", r"/console/exposure", exposure.exposure, "exposure"),
     Route("GET", r"/console/provider-accesses", governance.provider_accesses, "accesses"),
     Route("GET", r"/console/key-stores", governance.key_stores, "key-stores"),

@@ -60,7 +60,37 @@ async function signWithFile(signer) {
   }
 }
 
+// BYOK: wrap the key material file the user picks with the KMS's wrapping public key
+// (RSA-OAEP, SHA-256); only the wrapped material goes into the form.
+async function wrapWithFile(wrapper) {
+  const status = wrapper.querySelector("[role=status]");
+  const file = wrapper.querySelector("input[type=file]").files[0];
+  const target = document.getElementById(wrapper.dataset.wrapTarget);
+  try {
+    if (!file) {
+      throw new Error("choose your key material file first");
+    }
+    const spki = Uint8Array.from(atob(wrapper.dataset.wrapPublicKey), (c) => c.charCodeAt(0));
+    const key = await crypto.subtle.importKey(
+      "spki", spki, { name: "RSA-OAEP", hash: "SHA-256" }, false, ["encrypt"]);
+    const wrapped = new Uint8Array(
+      await crypto.subtle.encrypt({ name: "RSA-OAEP" }, key, await file.arrayBuffer()));
+    target.value = btoa(String.fromCharCode(...wrapped));
+    status.textContent = "Wrapped. Submit the form to import it.";
+    status.className = "hint ok";
+  } catch (error) {
+    status.textContent = "Not wrapped: " + (error.message || error.name);
+    status.className = "hint error";
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  if (window.crypto && crypto.subtle) {
+    for (const wrapper of document.querySelectorAll("[data-wrap-public-key]")) {
+      wrapper.hidden = false;
+      wrapper.querySelector(".wrap-button").addEventListener("click", () => wrapWithFile(wrapper));
+    }
+  }
   if (window.crypto && crypto.subtle) {
     for (const signer of document.querySelectorAll("[data-sign-bytes]")) {
       signer.hidden = false;

@@ -25,6 +25,7 @@ DONE = {
     "rotate": "Rotation started: new material is in use for encryption.",
     "enable-rotation": "Automatic rotation turned on.",
     "disable-rotation": "Automatic rotation turned off.",
+    "import": "Key material imported.",
     "create-alias": "Alias created.",
     "delete-alias": "Alias deleted.",
     "tag": "Tag saved.",
