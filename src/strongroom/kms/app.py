@@ -35,7 +35,6 @@ from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.domain.xks import XksCredential
 from strongroom.kms.first_start import first_start
-from strongroom.kms.keystores.external.proxy_client import Transport
 from strongroom.kms.keystores.root_key_file import create_root_key_file
 from strongroom.kms.keystores.root_keys import RootKeyProvider
 from strongroom.kms.keystores.software import SoftwareKeyStore, secret_aad
@@ -192,16 +191,7 @@ def create_app(
     db, store, clock = data_dir.db, data_dir.store, data_dir.clock
     keys = KeyRepository(db)
     identity = IdentityRepository(db)
-    custom_stores = CustomKeyStoreConnections(
-        CustomKeyStoreRepository(db),
-        store,
-        region=settings.region,
-        transport=Transport(
-            timeout_seconds=settings.xks_proxy_timeout_seconds,
-            ca_file=settings.xks_proxy_ca_file,
-            connect_to=settings.xks_connect_to,
-        ),
-    )
+    custom_stores = CustomKeyStoreConnections(CustomKeyStoreRepository(db), store, settings.xks)
     cache = KeyCache(db, keys, store, custom_stores=custom_stores)
     tracking_start = datetime.fromisoformat(
         db.init_meta("usage_tracking_start", clock.now().isoformat())

@@ -14,6 +14,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from strongroom.kms.domain.external_key_stores import XksTransport
+
 DEFAULT_DATA_DIR = Path("./strongroom-data")
 _REGION_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
 
@@ -103,6 +105,13 @@ class Settings:
     xks_proxy_timeout_seconds: float = 0.25
     xks_proxy_ca_file: str = ""
     xks_proxy_connect_to: str = ""
+
+    @property
+    def xks(self) -> XksTransport:
+        """How calls to XKS proxies are made (external key stores)."""
+        return XksTransport(
+            self.xks_proxy_timeout_seconds, self.xks_proxy_ca_file, self.xks_connect_to, self.region
+        )
 
     @property
     def xks_connect_to(self) -> tuple[tuple[str, str], ...]:

@@ -56,6 +56,21 @@ class XksProxySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class XksTransport:
+    """How this server reaches proxies (settings ``xks_proxy_*``): the timeout, a CA bundle for
+    their certificates, ``connect_to`` (endpoint -> the URL actually dialled; http:// only
+    there, for labs), and the region requests are signed for (this server's)."""
+
+    timeout_seconds: float = 0.25
+    ca_file: str = ""
+    connect_to: tuple[tuple[str, str], ...] = ()
+    region: str = "us-east-1"
+
+    def dial(self, endpoint: str) -> str:
+        return dict(self.connect_to).get(endpoint, endpoint)
+
+
+@dataclass(frozen=True, slots=True)
 class ExternalKeyMetadata:
     """What a proxy's GetKeyMetadata says of an external key."""
 

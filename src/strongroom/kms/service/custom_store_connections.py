@@ -16,10 +16,11 @@ from strongroom.kms.domain.custom_key_stores import (
     CustomKeyStore,
     HsmCluster,
 )
+from strongroom.kms.domain.external_key_stores import XksTransport
 from strongroom.kms.errors import KeyUnavailableException, KMSInvalidStateException
 from strongroom.kms.keystores.base import KeyStore, MaterialCipher
 from strongroom.kms.keystores.external.double_cipher import DoubleCipher
-from strongroom.kms.keystores.external.proxy_client import Transport, XksProxyClient
+from strongroom.kms.keystores.external.proxy_client import XksProxyClient
 from strongroom.kms.keystores.pkcs11.cluster import (
     ClusterConnectError,
     ClusterConnection,
@@ -41,9 +42,7 @@ class CustomKeyStoreConnections:
         self,
         repo: CustomKeyStoreRepository,
         secrets: KeyStore,
-        *,
-        region: str = "us-east-1",
-        transport: Transport | None = None,
+        transport: XksTransport | None = None,
     ) -> None:
         self.repo = repo
         self._secrets = secrets
@@ -51,8 +50,7 @@ class CustomKeyStoreConnections:
         self._clusters: dict[str, ClusterConnection] = {}
         # External key stores: a client of each store's XKS proxy, made on first use.
         self._proxies: dict[str, XksProxyClient] = {}
-        self.region = region
-        self.transport = transport or Transport()
+        self.transport = transport or XksTransport()
         self._lock = threading.Lock()
 
     # --- records ------------------------------------------------------------------------
@@ -86,7 +84,7 @@ class CustomKeyStoreConnections:
         """A client of ``store``'s proxy with the given secret (to test settings before they
         are saved)."""
         assert store.xks is not None
-        return XksProxyClient(store.xks, secret, self.region, self.transport)
+        return XksProxyClient(store.xks, secret, self.transport)
 
     def secret(self, store_id: str) -> str:
         """An external key store's proxy secret, unsealed (never logged or returned)."""

@@ -25,7 +25,11 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from strongroom.kms.domain.external_key_stores import ExternalKeyMetadata, XksProxySettings
+from strongroom.kms.domain.external_key_stores import (
+    ExternalKeyMetadata,
+    XksProxySettings,
+    XksTransport,
+)
 
 SERVICE = "kms-xks-proxy"
 _MAX_RESPONSE = 64 * 1024
@@ -68,29 +72,14 @@ class Encrypted:
     metadata: bytes  # ciphertextMetadata, empty when the proxy returns none
 
 
-@dataclass(frozen=True, slots=True)
-class Transport:
-    """How this server reaches proxies: the timeout, a CA bundle for their certificates, and
-    ``connect_to``: endpoint -> the URL actually dialled (http:// only there, for labs)."""
-
-    timeout_seconds: float = 0.25
-    ca_file: str = ""
-    connect_to: tuple[tuple[str, str], ...] = ()
-
-    def dial(self, endpoint: str) -> str:
-        return dict(self.connect_to).get(endpoint, endpoint)
-
-
 class XksProxyClient:
     """One external key store's proxy, as Strongroom calls it. Thread-safe: each thread keeps
     its own kept-alive connection."""
 
-    def __init__(
-        self, settings: XksProxySettings, secret: str, region: str, transport: Transport
-    ) -> None:
+    def __init__(self, settings: XksProxySettings, secret: str, transport: XksTransport) -> None:
         self.settings = settings
         self._credentials = Credentials(settings.access_key_id, secret)
-        self._region = region
+        self._region = transport.region
         self._transport = transport
         dialled = urlsplit(transport.dial(settings.uri_endpoint))
         self._scheme, self._netloc = dialled.scheme, dialled.netloc
