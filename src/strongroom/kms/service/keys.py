@@ -141,8 +141,8 @@ def _create_key_in_external_store(call: Call) -> Response:
     and the external key the proxy holds, checked through the proxy's GetKeyMetadata."""
     ctx = call.ctx
     store_id = call.request.get("CustomKeyStoreId")
-    if store_id is None:
-        raise ValidationException(
+    if store_id is None:  # as for Origin AWS_CLOUDHSM without a store
+        raise UnsupportedOperationException(
             "Origin EXTERNAL_KEY_STORE needs a CustomKeyStoreId naming the external key store."
         )
     store = owned_store(call, store_id)
