@@ -45,6 +45,14 @@ def test_an_external_key_store_is_described_without_its_secret(world: World) -> 
     }
     assert "CloudHsmClusterId" not in entry
     assert world.tenant.xks.secret not in json.dumps(entry, default=str)
+    # Nor in the audit trail (the model marks the credential's secret sensitive).
+    created = [
+        e.request_parameters or {}
+        for e in world.kms.audit.events
+        if e.operation == "CreateCustomKeyStore" and e.error_code is None
+    ]
+    assert any(p.get("XksProxyUriEndpoint") == PROXIES[0] for p in created)
+    assert world.tenant.xks.secret not in repr(world.kms.audit.events)
     # Keys need a connected store.
     with pytest.raises(ClientError) as refused:
         world.client().create_key(
