@@ -11,12 +11,14 @@ from __future__ import annotations
 import base64
 import json
 import os
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -137,9 +139,16 @@ def _handler(proxy: BadProxy) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def bad_proxy() -> Iterator[BadProxy]:
+def bad_proxy(tls: tuple[Path, Path] | None = None) -> Iterator[BadProxy]:
+    """With ``tls`` (certificate, private key): served over HTTPS."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(BadProxy("")))
-    proxy = BadProxy(f"http://127.0.0.1:{server.server_address[1]}")
+    scheme = "http"
+    if tls is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(tls[0]), str(tls[1]))
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    proxy = BadProxy(f"{scheme}://127.0.0.1:{server.server_address[1]}")
     server.RequestHandlerClass = _handler(proxy)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
