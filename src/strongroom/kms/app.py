@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from strongroom.kms.api import quotas
-from strongroom.kms.api.in_process import InProcessKms, web_console
+from strongroom.kms.api.console_site import web_console
+from strongroom.kms.api.in_process import InProcessKms
 from strongroom.kms.api.metrics import Metrics
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.server import AsgiApp, KmsApi
@@ -164,7 +165,7 @@ def open_data_dir(
         )
     db = open_database(database_url(settings))
     store_id = db.init_meta("default_store_id", secrets.token_hex(16))
-    # The region of the first start: migration 0004 gives it to aliases from before regions.
+    # The region of the first start: migration 0005 gives it to aliases from before regions.
     db.init_meta("region", settings.region)
     root = open_root_key(settings, db, create=create_root_key)
     store = SoftwareKeyStore(store_id, root, fingerprint_key=fingerprint_key(db, store_id, root))
@@ -190,7 +191,7 @@ def create_app(
     db, store, clock = data_dir.db, data_dir.store, data_dir.clock
     keys = KeyRepository(db)
     identity = IdentityRepository(db)
-    custom_stores = CustomKeyStoreConnections(CustomKeyStoreRepository(db), store)
+    custom_stores = CustomKeyStoreConnections(CustomKeyStoreRepository(db), store, settings.xks)
     cache = KeyCache(db, keys, store, custom_stores=custom_stores)
     tracking_start = datetime.fromisoformat(
         db.init_meta("usage_tracking_start", clock.now().isoformat())
@@ -300,10 +301,10 @@ def create_app(
         xks=xks,
         side=object_store(settings, data_dir, pipeline, known, api.commits),
         console=web_console(
+            data_dir,
             InProcessAuthenticator(known),
             InProcessKms(pipeline, model, OPERATIONS, EXTENSIONS, request_quotas),
-            lambda name: store_secret(db, store.store_id, store.root, name).reveal(),
-            lambda: clock.now().timestamp(),
+            InProcessAuditGate(api.commits),
         ),
     )
 

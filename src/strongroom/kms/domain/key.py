@@ -45,6 +45,8 @@ class KeyRecord:
     hsm_lineage: HsmLineage | None = None
     # A multi-Region key's primary region (domain/multi_region.py); None: single-Region.
     primary_region: str | None = None
+    # Keys of an external key store (Origin EXTERNAL_KEY_STORE): the external key at the proxy.
+    xks_key_id: str | None = None
 
     arn: str = field(init=False, repr=False, compare=False)
     # The key's storage identity in its region (domain/ids.record_id): what repositories,
@@ -101,6 +103,8 @@ class KeyRecord:
             meta["CustomKeyStoreId"] = self.custom_key_store_id
         if self.cloud_hsm_cluster_id is not None:
             meta["CloudHsmClusterId"] = self.cloud_hsm_cluster_id
+        if self.xks_key_id is not None:
+            meta["XksKeyConfiguration"] = {"Id": self.xks_key_id}
         return meta
 
 

@@ -32,6 +32,7 @@ def key_columns(key: KeyRecord) -> dict[str, object]:
         "cloud_hsm_cluster_id": key.cloud_hsm_cluster_id,
         "hsm_lineage": None if key.hsm_lineage is None else key.hsm_lineage.to_json(),
         "primary_region": key.primary_region,
+        "xks_key_id": key.xks_key_id,
     }
 
 
@@ -57,4 +58,5 @@ def key_from_row(row: Any) -> KeyRecord:
         cloud_hsm_cluster_id=row.cloud_hsm_cluster_id,
         hsm_lineage=None if row.hsm_lineage is None else HsmLineage.from_json(row.hsm_lineage),
         primary_region=row.primary_region,
+        xks_key_id=row.xks_key_id,
     )

@@ -92,6 +92,17 @@ class KeyRepository:
             row = conn.execute(select(schema.keys).where(K.key_id == key_id)).first()
         return None if row is None else key_from_row(row)
 
+    def key_of_external_key(self, custom_key_store_id: str, xks_key_id: str) -> str | None:
+        """The KMS key (in any state) that an external key backs, if any."""
+        k = schema.keys.c
+        with self._db.read_connection() as conn:
+            found: str | None = conn.execute(
+                select(k.key_id).where(
+                    k.custom_key_store_id == custom_key_store_id, k.xks_key_id == xks_key_id
+                )
+            ).scalar_one_or_none()
+        return found
+
     def update_key(
         self, key_id: str, at: datetime, mutate: Callable[[KeyRecord], KeyRecord]
     ) -> KeyRecord:
