@@ -165,8 +165,7 @@ def open_data_dir(
         )
     db = open_database(database_url(settings))
     store_id = db.init_meta("default_store_id", secrets.token_hex(16))
-    # The region of the first start: migration 0005 gives it to aliases from before regions.
-    db.init_meta("region", settings.region)
+    db.init_meta("region", settings.region)  # the first start's: migration 0005 uses it
     root = open_root_key(settings, db, create=create_root_key)
     store = SoftwareKeyStore(store_id, root, fingerprint_key=fingerprint_key(db, store_id, root))
     return DataDir(settings, db, store, clock or SystemClock())
