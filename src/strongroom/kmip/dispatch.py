@@ -111,7 +111,7 @@ class KmipService:
         try:
             request = request_of(op, item.payload, version, placeholder)
             response = self._pipeline.execute(
-                op.operation, request, caller, self._request_ids.next()
+                op.pipeline_operation(request), request, caller, self._request_ids.next()
             )
         except KmsError as error:
             reason = reason_of(error)
@@ -120,6 +120,18 @@ class KmipService:
             return (
                 messages.Result(
                     item.operation, item.batch_id, reason=reason, message=message_of(error)
+                ),
+                placeholder,
+            )
+        except Exception:
+            # A bug, not the client's fault: answer General Failure, keep the connection.
+            log.exception("KMIP %s failed unexpectedly", op.operation.name)
+            return (
+                messages.Result(
+                    item.operation,
+                    item.batch_id,
+                    reason=ResultReason.GENERAL_FAILURE,
+                    message="The server failed to perform the operation.",
                 ),
                 placeholder,
             )

@@ -26,6 +26,7 @@ class Operation(IntEnum):
     SIGN = 0x21
     SIGNATURE_VERIFY = 0x22
     MAC = 0x23
+    SET_ATTRIBUTE = 0x31  # KMIP 2.0
 
 
 class ResultStatus(IntEnum):

@@ -35,6 +35,13 @@ class KmipOperation:
     operation: Operation
     # Whether the payload names an object (Unique Identifier, or the batch's ID placeholder).
     names_object: bool = True
+    # Adds further key ids the pipeline must resolve and authorize (Get's wrapping key).
+    prepare: Callable[[dict[str, Any]], None] | None = None
+    # Picks another pipeline operation for some requests (Get of a public key, or wrapped).
+    choose: Callable[[dict[str, Any]], Operation] | None = None
+
+    def pipeline_operation(self, request: dict[str, Any]) -> Operation:
+        return self.operation if self.choose is None else self.choose(request)
 
 
 def request_of(
@@ -57,6 +64,8 @@ def request_of(
     request[KEY_ID] = key_id
     request[PUBLIC] = public
     request[UID] = value
+    if op.prepare is not None:
+        op.prepare(request)
     return request
 
 

@@ -99,6 +99,31 @@ class Item:
         assert isinstance(self.value, list)
         return self.value
 
+    @property
+    def number(self) -> int:
+        """The value of an Integer, Long Integer, Big Integer, Enumeration or Interval."""
+        if isinstance(self.value, bool) or not isinstance(self.value, int):
+            from strongroom.kmip.errors import KmipInvalidField
+
+            raise KmipInvalidField(f"Item {self.tag:#08x} must be a number.")
+        return self.value
+
+    @property
+    def string(self) -> str:
+        if not isinstance(self.value, str):
+            from strongroom.kmip.errors import KmipInvalidField
+
+            raise KmipInvalidField(f"Item {self.tag:#08x} must be a text string.")
+        return self.value
+
+    @property
+    def data(self) -> bytes:
+        if not isinstance(self.value, bytes):
+            from strongroom.kmip.errors import KmipInvalidField
+
+            raise KmipInvalidField(f"Item {self.tag:#08x} must be a byte string.")
+        return self.value
+
     def find(self, tag: int) -> Item | None:
         for child in self.children:
             if child.tag == tag:

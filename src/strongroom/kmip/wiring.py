@@ -11,7 +11,8 @@ from pathlib import Path
 
 from strongroom.kmip.dispatch import KmipService
 from strongroom.kmip.identity import KmipIdentities
-from strongroom.kmip.registry import KMIP_OPERATIONS
+from strongroom.kmip.objects import KmipObjects
+from strongroom.kmip.registry import kmip_operations
 from strongroom.kmip.server import KmipServer, KmipTls, tls_context
 from strongroom.kms.audit.events import CommitWaiter
 from strongroom.kms.config import Settings
@@ -44,7 +45,9 @@ def kmip_jobs(
 ) -> list[tuple[Callable[[], Awaitable[None]], float]]:
     if not settings.kmip_port:
         return []
-    service = KmipService(pipeline, KmipIdentities(KmipRepository(db)), KMIP_OPERATIONS, clock.now)
+    repository = KmipRepository(db)
+    operations = kmip_operations(KmipObjects(repository, pipeline.ctx.cache))
+    service = KmipService(pipeline, KmipIdentities(repository), operations, clock.now)
     server = KmipServer(
         service,
         settings.kmip_host or settings.host,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from strongroom.kmip import messages
 from strongroom.kmip.enums import ObjectType, QueryFunction
 from strongroom.kmip.enums import Operation as Code
@@ -16,23 +18,35 @@ SERVER_INFORMATION = "Strongroom KMIP server (KMIP 1.0-1.4, 2.0)"
 OBJECT_TYPES = (ObjectType.SYMMETRIC_KEY, ObjectType.PUBLIC_KEY, ObjectType.PRIVATE_KEY)
 
 
-def supported_operations() -> list[Code]:
-    """Filled in by the registry (it knows every operation); sorted by code."""
-    from strongroom.kmip.registry import KMIP_OPERATIONS
+class ServerInfo:
+    def __init__(self, codes: Callable[[], list[int]]) -> None:
+        """``codes``: the operation codes the registry holds (it is built after this)."""
+        self._codes = codes
 
-    return sorted(Code(code) for code in KMIP_OPERATIONS)
+    def query(self, call: Call) -> Response:
+        return query(call, self._codes())
+
+    def operations(self) -> tuple[KmipOperation, ...]:
+        return (
+            KmipOperation(Code.QUERY, Operation("KmipQuery", self.query), names_object=False),
+            KmipOperation(
+                Code.DISCOVER_VERSIONS,
+                Operation("KmipDiscoverVersions", discover_versions),
+                names_object=False,
+            ),
+        )
 
 
-def query(call: Call) -> Response:
+def query(call: Call, codes: list[int]) -> Response:
     payload = payload_of(call)
     functions: list[int] = []
     for item in [] if payload is None else payload.find_all(Tag.QUERY_FUNCTION):
         if item.type is not ItemType.ENUMERATION:
             raise KmipInvalidField("Query Function must be an enumeration.")
-        functions.append(int(item.value))  # type: ignore[call-overload]
+        functions.append(item.number)
     children: list[Item] = []
     if QueryFunction.OPERATIONS in functions:
-        children += [Item.enum(Tag.OPERATION, code) for code in supported_operations()]
+        children += [Item.enum(Tag.OPERATION, code) for code in sorted(codes)]
     if QueryFunction.OBJECTS in functions:
         children += [Item.enum(Tag.OBJECT_TYPE, kind) for kind in OBJECT_TYPES]
     if QueryFunction.SERVER_INFORMATION in functions:
@@ -58,13 +72,3 @@ def discover_versions(call: Call) -> Response:
         else [version for version in wanted if version in messages.SUPPORTED]
     )
     return answer([messages.version_item(version) for version in chosen])
-
-
-OPERATIONS = (
-    KmipOperation(Code.QUERY, Operation("KmipQuery", query), names_object=False),
-    KmipOperation(
-        Code.DISCOVER_VERSIONS,
-        Operation("KmipDiscoverVersions", discover_versions),
-        names_object=False,
-    ),
-)

@@ -131,6 +131,12 @@ class KmipRepository:
             conn.execute(delete(schema.kmip_objects).where(O.key_id == key_id))
             self._keys.delete_key_rows(conn, key_id, at)
 
+    def key_ids(self, account_id: str) -> list[str]:
+        """Every KMIP object of an account (the exposure report's exportable keys)."""
+        with self._db.read_connection() as conn:
+            rows = conn.execute(select(O.key_id).where(O.account_id == account_id)).scalars()
+            return [str(key_id) for key_id in rows]
+
     def locate(
         self,
         account_id: str,
