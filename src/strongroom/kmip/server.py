@@ -58,6 +58,7 @@ class KmipServer:
         self._port = port
         self._tls = tls
         self._commits = commits
+        self._open: set[asyncio.StreamWriter] = set()
 
     async def serve(self) -> None:
         """Listen until cancelled (the worker's shutdown cancels its background jobs)."""
@@ -70,14 +71,19 @@ class KmipServer:
             ssl_handshake_timeout=READ_SECONDS,
         )
         log.info("KMIP server listening on %s:%d", self._host, self._port)
-        async with server:
-            await server.serve_forever()
+        try:
+            async with server:
+                await server.serve_forever()
+        finally:
+            for writer in list(self._open):
+                writer.close()
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         source_ip = str(peer[0]) if peer else ""
         tls_object = writer.get_extra_info("ssl_object")
         der = None if tls_object is None else tls_object.getpeercert(binary_form=True)
+        self._open.add(writer)
         try:
             if der is None:
                 return  # CERT_REQUIRED makes this unreachable; refuse all the same
@@ -92,7 +98,10 @@ class KmipServer:
                     return  # after an unreadable header the stream is out of step
         except (ConnectionError, ssl.SSLError, TimeoutError, asyncio.IncompleteReadError):
             return
+        except asyncio.CancelledError:
+            return  # the worker is shutting down: the connection just closes
         finally:
+            self._open.discard(writer)
             writer.close()
 
     async def _read_message(self, reader: asyncio.StreamReader) -> tuple[bytes | None, bool]:
