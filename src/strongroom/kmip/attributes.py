@@ -124,6 +124,12 @@ def parse_tagged(item: Item) -> Attribute:
     return Attribute(name, value)
 
 
+# KMIP 2.0's attribute containers: their children are attributes under their own tags.
+_TAGGED_CONTAINERS = frozenset(
+    {Tag.ATTRIBUTES, Tag.COMMON_ATTRIBUTES, Tag.PRIVATE_KEY_ATTRIBUTES, Tag.PUBLIC_KEY_ATTRIBUTES}
+)
+
+
 def parse_template(payload: Item | None, *tags: Tag) -> list[Attribute]:
     """The attributes of a request: 1.x Template-Attribute structures (and bare Attribute
     items) and 2.0 Attributes structures, among ``tags`` (the payload's own attributes when
@@ -135,18 +141,13 @@ def parse_template(payload: Item | None, *tags: Tag) -> list[Attribute]:
     for container in containers:
         if container.type is not ItemType.STRUCTURE:
             raise KmipInvalidField("attributes must be in a structure")
+        tagged = container.tag in _TAGGED_CONTAINERS
         for child in container.children:
             if child.tag == Tag.ATTRIBUTE:
                 found.append(parse_one(child))
-            elif child.tag == Tag.NAME and container.tag != Tag.ATTRIBUTES:
-                continue  # a template's own name (KMIP 1.0/1.1 templates): not supported
-            elif container.tag in (
-                Tag.ATTRIBUTES,
-                Tag.COMMON_ATTRIBUTES,
-                Tag.PRIVATE_KEY_ATTRIBUTES,
-                Tag.PUBLIC_KEY_ATTRIBUTES,
-            ):
+            elif tagged:
                 found.append(parse_tagged(child))
+            # else: a 1.x template's own Name (KMIP 1.0/1.1 templates), not supported
     return found
 
 

@@ -137,7 +137,8 @@ class KmipService:
             )
         payload = response.get("Payload")
         assert isinstance(payload, Item)
-        uid = payload.find(Tag.UNIQUE_IDENTIFIER)
+        # The ID placeholder: the object a batch item made or named (a pair: its private key).
+        uid = payload.find(Tag.UNIQUE_IDENTIFIER) or payload.find(Tag.PRIVATE_KEY_UNIQUE_IDENTIFIER)
         if uid is not None:
             placeholder = str(uid.value)
         return messages.Result(item.operation, item.batch_id, payload=payload), placeholder

@@ -82,15 +82,6 @@ class KeyFormat(IntEnum):
     TRANSPARENT_SYMMETRIC_KEY = 0x07
 
 
-class State(IntEnum):
-    PRE_ACTIVE = 0x01
-    ACTIVE = 0x02
-    DEACTIVATED = 0x03
-    COMPROMISED = 0x04
-    DESTROYED = 0x05
-    DESTROYED_COMPROMISED = 0x06
-
-
 class QueryFunction(IntEnum):
     OPERATIONS = 0x01
     OBJECTS = 0x02
@@ -143,11 +134,6 @@ class UsageMask(IntFlag):
     MAC_VERIFY = 0x100
 
 
-class NameType(IntEnum):
-    UNINTERPRETED_TEXT_STRING = 0x01
-    URI = 0x02
-
-
 class RevocationReason(IntEnum):
     UNSPECIFIED = 0x01
     KEY_COMPROMISE = 0x02
@@ -156,10 +142,6 @@ class RevocationReason(IntEnum):
     SUPERSEDED = 0x05
     CESSATION_OF_OPERATION = 0x06
     PRIVILEGE_WITHDRAWN = 0x07
-
-
-class WrappingMethod(IntEnum):
-    ENCRYPT = 0x01
 
 
 class ValidityIndicator(IntEnum):

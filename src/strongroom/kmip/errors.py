@@ -64,14 +64,6 @@ class KmipNotExtractable(KmipError):
     reason = R.NOT_EXTRACTABLE
 
 
-class KmipAuthenticationNotSuccessful(KmipError):
-    reason = R.AUTHENTICATION_NOT_SUCCESSFUL
-
-
-class KmipResponseTooLarge(KmipError):
-    reason = R.RESPONSE_TOO_LARGE
-
-
 # KMS errors the pipeline raises (resolve, authorize, key-state table) -> KMIP reason.
 _KMS_REASONS: dict[type[kms.KmsError], ResultReason] = {
     kms.NotFoundException: R.ITEM_NOT_FOUND,

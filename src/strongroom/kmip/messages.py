@@ -154,12 +154,3 @@ def _batch_item(result: Result) -> Item:
             Item.text(Tag.RESULT_MESSAGE, result.message),
         ]
     return Item.struct(Tag.BATCH_ITEM, children)
-
-
-def failure(operation: int | None, reason: ResultReason, message: str) -> Item:
-    """A whole-message failure (a request that could not be parsed), in KMIP 1.0 framing."""
-    return response(
-        (1, 0),
-        datetime.now().astimezone(),
-        [Result(operation, None, reason=reason, message=message)],
-    )

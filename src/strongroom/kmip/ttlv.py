@@ -8,7 +8,7 @@ server answers with the result reason Invalid Message), never a partial item.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
@@ -271,11 +271,3 @@ def _value(kind: ItemType, raw: memoryview, tag: int) -> object:
     if len(raw) % 8:
         raise TtlvError(f"item {tag:#08x}: a big integer is a multiple of 8 bytes")
     return int.from_bytes(raw, "big", signed=True)
-
-
-def walk(item: Item) -> Iterator[Item]:
-    """The item and everything below it, depth first."""
-    yield item
-    if item.type is ItemType.STRUCTURE:
-        for child in item.children:
-            yield from walk(child)
