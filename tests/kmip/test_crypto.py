@@ -189,3 +189,67 @@ def test_rsa_oaep_encrypts_with_the_public_key_and_decrypts_with_the_private(pro
         proxy.decrypt(theirs, uid=private_uid, cryptographic_parameters=parameters)
         == b"from outside"
     )
+
+
+def test_aes_gcm_with_additional_data_through_pykmips_payloads(
+    world: Any, tenant: Any, proxy: Any
+) -> None:
+    """ProxyKmipClient has no parameters for GCM's additional data and tag; pykmip's payloads do."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from kmip.core.attributes import CryptographicParameters
+    from kmip.core.messages import contents, messages, payloads
+
+    uid, key = _active_aes(proxy)
+    raw = world.raw(tenant.pair, enums.KMIPVersion.KMIP_1_4)
+
+    def send(operation: Any, payload: Any) -> Any:
+        item = messages.RequestBatchItem(
+            operation=contents.Operation(operation), request_payload=payload
+        )
+        response = raw._send_and_receive_message(raw._build_request_message(None, [item]))
+        return response.batch_items[0]
+
+    gcm = CryptographicParameters(block_cipher_mode=enums.BlockCipherMode.GCM, tag_length=16)
+    try:
+        sealed = send(
+            enums.Operation.ENCRYPT,
+            payloads.EncryptRequestPayload(
+                unique_identifier=uid,
+                cryptographic_parameters=gcm,
+                data=b"volume key",
+                auth_additional_data=b"vm-7",
+            ),
+        )
+        assert sealed.result_status.value == enums.ResultStatus.SUCCESS
+        body = sealed.response_payload
+        assert len(body.iv_counter_nonce) == 12 and len(body.auth_tag) == 16
+        assert (
+            AESGCM(key).decrypt(body.iv_counter_nonce, body.data + body.auth_tag, b"vm-7")
+            == b"volume key"
+        )
+        opened = send(
+            enums.Operation.DECRYPT,
+            payloads.DecryptRequestPayload(
+                unique_identifier=uid,
+                cryptographic_parameters=gcm,
+                data=body.data,
+                iv_counter_nonce=body.iv_counter_nonce,
+                auth_additional_data=b"vm-7",
+                auth_tag=body.auth_tag,
+            ),
+        )
+        assert opened.response_payload.data == b"volume key"
+        forged = send(
+            enums.Operation.DECRYPT,
+            payloads.DecryptRequestPayload(
+                unique_identifier=uid,
+                cryptographic_parameters=gcm,
+                data=body.data,
+                iv_counter_nonce=body.iv_counter_nonce,
+                auth_additional_data=b"vm-8",
+                auth_tag=body.auth_tag,
+            ),
+        )
+        assert forged.result_reason.value == enums.ResultReason.CRYPTOGRAPHIC_FAILURE
+    finally:
+        raw.close()
