@@ -20,7 +20,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from strongroom.kms.app import open_data_dir
-from strongroom.kms.config import load_settings
 from strongroom.kms.service.admin import ADMINISTRATOR_POLICY, IssuedAccessKey
 from strongroom.kms.service.kmip_admin import KmipAdmin
 from strongroom.kms.storage.identity import IdentityRepository
@@ -136,7 +135,7 @@ class KmipWorld:
     port: int
 
     def register(self, pair: Pair, principal_arn: str) -> None:
-        data = open_data_dir(load_settings(self.server.data_dir))
+        data = open_data_dir(self.server.settings)
         try:
             KmipAdmin(KmipRepository(data.db), IdentityRepository(data.db), data.clock).add_client(
                 pair.certificate.read_bytes(), principal_arn
@@ -146,7 +145,7 @@ class KmipWorld:
 
     def new_account(self, name: str) -> tuple[str, IssuedAccessKey]:
         """Another account with an administrator ``admin``; its id and access key."""
-        data = open_data_dir(load_settings(self.server.data_dir))
+        data = open_data_dir(self.server.settings)
         try:
             account = data.admin.create_account(name)
             data.admin.create_user(account.account_id, "admin")
