@@ -15,8 +15,15 @@ from kmip.pie.exceptions import KmipOperationFailure
 from tests.kmip.conftest import Tenant
 from tests.support.kmip import KmipWorld
 
-VERSIONS = [None, enums.KMIPVersion.KMIP_1_4, enums.KMIPVersion.KMIP_2_0]
-IDS = ["1.2", "1.4", "2.0"]
+VERSIONS = [
+    enums.KMIPVersion.KMIP_1_0,
+    enums.KMIPVersion.KMIP_1_1,
+    None,
+    enums.KMIPVersion.KMIP_1_3,
+    enums.KMIPVersion.KMIP_1_4,
+    enums.KMIPVersion.KMIP_2_0,
+]
+IDS = ["1.0", "1.1", "1.2", "1.3", "1.4", "2.0"]
 
 
 @pytest.fixture(params=VERSIONS, ids=IDS)
