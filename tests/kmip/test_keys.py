@@ -185,3 +185,29 @@ def test_the_kms_api_cannot_rotate_a_kmip_key(client: Any, tenant: Tenant) -> No
             call(KeyId=uid)
         assert refused.value.response["Error"]["Code"] == "UnsupportedOperationException"
     assert client.get(uid).value == material
+
+
+def test_locate_by_state_and_object_type(client: Any) -> None:
+    from kmip.core.factories.attributes import AttributeFactory
+
+    factory = AttributeFactory()
+    active = client.create(enums.CryptographicAlgorithm.AES, 256)
+    client.activate(active)
+    waiting = client.create(enums.CryptographicAlgorithm.AES, 256)
+
+    def find(state: enums.State) -> list[str]:
+        return list(
+            client.locate(
+                attributes=[
+                    factory.create_attribute(enums.AttributeType.STATE, state),
+                    factory.create_attribute(
+                        enums.AttributeType.OBJECT_TYPE, enums.ObjectType.SYMMETRIC_KEY
+                    ),
+                ]
+            )
+        )
+
+    found_active, found_waiting = find(enums.State.ACTIVE), find(enums.State.PRE_ACTIVE)
+    assert active in found_active and active not in found_waiting
+    assert waiting in found_waiting and waiting not in found_active
+    assert client.locate(maximum_items=1) != client.locate(maximum_items=1, offset_items=1)

@@ -138,7 +138,7 @@ class Retrieval:
         if payload is not None:
             criteria += [a.parse_one(item) for item in payload.find_all(Tag.ATTRIBUTE)]
         maximum = _count(payload, Tag.MAXIMUM_ITEMS) or MAX_LOCATE
-        offset = _count(payload, Tag.OFFSET) or 0
+        offset = _count(payload, Tag.OFFSET_ITEMS) or 0
         name = next((a.name_text(c) for c in criteria if c.name == a.NAME), None)
         found: list[str] = []
         for obj in self._objects.repository.locate(
@@ -153,7 +153,9 @@ class Retrieval:
                 if all(_matches(c, every) for c in criteria):
                     found.append(unique_id(key.key_id, public))
         chosen = found[offset : offset + maximum]
-        return answer([Item.text(Tag.UNIQUE_IDENTIFIER, uid) for uid in chosen])
+        # KMIP 1.3 and later also say how many objects match in all (before Offset Items).
+        total = [Item.integer(Tag.LOCATED_ITEMS, len(found))] if version_of(call) >= (1, 3) else []
+        return answer(total + [Item.text(Tag.UNIQUE_IDENTIFIER, uid) for uid in chosen])
 
     def operations(self) -> tuple[KmipOperation, ...]:
         def get(name: str, action: str, op_class: OpClass, wrapped: bool) -> Operation:
