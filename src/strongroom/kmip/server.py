@@ -51,7 +51,9 @@ class KmipServer:
         host: str,
         port: int,
         tls: ssl.SSLContext,
+        *,
         commits: CommitWaiter | None = None,
+        max_connections: int = 1000,
     ) -> None:
         self._service = service
         self._host = host
@@ -59,6 +61,7 @@ class KmipServer:
         self._tls = tls
         self._commits = commits
         self._open: set[asyncio.StreamWriter] = set()
+        self._max_connections = max_connections
 
     async def serve(self) -> None:
         """Listen until cancelled (the worker's shutdown cancels its background jobs)."""
@@ -83,6 +86,9 @@ class KmipServer:
         source_ip = str(peer[0]) if peer else ""
         tls_object = writer.get_extra_info("ssl_object")
         der = None if tls_object is None else tls_object.getpeercert(binary_form=True)
+        if len(self._open) >= self._max_connections:
+            writer.close()  # as many connections as the worker takes (max_connections)
+            return
         self._open.add(writer)
         try:
             if der is None:

@@ -53,6 +53,7 @@ def kmip_jobs(
         settings.kmip_host or settings.host,
         settings.kmip_port,
         tls_context(kmip_tls_files(settings)),
-        commits,
+        commits=commits,
+        max_connections=settings.max_connections,
     )
     return [(server.serve, RETRY_SECONDS)]
