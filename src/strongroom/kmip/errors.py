@@ -18,6 +18,7 @@ class KmipError(kms.KmsError):
     """A failure with its KMIP result reason. The audit trail names the class."""
 
     reason: ClassVar[ResultReason] = R.GENERAL_FAILURE
+    wire = False  # not an error of the KMS API (kms/errors.py all_error_classes)
 
 
 class KmipInvalidMessage(KmipError):
