@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 from strongroom.kmip.wiring import kmip_jobs
 from strongroom.kms.api import quotas
-from strongroom.kms.api.in_process import InProcessKms, web_console
+from strongroom.kms.api.console_site import web_console
+from strongroom.kms.api.in_process import InProcessKms
 from strongroom.kms.api.metrics import Metrics
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.server import AsgiApp, KmsApi
@@ -192,7 +193,7 @@ def create_app(
     db, store, clock = data_dir.db, data_dir.store, data_dir.clock
     keys = KeyRepository(db)
     identity = IdentityRepository(db)
-    custom_stores = CustomKeyStoreConnections(CustomKeyStoreRepository(db), store)
+    custom_stores = CustomKeyStoreConnections(CustomKeyStoreRepository(db), store, settings.xks)
     cache = KeyCache(db, keys, store, custom_stores=custom_stores)
     tracking_start = datetime.fromisoformat(
         db.init_meta("usage_tracking_start", clock.now().isoformat())
@@ -257,7 +258,6 @@ def create_app(
     serving = ServingLease.claimed(db)
     # dev_credentials applies to the KMS and STS only: S3 requests need a real access key.
 
-    # Background jobs' database work runs in a thread; cache evictions on the event loop.
     async def poll_changes() -> None:
         changes = await asyncio.to_thread(db.changes_since, cache.last_seq)
         cache.trust_until(time.monotonic() + settings.cache_outage_grace_seconds)
@@ -301,10 +301,10 @@ def create_app(
         xks=xks,
         side=object_store(settings, data_dir, pipeline, known, api.commits),
         console=web_console(
+            data_dir,
             InProcessAuthenticator(known),
             InProcessKms(pipeline, model, OPERATIONS, EXTENSIONS, request_quotas),
-            lambda name: store_secret(db, store.store_id, store.root, name).reveal(),
-            lambda: clock.now().timestamp(),
+            InProcessAuditGate(api.commits),
         ),
     )
 
