@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from strongroom.kmip.wiring import kmip_jobs
 from strongroom.kms.api import quotas
 from strongroom.kms.api.console_site import web_console
 from strongroom.kms.api.in_process import InProcessKms
@@ -165,7 +166,7 @@ def open_data_dir(
         )
     db = open_database(database_url(settings))
     store_id = db.init_meta("default_store_id", secrets.token_hex(16))
-    db.init_meta("region", settings.region)  # the first start's: migration 0005 uses it
+    db.init_meta("region", settings.region)  # the first start's: migration 0006 uses it
     root = open_root_key(settings, db, create=create_root_key)
     store = SoftwareKeyStore(store_id, root, fingerprint_key=fingerprint_key(db, store_id, root))
     return DataDir(settings, db, store, clock or SystemClock())
@@ -256,8 +257,6 @@ def create_app(
     serving = ServingLease.claimed(db)
     # dev_credentials applies to the KMS and STS only: S3 requests need a real access key.
 
-    # Background jobs do their database and file work in a thread, so a slow query or a busy
-    # database never stalls requests; cache evictions are applied on the event loop.
     async def poll_changes() -> None:
         changes = await asyncio.to_thread(db.changes_since, cache.last_seq)
         cache.trust_until(time.monotonic() + settings.cache_outage_grace_seconds)
@@ -290,6 +289,7 @@ def create_app(
         (housekeeping, settings.scheduler_seconds),
         (campaign_job(settings, ctx, pipeline), min(1.0, settings.scheduler_seconds)),
         *([] if trail is None else [(trail.publish_digest, min(settings.audit_digest_seconds, 5))]),
+        *kmip_jobs(settings, pipeline, db, clock, api.commits),
     ]
     # The audit writer thread starts in the serving process, at start-up.
     return AsgiApp(

@@ -34,6 +34,9 @@ class OpClass(Enum):
     IMPORT = "GetParametersForImport, ImportKeyMaterial"
     DELETE_IMPORTED = "DeleteImportedKeyMaterial"
     REPLICATE = "ReplicateKey, UpdatePrimaryRegion"
+    # KMIP Get of an exportable key's material (docs/adr/0023): KMIP lets a Pre-Active,
+    # Deactivated or Compromised key (all Disabled here) be retrieved.
+    EXPORT = "KMIP Get of key material"
 
 
 ErrorFactory = Callable[[str], KmsError]
@@ -125,6 +128,13 @@ _TABLE: dict[OpClass, dict[KeyState, ErrorFactory]] = {
         S.CREATING: _CREATING,
         S.UPDATING: _UPDATING,
     },
+    OpClass.EXPORT: {
+        S.PENDING_DELETION: _PENDING_DELETION,
+        S.PENDING_REPLICA_DELETION: _PENDING_DELETION,
+        S.PENDING_IMPORT: _PENDING_IMPORT,
+        S.UNAVAILABLE: _UNAVAILABLE,
+        S.CREATING: _CREATING,
+    },
     # Deleting imported material works even pending deletion (the key stays so).
     OpClass.DELETE_IMPORTED: {
         S.UNAVAILABLE: _UNAVAILABLE,
@@ -155,6 +165,7 @@ _AWS_MANAGED_REFUSED = frozenset(
         OpClass.IMPORT,
         OpClass.DELETE_IMPORTED,
         OpClass.REPLICATE,
+        OpClass.EXPORT,
     }
 )
 

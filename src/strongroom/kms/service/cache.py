@@ -16,6 +16,7 @@ name, materials by record id and material id.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar, cast
 
@@ -23,7 +24,8 @@ from strongroom.kms.domain.custom_key_stores import effective_key_state
 from strongroom.kms.domain.enums import KeySpec
 from strongroom.kms.domain.ids import record_id
 from strongroom.kms.domain.key import KeyRecord
-from strongroom.kms.errors import InvalidCiphertextException
+from strongroom.kms.domain.secrets import Secret
+from strongroom.kms.errors import InvalidCiphertextException, KMSInternalException
 from strongroom.kms.keystores.base import (
     AsymmetricHandle,
     CustomKeyStores,
@@ -48,6 +50,13 @@ class _Material:
     expires_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Export:
+    key_id: str
+    material: Secret
+    expires_at: float
+
+
 class KeyCache:
     def __init__(
         self,
@@ -66,6 +75,10 @@ class KeyCache:
         self._keys: dict[str, KeyRecord | None] = {}
         self._aliases: dict[tuple[str, str, str], str | None] = {}
         self._materials: dict[tuple[str, str], _Material] = {}
+        # (record id, material id) -> exported material (KMIP objects)
+        self._exports: dict[tuple[str, str], _Export] = {}
+        # Called with each key id forgotten: caches kept beside this one (KMIP objects).
+        self._forget_hooks: list[Callable[[str], None]] = []
         self.last_seq = db.last_change_seq()
         # Set by the server's feed poller (trust_until): past it, cached keys are not served.
         self._trusted_until: float | None = None
@@ -146,6 +159,26 @@ class KeyCache:
         assert key.current_material_id is not None
         return cast(AsymmetricHandle, self._handle(key, key.current_material_id))
 
+    def exported(self, key: KeyRecord) -> Secret:
+        """The current material itself, of an exportable key (a KMIP object, whose key the
+        pipeline checked); kept like unwrapped material, so KMIP Get and KMIP's own crypto
+        do no database round trip in steady state."""
+        material_id = key.current_material_id
+        assert material_id is not None
+        slot = (key.record_id, material_id)
+        entry = self._exports.get(slot)
+        if entry is not None and entry.expires_at > time.monotonic():
+            return entry.material
+        found = self._repo.get_material(key.record_id, material_id)
+        if found is None:
+            raise KMSInternalException("The key's current material is missing.")
+        secret = self._store_of(found[0]).export_material(
+            key.material_binding, material_id, found[1], key.key_spec
+        )
+        expires = time.monotonic() + self._material_ttl
+        self._remember(self._exports, slot, _Export(key.record_id, secret, expires))
+        return secret
+
     def _handle(self, key: KeyRecord, material_id: str) -> MaterialHandle:
         slot = (key.record_id, material_id)
         entry = self._materials.get(slot)
@@ -185,11 +218,19 @@ class KeyCache:
     def put_key(self, record: KeyRecord) -> None:
         self._remember(self._keys, record.record_id, record)
 
+    def on_forget(self, hook: Callable[[str], None]) -> None:
+        """Call ``hook(key_id)`` whenever a key is forgotten (a change, a local write)."""
+        self._forget_hooks.append(hook)
+
     def forget_key(self, key_id: str) -> None:
-        """Forget the key with record id ``key_id`` and its unwrapped materials."""
+        """Forget the key with record id ``key_id``, its unwrapped and exported materials."""
+        for hook in self._forget_hooks:
+            hook(key_id)
         self._keys.pop(key_id, None)
         for slot in [s for s, e in self._materials.items() if e.key_id == key_id]:
             del self._materials[slot]
+        for slot in [s for s, x in self._exports.items() if x.key_id == key_id]:
+            del self._exports[slot]
 
     def forget_alias(self, account_id: str, region: str, alias_name: str) -> None:
         self._aliases.pop((account_id, region, alias_name), None)

@@ -149,13 +149,13 @@ def test_nodes_starting_at_once_migrate_once(database_url: str) -> None:
         db.engine.dispose()
 
 
-def test_revision_0005_gives_aliases_the_old_region_and_keeps_every_row(database_url: str) -> None:
-    """A data directory of one region (revision 0004) upgraded: its aliases get the region it
+def test_revision_0006_gives_aliases_the_old_region_and_keeps_every_row(database_url: str) -> None:
+    """A data directory of one region (revision 0005) upgraded: its aliases get the region it
     served, keys and materials are unchanged, and the same alias name is then free in another
     region."""
     engine = make_engine(database_url)
     try:
-        migrate.upgrade(engine, "0004")
+        migrate.upgrade(engine, "0005")
         with engine.begin() as conn:
             rows: dict[str, list[dict[str, object]]] = {
                 "meta": [{"name": "region", "value": "eu-west-1"}],

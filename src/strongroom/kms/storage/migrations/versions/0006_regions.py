@@ -6,8 +6,8 @@ Existing aliases get the region the data directory served before (meta ``region`
 every start since the first; ``us-east-1`` if a database never had it), which is also the
 region of every existing key (``keys.region``).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

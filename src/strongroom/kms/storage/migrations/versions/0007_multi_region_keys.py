@@ -1,7 +1,7 @@
 """Multi-Region keys: each member records its set's primary region (null: single-Region key).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    # An adopted pre-migration database has its missing tables from today's schema (0005).
+    # An adopted pre-migration database has its missing tables from today's schema (0006).
     columns = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("keys")}
     if "primary_region" in columns:
         return
