@@ -102,28 +102,18 @@ keys = Table(
     Column("cloud_hsm_cluster_id", String(64)),
     Column("hsm_lineage", Text),  # JSON (domain/lineage.py) or null
     Column("primary_region", String(32)),  # a multi-Region key's primary region, or null
-    # Keys in an external key store: the external key's id at the proxy (one KMS key each).
-    Column("xks_key_id", String(128)),
+    Column("xks_key_id", String(128)),  # an external key store key's id at the proxy
     Index("ix_keys_account", "account_id", "key_id"),
     Index("ix_keys_deletion", "state", "deletion_date"),
     Index("ix_keys_rotation", "state", "next_rotation_date"),
     Index("ix_keys_xks_key", "custom_key_store_id", "xks_key_id", unique=True),
 )
 
-# ``key_id`` columns hold record ids (domain/ids.record_id): a key's id, qualified by its region
-# for a multi-Region key, whose primary and replicas are one record each.
-
 key_materials = Table(
     "key_materials",
     metadata,
-    # Replicas of a multi-Region key hold the same material versions: (key, material) is unique.
     Column("material_id", String(64), primary_key=True),
-    Column(
-        "key_id",
-        String(64),
-        ForeignKey("keys.key_id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    Column("key_id", String(64), ForeignKey("keys.key_id", ondelete="CASCADE"), primary_key=True),
     Column("store_id", String(64), nullable=False),
     Column("wrapped", LargeBinary, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
@@ -132,8 +122,7 @@ key_materials = Table(
     Index("ix_materials_key", "key_id", "version", unique=True),
 )
 
-# --- BYOK: imported key material ------------------------------------------------------------
-# One row per key material of an EXTERNAL key. The row stays when the material is deleted or
+# BYOK: one row per key material of an EXTERNAL key. The row stays when the material is deleted or
 # expires (imported = false; its key_materials row, the wrapped copy, is removed), so importing
 # the same material again is recognized by its material id (a keyed MAC, never a plain hash).
 imported_materials = Table(
@@ -151,7 +140,6 @@ imported_materials = Table(
     Index("ix_imported_materials_key", "key_id", "sequence", unique=True),
     Index("ix_imported_materials_expiry", "imported", "valid_to"),
 )
-# --- end BYOK --------------------------------------------------------------------------------
 
 aliases = Table(
     "aliases",
