@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     from strongroom.kms.api import http_server
     from strongroom.kms.api.node_metrics import NodeDirectory
     from strongroom.kms.app import initialize
-    from strongroom.kms.root_key_fence import ServingLease
+    from strongroom.kms.rootkey.fence import ServingLease
 
     # A first start writes aws/credentials itself, and finishes one that was interrupted.
     data_dir, _ = initialize(settings)
