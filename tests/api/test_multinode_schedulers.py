@@ -3,7 +3,9 @@ scheduler finding the same deletions, rotations and expiries due at the same mom
 clocks move together), each item is done by exactly one of them.
 
 "Once" is checked three ways: the state every node answers, the scheduler's own report (one
-log line per item done, whichever node did it) and the change feed (one change per item).
+log line per item done, whichever node did it) and the change feed (one change per item). The
+re-encryption campaign runner, which every node also runs, moves each object once: one
+ReEncrypt per object in the audit trail.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from strongroom.kms.storage.database import Database
 from tests.support.byok import external_key, import_material
 from tests.support.nodes import postgres_nodes
 from tests.support.postgres import PostgresCluster
+from tests.support.raw_kms import RawKms
+from tests.support.s3 import kms_bucket, s3_client
 from tests.support.servers import InProcessServer
 
 KEYS = 9  # three per node
@@ -162,3 +166,62 @@ def test_imported_material_expires_once_across_nodes(
     assert _changes_per_key(db, mark, key_ids) == dict.fromkeys(key_ids, 1)
     for client in clients:
         assert _state(client, lasting) == "Enabled"
+
+
+OBJECTS = 12
+
+
+def _campaign_call(node: InProcessServer, name: str, body: dict[str, Any]) -> Any:
+    conn = RawKms(node.endpoint, node.admin_key)
+    try:
+        reply = conn.call(name, body)
+    finally:
+        conn.close()
+    assert reply.status == 200, reply
+    return reply.body
+
+
+def _re_encrypts(node: InProcessServer) -> int:
+    found, marker = 0, None
+    while True:
+        page = _campaign_call(
+            node,
+            "LookupAuditEvents",
+            {"EventName": "ReEncrypt", "Limit": 50, **({"Marker": marker} if marker else {})},
+        )
+        found += len(page["Events"])
+        marker = page.get("NextMarker")
+        if not marker:
+            return found
+
+
+def test_a_re_encryption_campaign_moves_each_object_once_across_nodes(
+    nodes: list[InProcessServer],
+) -> None:
+    kms, s3 = nodes[0].client(), s3_client(nodes[0])
+    old = kms.create_key(Description="old")["KeyMetadata"]["Arn"]
+    new = kms.create_key(Description="new")["KeyMetadata"]["Arn"]
+    bucket = kms_bucket(s3, old)
+    for n in range(OBJECTS):
+        s3.put_object(Bucket=bucket, Key=f"object-{n:02d}", Body=bytes([n]) * 64)
+    assert _re_encrypts(nodes[1]) == 0
+
+    started = _campaign_call(
+        nodes[1], "StartReEncryptionCampaign", {"Bucket": bucket, "DestinationKeyId": new}
+    )
+    campaign_id = started["Campaign"]["CampaignId"]
+    deadline = time.monotonic() + 60
+    while True:  # every node's runner competes for it
+        (campaign,) = _campaign_call(
+            nodes[2], "DescribeReEncryptionCampaigns", {"CampaignId": campaign_id}
+        )["Campaigns"]
+        if campaign["State"] == "COMPLETED":
+            break
+        assert time.monotonic() < deadline, campaign
+        time.sleep(0.1)
+    assert (campaign["Moved"], campaign["Skipped"], campaign["Failed"]) == (OBJECTS, 0, 0)
+    time.sleep(1.5)  # data-plane audit events are committed in groups
+    assert _re_encrypts(nodes[2]) == OBJECTS
+    for n in range(OBJECTS):
+        head = s3.head_object(Bucket=bucket, Key=f"object-{n:02d}")
+        assert head["SSEKMSKeyId"] == new
