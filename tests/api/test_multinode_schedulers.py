@@ -2,8 +2,9 @@
 scheduler finding the same deletions, rotations and expiries due at the same moment (their
 clocks move together), each item is done by exactly one of them.
 
-"Once" is checked three ways: the state every node answers, the scheduler's own report (one
-log line per item done, whichever node did it) and the change feed (one change per item). The
+"Once" is checked four ways: the state every node answers, the scheduler's own report (one
+log line per item done, whichever node did it), the change feed (one change per item) and the
+audit trail (one service event per item: DeleteKey, RotateKey, DeleteExpiredKeyMaterial). The
 re-encryption campaign runner, which every node also runs, moves each object once: one
 ReEncrypt per object in the audit trail.
 """
@@ -94,6 +95,7 @@ def test_scheduled_deletions_happen_once_across_nodes(
     clients = [n.client() for n in nodes]
     key_ids = [clients[i % 3].create_key()["KeyMetadata"]["KeyId"] for i in range(KEYS)]
     survivor = clients[0].create_key()["KeyMetadata"]["KeyId"]
+    arns = {k: clients[0].describe_key(KeyId=k)["KeyMetadata"]["Arn"] for k in key_ids}
     for i, key_id in enumerate(key_ids):
         clients[i % 3].create_alias(AliasName=f"alias/doomed-{i}", TargetKeyId=key_id)
         clients[(i + 1) % 3].schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
@@ -106,6 +108,7 @@ def test_scheduled_deletions_happen_once_across_nodes(
 
     assert reports("deleted key") == dict.fromkeys(key_ids, 1)
     assert _changes_per_key(db, mark, key_ids) == dict.fromkeys(key_ids, 1)
+    _one_service_event_per_key(nodes[1], "DeleteKey", arns)
     for client in clients:
         aliases = {a["AliasName"] for a in client.list_aliases(Limit=100)["Aliases"]}
         assert not {a for a in aliases if a.startswith("alias/doomed-")}
@@ -130,6 +133,8 @@ def test_due_rotations_happen_once_per_key_across_nodes(
 
     assert reports("rotated key") == dict.fromkeys(key_ids, 1)
     assert _changes_per_key(db, mark, key_ids) == dict.fromkeys(key_ids, 1)
+    arns = {k: clients[0].describe_key(KeyId=k)["KeyMetadata"]["Arn"] for k in key_ids}
+    _one_service_event_per_key(nodes[2], "RotateKey", arns)
     for i, key_id in enumerate(key_ids):
         rotations = clients[(i + 2) % 3].list_key_rotations(KeyId=key_id)["Rotations"]
         assert [r["RotationType"] for r in rotations] == ["AUTOMATIC"]
@@ -164,6 +169,8 @@ def test_imported_material_expires_once_across_nodes(
 
     assert reports("deleted expired imported key material") == dict.fromkeys(key_ids, 1)
     assert _changes_per_key(db, mark, key_ids) == dict.fromkeys(key_ids, 1)
+    arns = {k: clients[0].describe_key(KeyId=k)["KeyMetadata"]["Arn"] for k in key_ids}
+    _one_service_event_per_key(nodes[0], "DeleteExpiredKeyMaterial", arns)
     for client in clients:
         assert _state(client, lasting) == "Enabled"
 
@@ -181,18 +188,33 @@ def _campaign_call(node: InProcessServer, name: str, body: dict[str, Any]) -> An
     return reply.body
 
 
-def _re_encrypts(node: InProcessServer) -> int:
-    found, marker = 0, None
+def _events(node: InProcessServer, name: str) -> list[dict[str, Any]]:
+    """The events named ``name`` of the admin's account, from the trail (every page)."""
+    found: list[dict[str, Any]] = []
+    marker = None
     while True:
         page = _campaign_call(
             node,
             "LookupAuditEvents",
-            {"EventName": "ReEncrypt", "Limit": 50, **({"Marker": marker} if marker else {})},
+            {"EventName": name, "Limit": 50, **({"Marker": marker} if marker else {})},
         )
-        found += len(page["Events"])
+        found += page["Events"]
         marker = page.get("NextMarker")
         if not marker:
             return found
+
+
+def _re_encrypts(node: InProcessServer) -> int:
+    return len(_events(node, "ReEncrypt"))
+
+
+def _one_service_event_per_key(node: InProcessServer, name: str, arns: dict[str, str]) -> None:
+    """Each key has exactly one ``name`` event, by the service, in the one audit chain."""
+    time.sleep(0.5)  # the events commit with the work; the lookup may race the last commit
+    events = _events(node, name)
+    assert Counter(e["resources"][0]["ARN"] for e in events) == dict.fromkeys(arns.values(), 1)
+    assert {e["sourceIPAddress"] for e in events} == {"AWS Internal"}
+    assert {e["userIdentity"]["arn"] for e in events} == {""}
 
 
 def test_a_re_encryption_campaign_moves_each_object_once_across_nodes(

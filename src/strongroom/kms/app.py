@@ -58,6 +58,7 @@ from strongroom.kms.service.in_process_client import (
 from strongroom.kms.service.pipeline import Pipeline
 from strongroom.kms.service.policy_cache import PolicyCache
 from strongroom.kms.service.registry import EXTENSIONS, OPERATIONS
+from strongroom.kms.service.scheduled_events import ScheduledEvents
 from strongroom.kms.service.scheduler import LifecycleScheduler
 from strongroom.kms.service.usage import UsageTracker
 from strongroom.kms.service.xks_catalog import XksCatalog
@@ -250,7 +251,7 @@ def create_app(
         quotas=request_quotas,
         commits=chained if chained is not None and chained.policy.waits else None,
     )
-    scheduler = LifecycleScheduler(ctx)
+    scheduler = LifecycleScheduler(ctx, ScheduledEvents(audit_sink, durable))
     xks_catalog = XksCatalog(XksRepository(db), custom_stores, store)
     xks = xks_api(settings, xks_catalog, audit_sink, clock, api.commits)
     # Held while this worker runs: root key changes are refused meanwhile (kms/rootkey/fence.py).
