@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from strongroom.kms.api import quotas
-from strongroom.kms.api.in_process import InProcessKms, web_console
+from strongroom.kms.api.console_site import web_console
+from strongroom.kms.api.in_process import InProcessKms
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.server import AsgiApp, KmsApi
 from strongroom.kms.api.sigv4 import SigV4Verifier
@@ -192,7 +193,7 @@ def create_app(
     db, store, clock = data_dir.db, data_dir.store, data_dir.clock
     keys = KeyRepository(db)
     identity = IdentityRepository(db)
-    custom_stores = CustomKeyStoreConnections(CustomKeyStoreRepository(db), store)
+    custom_stores = CustomKeyStoreConnections(CustomKeyStoreRepository(db), store, settings.xks)
     cache = KeyCache(db, keys, store, custom_stores=custom_stores)
     tracking_start = datetime.fromisoformat(
         db.init_meta("usage_tracking_start", clock.now().isoformat())
@@ -304,10 +305,10 @@ def create_app(
         xks=xks,
         side=object_store(settings, data_dir, pipeline, known, api.commits),
         console=web_console(
+            data_dir,
             InProcessAuthenticator(known),
             InProcessKms(pipeline, model, OPERATIONS, EXTENSIONS, request_quotas),
-            lambda name: store_secret(db, store.store_id, store.root, name).reveal(),
-            lambda: clock.now().timestamp(),
+            InProcessAuditGate(api.commits),
         ),
     )
 
