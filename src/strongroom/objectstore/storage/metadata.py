@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from strongroom.objectstore.records import (
@@ -335,14 +335,43 @@ class Metadata:
             ).one_or_none()
         return None if row is None else _upload(row)
 
-    def list_uploads(self, bucket: str, prefix: str, limit: int) -> list[Upload]:
+    def list_uploads(
+        self, bucket: str, prefix: str, key_marker: str, upload_id_marker: str, limit: int
+    ) -> list[Upload]:
+        """Uploads with keys starting with ``prefix``, by key then initiation, after the marker:
+        keys greater than ``key_marker``, and, with ``upload_id_marker``, that key's uploads
+        initiated after the marker's (S3's ListMultipartUploads paging)."""
+        u = uploads.c
+        query = select(uploads).where(u.bucket == bucket)
+        if prefix:
+            query = query.where(u.key >= prefix)
         with self._read() as conn:
-            rows = conn.execute(
-                select(uploads)
-                .where(uploads.c.bucket == bucket)
-                .order_by(uploads.c.key, uploads.c.initiated)
-            ).all()
-        return [_upload(r) for r in rows if r.key.startswith(prefix)][:limit]
+            if key_marker:
+                after = u.key > key_marker
+                if upload_id_marker:
+                    marker = conn.execute(
+                        select(u.initiated).where(
+                            u.bucket == bucket,
+                            u.key == key_marker,
+                            u.upload_id == upload_id_marker,
+                        )
+                    ).scalar_one_or_none()
+                    same_key = (
+                        u.upload_id > upload_id_marker
+                        if marker is None
+                        else tuple_(u.initiated, u.upload_id) > tuple_(marker, upload_id_marker)
+                    )
+                    after = or_(after, and_(u.key == key_marker, same_key))
+                query = query.where(after)
+            rows: list[Any] = []
+            ordered = query.order_by(u.key, u.initiated, u.upload_id)
+            for row in conn.execute(ordered).yield_per(limit + 1):
+                if not row.key.startswith(prefix):
+                    break
+                rows.append(row)
+                if len(rows) >= limit:
+                    break
+        return [_upload(r) for r in rows]
 
     def put_part(self, upload_id: str, part: Part) -> list[str] | None:
         """Add or replace a part; None when the upload is gone (aborted or completed)."""
