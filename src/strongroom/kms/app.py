@@ -31,13 +31,13 @@ from strongroom.kms.audit.trail import AuditTrail
 from strongroom.kms.audit.writer import ChainedAuditLog
 from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
-from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.domain.xks import XksCredential
 from strongroom.kms.first_start import first_start
 from strongroom.kms.keystores.root_key_file import create_root_key_file
 from strongroom.kms.keystores.root_keys import RootKeyProvider
 from strongroom.kms.keystores.software import SoftwareKeyStore, secret_aad
+from strongroom.kms.objectstore_wiring import campaign_job, object_store, sweep_job
 from strongroom.kms.root_key_fence import ServingLease
 from strongroom.kms.root_key_setup import open_root_key
 from strongroom.kms.service.admin import Admin, IssuedAccessKey
@@ -50,10 +50,7 @@ from strongroom.kms.service.custom_store_connections import CustomKeyStoreConnec
 from strongroom.kms.service.dev_credentials import DevCredentials
 from strongroom.kms.service.hsm_clusters import HsmClusters
 from strongroom.kms.service.in_process_client import (
-    InProcessAuditGate,
     InProcessAuthenticator,
-    InProcessIdentityPolicies,
-    InProcessKmsClient,
 )
 from strongroom.kms.service.pipeline import Pipeline
 from strongroom.kms.service.policy_cache import PolicyCache
@@ -71,17 +68,10 @@ from strongroom.kms.storage.migrate import SchemaError
 from strongroom.kms.storage.store_secrets import FINGERPRINT_KEY, STORE_SECRET_PURPOSE, StoreSecrets
 from strongroom.kms.storage.usage import UsageRepository
 from strongroom.kms.storage.xks import XksRepository
-from strongroom.objectstore.api import S3Api
-from strongroom.objectstore.blobs import FileBlobStore
 from strongroom.objectstore.campaigns import Campaigns
-from strongroom.objectstore.context import StoreContext
 from strongroom.objectstore.inventory import StoreInventory
-from strongroom.objectstore.keyring import Keyring
-from strongroom.objectstore.sigv2 import S3SigV2PresignVerifier
-from strongroom.objectstore.sigv4 import S3SigV4Verifier
 from strongroom.objectstore.storage.campaigns import CampaignRecords
 from strongroom.objectstore.storage.inventory import InventoryRecords
-from strongroom.objectstore.storage.metadata import Metadata
 from strongroom.xks.api import SERVICE as XKS_SERVICE
 from strongroom.xks.api import XksApi
 from strongroom.xks.proxy import XksProxy
@@ -289,6 +279,7 @@ def create_app(
         (_in_thread(usage.flush), 1.0),
         (housekeeping, settings.scheduler_seconds),
         (campaign_job(settings, ctx, pipeline), min(1.0, settings.scheduler_seconds)),
+        (sweep_job(settings, db), settings.s3_sweep_seconds),
         *([] if trail is None else [(trail.publish_digest, min(settings.audit_digest_seconds, 5))]),
     ]
     # The audit writer thread starts in the serving process, at start-up.
@@ -305,57 +296,6 @@ def create_app(
             lambda name: store_secret(db, store.store_id, store.root, name).reveal(),
             lambda: clock.now().timestamp(),
         ),
-    )
-
-
-def campaign_job(
-    settings: Settings, ctx: ServiceContext, pipeline: Pipeline
-) -> Callable[[], Awaitable[None]]:
-    """The background job that runs re-encryption campaigns (objectstore/campaigns.py), each
-    ReEncrypt through the in-process KMS client as the service s3, for the campaign's owner."""
-    assert isinstance(ctx.objects, Campaigns)
-    runner = ctx.objects.with_kms(
-        InProcessKmsClient(pipeline, OPERATIONS, f"s3.{settings.region}.amazonaws.com")
-    )
-
-    async def run() -> None:
-        await asyncio.to_thread(runner.run)
-
-    return run
-
-
-def object_store(
-    settings: Settings,
-    data_dir: DataDir,
-    pipeline: Pipeline,
-    credentials: CredentialCache,
-    commits: CommitWaiter | None,
-) -> S3Api:
-    """The S3 API: a client of the KMS through ``strongroom.client``, calls made in process
-    through the same pipeline as HTTP requests, as the service ``s3.<region>.amazonaws.com``."""
-    via_service = f"s3.{settings.region}.amazonaws.com"
-    kms = InProcessKmsClient(pipeline, OPERATIONS, via_service)
-    metadata = Metadata(data_dir.db.engine)
-    clock = data_dir.clock
-    ctx = StoreContext(
-        settings.region,
-        metadata,
-        FileBlobStore(settings.data_dir / "objects"),
-        Keyring(kms, metadata, settings.s3_bucket_key_seconds, clock.now),
-        InProcessIdentityPolicies(pipeline),
-        clock.now,
-    )
-    authenticator = InProcessAuthenticator(credentials)
-    verifier = S3SigV4Verifier(
-        settings.region, authenticator, max_skew_seconds=settings.max_clock_skew_seconds
-    )
-    return S3Api(
-        ctx,
-        verifier,
-        S3SigV2PresignVerifier(authenticator),
-        virtual_host_suffix=settings.s3_virtual_host_suffix,
-        request_ids=UuidShapedIds().next,
-        audit=InProcessAuditGate(commits),
     )
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, select
 
-from strongroom.objectstore.storage.tables import bucket_keys, buckets, metadata, objects
+from strongroom.objectstore.storage import migrate
+from strongroom.objectstore.storage.tables import bucket_keys, buckets, objects
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,7 @@ class CountRow:
 class InventoryRecords:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        metadata.create_all(engine)  # a data directory the object store never opened
+        migrate.upgrade(engine)  # a data directory the object store never opened
 
     def buckets(self, account_id: str | None) -> list[BucketRow]:
         query = select(buckets.c.name, buckets.c.account_id, buckets.c.encryption)

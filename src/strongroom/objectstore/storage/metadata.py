@@ -25,10 +25,10 @@ from strongroom.objectstore.records import (
     Protection,
     Upload,
 )
+from strongroom.objectstore.storage import migrate
 from strongroom.objectstore.storage.tables import (
     bucket_keys,
     buckets,
-    metadata,
     objects,
     parts,
     uploads,
@@ -155,7 +155,7 @@ class Metadata:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        metadata.create_all(engine)
+        migrate.upgrade(engine)  # one query when already at the newest revision
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -308,6 +308,17 @@ class Metadata:
         with self._read() as conn:
             rows = conn.execute(query.order_by(objects.c.key).limit(limit)).all()
         return [_object(r) for r in rows if r.key.startswith(prefix)]
+
+    def referenced_blobs(self) -> set[str]:
+        """Every blob some object or uploaded part references (for the sweep), from one read."""
+        found: set[str] = set()
+        with self._read() as conn:
+            # Parts first: completing an upload moves its parts' blobs to an object in one
+            # transaction, so a completion between the two reads is seen in one or the other.
+            found.update(conn.execute(select(parts.c.blob_id)).scalars())
+            for (text,) in conn.execute(select(objects.c.blobs)).yield_per(1000):
+                found.update(_blob_ids(text))
+        return found
 
     # --- multipart uploads -----------------------------------------------------------------
 
