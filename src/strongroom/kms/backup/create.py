@@ -83,7 +83,7 @@ def carried_files(settings: Settings) -> list[payload.CarriedFile]:
 def create_backup(data_dir: DataDir, out: Path) -> Summary:
     """Write a backup of ``data_dir`` to ``out`` (0600, never over an existing file)."""
     db = data_dir.db
-    objects.prepare(db.engine)
+    objects.prepare(db)
     with db.read() as tx:
         meta = {name: tx.meta.get(name) or "" for name in META_NAMES}
     backup_id = secrets.token_hex(16)

@@ -13,11 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
-
 from strongroom.kms.backup import payload
 from strongroom.kms.backup.container import BackupError
 from strongroom.kms.storage import dump, schema
+from strongroom.kms.storage.database import Database
 from strongroom.objectstore.blobs import FileBlobStore
 from strongroom.objectstore.storage import migrate
 from strongroom.objectstore.storage.migrate import target_metadata
@@ -26,10 +25,10 @@ from strongroom.objectstore.storage.references import blob_ids
 OBJECTS_DIR = "objects"
 
 
-def prepare(engine: Engine) -> None:
+def prepare(db: Database) -> None:
     """The object store's tables at this version's revision (a data directory that never
     served has none yet), so every backup has the same tables."""
-    migrate.upgrade(engine)
+    migrate.upgrade(db.engine)
 
 
 def schemas() -> dump.Schemas:

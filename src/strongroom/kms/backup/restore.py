@@ -89,7 +89,7 @@ def _build(
         _write_private(staging / "root.key", key_bytes)
     database = Database.open(sqlite_url(staging))
     try:
-        objects.prepare(database.engine)
+        objects.prepare(database)
         if not dump.is_empty(database, objects.schemas()):
             raise BackupError("the new database is not empty")
         # The blobs follow the rows: reading the records to their end writes them too.
