@@ -46,6 +46,14 @@ class BlobStore(Protocol):
     def delete(self, blob_ids: list[str]) -> None: ...
 
 
+def _fsync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def new_blob_id() -> str:
     return secrets.token_hex(16)
 
@@ -79,13 +87,9 @@ class _FileWriter:
     def _sync_and_rename(self, fd: int, final: Path) -> None:
         os.fsync(fd)
         os.close(fd)
-        final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._store.ensure_directory(final.parent)
         os.rename(self._temp, final)
-        directory = os.open(final.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        _fsync_directory(final.parent)
 
     def abort(self) -> None:
         if self._fd is not None:
@@ -111,8 +115,21 @@ class FileBlobStore:
         self.root = root
         self.temp_dir = root / "tmp"
         self.temp_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._directories: set[Path] = set()
         # A crashed writer's temporary files are the sweep's, after a grace period: another
         # worker or node starting now must not remove a write in progress.
+
+    def ensure_directory(self, directory: Path) -> None:
+        """Make a shard directory (and its parent) durably; known ones cost nothing."""
+        if directory in self._directories:
+            return
+        for level in (directory.parent, directory):
+            try:
+                os.mkdir(level, 0o700)
+            except FileExistsError:
+                continue
+            _fsync_directory(level.parent)  # the new entry survives a crash
+        self._directories.add(directory)
 
     def path(self, blob_id: str) -> Path:
         if len(blob_id) != 32 or not all(c in "0123456789abcdef" for c in blob_id):

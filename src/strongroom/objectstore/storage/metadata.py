@@ -25,7 +25,7 @@ from strongroom.objectstore.records import (
     Protection,
     Upload,
 )
-from strongroom.objectstore.storage import migrate
+from strongroom.objectstore.storage import migrate, statements
 from strongroom.objectstore.storage.tables import (
     bucket_keys,
     buckets,
@@ -185,7 +185,7 @@ class Metadata:
 
     def bucket(self, name: str) -> Bucket | None:
         with self._read() as conn:
-            row = conn.execute(select(buckets).where(buckets.c.name == name)).one_or_none()
+            row = conn.execute(statements.BUCKET, {"name": name}).one_or_none()
         if row is None:
             return None
         return Bucket(
@@ -266,9 +266,7 @@ class Metadata:
 
     def object(self, bucket: str, key: str) -> ObjectRecord | None:
         with self._read() as conn:
-            row = conn.execute(
-                select(objects).where(and_(objects.c.bucket == bucket, objects.c.key == key))
-            ).one_or_none()
+            row = conn.execute(statements.OBJECT, {"b": bucket, "k": key}).one_or_none()
         return None if row is None else _object(row)
 
     def put_object(self, record: ObjectRecord) -> list[str]:
@@ -276,16 +274,12 @@ class Metadata:
         values = _object_values(record)
         with self._write() as conn:
             old = self._remove(conn, record.bucket, record.key)
-            conn.execute(insert(objects).values(**values))
+            conn.execute(statements.INSERT_OBJECT, values)
         return old
 
     def _remove(self, conn: Connection, bucket: str, key: str) -> list[str]:
-        where = and_(objects.c.bucket == bucket, objects.c.key == key)
-        row = conn.execute(select(objects.c.blobs).where(where)).one_or_none()
-        if row is None:
-            return []
-        conn.execute(delete(objects).where(where))
-        return _blob_ids(row.blobs)
+        row = conn.execute(statements.REMOVE_OBJECT, {"b": bucket, "k": key}).one_or_none()
+        return [] if row is None else _blob_ids(row.blobs)
 
     def delete_object(self, bucket: str, key: str) -> list[str]:
         with self._write() as conn:
