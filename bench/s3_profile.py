@@ -38,10 +38,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from strongroom.kms.app import create_app, initialize  # noqa: E402
-from strongroom.kms.audit.log import MemoryAuditLog  # noqa: E402
-from strongroom.kms.config import Settings  # noqa: E402
-from strongroom.kms.domain.clock import SystemClock  # noqa: E402
+from strongroom.kms.app import create_app, initialize
+from strongroom.kms.audit.log import MemoryAuditLog
+from strongroom.kms.config import Settings
+from strongroom.kms.domain.clock import SystemClock
 
 HOST = "127.0.0.1:8080"
 KiB, MiB = 1024, 1024 * 1024
@@ -159,7 +159,7 @@ def run(client: Client, args: argparse.Namespace, directory: Path) -> None:
         "x-amz-server-side-encryption-customer-algorithm": "AES256",
         "x-amz-server-side-encryption-customer-key": base64.b64encode(ssec_key).decode(),
         "x-amz-server-side-encryption-customer-key-md5": base64.b64encode(
-            hashlib.md5(ssec_key).digest()  # noqa: S324 - S3's key digest
+            hashlib.md5(ssec_key).digest()
         ).decode(),
     }
     modes: dict[str, dict[str, str]] = {

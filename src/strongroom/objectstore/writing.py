@@ -13,7 +13,6 @@ from strongroom.objectstore import checksums, cipher
 from strongroom.objectstore.blobs import BlobStore
 from strongroom.objectstore.errors import BadDigest, EntityTooLarge, InvalidDigest
 
-
 # Bodies larger than this are processed in batches of it, off the event loop.
 BATCH = 1024 * 1024
 
