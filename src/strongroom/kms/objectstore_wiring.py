@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from strongroom.kms.audit.events import CommitWaiter
 from strongroom.kms.config import Settings
 from strongroom.kms.domain.ids import UuidShapedIds
-from strongroom.kms.root_key_fence import holder_name
+from strongroom.kms.rootkey.fence import holder_name
 from strongroom.kms.service.context import ServiceContext
 from strongroom.kms.service.credentials import CredentialCache
 from strongroom.kms.service.in_process_client import (
@@ -107,7 +107,7 @@ def sweep_job(settings: Settings, db: Database) -> Callable[[], Awaitable[None]]
     period = timedelta(seconds=settings.s3_sweep_seconds)
 
     def once() -> None:
-        now = datetime.now(UTC)  # leases use the system clock (root_key_fence.py)
+        now = datetime.now(UTC)  # leases use the system clock (rootkey/fence.py)
         with db.transaction() as tx:
             if tx.leases.claim(SWEEP_LEASE, holder, now, now + period) is not None:
                 return
