@@ -49,6 +49,7 @@ from strongroom.kms.service.credentials import CredentialCache
 from strongroom.kms.service.custom_store_connections import CustomKeyStoreConnections
 from strongroom.kms.service.dev_credentials import DevCredentials
 from strongroom.kms.service.hsm_clusters import HsmClusters
+from strongroom.kms.service.in_process import InProcessCalls
 from strongroom.kms.service.in_process_client import (
     InProcessAuthenticator,
 )
@@ -226,6 +227,12 @@ def create_app(
     metrics, ready = _observability(db, store, cache, audit_sink)
     model = ServiceModel.load()
     request_quotas = quotas.from_settings(settings)
+    # The console and the object store call the KMS in process, by this one path.
+    calls = InProcessCalls(
+        pipeline,
+        {**OPERATIONS, **{name: op for name, (op, _) in EXTENSIONS.items()}},
+        None if request_quotas is None else request_quotas.admit,
+    )
     api = KmsApi(
         pipeline,
         verifier,
@@ -289,10 +296,12 @@ def create_app(
         shutdown,
         on_startup=None if trail is None else trail.start,
         xks=xks,
-        side=object_store(settings, data_dir, pipeline, known, api.commits),
+        side=object_store(
+            settings, data_dir, pipeline, calls, credentials=known, commits=api.commits
+        ),
         console=web_console(
             InProcessAuthenticator(known),
-            InProcessKms(pipeline, model, OPERATIONS, EXTENSIONS, request_quotas),
+            InProcessKms(calls, model, EXTENSIONS),
             lambda name: store_secret(db, store.store_id, store.root, name).reveal(),
             lambda: clock.now().timestamp(),
         ),

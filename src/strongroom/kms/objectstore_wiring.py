@@ -17,6 +17,7 @@ from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.rootkey.fence import holder_name
 from strongroom.kms.service.context import ServiceContext
 from strongroom.kms.service.credentials import CredentialCache
+from strongroom.kms.service.in_process import InProcessCalls
 from strongroom.kms.service.in_process_client import (
     InProcessAuditGate,
     InProcessAuthenticator,
@@ -47,11 +48,11 @@ def campaign_job(
     settings: Settings, ctx: ServiceContext, pipeline: Pipeline
 ) -> Callable[[], Awaitable[None]]:
     """The background job that runs re-encryption campaigns (objectstore/campaigns.py), each
-    ReEncrypt through the in-process KMS client as the service s3, for the campaign's owner."""
+    ReEncrypt through the in-process KMS client as the service s3, for the campaign's owner.
+    A background job is no request: it is not counted by the request quotas."""
     assert isinstance(ctx.objects, Campaigns)
-    runner = ctx.objects.with_kms(
-        InProcessKmsClient(pipeline, OPERATIONS, f"s3.{settings.region}.amazonaws.com")
-    )
+    calls = InProcessCalls(pipeline, OPERATIONS)
+    runner = ctx.objects.with_kms(InProcessKmsClient(calls, _via_service(settings)))
 
     async def run() -> None:
         await asyncio.to_thread(runner.run)
@@ -59,17 +60,22 @@ def campaign_job(
     return run
 
 
+def _via_service(settings: Settings) -> str:
+    return f"s3.{settings.region}.amazonaws.com"
+
+
 def object_store(
     settings: Settings,
     data_dir: DataDir,
     pipeline: Pipeline,
+    calls: InProcessCalls,
+    *,
     credentials: CredentialCache,
     commits: CommitWaiter | None,
 ) -> S3Api:
-    """The S3 API: a client of the KMS through ``strongroom.client``, calls made in process
-    through the same pipeline as HTTP requests, as the service ``s3.<region>.amazonaws.com``."""
-    via_service = f"s3.{settings.region}.amazonaws.com"
-    kms = InProcessKmsClient(pipeline, OPERATIONS, via_service)
+    """The S3 API: a client of the KMS through ``strongroom.client``, its calls made by the
+    worker's in-process calls (request quotas, pipeline) as ``s3.<region>.amazonaws.com``."""
+    kms = InProcessKmsClient(calls, _via_service(settings))
     metadata = Metadata(data_dir.db.engine)
     clock = data_dir.clock
     ctx = StoreContext(
