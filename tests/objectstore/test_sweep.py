@@ -17,7 +17,7 @@ from strongroom.objectstore.blobs import FileBlobStore
 from tests.support.cli import run
 from tests.support.s3 import bucket_name, s3_client
 from tests.support.s3_raw import _sign
-from tests.support.servers import server_process
+from tests.support.servers import in_process_server, server_process
 
 MiB = 1024 * 1024
 
@@ -124,3 +124,28 @@ def test_the_sweep_does_nothing_while_the_blobs_are_pinned(tmp_path: Path) -> No
     result = sweep(store, set, time.time())
     assert (result.skipped, result.removed_blobs) == (False, 1)
     assert not store.path(writer.blob_id).exists()
+
+
+def test_a_serving_worker_sweeps_in_the_background(tmp_path: Path) -> None:
+    with in_process_server(
+        tmp_path / "d", s3_sweep_seconds=0.2, s3_sweep_grace_seconds=60
+    ) as server:
+        s3 = s3_client(server)
+        bucket = bucket_name("bgsweep")
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key="live", Body=b"stays")
+        store = FileBlobStore(server.data_dir / "objects")
+        (live,) = [f for f in store.files() if not f.temporary]
+        orphan = "cd" * 16
+        store.path(orphan).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(live.path, store.path(orphan))
+        young = "ef" * 16
+        store.path(young).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(live.path, store.path(young))
+        _age([store.path(orphan), live.path], 2 * 3600)
+        deadline = time.monotonic() + 20
+        while store.path(orphan).exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not store.path(orphan).exists()
+        assert store.path(young).exists()  # unreferenced but within the grace period
+        assert s3.get_object(Bucket=bucket, Key="live")["Body"].read() == b"stays"
