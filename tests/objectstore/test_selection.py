@@ -112,3 +112,20 @@ def test_list_multipart_uploads_pages_with_key_and_upload_id_markers(s3: Any, bu
     assert [u["Key"] for u in prefixed["Uploads"]] == ["a/2", "a/2", "a/2"]
     with aws_error("InvalidArgument", 400):
         s3.list_multipart_uploads(Bucket=bucket, MaxUploads=-1)
+
+
+def test_list_multipart_uploads_rolls_keys_up_under_a_delimiter(s3: Any, bucket: str) -> None:
+    for key in ("logs/2026/a", "logs/2026/b", "logs/2027/a", "logs/top", "other"):
+        s3.create_multipart_upload(Bucket=bucket, Key=key)
+    listed = s3.list_multipart_uploads(Bucket=bucket, Prefix="logs/", Delimiter="/")
+    assert [p["Prefix"] for p in listed["CommonPrefixes"]] == ["logs/2026/", "logs/2027/"]
+    assert [u["Key"] for u in listed["Uploads"]] == ["logs/top"]
+    first = s3.list_multipart_uploads(Bucket=bucket, Prefix="logs/", Delimiter="/", MaxUploads=1)
+    assert first["IsTruncated"] and first["NextKeyMarker"] == "logs/2026/"
+    assert [p["Prefix"] for p in first["CommonPrefixes"]] == ["logs/2026/"]
+    rest = s3.list_multipart_uploads(
+        Bucket=bucket, Prefix="logs/", Delimiter="/", KeyMarker=first["NextKeyMarker"]
+    )
+    assert [p["Prefix"] for p in rest["CommonPrefixes"]] == ["logs/2027/"]
+    assert [u["Key"] for u in rest["Uploads"]] == ["logs/top"]
+    assert not rest["IsTruncated"]

@@ -45,8 +45,8 @@ NOTES: dict[str, str] = {
     "encoding-type=url, fetch-owner.",
     "ListObjects": "prefix, delimiter, marker, max-keys, encoding-type=url.",
     "ListMultipartUploads": (
-        "prefix, max-uploads, key-marker and upload-id-marker (NextKeyMarker, "
-        "NextUploadIdMarker), encoding-type=url; delimiter is not served."
+        "prefix, delimiter (CommonPrefixes), max-uploads, key-marker and upload-id-marker "
+        "(NextKeyMarker, NextUploadIdMarker), encoding-type=url."
     ),
     "PutBucketEncryption": "One rule: AES256, or aws:kms with KMSMasterKeyID and BucketKeyEnabled.",
     "GetBucketEncryption": "AES256 when none is set, as S3 since January 2023.",

@@ -30,6 +30,7 @@ from strongroom.objectstore.object_headers import (
 )
 from strongroom.objectstore.objects import new_object_id
 from strongroom.objectstore.records import BlobRef, ObjectRecord, Part, Upload
+from strongroom.objectstore.upload_listing import upload_page
 from strongroom.objectstore.writing import WrittenBlob, write_blob
 
 _COPY_RANGE = re.compile(r"bytes=(\d+)-(\d+)")
@@ -305,26 +306,34 @@ class Multipart:
             )
         limit = min(int(raw), 1000)
         encode = query.get("encoding-type") == "url"
-        found = self._ctx.metadata.list_uploads(
-            bucket.name, prefix, key_marker, upload_id_marker, limit + 1
+        delimiter = query.get("delimiter", "")
+        page = upload_page(
+            self._ctx.metadata,
+            bucket.name,
+            prefix=prefix,
+            delimiter=delimiter,
+            key_marker=key_marker,
+            upload_id_marker=upload_id_marker,
+            limit=limit,
         )
-        page, truncated = found[:limit], len(found) > limit
         children: list[xml.Node] = [
             ("Bucket", bucket.name),
             ("KeyMarker", url_encode(key_marker, encode)),
             ("UploadIdMarker", upload_id_marker),
         ]
-        if truncated and page:
-            children.append(("NextKeyMarker", url_encode(page[-1].key, encode)))
-            children.append(("NextUploadIdMarker", page[-1].upload_id))
+        if page.truncated:
+            children.append(("NextKeyMarker", url_encode(page.next_key, encode)))
+            children.append(("NextUploadIdMarker", page.next_upload_id))
+        if delimiter:
+            children.append(("Delimiter", url_encode(delimiter, encode)))
         if encode:
             children.append(("EncodingType", "url"))
         children += [
             ("Prefix", url_encode(prefix, encode)),
             ("MaxUploads", limit),
-            ("IsTruncated", truncated),
+            ("IsTruncated", page.truncated),
         ]
-        for upload in page:
+        for upload in page.uploads:
             children.append(
                 (
                     "Upload",
@@ -338,4 +347,7 @@ class Multipart:
                     ),
                 )
             )
+        children += [
+            ("CommonPrefixes", (("Prefix", url_encode(p, encode)),)) for p in page.prefixes
+        ]
         return S3Response(body=xml.document("ListMultipartUploadsResult", children))
