@@ -203,7 +203,9 @@ def create_app(
         custom_stores=custom_stores,
         cost_rates=(settings.key_usd_month, settings.hsm_usd_month),
         objects=Campaigns(
-            CampaignRecords(db.engine), StoreInventory(InventoryRecords(db.engine)), clock.now
+            CampaignRecords(db.engine),
+            StoreInventory(InventoryRecords(db.engine, db.read_engine())),
+            clock.now,
         ),
     )
     trail, chained, audit_sink = _audit_sinks(settings, db, store, clock, audit)

@@ -76,7 +76,7 @@ def object_store(
     """The S3 API: a client of the KMS through ``strongroom.client``, its calls made by the
     worker's in-process calls (request quotas, pipeline) as ``s3.<region>.amazonaws.com``."""
     kms = InProcessKmsClient(calls, _via_service(settings))
-    metadata = Metadata(data_dir.db.engine)
+    metadata = Metadata(data_dir.db.engine, data_dir.db.read_engine())
     clock = data_dir.clock
     ctx = StoreContext(
         settings.region,
@@ -103,7 +103,8 @@ def object_store(
 def sweep_blobs(settings: Settings, db: Database, grace_seconds: float) -> SweepResult:
     """One sweep of ``<data_dir>/objects`` (objectstore/sweep.py), now."""
     blobs = FileBlobStore(settings.data_dir / "objects")
-    return sweep(blobs, Metadata(db.engine).referenced_blobs, time.time(), grace_seconds)
+    metadata = Metadata(db.engine, db.read_engine())
+    return sweep(blobs, metadata.referenced_blobs, time.time(), grace_seconds)
 
 
 def sweep_job(settings: Settings, db: Database) -> Callable[[], Awaitable[None]]:

@@ -34,8 +34,9 @@ class CountRow:
 
 
 class InventoryRecords:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, engine: Engine, reader: Engine | None = None) -> None:
+        """``reader``: an engine whose reads take no write lock (see Metadata)."""
+        self._engine = reader or engine
         migrate.upgrade(engine)  # a data directory the object store never opened
 
     def buckets(self, account_id: str | None) -> list[BucketRow]:

@@ -153,8 +153,11 @@ def _blob_ids(text: str) -> list[str]:
 class Metadata:
     """The object store's records in the shared database."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, reader: Engine | None = None) -> None:
+        """``reader``: the engine for reads, configured (by the composition root) so that they
+        take no write lock (a deferred SQLite transaction); default: ``engine``."""
         self._engine = engine
+        self._reader = reader or engine
         migrate.upgrade(engine)  # one query when already at the newest revision
 
     @contextmanager
@@ -164,7 +167,7 @@ class Metadata:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             yield conn
 
     # --- buckets ---------------------------------------------------------------------------
