@@ -64,3 +64,14 @@ class KmsOperations(Protocol):
         Raises :class:`KmsCallError` carrying the error the HTTP API would have answered.
         """
         ...
+
+
+class SessionRevocations(Protocol):
+    """Signed-out sessions, known to every worker and node (not only the one that signed out)."""
+
+    def revoke(self, session_id: str, until: float) -> None:
+        """Record that ``session_id`` is signed out; ``until``: when it would have ended anyway
+        (epoch seconds). Raises if the record cannot be written."""
+        ...
+
+    def is_revoked(self, session_id: str) -> bool: ...

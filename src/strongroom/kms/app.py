@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from strongroom.kms.api import quotas
-from strongroom.kms.api.in_process import InProcessKms, web_console
+from strongroom.kms.api.console_site import web_console
+from strongroom.kms.api.in_process import InProcessKms
 from strongroom.kms.api.metrics import Metrics
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.server import AsgiApp, KmsApi
@@ -51,6 +52,7 @@ from strongroom.kms.service.dev_credentials import DevCredentials
 from strongroom.kms.service.hsm_clusters import HsmClusters
 from strongroom.kms.service.in_process import InProcessCalls
 from strongroom.kms.service.in_process_client import (
+    InProcessAuditGate,
     InProcessAuthenticator,
 )
 from strongroom.kms.service.pipeline import Pipeline
@@ -302,10 +304,10 @@ def create_app(
             settings, data_dir, pipeline, calls, credentials=known, commits=api.commits
         ),
         console=web_console(
+            data_dir,
             InProcessAuthenticator(known),
             InProcessKms(calls, model, EXTENSIONS),
-            lambda name: store_secret(db, store.store_id, store.root, name).reveal(),
-            lambda: clock.now().timestamp(),
+            InProcessAuditGate(api.commits),
         ),
     )
 
