@@ -34,7 +34,13 @@ from strongroom.console.http import (
     same_origin,
     send_response,
 )
-from strongroom.console.kms import Authenticator, KmsOperations, Principal, SessionRevocations
+from strongroom.console.kms import (
+    Authenticator,
+    KmsOperations,
+    Principal,
+    SessionRevocations,
+    SignInRecorder,
+)
 from strongroom.console.operator_sign_in import OPERATOR_KEY, PROVIDER, OperatorSignIn
 from strongroom.console.operators import OperatorDesk
 from strongroom.console.pages import Page, PageContext
@@ -76,16 +82,19 @@ class Console:
         audit: AuditGate,
         revocations: SessionRevocations,
         operators: OperatorDesk | None = None,
+        sign_ins: SignInRecorder | None = None,
     ) -> None:
         """``audit``: holds each page until its KMS calls' audit events are committed;
         ``revocations``: signed-out sessions, shared by every worker; ``operators``: the
-        quorum, for the operator pages (None: no operator pages)."""
+        quorum, for the operator pages (None: no operator pages); ``sign_ins``: records
+        tenants' sign-ins in their audit trail."""
         self._authenticator = authenticator
         self._audit = audit
         self._kms = kms
         self._codec = SessionCodec(session_key, now, revocations)
         self._policy_template = policy_template
         self._operators = operators
+        self._sign_ins = sign_ins
         self._templates = Environment(
             loader=PackageLoader("strongroom.console", "templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -241,6 +250,15 @@ class Console:
         key = self._authenticator.lookup(access_key_id) if access_key_id else None
         if key is None or not hmac.compare_digest(key.secret_bytes(), secret):
             return self._sign_in_page(request, "Unknown access key or wrong secret.", 401)
+        if self._sign_ins is not None:
+            try:
+                self._sign_ins.record_sign_in(
+                    key.account_id, key.principal_arn, key.access_key_id, request.client_ip
+                )
+            except Exception:
+                log.exception("console: a sign-in could not be recorded")
+                error = "The audit trail cannot record your sign-in now, so it was refused."
+                return self._sign_in_page(request, error, 503)
         token = self._codec.issue(
             key.access_key_id, key.account_id, key.principal_arn, key.secret_bytes()
         )

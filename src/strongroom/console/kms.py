@@ -75,3 +75,12 @@ class SessionRevocations(Protocol):
         ...
 
     def is_revoked(self, session_id: str) -> bool: ...
+
+
+class SignInRecorder(Protocol):
+    def record_sign_in(
+        self, account_id: str, principal_arn: str, access_key_id: str, source_ip: str
+    ) -> None:
+        """A tenant's console sign-in as an event of its audit trail; raises if it cannot be
+        recorded (the sign-in is then refused)."""
+        ...

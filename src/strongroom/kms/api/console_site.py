@@ -17,6 +17,7 @@ from strongroom.console.app import Console
 from strongroom.console.kms import Authenticator
 from strongroom.kms.api.console_operators import QuorumDesk
 from strongroom.kms.api.console_sessions import SignedOutSessions
+from strongroom.kms.api.console_sign_ins import SignInTrail
 from strongroom.kms.api.in_process import InProcessKms
 from strongroom.kms.audit.store import AuditChain
 from strongroom.kms.domain.policy_templates import separation_of_duties_policy
@@ -52,6 +53,7 @@ def web_console(
         audit=audit,
         revocations=SignedOutSessions(db, clock.now, data_dir.settings.cache_poll_seconds),
         operators=QuorumDesk(quorum, db, env.realm, draft_key, chain=chain, now=clock.now),
+        sign_ins=SignInTrail(db, chain, clock.now),
     )
 
 

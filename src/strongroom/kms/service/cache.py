@@ -12,13 +12,15 @@ Unwrapped material is kept for ``material_ttl`` and then unwrapped again, so a k
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar, cast
 
 from strongroom.kms.domain.custom_key_stores import effective_key_state
 from strongroom.kms.domain.enums import KeySpec
 from strongroom.kms.domain.key import KeyRecord
-from strongroom.kms.errors import InvalidCiphertextException
+from strongroom.kms.domain.secrets import Secret
+from strongroom.kms.errors import InvalidCiphertextException, KMSInternalException
 from strongroom.kms.keystores.base import (
     AsymmetricHandle,
     CustomKeyStores,
@@ -43,6 +45,13 @@ class _Material:
     expires_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Export:
+    key_id: str
+    material: Secret
+    expires_at: float
+
+
 class KeyCache:
     def __init__(
         self,
@@ -61,6 +70,9 @@ class KeyCache:
         self._keys: dict[str, KeyRecord | None] = {}
         self._aliases: dict[tuple[str, str], str | None] = {}
         self._materials: dict[str, _Material] = {}
+        self._exports: dict[str, _Export] = {}
+        # Called with each key id forgotten: caches kept beside this one (KMIP objects).
+        self._forget_hooks: list[Callable[[str], None]] = []
         self.last_seq = db.last_change_seq()
         # Set by the server's feed poller (trust_until): past it, cached keys are not served.
         self._trusted_until: float | None = None
@@ -132,6 +144,25 @@ class KeyCache:
         assert key.current_material_id is not None
         return cast(AsymmetricHandle, self._handle(key, key.current_material_id))
 
+    def exported(self, key: KeyRecord) -> Secret:
+        """The current material itself, of an exportable key (a KMIP object, whose key the
+        pipeline checked); kept like unwrapped material, so KMIP Get and KMIP's own crypto
+        do no database round trip in steady state."""
+        material_id = key.current_material_id
+        assert material_id is not None
+        entry = self._exports.get(material_id)
+        if entry is not None and entry.expires_at > time.monotonic() and entry.key_id == key.key_id:
+            return entry.material
+        found = self._repo.get_material(material_id)
+        if found is None or found[0] != key.key_id:
+            raise KMSInternalException("The key's current material is missing.")
+        secret = self._store_of(found[1]).export_material(
+            key.arn, material_id, found[2], key.key_spec
+        )
+        expires = time.monotonic() + self._material_ttl
+        self._remember(self._exports, material_id, _Export(key.key_id, secret, expires))
+        return secret
+
     def _handle(self, key: KeyRecord, material_id: str) -> MaterialHandle:
         entry = self._materials.get(material_id)
         if entry is not None and entry.expires_at > time.monotonic():
@@ -170,10 +201,18 @@ class KeyCache:
     def put_key(self, record: KeyRecord) -> None:
         self._remember(self._keys, record.key_id, record)
 
+    def on_forget(self, hook: Callable[[str], None]) -> None:
+        """Call ``hook(key_id)`` whenever a key is forgotten (a change, a local write)."""
+        self._forget_hooks.append(hook)
+
     def forget_key(self, key_id: str) -> None:
+        for hook in self._forget_hooks:
+            hook(key_id)
         self._keys.pop(key_id, None)
         for material_id in [m for m, e in self._materials.items() if e.key_id == key_id]:
             del self._materials[material_id]
+        for material_id in [m for m, x in self._exports.items() if x.key_id == key_id]:
+            del self._exports[material_id]
 
     def forget_alias(self, account_id: str, alias_name: str) -> None:
         self._aliases.pop((account_id, alias_name), None)
