@@ -20,7 +20,6 @@ from strongroom.kmip.wiring import kmip_jobs
 from strongroom.kms.api import quotas
 from strongroom.kms.api.console_site import web_console
 from strongroom.kms.api.in_process import InProcessKms
-from strongroom.kms.api.metrics import Metrics
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.server import AsgiApp, KmsApi
 from strongroom.kms.api.sigv4 import SigV4Verifier
@@ -38,6 +37,7 @@ from strongroom.kms.domain.xks import XksCredential
 from strongroom.kms.first_start import first_start
 from strongroom.kms.keystores.software import SoftwareKeyStore, secret_aad
 from strongroom.kms.objectstore_wiring import campaign_job, object_store, sweep_job
+from strongroom.kms.observability import readiness, request_log, worker_metrics
 from strongroom.kms.rootkey.fence import ServingLease
 from strongroom.kms.rootkey.key_file import create_root_key_file
 from strongroom.kms.rootkey.providers import RootKeyProvider
@@ -59,6 +59,7 @@ from strongroom.kms.service.in_process_client import (
 from strongroom.kms.service.pipeline import Pipeline
 from strongroom.kms.service.policy_cache import PolicyCache
 from strongroom.kms.service.registry import EXTENSIONS, OPERATIONS
+from strongroom.kms.service.scheduled_events import ScheduledEvents
 from strongroom.kms.service.scheduler import LifecycleScheduler
 from strongroom.kms.service.usage import UsageTracker
 from strongroom.kms.service.xks_catalog import XksCatalog
@@ -229,15 +230,9 @@ def create_app(
         else known
     )
     verifier, sts_verifier = _verifiers(settings, credentials.lookup)
-    metrics, ready = _observability(db, store, cache, audit_sink)
+    metrics = worker_metrics(settings, cache, audit_sink)
     model = ServiceModel.load()
-    request_quotas = quotas.from_settings(settings)
-    # The console and the object store call the KMS in process, by this one path.
-    calls = InProcessCalls(
-        pipeline,
-        {**OPERATIONS, **{name: op for name, (op, _) in EXTENSIONS.items()}},
-        None if request_quotas is None else request_quotas.admit,
-    )
+    request_quotas, calls = _quotas_and_calls(settings, pipeline)
     api = KmsApi(
         pipeline,
         verifier,
@@ -247,11 +242,12 @@ def create_app(
         sts=StsApi(sts_verifier, audit_sink, clock.now),
         extensions=EXTENSIONS,
         metrics=metrics,
-        ready=ready,
+        ready=readiness(db, store),
+        request_log=request_log(settings),
         quotas=request_quotas,
         commits=chained if chained is not None and chained.policy.waits else None,
     )
-    scheduler = LifecycleScheduler(ctx)
+    scheduler = LifecycleScheduler(ctx, ScheduledEvents(audit_sink, durable))
     xks_catalog = XksCatalog(XksRepository(db), custom_stores, store)
     xks = xks_api(settings, xks_catalog, audit_sink, clock, api.commits)
     # Held while this worker runs: root key changes are refused meanwhile (kms/rootkey/fence.py).
@@ -281,12 +277,14 @@ def create_app(
         else:
             audit_sink.flush()
         usage.flush()
+        metrics.publish()
         serving.release()
         db.engine.dispose()
 
     background = [
         (poll_changes, settings.cache_poll_seconds),
         (_in_thread(usage.flush), 1.0),
+        (_in_thread(metrics.publish), 1.0),  # this worker's part of the node's /metrics
         (housekeeping, settings.scheduler_seconds),
         (campaign_job(settings, ctx, pipeline), min(1.0, settings.scheduler_seconds)),
         (sweep_job(settings, db), settings.s3_sweep_seconds),
@@ -310,6 +308,20 @@ def create_app(
             InProcessAuditGate(api.commits),
         ),
     )
+
+
+def _quotas_and_calls(
+    settings: Settings, pipeline: Pipeline
+) -> tuple[quotas.RequestQuotas | None, InProcessCalls]:
+    """The worker's request quotas, and the one in-process path to the KMS (the console's and
+    the object store's) that counts against them."""
+    request_quotas = quotas.from_settings(settings)
+    calls = InProcessCalls(
+        pipeline,
+        {**OPERATIONS, **{name: op for name, (op, _) in EXTENSIONS.items()}},
+        None if request_quotas is None else request_quotas.admit,
+    )
+    return request_quotas, calls
 
 
 def _in_thread(work: Callable[[], object]) -> Callable[[], Awaitable[None]]:
@@ -397,52 +409,6 @@ def xks_api(
         max_skew_seconds=settings.max_clock_skew_seconds,
     )
     return XksApi(XksProxy(catalog, audit, settings.region, clock.now), verifier, commits)
-
-
-def _observability(
-    db: Database, store: SoftwareKeyStore, cache: KeyCache, audit_sink: AuditSink
-) -> tuple[Metrics, Callable[[], dict[str, str]]]:
-    """The worker's metrics (GET /metrics) and readiness check (GET /readyz)."""
-
-    def ready() -> dict[str, str]:
-        return {"database": _database_ready(db), "keyStore": _store_ready(store)}
-
-    metrics = Metrics(
-        {
-            "strongroom_key_cache_hit_ratio": (
-                "Share of key lookups answered from this worker's cache",
-                lambda: cache.hits / max(1, cache.hits + cache.misses),
-            ),
-            "strongroom_audit_queue_depth": (
-                "Audit events recorded and not yet written to the trail",
-                lambda: float(getattr(audit_sink, "pending", 0)),
-            ),
-        }
-    )
-    return metrics, ready
-
-
-def _database_ready(db: Database) -> str:
-    try:
-        with db.read() as tx:
-            tx.meta.get("region")
-    except DatabaseUnavailable as error:
-        return str(error)
-    return "ok"
-
-
-_PROBE_AAD = b"strongroom-readiness-probe"
-
-
-def _store_ready(store: SoftwareKeyStore) -> str:
-    """The root key wraps and unwraps (for an HSM root key: the token answers)."""
-    try:
-        probe = secrets.token_bytes(32)
-        if store.root.unwrap(store.root.wrap(probe, _PROBE_AAD), _PROBE_AAD) != probe:
-            return "the root key returned other bytes"
-    except Exception as error:
-        return f"the root key is unavailable ({type(error).__name__})"
-    return "ok"
 
 
 def app_from_env() -> AsgiApp:

@@ -76,9 +76,16 @@ class KeyCache:
         self.last_seq = db.last_change_seq()
         # Set by the server's feed poller (trust_until): past it, cached keys are not served.
         self._trusted_until: float | None = None
-        # Key lookups answered from the cache and from the database (the metrics read them).
+        # What the metrics read (kms/observability.py): key lookups answered from the cache
+        # and from the database, material found unwrapped or unwrapped again, entries evicted
+        # (changed elsewhere, or the table full), and when the change feed was last read.
         self.hits = 0
         self.misses = 0
+        self.material_hits = 0
+        self.material_misses = 0
+        self.evictions = 0
+        self.material_evictions = 0
+        self.feed_read_at: float | None = None
 
     # --- reads --------------------------------------------------------------------------
 
@@ -168,7 +175,9 @@ class KeyCache:
         if entry is not None and entry.expires_at > time.monotonic():
             if entry.key_id != key.key_id:
                 raise InvalidCiphertextException()
+            self.material_hits += 1
             return entry.cipher
+        self.material_misses += 1
         found = self._repo.get_material(material_id)
         if found is None or found[0] != key.key_id:
             raise InvalidCiphertextException()
@@ -208,14 +217,22 @@ class KeyCache:
     def forget_key(self, key_id: str) -> None:
         for hook in self._forget_hooks:
             hook(key_id)
-        self._keys.pop(key_id, None)
+        if self._keys.pop(key_id, _MISSING) is not _MISSING:
+            self.evictions += 1
         for material_id in [m for m, e in self._materials.items() if e.key_id == key_id]:
             del self._materials[material_id]
+            self.material_evictions += 1
         for material_id in [m for m, x in self._exports.items() if x.key_id == key_id]:
             del self._exports[material_id]
 
     def forget_alias(self, account_id: str, alias_name: str) -> None:
-        self._aliases.pop((account_id, alias_name), None)
+        if self._aliases.pop((account_id, alias_name), _MISSING) is not _MISSING:
+            self.evictions += 1
+
+    @property
+    def sizes(self) -> tuple[int, int]:
+        """Entries cached: (keys and aliases, unwrapped materials)."""
+        return len(self._keys) + len(self._aliases), len(self._materials)
 
     # --- invalidation -------------------------------------------------------------------
 
@@ -232,6 +249,7 @@ class KeyCache:
         poller calls this after each successful read of the feed. While the database cannot
         be read, a key changed by another node would otherwise be served stale for ever."""
         self._trusted_until = deadline
+        self.feed_read_at = time.monotonic()
 
     def poll(self) -> list[Change]:
         """Read the change feed since the last poll and evict what changed."""
@@ -239,8 +257,11 @@ class KeyCache:
         self.apply(changes)
         return changes
 
-    @staticmethod
-    def _remember(table: dict[_K, _V], slot: _K, value: _V) -> None:
+    def _remember(self, table: dict[_K, _V], slot: _K, value: _V) -> None:
         if len(table) >= _MAX_ENTRIES:
+            if table is self._materials:
+                self.material_evictions += len(table)
+            else:
+                self.evictions += len(table)
             table.clear()
         table[slot] = value
