@@ -40,8 +40,8 @@ from pkcs11.mechanisms import GCMParams  # noqa: E402
 
 from strongroom.kms.domain.secrets import Secret  # noqa: E402
 from strongroom.kms.keystores.pkcs11 import TokenConnection, load_module  # noqa: E402
-from strongroom.kms.keystores.root_key_hsm import HsmRootKey  # noqa: E402
-from strongroom.kms.keystores.root_keys import FileRootKey  # noqa: E402
+from strongroom.kms.rootkey.hsm import HsmRootKey  # noqa: E402
+from strongroom.kms.rootkey.providers import FileRootKey  # noqa: E402
 
 PAYLOAD = os.urandom(4096)
 AAD = os.urandom(16)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,28 +15,17 @@ from botocore.exceptions import ClientError
 
 from strongroom.kms.app import open_data_dir
 from strongroom.kms.audit.verify import verify_chain
+from tests.support.nodes import postgres_nodes
 from tests.support.postgres import PostgresCluster
-from tests.support.servers import InProcessServer, in_process_server
+from tests.support.servers import InProcessServer
 
 DEADLINE = 1.0  # seconds within which a change is in force on every node
 
 
 @pytest.fixture
 def nodes(tmp_path: Path, postgres: PostgresCluster) -> Iterator[list[InProcessServer]]:
-    url = postgres.new_database()
-    with ExitStack() as stack:
-        first = stack.enter_context(
-            in_process_server(tmp_path / "n0", database_url=url, chained_audit=True)
-        )
-        others = [
-            stack.enter_context(
-                in_process_server(
-                    tmp_path / f"n{i}", database_url=url, chained_audit=True, join=first
-                )
-            )
-            for i in (1, 2)
-        ]
-        yield [first, *others]
+    with postgres_nodes(tmp_path, postgres) as running:
+        yield running
 
 
 def _outcome(call: Callable[[], Any]) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from strongroom.kms.backup.container import MAGIC
-from strongroom.kms.keystores.root_key_file import create_root_key_file
+from strongroom.kms.rootkey.key_file import create_root_key_file
 from tests.support.backup_world import Made, check_outputs, observe, populate
 from tests.support.cli import run
 from tests.support.servers import server_process

@@ -21,7 +21,7 @@ import pytest
 from strongroom.kms.app import DataDir, initialize, open_data_dir
 from strongroom.kms.config import Settings
 from strongroom.kms.first_start import ADMIN_USER, DEFAULT_ACCOUNT_NAME, STATE, write_private
-from strongroom.kms.keystores.root_key_file import create_root_key_file
+from strongroom.kms.rootkey.key_file import create_root_key_file
 from strongroom.kms.service.admin import ADMINISTRATOR_POLICY, ADMINISTRATOR_POLICY_NAME
 from strongroom.kms.service.credentials import CredentialCache
 from strongroom.kms.storage.identity import IdentityRepository

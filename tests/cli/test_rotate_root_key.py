@@ -21,14 +21,14 @@ from strongroom.kms.config import Settings
 from strongroom.kms.domain.enums import KeySpec
 from strongroom.kms.domain.ids import key_arn
 from strongroom.kms.domain.secrets import Secret
-from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyUnwrapFailed
 from strongroom.kms.keystores.software import material_aad
-from strongroom.kms.root_key_fence import (
+from strongroom.kms.rootkey.fence import (
     claim_root_key_change,
     holder_name,
     release_root_key_change,
 )
-from strongroom.kms.root_key_files import file_descriptor
+from strongroom.kms.rootkey.files import file_descriptor
+from strongroom.kms.rootkey.providers import FileRootKey, RootKeyUnwrapFailed
 from tests.support.byok import OAEP_256, error_of, external_key, wrapped
 from tests.support.processes import strongroom
 from tests.support.servers import server_process

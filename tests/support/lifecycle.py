@@ -19,8 +19,8 @@ from strongroom.kms.domain.enums import KeyState
 from strongroom.kms.domain.ids import key_arn, new_key_id, new_material_id
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.domain.secrets import Secret
-from strongroom.kms.keystores.root_keys import FileRootKey
 from strongroom.kms.keystores.software import SoftwareKeyStore
+from strongroom.kms.rootkey.providers import FileRootKey
 from strongroom.kms.service.cache import KeyCache
 from strongroom.kms.service.context import ServiceContext
 from strongroom.kms.service.policy_cache import PolicyCache

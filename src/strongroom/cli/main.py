@@ -87,7 +87,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
     Imported only when something failed, so that no command pays for them at start.
     """
     from strongroom.kms.config import ConfigError
-    from strongroom.kms.keystores.root_key_file import RootKeyFileError
+    from strongroom.kms.rootkey.key_file import RootKeyFileError
     from strongroom.kms.service.admin_error import AdminError
 
     return (AdminError, ConfigError, RootKeyFileError)

@@ -37,8 +37,8 @@ def add_parser(things: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here: parsing any strongroom command line should not load PKCS#11.
-    from strongroom.kms.root_key_migration import MigrationError, migrate_to_hsm
-    from strongroom.kms.root_key_setup import read_pin
+    from strongroom.kms.rootkey.migration import MigrationError, migrate_to_hsm
+    from strongroom.kms.rootkey.setup import read_pin
     from strongroom.kms.service.admin_error import AdminError
 
     settings = load_settings(args.data_dir)

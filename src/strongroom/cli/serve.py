@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     # Imported here: parsing any strongroom command line should not load the server.
     from strongroom.kms.api import http_server
     from strongroom.kms.app import initialize
-    from strongroom.kms.root_key_fence import ServingLease
+    from strongroom.kms.rootkey.fence import ServingLease
 
     # A first start writes aws/credentials itself, and finishes one that was interrupted.
     data_dir, _ = initialize(settings)

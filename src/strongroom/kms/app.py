@@ -35,11 +35,11 @@ from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.domain.xks import XksCredential
 from strongroom.kms.first_start import first_start
-from strongroom.kms.keystores.root_key_file import create_root_key_file
-from strongroom.kms.keystores.root_keys import RootKeyProvider
 from strongroom.kms.keystores.software import SoftwareKeyStore, secret_aad
-from strongroom.kms.root_key_fence import ServingLease
-from strongroom.kms.root_key_setup import open_root_key
+from strongroom.kms.rootkey.fence import ServingLease
+from strongroom.kms.rootkey.key_file import create_root_key_file
+from strongroom.kms.rootkey.providers import RootKeyProvider
+from strongroom.kms.rootkey.setup import open_root_key
 from strongroom.kms.service.admin import Admin, IssuedAccessKey
 from strongroom.kms.service.authorization import PolicyAuthorizer
 from strongroom.kms.service.cache import KeyCache
@@ -125,7 +125,7 @@ class DataDir:
         """What quorum-approved acts work with in this data directory."""
         from strongroom.kms.governance.actions import GovernanceEnv
         from strongroom.kms.governance.proposals import Realm
-        from strongroom.kms.root_key_rotation import RootKeyRotation
+        from strongroom.kms.rootkey.rotation import RootKeyRotation
 
         realm = Realm(self.store.store_id, self.settings.region)
         return GovernanceEnv(
@@ -252,7 +252,7 @@ def create_app(
     scheduler = LifecycleScheduler(ctx)
     xks_catalog = XksCatalog(XksRepository(db), custom_stores, store)
     xks = xks_api(settings, xks_catalog, audit_sink, clock, api.commits)
-    # Held while this worker runs: root key changes are refused meanwhile (root_key_fence.py).
+    # Held while this worker runs: root key changes are refused meanwhile (kms/rootkey/fence.py).
     serving = ServingLease.claimed(db)
     # dev_credentials applies to the KMS and STS only: S3 requests need a real access key.
 

@@ -21,11 +21,11 @@ from strongroom.kms.app import open_data_dir
 from strongroom.kms.config import ConfigError
 from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.governance.errors import GovernanceError
-from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyUnwrapFailed
 from strongroom.kms.keystores.software import secret_aad
-from strongroom.kms.root_key_fence import ServingLease
-from strongroom.kms.root_key_files import file_descriptor
-from strongroom.kms.root_key_migration import PURPOSES
+from strongroom.kms.rootkey.fence import ServingLease
+from strongroom.kms.rootkey.files import file_descriptor
+from strongroom.kms.rootkey.migration import PURPOSES
+from strongroom.kms.rootkey.providers import FileRootKey, RootKeyUnwrapFailed
 from strongroom.kms.service.credentials import CredentialCache
 from strongroom.kms.storage.identity import IdentityRepository
 from strongroom.kms.storage.sealed import SEALED_COLUMNS

@@ -21,10 +21,10 @@ from strongroom.kms.backup.container import BackupError, Header, chunks, key_aad
 from strongroom.kms.backup.create import CARRIED
 from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.first_start import sync_directory
-from strongroom.kms.keystores.root_key_file import load_root_key_file
-from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyProvider, RootKeyUnwrapFailed
-from strongroom.kms.root_key_files import file_descriptor, is_file_descriptor
-from strongroom.kms.root_key_setup import open_hsm_root_key
+from strongroom.kms.rootkey.files import file_descriptor, is_file_descriptor
+from strongroom.kms.rootkey.key_file import load_root_key_file
+from strongroom.kms.rootkey.providers import FileRootKey, RootKeyProvider, RootKeyUnwrapFailed
+from strongroom.kms.rootkey.setup import open_hsm_root_key
 from strongroom.kms.storage import dump
 from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.engine import sqlite_url

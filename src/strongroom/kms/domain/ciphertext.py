@@ -16,8 +16,10 @@ here or in the AEAD, is reported as the one :class:`InvalidCiphertextException`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from strongroom.kms.domain.encryption_context import encode_context
 from strongroom.kms.domain.ids import is_key_id
 from strongroom.kms.errors import InvalidCiphertextException
 
@@ -38,6 +40,14 @@ class CiphertextBlob:
 
     def to_bytes(self) -> bytes:
         return self.header + self.nonce + self.sealed
+
+    def additional_data(self, context: Mapping[str, str] | None) -> bytes:
+        return additional_data(self.header, context)
+
+
+def additional_data(header: bytes, context: Mapping[str, str] | None) -> bytes:
+    """The AEAD's additional data: the blob's header, then the encryption context."""
+    return header + encode_context(context)
 
 
 def header_for(key_id: str, material_id: str) -> bytes:

@@ -48,7 +48,7 @@ class AfterCommit(Protocol):
     """What an act must do once its transaction has committed, or undo if it rolled back.
 
     Root key rotation switches files after the commit (the database first: see
-    root_key_files.py); both steps also release what the act holds (locks, a token login).
+    kms/rootkey/files.py); both steps also release what the act holds (locks, a token login).
     """
 
     def committed(self) -> Mapping[str, object]:
@@ -59,7 +59,7 @@ class AfterCommit(Protocol):
 
 
 class RootKeyRotator(Protocol):
-    """Rotation of the default store's root key (kms/root_key_rotation.py)."""
+    """Rotation of the default store's root key (kms/rootkey/rotation.py)."""
 
     def check(self, tx: Transaction, params: Mapping[str, Any]) -> dict[str, Any]:
         """Normalised parameters (the root key in force, the target); GovernanceError."""

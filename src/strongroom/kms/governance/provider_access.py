@@ -22,7 +22,6 @@ import orjson
 
 from strongroom.kms.audit.events import AuditEvent
 from strongroom.kms.domain import ciphertext
-from strongroom.kms.domain.encryption_context import encode_context
 from strongroom.kms.domain.enums import KeySpec, Origin
 from strongroom.kms.domain.ids import parse_key_ref
 from strongroom.kms.domain.key import KeyRecord
@@ -153,9 +152,7 @@ class ProviderDecrypt:
             blob = ciphertext.parse(base64.b64decode(text))
             try:
                 cipher = self._env.materials.material(key, blob.material_id)
-                plain = cipher.decrypt(
-                    blob.nonce, blob.sealed, blob.header + encode_context(context)
-                )
+                plain = cipher.decrypt(blob.nonce, blob.sealed, blob.additional_data(context))
             except InvalidCiphertextException:
                 raise GovernanceError(
                     f"ciphertext {n} does not decrypt under {key.arn} with the approved "

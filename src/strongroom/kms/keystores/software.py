@@ -1,7 +1,7 @@
 """The default key store: material made in software, wrapped with AES-256-GCM under a root key.
 
-The root key is a :class:`~strongroom.kms.keystores.root_keys.RootKeyProvider`: held in memory
-(the embedded default, from ``root.key``) or inside a PKCS#11 token (``root_key_hsm``). Either
+The root key is a :class:`~strongroom.kms.rootkey.providers.RootKeyProvider`: held in memory
+(the embedded default, from ``root.key``) or inside a PKCS#11 token (``rootkey.hsm``). Either
 way the wrapped blobs have one layout and one AAD scheme (:func:`material_aad`,
 :func:`secret_aad`), which is what lets ``migrate-root-key`` re-wrap them from one to the other.
 """
@@ -30,7 +30,7 @@ from strongroom.kms.keystores.asymmetric import (
     new_secret_material,
 )
 from strongroom.kms.keystores.base import MaterialHandle
-from strongroom.kms.keystores.root_keys import (
+from strongroom.kms.rootkey.providers import (
     FileRootKey,
     RootKeyProvider,
     RootKeyUnavailable,
@@ -142,7 +142,7 @@ class SoftwareKeyStore:
             return HmacMaterial(key_spec.value, material)
         return AsymmetricMaterial.from_der(material)
 
-    # --- BYOK: imported material (issue #7) ---------------------------------------------
+    # --- BYOK: imported material -------------------------------------------------------
 
     def import_material(
         self, key_arn: str, material_id: str, key_spec: KeySpec, material: bytes

@@ -155,9 +155,6 @@ class Admin:
     ) -> None:
         self.put_policy(account_id, USER, user_name, policy_name, document)
 
-    def get_user_policy(self, account_id: str, user_name: str, policy_name: str) -> str:
-        return self.get_policy(account_id, USER, user_name, policy_name)
-
     def list_user_policies(self, account_id: str, user_name: str) -> list[str]:
         return self.list_policies(account_id, USER, user_name)
 
@@ -168,15 +165,6 @@ class Admin:
         self, account_id: str, role_name: str, policy_name: str, document: str
     ) -> None:
         self.put_policy(account_id, ROLE, role_name, policy_name, document)
-
-    def get_role_policy(self, account_id: str, role_name: str, policy_name: str) -> str:
-        return self.get_policy(account_id, ROLE, role_name, policy_name)
-
-    def list_role_policies(self, account_id: str, role_name: str) -> list[str]:
-        return self.list_policies(account_id, ROLE, role_name)
-
-    def delete_role_policy(self, account_id: str, role_name: str, policy_name: str) -> None:
-        self.delete_policy(account_id, ROLE, role_name, policy_name)
 
     def put_policy(
         self, account_id: str, kind: str, name: str, policy_name: str, document: str

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 
 from strongroom.kms.domain import ciphertext, key_specs
 from strongroom.kms.domain.ciphertext import CiphertextBlob
-from strongroom.kms.domain.encryption_context import encode_context
 from strongroom.kms.domain.enums import EncryptionAlgorithm
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.domain.states import OpClass
@@ -44,7 +43,7 @@ def seal(
     assert material_id is not None
     header = ciphertext.header_for(key.key_id, material_id)
     nonce, sealed = ctx.cache.material(key, material_id).encrypt(
-        plaintext, header + encode_context(context)
+        plaintext, ciphertext.additional_data(header, context)
     )
     return header + nonce + sealed, material_id
 
@@ -53,7 +52,7 @@ def unseal(
     ctx: ServiceContext, key: KeyRecord, blob: CiphertextBlob, context: Mapping[str, str] | None
 ) -> bytes:
     return ctx.cache.material(key, blob.material_id).decrypt(
-        blob.nonce, blob.sealed, blob.header + encode_context(context)
+        blob.nonce, blob.sealed, blob.additional_data(context)
     )
 
 

@@ -2,7 +2,7 @@
 
 ``tx.leases`` of a unit of work. They fence work across nodes where a host-local file cannot:
 serving workers hold ``serving/...`` leases they renew, and a root key change holds
-``root-key-change`` while it runs (kms/root_key_fence.py). A holder that dies stops renewing;
+``root-key-change`` while it runs (kms/rootkey/fence.py). A holder that dies stops renewing;
 its lease expires and fences nobody.
 
 On PostgreSQL every lease decision first takes one transaction-scoped advisory lock, so two

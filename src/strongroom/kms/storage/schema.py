@@ -119,7 +119,7 @@ key_materials = Table(
     Index("ix_materials_key", "key_id", "version", unique=True),
 )
 
-# --- BYOK (issue #7): imported key material -------------------------------------------------
+# --- BYOK: imported key material ------------------------------------------------------------
 # One row per key material of an EXTERNAL key. The row stays when the material is deleted or
 # expires (imported = false; its key_materials row, the wrapped copy, is removed), so importing
 # the same material again is recognized by its material id (a keyed MAC, never a plain hash).

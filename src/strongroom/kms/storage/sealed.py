@@ -1,7 +1,7 @@
 """Every value wrapped or sealed under a root key, read and replaced by a root key change.
 
 ``tx.sealed`` of a unit of work (unit_of_work.py). A root key migration or rotation
-(kms/root_key_migration.py, kms/root_key_rotation.py) re-wraps all of them in one transaction.
+(kms/rootkey/migration.py, kms/rootkey/rotation.py) re-wraps all of them in one transaction.
 """
 
 from __future__ import annotations

@@ -8,12 +8,12 @@ import pytest
 
 from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.errors import InvalidCiphertextException, KMSInternalException
-from strongroom.kms.keystores.root_key_file import (
+from strongroom.kms.keystores.software import SoftwareKeyStore
+from strongroom.kms.rootkey.key_file import (
     RootKeyFileError,
     create_root_key_file,
     load_root_key_file,
 )
-from strongroom.kms.keystores.software import SoftwareKeyStore
 
 ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 MATERIAL = "aa" * 32

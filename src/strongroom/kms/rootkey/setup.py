@@ -3,7 +3,7 @@
 The database records which root key its blobs are wrapped under (``meta.root_key``:
 ``file:<key check value>``, ``file`` from before rotation existed, or ``pkcs11:<key label>``),
 so a configuration or a ``root.key`` other than the one the data was sealed with is refused at
-start with a message, instead of failing on the first unwrap (root_key_files.py).
+start with a message, instead of failing on the first unwrap (kms/rootkey/files.py).
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from pathlib import Path
 
 from strongroom.kms.config import ConfigError, Settings
 from strongroom.kms.keystores.pkcs11 import Pkcs11Error
-from strongroom.kms.keystores.root_key_hsm import HsmRootKey
-from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyProvider
-from strongroom.kms.root_key_files import (
+from strongroom.kms.rootkey.files import (
     FILE,
     file_descriptor,
     file_root_key_in_force,
     is_file_descriptor,
 )
+from strongroom.kms.rootkey.hsm import HsmRootKey
+from strongroom.kms.rootkey.providers import FileRootKey, RootKeyProvider
 from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.unit_of_work import Transaction
 

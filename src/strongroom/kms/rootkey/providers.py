@@ -5,7 +5,7 @@ secrets) with associated data, in the layout ``nonce (12) || ciphertext || tag (
 the root key lives is the provider's business:
 
 - :class:`FileRootKey` holds it in this process's memory (loaded from ``root.key``, 0600);
-- :class:`~strongroom.kms.keystores.root_key_hsm.HsmRootKey` keeps it inside a PKCS#11 token
+- :class:`~strongroom.kms.rootkey.hsm.HsmRootKey` keeps it inside a PKCS#11 token
   and never sees it: wrap and unwrap run in the token.
 
 Both write the same layout, so a blob does not say which provider made it; the database records

@@ -9,8 +9,8 @@ import pytest
 
 from strongroom.kms.app import initialize, open_data_dir
 from strongroom.kms.config import ConfigError, Settings, load_settings
-from strongroom.kms.root_key_migration import PURPOSES
-from strongroom.kms.root_key_setup import read_pin
+from strongroom.kms.rootkey.migration import PURPOSES
+from strongroom.kms.rootkey.setup import read_pin
 from strongroom.kms.storage.sealed import SEALED_COLUMNS, unregistered_sealed_columns
 from tests.support.softhsm import SoftHsmToken
 

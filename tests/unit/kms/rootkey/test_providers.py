@@ -13,9 +13,9 @@ from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.errors import KeyUnavailableException, KMSInternalException
 from strongroom.kms.keystores.asymmetric import HmacMaterial
 from strongroom.kms.keystores.pkcs11 import AttributeCheckFailed, Pkcs11Error, TokenConnection
-from strongroom.kms.keystores.root_key_hsm import HsmRootKey
-from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyUnwrapFailed
 from strongroom.kms.keystores.software import SoftwareKeyStore, material_aad
+from strongroom.kms.rootkey.hsm import HsmRootKey
+from strongroom.kms.rootkey.providers import FileRootKey, RootKeyUnwrapFailed
 from tests.support.softhsm import SoftHsmToken, import_aes_key, remove_token
 
 ARN = "arn:aws:kms:us-east-1:111122223333:key/k"

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from strongroom.kms.config import ConfigError
 from strongroom.kms.domain.secrets import Secret
-from strongroom.kms.keystores.root_key_file import create_root_key_file, load_root_key_file
+from strongroom.kms.rootkey.key_file import create_root_key_file, load_root_key_file
 
 log = logging.getLogger(__name__)
 

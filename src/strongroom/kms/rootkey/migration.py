@@ -17,7 +17,7 @@ A crash after 2 leaves data sealed under the HSM and a configuration naming the 
 server refuses to start with a message, and running the migration again finishes 3 and 4.
 Servers must be stopped while it runs: a running worker would keep wrapping under the old key.
 Every serving worker, on any node, holds a lease in the database; the migration claims the
-root key change lease and is refused while one serves (root_key_fence.py).
+root key change lease and is refused while one serves (kms/rootkey/fence.py).
 """
 
 from __future__ import annotations
@@ -35,20 +35,20 @@ from strongroom.kms.config import ConfigError, Settings, config_file
 from strongroom.kms.domain.enums import KeySpec
 from strongroom.kms.domain.ids import key_arn
 from strongroom.kms.domain.xks import SECRET_PURPOSE as XKS_SECRET_PURPOSE
-from strongroom.kms.keystores.root_key_file import load_root_key_file
-from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyProvider, RootKeyUnwrapFailed
 from strongroom.kms.keystores.software import material_aad, secret_aad
-from strongroom.kms.root_key_fence import (
+from strongroom.kms.rootkey.fence import (
     claim_root_key_change,
     holder_name,
     release_root_key_change,
 )
-from strongroom.kms.root_key_files import (
+from strongroom.kms.rootkey.files import (
     FILE,
     file_descriptor,
     is_file_descriptor,
 )
-from strongroom.kms.root_key_setup import (
+from strongroom.kms.rootkey.key_file import load_root_key_file
+from strongroom.kms.rootkey.providers import FileRootKey, RootKeyProvider, RootKeyUnwrapFailed
+from strongroom.kms.rootkey.setup import (
     hsm_descriptor,
     open_hsm_root_key,
     record_root_key,

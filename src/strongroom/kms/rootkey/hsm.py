@@ -24,7 +24,7 @@ from strongroom.kms.keystores.pkcs11 import (
     TokenConnection,
     TokenUnavailable,
 )
-from strongroom.kms.keystores.root_keys import (
+from strongroom.kms.rootkey.providers import (
     NONCE_BYTES,
     RootKeyUnavailable,
     RootKeyUnwrapFailed,

@@ -4,7 +4,7 @@ What it does, in order (governance/quorum.py runs steps 2-4 in the proposal's ex
 transaction, the one that marks the proposal executed and records the act):
 
 1. Refuse while a ``strongroom serve`` worker runs on this database, on any node, and claim
-   the root key change lease (root_key_fence.py); take the local root key file lock. Make
+   the root key change lease (kms/rootkey/fence.py); take the local root key file lock. Make
    the new key: for a file root key, 32 random bytes in ``root.key.next`` (0600, O_EXCL,
    fsync); for an HSM root key, a new AES-256 key generated in the token (the same one, or
    ``tokenLabel``) under the new label, attributes checked.
@@ -13,7 +13,7 @@ transaction, the one that marks the proposal executed and records the act):
 4. The quorum appends the ExecuteGovernanceAction event (old and new descriptors, never key
    bytes) and commits. Any failure before the commit rolls everything back; ``root.key.next``
    is removed (an HSM key generated for it stays in the token, unused).
-5. After the commit: file keys switch files (root_key_files.py: ``root.key`` is kept as
+5. After the commit: file keys switch files (kms/rootkey/files.py: ``root.key`` is kept as
    ``root.key.retired-<UTC time>``, 0600, for backups taken before); HSM keys write the new
    label (and token) into the configuration file. A crash between 4 and 5 is finished by the
    next start (file) or refused at start with a message naming the key (HSM).
@@ -30,14 +30,13 @@ from typing import Any
 
 from strongroom.kms.config import ConfigError, Settings, config_file
 from strongroom.kms.governance.errors import GovernanceError
-from strongroom.kms.keystores.root_keys import FileRootKey, RootKeyProvider
 from strongroom.kms.keystores.software import SoftwareKeyStore
-from strongroom.kms.root_key_fence import (
+from strongroom.kms.rootkey.fence import (
     claim_root_key_change,
     holder_name,
     release_root_key_change,
 )
-from strongroom.kms.root_key_files import (
+from strongroom.kms.rootkey.files import (
     file_descriptor,
     is_file_descriptor,
     next_path,
@@ -45,8 +44,9 @@ from strongroom.kms.root_key_files import (
     switch_to_next,
     write_next_key,
 )
-from strongroom.kms.root_key_migration import MigrationError, rewrap_all, write_config
-from strongroom.kms.root_key_setup import (
+from strongroom.kms.rootkey.migration import MigrationError, rewrap_all, write_config
+from strongroom.kms.rootkey.providers import FileRootKey, RootKeyProvider
+from strongroom.kms.rootkey.setup import (
     hsm_descriptor,
     open_hsm_root_key,
     record_root_key,
