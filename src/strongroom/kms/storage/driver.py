@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ class DriverStatement:
         found = self._compiled.get(dialect.name)
         if found is None:
             compiled = self._build().compile(dialect=dialect)
+            assert isinstance(compiled, SQLCompiler)
             positional = bool(dialect.positional)
             order = tuple(compiled.positiontup or ()) if positional else tuple(compiled.binds)
             processors = []
