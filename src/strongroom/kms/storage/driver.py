@@ -88,7 +88,29 @@ class DriverStatement:
     def run_many(self, conn: Connection, rows: Iterable[Mapping[str, object]]) -> None:
         """Run the statement once per parameter set, in one driver ``executemany``."""
         compiled = self._compile(conn)
-        parameters = [self._parameters(compiled, values) for values in rows]
+        self._executemany(conn, compiled, [self._parameters(compiled, v) for v in rows])
+
+    def run_rows(
+        self, conn: Connection, names: tuple[str, ...], rows: Iterable[Sequence[object]]
+    ) -> None:
+        """:meth:`run_many` for rows of values in ``names`` order, without a dict per row (the
+        audit writer inserts a row per request)."""
+        compiled = self._compile(conn)
+        processors = dict(compiled.processors)
+        if not compiled.positional or compiled.fixed or set(names) != set(compiled.order):
+            self.run_many(conn, (dict(zip(names, row, strict=True)) for row in rows))
+            return
+        index = {name: i for i, name in enumerate(names)}
+        plan = [(index[name], processors.get(name)) for name in compiled.order]
+        width = len(names)
+        parameters = []
+        for row in rows:
+            if len(row) != width:
+                raise ValueError(f"a row of {len(row)} values for {width} columns")
+            parameters.append(tuple(row[i] if proc is None else proc(row[i]) for i, proc in plan))
+        self._executemany(conn, compiled, parameters)
+
+    def _executemany(self, conn: Connection, compiled: _Compiled, parameters: list[Any]) -> None:
         if not parameters:
             return
         cursor = conn.connection.cursor()
