@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from strongroom.kms.api import quotas
 from strongroom.kms.api.in_process import InProcessKms, web_console
-from strongroom.kms.api.metrics import Metrics
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.server import AsgiApp, KmsApi
 from strongroom.kms.api.sigv4 import SigV4Verifier
@@ -36,6 +35,7 @@ from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.domain.xks import XksCredential
 from strongroom.kms.first_start import first_start
 from strongroom.kms.keystores.software import SoftwareKeyStore, secret_aad
+from strongroom.kms.observability import observability
 from strongroom.kms.rootkey.fence import ServingLease
 from strongroom.kms.rootkey.key_file import create_root_key_file
 from strongroom.kms.rootkey.providers import RootKeyProvider
@@ -233,7 +233,7 @@ def create_app(
         else known
     )
     verifier, sts_verifier = _verifiers(settings, credentials.lookup)
-    metrics, ready = _observability(db, store, cache, audit_sink)
+    metrics, ready = observability(db, store, cache, audit_sink)
     model = ServiceModel.load()
     request_quotas = quotas.from_settings(settings)
     api = KmsApi(
@@ -444,52 +444,6 @@ def xks_api(
         max_skew_seconds=settings.max_clock_skew_seconds,
     )
     return XksApi(XksProxy(catalog, audit, settings.region, clock.now), verifier, commits)
-
-
-def _observability(
-    db: Database, store: SoftwareKeyStore, cache: KeyCache, audit_sink: AuditSink
-) -> tuple[Metrics, Callable[[], dict[str, str]]]:
-    """The worker's metrics (GET /metrics) and readiness check (GET /readyz)."""
-
-    def ready() -> dict[str, str]:
-        return {"database": _database_ready(db), "keyStore": _store_ready(store)}
-
-    metrics = Metrics(
-        {
-            "strongroom_key_cache_hit_ratio": (
-                "Share of key lookups answered from this worker's cache",
-                lambda: cache.hits / max(1, cache.hits + cache.misses),
-            ),
-            "strongroom_audit_queue_depth": (
-                "Audit events recorded and not yet written to the trail",
-                lambda: float(getattr(audit_sink, "pending", 0)),
-            ),
-        }
-    )
-    return metrics, ready
-
-
-def _database_ready(db: Database) -> str:
-    try:
-        with db.read() as tx:
-            tx.meta.get("region")
-    except DatabaseUnavailable as error:
-        return str(error)
-    return "ok"
-
-
-_PROBE_AAD = b"strongroom-readiness-probe"
-
-
-def _store_ready(store: SoftwareKeyStore) -> str:
-    """The root key wraps and unwraps (for an HSM root key: the token answers)."""
-    try:
-        probe = secrets.token_bytes(32)
-        if store.root.unwrap(store.root.wrap(probe, _PROBE_AAD), _PROBE_AAD) != probe:
-            return "the root key returned other bytes"
-    except Exception as error:
-        return f"the root key is unavailable ({type(error).__name__})"
-    return "ok"
 
 
 def app_from_env() -> AsgiApp:

@@ -7,13 +7,17 @@ interval plus one query. Writes made by this worker also update its own cache at
 
 Unwrapped material is kept for ``material_ttl`` and then unwrapped again, so a key store change
 (HSM disconnected, root key rotated) is picked up within that time.
+
+Each table holds at most ``max_entries`` (100,000 by default) and forgets the least recently
+used entry beyond that (lru.py; ``evictions`` counts them, the metrics show it). A key new to the
+worker costs one database read: its record and its current material come in one query.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import TypeVar, cast
+from typing import cast
 
 from strongroom.kms.domain.custom_key_stores import effective_key_state
 from strongroom.kms.domain.enums import KeySpec
@@ -27,13 +31,12 @@ from strongroom.kms.keystores.base import (
     MaterialCipher,
     MaterialHandle,
 )
+from strongroom.kms.service.lru import Lru
 from strongroom.kms.storage.database import Change, Database, DatabaseUnavailable
 from strongroom.kms.storage.keys import KeyRepository
 
-_MAX_ENTRIES = 100_000
+MAX_ENTRIES = 100_000
 _MISSING = object()
-_K = TypeVar("_K")
-_V = TypeVar("_V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +55,19 @@ class KeyCache:
         material_ttl: float = 300.0,
         *,
         custom_stores: CustomKeyStores | None = None,
+        max_entries: int = MAX_ENTRIES,
     ) -> None:
         self._db = db
         self._repo = keys
         self._store = store
         self._custom = custom_stores
         self._material_ttl = material_ttl
-        self._keys: dict[str, KeyRecord | None] = {}
-        self._aliases: dict[tuple[str, str], str | None] = {}
-        self._materials: dict[str, _Material] = {}
+        self._keys: Lru[str, KeyRecord | None] = Lru(max_entries)
+        self._aliases: Lru[tuple[str, str], str | None] = Lru(max_entries)
+        self._materials: Lru[str, _Material] = Lru(max_entries)
+        # Wrapped current materials read with their key, not unwrapped yet (material_id ->
+        # key_id, store_id, wrapped): the first Encrypt under a new key needs no second read.
+        self._wrapped: Lru[str, tuple[str, str, bytes]] = Lru(max_entries)
         self.last_seq = db.last_change_seq()
         # Set by the server's feed poller (trust_until): past it, cached keys are not served.
         self._trusted_until: float | None = None
@@ -78,7 +85,11 @@ class KeyCache:
         cached = self._keys.get(key_id, _MISSING)
         if cached is _MISSING:
             self.misses += 1
-            record = self.refresh_key(key_id)
+            record, current = self._repo.get_key_with_material(key_id)
+            self._keys.put(key_id, record)
+            if current is not None:
+                material_id, store_id, wrapped = current
+                self._wrapped.put(material_id, (key_id, store_id, wrapped))
         else:
             self.hits += 1
             record = cast(KeyRecord | None, cached)
@@ -88,8 +99,14 @@ class KeyCache:
 
     def refresh_key(self, key_id: str) -> KeyRecord | None:
         record = self._repo.get_key(key_id)
-        self._remember(self._keys, key_id, record)
+        self._keys.put(key_id, record)
         return record
+
+    @property
+    def evictions(self) -> int:
+        """Entries forgotten to stay within the bound, in all tables, since start."""
+        tables = (self._keys, self._aliases, self._materials, self._wrapped)
+        return sum(table.evictions for table in tables)
 
     def _as_seen(self, record: KeyRecord) -> KeyRecord:
         assert record.custom_key_store_id is not None
@@ -103,13 +120,13 @@ class KeyCache:
         slot = (account_id, alias_name)
         cached = self._aliases.get(slot, _MISSING)
         if cached is not _MISSING:
-            return cached  # type: ignore[return-value]
+            return cast(str | None, cached)
         return self.refresh_alias(account_id, alias_name)
 
     def refresh_alias(self, account_id: str, alias_name: str) -> str | None:
         alias = self._repo.get_alias(account_id, alias_name)
         target = None if alias is None else alias.target_key_id
-        self._remember(self._aliases, (account_id, alias_name), target)
+        self._aliases.put((account_id, alias_name), target)
         return target
 
     def material(self, key: KeyRecord, material_id: str) -> MaterialCipher:
@@ -133,12 +150,12 @@ class KeyCache:
         return cast(AsymmetricHandle, self._handle(key, key.current_material_id))
 
     def _handle(self, key: KeyRecord, material_id: str) -> MaterialHandle:
-        entry = self._materials.get(material_id)
+        entry = self._materials.get(material_id, None)
         if entry is not None and entry.expires_at > time.monotonic():
             if entry.key_id != key.key_id:
                 raise InvalidCiphertextException()
             return entry.cipher
-        found = self._repo.get_material(material_id)
+        found = self._wrapped.pop(material_id, None) or self._repo.get_material(material_id)
         if found is None or found[0] != key.key_id:
             raise InvalidCiphertextException()
         store = self._store_of(found[1])
@@ -147,10 +164,8 @@ class KeyCache:
             if key.key_spec is KeySpec.SYMMETRIC_DEFAULT
             else store.open_handle(key.arn, material_id, found[2], key.key_spec)
         )
-        self._remember(
-            self._materials,
-            material_id,
-            _Material(key.key_id, cipher, time.monotonic() + self._material_ttl),
+        self._materials.put(
+            material_id, _Material(key.key_id, cipher, time.monotonic() + self._material_ttl)
         )
         return cipher
 
@@ -162,12 +177,14 @@ class KeyCache:
     # --- writes by this worker ------------------------------------------------------------
 
     def put_key(self, record: KeyRecord) -> None:
-        self._remember(self._keys, record.key_id, record)
+        self._keys.put(record.key_id, record)
 
     def forget_key(self, key_id: str) -> None:
         self._keys.pop(key_id, None)
         for material_id in [m for m, e in self._materials.items() if e.key_id == key_id]:
-            del self._materials[material_id]
+            self._materials.pop(material_id, None)
+        for material_id in [m for m, (k, _, _) in self._wrapped.items() if k == key_id]:
+            self._wrapped.pop(material_id, None)
 
     def forget_alias(self, account_id: str, alias_name: str) -> None:
         self._aliases.pop((account_id, alias_name), None)
@@ -193,9 +210,3 @@ class KeyCache:
         changes = self._db.changes_since(self.last_seq)
         self.apply(changes)
         return changes
-
-    @staticmethod
-    def _remember(table: dict[_K, _V], slot: _K, value: _V) -> None:
-        if len(table) >= _MAX_ENTRIES:
-            table.clear()
-        table[slot] = value
