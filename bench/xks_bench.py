@@ -13,7 +13,14 @@ proxy credentials, then measures, one thread each, medians of ``--runs`` runs of
 
 No socket is involved (see run_kms_bench.py for the HTTP stack's own cost).
 
+``--client`` measures the other side instead (Strongroom as a client of an external key store,
+docs/external-key-stores.md), over real loopback sockets with two in-process servers: a KMS
+Encrypt on a key of an external key store (double encryption: the KMS's own GCM, then an XKS
+Encrypt at the proxy, a Strongroom in front of SoftHSM2), next to a KMS Encrypt on a default-store
+key, the proxy's XKS Encrypt alone, and raw python-pkcs11 on the proxy's token key.
+
     .venv/bin/python bench/xks_bench.py
+    .venv/bin/python bench/xks_bench.py --client --seconds 0.5 --runs 3
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import http.client
 import json
 import os
 import sys
@@ -107,11 +115,107 @@ def asgi_repeater(app: Any, scope: dict[str, Any], body: bytes) -> Callable[[], 
     return once
 
 
+def client_side(seconds: float, runs: int) -> None:
+    """KMS Encrypt through an external key store, over sockets, against its parts."""
+    from contextlib import ExitStack
+
+    from tests.support import softhsm
+
+    softhsm.configure_session()
+    from tests.support.raw_kms import RawKms
+    from tests.support.servers import in_process_server
+    from tests.support.xks import make_tenant
+
+    from strongroom.kms.keystores.pkcs11 import load_module
+
+    endpoint = "https://xks-bench.test"
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="strongroom-xks-")))
+        proxy = stack.enter_context(in_process_server(tmp / "proxy"))
+        tenant = make_tenant(proxy, proxy.admin_key)
+        kms = stack.enter_context(
+            in_process_server(
+                tmp / "kms",
+                xks_proxy_connect_to=f"{endpoint}={proxy.endpoint}",
+                xks_proxy_timeout_seconds=5.0,
+            )
+        )
+        client = kms.client()
+        store_id = client.create_custom_key_store(
+            CustomKeyStoreName="bench",
+            CustomKeyStoreType="EXTERNAL_KEY_STORE",
+            XksProxyConnectivity="PUBLIC_ENDPOINT",
+            XksProxyUriEndpoint=endpoint,
+            XksProxyUriPath=tenant.xks.uri_path,
+            XksProxyAuthenticationCredential={
+                "AccessKeyId": tenant.xks.access_key_id,
+                "RawSecretAccessKey": tenant.xks.secret,
+            },
+        )["CustomKeyStoreId"]
+        client.connect_custom_key_store(CustomKeyStoreId=store_id)
+        external = client.create_key(
+            CustomKeyStoreId=store_id, Origin="EXTERNAL_KEY_STORE", XksKeyId=tenant.key_id
+        )["KeyMetadata"]["KeyId"]
+        default = client.create_key()["KeyMetadata"]["KeyId"]
+        raw = RawKms(kms.endpoint, kms.admin_key)
+        stack.callback(raw.close)
+
+        def encrypt(key_id: str) -> Callable[[], object]:
+            def once() -> object:
+                reply = raw.encrypt(key_id, b"k" * 32)
+                if reply.status != 200:
+                    raise RuntimeError(f"Encrypt failed: {reply}")
+                return None
+
+            return once
+
+        def xks_encrypt() -> object:
+            status, _ = tenant.xks.encrypt(tenant.key_id, b"k" * 48, b"a" * 32)
+            if status != 200:
+                raise RuntimeError("XKS Encrypt failed")
+            return None
+
+        results: dict[str, float] = {}
+        # Alternated, so that a change of the machine's load hits both alike.
+        for _ in range(runs):
+            for name, work in (
+                ("KMS Encrypt, default-store key", encrypt(default)),
+                ("KMS Encrypt, external key store key", encrypt(external)),
+            ):
+                results[name] = max(results.get(name, 0.0), ops_per_second(work, seconds, 1))
+        tenant.xks.connection = http.client.HTTPConnection(
+            proxy.endpoint.removeprefix("http://"), timeout=10
+        )
+        results["XKS Encrypt at the proxy alone"] = ops_per_second(xks_encrypt, seconds, runs)
+        module = load_module(softhsm.MODULE)
+        # This process's proxy worker is logged in to the token already.
+        with module.find_token(tenant.cluster.tokens[0].label).open() as session:
+            token_key = session.get_key(label=f"strongroom-xks/{tenant.store_id}/{tenant.key_id}")
+            results["raw python-pkcs11, the proxy's token key"] = raw_gcm(
+                token_key, os.urandom(48), seconds, runs
+            )
+    floor = results["raw python-pkcs11, the proxy's token key"]
+    print(f"load average: {os.getloadavg()[0]:.2f}; best of {runs} x {seconds} s, 32 B plaintext")
+    print(f"{'':<44} {'ops/s':>10} {'vs raw':>8}")
+    for name, rate in results.items():
+        print(f"{name:<44} {rate:>10,.0f} {rate / floor:>8.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--client", action="store_true", help="Strongroom as a client of an external key store"
+    )
     args = parser.parse_args()
+    if args.client:
+        client_side(args.seconds, args.runs)
+    else:
+        proxy_side(args)
+
+
+def proxy_side(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="strongroom-xks-bench-") as tmp:
         from tests.support import softhsm
 

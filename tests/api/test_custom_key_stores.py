@@ -284,7 +284,8 @@ def test_create_custom_key_store_errors(
         TrustAnchorCertificate=other.trust_anchor,
     ) == ("CustomKeyStoreNameInUseException")
     assert refused() == "CloudHsmClusterInUseException"
-    assert refused(CustomKeyStoreType="EXTERNAL_KEY_STORE") == "UnsupportedOperationException"
+    # CloudHSM settings do not describe an external key store (docs/external-key-stores.md).
+    assert refused(CustomKeyStoreType="EXTERNAL_KEY_STORE") == "ValidationException"
 
 
 def test_what_aws_refuses_for_keys_in_a_custom_key_store(client: Any, connected_store: str) -> None:

@@ -191,7 +191,7 @@ def create_app(
     db, store, clock = data_dir.db, data_dir.store, data_dir.clock
     keys = KeyRepository(db)
     identity = IdentityRepository(db)
-    custom_stores = CustomKeyStoreConnections(CustomKeyStoreRepository(db), store)
+    custom_stores = CustomKeyStoreConnections(CustomKeyStoreRepository(db), store, settings.xks)
     cache = KeyCache(db, keys, store, custom_stores=custom_stores)
     tracking_start = datetime.fromisoformat(
         db.init_meta("usage_tracking_start", clock.now().isoformat())

@@ -14,6 +14,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from strongroom.kms.domain.external_key_stores import XksTransport
+
 DEFAULT_DATA_DIR = Path("./strongroom-data")
 _REGION_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
 
@@ -96,6 +98,30 @@ class Settings:
     # Where `strongroom audit archive` writes archived segments; empty: <data_dir>/audit-archive.
     audit_archive_dir: str = ""
 
+    # External key stores (docs/external-key-stores.md): how long a call to an XKS proxy may
+    # take (AWS KMS: 250 ms), a CA bundle for proxies' certificates (empty: the system's), and
+    # "https://proxy.example=http://127.0.0.1:9000,...": where to dial an endpoint instead
+    # (a reverse proxy or a lab; plain http only there).
+    xks_proxy_timeout_seconds: float = 0.25
+    xks_proxy_ca_file: str = ""
+    xks_proxy_connect_to: str = ""
+
+    @property
+    def xks(self) -> XksTransport:
+        """How calls to XKS proxies are made (external key stores)."""
+        return XksTransport(
+            self.xks_proxy_timeout_seconds, self.xks_proxy_ca_file, self.xks_connect_to, self.region
+        )
+
+    @property
+    def xks_connect_to(self) -> tuple[tuple[str, str], ...]:
+        pairs = []
+        for item in self.xks_proxy_connect_to.split(","):
+            if item.strip():
+                endpoint, _, target = item.strip().partition("=")
+                pairs.append((endpoint.strip(), target.strip()))
+        return tuple(pairs)
+
     @property
     def root_key_path(self) -> Path:
         return self.data_dir / "root.key"
@@ -153,6 +179,7 @@ class Settings:
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
             raise ConfigError("tls_cert_file and tls_key_file go together")
         self._validate_audit()
+        self._validate_xks()
         if not 0 < self.s3_bucket_key_seconds <= 86400:
             raise ConfigError("s3_bucket_key_seconds must be between 0 and 86400")
         if self.dev_credentials and not is_loopback(self.host):
@@ -188,6 +215,17 @@ class Settings:
             )
         except ValueError as error:
             raise ConfigError(f"quota_overrides: {error}") from None
+
+    def _validate_xks(self) -> None:
+        if not 0.05 <= self.xks_proxy_timeout_seconds <= 30:
+            raise ConfigError("xks_proxy_timeout_seconds must be between 0.05 and 30")
+        for endpoint, target in self.xks_connect_to:
+            if not endpoint.startswith("https://") or not target.startswith(
+                ("https://", "http://")
+            ):
+                raise ConfigError(
+                    "xks_proxy_connect_to takes https://<endpoint>=<http or https URL> pairs"
+                )
 
     def _validate_audit(self) -> None:
         if self.audit_durability not in ("before-response", "buffered"):

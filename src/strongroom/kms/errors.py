@@ -260,6 +260,49 @@ class UnsupportedOperationException(KmsError):
     pass
 
 
+# --- external key stores (EXTERNAL_KEY_STORE custom key stores, docs/external-key-stores.md) ---
+
+
+class XksKeyAlreadyInUseException(KmsError):
+    pass
+
+
+class XksKeyInvalidConfigurationException(KmsError):
+    pass
+
+
+class XksKeyNotFoundException(KmsError):
+    pass
+
+
+class XksProxyIncorrectAuthenticationCredentialException(KmsError):
+    pass
+
+
+class XksProxyInvalidConfigurationException(KmsError):
+    pass
+
+
+class XksProxyInvalidResponseException(KmsError):
+    pass
+
+
+class XksProxyUriEndpointInUseException(KmsError):
+    pass
+
+
+class XksProxyUriInUseException(KmsError):
+    pass
+
+
+class XksProxyUriUnreachableException(KmsError):
+    pass
+
+
+class XksProxyVpcEndpointServiceNotFoundException(KmsError):
+    pass
+
+
 def all_error_classes() -> dict[str, type[KmsError]]:
     """Every concrete wire error, by code. Tests compare this with the service model."""
     found: dict[str, type[KmsError]] = {}

@@ -120,7 +120,7 @@ class XksProxy:
             "xksProxyFleetSize": 1,
             "xksProxyVendor": VENDOR,
             "xksProxyModel": MODEL,
-            "ekmVendor": "PKCS#11 HSM cluster " + store.cluster_id,
+            "ekmVendor": f"PKCS#11 HSM cluster {store.cluster_id}",
             "ekmFleetDetails": fleet,
         }
 

@@ -46,7 +46,8 @@ NOTES: dict[str, str] = {
     "GenerateRandom": "With CustomKeyStoreId, the bytes come from the store's HSM cluster.",
     "CreateCustomKeyStore": (
         "AWS_CLOUDHSM over PKCS#11 token clusters (docs/custom-key-stores.md); "
-        "EXTERNAL_KEY_STORE is not served."
+        "EXTERNAL_KEY_STORE with PUBLIC_ENDPOINT connectivity (docs/external-key-stores.md); "
+        "VPC_ENDPOINT_SERVICE is XksProxyVpcEndpointServiceNotFoundException."
     ),
     "ConnectCustomKeyStore": "Synchronous: the outcome is in DescribeCustomKeyStores at once.",
     "ListAliases": "With AWS's predefined `alias/aws/*` names (no TargetKeyId until their AWS "

@@ -42,7 +42,7 @@ from strongroom.kms.errors import (
 )
 from strongroom.kms.log_limits import RateLimitedLog, describe_failure, is_environmental
 from strongroom.kms.service.caller import Caller, Credential
-from strongroom.kms.service.pipeline import Operation, Pipeline, Request
+from strongroom.kms.service.pipeline import NeedsThread, Operation, Pipeline, Request
 
 if TYPE_CHECKING:
     from strongroom.xks.api import XksApi
@@ -150,7 +150,12 @@ class KmsApi:
             if operation.blocking:
                 response = await asyncio.to_thread(execute, operation, request, caller, request_id)
             else:
-                response = execute(operation, request, caller, request_id)
+                try:
+                    response = execute(operation, request, caller, request_id, inline=True)
+                except NeedsThread:  # an external key store's key: its proxy is a round trip
+                    response = await asyncio.to_thread(
+                        execute, operation, request, caller, request_id
+                    )
             status, payload = 200, orjson.dumps(response, default=_json_default)
         except KmsError as error:
             code = error.code

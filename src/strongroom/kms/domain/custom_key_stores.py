@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from strongroom.kms.domain.enums import KeyState
+from strongroom.kms.domain.external_key_stores import CustomKeyStoreType, XksProxySettings
 
 CLUSTER_ID_PATTERN = re.compile(r"cluster-[2-7a-zA-Z]{11,16}")
 STORE_ID_PATTERN = re.compile(r"cks-[0-9a-f]{17}")
@@ -41,6 +42,13 @@ class ConnectionErrorCode(StrEnum):
     USER_LOCKED_OUT = "USER_LOCKED_OUT"
     USER_NOT_FOUND = "USER_NOT_FOUND"
     NETWORK_ERRORS = "NETWORK_ERRORS"
+    # External key stores.
+    XKS_PROXY_ACCESS_DENIED = "XKS_PROXY_ACCESS_DENIED"
+    XKS_PROXY_INVALID_CONFIGURATION = "XKS_PROXY_INVALID_CONFIGURATION"
+    XKS_PROXY_INVALID_RESPONSE = "XKS_PROXY_INVALID_RESPONSE"
+    XKS_PROXY_INVALID_TLS_CONFIGURATION = "XKS_PROXY_INVALID_TLS_CONFIGURATION"
+    XKS_PROXY_NOT_REACHABLE = "XKS_PROXY_NOT_REACHABLE"
+    XKS_PROXY_TIMED_OUT = "XKS_PROXY_TIMED_OUT"
 
 
 def new_custom_key_store_id() -> str:
@@ -69,16 +77,27 @@ class HsmCluster:
 
 @dataclass(frozen=True, slots=True)
 class CustomKeyStore:
-    """A tenant's custom key store. The crypto user's password is kept sealed elsewhere."""
+    """A tenant's custom key store. Its secret (the crypto user's password of an HSM cluster,
+    or the XKS proxy's secret access key) is kept sealed elsewhere.
+
+    An AWS_CLOUDHSM store has ``cluster_id`` and ``trust_anchor``; an EXTERNAL_KEY_STORE has
+    ``xks`` instead (and None for those two).
+    """
 
     custom_key_store_id: str
     account_id: str
     name: str
-    cluster_id: str
-    trust_anchor: str
+    cluster_id: str | None
+    trust_anchor: str | None
     connection_state: ConnectionState
     connection_error_code: ConnectionErrorCode | None
     created_at: datetime
+    store_type: CustomKeyStoreType = CustomKeyStoreType.AWS_CLOUDHSM
+    xks: XksProxySettings | None = None
+
+    @property
+    def external(self) -> bool:
+        return self.store_type is CustomKeyStoreType.EXTERNAL_KEY_STORE
 
     @property
     def connected(self) -> bool:
@@ -94,12 +113,15 @@ class CustomKeyStore:
         entry: dict[str, object] = {
             "CustomKeyStoreId": self.custom_key_store_id,
             "CustomKeyStoreName": self.name,
-            "CloudHsmClusterId": self.cluster_id,
-            "TrustAnchorCertificate": self.trust_anchor,
             "ConnectionState": self.connection_state.value,
             "CreationDate": self.created_at.timestamp(),
-            "CustomKeyStoreType": "AWS_CLOUDHSM",
+            "CustomKeyStoreType": self.store_type.value,
         }
+        if self.xks is not None:
+            entry["XksProxyConfiguration"] = self.xks.listing()
+        else:
+            entry["CloudHsmClusterId"] = self.cluster_id
+            entry["TrustAnchorCertificate"] = self.trust_anchor
         if (
             self.connection_state is ConnectionState.FAILED
             and self.connection_error_code is not None

@@ -43,6 +43,8 @@ class KeyRecord:
     cloud_hsm_cluster_id: str | None = None
     # Imported material that was exported out of an HSM token (see domain/lineage.py).
     hsm_lineage: HsmLineage | None = None
+    # Keys of an external key store (Origin EXTERNAL_KEY_STORE): the external key at the proxy.
+    xks_key_id: str | None = None
 
     arn: str = field(init=False, repr=False, compare=False)
 
@@ -90,6 +92,8 @@ class KeyRecord:
             meta["CustomKeyStoreId"] = self.custom_key_store_id
         if self.cloud_hsm_cluster_id is not None:
             meta["CloudHsmClusterId"] = self.cloud_hsm_cluster_id
+        if self.xks_key_id is not None:
+            meta["XksKeyConfiguration"] = {"Id": self.xks_key_id}
         return meta
 
 

@@ -32,7 +32,9 @@ class BucketKeyExposure:
     key_arn: str | None
     sse: str
     key_manager: str | None  # AWS | CUSTOMER, None for SSE-C or a deleted key
-    exposure: str  # provider-under-quorum | customer-hsm-only | customer-key-only | unreadable
+    # provider-under-quorum | customer-hsm-only | external-key-holder-only | customer-key-only
+    # | unreadable
+    exposure: str
     how: str
     flags: tuple[str, ...]
     key_versions: tuple[str, ...]
@@ -53,7 +55,13 @@ class BucketExposure:
     keys: tuple[BucketKeyExposure, ...]
 
 
-_ORDER = ("provider-under-quorum", "customer-hsm-only", CUSTOMER_KEY_ONLY, UNREADABLE)
+_ORDER = (
+    "provider-under-quorum",
+    "customer-hsm-only",
+    "external-key-holder-only",
+    CUSTOMER_KEY_ONLY,
+    UNREADABLE,
+)
 
 
 @dataclass

@@ -8,6 +8,11 @@ key, decided by where its material lives:
   its trail (docs/security.md "Governance").
 - ``customer-hsm-only``: the key lives in the customer's HSM (custom key store); the provider
   cannot use it, so only the customer can be compelled.
+- ``external-key-holder-only``: a key of an external key store (Origin EXTERNAL_KEY_STORE):
+  every use needs the external key, which only its holder (the customer's key manager, behind
+  its XKS proxy) can use; the provider's own material is only the inner layer of the double
+  encryption, so the provider alone cannot decrypt: only the holder of the external key can be
+  compelled (and it can cut every use off at once).
 
 Imported keys (Origin EXTERNAL) are provider-held, but the customer can delete the material at
 once. Imported material that was exported from an HSM token (``hsm_lineage``) is flagged
@@ -48,6 +53,7 @@ from strongroom.kms.storage.keys import KeyRepository
 
 PROVIDER_UNDER_QUORUM = "provider-under-quorum"
 CUSTOMER_HSM_ONLY = "customer-hsm-only"
+EXTERNAL_KEY_HOLDER_ONLY = "external-key-holder-only"
 PROTECTION_LOWERED = "protection lowered"
 AWS_MANAGED = (
     "AWS managed: usable only through its service (kms:ViaService); the customer cannot "
@@ -69,7 +75,7 @@ class KeyExposure:
     state: str
     origin: str
     key_manager: str  # AWS or CUSTOMER
-    exposure: str  # PROVIDER_UNDER_QUORUM or CUSTOMER_HSM_ONLY
+    exposure: str  # PROVIDER_UNDER_QUORUM, CUSTOMER_HSM_ONLY or EXTERNAL_KEY_HOLDER_ONLY
     how: str  # who could be compelled, and how, in words
     flags: tuple[str, ...]
     rotation: str
@@ -103,6 +109,14 @@ def classify(key: KeyRecord) -> tuple[str, str, tuple[str, ...]]:
             f"(cluster {key.cloud_hsm_cluster_id}); provider access is refused",
             (),
         )
+    if key.origin is Origin.EXTERNAL_KEY_STORE:
+        return (
+            EXTERNAL_KEY_HOLDER_ONLY,
+            "only the holder of the external key: every use needs external key "
+            f"{key.xks_key_id} through the proxy of external key store "
+            f"{key.custom_key_store_id}; provider access is refused",
+            (),
+        )
     if key.origin is Origin.EXTERNAL:
         how = (
             "the provider, under M-of-N operator quorum (holds the imported material); the "
@@ -132,6 +146,8 @@ def rotation_status(key: KeyRecord) -> str:
         return "manual only (imported material is not rotated automatically)"
     if key.origin is Origin.AWS_CLOUDHSM:
         return "manual only (custom key store)"
+    if key.origin is Origin.EXTERNAL_KEY_STORE:
+        return "not rotated (external key store: the external key is the customer's)"
     if key.rotation_period_days is None:
         return "disabled"
     when = "" if key.next_rotation_date is None else f", next {key.next_rotation_date.date()}"

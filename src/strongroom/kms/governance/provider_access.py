@@ -41,6 +41,22 @@ from strongroom.kms.storage.unit_of_work import Transaction
 
 ACTION = "provider-decrypt"
 REFUSED_IN_CUSTOMER_HSM = "KeyInCustomerHsm"
+# Keys the provider cannot use: in the customer's HSM, or needing the customer's external key.
+CUSTOMER_HELD = frozenset({Origin.AWS_CLOUDHSM, Origin.EXTERNAL_KEY_STORE})
+
+
+def _refusal(key: KeyRecord) -> str:
+    if key.origin is Origin.EXTERNAL_KEY_STORE:
+        return (
+            f"refused: {key.arn} needs the customer's external key {key.xks_key_id} (external "
+            f"key store {key.custom_key_store_id}); the provider cannot use it"
+        )
+    return (
+        f"refused: {key.arn} is held in the customer's HSM (custom key store "
+        f"{key.custom_key_store_id}); the provider cannot use it"
+    )
+
+
 REASON_CODES = frozenset(
     {"LEGAL_ORDER", "CUSTOMER_REQUEST", "SECURITY_INCIDENT", "SERVICE_RECOVERY"}
 )
@@ -100,11 +116,8 @@ class ProviderDecrypt:
         key = self._key(params)
         reason = text_param(params, "reasonCode")
         reference = text_param(params, "reference")
-        if key.origin is Origin.AWS_CLOUDHSM:
-            message = (
-                f"refused: {key.arn} is held in the customer's HSM (custom key store "
-                f"{key.custom_key_store_id}); the provider cannot use it"
-            )
+        if key.origin in CUSTOMER_HELD:
+            message = _refusal(key)
             event = tenant_event(
                 key,
                 self._proposer,
@@ -144,8 +157,8 @@ class ProviderDecrypt:
     def run(self, tx: Transaction, execution: Execution) -> Outcome:
         params = execution.proposal.parameters
         key = self._key(params)
-        if key.origin is Origin.AWS_CLOUDHSM:  # cannot be approved; checked again anyway
-            raise GovernanceError(f"refused: {key.arn} is held in the customer's HSM")
+        if key.origin in CUSTOMER_HELD:  # cannot be approved; checked again anyway
+            raise GovernanceError(_refusal(key))
         context = params["encryptionContext"] or None
         plaintexts = []
         for n, text in enumerate(params["ciphertexts"], 1):

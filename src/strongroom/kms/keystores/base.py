@@ -119,3 +119,10 @@ class CustomKeyStores(Protocol):
         """The store's KeyStore in this process (connecting it on first use); raises
         KeyUnavailableException when the store or its HSMs cannot be reached."""
         ...
+
+    def external_cipher(
+        self, store_id: str, xks_key_id: str, key_arn: str, inner: MaterialCipher
+    ) -> MaterialCipher:
+        """A key of an external key store: ``inner`` (its own material), then its external
+        key through the store's XKS proxy (double encryption)."""
+        ...

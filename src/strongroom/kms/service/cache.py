@@ -164,6 +164,12 @@ class KeyCache:
             if key.key_spec is KeySpec.SYMMETRIC_DEFAULT
             else store.open_handle(key.arn, material_id, found[2], key.key_spec)
         )
+        if key.xks_key_id is not None and key.custom_key_store_id is not None:
+            # An external key store's key: its material here, then the external key.
+            assert self._custom is not None
+            cipher = self._custom.external_cipher(
+                key.custom_key_store_id, key.xks_key_id, key.arn, cast(MaterialCipher, cipher)
+            )
         self._materials.put(
             material_id, _Material(key.key_id, cipher, time.monotonic() + self._material_ttl)
         )

@@ -1,5 +1,6 @@
-"""Custom key stores of type AWS_CLOUDHSM: Create/Describe/Update/Connect/Disconnect/Delete,
-and the key operations that depend on them (CreateKey in a store, GenerateRandom from one).
+"""Custom key stores: Create/Describe/Update/Connect/Disconnect/Delete, and the key operations
+that depend on them (CreateKey in a store, GenerateRandom from one). AWS_CLOUDHSM stores are
+served here; what differs for EXTERNAL_KEY_STORE is in service/external_key_stores.py.
 
 Connecting is synchronous here (AWS answers at once and connects in the background): the
 request logs in to the cluster's tokens, and the state it ends in (CONNECTED, or FAILED with a
@@ -38,12 +39,19 @@ from strongroom.kms.errors import (
     LimitExceededException,
     UnsupportedOperationException,
     ValidationException,
+    XksProxyUriInUseException,
 )
+from strongroom.kms.keystores.external.proxy_client import RequestContext
 from strongroom.kms.keystores.pkcs11.errors import Pkcs11Error
 from strongroom.kms.keystores.pkcs11.library import load_module
 from strongroom.kms.service.custom_store_connections import (
     PASSWORD_PURPOSE,
     CustomKeyStoreConnections,
+)
+from strongroom.kms.service.external_key_stores import (
+    connection_error,
+    new_external_store,
+    updated_external_store,
 )
 from strongroom.kms.service.paging import page
 from strongroom.kms.service.pipeline import Call, Operation, Response
@@ -55,6 +63,7 @@ _CONFLICTS: dict[StoreConflict, type[KmsError]] = {
     StoreConflict.LIMIT: LimitExceededException,
     StoreConflict.HAS_KEYS: CustomKeyStoreHasCMKsException,
     StoreConflict.NOT_FOUND: CustomKeyStoreNotFoundException,
+    StoreConflict.XKS_URI_IN_USE: XksProxyUriInUseException,
 }
 _MESSAGES = {
     StoreConflict.NAME_IN_USE: "The custom key store name is already in use in this account.",
@@ -62,6 +71,10 @@ _MESSAGES = {
     StoreConflict.LIMIT: f"An account can have at most {MAX_STORES_PER_ACCOUNT} custom key stores.",
     StoreConflict.HAS_KEYS: "The custom key store still contains KMS keys; delete them first.",
     StoreConflict.NOT_FOUND: "The custom key store does not exist.",
+    StoreConflict.XKS_URI_IN_USE: (
+        "The XksProxyUriEndpoint and XksProxyUriPath are already used by another external key "
+        "store of this account."
+    ),
 }
 
 
@@ -118,8 +131,10 @@ def _check_cluster_active(cluster: HsmCluster) -> None:
 def create_custom_key_store(call: Call) -> Response:
     request, ctx = call.request, call.ctx
     store_type = request.get("CustomKeyStoreType", "AWS_CLOUDHSM")
-    if store_type != "AWS_CLOUDHSM":
-        raise UnsupportedOperationException(f"Custom key store type {store_type} is not supported.")
+    if store_type == "EXTERNAL_KEY_STORE":
+        return _create_external(call)
+    if any(request.get(m) is not None for m in request if m.startswith("XksProxy")):
+        raise ValidationException("XksProxy settings are valid only for EXTERNAL_KEY_STORE.")
     for member in ("CloudHsmClusterId", "TrustAnchorCertificate", "KeyStorePassword"):
         if not request.get(member):
             raise ValidationException(f"{member} is required for an AWS_CLOUDHSM key store.")
@@ -154,8 +169,21 @@ def create_custom_key_store(call: Call) -> Response:
     return {"CustomKeyStoreId": store.custom_key_store_id}
 
 
+def _create_external(call: Call) -> Response:
+    store, secret = new_external_store(call)
+    sealed = call.ctx.store.seal_secret(
+        PASSWORD_PURPOSE, store.custom_key_store_id, secret.encode()
+    )
+    try:
+        _runtime(call).repo.create_store(store, sealed, max_per_account=MAX_STORES_PER_ACCOUNT)
+    except CustomKeyStoreConflict as error:
+        raise _conflict(error) from None
+    _runtime(call).put(store)
+    return {"CustomKeyStoreId": store.custom_key_store_id}
+
+
 def _same_store(call: Call, existing: CustomKeyStore, cluster: HsmCluster) -> bool:
-    if existing.cluster_id != cluster.cluster_id:
+    if existing.cluster_id != cluster.cluster_id or existing.trust_anchor is None:
         return False
     if not same_certificate(existing.trust_anchor, call.request["TrustAnchorCertificate"]):
         return False
@@ -200,6 +228,8 @@ def _require_disconnected(store: CustomKeyStore, operation: str) -> None:
 def update_custom_key_store(call: Call) -> Response:
     request, ctx = call.request, call.ctx
     store = owned_store(call, request["CustomKeyStoreId"])
+    if store.external:
+        return _update_external(call, store)
     new_name = request.get("NewCustomKeyStoreName")
     password = request.get("KeyStorePassword")
     new_cluster_id = request.get("CloudHsmClusterId")
@@ -209,7 +239,9 @@ def update_custom_key_store(call: Call) -> Response:
     if new_cluster_id is not None and new_cluster_id != store.cluster_id:
         new_cluster = _cluster(call, new_cluster_id)
         # Clusters are related when they share the customer's trust anchor (one backup lineage).
-        if not same_certificate(new_cluster.trust_anchor, store.trust_anchor):
+        if store.trust_anchor is None or not same_certificate(
+            new_cluster.trust_anchor, store.trust_anchor
+        ):
             raise CloudHsmClusterNotRelatedException(
                 f"The HSM cluster {new_cluster_id} is not related to the store's cluster."
             )
@@ -239,6 +271,36 @@ def update_custom_key_store(call: Call) -> Response:
     return {}
 
 
+def _update_external(call: Call, store: CustomKeyStore) -> Response:
+    changed, secret = updated_external_store(call, store)
+    sealed = (
+        None
+        if secret is None
+        else call.ctx.store.seal_secret(
+            PASSWORD_PURPOSE, store.custom_key_store_id, secret.encode()
+        )
+    )
+    must_be_disconnected = changed.xks is not None and (
+        store.xks is None
+        or changed.xks.uri_endpoint != store.xks.uri_endpoint
+        or changed.xks.connectivity != store.xks.connectivity
+    )
+
+    def mutate(current: CustomKeyStore) -> CustomKeyStore:
+        if must_be_disconnected:
+            _require_disconnected(current, "Changing the proxy endpoint or connectivity")
+        return replace(current, name=changed.name, xks=changed.xks)
+
+    try:
+        updated = _runtime(call).repo.update_store(
+            store.custom_key_store_id, call.ctx.clock.now(), mutate, sealed_password=sealed
+        )
+    except CustomKeyStoreConflict as error:
+        raise _conflict(error) from None
+    _runtime(call).put(updated)
+    return {}
+
+
 def connect_custom_key_store(call: Call) -> Response:
     ctx, runtime = call.ctx, _runtime(call)
     store = owned_store(call, call.request["CustomKeyStoreId"])
@@ -249,7 +311,14 @@ def connect_custom_key_store(call: Call) -> Response:
         )
     if store.connected:
         return {}
-    error = runtime.connect(store)
+    error = (
+        connection_error(
+            runtime.proxy_client(store, runtime.secret(store.custom_key_store_id)),
+            RequestContext(call.caller.principal_arn, "ConnectCustomKeyStore", call.request_id),
+        )
+        if store.external
+        else runtime.connect(store)
+    )
     state = ConnectionState.CONNECTED if error is None else ConnectionState.FAILED
     updated = runtime.repo.update_store(
         store.custom_key_store_id,
@@ -315,9 +384,10 @@ def create_key_in_store(call: Call, *, policy: str, description: str) -> KeyReco
         raise UnsupportedOperationException(
             "Origin AWS_CLOUDHSM needs a CustomKeyStoreId naming the key store."
         )
-    if origin != Origin.AWS_CLOUDHSM.value:
+    if origin != Origin.AWS_CLOUDHSM.value or store.external:
         raise UnsupportedOperationException(
-            "A key in a custom key store of type AWS_CLOUDHSM needs Origin AWS_CLOUDHSM."
+            "A key in a custom key store of type AWS_CLOUDHSM needs Origin AWS_CLOUDHSM; "
+            "one in an EXTERNAL_KEY_STORE needs Origin EXTERNAL_KEY_STORE and an XksKeyId."
         )
     spec = request.get("KeySpec") or request.get("CustomerMasterKeySpec")
     if spec not in (None, KeySpec.SYMMETRIC_DEFAULT.value) or request.get("KeyUsage") not in (
@@ -350,6 +420,11 @@ def create_key_in_store(call: Call, *, policy: str, description: str) -> KeyReco
 
 def generate_random_in_store(call: Call, store_id: str, count: int) -> bytes:
     store = owned_store(call, store_id)
+    if store.external:
+        raise UnsupportedOperationException(
+            "GenerateRandom takes the id of an AWS_CLOUDHSM key store, not of an external "
+            "key store."
+        )
     if not store.connected:
         raise CustomKeyStoreInvalidStateException(
             f"The custom key store {store_id} is not connected."

@@ -16,8 +16,11 @@ from strongroom.kms.domain.custom_key_stores import (
     CustomKeyStore,
     HsmCluster,
 )
-from strongroom.kms.errors import KeyUnavailableException
-from strongroom.kms.keystores.base import KeyStore
+from strongroom.kms.domain.external_key_stores import XksTransport
+from strongroom.kms.errors import KeyUnavailableException, KMSInvalidStateException
+from strongroom.kms.keystores.base import KeyStore, MaterialCipher
+from strongroom.kms.keystores.external.double_cipher import DoubleCipher
+from strongroom.kms.keystores.external.proxy_client import XksProxyClient
 from strongroom.kms.keystores.pkcs11.cluster import (
     ClusterConnectError,
     ClusterConnection,
@@ -35,11 +38,19 @@ _MISSING = object()
 class CustomKeyStoreConnections:
     """Implements the ``CustomKeyStores`` view the key cache uses (keystores/base.py)."""
 
-    def __init__(self, repo: CustomKeyStoreRepository, secrets: KeyStore) -> None:
+    def __init__(
+        self,
+        repo: CustomKeyStoreRepository,
+        secrets: KeyStore,
+        transport: XksTransport | None = None,
+    ) -> None:
         self.repo = repo
         self._secrets = secrets
         self._records: dict[str, CustomKeyStore | None] = {}
         self._clusters: dict[str, ClusterConnection] = {}
+        # External key stores: a client of each store's XKS proxy, made on first use.
+        self._proxies: dict[str, XksProxyClient] = {}
+        self.transport = transport or XksTransport()
         self._lock = threading.Lock()
 
     # --- records ------------------------------------------------------------------------
@@ -57,6 +68,7 @@ class CustomKeyStoreConnections:
 
     def put(self, store: CustomKeyStore) -> None:
         self._records[store.custom_key_store_id] = store
+        self._drop_proxy(store.custom_key_store_id)
 
     def forget(self, store_id: str) -> None:
         self._records.pop(store_id, None)
@@ -65,6 +77,43 @@ class CustomKeyStoreConnections:
     def is_connected(self, custom_key_store_id: str) -> bool:
         record = self.record(custom_key_store_id)
         return record is not None and record.connected
+
+    # --- external key stores --------------------------------------------------------------
+
+    def proxy_client(self, store: CustomKeyStore, secret: str) -> XksProxyClient:
+        """A client of ``store``'s proxy with the given secret (to test settings before they
+        are saved)."""
+        assert store.xks is not None
+        return XksProxyClient(store.xks, secret, self.transport)
+
+    def secret(self, store_id: str) -> str:
+        """An external key store's proxy secret, unsealed (never logged or returned)."""
+        sealed = self.repo.sealed_password(store_id)
+        if sealed is None:  # pragma: no cover - the row and its secret are written together
+            raise KMSInvalidStateException(f"The external key store {store_id} has no credential.")
+        return self._secrets.unseal_secret(PASSWORD_PURPOSE, store_id, sealed).decode()
+
+    def proxy(self, store_id: str) -> XksProxyClient:
+        """The client of a connected external key store's proxy in this process."""
+        client = self._proxies.get(store_id)
+        if client is not None:
+            return client
+        record = self.record(store_id)
+        if record is None or record.xks is None or not record.connected:
+            raise KMSInvalidStateException(f"The external key store {store_id} is not connected.")
+        secret = self.secret(store_id)
+        with self._lock:
+            client = self._proxies.get(store_id)
+            if client is None:
+                client = self._proxies[store_id] = self.proxy_client(record, secret)
+            return client
+
+    def external_cipher(
+        self, store_id: str, xks_key_id: str, key_arn: str, inner: MaterialCipher
+    ) -> MaterialCipher:
+        """The double-encryption cipher of a key in an external key store: ``inner`` (the
+        key's own material), then the external key through the store's current proxy."""
+        return DoubleCipher(inner, lambda: self.proxy(store_id), xks_key_id, key_arn)
 
     # --- connections --------------------------------------------------------------------
 
@@ -84,7 +133,9 @@ class CustomKeyStoreConnections:
             connection = self._clusters.get(store_id)
             if connection is not None and not connection.closed:
                 return connection
-            cluster = self.repo.get_cluster(record.cluster_id)
+            cluster = (
+                None if record.cluster_id is None else self.repo.get_cluster(record.cluster_id)
+            )
             error = None
             if cluster is not None:
                 connection, error = self._open(record, cluster)
@@ -98,7 +149,7 @@ class CustomKeyStoreConnections:
 
     def connect(self, store: CustomKeyStore) -> ConnectionErrorCode | None:
         """Log in to the store's cluster now; return the error code if that failed."""
-        cluster = self.repo.get_cluster(store.cluster_id)
+        cluster = None if store.cluster_id is None else self.repo.get_cluster(store.cluster_id)
         if cluster is None:
             return ConnectionErrorCode.CLUSTER_NOT_FOUND
         with self._lock:
@@ -111,6 +162,13 @@ class CustomKeyStoreConnections:
     def disconnect(self, store_id: str) -> None:
         with self._lock:
             self._close(store_id)
+        self._drop_proxy(store_id)
+
+    def _drop_proxy(self, store_id: str) -> None:
+        with self._lock:
+            client = self._proxies.pop(store_id, None)
+        if client is not None:
+            client.close()
 
     def destroy_key(self, store_id: str, key_arn: str) -> bool:
         """Destroy a deleted key's objects in the cluster; False if that was not possible."""
@@ -134,6 +192,7 @@ class CustomKeyStoreConnections:
             if store_id is None:
                 continue
             self._records.pop(store_id, None)
+            self._drop_proxy(store_id)  # settings or credential may have changed
             if store_id in self._clusters and not self.is_connected(store_id):
                 self.disconnect(store_id)
 
@@ -141,6 +200,8 @@ class CustomKeyStoreConnections:
         with self._lock:
             for store_id in list(self._clusters):
                 self._close(store_id)
+        for store_id in list(self._proxies):
+            self._drop_proxy(store_id)
 
     def _open(
         self, store: CustomKeyStore, cluster: HsmCluster

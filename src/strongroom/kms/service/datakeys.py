@@ -37,9 +37,10 @@ def generate_data_key(call: Call) -> Response:
 
 
 def _new_data_key(call: Call, length: int) -> bytes:
-    """Random bytes; a custom key store's keys take them from the store's HSMs."""
+    """Random bytes; a custom key store's keys take them from the store's HSMs (an external
+    key store's from Strongroom's generator, as AWS KMS generates them for XKS keys)."""
     store_id = call.key.custom_key_store_id
-    if store_id is None or call.ctx.custom_stores is None:
+    if store_id is None or call.ctx.custom_stores is None or call.key.xks_key_id is not None:
         return secrets.token_bytes(length)
     return call.ctx.custom_stores.cluster(store_id).random(length)
 

@@ -14,7 +14,8 @@ from strongroom.kms.errors import (
     UnsupportedOperationException,
     ValidationException,
 )
-from strongroom.kms.service.custom_key_stores import create_key_in_store
+from strongroom.kms.service.custom_key_stores import create_key_in_store, owned_store
+from strongroom.kms.service.external_key_stores import new_external_key
 from strongroom.kms.service.importing import key_metadata, restored_state
 from strongroom.kms.service.key_policies import check_key_policy, check_lockout
 from strongroom.kms.service.paging import page
@@ -63,6 +64,10 @@ def _key_spec(call: Call) -> tuple[KeySpec, KeyUsage]:
 def create_key(call: Call) -> Response:
     request, ctx = call.request, call.ctx
     origin = request.get("Origin", Origin.AWS_KMS.value)
+    if origin != Origin.EXTERNAL_KEY_STORE.value and request.get("XksKeyId") is not None:
+        raise ValidationException("XksKeyId is valid only with Origin EXTERNAL_KEY_STORE.")
+    if origin == Origin.EXTERNAL_KEY_STORE.value:
+        return _create_key_in_external_store(call)
     if origin == Origin.AWS_CLOUDHSM.value or request.get("CustomKeyStoreId") is not None:
         return _create_key_in_custom_store(call)
     spec, usage = _key_spec(call)
@@ -128,6 +133,33 @@ def _create_key_in_custom_store(call: Call) -> Response:
     except BaseException:
         ctx.custom_stores.destroy_key(record.custom_key_store_id, record.arn)
         raise
+    return _created(call, record)
+
+
+def _create_key_in_external_store(call: Call) -> Response:
+    """Double encryption: material generated here (wrapped under the root key, like any key's)
+    and the external key the proxy holds, checked through the proxy's GetKeyMetadata."""
+    ctx = call.ctx
+    store_id = call.request.get("CustomKeyStoreId")
+    if store_id is None:  # as for Origin AWS_CLOUDHSM without a store
+        raise UnsupportedOperationException(
+            "Origin EXTERNAL_KEY_STORE needs a CustomKeyStoreId naming the external key store."
+        )
+    store = owned_store(call, store_id)
+    policy = _checked_policy(call)
+    tags = tags_from_request(call.request.get("Tags"))
+    record = new_external_key(
+        call,
+        store,
+        policy=policy or default_key_policy(call.caller.account_id),
+        description=call.request.get("Description", ""),
+    )
+    assert record.current_material_id is not None
+    if policy is not None:
+        check_lockout(call, record)
+    wrapped = ctx.store.new_material(record.arn, record.current_material_id)
+    call.extra_resources.append(record.arn)
+    ctx.keys.create_key(record, ctx.store.store_id, wrapped, tags)
     return _created(call, record)
 
 

@@ -36,6 +36,8 @@ from strongroom.kms.errors import (
     NotFoundException,
     ValidationException,
 )
+from strongroom.kms.keystores.external.double_cipher import REQUEST
+from strongroom.kms.keystores.external.proxy_client import RequestContext
 from strongroom.kms.service import managed
 from strongroom.kms.service.authorization import Authorizer
 from strongroom.kms.service.caller import Caller
@@ -44,6 +46,12 @@ from strongroom.kms.storage.database import DatabaseUnavailable, commit_hook
 
 Request = Mapping[str, Any]
 Response = dict[str, object]
+
+
+class NeedsThread(Exception):
+    """Raised before anything is done when a call made on the event loop (``inline``) turns
+    out to need a network round trip (a key of an external key store): the server runs it
+    again in a thread. Nothing was audited or changed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +171,18 @@ class Pipeline:
         self._parameters = parameters or RequestParameters()
 
     def execute(
-        self, operation: Operation, request: Request, caller: Caller, request_id: str
+        self,
+        operation: Operation,
+        request: Request,
+        caller: Caller,
+        request_id: str,
+        *,
+        inline: bool = False,
     ) -> Response:
+        """``inline``: the caller runs on an event loop, and would rather get NeedsThread than
+        wait there for an external key store's proxy."""
         try:
-            return self._execute(operation, request, caller, request_id)
+            return self._execute(operation, request, caller, request_id, inline)
         except DatabaseUnavailable:
             # Only what needed the database fails: cached keys still serve the hot path.
             raise DependencyTimeoutException(
@@ -175,14 +191,26 @@ class Pipeline:
             ) from None
 
     def _execute(
-        self, operation: Operation, request: Request, caller: Caller, request_id: str
+        self,
+        operation: Operation,
+        request: Request,
+        caller: Caller,
+        request_id: str,
+        inline: bool,
     ) -> Response:
         # Refused before anything runs when the trail cannot take the event (audit/policy.py).
         self._audit.admit()
         call = Call(operation, request, caller, request_id, self.ctx, self)
         durable = self._durable_event(call)
+        token = None
         try:
             self._prepare(call)
+            if any(k is not None and k.xks_key_id is not None for k in call.keys):
+                if inline:
+                    raise NeedsThread()
+                token = REQUEST.set(
+                    RequestContext(caller.principal_arn, operation.name, request_id)
+                )
             if operation.dry_run and request.get("DryRun"):
                 raise DryRunOperationException()
             if durable is None:
@@ -196,6 +224,9 @@ class Pipeline:
         except DatabaseUnavailable:
             self._record(call, DependencyTimeoutException.__name__, self.ctx.clock.now())
             raise
+        finally:
+            if token is not None:
+                REQUEST.reset(token)
         now = self.ctx.clock.now()
         if durable is None:
             self._record(call, None, now)

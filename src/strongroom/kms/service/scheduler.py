@@ -48,7 +48,8 @@ class LifecycleScheduler:
             if repo.delete_key_if_due(key_id, now):
                 done.deleted.append(key_id)
                 log.info("deleted key %s at the end of its waiting period", key_id)
-                if key is not None and key.custom_key_store_id is not None:
+                # An external key store's external key is the customer's: never deleted.
+                if key is not None and key.custom_key_store_id is not None and not key.xks_key_id:
                     self._destroy_in_hsm(key.custom_key_store_id, key.arn)
         for key_id in repo.due_rotations(now):
             key = repo.get_key(key_id)

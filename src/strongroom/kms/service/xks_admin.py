@@ -171,6 +171,10 @@ class XksAdmin:
         return failed
 
     def _cluster(self, store: CustomKeyStore) -> _Login:
+        if store.cluster_id is None:
+            raise AdminError(
+                f"{store.custom_key_store_id} is an external key store: it has no HSM cluster"
+            )
         cluster = self._stores.get_cluster(store.cluster_id)
         sealed = self._stores.sealed_password(store.custom_key_store_id)
         if cluster is None or sealed is None:

@@ -72,6 +72,8 @@ class XksCatalog:
 
     def cluster_record(self, store: CustomKeyStore) -> HsmCluster | None:
         """The registered cluster of a store (a database read: for health checks only)."""
+        if store.cluster_id is None:  # an external key store: no HSMs of ours behind it
+            return None
         return self._stores.repo.get_cluster(store.cluster_id)
 
     def apply(self, changes: list[Change]) -> None:

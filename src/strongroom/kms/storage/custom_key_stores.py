@@ -21,6 +21,11 @@ from strongroom.kms.domain.custom_key_stores import (
     CustomKeyStore,
     HsmCluster,
 )
+from strongroom.kms.domain.external_key_stores import (
+    CustomKeyStoreType,
+    XksProxyConnectivity,
+    XksProxySettings,
+)
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.database import Database
 
@@ -34,6 +39,7 @@ class StoreConflict(Enum):
     LIMIT = "limit exceeded"
     HAS_KEYS = "store has keys"
     NOT_FOUND = "not found"
+    XKS_URI_IN_USE = "proxy URI in use"
 
 
 class CustomKeyStoreConflict(Exception):
@@ -79,10 +85,14 @@ class CustomKeyStoreRepository:
     ) -> None:
         with self._db.write_connection() as conn:
             self._check_name_free(conn, store.account_id, store.name)
-            if conn.execute(
-                select(S.custom_key_store_id).where(S.cluster_id == store.cluster_id)
-            ).first():
+            if (
+                store.cluster_id is not None
+                and conn.execute(
+                    select(S.custom_key_store_id).where(S.cluster_id == store.cluster_id)
+                ).first()
+            ):
                 raise CustomKeyStoreConflict(StoreConflict.CLUSTER_IN_USE)
+            self._check_uri_free(conn, store)
             count = conn.execute(
                 select(func.count()).where(S.account_id == store.account_id)
             ).scalar_one()
@@ -140,6 +150,10 @@ class CustomKeyStoreRepository:
             changed = mutate(current)
             if changed.name != current.name:
                 self._check_name_free(conn, changed.account_id, changed.name)
+            if changed.xks is not None and (
+                current.xks is None or changed.xks.uri != current.xks.uri
+            ):
+                self._check_uri_free(conn, changed)
             values: dict[str, Any] = _store_columns(changed)
             if sealed_password is not None:
                 values["sealed_password"] = sealed_password
@@ -176,6 +190,23 @@ class CustomKeyStoreRepository:
             self._db.record_change(conn, at, custom_key_store_id=store_id)
 
     @staticmethod
+    def _check_uri_free(conn: Connection, store: CustomKeyStore) -> None:
+        """The proxy's endpoint and path together name one external key store of an account
+        (AWS: in the account and Region; one Strongroom serves one Region per store)."""
+        if store.xks is None:
+            return
+        taken = conn.execute(
+            select(S.custom_key_store_id).where(
+                S.account_id == store.account_id,
+                S.xks_uri_endpoint == store.xks.uri_endpoint,
+                S.xks_uri_path == store.xks.uri_path,
+                S.custom_key_store_id != store.custom_key_store_id,
+            )
+        ).first()
+        if taken is not None:
+            raise CustomKeyStoreConflict(StoreConflict.XKS_URI_IN_USE)
+
+    @staticmethod
     def _check_name_free(conn: Connection, account_id: str, name: str) -> None:
         taken = conn.execute(
             select(S.custom_key_store_id).where(S.account_id == account_id, S.name == name)
@@ -195,7 +226,13 @@ def _existing(conn: Connection, store_id: str) -> CustomKeyStore:
 
 
 def _store_columns(store: CustomKeyStore) -> dict[str, Any]:
+    xks = store.xks
     return {
+        "store_type": store.store_type.value,
+        "xks_uri_endpoint": None if xks is None else xks.uri_endpoint,
+        "xks_uri_path": None if xks is None else xks.uri_path,
+        "xks_connectivity": None if xks is None else xks.connectivity.value,
+        "xks_access_key_id": None if xks is None else xks.access_key_id,
         "custom_key_store_id": store.custom_key_store_id,
         "account_id": store.account_id,
         "name": store.name,
@@ -223,6 +260,17 @@ def _store(row: Any) -> CustomKeyStore:
             else ConnectionErrorCode(row.connection_error_code)
         ),
         created_at=row.created_at,
+        store_type=CustomKeyStoreType(row.store_type),
+        xks=(
+            None
+            if row.xks_uri_endpoint is None
+            else XksProxySettings(
+                uri_endpoint=row.xks_uri_endpoint,
+                uri_path=row.xks_uri_path,
+                connectivity=XksProxyConnectivity(row.xks_connectivity),
+                access_key_id=row.xks_access_key_id,
+            )
+        ),
     )
 
 

@@ -117,6 +117,17 @@ class KeyRepository:
             return key, None
         return key, (key.current_material_id, row.material_store_id, row.material_wrapped)
 
+    def key_of_external_key(self, custom_key_store_id: str, xks_key_id: str) -> str | None:
+        """The KMS key (in any state) that an external key backs, if any."""
+        k = schema.keys.c
+        with self._db.read_connection() as conn:
+            found: str | None = conn.execute(
+                select(k.key_id).where(
+                    k.custom_key_store_id == custom_key_store_id, k.xks_key_id == xks_key_id
+                )
+            ).scalar_one_or_none()
+        return found
+
     def update_key(
         self, key_id: str, at: datetime, mutate: Callable[[KeyRecord], KeyRecord]
     ) -> KeyRecord:
@@ -404,6 +415,7 @@ def _key_columns(key: KeyRecord) -> dict[str, object]:
         "custom_key_store_id": key.custom_key_store_id,
         "cloud_hsm_cluster_id": key.cloud_hsm_cluster_id,
         "hsm_lineage": None if key.hsm_lineage is None else key.hsm_lineage.to_json(),
+        "xks_key_id": key.xks_key_id,
     }
 
 
@@ -428,6 +440,7 @@ def _key(row: Any) -> KeyRecord:
         custom_key_store_id=row.custom_key_store_id,
         cloud_hsm_cluster_id=row.cloud_hsm_cluster_id,
         hsm_lineage=None if row.hsm_lineage is None else HsmLineage.from_json(row.hsm_lineage),
+        xks_key_id=row.xks_key_id,
     )
 
 

@@ -101,9 +101,12 @@ keys = Table(
     Column("custom_key_store_id", String(64)),
     Column("cloud_hsm_cluster_id", String(64)),
     Column("hsm_lineage", Text),  # JSON (domain/lineage.py) or null
+    # Keys in an external key store: the external key's id at the proxy (one KMS key each).
+    Column("xks_key_id", String(128)),
     Index("ix_keys_account", "account_id", "key_id"),
     Index("ix_keys_deletion", "state", "deletion_date"),
     Index("ix_keys_rotation", "state", "next_rotation_date"),
+    Index("ix_keys_xks_key", "custom_key_store_id", "xks_key_id", unique=True),
 )
 
 key_materials = Table(
@@ -225,12 +228,20 @@ custom_key_stores = Table(
     Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
     Column("name", String(256), nullable=False),
     # One store per cluster, across all accounts (AWS's CloudHsmClusterInUseException).
-    Column("cluster_id", String(24), nullable=False, unique=True),
-    Column("trust_anchor", Text, nullable=False),
-    Column("sealed_password", LargeBinary, nullable=False),  # under the default store's root
+    # Null for an external key store.
+    Column("cluster_id", String(24), unique=True),
+    Column("trust_anchor", Text),
+    # The kmsuser password, or an external key store's proxy secret: under the root key.
+    Column("sealed_password", LargeBinary, nullable=False),
     Column("connection_state", String(16), nullable=False),
     Column("connection_error_code", String(64)),
     Column("created_at", UtcDateTime(), nullable=False),
+    # AWS_CLOUDHSM or EXTERNAL_KEY_STORE; the xks_* columns are set for the latter only.
+    Column("store_type", String(32), nullable=False, server_default="AWS_CLOUDHSM"),
+    Column("xks_uri_endpoint", String(128)),
+    Column("xks_uri_path", String(128)),
+    Column("xks_connectivity", String(32)),
+    Column("xks_access_key_id", String(30)),
     UniqueConstraint("account_id", "name", name="uq_custom_key_store_name"),
 )
 
