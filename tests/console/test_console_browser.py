@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from strongroom.kms.domain.policy_templates import separation_of_duties_policy
-from tests.support.browser import chromium, screenshot, sign_in
+from tests.support.browser import chromium, screenshot, sign_in, unlabelled_controls
 from tests.support.console import ConsoleWorld
+from tests.support.s3 import kms_bucket, s3_client
 
 pytestmark = pytest.mark.skipif(
     not __import__("pathlib").Path("/usr/bin/chromium").exists(),
@@ -94,7 +99,7 @@ def test_a_key_user_cannot_schedule_deletion(world: ConsoleWorld, page: Page) ->
     expect(page.locator("#action-error [role=alert]")).to_be_visible()
     state = world.kms("keyadmin").describe_key(KeyId=world.shared_key)["KeyMetadata"]
     assert state["KeyState"] == "Enabled"
-    screenshot(page, "access-denied")
+    screenshot(page, "access-denied", full_page=False)
 
 
 def test_create_a_key_with_separate_administrator_and_user(world: ConsoleWorld, page: Page) -> None:
@@ -144,7 +149,7 @@ def test_edit_a_policy_invalid_json_and_the_lockout_error(world: ConsoleWorld, p
     expect(alert).to_contain_text("MalformedPolicyDocumentException")
     expect(alert).to_contain_text("will not allow you to update the key policy")
     expect(editor).to_have_value(json.dumps(locked_out, indent=2))  # the draft is kept
-    screenshot(page, "policy-lockout")
+    screenshot(page, "policy-lockout", full_page=False)
     after = world.kms("keyadmin").get_key_policy(KeyId=world.shared_key, PolicyName="default")
     assert after["Policy"] == before["Policy"]
 
@@ -194,6 +199,10 @@ def test_view_the_audit_trail_and_verify_the_chain(world: ConsoleWorld, page: Pa
 
 
 def test_exposure_report_and_an_expired_session(world: ConsoleWorld, page: Page) -> None:
+    key = world.kms("admin").create_key(Description="orders bucket")["KeyMetadata"]
+    s3 = s3_client(world.server)
+    orders = kms_bucket(s3, key["Arn"])
+    s3.put_object(Bucket=orders, Key="2026/order-1.txt", Body=b"order 1")
     sign_in(page, world.server.endpoint, world.keys["keyadmin"])
     page.get_by_role("link", name="Exposure report").click()
     chart = page.get_by_role("img", name="Keys by who could be compelled to reveal them")
@@ -201,10 +210,89 @@ def test_exposure_report_and_an_expired_session(world: ConsoleWorld, page: Page)
     expect(page.locator("#options")).to_contain_text("Provider, under operator quorum")
     expect(page.locator("#exposure-keys")).to_contain_text(world.shared_key)
     expect(page.locator("#exposure-keys")).not_to_contain_text(world.other_key)
-    screenshot(page, "exposure")
+    buckets = page.get_by_role(
+        "img", name="Buckets by who could be compelled to reveal their most exposed objects"
+    )
+    expect(buckets).to_be_visible()
+    expect(page.locator("#exposure-buckets")).to_contain_text(orders)
+    expect(page.locator("#exposure-buckets")).to_contain_text(
+        f"1 object with aws:kms under {key['KeyId']}"
+    )
+    screenshot(page, "exposure", full_page=False)
+    assert unlabelled_controls(page) == []
     world.server.clock.advance(timedelta(minutes=16))
     started = time.monotonic()
     page.get_by_role("link", name="Keys", exact=True).click()
     expect(page).to_have_url(f"{world.server.endpoint}/console/sign-in?expired=1")
     expect(page.locator("main")).to_contain_text("Your session has ended")
     assert time.monotonic() - started < 5
+
+
+def test_edit_tags_and_grants_on_the_key_page(world: ConsoleWorld, page: Page) -> None:
+    policy = separation_of_duties_policy(
+        world.account, [world.arn("keyadmin")], [world.arn("app")], strict=True
+    )
+    key_id = world.kms("keyadmin").create_key(Policy=policy)["KeyMetadata"]["KeyId"]
+    sign_in(page, world.server.endpoint, world.keys["keyadmin"])
+    page.goto(f"{world.server.endpoint}/console/keys/{key_id}")
+    page.get_by_label("Tag key").fill("team")
+    page.get_by_label("Value", exact=True).fill("payments")
+    page.get_by_role("button", name="Save tag").click()
+    expect(page.locator("[role=status].notice")).to_contain_text("Tag saved.")
+    expect(page.locator("#tags")).to_contain_text("payments")
+    page.get_by_label("Grantee principal (ARN)").fill(world.arn("reader"))
+    page.get_by_role("checkbox", name="Decrypt", exact=True).check()
+    page.get_by_label("Name (optional)").fill("nightly-batch")
+    page.get_by_role("button", name="Create grant").click()
+    expect(page.locator("#grants")).to_contain_text("nightly-batch")
+    expect(page.locator("#grants")).to_contain_text(world.arn("reader"))
+    screenshot(page, "grants", selector="section[aria-labelledby=h-grants]")
+    assert unlabelled_controls(page) == []
+    page.get_by_role("button", name="Revoke grant nightly-batch").click()
+    expect(page.locator("[role=status].notice")).to_contain_text("Grant revoked.")
+    assert world.kms("keyadmin").list_grants(KeyId=key_id)["Grants"] == []
+
+
+def test_import_key_material_wrapped_in_the_browser(
+    world: ConsoleWorld, page: Page, tmp_path: Path
+) -> None:
+    kms = world.kms("admin")
+    key_id = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    material = tmp_path / "material.bin"
+    material.write_bytes(os.urandom(32))
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.post_data or ""))
+    sign_in(page, world.server.endpoint, world.keys["admin"])
+    page.goto(f"{world.server.endpoint}/console/keys/{key_id}")
+    page.get_by_role("link", name="Import key material").click()
+    page.get_by_label("Key material file").set_input_files(str(material))
+    page.get_by_role("button", name="Wrap in this browser").click()
+    expect(page.locator(".signer [role=status]")).to_contain_text("Wrapped.")
+    assert unlabelled_controls(page) == []
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("[role=status].notice")).to_contain_text("Key material imported.")
+    expect(page.locator("#key-state")).to_have_text("Enabled")
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"byok")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"byok"
+    # The material itself was never sent, in any encoding.
+    raw = material.read_bytes()
+    for encoded in (base64.b64encode(raw).decode(), raw.hex(), quote(base64.b64encode(raw))):
+        assert not any(encoded in data for data in sent)
+
+
+def test_an_import_without_wrapped_material_changes_nothing(
+    world: ConsoleWorld, page: Page
+) -> None:
+    kms = world.kms("admin")
+    key_id = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    sign_in(page, world.server.endpoint, world.keys["admin"])
+    page.goto(f"{world.server.endpoint}/console/keys/{key_id}/import")
+    page.get_by_label("Wrapped key material (base64)").fill("not base64!")
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("#action-error")).to_contain_text("Wrap the key material first")
+    # Base64 that is no wrapped material: the KMS itself refuses it.
+    page.get_by_label("Wrapped key material (base64)").fill("bm90IHdyYXBwZWQgYXQgYWxs")
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("#action-error")).to_contain_text("InvalidCiphertextException")
+    state = kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"]
+    assert state == "PendingImport"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import time
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from tests.support.console import ConsoleClient, ConsoleWorld
@@ -212,3 +214,25 @@ def test_the_audit_page_filters_the_trail_and_verifies_the_chain(
     denied = reader.get("/console/audit")
     assert denied.status == 200 and "AccessDeniedException" in denied.body
     assert "kms:LookupAuditEvents" in denied.body
+
+
+def test_a_sign_in_is_an_event_of_the_tenants_trail(
+    world: ConsoleWorld, client: ConsoleClient
+) -> None:
+    key = world.data.admin.create_access_key(world.account, "reader")
+
+    def sign_ins(want: int) -> list[dict[str, Any]]:
+        events = world.trail(want, EventName="ConsoleLogin", Principal=world.arn("reader"))
+        return [e for e in events if e["userIdentity"]["accessKeyId"] == key.access_key_id]
+
+    assert client.sign_in(key, secret="y" * 40).status == 401
+    assert client.sign_in(key).status == 303
+    deadline = time.monotonic() + 5
+    while not (found := sign_ins(1)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(found) == 1  # the refused attempt left nothing
+    event = found[0]
+    assert event["eventSource"] == "signin.amazonaws.com"
+    assert event["sourceIPAddress"] == "127.0.0.1"
+    assert event["errorCode"] is None
+    assert key.secret_access_key not in json.dumps(event)

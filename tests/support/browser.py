@@ -39,10 +39,17 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
-def screenshot(page: Page, name: str) -> None:
+def screenshot(page: Page, name: str, *, full_page: bool = True, selector: str = "") -> None:
+    """Save a screenshot for the docs: the whole page, the viewport (``full_page=False``, to
+    keep long pages' pictures small) or one element (``selector``)."""
     folder = os.environ.get("STRONGROOM_CONSOLE_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+    if not folder:
+        return
+    path = str(Path(folder) / f"{name}.png")
+    if selector:
+        page.locator(selector).screenshot(path=path)
+    else:
+        page.screenshot(path=path, full_page=full_page)
 
 
 def sign_in(page: Page, endpoint: str, key: Any) -> None:
@@ -51,3 +58,17 @@ def sign_in(page: Page, endpoint: str, key: Any) -> None:
     page.get_by_label("Secret access key").fill(key.secret_access_key)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/console/keys")
+
+
+UNLABELLED = """() => Array.from(document.querySelectorAll(
+  "input:not([type=hidden]), textarea, select, button")).filter((el) => {
+    const named = el.labels && el.labels.length > 0;
+    const text = (el.getAttribute("aria-label") || el.textContent || "").trim();
+    return el.tagName === "BUTTON" ? text === "" : !named;
+  }).map((el) => el.outerHTML.slice(0, 120))"""
+
+
+def unlabelled_controls(page: Page) -> list[str]:
+    """Form controls without a label (buttons without a name) on the page; [] when all have."""
+    found: list[str] = page.evaluate(UNLABELLED)
+    return found

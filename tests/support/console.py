@@ -40,6 +40,7 @@ LIST_POLICY = json.dumps(
                     "kms:CreateKey",
                     "kms:DescribeCustomKeyStores",
                     "kms:CreateAlias",
+                    "kms:DeleteAlias",
                     "kms:LookupAuditEvents",
                 ],
                 "Resource": "*",
@@ -168,7 +169,7 @@ class ConsoleClient:
 
     def sign_in(self, key: IssuedAccessKey, secret: str | None = None) -> Answer:
         page = self.get("/console/sign-in")
-        token = _hidden(page.body, "login_token")
+        token = hidden_field(page.body, "login_token")
         return self.post(
             "/console/sign-in",
             {
@@ -179,10 +180,10 @@ class ConsoleClient:
         )
 
     def csrf(self, path: str) -> str:
-        return _hidden(self.get(path).body, "csrf")
+        return hidden_field(self.get(path).body, "csrf")
 
 
-def _hidden(html: str, name: str) -> str:
+def hidden_field(html: str, name: str) -> str:
     found = re.search(rf'name="{name}" value="([^"]+)"', html)
     assert found, f"no {name} field in the page"
     return found.group(1)

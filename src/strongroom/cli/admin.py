@@ -97,12 +97,18 @@ def add_parser(commands: Any) -> None:
     delete.set_defaults(run=_run(lambda d, x: d.admin.delete_access_key(x.access_key_id)))
     _add_due(things)
     _add_database_verbs(things)
-    from strongroom.cli.hsm_clusters import add_verbs as add_hsm_cluster_verbs
+    _add_store_verbs(things)
 
-    add_hsm_cluster_verbs(things, _run)
+
+def _add_store_verbs(things: Any) -> None:
+    """HSM clusters, the XKS proxy's and the KMIP server's own records."""
+    from strongroom.cli.hsm_clusters import add_verbs as add_hsm_cluster_verbs
+    from strongroom.cli.kmip import add_verbs as add_kmip_verbs
     from strongroom.cli.xks import add_verbs as add_xks_verbs
 
+    add_hsm_cluster_verbs(things, _run)
     add_xks_verbs(things, _run)
+    add_kmip_verbs(things, _run)
 
 
 def _add_database_verbs(things: Any) -> None:

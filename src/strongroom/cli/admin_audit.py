@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from strongroom.kms.app import DataDir
 
 READ_ONLY_VERBS = frozenset(
-    {"list", "get-policy", "list-policies", "list-keys", "list-credentials"}
+    {"list", "get-policy", "list-policies", "list-keys", "list-credentials", "list-clients"}
 )
 _RECORDED_ARGUMENTS = (
     "account",
@@ -32,9 +32,10 @@ _RECORDED_ARGUMENTS = (
     "access_key_id",
     "custom_key_store",
     "xks_key_id",
+    "fingerprint",
 )
 # Commands whose noun does not end in a plural "s".
-_THING_NAMES = {"xks": "Xks"}
+_THING_NAMES = {"xks": "Xks", "kmip": "Kmip"}
 
 
 def event_name(args: argparse.Namespace) -> str:

@@ -1,7 +1,8 @@
 """``strongroom operator``: the provider's operators and their quorum-approved acts.
 
 keygen and init set the operators up; propose, approve, list, show and execute run the M-of-N
-flow (kms/governance/quorum.py). Every operator signs with their own private key file.
+flow (kms/governance/quorum.py); sign signs what the web console's operator pages show. Every
+operator signs with their own private key file.
 """
 
 from __future__ import annotations
@@ -89,6 +90,23 @@ def add_parser(commands: Any) -> None:
     _add_passphrase_options(execute)
     execute.add_argument("--out", type=Path, help="provider-decrypt: where the plaintexts go")
     execute.set_defaults(run=_with_quorum(_execute))
+
+    sign = verbs.add_parser(
+        "sign",
+        help="sign the bytes the web console shows (a proposal or a sign-in) with your key",
+    )
+    sign.add_argument(
+        "bytes_base64", nargs="?", help="the bytes, base64 (default: read standard input)"
+    )
+    sign.add_argument("--key", type=Path, required=True, help="your private key file")
+    _add_passphrase_options(sign)
+    sign.set_defaults(run=_sign)
+
+
+def _sign(args: argparse.Namespace) -> int:
+    from strongroom.cli.operator_sign import sign
+
+    return sign(args, _passphrase(args))
 
 
 def _add_passphrase_options(

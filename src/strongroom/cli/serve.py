@@ -58,6 +58,15 @@ def add_parser(commands: Any) -> None:
         default=None,
         help="serve plain HTTP on a non-loopback address (credentials and keys in clear)",
     )
+    kmip = parser.add_argument_group("KMIP server (docs/kmip.md), off unless --kmip-port")
+    kmip.add_argument("--kmip-port", type=int, default=None, help="KMIP port (usually 5696)")
+    kmip.add_argument(
+        "--kmip-client-ca", default=None, help="PEM CA(s) that issue KMIP client certificates"
+    )
+    kmip.add_argument(
+        "--kmip-cert", default=None, help="PEM certificate of the KMIP server (default: generated)"
+    )
+    kmip.add_argument("--kmip-key", default=None, help="PEM private key of --kmip-cert")
     parser.set_defaults(run=run)
 
 
@@ -98,6 +107,20 @@ def banner(settings: Settings, tls: TlsFiles | None = None) -> str:
     return (DEV_WARNING if settings.dev_credentials else "") + "\n".join(lines) + "\n"
 
 
+def kmip_banner(settings: Settings) -> str:
+    """The KMIP listener's line; its generated server pair is made here, before the workers."""
+    if not settings.kmip_port:
+        return ""
+    from strongroom.kmip.wiring import kmip_tls_files
+
+    files = kmip_tls_files(settings)
+    host = settings.kmip_host or settings.host
+    return (
+        f"  KMIP:        {host}:{settings.kmip_port} (server certificate {files.certificate}, "
+        f"client CA {files.client_ca})\n"
+    )
+
+
 PLAIN_HTTP_REFUSED = (
     "strongroom serve: refusing plain HTTP on {host}, which other machines can reach: "
     "SigV4 protects requests from changes, not from being read, and plaintexts and data keys "
@@ -134,6 +157,10 @@ def run(args: argparse.Namespace) -> int:
         tls_key_file=args.tls_key,
         tls_names=",".join(args.tls_name) if args.tls_name else None,
         allow_plain_http=args.allow_plain_http,
+        kmip_port=args.kmip_port,
+        kmip_client_ca_file=args.kmip_client_ca,
+        kmip_cert_file=args.kmip_cert,
+        kmip_key_file=args.kmip_key,
     )
     if not (settings.tls or settings.tls_cert_file or is_loopback(settings.host)):
         if not settings.allow_plain_http:
@@ -153,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     data_dir.store.close()  # the workers log in to an HSM themselves
     tls = tls_files(settings)
     descriptors = http_server.raise_descriptor_limit()
-    print(banner(settings, tls), flush=True)
+    print(banner(settings, tls) + kmip_banner(settings), flush=True)
     # Worker processes rebuild everything from these variables (see kms/app.py app_from_env).
     os.environ["STRONGROOM_DATA_DIR"] = str(settings.data_dir.resolve())
     os.environ["STRONGROOM_REGION"] = settings.region
@@ -161,6 +188,9 @@ def run(args: argparse.Namespace) -> int:
         os.environ["STRONGROOM_DATABASE_URL"] = settings.database_url
     os.environ["STRONGROOM_DEV_CREDENTIALS"] = "1" if settings.dev_credentials else "0"
     os.environ["STRONGROOM_WORKERS"] = str(settings.workers)  # quota leases are per worker
+    for name in ("kmip_port", "kmip_client_ca_file", "kmip_cert_file", "kmip_key_file"):
+        if getattr(settings, name):
+            os.environ[f"STRONGROOM_{name.upper()}"] = str(getattr(settings, name))
     limits = http_server.http_limits(settings, descriptors)
     certificate = (
         {}

@@ -64,3 +64,23 @@ class KmsOperations(Protocol):
         Raises :class:`KmsCallError` carrying the error the HTTP API would have answered.
         """
         ...
+
+
+class SessionRevocations(Protocol):
+    """Signed-out sessions, known to every worker and node (not only the one that signed out)."""
+
+    def revoke(self, session_id: str, until: float) -> None:
+        """Record that ``session_id`` is signed out; ``until``: when it would have ended anyway
+        (epoch seconds). Raises if the record cannot be written."""
+        ...
+
+    def is_revoked(self, session_id: str) -> bool: ...
+
+
+class SignInRecorder(Protocol):
+    def record_sign_in(
+        self, account_id: str, principal_arn: str, access_key_id: str, source_ip: str
+    ) -> None:
+        """A tenant's console sign-in as an event of its audit trail; raises if it cannot be
+        recorded (the sign-in is then refused)."""
+        ...

@@ -7,9 +7,9 @@ times, and an HMAC of the access key's secret, never the secret: each request co
 HMAC with the current secret's, so deleting or replacing the access key ends its sessions at
 once. The CSRF token is an HMAC of the session id (a synchronizer token that needs no store).
 
-Signing out forgets the session in this worker and clears the cookie; a copy of the cookie
-taken before remains usable on another worker until its idle or absolute limit
-(docs/security.md, "Console sessions").
+Signing out records the session id through ``SessionRevocations`` (the database, read by
+every worker and node) and clears the cookie: a copy of the cookie taken before stops working
+everywhere (docs/security.md, "Console sessions").
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ import base64
 import hashlib
 import hmac
 import secrets
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from strongroom.console.kms import SessionRevocations
 
 VERSION = b"\x01"
 AAD = b"strongroom-console-session-v1"
@@ -77,13 +78,14 @@ def _subkey(master: bytes, purpose: bytes) -> bytes:
 class SessionCodec:
     """Issues, opens and renews session tokens; derives CSRF tokens and secret digests."""
 
-    def __init__(self, master_key: bytes, now: Callable[[], float]) -> None:
+    def __init__(
+        self, master_key: bytes, now: Callable[[], float], revocations: SessionRevocations
+    ) -> None:
         self._seal = AESGCM(_subkey(master_key, b"seal"))
         self._csrf_key = _subkey(master_key, b"csrf")
         self._digest_key = _subkey(master_key, b"secret-digest")
         self._now = now
-        self._revoked: dict[str, int] = {}
-        self._lock = threading.Lock()
+        self._revocations = revocations
 
     def __repr__(self) -> str:
         return "SessionCodec(<keys redacted>)"
@@ -124,9 +126,8 @@ class SessionCodec:
         now = self._now()
         if now - session.issued_at > ABSOLUTE_SECONDS or now - session.seen_at > IDLE_SECONDS:
             return None
-        with self._lock:
-            if session.session_id in self._revoked:
-                return None
+        if self._revocations.is_revoked(session.session_id):
+            return None
         return session
 
     def renewed(self, session: Session) -> str | None:
@@ -147,10 +148,8 @@ class SessionCodec:
         )
 
     def revoke(self, session: Session) -> None:
-        now = int(self._now())
-        with self._lock:
-            self._revoked = {sid: until for sid, until in self._revoked.items() if until > now}
-            self._revoked[session.session_id] = session.issued_at + ABSOLUTE_SECONDS
+        """Sign ``session`` out on every worker; raises if that cannot be recorded."""
+        self._revocations.revoke(session.session_id, session.issued_at + ABSOLUTE_SECONDS)
 
     def csrf_token(self, session: Session) -> str:
         mac = hmac.new(self._csrf_key, session.session_id.encode(), hashlib.sha256).digest()

@@ -16,8 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from strongroom.kmip.wiring import kmip_jobs
 from strongroom.kms.api import quotas
-from strongroom.kms.api.in_process import InProcessKms, web_console
+from strongroom.kms.api.console_site import web_console
+from strongroom.kms.api.in_process import InProcessKms
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.server import AsgiApp, KmsApi
 from strongroom.kms.api.sigv4 import SigV4Verifier
@@ -256,8 +258,6 @@ def create_app(
     serving = ServingLease.claimed(db)
     # dev_credentials applies to the KMS and STS only: S3 requests need a real access key.
 
-    # Background jobs do their database and file work in a thread, so a slow query or a busy
-    # database never stalls requests; cache evictions are applied on the event loop.
     async def poll_changes() -> None:
         changes = await asyncio.to_thread(db.changes_since, cache.last_seq)
         cache.trust_until(time.monotonic() + settings.cache_outage_grace_seconds)
@@ -290,6 +290,7 @@ def create_app(
         (housekeeping, settings.scheduler_seconds),
         (campaign_job(settings, ctx, pipeline), min(1.0, settings.scheduler_seconds)),
         *([] if trail is None else [(trail.publish_digest, min(settings.audit_digest_seconds, 5))]),
+        *kmip_jobs(settings, pipeline, db, clock, api.commits),
     ]
     # The audit writer thread starts in the serving process, at start-up.
     return AsgiApp(
@@ -300,10 +301,10 @@ def create_app(
         xks=xks,
         side=object_store(settings, data_dir, pipeline, known, api.commits),
         console=web_console(
+            data_dir,
             InProcessAuthenticator(known),
             InProcessKms(pipeline, model, OPERATIONS, EXTENSIONS, request_quotas),
-            lambda name: store_secret(db, store.store_id, store.root, name).reveal(),
-            lambda: clock.now().timestamp(),
+            InProcessAuditGate(api.commits),
         ),
     )
 

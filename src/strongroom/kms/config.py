@@ -98,6 +98,14 @@ class Settings:
     # Where `strongroom audit archive` writes archived segments; empty: <data_dir>/audit-archive.
     audit_archive_dir: str = ""
 
+    # The KMIP server (docs/kmip.md): off while kmip_port is 0. TLS with client certificates
+    # issued by kmip_client_ca_file (required); the server's own pair is kmip_cert_file and
+    # kmip_key_file, or else one generated in <data_dir>/kmip. kmip_host: empty is host.
+    kmip_port: int = 0
+    kmip_host: str = ""
+    kmip_cert_file: str = ""
+    kmip_key_file: str = ""
+    kmip_client_ca_file: str = ""
     # External key stores (docs/external-key-stores.md): how long a call to an XKS proxy may
     # take (AWS KMS: 250 ms), a CA bundle for proxies' certificates (empty: the system's), and
     # "https://proxy.example=http://127.0.0.1:9000,...": where to dial an endpoint instead
@@ -179,6 +187,7 @@ class Settings:
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
             raise ConfigError("tls_cert_file and tls_key_file go together")
         self._validate_audit()
+        self._validate_kmip()
         self._validate_xks()
         if not 0 < self.s3_bucket_key_seconds <= 86400:
             raise ConfigError("s3_bucket_key_seconds must be between 0 and 86400")
@@ -215,6 +224,20 @@ class Settings:
             )
         except ValueError as error:
             raise ConfigError(f"quota_overrides: {error}") from None
+
+    def _validate_kmip(self) -> None:
+        if not self.kmip_port:
+            return
+        if not 0 < self.kmip_port < 65536 or self.kmip_port == self.port:
+            raise ConfigError(
+                f"kmip_port {self.kmip_port} is not between 1 and 65535 or is the HTTP port"
+            )
+        if not self.kmip_client_ca_file:
+            raise ConfigError(
+                "kmip_port needs kmip_client_ca_file: the CA that issues KMIP client certificates"
+            )
+        if bool(self.kmip_cert_file) != bool(self.kmip_key_file):
+            raise ConfigError("kmip_cert_file and kmip_key_file go together")
 
     def _validate_xks(self) -> None:
         if not 0.05 <= self.xks_proxy_timeout_seconds <= 30:

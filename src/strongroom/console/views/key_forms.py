@@ -25,7 +25,8 @@ ACTIONS = {
 }
 
 
-def _key_page(key_id: str, done: str) -> Response:
+def key_page(key_id: str, done: str) -> Response:
+    """Back to the key's page after a change, saying which one was made."""
     return redirect(f"/console/keys/{quote(key_id, safe='')}?done={done}")
 
 
@@ -89,7 +90,8 @@ def _refused(form: dict[str, Any], message: str) -> Page:
     return Page("key_new.html", {"form": form, "error": message}, 400, "Create a key")
 
 
-def _with_error(ctx: PageContext, key_id: str, error: KmsCallError, **extra: Any) -> Page:
+def with_error(ctx: PageContext, key_id: str, error: KmsCallError, **extra: Any) -> Page:
+    """The key's page again, with the KMS's refusal of a form shown above it."""
     page = key_detail(ctx, key_id, **extra)
     status = 403 if error.code == "AccessDeniedException" else 400
     return replace(page, values={**page.values, "action_error": error}, status=status)
@@ -100,8 +102,8 @@ def put_policy(ctx: PageContext, key_id: str) -> Page | Response:
     try:
         ctx.call("PutKeyPolicy", {"KeyId": key_id, "PolicyName": "default", "Policy": text})
     except KmsCallError as error:
-        return _with_error(ctx, key_id, error, policy_draft=text)
-    return _key_page(key_id, "policy")
+        return with_error(ctx, key_id, error, policy_draft=text)
+    return key_page(key_id, "policy")
 
 
 def schedule_deletion(ctx: PageContext, key_id: str) -> Page | Response:
@@ -112,8 +114,8 @@ def schedule_deletion(ctx: PageContext, key_id: str) -> Page | Response:
     try:
         ctx.call("ScheduleKeyDeletion", {"KeyId": key_id, "PendingWindowInDays": days})
     except KmsCallError as error:
-        return _with_error(ctx, key_id, error)
-    return _key_page(key_id, "schedule-deletion")
+        return with_error(ctx, key_id, error)
+    return key_page(key_id, "schedule-deletion")
 
 
 def key_action(ctx: PageContext, key_id: str, action: str) -> Page | Response:
@@ -121,5 +123,5 @@ def key_action(ctx: PageContext, key_id: str, action: str) -> Page | Response:
     try:
         ctx.call(operation, {"KeyId": key_id})
     except KmsCallError as error:
-        return _with_error(ctx, key_id, error)
-    return _key_page(key_id, action)
+        return with_error(ctx, key_id, error)
+    return key_page(key_id, action)

@@ -9,10 +9,35 @@ from urllib.parse import quote
 from strongroom.console.http import Response, redirect
 from strongroom.console.pages import Outcome, Page, PageContext
 from strongroom.console.policy_view import roles_of
-from strongroom.console.views.governance import key_exposure
+from strongroom.console.views.exposure import key_exposure
+from strongroom.console.views.grant_operations import grant_operations
 
 FILTERS = ("state", "spec", "origin", "store", "manager")
 DEFAULT_STORE = "default"
+
+# What the key page says after a form's change was made (``?done=``).
+DONE = {
+    "policy": "Policy saved.",
+    "schedule-deletion": "Deletion scheduled.",
+    "cancel-deletion": "Deletion cancelled: the key is disabled; enable it to use it again.",
+    "enable": "Key enabled.",
+    "disable": "Key disabled.",
+    "rotate": "Rotation started: new material is in use for encryption.",
+    "enable-rotation": "Automatic rotation turned on.",
+    "disable-rotation": "Automatic rotation turned off.",
+    "import": "Key material imported.",
+    "create-alias": "Alias created.",
+    "delete-alias": "Alias deleted.",
+    "tag": "Tag saved.",
+    "untag": "Tag removed.",
+    "create-grant": "Grant created.",
+    "revoke-grant": "Grant revoked.",
+    "retire-grant": "Grant retired.",
+    "rotation-period": "Automatic rotation turned on with the new period.",
+    "description": "Description saved.",
+    "delete-imported-material": "Imported key material deleted: the key is unusable until "
+    "material is imported again.",
+}
 
 
 def _store(metadata: dict[str, Any]) -> str:
@@ -83,7 +108,14 @@ def _policy_text(policy: Outcome[dict[str, Any]]) -> str:
         return text
 
 
-def key_detail(ctx: PageContext, key_id: str, *, policy_draft: str | None = None) -> Page:
+def key_detail(
+    ctx: PageContext,
+    key_id: str,
+    *,
+    policy_draft: str | None = None,
+    form: dict[str, list[str]] | None = None,
+) -> Page:
+    """The key's page; after a refused form, ``form`` keeps what was typed."""
     described = ctx.attempt("DescribeKey", {"KeyId": key_id})
     if described.value is None:
         assert described.error is not None
@@ -115,8 +147,10 @@ def key_detail(ctx: PageContext, key_id: str, *, policy_draft: str | None = None
             "exposure": key_exposure(ctx, str(metadata["Arn"])),
             "windows": range(7, 31),
             "created": False,
-            "notes": [],
+            "notes": [DONE[done]] if (done := ctx.request.query.get("done", "")) in DONE else [],
             "action_error": None,
+            "form": {name: values[0] for name, values in (form or {}).items() if values},
+            "grant_operations": grant_operations(str(metadata.get("KeyUsage", ""))),
         },
         title=f"Key {metadata['KeyId']}",
     )

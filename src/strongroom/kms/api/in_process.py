@@ -1,36 +1,34 @@
-"""The KMS API called in process, for Strongroom's own clients (the web console).
+"""The KMS API called in process, for Strongroom's own clients (the web console,
+``console_site.py``).
 
 No HTTP, but nothing else skipped: the request is decoded and validated by the same
 model-derived decoder as an HTTP request, counted by the same request quotas, and run through
 :meth:`Pipeline.execute` with the given principal as the caller, so the key policy, identity
-policies, grants, the key-state table and audit apply exactly as for boto3. One difference:
-the answer does not wait for the event's commit under ``before-response`` audit durability
-(the writer commits it within ``audit_flush_seconds``). The response is what the wire would carry
-(timestamps as epoch seconds, blobs base64), through the same JSON encoding.
+policies, grants, the key-state table and audit apply exactly as for boto3. Under
+``before-response`` audit durability the console holds each page until the events of its calls
+are committed (the ``AuditGate`` handed to ``console_site.web_console``), as the HTTP API holds each
+response. The response is what the wire would carry (timestamps as epoch seconds, blobs
+base64), through the same JSON encoding.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from strongroom.console.app import Console
-from strongroom.console.kms import Authenticator, KmsCallError, Principal
+from strongroom.console.kms import KmsCallError, Principal
 from strongroom.kms.api.model import RequestDecoder, ServiceModel
 from strongroom.kms.api.quotas import RequestQuotas
 from strongroom.kms.domain.ids import UuidShapedIds
-from strongroom.kms.domain.policy_templates import separation_of_duties_policy
 from strongroom.kms.errors import KmsError, KMSInternalException, UnknownOperationException
 from strongroom.kms.service.caller import Caller
 from strongroom.kms.service.pipeline import Operation, Pipeline
 
 log = logging.getLogger(__name__)
-
-CONSOLE_SESSION_KEY = "console-session-key"
 
 
 def _json_default(value: object) -> object:
@@ -95,21 +93,3 @@ class InProcessKms:
             )
             self._decoders[operation] = decoder
         return decoder
-
-
-def web_console(
-    authenticator: Authenticator,
-    kms: InProcessKms,
-    store_secret: Callable[[str], bytes],
-    now: Callable[[], float],
-) -> Console:
-    """The console at /console/ over this in-process KMS, with `strongroom key create`'s
-    separation-of-duties policy template for new keys. ``store_secret`` gives the store's
-    sealed secret of a name: the one that seals session cookies is shared by all workers."""
-    return Console(authenticator, kms, store_secret(CONSOLE_SESSION_KEY), now, _policy_template)
-
-
-def _policy_template(
-    account_id: str, administrators: list[str], users: list[str], strict: bool
-) -> str:
-    return separation_of_duties_policy(account_id, administrators, users, strict=strict)

@@ -35,8 +35,30 @@ _READ_ONLY_PREFIXES = (
 )
 
 
+# KMIP operations that change nothing (kmip/registry.py); their events are group-committed
+# like the KMS's reads and cryptographic operations.
+_KMIP_READ_ONLY = frozenset(
+    {
+        "KmipQuery",
+        "KmipDiscoverVersions",
+        "KmipGet",
+        "KmipGetWrapped",
+        "KmipGetPublicKey",
+        "KmipGetPublicKeyWrapped",
+        "KmipGetAttributes",
+        "KmipGetAttributeList",
+        "KmipLocate",
+        "KmipEncrypt",
+        "KmipDecrypt",
+        "KmipSign",
+        "KmipSignatureVerify",
+        "KmipMAC",
+    }
+)
+
+
 def is_read_only(operation: str) -> bool:
-    return operation.startswith(_READ_ONLY_PREFIXES)
+    return operation.startswith(_READ_ONLY_PREFIXES) or operation in _KMIP_READ_ONLY
 
 
 def arn_account(arn: str) -> str:

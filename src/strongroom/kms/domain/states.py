@@ -33,6 +33,9 @@ class OpClass(Enum):
     CANCEL_DELETION = "CancelKeyDeletion"
     IMPORT = "GetParametersForImport, ImportKeyMaterial"
     DELETE_IMPORTED = "DeleteImportedKeyMaterial"
+    # KMIP Get of an exportable key's material (docs/adr/0023): KMIP lets a Pre-Active,
+    # Deactivated or Compromised key (all Disabled here) be retrieved.
+    EXPORT = "KMIP Get of key material"
 
 
 ErrorFactory = Callable[[str], KmsError]
@@ -115,6 +118,13 @@ _TABLE: dict[OpClass, dict[KeyState, ErrorFactory]] = {
         S.CREATING: _CREATING,
         S.UPDATING: _UPDATING,
     },
+    OpClass.EXPORT: {
+        S.PENDING_DELETION: _PENDING_DELETION,
+        S.PENDING_REPLICA_DELETION: _PENDING_DELETION,
+        S.PENDING_IMPORT: _PENDING_IMPORT,
+        S.UNAVAILABLE: _UNAVAILABLE,
+        S.CREATING: _CREATING,
+    },
     # Deleting imported material works even pending deletion (the key stays so).
     OpClass.DELETE_IMPORTED: {
         S.UNAVAILABLE: _UNAVAILABLE,
@@ -144,6 +154,7 @@ _AWS_MANAGED_REFUSED = frozenset(
         OpClass.CANCEL_DELETION,
         OpClass.IMPORT,
         OpClass.DELETE_IMPORTED,
+        OpClass.EXPORT,
     }
 )
 

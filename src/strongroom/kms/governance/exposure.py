@@ -8,6 +8,7 @@ key, decided by where its material lives:
   its trail (docs/security.md "Governance").
 - ``customer-hsm-only``: the key lives in the customer's HSM (custom key store); the provider
   cannot use it, so only the customer can be compelled.
+- ``exportable``: a KMIP object (kmip_exposure.py); whoever may KMIP-Get it holds the key.
 - ``external-key-holder-only``: a key of an external key store (Origin EXTERNAL_KEY_STORE):
   every use needs the external key, which only its holder (the customer's key manager, behind
   its XKS proxy) can use; the provider's own material is only the inner layer of the double
@@ -267,6 +268,7 @@ def accounts_report(
         while page := repo.list_keys(account, after, 1000):
             keys.extend(page)
             after = page[-1].key_id
+    from strongroom.kms.governance.kmip_exposure import with_exportable_keys  # imports this
     from strongroom.kms.governance.xks_exposure import with_external_keys  # imports this
 
     report = build_report(
@@ -278,6 +280,7 @@ def accounts_report(
         cluster_hsms=registered_hsms(db, keys),
     )
     report = with_external_keys(report, db, accounts, rates)
+    report = with_exportable_keys(report, db, accounts)
     if inventory is None:
         return report
     buckets = [b for account in accounts for b in inventory.buckets(account)]

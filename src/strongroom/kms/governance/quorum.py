@@ -52,6 +52,8 @@ from strongroom.kms.storage.unit_of_work import Transaction
 
 DEFAULT_TTL = timedelta(hours=24)
 MAX_TTL = timedelta(days=30)
+# A draft (a proposal prepared for signing elsewhere) must be submitted within this time.
+DRAFT_TTL = timedelta(hours=1)
 ACTIONS = (
     "provider-decrypt",
     "enrol-operator",
@@ -130,7 +132,10 @@ class Quorum:
         justification: str,
         sign: Signer,
         ttl: timedelta = DEFAULT_TTL,
+        draft: Proposal | None = None,
     ) -> Status:
+        """``draft``: a proposal made by :meth:`draft` and signed elsewhere (the web console);
+        its id, nonce and times are kept, everything is checked again as for a new one."""
         if not justification.strip():
             raise GovernanceError("a justification is required")
         if not timedelta(0) < ttl <= MAX_TTL:
@@ -143,16 +148,13 @@ class Quorum:
             threshold = self._threshold(tx)
             self._active(tx, proposer)
             normalised = self._action(action, proposer, now).check(tx, parameters)
-            proposal = Proposal(
-                proposal_id="gp-" + secrets.token_hex(10),
-                proposer=proposer,
-                action=action,
-                parameters=normalised,
-                justification=justification,
-                created_at=now,
-                expires_at=now + ttl,
-                nonce=secrets.token_hex(16),
+            proposal = self._new_proposal(
+                proposer, action, normalised, justification, now=now, ttl=ttl
             )
+            if draft is not None:
+                proposal = _checked_draft(draft, proposal, now)
+                if tx.governance.proposal(draft.proposal_id) is not None:
+                    raise GovernanceError(f"{draft.proposal_id} has been submitted already")
             message = canonical_bytes(proposal, self._env.realm, threshold)
             signature = sign(message)
             self._verify(tx, proposer, signature, message)
@@ -160,6 +162,51 @@ class Quorum:
             tx.governance.add_approval(proposal.proposal_id, Approval(proposer, signature, now))
             self._audit(tx, "ProposeGovernanceAction", proposer, now, proposal=proposal)
         return self.status(proposal.proposal_id)
+
+    def draft(
+        self,
+        *,
+        proposer: str,
+        action: str,
+        parameters: Mapping[str, Any],
+        justification: str,
+        ttl: timedelta = DEFAULT_TTL,
+    ) -> tuple[Proposal, bytes]:
+        """A proposal checked as :meth:`propose` checks it and its canonical bytes, stored
+        nowhere: the proposer signs the bytes elsewhere and submits both to :meth:`propose`
+        (``draft=``) within an hour. Nothing is recorded until then."""
+        if not justification.strip():
+            raise GovernanceError("a justification is required")
+        if not timedelta(0) < ttl <= MAX_TTL:
+            raise GovernanceError("a proposal expires after more than 0 and at most 30 days")
+        now = self._clock.now()
+        with self._env.db.read() as tx:
+            threshold = self._threshold(tx)
+            self._active(tx, proposer)
+            normalised = self._action(action, proposer, now).check(tx, parameters)
+        proposal = self._new_proposal(proposer, action, normalised, justification, now=now, ttl=ttl)
+        return proposal, canonical_bytes(proposal, self._env.realm, threshold)
+
+    @staticmethod
+    def _new_proposal(
+        proposer: str,
+        action: str,
+        parameters: Mapping[str, Any],
+        justification: str,
+        *,
+        now: datetime,
+        ttl: timedelta,
+    ) -> Proposal:
+        return Proposal(
+            proposal_id="gp-" + secrets.token_hex(10),
+            proposer=proposer,
+            action=action,
+            parameters=parameters,
+            justification=justification,
+            created_at=now,
+            expires_at=now + ttl,
+            nonce=secrets.token_hex(16),
+        )
 
     def approve(self, proposal_id: str, operator: str, signature: bytes) -> Status:
         now = self._clock.now()
@@ -367,6 +414,32 @@ class Quorum:
             additional_data=data,
         )
         self._chain.append(tx, [event])
+
+
+def _checked_draft(draft: Proposal, fresh: Proposal, now: datetime) -> Proposal:
+    """The draft's id, nonce and times on the freshly checked proposal, if the draft is one
+    :meth:`Quorum.draft` could have made for the same act less than an hour ago."""
+    same = (draft.proposer, draft.action, dict(draft.parameters), draft.justification) == (
+        fresh.proposer,
+        fresh.action,
+        dict(fresh.parameters),
+        fresh.justification,
+    )
+    if not same:
+        raise GovernanceError("the draft does not match the proposal submitted with it")
+    if not draft.created_at <= now < draft.created_at + DRAFT_TTL:
+        raise GovernanceError("the draft is more than an hour old; draft the proposal again")
+    if not timedelta(0) < draft.expires_at - draft.created_at <= MAX_TTL:
+        raise GovernanceError("a proposal expires after more than 0 and at most 30 days")
+    if not draft.proposal_id.startswith("gp-") or len(draft.nonce) != 32:
+        raise GovernanceError("the draft is not one this server made")
+    return replace(
+        fresh,
+        proposal_id=draft.proposal_id,
+        created_at=draft.created_at,
+        expires_at=draft.expires_at,
+        nonce=draft.nonce,
+    )
 
 
 def _public_parameters(proposal: Proposal) -> dict[str, object]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from strongroom.kms.domain.enums import KeySpec
+from strongroom.kms.domain.secrets import Secret
 
 
 class MaterialCipher(Protocol):
@@ -101,6 +102,13 @@ class KeyStore(Protocol):
 
     def imported_material_id(self, key_arn: str, material: bytes) -> str:
         """The material id of imported material: a keyed MAC of key and material (64 hex)."""
+        ...
+
+    def export_material(
+        self, key_arn: str, material_id: str, wrapped: bytes, key_spec: KeySpec
+    ) -> Secret:
+        """The material itself, for exportable keys only (KMIP objects, docs/adr/0023); a
+        store whose keys never leave it raises UnsupportedOperationException."""
         ...
 
     def seal_secret(self, purpose: str, name: str, secret: bytes) -> bytes:

@@ -142,6 +142,13 @@ class SoftwareKeyStore:
             return HmacMaterial(key_spec.value, material)
         return AsymmetricMaterial.from_der(material)
 
+    def export_material(
+        self, key_arn: str, material_id: str, wrapped: bytes, key_spec: KeySpec
+    ) -> Secret:
+        """The material of an exportable key (a KMIP object): only KMIP Get and KMIP's own
+        cryptographic operations ask for it (docs/adr/0023)."""
+        return Secret(self._unwrap(wrapped, self._material_aad(key_arn, material_id, key_spec)))
+
     # --- BYOK: imported material -------------------------------------------------------
 
     def import_material(

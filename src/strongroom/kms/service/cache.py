@@ -16,13 +16,15 @@ worker costs one database read: its record and its current material come in one 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import cast
 
 from strongroom.kms.domain.custom_key_stores import effective_key_state
 from strongroom.kms.domain.enums import KeySpec
 from strongroom.kms.domain.key import KeyRecord
-from strongroom.kms.errors import InvalidCiphertextException
+from strongroom.kms.domain.secrets import Secret
+from strongroom.kms.errors import InvalidCiphertextException, KMSInternalException
 from strongroom.kms.keystores.base import (
     AsymmetricHandle,
     CustomKeyStores,
@@ -43,6 +45,13 @@ _MISSING = object()
 class _Material:
     key_id: str
     cipher: MaterialHandle
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Export:
+    key_id: str
+    material: Secret
     expires_at: float
 
 
@@ -68,6 +77,9 @@ class KeyCache:
         # Wrapped current materials read with their key, not unwrapped yet (material_id ->
         # key_id, store_id, wrapped): the first Encrypt under a new key needs no second read.
         self._wrapped: Lru[str, tuple[str, str, bytes]] = Lru(max_entries)
+        self._exports: Lru[str, _Export] = Lru(max_entries)
+        # Called with each key id forgotten: caches kept beside this one (KMIP objects).
+        self._forget_hooks: list[Callable[[str], None]] = []
         self.last_seq = db.last_change_seq()
         # Set by the server's feed poller (trust_until): past it, cached keys are not served.
         self._trusted_until: float | None = None
@@ -105,7 +117,7 @@ class KeyCache:
     @property
     def evictions(self) -> int:
         """Entries forgotten to stay within the bound, in all tables, since start."""
-        tables = (self._keys, self._aliases, self._materials, self._wrapped)
+        tables = (self._keys, self._aliases, self._materials, self._wrapped, self._exports)
         return sum(table.evictions for table in tables)
 
     def _as_seen(self, record: KeyRecord) -> KeyRecord:
@@ -149,6 +161,25 @@ class KeyCache:
         assert key.current_material_id is not None
         return cast(AsymmetricHandle, self._handle(key, key.current_material_id))
 
+    def exported(self, key: KeyRecord) -> Secret:
+        """The current material itself, of an exportable key (a KMIP object, whose key the
+        pipeline checked); kept like unwrapped material, so KMIP Get and KMIP's own crypto
+        do no database round trip in steady state."""
+        material_id = key.current_material_id
+        assert material_id is not None
+        entry = self._exports.get(material_id, None)
+        if entry is not None and entry.expires_at > time.monotonic() and entry.key_id == key.key_id:
+            return entry.material
+        found = self._repo.get_material(material_id)
+        if found is None or found[0] != key.key_id:
+            raise KMSInternalException("The key's current material is missing.")
+        secret = self._store_of(found[1]).export_material(
+            key.arn, material_id, found[2], key.key_spec
+        )
+        expires = time.monotonic() + self._material_ttl
+        self._exports.put(material_id, _Export(key.key_id, secret, expires))
+        return secret
+
     def _handle(self, key: KeyRecord, material_id: str) -> MaterialHandle:
         entry = self._materials.get(material_id, None)
         if entry is not None and entry.expires_at > time.monotonic():
@@ -185,12 +216,20 @@ class KeyCache:
     def put_key(self, record: KeyRecord) -> None:
         self._keys.put(record.key_id, record)
 
+    def on_forget(self, hook: Callable[[str], None]) -> None:
+        """Call ``hook(key_id)`` whenever a key is forgotten (a change, a local write)."""
+        self._forget_hooks.append(hook)
+
     def forget_key(self, key_id: str) -> None:
+        for hook in self._forget_hooks:
+            hook(key_id)
         self._keys.pop(key_id, None)
         for material_id in [m for m, e in self._materials.items() if e.key_id == key_id]:
             self._materials.pop(material_id, None)
         for material_id in [m for m, (k, _, _) in self._wrapped.items() if k == key_id]:
             self._wrapped.pop(material_id, None)
+        for material_id in [m for m, x in self._exports.items() if x.key_id == key_id]:
+            self._exports.pop(material_id, None)
 
     def forget_alias(self, account_id: str, alias_name: str) -> None:
         self._aliases.pop((account_id, alias_name), None)

@@ -23,11 +23,13 @@ from strongroom.kms.domain.rotation import (
     next_rotation,
 )
 from strongroom.kms.domain.states import OpClass
+from strongroom.kms.errors import UnsupportedOperationException
 from strongroom.kms.service import importing
 from strongroom.kms.service.context import ServiceContext
 from strongroom.kms.service.paging import page
 from strongroom.kms.service.pipeline import Call, Operation, Response, managed_key
 from strongroom.kms.service.transitions import transition
+from strongroom.kms.storage.kmip import KmipRepository
 
 # (current record, on-demand rotations so far, the time now) -> the rotated record, or None
 Decision = Callable[[KeyRecord, int, datetime], KeyRecord | None]
@@ -72,8 +74,18 @@ def rotate_if_due(ctx: ServiceContext, key: KeyRecord) -> KeyRecord | None:
     return rotate(ctx, key, RotationType.AUTOMATIC, decide)
 
 
+def _check_not_kmip(call: Call) -> None:
+    """A KMIP object keeps its material: clients fetch it with KMIP Get and use it themselves,
+    so rotation would silently hand them another key (docs/adr/0023)."""
+    if KmipRepository(call.ctx.db).get(call.key.key_id) is not None:
+        raise UnsupportedOperationException(
+            f"{call.key.arn} is a KMIP object; its material is exported and does not rotate."
+        )
+
+
 def enable_key_rotation(call: Call) -> Response:
     check_rotatable(call.key)
+    _check_not_kmip(call)
     period = call.request.get("RotationPeriodInDays", DEFAULT_PERIOD_DAYS)
     now = call.ctx.clock.now()
     transition(
@@ -118,6 +130,7 @@ def rotate_key_on_demand(call: Call) -> Response:
     if _imported_symmetric(call.key):
         return importing.rotate_imported(call)
     check_rotatable(call.key)
+    _check_not_kmip(call)
 
     def decide(current: KeyRecord, on_demand_rotations: int, _: datetime) -> KeyRecord:
         states.check(OpClass.ROTATION, current.state, current.arn)

@@ -69,6 +69,19 @@ class KeyRepository:
             return False
         return True
 
+    def create_key_and(
+        self,
+        key: KeyRecord,
+        store_id: str,
+        wrapped_material: bytes,
+        then: Callable[[Connection], None],
+    ) -> None:
+        """Insert a key and its first material, then run ``then`` (the rows another part keeps
+        about the key, such as a KMIP object) in the same transaction."""
+        with self._db.write_connection() as conn:
+            self._insert_key(conn, key, store_id, wrapped_material)
+            then(conn)
+
     def _insert_key(
         self, conn: Connection, key: KeyRecord, store_id: str, wrapped_material: bytes
     ) -> None:
@@ -185,13 +198,33 @@ class KeyRepository:
             ).rowcount
             if not deleted:
                 return False
-            conn.execute(delete(schema.key_materials).where(M.key_id == key_id))
-            conn.execute(delete(schema.aliases).where(A.key_id == key_id))
-            conn.execute(delete(schema.tags).where(T.key_id == key_id))
-            self._db.record_change(conn, now, key_id=key_id)
-            for account_id, alias_name in alias_names:
-                self._db.record_change(conn, now, account_id=account_id, alias_name=alias_name)
+            self._delete_dependents(conn, key_id, now, alias_names)
             return True
+
+    def delete_key_rows(self, conn: Connection, key_id: str, at: datetime) -> None:
+        """Delete a key with everything that hangs on it, in the caller's transaction (KMIP
+        Destroy: at once, without a deletion window)."""
+        alias_names = list(
+            conn.execute(select(A.account_id, A.alias_name).where(A.key_id == key_id)).all()
+        )
+        conn.execute(delete(schema.keys).where(K.key_id == key_id))
+        self._delete_dependents(conn, key_id, at, alias_names)
+
+    def _delete_dependents(
+        self, conn: Connection, key_id: str, at: datetime, alias_names: list[Any]
+    ) -> None:
+        conn.execute(delete(schema.key_materials).where(M.key_id == key_id))
+        conn.execute(delete(schema.aliases).where(A.key_id == key_id))
+        conn.execute(delete(schema.tags).where(T.key_id == key_id))
+        conn.execute(delete(schema.kmip_objects).where(schema.kmip_objects.c.key_id == key_id))
+        self._db.record_change(conn, at, key_id=key_id)
+        for account_id, alias_name in alias_names:
+            self._db.record_change(conn, at, account_id=account_id, alias_name=alias_name)
+
+    @staticmethod
+    def record_of(row: Any) -> KeyRecord:
+        """The record of a ``keys`` row read by another repository of this package."""
+        return _key(row)
 
     def due_rotations(self, now: datetime) -> list[str]:
         with self._db.read_connection() as conn:

@@ -77,3 +77,13 @@ class LeaseRecords:
     def release(self, name: str, holder: str) -> None:
         self._lock()
         self._conn.execute(delete(schema.leases).where(L.name == name, L.holder == holder))
+
+    def prune(self, prefix: str, now: datetime) -> int:
+        """Delete the expired leases whose name starts with ``prefix``; how many went."""
+        self._lock()
+        result = self._conn.execute(
+            delete(schema.leases).where(
+                L.name.startswith(prefix, autoescape=True), L.expires_at <= now
+            )
+        )
+        return int(result.rowcount)

@@ -469,3 +469,32 @@ leases = Table(
     Column("acquired_at", UtcDateTime(), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
 )
+
+# --- The KMIP server (kms/domain/kmip.py, docs/adr/0023) ----------------------------------
+# Client certificates (by SHA-256 fingerprint) and the principal each one acts as.
+kmip_clients = Table(
+    "kmip_clients",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("principal_arn", String(2048), nullable=False),
+    Column("subject", String(1024), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# KMIP-made keys: the marker that a KMS key is exportable, its KMIP state and attributes.
+kmip_objects = Table(
+    "kmip_objects",
+    metadata,
+    # No foreign key: a key's deletion (keys.py) removes this row in the same transaction.
+    Column("key_id", String(64), primary_key=True),
+    Column("account_id", String(12), nullable=False, index=True),
+    Column("kind", Integer, nullable=False),
+    Column("state", Integer, nullable=False),
+    Column("attributes", Text, nullable=False),  # JSON [[name, base64 TTLV of the value]]
+    Column("names", Text, nullable=False),  # JSON list of the Name values (Locate by name)
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("activated_at", UtcDateTime()),
+    Column("deactivated_at", UtcDateTime()),
+    Column("changed_at", UtcDateTime(), nullable=False),
+)

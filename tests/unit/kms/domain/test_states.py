@@ -24,6 +24,10 @@ ARN = "arn:aws:kms:us-east-1:111122223333:key/k"
         (OpClass.CRYPTO, KeyState.UNAVAILABLE, KMSInvalidStateException),
         (OpClass.CRYPTO, KeyState.UPDATING, None),
         (OpClass.READ, KeyState.PENDING_DELETION, None),
+        # KMIP Get: Pre-Active and Deactivated keys (Disabled) are retrieved, not doomed ones.
+        (OpClass.EXPORT, KeyState.DISABLED, None),
+        (OpClass.EXPORT, KeyState.PENDING_DELETION, KMSInvalidStateException),
+        (OpClass.EXPORT, KeyState.UNAVAILABLE, KMSInvalidStateException),
         (OpClass.MODIFY, KeyState.DISABLED, None),
         (OpClass.MODIFY, KeyState.PENDING_DELETION, KMSInvalidStateException),
         (OpClass.ENABLE_DISABLE, KeyState.PENDING_IMPORT, KMSInvalidStateException),

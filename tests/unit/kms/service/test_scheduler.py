@@ -26,6 +26,7 @@ from strongroom.kms.domain.enums import KeySpec, KeyState, RotationType
 from strongroom.kms.domain.ids import new_account_id
 from strongroom.kms.domain.key import AliasRecord, KeyRecord
 from strongroom.kms.domain.principals import Account
+from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.keystores.base import KeyStore, MaterialCipher, MaterialHandle
 from strongroom.kms.service.rotation import rotate, rotate_if_due
 from strongroom.kms.service.scheduler import DueWork
@@ -379,6 +380,11 @@ class PausingStore:
 
     def imported_material_id(self, key_arn: str, material: bytes) -> str:
         return self._inner.imported_material_id(key_arn, material)
+
+    def export_material(
+        self, key_arn: str, material_id: str, wrapped: bytes, key_spec: KeySpec
+    ) -> Secret:
+        return self._inner.export_material(key_arn, material_id, wrapped, key_spec)
 
 
 def test_the_version_made_current_last_is_the_latest_rotation(world: World) -> None:

@@ -31,6 +31,7 @@ from strongroom.kms.domain.custom_key_stores import (
     HsmCluster,
 )
 from strongroom.kms.domain.enums import KeySpec
+from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.errors import (
     CloudHsmClusterInvalidConfigurationException,
     InvalidCiphertextException,
@@ -412,6 +413,11 @@ class ClusterKeyStore:
         self, key_arn: str, material_id: str, key_spec: KeySpec, material: bytes
     ) -> bytes:
         raise UnsupportedOperationException("Keys in custom key stores cannot import material.")
+
+    def export_material(
+        self, key_arn: str, material_id: str, wrapped: bytes, key_spec: KeySpec
+    ) -> Secret:
+        raise UnsupportedOperationException("Keys in custom key stores never leave their HSM.")
 
     def imported_material_id(self, key_arn: str, material: bytes) -> str:
         raise UnsupportedOperationException("Keys in custom key stores cannot import material.")

@@ -1,0 +1,1 @@
+"""The KMIP operations, one module per concern; ``kmip/registry.py`` lists them."""
