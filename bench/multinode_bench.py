@@ -1,15 +1,22 @@
 """Encrypt, Decrypt and GenerateDataKey on 1 SQLite node, 1 PostgreSQL node and 2 PostgreSQL
-nodes, in one run, and the database statements the hot path sends (pg_stat_statements).
+nodes, side by side in one run, and the database statements the hot path sends
+(pg_stat_statements).
 
-Each node is `strongroom serve --workers 1`, so 2 nodes are 2 server processes. Two nodes are
-loaded by two wrk processes at once (half the connections each); their req/s add up and the
-higher p99 of the two is shown. The PostgreSQL cluster is a private one on this machine
-(tests/support/postgres.py), as in the tests. Statements are counted for the measured window
-only (pg_stat_statements reset first) and sorted: change-feed polls, audit and usage flushes
-and leases are the background jobs; anything else is a statement of the request path, and on
-the hot path there must be none.
+All three setups run at once for the whole run (each node is `strongroom serve --workers 1`,
+so 2 nodes are 2 server processes); every round measures each (setup, target) cell once, in
+an order rotated from round to round, so a burst of noise on the machine hits every setup
+alike instead of whichever setup happened to run then. Two nodes are loaded by two wrk
+processes at once (half the connections each); their req/s add up and the higher p99 of the
+two is shown. Before measuring, each setup's signed requests are checked (200, replayable,
+the answers decrypt; a wrong signature gets 400). The 1-minute load average before each run is
+recorded and a run that starts above one per CPU is marked noisy. Statements are counted per
+run (pg_stat_statements reset first, that setup's database only) and sorted: change-feed
+polls, audit and usage flushes, leases and the scheduler are background jobs; anything else
+is a statement of the request path, and on the hot path there must be none.
 
-    .venv/bin/python bench/multinode_bench.py [--seconds 10] [--connections 16] [--runs 2]
+    .venv/bin/python bench/multinode_bench.py            # the reproducible default:
+                                                         # 5 rounds x 10 s, c=16
+Results: bench/results/multinode-<time>.json (every run, the summary, commit, host, load).
 """
 
 from __future__ import annotations
@@ -17,11 +24,15 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
+import platform
+import statistics
 import sys
 import tempfile
 import threading
 from collections import Counter
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +45,37 @@ from tests.support.postgres import remove_cluster, start_cluster  # noqa: E402
 import wrk_runner  # noqa: E402
 from run_kms_bench import (  # noqa: E402
     PLAINTEXT,
+    RESULTS_DIR,
     STRONGROOM,
+    Target,
     answers,
     free_port,
     read_credentials,
     server,
+    source_version,
+    spread,
+    verify,
 )
 from sign_request import sign, write_wrk_script  # noqa: E402
 
-BACKGROUND = ("changes", "audit_", "key_usage", "leases", "meta", "alembic_version")
+TARGET_NAMES = ("encrypt1k", "decrypt", "gdk")
+BACKGROUND = (
+    "changes",
+    "audit_",
+    "key_usage",
+    "leases",
+    "meta",
+    "alembic_version",
+    "s3_campaigns",  # the re-encryption campaign runner's claim, once a second
+)
 # The scheduler's queries for due work (every scheduler_seconds, not per request).
 SCHEDULER = ("deletion_date <=", "next_rotation_date <=", "valid_to <=")
 
 
 def statement_kind(query: str) -> str:
     lowered = query.lower()
+    if "pg_stat_statements" in lowered:
+        return "benchmark"  # this script's own reset
     if any(marker in lowered for marker in SCHEDULER):
         return "background: scheduler"
     for table in BACKGROUND:
@@ -125,36 +152,74 @@ def load(
     }
 
 
-def bench(name: str, url: str, nodes: int, args: Any, tmp: Path) -> list[dict[str, Any]]:
-    rows = []
-    with ExitStack() as stack:
+def _setups(
+    stack: ExitStack, tmp: Path, cluster: Any
+) -> list[tuple[str, list[str], str, Any, dict[str, tuple[str, dict[str, Any]]]]]:
+    """(name, endpoints, database url, credentials, requests) of every setup, all started."""
+    setups = []
+    for name, nodes, postgres in (("sqlite-1", 1, False), ("postgres-1", 1, True),
+                                  ("postgres-2", 2, True)):  # fmt: skip
+        url = ""
+        if postgres:
+            url = cluster.new_database()
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         endpoints = start_nodes(stack, tmp, url, nodes, name)
         creds = read_credentials(tmp / f"{name}-0")
         kms = boto3.client(
             "kms", endpoint_url=endpoints[0], region_name="us-east-1",
             aws_access_key_id=creds.access_key, aws_secret_access_key=creds.secret_key,
         )  # fmt: skip
-        for target, request in bodies(kms).items():
-            load(endpoints, creds, request, argparse.Namespace(
-                connections=args.connections, seconds=2), tmp)  # fmt: skip
-            for run in range(1, args.runs + 1):
-                statements = Counter[str]()
+        requests = bodies(kms)
+        for endpoint in endpoints:  # every node answers the signed requests correctly
+            verify(
+                [Target(t, endpoint, op, body, 0) for t, (op, body) in requests.items()],
+                creds,
+                kms,
+            )
+        setups.append((name, endpoints, url, creds, requests))
+    return setups
+
+
+def _statements(url: str) -> Counter[str]:
+    statements = Counter[str]()
+    with psycopg.connect(url, autocommit=True) as conn:
+        for query, calls in conn.execute(
+            "SELECT query, calls FROM pg_stat_statements "
+            "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ):
+            kind = statement_kind(str(query))
+            statements[kind] += int(str(calls))
+            if kind == "request path":
+                print("  request-path statement:", query, file=sys.stderr)
+    return statements
+
+
+def bench(args: Any, tmp: Path, cluster: Any) -> list[dict[str, Any]]:
+    rows = []
+    with ExitStack() as stack:
+        setups = _setups(stack, tmp, cluster)
+        cells = [(setup, target) for setup in setups for target in TARGET_NAMES]
+        warm = argparse.Namespace(connections=args.connections, seconds=args.warmup)
+        for (_, endpoints, _, creds, requests), target in cells:
+            load(endpoints, creds, requests[target], warm, tmp)
+        for run in range(1, args.runs + 1):
+            shift = (run - 1) % len(cells)
+            for (name, endpoints, url, creds, requests), target in cells[shift:] + cells[:shift]:
                 if url:
                     with psycopg.connect(url, autocommit=True) as conn:
                         conn.execute("SELECT pg_stat_statements_reset()")
-                row = load(endpoints, creds, request, args, tmp)
-                if url:
-                    with psycopg.connect(url, autocommit=True) as conn:
-                        for query, calls in conn.execute(
-                            "SELECT query, calls FROM pg_stat_statements "
-                            "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = "
-                            "current_database())"
-                        ):
-                            kind = statement_kind(str(query))
-                            statements[kind] += int(str(calls))
-                            if kind == "request path":
-                                print("  request-path statement:", query, file=sys.stderr)
-                row |= {"setup": name, "target": target, "run": run, "statements": statements}
+                load_before = os.getloadavg()[0]
+                row = load(endpoints, creds, requests[target], args, tmp)
+                statements = _statements(url) if url else Counter[str]()
+                row |= {
+                    "setup": name,
+                    "target": target,
+                    "run": run,
+                    "load1": load_before,
+                    "noisy": load_before > (os.cpu_count() or 1),
+                    "statements": statements,
+                }
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     return rows
@@ -162,42 +227,68 @@ def bench(name: str, url: str, nodes: int, args: Any, tmp: Path) -> list[dict[st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=10, help="seconds per run (default 10)")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=5, help="rounds (default 5)")
+    parser.add_argument("--warmup", type=int, default=2, help="warm-up seconds per cell")
     args = parser.parse_args()
+    started = datetime.now(UTC)
+    load_at_start = os.getloadavg()
+    if load_at_start[0] > (os.cpu_count() or 1):
+        print(f"WARNING: load average {load_at_start[0]:.1f} on {os.cpu_count()} CPUs: "
+              "the machine is busy, results will be noisy", file=sys.stderr)  # fmt: skip
     cluster = start_cluster()
     try:
         with tempfile.TemporaryDirectory(prefix="strongroom-bench-") as name:
-            tmp = Path(name)
-            rows = bench("sqlite-1", "", 1, args, tmp)
-            for setup, nodes in (("postgres-1", 1), ("postgres-2", 2)):
-                url = cluster.new_database()
-                with psycopg.connect(url, autocommit=True) as conn:
-                    conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-                rows += bench(setup, url, nodes, args, tmp)
+            rows = bench(args, Path(name), cluster)
     finally:
         remove_cluster(cluster)
-    print(summary(rows))
+    table = summary(rows)
+    print("\n" + table)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    out = RESULTS_DIR / f"multinode-{started:%Y%m%dT%H%M%SZ}.json"
+    out.write_text(
+        json.dumps(
+            {
+                "started": started.isoformat(),
+                "host": {
+                    "cpus": os.cpu_count(),
+                    "platform": platform.platform(),
+                    "python": platform.python_version(),
+                    "load_at_start": load_at_start,
+                },
+                "source": source_version(),
+                "config": vars(args) | {"plaintext_bytes": len(PLAINTEXT)},
+                "runs": rows,
+                "table": table,
+            },
+            indent=2,
+        )
+    )
+    print(f"\nraw results: {out}")
 
 
 def summary(rows: list[dict[str, Any]]) -> str:
+    """Median req/s [min-max] over the rounds, its ratio to sqlite-1's median, median p99,
+    request-path statements summed over the rounds, and rounds that started noisy."""
     lines = [
-        "| target | setup | req/s (runs) | ratio to sqlite-1 | p99 ms | request-path statements |"
+        "| target | setup | req/s median [min-max] | ratio to sqlite-1 | p99 ms | "
+        "request-path statements | noisy runs |",
+        "|---|---|---|---|---|---|---|",
     ]
-    lines.append("|---|---|---|---|---|---|")
-    for target in ("encrypt1k", "decrypt", "gdk"):
+    for target in TARGET_NAMES:
         base = [r["rps"] for r in rows if r["target"] == target and r["setup"] == "sqlite-1"]
         for setup in ("sqlite-1", "postgres-1", "postgres-2"):
             mine = [r for r in rows if r["target"] == target and r["setup"] == setup]
-            rps = sorted(r["rps"] for r in mine)
-            median = rps[len(rps) // 2]
-            ratio = median / sorted(base)[len(base) // 2]
-            p99 = sorted(r["p99_ms"] for r in mine)[len(mine) // 2]
+            rps = [r["rps"] for r in mine]
+            ratio = statistics.median(rps) / statistics.median(base)
+            p99 = statistics.median(r["p99_ms"] for r in mine)
             hot = sum(r["statements"].get("request path", 0) for r in mine)
-            shown = "-" if setup == "sqlite-1" else str(hot)
-            runs = ", ".join(f"{v:.0f}" for v in rps)
-            cells = (target, setup, f"{median:.0f} ({runs})", f"{ratio:.2f}", f"{p99:.1f}", shown)
+            requests = sum(r["requests"] for r in mine)
+            shown = "-" if setup == "sqlite-1" else f"{hot} (of {requests:,} requests)"
+            noisy = sum(1 for r in mine if r["noisy"])
+            cells = (target, setup, spread(rps, ".0f"), f"{ratio:.2f}", f"{p99:.1f}", shown,
+                     f"{noisy} of {len(mine)}")  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -18,6 +18,7 @@ from strongroom.kms.service.admin import ADMINISTRATOR_POLICY
 from tests.support import softhsm
 from tests.support.errors import error_code
 from tests.support.hsm_clusters import Cluster, register_cluster, trust_anchor_pem
+from tests.support.metrics import sample, scrape
 from tests.support.servers import InProcessServer, in_process_server
 
 
@@ -397,3 +398,21 @@ def test_another_account_cannot_see_the_store(
         other.describe_custom_key_stores(CustomKeyStoreId=connected_store)
     assert error_code(refused.value) == "CustomKeyStoreNotFoundException"
     assert other.describe_custom_key_stores()["CustomKeyStores"] == []
+
+
+def test_metrics_show_the_session_pools_of_the_stores_tokens(
+    client: Any, hsm_server: InProcessServer, cluster: Cluster, connected_store: str
+) -> None:
+    key_id = _create_key(client, connected_store)["KeyId"]
+    blob = client.encrypt(KeyId=key_id, Plaintext=b"in the token")["CiphertextBlob"]
+    assert client.decrypt(CiphertextBlob=blob)["Plaintext"] == b"in the token"
+    text = scrape(hsm_server.endpoint)
+    idle = 0.0
+    for token in cluster.tokens:
+        assert sample(text, "strongroom_hsm_sessions_max", token=token.label) >= 1
+        assert sample(text, "strongroom_hsm_sessions_in_use", token=token.label) == 0
+        assert sample(text, "strongroom_hsm_session_errors_total", token=token.label) == 0
+        assert sample(text, "strongroom_hsm_session_timeouts_total", token=token.label) == 0
+        idle += sample(text, "strongroom_hsm_sessions_idle", token=token.label)
+    assert idle >= 1  # the operations ran on a pooled session, back in the pool now
+    assert cluster.password not in text

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.request
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tests.support.metrics import sample, scrape
 from tests.support.servers import InProcessServer
 
 
@@ -25,14 +27,6 @@ def test_healthz_and_readyz_answer_without_credentials(server: InProcessServer) 
     assert json.loads(body) == {"status": "ready", "checks": {"database": "ok", "keyStore": "ok"}}
 
 
-def _sample(text: str, name: str, **labels: str) -> float:
-    wanted = [f'{k}="{v}"' for k, v in labels.items()]
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all(w in line for w in wanted):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"no sample {name} {labels}")
-
-
 def test_metrics_count_requests_by_operation_and_error_code(
     server: InProcessServer, kms: Any, key_id: str
 ) -> None:
@@ -42,19 +36,51 @@ def test_metrics_count_requests_by_operation_and_error_code(
         kms.describe_key(KeyId="1234abcd-12ab-34cd-56ef-1234567890ab")
     except ClientError as error:
         assert error.response["Error"]["Code"] == "NotFoundException"
-    status, content_type, body = _get(server.endpoint + "/metrics")
-    text = body.decode()
-    assert status == 200 and content_type.startswith("text/plain")
-    assert _sample(text, "strongroom_requests_total", operation="Encrypt", code="OK") >= 3
+    text = scrape(server.endpoint)
+    assert sample(text, "strongroom_requests_total", operation="Encrypt", code="OK") >= 3
     assert (
-        _sample(
-            text, "strongroom_requests_total", operation="DescribeKey", code="NotFoundException"
-        )
+        sample(text, "strongroom_requests_total", operation="DescribeKey", code="NotFoundException")
         >= 1
     )
-    assert _sample(text, "strongroom_request_seconds_count", operation="Encrypt", code="OK") >= 3
-    ratio = _sample(text, "strongroom_key_cache_hit_ratio")
+    assert sample(text, "strongroom_request_seconds_count", operation="Encrypt", code="OK") >= 3
+    ratio = sample(text, "strongroom_key_cache_hit_ratio")
     assert 0 < ratio <= 1
-    assert _sample(text, "strongroom_audit_queue_depth") >= 0
+    assert sample(text, "strongroom_audit_queue_depth") >= 0
+    assert sample(text, "strongroom_node_workers") == 1
     assert server.admin_key.secret_access_key not in text
     assert not re.search(r"(?i)password|postgresql://", text)
+
+
+def test_metrics_show_the_caches_and_the_change_feed(
+    server: InProcessServer, kms: Any, key_id: str
+) -> None:
+    before = scrape(server.endpoint)
+    for _ in range(3):
+        blob = kms.encrypt(KeyId=key_id, Plaintext=b"cached")["CiphertextBlob"]
+    kms.decrypt(CiphertextBlob=blob)
+    warm = scrape(server.endpoint)
+    for cache in ("key", "material"):
+        gained = sample(warm, "strongroom_cache_hits_total", cache=cache) - sample(
+            before, "strongroom_cache_hits_total", cache=cache
+        )
+        assert gained >= 2, cache
+        assert sample(warm, "strongroom_cache_misses_total", cache=cache) >= 1
+        assert sample(warm, "strongroom_cache_entries", cache=cache) >= 1
+    kms.disable_key(KeyId=key_id)  # the feed evicts the key from the cache
+    deadline = time.monotonic() + 10
+    while True:
+        after = scrape(server.endpoint)
+        evicted = sample(after, "strongroom_cache_evictions_total", cache="key")
+        if evicted > sample(before, "strongroom_cache_evictions_total", cache="key"):
+            break
+        assert time.monotonic() < deadline, "the disabled key was never evicted"
+        time.sleep(0.05)
+    kms.enable_key(KeyId=key_id)
+    assert sample(after, "strongroom_cache_evictions_total", cache="material") > sample(
+        before, "strongroom_cache_evictions_total", cache="material"
+    )
+    # The in-process server reads the feed every 0.05 s.
+    assert 0 <= sample(after, "strongroom_change_feed_lag_seconds") < 5
+    assert sample(after, "strongroom_change_feed_position") >= sample(
+        before, "strongroom_change_feed_position"
+    )

@@ -169,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
         print(PLAIN_HTTP_WARNING.format(host=settings.host), file=sys.stderr, flush=True)
     # Imported here: parsing any strongroom command line should not load the server.
     from strongroom.kms.api import http_server
+    from strongroom.kms.api.node_metrics import NodeDirectory
     from strongroom.kms.app import initialize
     from strongroom.kms.rootkey.fence import ServingLease
 
@@ -178,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
     ServingLease(data_dir.db).claim_and_release()
     data_dir.db.engine.dispose()
     data_dir.store.close()  # the workers log in to an HSM themselves
+    # The node's counters start again with it (workers of a previous run are forgotten).
+    NodeDirectory(settings.data_dir / "metrics").clear()
     tls = tls_files(settings)
     descriptors = http_server.raise_descriptor_limit()
     print(banner(settings, tls) + kmip_banner(settings), flush=True)

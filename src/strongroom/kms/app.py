@@ -37,7 +37,7 @@ from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.domain.xks import XksCredential
 from strongroom.kms.first_start import first_start
 from strongroom.kms.keystores.software import SoftwareKeyStore, secret_aad
-from strongroom.kms.observability import observability
+from strongroom.kms.observability import readiness, request_log, worker_metrics
 from strongroom.kms.rootkey.fence import ServingLease
 from strongroom.kms.rootkey.key_file import create_root_key_file
 from strongroom.kms.rootkey.providers import RootKeyProvider
@@ -60,6 +60,7 @@ from strongroom.kms.service.in_process_client import (
 from strongroom.kms.service.pipeline import Pipeline
 from strongroom.kms.service.policy_cache import PolicyCache
 from strongroom.kms.service.registry import EXTENSIONS, OPERATIONS
+from strongroom.kms.service.scheduled_events import ScheduledEvents
 from strongroom.kms.service.scheduler import LifecycleScheduler
 from strongroom.kms.service.usage import UsageTracker
 from strongroom.kms.service.xks_catalog import XksCatalog
@@ -235,7 +236,7 @@ def create_app(
         else known
     )
     verifier, sts_verifier = _verifiers(settings, credentials.lookup)
-    metrics, ready = observability(db, store, cache, audit_sink)
+    metrics = worker_metrics(settings, cache, audit_sink)
     model = ServiceModel.load()
     request_quotas = quotas.from_settings(settings)
     api = KmsApi(
@@ -247,11 +248,12 @@ def create_app(
         sts=StsApi(sts_verifier, audit_sink, clock.now),
         extensions=EXTENSIONS,
         metrics=metrics,
-        ready=ready,
+        ready=readiness(db, store),
+        request_log=request_log(settings),
         quotas=request_quotas,
         commits=chained if chained is not None and chained.policy.waits else None,
     )
-    scheduler = LifecycleScheduler(ctx)
+    scheduler = LifecycleScheduler(ctx, ScheduledEvents(audit_sink, durable))
     xks_catalog = XksCatalog(XksRepository(db), custom_stores, store)
     xks = xks_api(settings, xks_catalog, audit_sink, clock, api.commits)
     # Held while this worker runs: root key changes are refused meanwhile (kms/rootkey/fence.py).
@@ -281,12 +283,14 @@ def create_app(
         else:
             audit_sink.flush()
         usage.flush()
+        metrics.publish()
         serving.release()
         db.engine.dispose()
 
     background = [
         (poll_changes, settings.cache_poll_seconds),
         (_in_thread(usage.flush), 1.0),
+        (_in_thread(metrics.publish), 1.0),  # this worker's part of the node's /metrics
         (housekeeping, settings.scheduler_seconds),
         (campaign_job(settings, ctx, pipeline), min(1.0, settings.scheduler_seconds)),
         *([] if trail is None else [(trail.publish_digest, min(settings.audit_digest_seconds, 5))]),

@@ -51,6 +51,12 @@ class Settings:
     # non-loopback address. See docs/security.md.
     dev_credentials: bool = False
     log_level: str = "info"
+    # One log line per KMS API request on standard error (api/request_log.py): "off", "json"
+    # or "text" (key=value); request_log_level "info" (every request), "warning" (failed
+    # ones) or "error" (5xx only). node_name: the node in each line (empty: the host name).
+    request_log: str = "off"
+    request_log_level: str = "info"
+    node_name: str = ""
     # Request quotas per account (api/quotas.py): "aws" (AWS's defaults) or "off". Requests
     # per second; quota_overrides: "CreateKey=50,ListKeys=1000"; quota_nodes: the nodes
     # sharing one database (each admits 1/quota_nodes).
@@ -187,6 +193,7 @@ class Settings:
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
             raise ConfigError("tls_cert_file and tls_key_file go together")
         self._validate_audit()
+        self._validate_request_log()
         self._validate_kmip()
         self._validate_xks()
         if not 0 < self.s3_bucket_key_seconds <= 86400:
@@ -265,6 +272,16 @@ class Settings:
             raise ConfigError(
                 f"audit_when_unavailable {self.audit_when_unavailable!r} is not 'refuse' or 'serve'"
             )
+
+    def _validate_request_log(self) -> None:
+        if self.request_log not in ("off", "json", "text"):
+            raise ConfigError(f"request_log {self.request_log!r} is not 'off', 'json' or 'text'")
+        if self.request_log_level not in ("info", "warning", "error"):
+            raise ConfigError(
+                f"request_log_level {self.request_log_level!r} is not 'info', 'warning' or 'error'"
+            )
+        if len(self.node_name) > 255 or not all(c.isalnum() or c in "-_.:" for c in self.node_name):
+            raise ConfigError("node_name: at most 255 letters, digits and - _ . :")
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Apply non-None overrides (from command-line flags)."""

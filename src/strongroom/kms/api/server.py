@@ -25,6 +25,7 @@ from strongroom.kms.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from strongroom.kms.api.metrics import Metrics
 from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.api.quotas import RequestQuotas
+from strongroom.kms.api.request_log import RequestLog
 from strongroom.kms.api.sigv4 import SigV4Verifier
 from strongroom.kms.api.sts import CONTENT_TYPE as STS_CONTENT_TYPE
 from strongroom.kms.api.sts import StsApi, is_sts_request
@@ -108,6 +109,7 @@ class KmsApi:
         ready: ReadyCheck | None = None,
         quotas: RequestQuotas | None = None,
         commits: CommitWaiter | None = None,
+        request_log: RequestLog | None = None,
     ) -> None:
         """``extensions``: Strongroom operations that AWS's model lacks, each with its input
         members and the model shapes that validate them (ListProviderAccesses).
@@ -129,6 +131,7 @@ class KmsApi:
         self._ready = ready
         self._storage_alert = RateLimitedLog(log, 30.0)
         self._quotas = quotas
+        self._request_log = request_log
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = self._request_ids.next()
@@ -142,6 +145,7 @@ class KmsApi:
         name, code = "unknown", "OK"
         commits = self.commits
         ticket = None if commits is None else new_ticket()
+        request = response = caller = None
         try:
             body = await self._read_body(scope, receive)
             operation, request, caller = self._prepare(scope, body)
@@ -161,16 +165,30 @@ class KmsApi:
             code = error.code
             status, payload = error_response(error)
         except Exception as error:
-            code = KMSInternalException.__name__
-            status, payload = error_response(self._unexpected(error, request_id))
+            failure = self._unexpected(error, request_id)
+            code = failure.code
+            status, payload = error_response(failure)
         if commits is not None and ticket is not None and ticket.seq:
             try:  # before-response durability: answer once the request's event is committed
                 await commits.wait_committed(ticket)
             except KmsError as error:
+                code = error.code
                 status, payload = error_response(error)
         await _respond(send, status, payload, request_id)
+        seconds = time.perf_counter() - started
         if self._metrics is not None:
-            self._metrics.observe(name, code, time.perf_counter() - started)
+            self._metrics.observe(name, code, seconds)
+        if self._request_log is not None:  # off by default (api/request_log.py)
+            self._request_log.kms_request(
+                request_id,
+                name,
+                status,
+                code,
+                seconds,
+                caller=caller,
+                request=request,
+                response=response,
+            )
 
     async def _probe(self, path: str, send: Send, request_id: str) -> None:
         if path == METRICS_PATH:

@@ -74,6 +74,7 @@ class ChainedAuditLog:
         self._refuse_while_failing = self.policy.refuses and self.policy.waits
         self._dropped = 0
         self._dropped_since: datetime | None = None
+        self.dropped_total = 0  # events dropped by this process, ever (the metrics read it)
         self._alert = RateLimitedLog(log, 30.0, monotonic)
         self._wake = threading.Event()
         self._idle = False  # the writer waits for events (before-response)
@@ -97,6 +98,11 @@ class ChainedAuditLog:
     @property
     def pending(self) -> int:
         return len(self._pending)
+
+    @property
+    def committed(self) -> int:
+        """Events this process queued and committed to the trail, ever."""
+        return self._committed
 
     @property
     def failing(self) -> bool:
@@ -140,6 +146,7 @@ class ChainedAuditLog:
             if self._dropped == 0:
                 self._dropped_since = self._now()
             self._dropped += 1
+            self.dropped_total += 1
             dropped, since = self._dropped, self._dropped_since
         self._alert.log(
             logging.ERROR,

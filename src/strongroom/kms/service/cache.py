@@ -83,9 +83,18 @@ class KeyCache:
         self.last_seq = db.last_change_seq()
         # Set by the server's feed poller (trust_until): past it, cached keys are not served.
         self._trusted_until: float | None = None
-        # Key lookups answered from the cache and from the database (the metrics read them).
+        # What the metrics read (kms/observability.py): key lookups answered from the cache
+        # and from the database, material found unwrapped or unwrapped again, entries evicted
+        # (changed elsewhere, or the table full), and when the change feed was last read.
         self.hits = 0
         self.misses = 0
+        self.material_hits = 0
+        self.material_misses = 0
+        # Entries dropped because they changed (change feed, own writes); the LRUs count
+        # those pushed out by the bound.
+        self._dropped = 0
+        self._material_dropped = 0
+        self.feed_read_at: float | None = None
 
     # --- reads --------------------------------------------------------------------------
 
@@ -116,9 +125,14 @@ class KeyCache:
 
     @property
     def evictions(self) -> int:
-        """Entries forgotten to stay within the bound, in all tables, since start."""
-        tables = (self._keys, self._aliases, self._materials, self._wrapped, self._exports)
-        return sum(table.evictions for table in tables)
+        """Keys and aliases dropped since start: changed, or pushed out by the bound."""
+        return self._dropped + self._keys.evictions + self._aliases.evictions
+
+    @property
+    def material_evictions(self) -> int:
+        """Materials dropped since start: their key changed, or pushed out by the bound."""
+        tables = (self._materials, self._wrapped, self._exports)
+        return self._material_dropped + sum(table.evictions for table in tables)
 
     def _as_seen(self, record: KeyRecord) -> KeyRecord:
         assert record.custom_key_store_id is not None
@@ -185,7 +199,9 @@ class KeyCache:
         if entry is not None and entry.expires_at > time.monotonic():
             if entry.key_id != key.key_id:
                 raise InvalidCiphertextException()
+            self.material_hits += 1
             return entry.cipher
+        self.material_misses += 1
         found = self._wrapped.pop(material_id, None) or self._repo.get_material(material_id)
         if found is None or found[0] != key.key_id:
             raise InvalidCiphertextException()
@@ -223,16 +239,24 @@ class KeyCache:
     def forget_key(self, key_id: str) -> None:
         for hook in self._forget_hooks:
             hook(key_id)
-        self._keys.pop(key_id, None)
+        if self._keys.pop(key_id, _MISSING) is not _MISSING:
+            self._dropped += 1
         for material_id in [m for m, e in self._materials.items() if e.key_id == key_id]:
             self._materials.pop(material_id, None)
+            self._material_dropped += 1
         for material_id in [m for m, (k, _, _) in self._wrapped.items() if k == key_id]:
             self._wrapped.pop(material_id, None)
         for material_id in [m for m, x in self._exports.items() if x.key_id == key_id]:
             self._exports.pop(material_id, None)
 
     def forget_alias(self, account_id: str, alias_name: str) -> None:
-        self._aliases.pop((account_id, alias_name), None)
+        if self._aliases.pop((account_id, alias_name), _MISSING) is not _MISSING:
+            self._dropped += 1
+
+    @property
+    def sizes(self) -> tuple[int, int]:
+        """Entries cached: (keys and aliases, unwrapped materials)."""
+        return len(self._keys) + len(self._aliases), len(self._materials)
 
     # --- invalidation -------------------------------------------------------------------
 
@@ -249,6 +273,7 @@ class KeyCache:
         poller calls this after each successful read of the feed. While the database cannot
         be read, a key changed by another node would otherwise be served stale for ever."""
         self._trusted_until = deadline
+        self.feed_read_at = time.monotonic()
 
     def poll(self) -> list[Change]:
         """Read the change feed since the last poll and evict what changed."""

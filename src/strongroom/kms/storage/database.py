@@ -59,6 +59,28 @@ def commit_hook(hook: CommitHook) -> Iterator[None]:
         _COMMIT_HOOK.reset(token)
 
 
+class _WhenChanged:
+    """A hook that runs only in a write transaction that recorded a change for the feed."""
+
+    def __init__(self, hook: CommitHook) -> None:
+        self.hook = hook
+
+    def before_commit(self, tx: Transaction) -> None:
+        self.hook.before_commit(tx)
+
+
+@contextmanager
+def commit_hook_if_changed(hook: CommitHook) -> Iterator[None]:
+    """Like :func:`commit_hook`, for work decided again under a lock (scheduled deletions,
+    rotations, expiries): the hook runs only in a transaction that changed something, so the
+    event of work another node did first is never written."""
+    token = _COMMIT_HOOK.set(_WhenChanged(hook))
+    try:
+        yield
+    finally:
+        _COMMIT_HOOK.reset(token)
+
+
 class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -115,9 +137,10 @@ class Database:
         with _unavailable_raised(), self.engine.begin() as conn:
             try:
                 yield conn
+                changed = bool(conn.info.get(_PENDING_CHANGES))
                 _append_changes(conn)
                 hook = _COMMIT_HOOK.get()
-                if hook is not None:
+                if hook is not None and (changed or not isinstance(hook, _WhenChanged)):
                     hook.before_commit(Transaction(conn, read_only=False))
             finally:
                 # conn.info outlives the checkout (it is the pooled connection's).

@@ -81,7 +81,7 @@ class TokenConnection:
         self._label = label
         self._serial = bytes(token.serial).decode(errors="replace").strip()
         self.__pin = pin
-        self._pool = SessionPool(self._open_session, max_sessions)
+        self._pool = SessionPool(self._open_session, max_sessions, label)
         self._reconnecting = threading.Lock()
         self._login = logins.acquire(module_path, token, label, pin)
 
@@ -425,6 +425,7 @@ class TokenConnection:
                 session.broken = True
                 lost = exc
             except p11x.PKCS11Error as exc:
+                self._pool.count_error()
                 raise self._translate(exc) from None
             finally:
                 self._pool.give(session)

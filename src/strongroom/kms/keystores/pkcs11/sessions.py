@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pkcs11 import Attribute, KeyType, ObjectClass
@@ -77,15 +79,29 @@ def close_quietly(session: Any) -> None:
         session.close()
 
 
+@dataclass(frozen=True, slots=True)
+class PoolStats:
+    """The session pools of one token in this process (the metrics read them)."""
+
+    token: str
+    in_use: int
+    idle: int
+    limit: int
+    waits: int  # checkouts that found every session in use and waited
+    timeouts: int  # of those, the ones no session became free for in time
+    errors: int  # sessions lost or failed to open, operations the token failed
+
+
 class SessionPool:
     """At most ``max_sessions`` PIN-less sessions; a caller waits when all are in use.
 
     One ``threading.Condition`` guards the idle list and the count of open sessions; the
     common path (an idle session is there) is one lock round trip each way, cheaper than a
-    semaphore plus a lock. ``max_sessions=1`` is one session behind a lock.
+    semaphore plus a lock. ``max_sessions=1`` is one session behind a lock. The counters the
+    metrics read are only touched off the common path (a wait, a timeout, an error).
     """
 
-    def __init__(self, open_session: Callable[[], Any], max_sessions: int) -> None:
+    def __init__(self, open_session: Callable[[], Any], max_sessions: int, token: str = "") -> None:
         if max_sessions < 1:
             raise ValueError("max_sessions must be at least 1")
         self._open_session = open_session
@@ -96,6 +112,9 @@ class SessionPool:
         self._waiting = 0
         self.generation = 0
         self.closed = False
+        self.token = token
+        self._waits = self._timeouts = self._errors = 0
+        _POOLS.add(self)
 
     def take(self, timeout: float) -> PooledSession | None:
         """An idle or new session; None if the pool is closed or none became free in time."""
@@ -110,21 +129,24 @@ class SessionPool:
                     generation = self.generation
                     break
                 self._waiting += 1
+                self._waits += 1
                 try:
                     if not self._cond.wait(timeout):
+                        self._timeouts += 1
                         return None
                 finally:
                     self._waiting -= 1
         try:
             return PooledSession(self._open_session(), generation)
         except BaseException:
-            self._forget()
+            self._forget(failed=True)
             raise
 
     def give(self, session: PooledSession) -> None:
         """Return a session; a broken one, or one from before a reconnect, is closed."""
         with self._cond:
             keep = not (self.closed or session.broken or session.generation != self.generation)
+            self._errors += session.broken
             if keep:
                 self._idle.append(session)
             else:
@@ -133,6 +155,24 @@ class SessionPool:
                 self._cond.notify()
         if not keep:
             close_quietly(session.raw)
+
+    def count_error(self) -> None:
+        """An operation the token failed (the session itself is fine)."""
+        with self._cond:
+            self._errors += 1
+
+    def stats(self) -> PoolStats:
+        with self._cond:
+            idle = len(self._idle)
+            return PoolStats(
+                self.token,
+                self._open - idle,
+                idle,
+                self._max,
+                self._waits,
+                self._timeouts,
+                self._errors,
+            )
 
     def forget_key(self, handle: int) -> None:
         with self._cond:
@@ -157,9 +197,47 @@ class SessionPool:
             self._cond.notify_all()
         for session in idle:
             close_quietly(session.raw)
-        return close and not was_closed
+        closed_now = close and not was_closed
+        if closed_now:
+            _retire(self)
+        return closed_now
 
-    def _forget(self) -> None:
+    def _forget(self, *, failed: bool = False) -> None:
         with self._cond:
             self._open -= 1
+            self._errors += failed
             self._cond.notify()
+
+
+# Every pool of this process, and the counters of closed ones by token, so that a token's
+# counters never go down when a connection to it is closed and opened again.
+_POOLS: weakref.WeakSet[SessionPool] = weakref.WeakSet()
+_RETIRED: dict[str, tuple[int, int, int]] = {}
+_RETIRED_LOCK = threading.Lock()
+
+
+def _retire(pool: SessionPool) -> None:
+    stats = pool.stats()
+    with _RETIRED_LOCK:
+        _POOLS.discard(pool)
+        waits, timeouts, errors = _RETIRED.get(pool.token, (0, 0, 0))
+        _RETIRED[pool.token] = (
+            waits + stats.waits,
+            timeouts + stats.timeouts,
+            errors + stats.errors,
+        )
+
+
+def pool_stats() -> list[PoolStats]:
+    """Every token's pools in this process, summed by token label, sorted by label."""
+    with _RETIRED_LOCK:
+        pools = list(_POOLS)
+        totals = {t: [0, 0, 0, w, o, e] for t, (w, o, e) in _RETIRED.items()}
+    for pool in pools:
+        stats = pool.stats()
+        row = totals.setdefault(stats.token, [0, 0, 0, 0, 0, 0])
+        for i, value in enumerate(
+            (stats.in_use, stats.idle, stats.limit, stats.waits, stats.timeouts, stats.errors)
+        ):
+            row[i] += value
+    return [PoolStats(token, *row) for token, row in sorted(totals.items())]
