@@ -7,6 +7,10 @@ interval plus one query. Writes made by this worker also update its own cache at
 
 Unwrapped material is kept for ``material_ttl`` and then unwrapped again, so a key store change
 (HSM disconnected, root key rotated) is picked up within that time.
+
+Each table holds at most ``max_entries`` (100,000 by default) and forgets the least recently
+used entry beyond that (lru.py; ``evictions`` counts them, the metrics show it). A key new to the
+worker costs one database read: its record and its current material come in one query.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TypeVar, cast
+from typing import cast
 
 from strongroom.kms.domain.custom_key_stores import effective_key_state
 from strongroom.kms.domain.enums import KeySpec
@@ -29,13 +33,12 @@ from strongroom.kms.keystores.base import (
     MaterialCipher,
     MaterialHandle,
 )
+from strongroom.kms.service.lru import Lru
 from strongroom.kms.storage.database import Change, Database, DatabaseUnavailable
 from strongroom.kms.storage.keys import KeyRepository
 
-_MAX_ENTRIES = 100_000
+MAX_ENTRIES = 100_000
 _MISSING = object()
-_K = TypeVar("_K")
-_V = TypeVar("_V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +64,20 @@ class KeyCache:
         material_ttl: float = 300.0,
         *,
         custom_stores: CustomKeyStores | None = None,
+        max_entries: int = MAX_ENTRIES,
     ) -> None:
         self._db = db
         self._repo = keys
         self._store = store
         self._custom = custom_stores
         self._material_ttl = material_ttl
-        self._keys: dict[str, KeyRecord | None] = {}
-        self._aliases: dict[tuple[str, str], str | None] = {}
-        self._materials: dict[str, _Material] = {}
-        self._exports: dict[str, _Export] = {}
+        self._keys: Lru[str, KeyRecord | None] = Lru(max_entries)
+        self._aliases: Lru[tuple[str, str], str | None] = Lru(max_entries)
+        self._materials: Lru[str, _Material] = Lru(max_entries)
+        # Wrapped current materials read with their key, not unwrapped yet (material_id ->
+        # key_id, store_id, wrapped): the first Encrypt under a new key needs no second read.
+        self._wrapped: Lru[str, tuple[str, str, bytes]] = Lru(max_entries)
+        self._exports: Lru[str, _Export] = Lru(max_entries)
         # Called with each key id forgotten: caches kept beside this one (KMIP objects).
         self._forget_hooks: list[Callable[[str], None]] = []
         self.last_seq = db.last_change_seq()
@@ -83,8 +90,10 @@ class KeyCache:
         self.misses = 0
         self.material_hits = 0
         self.material_misses = 0
-        self.evictions = 0
-        self.material_evictions = 0
+        # Entries dropped because they changed (change feed, own writes); the LRUs count
+        # those pushed out by the bound.
+        self._dropped = 0
+        self._material_dropped = 0
         self.feed_read_at: float | None = None
 
     # --- reads --------------------------------------------------------------------------
@@ -97,7 +106,11 @@ class KeyCache:
         cached = self._keys.get(key_id, _MISSING)
         if cached is _MISSING:
             self.misses += 1
-            record = self.refresh_key(key_id)
+            record, current = self._repo.get_key_with_material(key_id)
+            self._keys.put(key_id, record)
+            if current is not None:
+                material_id, store_id, wrapped = current
+                self._wrapped.put(material_id, (key_id, store_id, wrapped))
         else:
             self.hits += 1
             record = cast(KeyRecord | None, cached)
@@ -107,8 +120,19 @@ class KeyCache:
 
     def refresh_key(self, key_id: str) -> KeyRecord | None:
         record = self._repo.get_key(key_id)
-        self._remember(self._keys, key_id, record)
+        self._keys.put(key_id, record)
         return record
+
+    @property
+    def evictions(self) -> int:
+        """Keys and aliases dropped since start: changed, or pushed out by the bound."""
+        return self._dropped + self._keys.evictions + self._aliases.evictions
+
+    @property
+    def material_evictions(self) -> int:
+        """Materials dropped since start: their key changed, or pushed out by the bound."""
+        tables = (self._materials, self._wrapped, self._exports)
+        return self._material_dropped + sum(table.evictions for table in tables)
 
     def _as_seen(self, record: KeyRecord) -> KeyRecord:
         assert record.custom_key_store_id is not None
@@ -122,13 +146,13 @@ class KeyCache:
         slot = (account_id, alias_name)
         cached = self._aliases.get(slot, _MISSING)
         if cached is not _MISSING:
-            return cached  # type: ignore[return-value]
+            return cast(str | None, cached)
         return self.refresh_alias(account_id, alias_name)
 
     def refresh_alias(self, account_id: str, alias_name: str) -> str | None:
         alias = self._repo.get_alias(account_id, alias_name)
         target = None if alias is None else alias.target_key_id
-        self._remember(self._aliases, (account_id, alias_name), target)
+        self._aliases.put((account_id, alias_name), target)
         return target
 
     def material(self, key: KeyRecord, material_id: str) -> MaterialCipher:
@@ -157,7 +181,7 @@ class KeyCache:
         do no database round trip in steady state."""
         material_id = key.current_material_id
         assert material_id is not None
-        entry = self._exports.get(material_id)
+        entry = self._exports.get(material_id, None)
         if entry is not None and entry.expires_at > time.monotonic() and entry.key_id == key.key_id:
             return entry.material
         found = self._repo.get_material(material_id)
@@ -167,18 +191,18 @@ class KeyCache:
             key.arn, material_id, found[2], key.key_spec
         )
         expires = time.monotonic() + self._material_ttl
-        self._remember(self._exports, material_id, _Export(key.key_id, secret, expires))
+        self._exports.put(material_id, _Export(key.key_id, secret, expires))
         return secret
 
     def _handle(self, key: KeyRecord, material_id: str) -> MaterialHandle:
-        entry = self._materials.get(material_id)
+        entry = self._materials.get(material_id, None)
         if entry is not None and entry.expires_at > time.monotonic():
             if entry.key_id != key.key_id:
                 raise InvalidCiphertextException()
             self.material_hits += 1
             return entry.cipher
         self.material_misses += 1
-        found = self._repo.get_material(material_id)
+        found = self._wrapped.pop(material_id, None) or self._repo.get_material(material_id)
         if found is None or found[0] != key.key_id:
             raise InvalidCiphertextException()
         store = self._store_of(found[1])
@@ -193,10 +217,8 @@ class KeyCache:
             cipher = self._custom.external_cipher(
                 key.custom_key_store_id, key.xks_key_id, key.arn, cast(MaterialCipher, cipher)
             )
-        self._remember(
-            self._materials,
-            material_id,
-            _Material(key.key_id, cipher, time.monotonic() + self._material_ttl),
+        self._materials.put(
+            material_id, _Material(key.key_id, cipher, time.monotonic() + self._material_ttl)
         )
         return cipher
 
@@ -208,7 +230,7 @@ class KeyCache:
     # --- writes by this worker ------------------------------------------------------------
 
     def put_key(self, record: KeyRecord) -> None:
-        self._remember(self._keys, record.key_id, record)
+        self._keys.put(record.key_id, record)
 
     def on_forget(self, hook: Callable[[str], None]) -> None:
         """Call ``hook(key_id)`` whenever a key is forgotten (a change, a local write)."""
@@ -218,16 +240,18 @@ class KeyCache:
         for hook in self._forget_hooks:
             hook(key_id)
         if self._keys.pop(key_id, _MISSING) is not _MISSING:
-            self.evictions += 1
+            self._dropped += 1
         for material_id in [m for m, e in self._materials.items() if e.key_id == key_id]:
-            del self._materials[material_id]
-            self.material_evictions += 1
+            self._materials.pop(material_id, None)
+            self._material_dropped += 1
+        for material_id in [m for m, (k, _, _) in self._wrapped.items() if k == key_id]:
+            self._wrapped.pop(material_id, None)
         for material_id in [m for m, x in self._exports.items() if x.key_id == key_id]:
-            del self._exports[material_id]
+            self._exports.pop(material_id, None)
 
     def forget_alias(self, account_id: str, alias_name: str) -> None:
         if self._aliases.pop((account_id, alias_name), _MISSING) is not _MISSING:
-            self.evictions += 1
+            self._dropped += 1
 
     @property
     def sizes(self) -> tuple[int, int]:
@@ -256,12 +280,3 @@ class KeyCache:
         changes = self._db.changes_since(self.last_seq)
         self.apply(changes)
         return changes
-
-    def _remember(self, table: dict[_K, _V], slot: _K, value: _V) -> None:
-        if len(table) >= _MAX_ENTRIES:
-            if table is self._materials:
-                self.material_evictions += len(table)
-            else:
-                self.evictions += len(table)
-            table.clear()
-        table[slot] = value
