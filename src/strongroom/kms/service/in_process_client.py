@@ -1,9 +1,10 @@
 """The ``strongroom.client`` interfaces, served in process by the KMS pipeline.
 
 A service such as the object store calls the KMS on behalf of the principal that signed its own
-request. Each call runs through :meth:`Pipeline.execute` exactly like an HTTP request: the key
-is resolved, the key policy, identity policies and grants authorize it (with ``kms:ViaService``
-set to the calling service), the key-state table applies and the call is audited.
+request. Each call goes through :class:`InProcessCalls` (``in_process.py``), the console's path
+too, and so through :meth:`Pipeline.execute` exactly like an HTTP request: request quotas, the
+key resolved, the key policy, identity policies and grants (with ``kms:ViaService`` set to the
+calling service), the key-state table, audit.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from strongroom.client.kms import DataKey, KeyDescription, KmsCallError, Rewrapp
 from strongroom.client.principal import Credential, Principal
 from strongroom.kms.audit.events import CommitWaiter, Ticket, new_ticket
 from strongroom.kms.domain.evaluation import Effect
-from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.errors import KmsError
 from strongroom.kms.service.caller import Caller
 from strongroom.kms.service.credentials import CredentialCache
+from strongroom.kms.service.in_process import InProcessCalls
 from strongroom.kms.service.pipeline import Call, Operation, Pipeline, Response
 
 _DECISIONS = {Effect.ALLOW: Decision.ALLOW, Effect.DENY: Decision.DENY, Effect.NONE: Decision.NONE}
@@ -36,22 +37,15 @@ def _caller(principal: Principal, via_service: str | None) -> Caller:
 
 
 class InProcessKmsClient:
-    """:class:`strongroom.client.kms.KmsClient` over the pipeline, for one calling service."""
+    """:class:`strongroom.client.kms.KmsClient` over the in-process calls, for one service."""
 
-    def __init__(
-        self, pipeline: Pipeline, operations: Mapping[str, Operation], via_service: str
-    ) -> None:
-        self._pipeline = pipeline
-        self._operations = operations
+    def __init__(self, calls: InProcessCalls, via_service: str) -> None:
+        self._calls = calls
         self._via_service = via_service
-        self._request_ids = UuidShapedIds()
 
     def _run(self, name: str, request: dict[str, Any], principal: Principal) -> Response:
-        caller = _caller(principal, self._via_service)
         try:
-            return self._pipeline.execute(
-                self._operations[name], request, caller, self._request_ids.next()
-            )
+            return self._calls.execute(principal, name, request, via_service=self._via_service)
         except KmsError as error:
             raise KmsCallError(error.code, error.message) from None
 
