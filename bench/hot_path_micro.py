@@ -141,7 +141,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="strongroom-micro-") as tmp:
         # Quotas off: thousands of calls a second from one account would be throttled
         # (their cost per request is bench/quota_bench.py's).
-        settings = load_settings(Path(tmp) / "data").with_overrides(request_quotas="off")
+        # Buffered audit with a deep queue: this harness starts no writer thread, so with
+        # before-response every call would wait for a commit that never comes (503). The
+        # commit's own cost is timed apart below (time_audit_flush).
+        settings = load_settings(Path(tmp) / "data").with_overrides(
+            request_quotas="off", audit_durability="buffered", audit_max_pending=10_000_000
+        )
         _, issued = initialize(settings)
         assert issued is not None
         app = create_app(settings)

@@ -2,11 +2,15 @@
 
 For each worker count: start a fresh ``strongroom serve`` and the no-op app (same uvicorn
 options, same worker count), create a key, check that the pre-signed requests really work,
-then for each connection count run every target N times, interleaved, and print a Markdown
-table. Raw results go to ``bench/results/<timestamp>.json``.
+then for each request mode and connection count run every target N times, interleaved, and
+print a Markdown table. Request modes: ``replay`` sends one signed request again and again;
+``fresh`` cycles through a pool of distinct signed requests (distinct plaintexts and
+ciphertexts, and boto3's per-call ``amz-sdk-invocation-id`` header), as real clients send.
+With ``--moto PATH`` moto's server gets the same requests in the same sitting.
+Raw results go to ``bench/results/<timestamp>.json``.
 
-    .venv/bin/python bench/run_kms_bench.py                # 2 workers, c=16,64, 3 x 10 s
-    .venv/bin/python bench/run_kms_bench.py --workers 2 1 --runs 5 --seconds 5
+    .venv/bin/python bench/run_kms_bench.py --moto /tmp/moto/bin/moto_server
+    .venv/bin/python bench/run_kms_bench.py --workers 2 1 --runs 5 --seconds 5 --modes fresh
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +47,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 STRONGROOM = Path(sys.executable).parent / "strongroom"
 TARGETS = ("noop", "encrypt1k", "decrypt", "gdk")
+MODES = ("replay", "fresh")
+MOTO_ACCOUNT = ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
 PLAINTEXT = bytes(range(256)) * 4  # 1 KiB
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 DASH = "\u2013"  # en dash, as in "[min-max]" ranges
@@ -54,6 +61,8 @@ class Target:
     operation: str
     body: dict[str, Any]
     server_pid: int  # whose process tree's CPU time is charged to this target
+    # The fresh mode's distinct bodies (one per pooled request); empty: ``body`` each time.
+    pool: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +164,22 @@ def signed(target: Target, creds: Credentials) -> SignedRequest:
     return sign(target.endpoint, creds.access_key, creds.secret_key, target.operation, target.body)
 
 
+def signed_pool(target: Target, creds: Credentials, size: int) -> list[SignedRequest]:
+    """``size`` distinct requests, each signed now with its own invocation id."""
+    bodies = target.pool or (target.body,)
+    return [
+        sign(
+            target.endpoint,
+            creds.access_key,
+            creds.secret_key,
+            target.operation,
+            bodies[i % len(bodies)],
+            invocation_id=str(uuid.uuid4()),
+        )
+        for i in range(size)
+    ]
+
+
 def verify(targets: list[Target], creds: Credentials, kms: Any) -> None:
     """The pre-signed requests must do the real work, also when replayed; else stop."""
     for target in targets:
@@ -190,9 +215,18 @@ def check_reply(name: str, reply: dict[str, Any], kms: Any) -> None:
 
 
 def run_once(
-    target: Target, creds: Credentials, script: Path, connections: int, seconds: int
+    target: Target,
+    creds: Credentials,
+    script: Path,
+    connections: int,
+    seconds: int,
+    *,
+    mode: str = "replay",
+    pool: int = 0,
 ) -> dict[str, Any]:
-    write_wrk_script(signed(target, creds), script)  # fresh signature for every run
+    # Signed again for every run, so no request is older than one run.
+    requests = signed_pool(target, creds, pool) if mode == "fresh" else signed(target, creds)
+    write_wrk_script(requests, script)
     load = os.getloadavg()
     cpu_before = tree_cpu_seconds(target.server_pid)
     result = wrk_runner.run(target.endpoint + "/", script, connections, seconds)
@@ -205,41 +239,72 @@ def run_once(
     }
 
 
-def make_targets(kms: Any, kms_url: str, noop_url: str, pids: tuple[int, int]) -> list[Target]:
-    """The four targets; the no-op gets the very Encrypt request the KMS gets."""
+def make_targets(
+    kms: Any, kms_url: str, noop_url: str | None, pids: tuple[int, int], pool: int = 0
+) -> list[Target]:
+    """The targets; the no-op gets the very Encrypt requests the KMS gets. ``pool``: how many
+    distinct plaintexts (and ciphertexts of them, made now) the fresh mode cycles through."""
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     blob = kms.encrypt(KeyId=key_id, Plaintext=PLAINTEXT)["CiphertextBlob"]
     encrypt = {"KeyId": key_id, "Plaintext": base64.b64encode(PLAINTEXT).decode()}
     decrypt = {"CiphertextBlob": base64.b64encode(blob).decode()}
     gdk = {"KeyId": key_id, "KeySpec": "AES_256"}
+    plaintexts = [os.urandom(len(PLAINTEXT)) for _ in range(pool)]
+    encrypts = tuple(
+        {"KeyId": key_id, "Plaintext": base64.b64encode(p).decode()} for p in plaintexts
+    )
+    decrypts = tuple(
+        {
+            "CiphertextBlob": base64.b64encode(
+                kms.encrypt(KeyId=key_id, Plaintext=p)["CiphertextBlob"]
+            ).decode()
+        }
+        for p in plaintexts
+    )
     kms_pid, noop_pid = pids
-    return [
-        Target("noop", noop_url, "Encrypt", encrypt, noop_pid),
-        Target("encrypt1k", kms_url, "Encrypt", encrypt, kms_pid),
-        Target("decrypt", kms_url, "Decrypt", decrypt, kms_pid),
+    targets = [
+        Target("encrypt1k", kms_url, "Encrypt", encrypt, kms_pid, encrypts),
+        Target("decrypt", kms_url, "Decrypt", decrypt, kms_pid, decrypts),
         Target("gdk", kms_url, "GenerateDataKey", gdk, kms_pid),
     ]
+    if noop_url is None:
+        return targets
+    return [Target("noop", noop_url, "Encrypt", encrypt, noop_pid, encrypts), *targets]
 
 
 def run_rounds(
-    targets: list[Target], creds: Credentials, args: argparse.Namespace, script: Path
+    targets: list[Target],
+    creds: Credentials,
+    args: argparse.Namespace,
+    script: Path,
+    runs: int | None = None,
 ) -> list[dict[str, Any]]:
     rows = []
-    for connections in args.connections:
-        for run in range(1, args.runs + 1):
-            # Rotate the order each round so no target always runs first or last.
-            shift = (run - 1) % len(targets)
-            for target in targets[shift:] + targets[:shift]:
-                row = run_once(target, creds, script, connections, args.seconds)
-                row |= {"connections": connections, "target": target.name, "run": run}
-                rows.append(row)
-                print(
-                    f"  c={connections:<3} {target.name:<10} run {run}: {row['rps']:8.0f} req/s"
-                    f"  p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms"
-                    f"  load {row['loadavg_before'][0]:.2f}"
-                    f"{'' if row['valid'] else '  INVALID'}",
-                    flush=True,
-                )
+    for mode in args.modes:
+        for connections in args.connections:
+            for run in range(1, (runs or args.runs) + 1):
+                # Rotate the order each round so no target always runs first or last.
+                shift = (run - 1) % len(targets)
+                for target in targets[shift:] + targets[:shift]:
+                    row = run_once(
+                        target, creds, script, connections, args.seconds, mode=mode, pool=args.pool
+                    )
+                    row |= {
+                        "mode": mode,
+                        "connections": connections,
+                        "target": target.name,
+                        "run": run,
+                    }
+                    rows.append(row)
+                    print(
+                        f"  {mode:<6} c={connections:<3} {target.name:<10} run {run}: "
+                        f"{row['rps']:8.0f} req/s  p50 {row['p50_ms']:.2f} ms  "
+                        f"p99 {row['p99_ms']:.2f} ms  p99.9 {row['p999_ms']:.2f} ms  "
+                        f"cpu {row['server_cpu_us_per_request']:.0f} µs/req  "
+                        f"load {row['loadavg_before'][0]:.2f}"
+                        f"{'' if row['valid'] else '  INVALID'}",
+                        flush=True,
+                    )
     return rows
 
 
@@ -266,7 +331,7 @@ def bench_workers(workers: int, args: argparse.Namespace, tmp: Path) -> list[dic
             aws_access_key_id=creds.access_key,
             aws_secret_access_key=creds.secret_key,
         )
-        targets = make_targets(kms, kms_url, noop_url, (kms_pid, noop_pid))
+        targets = make_targets(kms, kms_url, noop_url, (kms_pid, noop_pid), args.pool)
         targets = [t for t in targets if t.name in args.targets or t.name == "noop"]
         verify(targets, creds, kms)
         script = tmp / "request.lua"
@@ -274,6 +339,31 @@ def bench_workers(workers: int, args: argparse.Namespace, tmp: Path) -> list[dic
             run_once(target, creds, script, max(args.connections), args.warmup)
         rows = run_rounds(targets, creds, args, script)
         return [row | {"workers": workers} for row in rows]
+
+
+def bench_moto(path: str, args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
+    """moto's server (a peer) with the same requests, ``--moto-runs`` rounds per cell."""
+    print("--- moto")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [path, "-H", "127.0.0.1", "-p", str(port)]
+    with server(command, tmp / "moto.log", lambda: answers(url + "/moto-api/")) as pid:
+        creds = Credentials(*MOTO_ACCOUNT)
+        kms = boto3.client(
+            "kms",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id=creds.access_key,
+            aws_secret_access_key=creds.secret_key,
+        )
+        # moto is slow: a smaller pool of distinct ciphertexts (the requests stay distinct).
+        targets = make_targets(kms, url, None, (pid, pid), min(args.pool, 64))
+        targets = [t for t in targets if t.name in args.targets]
+        script = tmp / "moto.lua"
+        for target in targets:
+            run_once(target, creds, script, max(args.connections), args.warmup)
+        rows = run_rounds(targets, creds, args, script, runs=args.moto_runs)
+        return [row | {"workers": 0, "target": "moto-" + row["target"]} for row in rows]
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -285,42 +375,62 @@ def spread(values: list[float], fmt: str) -> str:
     return f"{statistics.median(values):{fmt}} [{min(values):{fmt}}{DASH}{max(values):{fmt}}]"
 
 
-def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Medians over valid runs; ratios to no-op paired by round (same sitting, same c)."""
-    summary = []
-    cells = sorted(
-        {(r["workers"], r["connections"], r["target"]) for r in rows},
-        key=lambda k: (-k[0], k[1], TARGETS.index(k[2])),
+def _cell(row: dict[str, Any]) -> tuple[int, str, int, str]:
+    return (row["workers"], row["mode"], row["connections"], row["target"])
+
+
+def _order(cell: tuple[int, str, int, str]) -> tuple[int, int, int, int, int]:
+    workers, mode, connections, target = cell
+    peer, _, name = target.rpartition("-")
+    return (
+        workers == 0,
+        -workers,
+        MODES.index(mode),
+        connections,
+        bool(peer) * 10 + TARGETS.index(name),
     )
-    for workers, connections, target in cells:
-        mine = [
-            r
-            for r in rows
-            if (r["workers"], r["connections"], r["target"]) == (workers, connections, target)
-        ]
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Medians over valid runs; ratios to no-op paired by round (same sitting, mode and c);
+    peers (moto) as the ratio of Strongroom's median to theirs."""
+    summary = []
+    medians: dict[tuple[str, int, str], float] = {}
+    for cell in sorted({_cell(r) for r in rows}, key=_order):
+        workers, mode, connections, target = cell
+        mine = [r for r in rows if _cell(r) == cell]
         noop = {
             r["run"]: r
             for r in rows
-            if r["valid"]
-            and (r["workers"], r["connections"], r["target"]) == (workers, connections, "noop")
+            if r["valid"] and _cell(r) == (workers, mode, connections, "noop")
         }
         valid = [r for r in mine if r["valid"]]
         ratios = [r["rps"] / noop[r["run"]]["rps"] for r in valid if r["run"] in noop]
+        rps = [r["rps"] for r in valid]
+        if workers and rps:
+            medians[(mode, connections, target)] = statistics.median(rps)
         summary.append(
             {
                 "workers": workers,
+                "mode": mode,
                 "connections": connections,
                 "target": target,
                 "valid_runs": len(valid),
                 "runs": len(mine),
-                "rps": [r["rps"] for r in valid],
+                "rps": rps,
                 "p50_ms": [r["p50_ms"] for r in valid],
                 "p99_ms": [r["p99_ms"] for r in valid],
+                "p999_ms": [r["p999_ms"] for r in valid],
                 "ratio_to_noop": ratios,
                 "server_cpu_us_per_request": [r["server_cpu_us_per_request"] for r in valid],
                 "loadavg_before": [r["loadavg_before"][0] for r in mine],
             }
         )
+    for s in summary:  # Strongroom's median req/s over the peer's, same mode, c and operation
+        peer_of = s["target"].removeprefix("moto-")
+        ours = medians.get((s["mode"], s["connections"], peer_of))
+        if s["target"].startswith("moto-") and ours and s["rps"]:
+            s["strongroom_over_peer"] = ours / statistics.median(s["rps"])
     return summary
 
 
@@ -330,15 +440,22 @@ def median_or_nan(values: list[float]) -> float:
 
 def markdown(summary: list[dict[str, Any]]) -> str:
     lines = [
-        f"| workers | target | c | req/s median [min{DASH}max] | p50 ms | p99 ms "
-        "| ratio to no-op | server CPU µs/req | load before | valid runs |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| workers | mode | target | c | req/s median [min{DASH}max] | p50 ms | p99 ms "
+        "| p99.9 ms | ratio to no-op | server CPU µs/req | load before | valid runs |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in summary:
-        ratio = "1" if s["target"] == "noop" else spread(s["ratio_to_noop"], ".2f")
+        if s["target"] == "noop":
+            ratio = "1"
+        elif "strongroom_over_peer" in s:
+            ratio = f"Strongroom = {s['strongroom_over_peer']:.0f}x"
+        else:
+            ratio = spread(s["ratio_to_noop"], ".2f")
         lines.append(
-            f"| {s['workers']} | {s['target']} | {s['connections']} | {spread(s['rps'], '.0f')} "
-            f"| {median_or_nan(s['p50_ms']):.2f} | {median_or_nan(s['p99_ms']):.1f} | {ratio} "
+            f"| {s['workers'] or 'peer'} | {s['mode']} | {s['target']} | {s['connections']} "
+            f"| {spread(s['rps'], '.0f')} "
+            f"| {median_or_nan(s['p50_ms']):.2f} | {median_or_nan(s['p99_ms']):.1f} "
+            f"| {median_or_nan(s['p999_ms']):.1f} | {ratio} "
             f"| {median_or_nan(s['server_cpu_us_per_request']):.0f} "
             f"| {min(s['loadavg_before']):.1f}{DASH}{max(s['loadavg_before']):.1f} "
             f"| {s['valid_runs']}/{s['runs']} |"
@@ -375,6 +492,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="seconds per run (default 10)")
     parser.add_argument("--warmup", type=int, default=2, help="warm-up seconds per target")
     parser.add_argument(
+        "--modes", nargs="+", default=list(MODES), choices=MODES, help="request modes"
+    )
+    parser.add_argument(
+        "--pool", type=int, default=2048, help="distinct requests per fresh-mode run"
+    )
+    parser.add_argument("--moto", default="", help="moto_server to measure as a peer")
+    parser.add_argument("--moto-runs", type=int, default=1, help="runs per moto cell")
+    parser.add_argument(
         "--targets",
         nargs="+",
         default=list(TARGETS[1:]),
@@ -387,6 +512,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="strongroom-bench-") as tmp:
         for workers in args.workers:
             rows += bench_workers(workers, args, Path(tmp))
+        if args.moto:
+            rows += bench_moto(args.moto, args, Path(tmp))
     summary = summarize(rows)
     table = markdown(summary)
     print("\n" + table)

@@ -43,16 +43,18 @@ def sign(
     body: dict[str, Any] | bytes,
     *,
     region: str = REGION,
+    invocation_id: str | None = None,
 ) -> SignedRequest:
-    """A SigV4-signed ``POST /`` for ``TrentService.<operation>``, exactly as botocore signs."""
+    """A SigV4-signed ``POST /`` for ``TrentService.<operation>``, exactly as botocore signs.
+
+    ``invocation_id``: sign the headers boto3 adds to every call (``amz-sdk-invocation-id``, a
+    fresh UUID per call, and ``amz-sdk-request``), so that no two requests are alike."""
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     url = endpoint.rstrip("/") + "/"
-    request = AWSRequest(
-        method="POST",
-        url=url,
-        data=data,
-        headers={"X-Amz-Target": f"TrentService.{operation}", "Content-Type": CONTENT_TYPE},
-    )
+    headers = {"X-Amz-Target": f"TrentService.{operation}", "Content-Type": CONTENT_TYPE}
+    if invocation_id is not None:
+        headers |= {"amz-sdk-invocation-id": invocation_id, "amz-sdk-request": "attempt=1; max=3"}
+    request = AWSRequest(method="POST", url=url, data=data, headers=headers)
     SigV4Auth(Credentials(access_key, secret_key), SERVICE, region).add_auth(request)
     headers = {name: str(value) for name, value in request.headers.items()}
     # botocore signs the Host derived from the URL (host[:port]); send exactly that.
@@ -74,6 +76,17 @@ def lua_string(data: bytes) -> str:
     return '"' + "".join(out) + '"'
 
 
+# Printed by wrk at the end of a run, parsed by wrk_runner.py: percentiles in microseconds
+# (``--latency`` prints 50/75/90/99 only).
+DONE = """
+function done(summary, latency, requests)
+  for _, p in ipairs({50, 99, 99.9}) do
+    io.write(string.format("PERCENTILE %s %d\\n", p, latency:percentile(p)))
+  end
+end
+"""
+
+
 def wrk_script(request: SignedRequest) -> str:
     """Set the static request wrk sends on every connection (no per-request Lua runs)."""
     lines = [
@@ -85,11 +98,37 @@ def wrk_script(request: SignedRequest) -> str:
         f"wrk.headers[{lua_string(name.encode())}] = {lua_string(value.encode())}"
         for name, value in request.headers.items()
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + DONE
 
 
-def write_wrk_script(request: SignedRequest, path: Path) -> Path:
-    path.write_text(wrk_script(request))
+def _lua_table(headers: dict[str, str]) -> str:
+    pairs = (f"[{lua_string(k.encode())}] = {lua_string(v.encode())}" for k, v in headers.items())
+    return "{" + ", ".join(pairs) + "}"
+
+
+def wrk_pool_script(requests: list[SignedRequest]) -> str:
+    """Send ``requests`` in turn, each formatted once at start-up; every request differs."""
+    lines = ["local pool = {"]
+    lines += [
+        f'  wrk.format({lua_string(r.method.encode())}, "/", {_lua_table(r.headers)}, '
+        f"{lua_string(r.body)}),"
+        for r in requests
+    ]
+    lines += [
+        "}",
+        "local i = 0",
+        "request = function()",
+        "  i = i % #pool + 1",
+        "  return pool[i]",
+        "end",
+    ]
+    return "\n".join(lines) + "\n" + DONE
+
+
+def write_wrk_script(request: SignedRequest | list[SignedRequest], path: Path) -> Path:
+    """A script that replays ``request``, or cycles through a pool of requests."""
+    text = wrk_pool_script(request) if isinstance(request, list) else wrk_script(request)
+    path.write_text(text)
     return path
 
 

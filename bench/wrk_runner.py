@@ -15,6 +15,7 @@ _PERCENTILE = re.compile(r"^\s+(50|75|90|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s|m|h)\s
 _TOTALS = re.compile(r"(\d+) requests in ([\d.]+)(us|ms|s|m|h), ([\d.]+)(B|KB|MB|GB|TB) read")
 _RPS = re.compile(r"^Requests/sec:\s+([\d.]+)", re.M)
 _NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+_SCRIPT_PERCENTILE = re.compile(r"^PERCENTILE ([\d.]+) (\d+)$", re.M)  # sign_request.DONE, µs
 _SOCKET = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
 
 
@@ -26,6 +27,7 @@ class WrkResult:
     p75_ms: float
     p90_ms: float
     p99_ms: float
+    p999_ms: float  # from the script's done() (sign_request.DONE); NaN if it printed none
     bytes_per_request: float
     non_2xx: int
     socket_errors: int
@@ -48,6 +50,7 @@ def parse(output: str, wrk_cpu_seconds: float = 0.0) -> WrkResult:
         raise ValueError(f"cannot parse wrk output:\n{output}")
     requests = int(totals[1])
     read_bytes = float(totals[4]) * _SIZE_UNITS[totals[5]]
+    from_script = {p: int(us) / 1000 for p, us in _SCRIPT_PERCENTILE.findall(output)}
     non_2xx = _NON_2XX.search(output)
     socket = _SOCKET.search(output)
     return WrkResult(
@@ -57,6 +60,7 @@ def parse(output: str, wrk_cpu_seconds: float = 0.0) -> WrkResult:
         p75_ms=percentiles["75"],
         p90_ms=percentiles["90"],
         p99_ms=percentiles["99"],
+        p999_ms=from_script.get("99.9", float("nan")),
         bytes_per_request=read_bytes / requests if requests else 0.0,
         non_2xx=int(non_2xx[1]) if non_2xx else 0,
         socket_errors=sum(map(int, socket.groups())) if socket else 0,

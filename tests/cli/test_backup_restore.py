@@ -112,6 +112,7 @@ def test_restore_brings_everything_back_and_the_trail_verifies(
         "audit-digests",
         "root.key",
         "strongroom.db",
+        "strongroom.db-writer.lock",  # SQLite writers' queue (storage/write_queue.py)
     ]
     assert list((target / "audit-digests").glob("**/strongroom-audit-digest_*"))
     status, out, err = run(

@@ -46,6 +46,24 @@ def test_client_commands_do_not_load_the_server(command: str) -> None:
     loaded = json.loads(result.stderr)
     assert "strongroom.envelope" in loaded or command == "key"
     assert [m for m in loaded if m.startswith(SERVER_MODULES)] == []
+    assert "botocore.session" in loaded  # the client is loaded...
+    assert [m for m in loaded if m.startswith("awscrt.")] == []  # ...without the CRT
+
+
+def test_the_server_keeps_the_crt() -> None:
+    """``serve`` needs awscrt (the object store's checksums): it is not kept out there."""
+    probe = (
+        "import sys\n"
+        "from strongroom.cli.main import build_parser\n"
+        "build_parser(['serve'])\n"
+        "from awscrt import checksums\n"
+        "print(checksums.crc32c(b'a', 0))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(0xC1D04330)
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:

@@ -37,6 +37,8 @@ def test_migrate_db_upgrades_once_and_hides_the_password(
     status, out, _ = run("admin", "--data-dir", str(tmp_path), "migrate-db", "--database-url", url)
     again = json.loads(out)
     assert (again["From"], again["To"], again["Changed"]) == (first["To"], first["To"], False)
+    assert first["ObjectStore"]["From"] is None
+    assert again["ObjectStore"]["From"] == again["ObjectStore"]["To"] == first["ObjectStore"]["To"]
 
 
 def test_an_unreachable_database_is_a_message_without_the_password(tmp_path: Path) -> None:

@@ -233,3 +233,43 @@ def test_delete_objects_checks_each_key(server: InProcessServer, s3: Any, bucket
     assert [d["Key"] for d in reply["Deleted"]] == ["tmp/a"]
     assert [(e["Key"], e["Code"]) for e in reply["Errors"]] == [("keep/b", "AccessDenied")]
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["keep/b"]
+
+
+def _forwarded(s3: Any, headers: dict[str, str]) -> None:
+    """Requests as a TLS-terminating proxy on this host forwards them (uvicorn trusts it)."""
+
+    def add(request: Any, **_: Any) -> None:
+        for name, value in headers.items():
+            request.headers[name] = value
+
+    s3.meta.events.register("before-send.s3", add)
+
+
+def test_sse_c_in_the_clear_from_another_host_is_refused(
+    server: InProcessServer, s3: Any, bucket: str
+) -> None:
+    key = os.urandom(32)
+    s3.put_object(Bucket=bucket, Key="clear", Body=b"x", **_ssec(key))  # loopback: allowed
+    remote = s3_client(server)
+    _forwarded(remote, {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "http"})
+    with aws_error("InvalidRequest", 400) as error:
+        remote.put_object(Bucket=bucket, Key="clear2", Body=b"secret", **_ssec(key))
+    assert error.message == (
+        "Requests specifying Server Side Encryption with Customer provided keys must be made "
+        "over a secure connection."
+    )
+    with aws_error("404", 404):
+        s3.head_object(Bucket=bucket, Key="clear2")
+    with aws_error("InvalidRequest", 400):
+        remote.copy_object(
+            Bucket=bucket,
+            Key="clear3",
+            CopySource=f"{bucket}/clear",
+            CopySourceSSECustomerAlgorithm="AES256",
+            CopySourceSSECustomerKey=_ssec(key)["SSECustomerKey"],
+            CopySourceSSECustomerKeyMD5=_ssec(key)["SSECustomerKeyMD5"],
+        )
+    assert remote.put_object(Bucket=bucket, Key="plain", Body=b"no sse-c")["ETag"]
+    tls = s3_client(server)
+    _forwarded(tls, {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"})
+    assert tls.get_object(Bucket=bucket, Key="clear", **_ssec(key))["Body"].read() == b"x"

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from strongroom.cli import migrate_db, root_key
+from strongroom.cli import migrate_db, root_key, sweep_blobs
 from strongroom.kms.config import load_settings
 from strongroom.kms.domain.principals import ROLE, USER
 from strongroom.kms.service.admin_error import AdminError
@@ -115,6 +115,7 @@ def _add_database_verbs(things: Any) -> None:
     """Commands on the database as a whole: root key migration, schema migration."""
     root_key.add_parser(things)
     migrate_db.add_parser(things)
+    sweep_blobs.add_parser(things)
 
 
 def _add_policy_verbs(verbs: Any, kind: str) -> None:

@@ -18,7 +18,8 @@ def add_parser(commands: Any) -> None:
         "backup",
         help="write an encrypted backup of a data directory (safe while the server runs)",
         description=(
-            "Write every table of the database (one consistent snapshot) and the files a "
+            "Write every table of the database (one consistent snapshot), the object store's "
+            "encrypted blobs those tables reference, and the files a "
             "restore needs (strongroom.toml, audit digests and archives) to FILE, encrypted "
             "under a key that the root key wraps. The root key is not in the backup: keep "
             "root.key (or the HSM) to restore. FILE is created 0600 and never overwritten."
@@ -62,7 +63,8 @@ def _backup(args: argparse.Namespace) -> int:
         data_dir.store.close()
     print(
         f"backup {summary.backup_id} written to {summary.path}: {summary.rows} rows in "
-        f"{len(summary.tables)} tables, {summary.files} files"
+        f"{len(summary.tables)} tables, {summary.files} files, {summary.blobs} object store "
+        f"blobs ({summary.blob_bytes} bytes)"
     )
     return 0
 
@@ -79,7 +81,10 @@ def _restore(args: argparse.Namespace) -> int:
         print(f"strongroom: restore refused: {error}", file=sys.stderr)
         return 1
     rows = sum(contents.tables.values())
-    print(f"restored {rows} rows and {len(contents.files)} files into {args.data_dir}")
+    print(
+        f"restored {rows} rows, {len(contents.files)} files and {contents.blobs} object store "
+        f"blobs into {args.data_dir}"
+    )
     settings = load_settings(args.data_dir)
     for setting, path, copy in (
         ("audit_digest_dir", settings.audit_digest_path, "audit-digests"),

@@ -54,6 +54,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Commands that only call the KMS's JSON API through botocore: they never need awscrt.
+KMS_CLIENT_COMMANDS = frozenset({"encrypt", "decrypt", "inspect", "key"})
+
+
+def without_crt() -> None:
+    """Keep awscrt out of this process.
+
+    botocore imports awscrt whenever it is installed (Strongroom installs it: the object
+    store's CRC32C and CRC64NVME checksums need it in the server), only to offer CRT-based S3
+    transfers, checksums and SigV4a. A KMS client uses none of them, and loading the native
+    library costs ~0.12-0.2 s per process. ``None`` in ``sys.modules`` makes ``import awscrt``
+    raise ImportError, which botocore handles as "not installed" (``HAS_CRT = False``).
+    """
+    if "awscrt" not in sys.modules:
+        sys.modules["awscrt"] = None  # type: ignore[assignment]
+
+
 def _command_in(argv: Sequence[str]) -> str | None:
     """The subcommand named in ``argv`` (its first word that is not an option)."""
     for word in argv:
@@ -74,6 +91,8 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     chosen = _command_in(argv)
     if chosen is not None:
+        if chosen in KMS_CLIENT_COMMANDS:
+            without_crt()
         importlib.import_module(COMMANDS[chosen][0]).add_parser(commands)
     for name, (_, help_text) in COMMANDS.items():
         if name not in commands.choices:

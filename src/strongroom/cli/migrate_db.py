@@ -24,17 +24,23 @@ def add_parser(things: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from strongroom.kms.app import database_url, open_database
     from strongroom.kms.storage.engine import redacted
+    from strongroom.objectstore.storage import migrate as objectstore_migrate
 
     settings = load_settings(args.data_dir).with_overrides(database_url=args.database_url)
     url = database_url(settings)
     db = open_database(url)
-    db.engine.dispose()
+    try:
+        objects = objectstore_migrate.upgrade(db.engine)
+    finally:
+        db.engine.dispose()
     assert db.migration is not None
     result = {
         "Database": redacted(url),
         "From": db.migration.before,
         "To": db.migration.after,
         "Changed": db.migration.changed,
+        # The object store's tables are versioned apart (docs/adr/0027).
+        "ObjectStore": {"From": objects.before, "To": objects.after},
     }
     print(json.dumps(result))
     return 0

@@ -59,7 +59,7 @@ def _exposure(args: argparse.Namespace) -> int:
             settings.hsm_usd_month if args.hsm_usd is None else args.hsm_usd,
             args.hsms_per_cluster,
         )
-        inventory = StoreInventory(InventoryRecords(data.db.engine))
+        inventory = StoreInventory(InventoryRecords(data.db.engine, data.db.read_engine()))
         report = accounts_report(data.db, accounts, data.clock.now(), rates, inventory)
     finally:
         data.db.engine.dispose()

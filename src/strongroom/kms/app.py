@@ -32,11 +32,11 @@ from strongroom.kms.audit.trail import AuditTrail
 from strongroom.kms.audit.writer import ChainedAuditLog
 from strongroom.kms.config import ConfigError, Settings, load_settings
 from strongroom.kms.domain.clock import Clock, SystemClock
-from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.domain.xks import XksCredential
 from strongroom.kms.first_start import first_start
 from strongroom.kms.keystores.software import SoftwareKeyStore, secret_aad
+from strongroom.kms.objectstore_wiring import campaign_job, object_store, sweep_job
 from strongroom.kms.observability import readiness, request_log, worker_metrics
 from strongroom.kms.rootkey.fence import ServingLease
 from strongroom.kms.rootkey.key_file import create_root_key_file
@@ -51,11 +51,10 @@ from strongroom.kms.service.credentials import CredentialCache
 from strongroom.kms.service.custom_store_connections import CustomKeyStoreConnections
 from strongroom.kms.service.dev_credentials import DevCredentials
 from strongroom.kms.service.hsm_clusters import HsmClusters
+from strongroom.kms.service.in_process import InProcessCalls
 from strongroom.kms.service.in_process_client import (
     InProcessAuditGate,
     InProcessAuthenticator,
-    InProcessIdentityPolicies,
-    InProcessKmsClient,
 )
 from strongroom.kms.service.pipeline import Pipeline
 from strongroom.kms.service.policy_cache import PolicyCache
@@ -74,17 +73,10 @@ from strongroom.kms.storage.migrate import SchemaError
 from strongroom.kms.storage.store_secrets import FINGERPRINT_KEY, STORE_SECRET_PURPOSE, StoreSecrets
 from strongroom.kms.storage.usage import UsageRepository
 from strongroom.kms.storage.xks import XksRepository
-from strongroom.objectstore.api import S3Api
-from strongroom.objectstore.blobs import FileBlobStore
 from strongroom.objectstore.campaigns import Campaigns
-from strongroom.objectstore.context import StoreContext
 from strongroom.objectstore.inventory import StoreInventory
-from strongroom.objectstore.keyring import Keyring
-from strongroom.objectstore.sigv2 import S3SigV2PresignVerifier
-from strongroom.objectstore.sigv4 import S3SigV4Verifier
 from strongroom.objectstore.storage.campaigns import CampaignRecords
 from strongroom.objectstore.storage.inventory import InventoryRecords
-from strongroom.objectstore.storage.metadata import Metadata
 from strongroom.xks.api import SERVICE as XKS_SERVICE
 from strongroom.xks.api import XksApi
 from strongroom.xks.proxy import XksProxy
@@ -214,7 +206,9 @@ def create_app(
         custom_stores=custom_stores,
         cost_rates=(settings.key_usd_month, settings.hsm_usd_month),
         objects=Campaigns(
-            CampaignRecords(db.engine), StoreInventory(InventoryRecords(db.engine)), clock.now
+            CampaignRecords(db.engine),
+            StoreInventory(InventoryRecords(db.engine, db.read_engine())),
+            clock.now,
         ),
     )
     trail, chained, audit_sink = _audit_sinks(settings, db, store, clock, audit)
@@ -237,7 +231,7 @@ def create_app(
     verifier, sts_verifier = _verifiers(settings, credentials.lookup)
     metrics = worker_metrics(settings, cache, audit_sink)
     model = ServiceModel.load()
-    request_quotas = quotas.from_settings(settings)
+    request_quotas, calls = _quotas_and_calls(settings, pipeline)
     api = KmsApi(
         pipeline,
         verifier,
@@ -292,6 +286,7 @@ def create_app(
         (_in_thread(metrics.publish), 1.0),  # this worker's part of the node's /metrics
         (housekeeping, settings.scheduler_seconds),
         (campaign_job(settings, ctx, pipeline), min(1.0, settings.scheduler_seconds)),
+        (sweep_job(settings, db), settings.s3_sweep_seconds),
         *([] if trail is None else [(trail.publish_digest, min(settings.audit_digest_seconds, 5))]),
         *kmip_jobs(settings, pipeline, db, clock, api.commits),
     ]
@@ -302,66 +297,30 @@ def create_app(
         shutdown,
         on_startup=None if trail is None else trail.start,
         xks=xks,
-        side=object_store(settings, data_dir, pipeline, known, api.commits),
+        side=object_store(
+            settings, data_dir, pipeline, calls, credentials=known, commits=api.commits
+        ),
         console=web_console(
             data_dir,
             InProcessAuthenticator(known),
-            InProcessKms(pipeline, model, OPERATIONS, EXTENSIONS, request_quotas),
+            InProcessKms(calls, model, EXTENSIONS),
             InProcessAuditGate(api.commits),
         ),
     )
 
 
-def campaign_job(
-    settings: Settings, ctx: ServiceContext, pipeline: Pipeline
-) -> Callable[[], Awaitable[None]]:
-    """The background job that runs re-encryption campaigns (objectstore/campaigns.py), each
-    ReEncrypt through the in-process KMS client as the service s3, for the campaign's owner."""
-    assert isinstance(ctx.objects, Campaigns)
-    runner = ctx.objects.with_kms(InProcessKmsClient(pipeline, OPERATIONS, "s3"))
-
-    async def run() -> None:
-        await asyncio.to_thread(runner.run)
-
-    return run
-
-
-def object_store(
-    settings: Settings,
-    data_dir: DataDir,
-    pipeline: Pipeline,
-    credentials: CredentialCache,
-    commits: CommitWaiter | None,
-) -> S3Api:
-    """The S3 API: a client of the KMS through ``strongroom.client``, calls made in process
-    through the same pipeline as HTTP requests, as the service ``s3.<region>.amazonaws.com`` of
-    the S3 request's region."""
-    kms = InProcessKmsClient(pipeline, OPERATIONS, "s3")
-    metadata = Metadata(data_dir.db.engine)
-    clock = data_dir.clock
-    ctx = StoreContext(
-        settings.region,
-        metadata,
-        FileBlobStore(settings.data_dir / "objects"),
-        Keyring(kms, metadata, settings.s3_bucket_key_seconds, clock.now),
-        InProcessIdentityPolicies(pipeline),
-        clock.now,
+def _quotas_and_calls(
+    settings: Settings, pipeline: Pipeline
+) -> tuple[quotas.RequestQuotas | None, InProcessCalls]:
+    """The worker's request quotas, and the one in-process path to the KMS (the console's and
+    the object store's) that counts against them."""
+    request_quotas = quotas.from_settings(settings)
+    calls = InProcessCalls(
+        pipeline,
+        {**OPERATIONS, **{name: op for name, (op, _) in EXTENSIONS.items()}},
+        None if request_quotas is None else request_quotas.admit,
     )
-    authenticator = InProcessAuthenticator(credentials)
-    verifier = S3SigV4Verifier(
-        settings.region,
-        authenticator,
-        max_skew_seconds=settings.max_clock_skew_seconds,
-        regions=settings.served_regions,
-    )
-    return S3Api(
-        ctx,
-        verifier,
-        S3SigV2PresignVerifier(authenticator),
-        virtual_host_suffix=settings.s3_virtual_host_suffix,
-        request_ids=UuidShapedIds().next,
-        audit=InProcessAuditGate(commits),
-    )
+    return request_quotas, calls
 
 
 def _in_thread(work: Callable[[], object]) -> Callable[[], Awaitable[None]]:

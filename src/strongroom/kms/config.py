@@ -94,6 +94,10 @@ class Settings:
     # (empty: path style only); how long an S3 Bucket Key serves new objects and stays cached.
     s3_virtual_host_suffix: str = "localhost"
     s3_bucket_key_seconds: float = 300.0
+    # The orphan blob sweep (objectstore/sweep.py): one sweep per period across all workers
+    # and nodes; unreferenced files younger than the grace period are never removed.
+    s3_sweep_seconds: float = 3600.0
+    s3_sweep_grace_seconds: float = 3600.0
     # The audit trail (kms/audit/policy.py, docs/adr/0013): "before-response" answers a call
     # once its event is committed; "buffered" commits every audit_flush_seconds (at most 1 s).
     audit_durability: str = "before-response"
@@ -214,6 +218,10 @@ class Settings:
         self._validate_xks()
         if not 0 < self.s3_bucket_key_seconds <= 86400:
             raise ConfigError("s3_bucket_key_seconds must be between 0 and 86400")
+        if self.s3_sweep_seconds <= 0 or self.s3_sweep_grace_seconds < 60:
+            raise ConfigError(
+                "s3_sweep_seconds must be positive and s3_sweep_grace_seconds at least 60"
+            )
         if self.dev_credentials and not is_loopback(self.host):
             raise ConfigError(
                 f"dev_credentials accepts requests signed with any secret; it is refused on "

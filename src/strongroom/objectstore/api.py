@@ -8,12 +8,13 @@ at a virtual-hosted bucket, or an unsigned request for a path other than ``/``. 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 from strongroom.client.kms import AuditGate, KmsCallError
-from strongroom.objectstore import routing, xml
+from strongroom.objectstore import routing, sse, xml
 from strongroom.objectstore.buckets import Buckets
 from strongroom.objectstore.chunked import decode_chunked, decoded_length, plain_body
 from strongroom.objectstore.context import StoreContext
@@ -186,6 +187,7 @@ class S3Api:
             authenticated = Authenticated(credential, UNSIGNED, None, presigned=True)
         else:
             authenticated = self._verifier.verify(method, path, query_string, headers)
+        sse.require_secure_transport(headers, _secure(scope))
         name = routing.operation(method, found, query)
         if name is None:
             if method not in ("GET", "PUT", "POST", "DELETE", "HEAD"):
@@ -219,6 +221,24 @@ class S3Api:
             request.body = plain_body(source, length, declared if len(declared) == 64 else None)
         request.content_length = length
         return await self._handlers[name](request)
+
+
+def _secure(scope: Scope) -> bool:
+    """TLS, or a peer on this host (loopback, a Unix socket): a secret sent here crossed no
+    network. Behind a proxy uvicorn trusts (``forwarded_allow_ips``), scheme and peer are the
+    ones the proxy reports (X-Forwarded-Proto, X-Forwarded-For)."""
+    if scope.get("scheme") in ("https", "wss"):
+        return True
+    client = scope.get("client")
+    if not client:
+        return True
+    try:
+        address = ipaddress.ip_address(client[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 def _error_response(error: S3Error, resource: str, request_id: str) -> S3Response:

@@ -3,15 +3,25 @@
 A blob is written once (temporary file, fsync, rename) and then only read or deleted. Blobs hold
 only ciphertext (``cipher.py``), so another implementation may keep them in any shared store,
 an S3-compatible one included, without that store seeing a key or plaintext.
+
+Deleting is best effort, and pauses while something holds the blobs *pinned* (a backup copying
+the blobs its database snapshot references): a deletion that finds the pin held leaves its
+blobs for the sweep (``sweep.py``), which collects whatever no record references.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+PIN_FILE = ".pin"
 
 
 class BlobWriter(Protocol):
@@ -36,13 +46,21 @@ class BlobStore(Protocol):
     def delete(self, blob_ids: list[str]) -> None: ...
 
 
+def _fsync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def new_blob_id() -> str:
     return secrets.token_hex(16)
 
 
 class _FileWriter:
-    def __init__(self, store: FileBlobStore) -> None:
-        self.blob_id = new_blob_id()
+    def __init__(self, store: FileBlobStore, blob_id: str | None = None) -> None:
+        self.blob_id = blob_id or new_blob_id()
         self._store = store
         self._temp = store.temp_dir / f"{self.blob_id}.part"
         self._fd: int | None = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -60,22 +78,34 @@ class _FileWriter:
         await asyncio.to_thread(self._sync_and_rename, self._fd, final)
         self._fd = None
 
+    def commit_now(self) -> None:
+        """:meth:`commit` for synchronous callers (restore)."""
+        assert self._fd is not None
+        self._sync_and_rename(self._fd, self._store.path(self.blob_id))
+        self._fd = None
+
     def _sync_and_rename(self, fd: int, final: Path) -> None:
         os.fsync(fd)
         os.close(fd)
-        final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._store.ensure_directory(final.parent)
         os.rename(self._temp, final)
-        directory = os.open(final.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        _fsync_directory(final.parent)
 
     def abort(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
         self._temp.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    """A file of the store: a committed blob (``temporary`` False) or a writer's temporary."""
+
+    path: Path
+    blob_id: str
+    modified: float  # seconds since the epoch
+    temporary: bool
 
 
 class FileBlobStore:
@@ -85,17 +115,29 @@ class FileBlobStore:
         self.root = root
         self.temp_dir = root / "tmp"
         self.temp_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Temporary files of a crashed writer hold only ciphertext nobody references.
-        for stale in self.temp_dir.glob("*.part"):
-            stale.unlink(missing_ok=True)
+        self._directories: set[Path] = set()
+        # A crashed writer's temporary files are the sweep's, after a grace period: another
+        # worker or node starting now must not remove a write in progress.
+
+    def ensure_directory(self, directory: Path) -> None:
+        """Make a shard directory (and its parent) durably; known ones cost nothing."""
+        if directory in self._directories:
+            return
+        for level in (directory.parent, directory):
+            try:
+                os.mkdir(level, 0o700)
+            except FileExistsError:
+                continue
+            _fsync_directory(level.parent)  # the new entry survives a crash
+        self._directories.add(directory)
 
     def path(self, blob_id: str) -> Path:
         if len(blob_id) != 32 or not all(c in "0123456789abcdef" for c in blob_id):
             raise ValueError("not a blob id")
         return self.root / blob_id[:2] / blob_id[2:4] / blob_id
 
-    def writer(self) -> BlobWriter:
-        return _FileWriter(self)
+    def writer(self, blob_id: str | None = None) -> _FileWriter:
+        return _FileWriter(self, blob_id)
 
     def read(self, blob_id: str, offset: int, size: int) -> bytes:
         fd = os.open(self.path(blob_id), os.O_RDONLY)
@@ -104,6 +146,51 @@ class FileBlobStore:
         finally:
             os.close(fd)
 
+    def size(self, blob_id: str) -> int:
+        return self.path(blob_id).stat().st_size
+
     def delete(self, blob_ids: list[str]) -> None:
-        for blob_id in blob_ids:
-            self.path(blob_id).unlink(missing_ok=True)
+        if blob_ids:
+            with self.unpinned() as free:
+                if free:
+                    for blob_id in blob_ids:
+                        self.path(blob_id).unlink(missing_ok=True)
+
+    @contextmanager
+    def unpinned(self) -> Iterator[bool]:
+        """True while nothing pins the blobs (they may be deleted); False: leave them."""
+        fd = os.open(self.root / PIN_FILE, os.O_RDONLY | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)  # releases the lock
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """No blob is deleted until this ends (deletions in progress finish first)."""
+        fd = os.open(self.root / PIN_FILE, os.O_RDONLY | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def files(self) -> Iterator[StoredBlob]:
+        """Every blob file and temporary file, committed or not (for the sweep)."""
+        for path in self.temp_dir.glob("*.part"):
+            yield self._stored(path, path.name.removesuffix(".part"), temporary=True)
+        for path in self.root.glob("??/??/*"):
+            yield self._stored(path, path.name, temporary=False)
+
+    @staticmethod
+    def _stored(path: Path, blob_id: str, *, temporary: bool) -> StoredBlob:
+        try:
+            modified = path.stat().st_mtime
+        except FileNotFoundError:
+            modified = float("inf")  # gone meanwhile: never older than any grace
+        return StoredBlob(path, blob_id, modified, temporary)

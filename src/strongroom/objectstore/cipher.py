@@ -66,13 +66,21 @@ class Encryptor:
     def header(self) -> bytes:
         return HEADER
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes | memoryview) -> list[bytes]:
+        """Seal every full chunk that more data follows; keep the rest (at most one chunk)."""
         self.size += len(data)
-        self._pending += data
-        out = []
-        while len(self._pending) > CHUNK:
-            out.append(self._seal(bytes(self._pending[:CHUNK]), final=False))
-            del self._pending[:CHUNK]
+        if len(self._pending) + len(data) <= CHUNK:
+            self._pending += data
+            return []
+        view = memoryview(data)
+        take = CHUNK - len(self._pending)
+        self._pending += view[:take]
+        out = [self._seal(self._pending, final=False)]  # data follows it: not the last
+        view = view[take:]
+        while len(view) > CHUNK:
+            out.append(self._seal(view[:CHUNK], final=False))
+            view = view[CHUNK:]
+        self._pending = bytearray(view)
         return out
 
     def finish(self) -> bytes:
@@ -80,7 +88,7 @@ class Encryptor:
         self._pending.clear()
         return sealed
 
-    def _seal(self, chunk: bytes, *, final: bool) -> bytes:
+    def _seal(self, chunk: bytes | bytearray | memoryview, *, final: bool) -> bytes:
         index = self._index
         self._index += 1
         return self._aead.encrypt(_nonce(index), chunk, _aad(self._blob_id, index, final))

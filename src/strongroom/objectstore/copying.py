@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from strongroom.objectstore import conditions, reading, sse, xml
+from strongroom.objectstore import conditions, reading, selection, sse, xml
 from strongroom.objectstore.context import StoreContext
 from strongroom.objectstore.errors import InvalidArgument, InvalidRequest, NoSuchKey
 from strongroom.objectstore.http import S3Request, S3Response
@@ -37,7 +37,9 @@ class Source:
 
 def source_of(ctx: StoreContext, request: S3Request) -> Source:
     """The readable source object of a copy, checked (IAM, SSE-C key, conditions)."""
-    raw = unquote(request.headers["x-amz-copy-source"]).split("?versionId=", 1)[0]
+    raw, marker, version_id = unquote(request.headers["x-amz-copy-source"]).partition("?versionId=")
+    if marker:
+        selection.checked_version_id(version_id)
     bucket_name, _, key = raw.lstrip("/").partition("/")
     if not bucket_name or not key:
         raise InvalidArgument("Invalid copy source object key", ArgumentName="x-amz-copy-source")

@@ -21,11 +21,14 @@ NOTES: dict[str, str] = {
         "SSE-S3 (alias/aws/s3), SSE-KMS (key id, ARN or alias; encryption context), SSE-C, "
         "bucket keys; Content-MD5 and CRC32/CRC32C/CRC64NVME/SHA1/SHA256 checksums (header "
         "or aws-chunked trailer); tags (x-amz-tagging); user metadata up to 2 KB. "
-        "If-Match/If-None-Match on writes are not served."
+        "If-Match/If-None-Match on writes are not served. SSE-C keys only over TLS or from "
+        "this host (loopback); otherwise InvalidRequest (400), as S3 refuses them over HTTP."
     ),
     "GetObject": (
         "One Range, If-Match/If-None-Match/If-Modified-Since/If-Unmodified-Since, response-* "
-        "overrides, x-amz-checksum-mode; partNumber and versionId are not served."
+        "overrides, x-amz-checksum-mode; partNumber (a multipart object's part, or part 1 of "
+        "any object: 206 and x-amz-mp-parts-count); versionId=null (buckets are never "
+        "versioned: every object is the null version; other ids are InvalidArgument)."
     ),
     "HeadObject": "As GetObject, without a body.",
     "CopyObject": (
@@ -41,10 +44,16 @@ NOTES: dict[str, str] = {
     "ListObjectsV2": "prefix, delimiter, max-keys (up to 1000), continuation-token, start-after, "
     "encoding-type=url, fetch-owner.",
     "ListObjects": "prefix, delimiter, marker, max-keys, encoding-type=url.",
-    "ListMultipartUploads": "prefix and max-uploads; key and upload-id markers are not served.",
+    "ListMultipartUploads": (
+        "prefix, delimiter (CommonPrefixes), max-uploads, key-marker and upload-id-marker "
+        "(NextKeyMarker, NextUploadIdMarker), encoding-type=url."
+    ),
     "PutBucketEncryption": "One rule: AES256, or aws:kms with KMSMasterKeyID and BucketKeyEnabled.",
     "GetBucketEncryption": "AES256 when none is set, as S3 since January 2023.",
     "DeleteObjects": "Up to 1000 keys; each key's s3:DeleteObject is checked on its own.",
+    "DeleteObject": (
+        "versionId=null deletes the object (the null version); other ids: InvalidArgument."
+    ),
 }
 
 

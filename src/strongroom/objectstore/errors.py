@@ -210,3 +210,8 @@ class KmsError(S3Error):
     @property
     def code(self) -> str:
         return f"KMS.{self._kms_code}"
+
+
+class InvalidPartNumber(S3Error):
+    status = 416
+    default_message = "The requested partnumber is not satisfiable"

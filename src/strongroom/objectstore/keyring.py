@@ -47,7 +47,9 @@ def object_arn(bucket: str, key: str) -> str:
 def kms_error(error: KmsCallError) -> S3Error:
     if error.code == "AccessDeniedException":
         return AccessDenied(error.message)
-    if error.code == "DependencyTimeoutException":  # e.g. the audit trail cannot commit
+    if error.code in ("DependencyTimeoutException", "ThrottlingException"):
+        # The audit trail cannot commit, or the account's KMS request quota is spent (S3's
+        # KMS calls count against it, as on AWS): S3's 503, which SDKs retry.
         return ServiceUnavailable()
     if error.code == "KMSInternalException":
         return InternalError()

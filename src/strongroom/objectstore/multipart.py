@@ -26,9 +26,11 @@ from strongroom.objectstore.object_headers import (
     encryption_headers,
     parse_tags,
     stored_headers,
+    url_encode,
 )
 from strongroom.objectstore.objects import new_object_id
 from strongroom.objectstore.records import BlobRef, ObjectRecord, Part, Upload
+from strongroom.objectstore.upload_listing import upload_page
 from strongroom.objectstore.writing import WrittenBlob, write_blob
 
 _COPY_RANGE = re.compile(r"bytes=(\d+)-(\d+)")
@@ -290,23 +292,53 @@ class Multipart:
 
     async def list_uploads(self, request: S3Request) -> S3Response:
         bucket = self._ctx.bucket(request, "s3:ListBucketMultipartUploads")
-        prefix = request.query.get("prefix", "")
-        limit = min(int(request.query.get("max-uploads", "1000") or 1000), 1000)
-        found = self._ctx.metadata.list_uploads(bucket.name, prefix, limit + 1)
+        query = request.query
+        prefix = query.get("prefix", "")
+        key_marker = query.get("key-marker", "")
+        # S3 ignores the upload id marker without a key marker.
+        upload_id_marker = query.get("upload-id-marker", "") if key_marker else ""
+        raw = query.get("max-uploads", "1000")
+        if not raw.isdigit():
+            raise InvalidArgument(
+                "Provided max-uploads not an integer or within integer range",
+                ArgumentName="max-uploads",
+                ArgumentValue=raw,
+            )
+        limit = min(int(raw), 1000)
+        encode = query.get("encoding-type") == "url"
+        delimiter = query.get("delimiter", "")
+        page = upload_page(
+            self._ctx.metadata,
+            bucket.name,
+            prefix=prefix,
+            delimiter=delimiter,
+            key_marker=key_marker,
+            upload_id_marker=upload_id_marker,
+            limit=limit,
+        )
         children: list[xml.Node] = [
             ("Bucket", bucket.name),
-            ("KeyMarker", ""),
-            ("UploadIdMarker", ""),
-            ("Prefix", prefix),
-            ("MaxUploads", limit),
-            ("IsTruncated", len(found) > limit),
+            ("KeyMarker", url_encode(key_marker, encode)),
+            ("UploadIdMarker", upload_id_marker),
         ]
-        for upload in found[:limit]:
+        if page.truncated:
+            children.append(("NextKeyMarker", url_encode(page.next_key, encode)))
+            children.append(("NextUploadIdMarker", page.next_upload_id))
+        if delimiter:
+            children.append(("Delimiter", url_encode(delimiter, encode)))
+        if encode:
+            children.append(("EncodingType", "url"))
+        children += [
+            ("Prefix", url_encode(prefix, encode)),
+            ("MaxUploads", limit),
+            ("IsTruncated", page.truncated),
+        ]
+        for upload in page.uploads:
             children.append(
                 (
                     "Upload",
                     (
-                        ("Key", upload.key),
+                        ("Key", url_encode(upload.key, encode)),
                         ("UploadId", upload.upload_id),
                         ("Initiator", (("ID", upload.initiator_arn),)),
                         ("Owner", (("ID", bucket.account_id),)),
@@ -315,4 +347,7 @@ class Multipart:
                     ),
                 )
             )
+        children += [
+            ("CommonPrefixes", (("Prefix", url_encode(p, encode)),)) for p in page.prefixes
+        ]
         return S3Response(body=xml.document("ListMultipartUploadsResult", children))

@@ -95,8 +95,6 @@ def object_headers(
     out += encryption_headers(record.protection, customer)
     if record.tags:
         out.append(("x-amz-tagging-count", str(len(record.tags))))
-    if len(record.blobs) > 1 or "-" in record.etag:
-        out.append(("x-amz-mp-parts-count", str(len(record.blobs))))
     if with_checksum and record.checksum_algorithm and record.checksum_value:
         out.append((f"x-amz-checksum-{record.checksum_algorithm.lower()}", record.checksum_value))
     return out

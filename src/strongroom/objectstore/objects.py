@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 
-from strongroom.objectstore import conditions, reading, sse, xml
+from strongroom.objectstore import conditions, reading, selection, sse, xml
 from strongroom.objectstore.context import StoreContext
 from strongroom.objectstore.errors import (
     AccessDenied,
@@ -106,25 +106,30 @@ class Objects:
 
     async def get(self, request: S3Request, *, head: bool = False) -> S3Response:
         ctx = self._ctx
+        version = selection.version(request.query)
         record = self._readable(request)
         headers = request.headers
         customer = sse.customer_key(headers)
         conditions.check(headers, record)
-        span = conditions.byte_range(headers.get("range"), record.size)
+        span = selection.span(request.query, headers, record)
         assert request.key is not None
         root = ctx.keyring.open(
             request.principal, record.bucket, request.key, record.protection, customer
         )
-        first, last = span if span is not None else (0, record.size - 1)
-        checksum = headers.get("x-amz-checksum-mode", "").upper() == "ENABLED" and span is None
+        first, last = span.first, span.last
+        checksum = headers.get("x-amz-checksum-mode", "").upper() == "ENABLED" and not span.partial
         out = object_headers(record, customer, with_checksum=checksum)
         for parameter, name in _RESPONSE_OVERRIDES.items():
             if parameter in request.query:
                 out = [(n, v) for n, v in out if n.lower() != name.lower()]
                 out.append((name, request.query[parameter]))
         out.append(("Content-Length", str(last - first + 1)))
+        if version is not None:
+            out.append(("x-amz-version-id", version))
+        if span.parts_count is not None:
+            out.append(("x-amz-mp-parts-count", str(span.parts_count)))
         status = 200
-        if span is not None:
+        if span.partial:
             status = 206
             out.append(("Content-Range", f"bytes {first}-{last}/{record.size}"))
         if head:
@@ -140,9 +145,12 @@ class Objects:
     async def delete(self, request: S3Request) -> S3Response:
         ctx = self._ctx
         assert request.bucket is not None and request.key is not None
+        version = selection.version(request.query)
         ctx.bucket(request, "s3:DeleteObject", ctx.object_arn(request))
         ctx.blobs.delete(ctx.metadata.delete_object(request.bucket, request.key))
-        return S3Response(status=204)
+        return S3Response(
+            status=204, headers=[("x-amz-version-id", version)] if version is not None else []
+        )
 
     async def delete_many(self, request: S3Request) -> S3Response:
         ctx = self._ctx

@@ -5,8 +5,9 @@ the canonical URI is the path exactly as sent (no normalisation, no second encod
 payload hash is whatever ``x-amz-content-sha256`` declares (the hex SHA-256 of the body, checked
 once the body has been read, ``UNSIGNED-PAYLOAD`` or one of the aws-chunked ``STREAMING-*``
 forms, whose chunks ``chunked.py`` verifies with the :class:`SigningContext` returned here); and
-errors are S3's (``SignatureDoesNotMatch``, ``InvalidAccessKeyId``, ...). The object store may
-not import the KMS, so the algorithm is written out here again; it is short.
+errors are S3's (``SignatureDoesNotMatch``, ``InvalidAccessKeyId``, ...). The algorithm's
+fixed parts (dates, string to sign, key derivation and cache, comparison) are
+``strongroom.sigv4``'s, shared with the KMS's verifier.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import re
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from urllib.parse import quote, unquote_to_bytes
 
 from strongroom.client.identity import Authenticator
@@ -31,16 +31,22 @@ from strongroom.objectstore.errors import (
     RequestTimeTooSkewed,
     SignatureDoesNotMatch,
 )
+from strongroom.sigv4.algorithm import (
+    ALGORITHM,
+    MAX_PRESIGNED_EXPIRES,
+    parse_amz_date,
+    signatures_match,
+    string_to_sign,
+)
+from strongroom.sigv4.algorithm import derive_signing_key as _derive
+from strongroom.sigv4.keys import SigningKeyCache
 
-ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED = "UNSIGNED-PAYLOAD"
 STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 STREAMING_SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
 STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
 STREAMING = frozenset((STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER))
-MAX_PRESIGNED_EXPIRES = 604800
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_AMZ_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z", re.ASCII)
 _AUTH = re.compile(r"AWS4-HMAC-SHA256\s+(.*)", re.DOTALL)
 _SIGNING_KEY_CACHE = 10_000
 
@@ -65,17 +71,6 @@ class Authenticated:
     region: str | None = None
 
 
-def _parse_amz_date(value: str) -> float | None:
-    match = _AMZ_DATE.fullmatch(value)
-    if match is None:
-        return None
-    year, month, day, hour, minute, second = map(int, match.groups())
-    try:
-        return datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()
-    except ValueError:
-        return None
-
-
 def _trim(value: str) -> str:
     return " ".join(value.split())
 
@@ -94,10 +89,8 @@ def canonical_query(query_string: bytes, *, presigned: bool) -> str:
 
 
 def derive_signing_key(secret: bytes, date: str, region: str) -> bytes:
-    key = hmac.digest(b"AWS4" + secret, date.encode("ascii"), "sha256")
-    for part in (region, "s3", "aws4_request"):
-        key = hmac.digest(key, part.encode("ascii"), "sha256")
-    return key
+    """The signing key of service ``s3`` (aws-chunked chunk signatures chain from it)."""
+    return _derive(secret, date, region, "s3")
 
 
 def sign(signing_key: bytes, string_to_sign: str) -> str:
@@ -130,7 +123,7 @@ class S3SigV4Verifier:
         self._authenticator = authenticator
         self._clock = clock
         self._max_skew = max_skew_seconds
-        self._keys: dict[tuple[bytes, str, str], bytes] = {}
+        self._keys = SigningKeyCache("s3", _SIGNING_KEY_CACHE)
 
     def verify(
         self,
@@ -179,12 +172,13 @@ class S3SigV4Verifier:
         credential = self._authenticator.lookup(params.access_key_id)
         if credential is None:
             raise InvalidAccessKeyId()
-        digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-        string_to_sign = f"{ALGORITHM}\n{params.amz_date}\n{params.scope}\n{digest}"
-        key = self._signing_key(credential.secret_bytes(), date, region)
-        if not hmac.compare_digest(sign(key, string_to_sign), params.signature):
+        message = string_to_sign(
+            params.amz_date, params.scope, canonical.encode("utf-8"), encoding="utf-8"
+        )
+        key = self._keys.get(credential.secret_bytes(), date, region)
+        if not signatures_match(key.sign(message), params.signature.encode("utf-8")):
             raise SignatureDoesNotMatch()
-        context = SigningContext(key, params.amz_date, params.scope, params.signature)
+        context = SigningContext(key.key, params.amz_date, params.scope, params.signature)
         return Authenticated(credential, payload, context, presigned, region)
 
     def _params(self, headers: dict[str, str], query_string: bytes) -> _Params:
@@ -220,7 +214,7 @@ class S3SigV4Verifier:
         return _Params(access_key_id, scope, signed, signature, amz_date, None)
 
     def _check_time(self, params: _Params) -> None:
-        epoch = _parse_amz_date(params.amz_date)
+        epoch = parse_amz_date(params.amz_date)
         if epoch is None:
             raise AccessDenied("AWS authentication requires a valid Date or x-amz-date header")
         now = self._clock()
@@ -232,15 +226,6 @@ class S3SigV4Verifier:
             return
         if abs(now - epoch) > self._max_skew:
             raise RequestTimeTooSkewed()
-
-    def _signing_key(self, secret: bytes, date: str, region: str) -> bytes:
-        cache_key = (secret, date, region)
-        key = self._keys.get(cache_key)
-        if key is None:
-            if len(self._keys) >= _SIGNING_KEY_CACHE:
-                self._keys.clear()
-            key = self._keys[cache_key] = derive_signing_key(secret, date, region)
-        return key
 
 
 def _query_map(query_string: bytes) -> dict[str, str]:

@@ -168,3 +168,16 @@ def refuse_customer_key_for(headers: Mapping[str, str]) -> None:
     """Requests on objects stored without SSE-C must not send an SSE-C key."""
     if customer_key(headers) is not None:
         raise InvalidRequest("The encryption parameters are not applicable to this object.")
+
+
+INSECURE_SSE_C = (
+    "Requests specifying Server Side Encryption with Customer provided keys must be made over "
+    "a secure connection."
+)
+
+
+def require_secure_transport(headers: Mapping[str, str], secure: bool) -> None:
+    """S3 refuses SSE-C keys sent in the clear (``InvalidRequest``, 400): the key is the data's
+    only protection. ``secure``: TLS, or a connection that never left the host (loopback)."""
+    if not secure and any(n.startswith((CUSTOMER, COPY_SOURCE_CUSTOMER)) for n in headers):
+        raise InvalidRequest(INSECURE_SSE_C)

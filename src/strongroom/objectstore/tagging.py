@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from strongroom.objectstore import xml
+from strongroom.objectstore import selection, xml
 from strongroom.objectstore.context import StoreContext
 from strongroom.objectstore.errors import MalformedXML, NoSuchKey
 from strongroom.objectstore.http import S3Request, S3Response
@@ -15,6 +15,7 @@ class Tagging:
 
     async def put(self, request: S3Request) -> S3Response:
         ctx = self._ctx
+        selection.version(request.query)  # only the null version exists
         bucket = ctx.bucket(request, "s3:PutObjectTagging", ctx.object_arn(request))
         document = xml.parse(await request.read_all(ctx.limits.max_xml_bytes), "Tagging")
         tag_set = document.find("TagSet")
@@ -34,6 +35,7 @@ class Tagging:
 
     async def get(self, request: S3Request) -> S3Response:
         ctx = self._ctx
+        selection.version(request.query)  # only the null version exists
         bucket = ctx.bucket(request, "s3:GetObjectTagging", ctx.object_arn(request))
         assert request.key is not None
         record = ctx.metadata.object(bucket.name, request.key)
@@ -44,6 +46,7 @@ class Tagging:
 
     async def delete(self, request: S3Request) -> S3Response:
         ctx = self._ctx
+        selection.version(request.query)  # only the null version exists
         bucket = ctx.bucket(request, "s3:DeleteObjectTagging", ctx.object_arn(request))
         assert request.key is not None
         if not ctx.metadata.set_tags(bucket.name, request.key, ()):

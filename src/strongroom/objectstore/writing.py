@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -11,6 +12,9 @@ from dataclasses import dataclass
 from strongroom.objectstore import checksums, cipher
 from strongroom.objectstore.blobs import BlobStore
 from strongroom.objectstore.errors import BadDigest, EntityTooLarge, InvalidDigest
+
+# Bodies larger than this are processed in batches of it, off the event loop.
+BATCH = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +62,38 @@ async def write_blob(
     md5 = hashlib.md5()  # noqa: S324 - S3's ETag, not a security function
     writer = blobs.writer()
     encryptor = cipher.Encryptor(cipher.blob_key(root, salt, writer.blob_id), writer.blob_id)
+
+    def absorb(data: bytes) -> None:
+        md5.update(data)
+        if running is not None:
+            running.update(data)
+        for sealed in encryptor.feed(data):
+            writer.write(sealed)
+
+    received = 0
+    batch: list[bytes] = []
+    batched = 0
+    busy: asyncio.Future[None] | None = None
     try:
         writer.write(encryptor.header())
         async for piece in body:
-            if encryptor.size + len(piece) > max_size:
+            received += len(piece)
+            if received > max_size:
                 raise EntityTooLarge(MaxSizeAllowed=str(max_size))
-            md5.update(piece)
-            if running is not None:
-                running.update(piece)
-            for sealed in encryptor.feed(piece):
-                writer.write(sealed)
+            batch.append(piece)
+            batched += len(piece)
+            if batched >= BATCH:
+                # Hashing, sealing and writing a batch run in a thread (hashlib and the file
+                # write release the GIL) while the event loop receives the next one.
+                if busy is not None:
+                    await busy
+                busy = asyncio.ensure_future(asyncio.to_thread(absorb, b"".join(batch)))
+                batch, batched = [], 0
+        if busy is not None:
+            await busy
+            busy = None
+        for piece in batch:
+            absorb(piece)
         writer.write(encryptor.finish())
         if expected_md5 is not None and expected_md5 != md5.digest():
             raise BadDigest()
@@ -80,6 +106,8 @@ async def write_blob(
             )
         await writer.commit()
     except BaseException:
+        if busy is not None:
+            await asyncio.wait([busy])  # never close the file under a running batch
         writer.abort()
         raise
     return WrittenBlob(writer.blob_id, encryptor.size, md5.hexdigest(), algorithm, value)

@@ -2,7 +2,8 @@
 ``console_site.py``).
 
 No HTTP, but nothing else skipped: the request is decoded and validated by the same
-model-derived decoder as an HTTP request, counted by the same request quotas, and run through
+model-derived decoder as an HTTP request, then run by :class:`InProcessCalls`
+(``kms/service/in_process.py``, the object store's path as well): the same request quotas,
 :meth:`Pipeline.execute` with the given principal as the caller, so the key policy, identity
 policies, grants, the key-state table and audit apply exactly as for boto3. Under
 ``before-response`` audit durability the console holds each page until the events of its calls
@@ -22,11 +23,9 @@ import orjson
 
 from strongroom.console.kms import KmsCallError, Principal
 from strongroom.kms.api.model import RequestDecoder, ServiceModel
-from strongroom.kms.api.quotas import RequestQuotas
-from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.errors import KmsError, KMSInternalException, UnknownOperationException
-from strongroom.kms.service.caller import Caller
-from strongroom.kms.service.pipeline import Operation, Pipeline
+from strongroom.kms.service.in_process import InProcessCalls
+from strongroom.kms.service.pipeline import Operation
 
 log = logging.getLogger(__name__)
 
@@ -38,51 +37,33 @@ def _json_default(value: object) -> object:
 
 
 class InProcessKms:
-    """KMS operations by name, decoded as the API decodes them and run by the pipeline."""
+    """KMS operations by name, decoded as the API decodes them and run in process."""
 
     def __init__(
         self,
-        pipeline: Pipeline,
+        calls: InProcessCalls,
         model: ServiceModel,
-        operations: Mapping[str, Operation],
         extensions: Mapping[str, tuple[Operation, Mapping[str, str]]],
-        quotas: RequestQuotas | None = None,
     ) -> None:
-        """``quotas``: the worker's request quotas, shared with the HTTP API."""
-        self._pipeline = pipeline
-        self._quotas = quotas
+        """``calls``: the worker's in-process calls (its request quotas shared with HTTP)."""
+        self._calls = calls
         self._model = model
-        self._operations = dict(operations)
         self._extension_members = {name: members for name, (_, members) in extensions.items()}
-        self._operations.update({name: op for name, (op, _) in extensions.items()})
         self._decoders: dict[str, RequestDecoder] = {}
-        self._request_ids = UuidShapedIds()
 
     def call(
         self, principal: Principal, operation: str, request: Mapping[str, Any]
     ) -> dict[str, Any]:
-        region = self._pipeline.ctx.default_region  # the console works in the default region
-        caller = Caller(
-            principal.account_id,
-            principal.arn,
-            principal.access_key_id,
-            principal.source_ip,
-            region,
-        )
-        request_id = self._request_ids.next()
         try:
-            found = self._operations.get(operation)
-            if found is None:
+            if not self._calls.knows(operation):
                 raise UnknownOperationException()
-            if self._quotas is not None:
-                self._quotas.admit(principal.account_id, region, operation)
             decoded = self._decoder(operation).decode(dict(request))
-            response = self._pipeline.execute(found, decoded, caller, request_id)
+            response = self._calls.execute(principal, operation, decoded)
             result: dict[str, Any] = orjson.loads(orjson.dumps(response, default=_json_default))
         except KmsError as error:
             raise KmsCallError(error.code, error.message) from None
         except Exception:
-            log.exception("internal error in in-process request %s", request_id)
+            log.exception("internal error decoding an in-process %s request", operation)
             internal = KMSInternalException()
             raise KmsCallError(internal.code, internal.message) from None
         return result

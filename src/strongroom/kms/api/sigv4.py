@@ -2,8 +2,10 @@
 
 The canonical request is rebuilt exactly as botocore builds it for non-S3 services, so
 botocore-based clients (boto3, the AWS CLI) are accepted. Only ``hashlib``/``hmac`` are used,
-on bytes. Derived signing keys are cached per (secret, day), so a warm verification costs a
-SHA-256 of the body, a SHA-256 of the canonical request and one HMAC.
+on bytes. Derived signing keys are cached per (secret, day, region), so a warm verification
+costs a SHA-256 of the body, a SHA-256 of the canonical request and one HMAC. The algorithm's
+fixed parts (string to sign, key derivation, comparison) are shared with the object store's
+verifier in ``strongroom.sigv4``.
 
 Check order (it decides which error a broken request gets): parse the authentication
 parameters and the date, check skew / expiry, check the credential scope and the signed
@@ -14,14 +16,12 @@ Messages never contain the secret, the signing key or any signature.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 import time
 from collections.abc import Callable, Collection, Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 from email.utils import parsedate_to_datetime
-from functools import lru_cache
-from typing import TYPE_CHECKING, Generic, NamedTuple, Protocol, TypeVar
+from typing import Generic, NamedTuple, Protocol, TypeVar
 from urllib.parse import quote, unquote_to_bytes
 
 from strongroom.kms.errors import (
@@ -30,14 +30,18 @@ from strongroom.kms.errors import (
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
 )
-
-if TYPE_CHECKING:
-    from hashlib import _Hash
+from strongroom.sigv4.algorithm import (
+    ALGORITHM,
+    MAX_PRESIGNED_EXPIRES,
+    parse_amz_date,
+    signatures_match,
+    string_to_sign,
+    trim,
+)
+from strongroom.sigv4.keys import SigningKeyCache
 
 __all__ = ["AccessKeySecret", "SigV4Verifier"]
 
-ALGORITHM = "AWS4-HMAC-SHA256"
-MAX_PRESIGNED_EXPIRES = 604800
 SIGNING_KEY_CACHE_SIZE = 10_000
 SIGNATURE_MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
@@ -61,7 +65,6 @@ _AUTH_FAST = re.compile(
     rb"AWS4-HMAC-SHA256 Credential=([!-+\--~]+), SignedHeaders=([!-+\--~]+), "
     rb"Signature=([!-+\--~]+)"
 )
-_AMZ_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z", re.ASCII)
 
 
 class AccessKeySecret(Protocol):
@@ -108,17 +111,12 @@ def _echo(credential: str, signed_headers: str, expires: int | None = None) -> s
     return f"Authorization={ALGORITHM} Credential={credential}, SignedHeaders={signed_headers}"
 
 
-def _trim(value: bytes) -> bytes:
-    """SigV4 ``Trimall``: strip, and collapse inner whitespace runs to one space."""
-    return b" ".join(value.split())
-
-
 def _collect_headers(headers: Sequence[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
     """Map lowercase names to values; repeated headers are trimmed and joined with ','."""
     out: dict[bytes, bytes] = {}
     for name, value in headers:
         previous = out.get(name)
-        out[name] = value if previous is None else _trim(previous) + b"," + _trim(value)
+        out[name] = value if previous is None else trim(previous) + b"," + trim(value)
     return out
 
 
@@ -162,19 +160,6 @@ def _canonical_uri(raw_path: bytes) -> bytes:
     first = b"/" if raw_path.startswith(b"/") else b""
     last = b"/" if raw_path.endswith(b"/") and output else b""
     return quote(first + b"/".join(output) + last, safe="/~").encode("ascii")
-
-
-@lru_cache(maxsize=256)
-def _parse_amz_date(value: str) -> float | None:
-    """Epoch seconds of ``YYYYMMDDTHHMMSSZ``. Cached: concurrent requests share a second."""
-    match = _AMZ_DATE.fullmatch(value)
-    if match is None:
-        return None
-    year, month, day, hour, minute, second = map(int, match.groups())
-    try:
-        return datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()
-    except ValueError:
-        return None
 
 
 def _parse_http_date(value: str) -> float | None:
@@ -252,7 +237,7 @@ def _header_date(headers: dict[bytes, bytes]) -> tuple[str | None, float | None]
     raw = headers.get(b"x-amz-date")
     if raw is not None:
         amz_date = raw.decode("latin-1").strip()
-        return amz_date, _parse_amz_date(amz_date)
+        return amz_date, parse_amz_date(amz_date)
     raw = headers.get(b"date")
     if raw is None:
         return None, None
@@ -272,7 +257,7 @@ def _query_auth(query: dict[bytes, bytes]) -> _Auth:
             f"Unsupported X-Amz-Algorithm; only '{ALGORITHM}' is accepted."
         )
     _check_credential(credential)
-    epoch = _parse_amz_date(amz_date)
+    epoch = parse_amz_date(amz_date)
     if epoch is None:
         raise IncompleteSignatureException(
             "X-Amz-Date must be in ISO-8601 'basic format', e.g. 20261129T010000Z. "
@@ -336,10 +321,9 @@ def _string_to_sign(
     lines = [method.upper().encode("latin-1"), _canonical_uri(raw_path)]
     lines.append(_canonical_query(pairs, presigned))
     for name in auth.signed_headers.lower().split(b";"):
-        lines.append(name + b":" + _trim(headers[name]))
+        lines.append(name + b":" + trim(headers[name]))
     lines += (b"", auth.signed_headers, _payload_hash(headers, body))
-    digest = hashlib.sha256(b"\n".join(lines)).hexdigest()
-    return f"{ALGORITHM}\n{auth.amz_date}\n{auth.scope}\n{digest}".encode("latin-1")
+    return string_to_sign(auth.amz_date, auth.scope, b"\n".join(lines))
 
 
 class SigV4Verifier(Generic[C]):
@@ -372,7 +356,7 @@ class SigV4Verifier(Generic[C]):
         self._max_skew = max_skew_seconds
         self._presigned_signed = tuple(presigned_signed_headers)
         self._check_signatures = check_signatures
-        self._signing_keys: dict[tuple[bytes, str, str], tuple[_Hash, _Hash]] = {}
+        self._signing_keys = SigningKeyCache(service, SIGNING_KEY_CACHE_SIZE)
 
     def __repr__(self) -> str:
         count = "any" if self._regions is None else len(self._regions)
@@ -407,14 +391,11 @@ class SigV4Verifier(Generic[C]):
         region = auth.scope.split("/", 2)[1]
         if not self._check_signatures:
             return credential, region
-        string_to_sign = _string_to_sign(
+        message = _string_to_sign(
             auth, method=method, raw_path=raw_path, pairs=pairs, headers=header_map, body=body
         )
-        inner, outer = self._signing_key(credential.secret_bytes(), auth.amz_date[:8], region)
-        inner, outer = inner.copy(), outer.copy()
-        inner.update(string_to_sign)
-        outer.update(inner.digest())
-        if not hmac.compare_digest(outer.hexdigest().encode("ascii"), auth.signature):
+        key = self._signing_keys.get(credential.secret_bytes(), auth.amz_date[:8], region)
+        if not signatures_match(key.sign(message), auth.signature):
             raise InvalidSignatureException(SIGNATURE_MISMATCH)
         return credential, region
 
@@ -474,24 +455,3 @@ class SigV4Verifier(Generic[C]):
             raise InvalidSignatureException(
                 f"Credential should be scoped to correct service: '{self._service}'. "
             )
-
-    def _signing_key(self, secret: bytes, date: str, region: str) -> tuple[_Hash, _Hash]:
-        """The HMAC-SHA256 state for the derived key of (secret, day), as (inner, outer).
-
-        Keeping the two pad-absorbed SHA-256 states (RFC 2104) instead of the key itself makes
-        the final HMAC two copies and two short updates. The secret is part of the cache key
-        on purpose: a changed secret is never served from the cache.
-        """
-        cache_key = (secret, date, region)
-        cached = self._signing_keys.get(cache_key)
-        if cached is None:
-            key = hmac.digest(b"AWS4" + secret, date.encode("ascii"), "sha256")
-            for part in (region, self._service, "aws4_request"):
-                key = hmac.digest(key, part.encode("utf-8"), "sha256")
-            block = key.ljust(64, b"\0")  # a SHA-256 output is shorter than the 64-byte block
-            inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
-            outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
-            if len(self._signing_keys) >= SIGNING_KEY_CACHE_SIZE:
-                self._signing_keys.clear()
-            cached = self._signing_keys[cache_key] = (inner, outer)
-        return cached

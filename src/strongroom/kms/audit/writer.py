@@ -81,10 +81,12 @@ class ChainedAuditLog:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        # (event number, arrival, future): a heap, since a slow operation's request may start
-        # waiting after a later event's request did.
-        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        # (event number, arrival, future, deadline on the loop's clock): a heap, since a slow
+        # operation's request may start waiting after a later event's request did.
+        self._waiters: list[tuple[int, int, asyncio.Future[None], float]] = []
         self._arrivals = itertools.count()
+        # One timer for all waiters' deadlines (not one per request, as asyncio.wait_for has).
+        self._expiry: asyncio.TimerHandle | None = None
         if self.policy.waits:
             self.record = self._record_counted  # type: ignore[method-assign]
 
@@ -157,23 +159,49 @@ class ChainedAuditLog:
         its commit failed or took longer than the policy allows (``refuse`` policy only)."""
         if ticket.seq <= self._committed or (self._drops and self._failing):
             return
-        self._loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = self._loop.create_future()
-        heapq.heappush(self._waiters, (ticket.seq, next(self._arrivals), future))
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a timer of another (closed) loop never fires here
+            self._loop, self._expiry = loop, None
+        future: asyncio.Future[None] = loop.create_future()
+        deadline = loop.time() + self.policy.wait_seconds
+        heapq.heappush(self._waiters, (ticket.seq, next(self._arrivals), future, deadline))
         # The writer may have settled this event between the check above and the append.
         self._release()
+        if self._expiry is None and not future.done():
+            self._expiry = loop.call_at(deadline, self._expire)
         try:
-            await asyncio.wait_for(future, self.policy.wait_seconds)
-        except (DependencyTimeoutException, TimeoutError):
+            await future
+        except DependencyTimeoutException:
             if self.policy.refuses:
                 raise DependencyTimeoutException(UNAVAILABLE_MESSAGE) from None
+
+    def _expire(self) -> None:
+        """On the event loop: fail the waiters whose deadline has passed; re-arm the timer for
+        the earliest deadline left."""
+        self._expiry = None
+        loop = self._loop
+        if loop is None:
+            return
+        now = loop.time()
+        kept = []
+        for entry in self._waiters:
+            future, deadline = entry[2], entry[3]
+            if deadline > now:
+                kept.append(entry)
+            elif not future.done():
+                future.set_exception(DependencyTimeoutException(UNAVAILABLE_MESSAGE))
+        heapq.heapify(kept)
+        self._waiters = kept
+        live = [deadline for _, _, future, deadline in kept if not future.done()]
+        if live:
+            self._expiry = loop.call_at(min(live), self._expire)
 
     def _release(self) -> None:
         """On the event loop: settle the waiters whose commit is done or failed."""
         committed, failed = self._committed, self._failed_upto
         waiters = self._waiters
         while waiters:
-            seq, _, future = waiters[0]
+            seq, _, future, _ = waiters[0]
             if seq <= committed:
                 heapq.heappop(waiters)
                 if not future.done():

@@ -2,8 +2,10 @@
 
 Order matters for consistency with the files the audit trail keeps outside the database
 (signed digests, archived segments): they are read first, then the database in one snapshot,
-so the restored database is never older than a digest it carries. The root key itself is
-never in a backup; restoring needs it (the ``root.key`` file, or the HSM).
+so the restored database is never older than a digest it carries. The object store's blobs
+come last: those the snapshot's rows reference, pinned against deletion from before the
+snapshot began until they are copied (backup/objects.py). The root key itself is never in a
+backup; restoring needs it (the ``root.key`` file, or the HSM).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import os
 import secrets
 import stat
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from strongroom.kms.backup import payload
+from strongroom.kms.backup import objects, payload
 from strongroom.kms.backup.container import BackupError, Header, Writer, key_aad
 from strongroom.kms.storage import dump
 
@@ -42,6 +45,8 @@ class Summary:
     backup_id: str
     tables: dict[str, int]
     files: int
+    blobs: int = 0
+    blob_bytes: int = 0
 
     @property
     def rows(self) -> int:
@@ -78,6 +83,7 @@ def carried_files(settings: Settings) -> list[payload.CarriedFile]:
 def create_backup(data_dir: DataDir, out: Path) -> Summary:
     """Write a backup of ``data_dir`` to ``out`` (0600, never over an existing file)."""
     db = data_dir.db
+    objects.prepare(db)
     with db.read() as tx:
         meta = {name: tx.meta.get(name) or "" for name in META_NAMES}
     backup_id = secrets.token_hex(16)
@@ -100,21 +106,36 @@ def create_backup(data_dir: DataDir, out: Path) -> Summary:
             files = carried_files(data_dir.settings)
             for carried in files:
                 writer.write(payload.file_line(carried))
-            tables = _write_tables(writer, dump.dump(db), meta["root_key"])
-            writer.write(payload.end_line(len(files), tables))
+            has_blobs = (data_dir.settings.data_dir / objects.OBJECTS_DIR).is_dir()
+            store = objects.blob_store(data_dir.settings.data_dir) if has_blobs else None
+            references = objects.References()
+            with store.pinned() if store is not None else nullcontext():
+                rows = dump.dump(db, objects.schemas())
+                tables = _write_tables(writer, rows, meta["root_key"], references)
+                blobs = blob_bytes = 0
+                if store is not None:
+                    for piece in objects.pieces(store, references.ids):
+                        writer.write(payload.blob_line(piece))
+                        blobs += piece.offset == 0
+                        blob_bytes += len(piece.data)
+            writer.write(payload.end_line(len(files), tables, blobs, blob_bytes))
             writer.close()
             handle.flush()
             os.fsync(handle.fileno())
         os.link(aside, out)  # never replaces an existing file
     finally:
         aside.unlink(missing_ok=True)
-    return Summary(out, backup_id, tables, len(files))
+    return Summary(out, backup_id, tables, len(files), blobs, blob_bytes)
 
 
 def _write_tables(
-    writer: Writer, rows: Iterator[tuple[str, tuple[object, ...]]], root_key: str
+    writer: Writer,
+    rows: Iterator[tuple[str, tuple[object, ...]]],
+    root_key: str,
+    references: objects.References,
 ) -> dict[str, int]:
-    tables = {name: 0 for name in dump.table_names()}
+    names = dump.table_names(objects.schemas())
+    tables = {name: 0 for name in names}
     current: str | None = None
     for name, values in rows:
         while current != name:
@@ -123,14 +144,15 @@ def _write_tables(
             # A root key change committed between the header and the snapshot.
             raise BackupError("the root key changed while the backup ran; run it again")
         writer.write(payload.row_line(values))
+        references.add(name, values)
         tables[name] += 1
-    while current != dump.table_names()[-1]:
+    while current != names[-1]:
         current = _next_table(writer, current)
     return tables
 
 
 def _next_table(writer: Writer, current: str | None) -> str:
-    names = dump.table_names()
+    names = dump.table_names(objects.schemas())
     name = names[0] if current is None else names[names.index(current) + 1]
-    writer.write(payload.table_line(name, dump.columns(name)))
+    writer.write(payload.table_line(name, dump.columns(name, objects.schemas())))
     return name

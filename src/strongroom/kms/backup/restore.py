@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from strongroom.kms.backup import payload
+from strongroom.kms.backup import objects, payload
 from strongroom.kms.backup.container import BackupError, Header, chunks, key_aad, read_header
 from strongroom.kms.backup.create import CARRIED
 from strongroom.kms.config import ConfigError, Settings, load_settings
@@ -89,9 +89,12 @@ def _build(
         _write_private(staging / "root.key", key_bytes)
     database = Database.open(sqlite_url(staging))
     try:
-        if not dump.is_empty(database):
+        objects.prepare(database)
+        if not dump.is_empty(database, objects.schemas()):
             raise BackupError("the new database is not empty")
-        dump.load(database, _rows(backup, backup_key))
+        # The blobs follow the rows: reading the records to their end writes them too.
+        blobs = objects.Restorer(staging)
+        dump.load(database, _rows(backup, backup_key, blobs), objects.schemas())
     finally:
         database.engine.dispose()
 
@@ -101,7 +104,8 @@ def _aad(header: Header) -> bytes:
 
 
 def _columns() -> dict[str, list[str]]:
-    return {name: dump.columns(name) for name in dump.table_names()}
+    schemas = objects.schemas()
+    return {name: dump.columns(name, schemas) for name in dump.table_names(schemas)}
 
 
 def _open_records(backup: Path, backup_key: bytes) -> Iterator[Any]:
@@ -112,18 +116,29 @@ def _open_records(backup: Path, backup_key: bytes) -> Iterator[Any]:
 
 def _check(backup: Path, backup_key: bytes) -> payload.Contents:
     """Pass one: decrypt and check everything; keep the (small) carried files."""
+    references = objects.References()
+    carried: set[str] = set()
     for item in _open_records(backup, backup_key):
         if isinstance(item, payload.CarriedFile):
             _check_path(item.path)
+        elif isinstance(item, tuple):
+            references.add(*item)
+        elif isinstance(item, payload.BlobPiece):
+            carried.add(item.blob_id)
         elif isinstance(item, payload.Contents):
+            objects.check_blobs(references.ids, carried)
             return item
     raise BackupError("the backup has no trailer: it is incomplete")
 
 
-def _rows(backup: Path, backup_key: bytes) -> Iterator[tuple[str, tuple[Any, ...]]]:
+def _rows(
+    backup: Path, backup_key: bytes, blobs: objects.Restorer
+) -> Iterator[tuple[str, tuple[Any, ...]]]:
     for item in _open_records(backup, backup_key):
         if isinstance(item, tuple):
             yield item
+        elif isinstance(item, payload.BlobPiece):
+            blobs.add(item)
 
 
 def _check_path(path: str) -> None:

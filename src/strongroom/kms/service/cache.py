@@ -11,6 +11,10 @@ Unwrapped material is kept for ``material_ttl`` and then unwrapped again, so a k
 Keys are regional: lookups name the region, and entries are kept by record id (the key id,
 region-qualified for a multi-Region key: domain/ids.record_id), aliases by account, region and
 name, materials by record id and material id.
+
+Each table holds at most ``max_entries`` (100,000 by default) and forgets the least recently
+used entry beyond that (lru.py; ``evictions`` counts them, the metrics show it). A key new to the
+worker costs one database read: its record and its current material come in one query.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TypeVar, cast
+from typing import cast
 
 from strongroom.kms.domain.custom_key_stores import effective_key_state
 from strongroom.kms.domain.enums import KeySpec
@@ -34,13 +38,12 @@ from strongroom.kms.keystores.base import (
     MaterialCipher,
     MaterialHandle,
 )
+from strongroom.kms.service.lru import Lru
 from strongroom.kms.storage.database import Change, Database, DatabaseUnavailable
 from strongroom.kms.storage.keys import KeyRepository
 
-_MAX_ENTRIES = 100_000
+MAX_ENTRIES = 100_000
 _MISSING = object()
-_K = TypeVar("_K")
-_V = TypeVar("_V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,17 +69,22 @@ class KeyCache:
         material_ttl: float = 300.0,
         *,
         custom_stores: CustomKeyStores | None = None,
+        max_entries: int = MAX_ENTRIES,
     ) -> None:
         self._db = db
         self._repo = keys
         self._store = store
         self._custom = custom_stores
         self._material_ttl = material_ttl
-        self._keys: dict[str, KeyRecord | None] = {}
-        self._aliases: dict[tuple[str, str, str], str | None] = {}
-        self._materials: dict[tuple[str, str], _Material] = {}
+        self._keys: Lru[str, KeyRecord | None] = Lru(max_entries)
+        self._aliases: Lru[tuple[str, str, str], str | None] = Lru(max_entries)
+        self._materials: Lru[tuple[str, str], _Material] = Lru(max_entries)
+        # Wrapped current materials read with their key, not unwrapped yet ((record id,
+        # material id) -> store_id, wrapped): the first Encrypt under a new key needs no
+        # second read.
+        self._wrapped: Lru[tuple[str, str], tuple[str, bytes]] = Lru(max_entries)
         # (record id, material id) -> exported material (KMIP objects)
-        self._exports: dict[tuple[str, str], _Export] = {}
+        self._exports: Lru[tuple[str, str], _Export] = Lru(max_entries)
         # Called with each key id forgotten: caches kept beside this one (KMIP objects).
         self._forget_hooks: list[Callable[[str], None]] = []
         self.last_seq = db.last_change_seq()
@@ -89,8 +97,10 @@ class KeyCache:
         self.misses = 0
         self.material_hits = 0
         self.material_misses = 0
-        self.evictions = 0
-        self.material_evictions = 0
+        # Entries dropped because they changed (change feed, own writes); the LRUs count
+        # those pushed out by the bound.
+        self._dropped = 0
+        self._material_dropped = 0
         self.feed_read_at: float | None = None
 
     # --- reads --------------------------------------------------------------------------
@@ -120,9 +130,24 @@ class KeyCache:
         return record if record is not None and record.region == region else None
 
     def _refresh(self, slot: str) -> KeyRecord | None:
-        record = self._repo.get_key(slot)
-        self._remember(self._keys, slot, record)
+        """Read the key with record id ``slot`` and its current material in one query."""
+        record, current = self._repo.get_key_with_material(slot)
+        self._keys.put(slot, record)
+        if current is not None:
+            material_id, store_id, wrapped = current
+            self._wrapped.put((slot, material_id), (store_id, wrapped))
         return record
+
+    @property
+    def evictions(self) -> int:
+        """Keys and aliases dropped since start: changed, or pushed out by the bound."""
+        return self._dropped + self._keys.evictions + self._aliases.evictions
+
+    @property
+    def material_evictions(self) -> int:
+        """Materials dropped since start: their key changed, or pushed out by the bound."""
+        tables = (self._materials, self._wrapped, self._exports)
+        return self._material_dropped + sum(table.evictions for table in tables)
 
     def _as_seen(self, record: KeyRecord) -> KeyRecord:
         assert record.custom_key_store_id is not None
@@ -137,13 +162,13 @@ class KeyCache:
         slot = (account_id, region, alias_name)
         cached = self._aliases.get(slot, _MISSING)
         if cached is not _MISSING:
-            return cached  # type: ignore[return-value]
+            return cast(str | None, cached)
         return self.refresh_alias(account_id, region, alias_name)
 
     def refresh_alias(self, account_id: str, region: str, alias_name: str) -> str | None:
         alias = self._repo.get_alias(account_id, region, alias_name)
         target = None if alias is None else alias.target_key_id
-        self._remember(self._aliases, (account_id, region, alias_name), target)
+        self._aliases.put((account_id, region, alias_name), target)
         return target
 
     def material(self, key: KeyRecord, material_id: str) -> MaterialCipher:
@@ -173,7 +198,7 @@ class KeyCache:
         material_id = key.current_material_id
         assert material_id is not None
         slot = (key.record_id, material_id)
-        entry = self._exports.get(slot)
+        entry = self._exports.get(slot, None)
         if entry is not None and entry.expires_at > time.monotonic():
             return entry.material
         found = self._repo.get_material(key.record_id, material_id)
@@ -183,18 +208,18 @@ class KeyCache:
             key.material_binding, material_id, found[1], key.key_spec
         )
         expires = time.monotonic() + self._material_ttl
-        self._remember(self._exports, slot, _Export(key.record_id, secret, expires))
+        self._exports.put(slot, _Export(key.record_id, secret, expires))
         return secret
 
     def _handle(self, key: KeyRecord, material_id: str) -> MaterialHandle:
         slot = (key.record_id, material_id)
-        entry = self._materials.get(slot)
+        entry = self._materials.get(slot, None)
         if entry is not None and entry.expires_at > time.monotonic():
             self.material_hits += 1
             return entry.cipher
         self.material_misses += 1
         # A material id that belongs to another key is not found: the ciphertext is invalid.
-        found = self._repo.get_material(key.record_id, material_id)
+        found = self._wrapped.pop(slot, None) or self._repo.get_material(*slot)
         if found is None:
             raise InvalidCiphertextException()
         store = self._store_of(found[0])
@@ -210,10 +235,8 @@ class KeyCache:
             cipher = self._custom.external_cipher(
                 key.custom_key_store_id, key.xks_key_id, key.arn, cast(MaterialCipher, cipher)
             )
-        self._remember(
-            self._materials,
-            slot,
-            _Material(key.record_id, cipher, time.monotonic() + self._material_ttl),
+        self._materials.put(
+            slot, _Material(key.record_id, cipher, time.monotonic() + self._material_ttl)
         )
         return cipher
 
@@ -225,7 +248,7 @@ class KeyCache:
     # --- writes by this worker ------------------------------------------------------------
 
     def put_key(self, record: KeyRecord) -> None:
-        self._remember(self._keys, record.record_id, record)
+        self._keys.put(record.record_id, record)
 
     def on_forget(self, hook: Callable[[str], None]) -> None:
         """Call ``hook(key_id)`` whenever a key is forgotten (a change, a local write)."""
@@ -236,16 +259,18 @@ class KeyCache:
         for hook in self._forget_hooks:
             hook(key_id)
         if self._keys.pop(key_id, _MISSING) is not _MISSING:
-            self.evictions += 1
+            self._dropped += 1
         for slot in [s for s, e in self._materials.items() if e.key_id == key_id]:
-            del self._materials[slot]
-            self.material_evictions += 1
+            self._materials.pop(slot, None)
+            self._material_dropped += 1
+        for slot in [s for s, _ in self._wrapped.items() if s[0] == key_id]:
+            self._wrapped.pop(slot, None)
         for slot in [s for s, x in self._exports.items() if x.key_id == key_id]:
-            del self._exports[slot]
+            self._exports.pop(slot, None)
 
     def forget_alias(self, account_id: str, region: str, alias_name: str) -> None:
         if self._aliases.pop((account_id, region, alias_name), _MISSING) is not _MISSING:
-            self.evictions += 1
+            self._dropped += 1
 
     @property
     def sizes(self) -> tuple[int, int]:
@@ -274,12 +299,3 @@ class KeyCache:
         changes = self._db.changes_since(self.last_seq)
         self.apply(changes)
         return changes
-
-    def _remember(self, table: dict[_K, _V], slot: _K, value: _V) -> None:
-        if len(table) >= _MAX_ENTRIES:
-            if table is self._materials:
-                self.material_evictions += len(table)
-            else:
-                self.evictions += len(table)
-            table.clear()
-        table[slot] = value

@@ -1,9 +1,10 @@
 """The ``strongroom.client`` interfaces, served in process by the KMS pipeline.
 
 A service such as the object store calls the KMS on behalf of the principal that signed its own
-request. Each call runs through :meth:`Pipeline.execute` exactly like an HTTP request: the key
-is resolved, the key policy, identity policies and grants authorize it (with ``kms:ViaService``
-set to the calling service), the key-state table applies and the call is audited.
+request. Each call goes through :class:`InProcessCalls` (``in_process.py``), the console's path
+too, and so through :meth:`Pipeline.execute` exactly like an HTTP request: request quotas, the
+key resolved, the key policy, identity policies and grants (with ``kms:ViaService`` set to the
+calling service), the key-state table, audit.
 """
 
 from __future__ import annotations
@@ -16,47 +17,28 @@ from strongroom.client.kms import DataKey, KeyDescription, KmsCallError, Rewrapp
 from strongroom.client.principal import Credential, Principal
 from strongroom.kms.audit.events import CommitWaiter, Ticket, new_ticket
 from strongroom.kms.domain.evaluation import Effect
-from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.errors import KmsError
 from strongroom.kms.service.caller import Caller
 from strongroom.kms.service.credentials import CredentialCache
+from strongroom.kms.service.in_process import InProcessCalls
 from strongroom.kms.service.pipeline import Call, Operation, Pipeline, Response
 
 _DECISIONS = {Effect.ALLOW: Decision.ALLOW, Effect.DENY: Decision.DENY, Effect.NONE: Decision.NONE}
 
 
-def _caller(principal: Principal, service: str | None, default_region: str) -> Caller:
-    """The pipeline's caller for ``principal``, in the region of its outer request; with
-    ``service`` (``s3``), calling through that service (``kms:ViaService``)."""
-    region = principal.region or default_region
-    return Caller(
-        principal.account_id,
-        principal.arn,
-        principal.access_key_id,
-        principal.source_ip,
-        region,
-        via_service=None if service is None else f"{service}.{region}.amazonaws.com",
-    )
-
-
 class InProcessKmsClient:
-    """:class:`strongroom.client.kms.KmsClient` over the pipeline, for one calling service
-    (``s3``): each call is made in its principal's region, as the service of that region
-    (``kms:ViaService`` = ``s3.<region>.amazonaws.com``)."""
+    """:class:`strongroom.client.kms.KmsClient` over the in-process calls, for one calling
+    service (``s3``): each call is made in its principal's region, as the service of that
+    region (``kms:ViaService`` = ``s3.<region>.amazonaws.com``)."""
 
-    def __init__(
-        self, pipeline: Pipeline, operations: Mapping[str, Operation], service: str
-    ) -> None:
-        self._pipeline = pipeline
-        self._operations = operations
+    def __init__(self, calls: InProcessCalls, service: str) -> None:
+        self._calls = calls
         self._service = service
-        self._request_ids = UuidShapedIds()
 
     def _run(self, name: str, request: dict[str, Any], principal: Principal) -> Response:
-        caller = _caller(principal, self._service, self._pipeline.ctx.default_region)
         try:
-            return self._pipeline.execute(
-                self._operations[name], request, caller, self._request_ids.next()
+            return self._calls.execute(
+                principal, name, request, region=principal.region, service=self._service
             )
         except KmsError as error:
             raise KmsCallError(error.code, error.message) from None
@@ -146,7 +128,13 @@ class InProcessIdentityPolicies:
         call = Call(
             operation,
             {},
-            _caller(principal, None, self._pipeline.ctx.default_region),
+            Caller(
+                principal.account_id,
+                principal.arn,
+                principal.access_key_id,
+                principal.source_ip,
+                principal.region or self._pipeline.ctx.default_region,
+            ),
             "",
             self._pipeline.ctx,
             self._pipeline,

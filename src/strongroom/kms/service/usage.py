@@ -21,6 +21,8 @@ class UsageTracker:
         self._repo = repo
         self.tracking_start = tracking_start
         self._pending: dict[str, KeyUsage] = {}
+        # The batch being written: still this worker's answer until it is stored.
+        self._flushing: dict[str, KeyUsage] = {}
         self._lock = threading.Lock()
 
     def note(self, key_id: str, operation: str, at: datetime, request_id: str) -> None:
@@ -29,13 +31,20 @@ class UsageTracker:
     def flush(self) -> None:
         with self._lock:
             batch, self._pending = self._pending, {}
-            if batch:
+            if not batch:
+                return
+            self._flushing = batch
+            try:
                 self._repo.record(batch.values())
+            finally:
+                self._flushing = {}
 
     def last(self, key_id: str) -> KeyUsage | None:
+        # Read the batch being written before the database: once it is stored it is there.
+        writing = self._flushing.get(key_id)
         local = self._pending.get(key_id)
         stored = self._repo.get(key_id)
-        candidates = [u for u in (local, stored) if u is not None]
+        candidates = [u for u in (local, writing, stored) if u is not None]
         return max(candidates, key=lambda u: u.at) if candidates else None
 
 

@@ -12,10 +12,21 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Connection, delete, func, insert, inspect, select, union, update
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    delete,
+    func,
+    insert,
+    inspect,
+    select,
+    union,
+    update,
+)
 
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.bulk import insert_many
+from strongroom.kms.storage.driver import DriverStatement
 
 E = schema.audit_events.c
 A = schema.audit_event_accounts.c
@@ -37,6 +48,32 @@ _BATCH = 1000
 _EVENT_COLUMNS = ("seq", "event_time", "account_id", "record", "prev_hash", "hash")
 _INDEX_COLUMNS = ("account_id", "seq", "event_time")
 _NAMED_COLUMNS = ("event_name", "account_id", "seq")
+
+
+# The statements of every group commit, compiled once (driver.py).
+_LOCK_HEAD = DriverStatement(
+    lambda: select(HEAD.seq, HEAD.hash).where(HEAD.id == bindparam("id")).with_for_update()
+)
+_INSERT_HEAD = DriverStatement(
+    lambda: insert(schema.audit_chain_head).values(
+        id=bindparam("id"), seq=bindparam("seq"), hash=bindparam("hash")
+    )
+)
+_SET_HEAD = DriverStatement(
+    lambda: (
+        update(schema.audit_chain_head)
+        .where(HEAD.id == bindparam("head_id"))
+        .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+    )
+)
+_ADD_SIGNED_HEAD = DriverStatement(
+    lambda: insert(schema.audit_signed_heads).values(
+        {name: bindparam(name) for name in SignedHead._fields}
+    )
+)
+_FIRST_SIGNING_KEY = DriverStatement(
+    lambda: select(K.key_id, K.sealed_private_key).order_by(K.created_at, K.key_id).limit(1)
+)
 
 
 class ChainRow(NamedTuple):
@@ -88,14 +125,11 @@ class AuditRecords:
     def lock_head(self, genesis: bytes) -> tuple[int, bytes]:
         """The chain head (seq, hash), locked until the transaction ends (``FOR UPDATE``;
         SQLite's write transactions hold the lock from their start). Created if missing."""
-        row = self._conn.execute(
-            select(HEAD.seq, HEAD.hash).where(HEAD.id == HEAD_ROW_ID).with_for_update()
-        ).first()
-        if row is not None:
-            return int(row.seq), bytes(row.hash)
-        self._conn.execute(
-            insert(schema.audit_chain_head).values(id=HEAD_ROW_ID, seq=0, hash=genesis)
-        )
+        rows = _LOCK_HEAD.rows(self._conn, {"id": HEAD_ROW_ID})
+        if rows:
+            seq, hash_ = rows[0]
+            return int(seq), bytes(hash_)
+        _INSERT_HEAD.rows(self._conn, {"id": HEAD_ROW_ID, "seq": 0, "hash": genesis})
         return 0, genesis
 
     def insert_events(
@@ -112,23 +146,17 @@ class AuditRecords:
         insert_many(self._conn, schema.audit_named_events, _NAMED_COLUMNS, named)
 
     def add_signed_head(self, head: SignedHead) -> None:
-        self._conn.execute(insert(schema.audit_signed_heads).values(**head._asdict()))
+        _ADD_SIGNED_HEAD.rows(self._conn, head._asdict())
 
     def set_head(self, seq: int, hash_: bytes) -> None:
-        self._conn.execute(
-            update(schema.audit_chain_head)
-            .where(HEAD.id == HEAD_ROW_ID)
-            .values(seq=seq, hash=hash_)
-        )
+        _SET_HEAD.rows(self._conn, {"head_id": HEAD_ROW_ID, "new_seq": seq, "new_hash": hash_})
 
     # --- signing keys ---
 
     def first_signing_key(self) -> tuple[str, bytes] | None:
         """(key_id, sealed private key) of the oldest signing key: the one that signs."""
-        row = self._conn.execute(
-            select(K.key_id, K.sealed_private_key).order_by(K.created_at, K.key_id).limit(1)
-        ).first()
-        return None if row is None else (str(row.key_id), bytes(row.sealed_private_key))
+        rows = _FIRST_SIGNING_KEY.rows(self._conn, {})
+        return None if not rows else (str(rows[0][0]), bytes(rows[0][1]))
 
     def add_signing_key(
         self, key_id: str, public_key: bytes, sealed_private_key: bytes, created_at: datetime

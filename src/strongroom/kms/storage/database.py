@@ -156,6 +156,11 @@ class Database:
         except IntegrityError:
             raise DuplicateRecord(what) from None
 
+    def read_engine(self) -> Engine:
+        """The engine for others' read-only queries (the object store's): on SQLite their
+        transactions are deferred and never take the write lock."""
+        return self.engine.execution_options(**{READ_ONLY_OPTION: True})
+
     @contextmanager
     def read_connection(self) -> Iterator[Connection]:
         """A read-only transaction: a consistent snapshot without the write lock."""

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from strongroom.kms.storage.driver import driver_error
+from strongroom.kms.storage.write_queue import QueuedWriterConnection, connection_factory
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 READ_ONLY_OPTION = "strongroom_read_only"
@@ -53,7 +58,14 @@ def make_engine(url: str) -> Engine:
             pool_timeout=POSTGRES_POOL_TIMEOUT_S,
             connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
         )
-    engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
+    database = make_url(url).database
+    path = None if not database or database == ":memory:" else Path(database)
+    factory = connection_factory(path, SQLITE_BUSY_TIMEOUT_MS / 1000)
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "factory": factory},
+        hide_parameters=True,
+    )
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
@@ -65,14 +77,46 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # write lock fails with SQLITE_BUSY instead of waiting.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    _use_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch a new database file to WAL (the mode stays in the file; later connections find it).
+
+    Connections opening a new file at once (nodes or workers starting together) race for the
+    switch, which needs the file's exclusive lock: SQLite answers the loser "database is
+    locked" at once, without waiting in its busy handler. So the loser retries, within the
+    busy timeout, until the winner's switch is done.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
 
 
 def _sqlite_on_begin(connection: Any) -> None:
     # Reads (Database.read) start a deferred transaction and take no write lock.
+    # Writes queue on the database's writer lock first (write_queue.py).
     read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    if read_only:
+        connection.exec_driver_sql("BEGIN")
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    if isinstance(dbapi_connection, QueuedWriterConnection):
+        try:
+            dbapi_connection.begin_write()
+        except sqlite3.Error as error:  # raised as exec_driver_sql would raise it
+            raise driver_error(connection, "BEGIN IMMEDIATE", error) from error
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

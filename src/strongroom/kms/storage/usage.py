@@ -1,17 +1,37 @@
-"""Last-usage records of keys."""
+"""Last-usage records of keys.
+
+The tracker (service/usage.py) hands over, about once a second, the last use of every key used
+since: with many keys in use that is a row per request, so the rows that exist are updated in
+one driver-level executemany (driver.py) and only keys never used before are inserted one by
+one.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from strongroom.kms.domain.usage import KeyUsage
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.database import Database
+from strongroom.kms.storage.driver import DriverStatement
 
 U = schema.key_usage.c
+_IN_CHUNK = 500  # key ids per IN (...) list
+_UPDATE_COLUMNS = ("usage_key_id", "since", "new_operation", "new_at", "new_request_id")
+_UPDATE = DriverStatement(
+    lambda: (
+        update(schema.key_usage)
+        .where(U.key_id == bindparam("usage_key_id"), U.at < bindparam("since"))
+        .values(
+            operation=bindparam("new_operation"),
+            at=bindparam("new_at"),
+            request_id=bindparam("new_request_id"),
+        )
+    )
+)
 
 
 class UsageRepository:
@@ -20,29 +40,35 @@ class UsageRepository:
 
     def record(self, usages: Iterable[KeyUsage]) -> None:
         """Keep, per key, the latest of what is stored and what is given."""
+        batch = list(usages)
         with self._db.write_connection() as conn:
-            for usage in usages:
+            stored: set[str] = set()
+            ids = [u.key_id for u in batch]
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[start : start + _IN_CHUNK]
+                stored.update(conn.scalars(select(U.key_id).where(U.key_id.in_(chunk))))
+            _UPDATE.run_rows(
+                conn,
+                _UPDATE_COLUMNS,
+                [
+                    (u.key_id, u.at, u.operation, u.at, u.request_id)
+                    for u in batch
+                    if u.key_id in stored
+                ],
+            )
+            for usage in batch:
+                if usage.key_id in stored:
+                    continue
                 values = {
                     "operation": usage.operation,
                     "at": usage.at,
                     "request_id": usage.request_id,
                 }
-                updated = conn.execute(
-                    update(schema.key_usage)
-                    .where(U.key_id == usage.key_id, U.at < usage.at)
-                    .values(**values)
-                ).rowcount
-                if updated:
-                    continue
-                exists = conn.execute(select(U.key_id).where(U.key_id == usage.key_id)).first()
-                if exists is None:
-                    try:
-                        with conn.begin_nested():
-                            conn.execute(
-                                insert(schema.key_usage).values(key_id=usage.key_id, **values)
-                            )
-                    except IntegrityError:
-                        pass  # the key was deleted meanwhile
+                try:
+                    with conn.begin_nested():
+                        conn.execute(insert(schema.key_usage).values(key_id=usage.key_id, **values))
+                except IntegrityError:
+                    pass  # the key was deleted meanwhile
 
     def get(self, key_id: str) -> KeyUsage | None:
         with self._db.read_connection() as conn:

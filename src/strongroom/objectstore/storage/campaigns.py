@@ -30,7 +30,8 @@ from sqlalchemy import (
     update,
 )
 
-from strongroom.objectstore.storage.tables import bucket_keys, buckets, metadata, objects
+from strongroom.objectstore.storage import migrate
+from strongroom.objectstore.storage.tables import bucket_keys, buckets, objects
 
 campaign_metadata = MetaData()
 
@@ -129,8 +130,7 @@ def _campaign(row: Any) -> CampaignRow:
 class CampaignRecords:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        metadata.create_all(engine)
-        campaign_metadata.create_all(engine)
+        migrate.upgrade(engine)
 
     def bucket_owner(self, bucket: str) -> str | None:
         with self._engine.connect() as conn:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, select
 
-from strongroom.objectstore.storage.tables import bucket_keys, buckets, metadata, objects
+from strongroom.objectstore.storage import migrate
+from strongroom.objectstore.storage.tables import bucket_keys, buckets, objects
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +34,10 @@ class CountRow:
 
 
 class InventoryRecords:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        metadata.create_all(engine)  # a data directory the object store never opened
+    def __init__(self, engine: Engine, reader: Engine | None = None) -> None:
+        """``reader``: an engine whose reads take no write lock (see Metadata)."""
+        self._engine = reader or engine
+        migrate.upgrade(engine)  # a data directory the object store never opened
 
     def buckets(self, account_id: str | None) -> list[BucketRow]:
         query = select(buckets.c.name, buckets.c.account_id, buckets.c.encryption)

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from strongroom.objectstore.records import (
@@ -25,10 +25,10 @@ from strongroom.objectstore.records import (
     Protection,
     Upload,
 )
+from strongroom.objectstore.storage import migrate, statements
 from strongroom.objectstore.storage.tables import (
     bucket_keys,
     buckets,
-    metadata,
     objects,
     parts,
     uploads,
@@ -153,9 +153,12 @@ def _blob_ids(text: str) -> list[str]:
 class Metadata:
     """The object store's records in the shared database."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, reader: Engine | None = None) -> None:
+        """``reader``: the engine for reads, configured (by the composition root) so that they
+        take no write lock (a deferred SQLite transaction); default: ``engine``."""
         self._engine = engine
-        metadata.create_all(engine)
+        self._reader = reader or engine
+        migrate.upgrade(engine)  # one query when already at the newest revision
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -164,7 +167,7 @@ class Metadata:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             yield conn
 
     # --- buckets ---------------------------------------------------------------------------
@@ -185,7 +188,7 @@ class Metadata:
 
     def bucket(self, name: str) -> Bucket | None:
         with self._read() as conn:
-            row = conn.execute(select(buckets).where(buckets.c.name == name)).one_or_none()
+            row = conn.execute(statements.BUCKET, {"name": name}).one_or_none()
         if row is None:
             return None
         return Bucket(
@@ -266,9 +269,7 @@ class Metadata:
 
     def object(self, bucket: str, key: str) -> ObjectRecord | None:
         with self._read() as conn:
-            row = conn.execute(
-                select(objects).where(and_(objects.c.bucket == bucket, objects.c.key == key))
-            ).one_or_none()
+            row = conn.execute(statements.OBJECT, {"b": bucket, "k": key}).one_or_none()
         return None if row is None else _object(row)
 
     def put_object(self, record: ObjectRecord) -> list[str]:
@@ -276,16 +277,12 @@ class Metadata:
         values = _object_values(record)
         with self._write() as conn:
             old = self._remove(conn, record.bucket, record.key)
-            conn.execute(insert(objects).values(**values))
+            conn.execute(statements.INSERT_OBJECT, values)
         return old
 
     def _remove(self, conn: Connection, bucket: str, key: str) -> list[str]:
-        where = and_(objects.c.bucket == bucket, objects.c.key == key)
-        row = conn.execute(select(objects.c.blobs).where(where)).one_or_none()
-        if row is None:
-            return []
-        conn.execute(delete(objects).where(where))
-        return _blob_ids(row.blobs)
+        row = conn.execute(statements.REMOVE_OBJECT, {"b": bucket, "k": key}).one_or_none()
+        return [] if row is None else _blob_ids(row.blobs)
 
     def delete_object(self, bucket: str, key: str) -> list[str]:
         with self._write() as conn:
@@ -308,6 +305,17 @@ class Metadata:
         with self._read() as conn:
             rows = conn.execute(query.order_by(objects.c.key).limit(limit)).all()
         return [_object(r) for r in rows if r.key.startswith(prefix)]
+
+    def referenced_blobs(self) -> set[str]:
+        """Every blob some object or uploaded part references (for the sweep), from one read."""
+        found: set[str] = set()
+        with self._read() as conn:
+            # Parts first: completing an upload moves its parts' blobs to an object in one
+            # transaction, so a completion between the two reads is seen in one or the other.
+            found.update(conn.execute(select(parts.c.blob_id)).scalars())
+            for (text,) in conn.execute(select(objects.c.blobs)).yield_per(1000):
+                found.update(_blob_ids(text))
+        return found
 
     # --- multipart uploads -----------------------------------------------------------------
 
@@ -335,14 +343,43 @@ class Metadata:
             ).one_or_none()
         return None if row is None else _upload(row)
 
-    def list_uploads(self, bucket: str, prefix: str, limit: int) -> list[Upload]:
+    def list_uploads(
+        self, bucket: str, prefix: str, key_marker: str, upload_id_marker: str, limit: int
+    ) -> list[Upload]:
+        """Uploads with keys starting with ``prefix``, by key then initiation, after the marker:
+        keys greater than ``key_marker``, and, with ``upload_id_marker``, that key's uploads
+        initiated after the marker's (S3's ListMultipartUploads paging)."""
+        u = uploads.c
+        query = select(uploads).where(u.bucket == bucket)
+        if prefix:
+            query = query.where(u.key >= prefix)
         with self._read() as conn:
-            rows = conn.execute(
-                select(uploads)
-                .where(uploads.c.bucket == bucket)
-                .order_by(uploads.c.key, uploads.c.initiated)
-            ).all()
-        return [_upload(r) for r in rows if r.key.startswith(prefix)][:limit]
+            if key_marker:
+                after = u.key > key_marker
+                if upload_id_marker:
+                    marker = conn.execute(
+                        select(u.initiated).where(
+                            u.bucket == bucket,
+                            u.key == key_marker,
+                            u.upload_id == upload_id_marker,
+                        )
+                    ).scalar_one_or_none()
+                    same_key = (
+                        u.upload_id > upload_id_marker
+                        if marker is None
+                        else tuple_(u.initiated, u.upload_id) > tuple_(marker, upload_id_marker)
+                    )
+                    after = or_(after, and_(u.key == key_marker, same_key))
+                query = query.where(after)
+            rows: list[Any] = []
+            ordered = query.order_by(u.key, u.initiated, u.upload_id)
+            for row in conn.execute(ordered).yield_per(limit + 1):
+                if not row.key.startswith(prefix):
+                    break
+                rows.append(row)
+                if len(rows) >= limit:
+                    break
+        return [_upload(r) for r in rows]
 
     def put_part(self, upload_id: str, part: Part) -> list[str] | None:
         """Add or replace a part; None when the upload is gone (aborted or completed)."""

@@ -1,4 +1,5 @@
-"""The object store's tables, in their own ``MetaData``, created when the store opens.
+"""The object store's tables, in their own ``MetaData``; versioned by the object store's own
+migrations (``storage/migrations``, run by ``storage/migrate.py`` whenever the database opens).
 
 Nothing here is secret: data keys are stored only as KMS ciphertext blobs (``wrapped_key``),
 SSE-C keys only as a keyed fingerprint. ``kms_key_arn`` is indexed so the store can answer
@@ -82,7 +83,7 @@ uploads = Table(
     "s3_uploads",
     metadata,
     Column("upload_id", String(64), primary_key=True),
-    Column("bucket", String(63), ForeignKey("s3_buckets.name"), nullable=False, index=True),
+    Column("bucket", String(63), ForeignKey("s3_buckets.name"), nullable=False),
     Column("key", String(1024), nullable=False),
     Column("initiated", String(40), nullable=False),
     Column("initiator_arn", String(256), nullable=False),
@@ -91,6 +92,14 @@ uploads = Table(
     Column("tags", Text, nullable=False),
     Column("checksum_algorithm", String(16), nullable=True),
     *_protection_columns(),
+)
+# ListMultipartUploads' order: pages are ranges of this index.
+Index(
+    "s3_uploads_by_bucket_key",
+    uploads.c.bucket,
+    uploads.c.key,
+    uploads.c.initiated,
+    uploads.c.upload_id,
 )
 
 parts = Table(

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,6 +83,35 @@ def test_a_response_waits_for_its_commit_and_concurrent_ones_share_commits(
     assert len(stored_request_ids(db_path(tmp_path))) == 200
     assert isinstance(heads, int) and heads < 200  # group commit: fewer commits than events
     assert verify_chain(db, store).ok
+
+
+@pytest.mark.parametrize("when", list(WhenUnavailable), ids=[w.value for w in WhenUnavailable])
+def test_a_response_waits_no_longer_than_wait_seconds(db: Database, when: WhenUnavailable) -> None:
+    """No commit comes (the writer is not running): after ``wait_seconds`` the response is
+    refused, or, with ``serve``, answered unaudited; every waiter, late arrivals included."""
+    policy = WriterPolicy(when_unavailable=when, wait_seconds=0.2)
+    sink = ChainedAuditLog(db, new_store(), REGION, policy=policy)
+
+    async def one_request(n: int, delay: float) -> tuple[str, float]:
+        await asyncio.sleep(delay)
+        ticket = new_ticket()
+        sink.record(event(n))
+        started = time.monotonic()
+        try:
+            await sink.wait_committed(ticket)
+        except DependencyTimeoutException:
+            return "refused", time.monotonic() - started
+        return "served", time.monotonic() - started
+
+    async def both_loops() -> list[tuple[str, float]]:
+        return list(await asyncio.gather(one_request(1, 0.0), one_request(2, 0.1)))
+
+    for _ in range(2):  # a second event loop gets its own timer
+        outcomes = asyncio.run(both_loops())
+        expected = "refused" if when is WhenUnavailable.REFUSE else "served"
+        assert [o for o, _ in outcomes] == [expected, expected]
+        assert all(0.19 <= waited < 5 for _, waited in outcomes), outcomes
+    assert sink.pending == 4  # nothing was committed
 
 
 def test_a_failed_commit_refuses_the_waiting_response_and_new_calls_then_recovers(

@@ -36,10 +36,12 @@ class Worker:
         self.repo = KeyRepository(self.db)
         self.cache = KeyCache(self.db, self.repo, store)
         self.statements = 0
+        self.reads = 0  # SELECT statements (a read transaction also sends BEGIN)
         event.listen(self.db.engine, "before_cursor_execute", self._count)
 
-    def _count(self, *_: Any) -> None:
+    def _count(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         self.statements += 1
+        self.reads += statement.lstrip().upper().startswith("SELECT")
 
     @contextmanager
     def no_queries(self) -> Iterator[None]:
@@ -126,3 +128,44 @@ def test_material_of_another_key_is_invalid_ciphertext(
         a.cache.material(second, first.current_material_id or "")
     with pytest.raises(InvalidCiphertextException):
         a.cache.material(first, "ff" * 32)
+
+
+def test_a_key_new_to_the_worker_costs_one_read(
+    workers: tuple[Worker, Worker], store: SoftwareKeyStore
+) -> None:
+    """Encrypt's first use of a key: the record and its current material in one query."""
+    a, b = workers
+    key = _create(a, store)
+    b.cache.poll()
+    before = b.reads
+    record = b.cache.key(key.region, key.key_id)
+    assert record == key
+    sealed = b.cache.material(key, key.current_material_id or "").encrypt(b"x", b"aad")
+    assert b.reads - before == 1
+    with b.no_queries():
+        b.cache.material(key, key.current_material_id or "").decrypt(*sealed, b"aad")
+    absent = new_key_id()
+    assert (
+        b.cache.key(key.region, absent) is None
+    )  # an unknown key: read once, remembered as absent
+    with b.no_queries():
+        assert b.cache.key(key.region, absent) is None
+
+
+def test_the_cache_is_bounded_and_keeps_what_is_used(
+    tmp_path: Path, store: SoftwareKeyStore
+) -> None:
+    worker = Worker(tmp_path, store)
+    cache = KeyCache(worker.db, worker.repo, store, max_entries=2)
+    hot, second, third = (_create(worker, store) for _ in range(3))
+    for key in (hot, second, hot, third):  # `second` is the least recently used when full
+        assert cache.key(key.region, key.key_id) == key
+        cache.material(key, key.current_material_id or "")
+    assert (cache.evictions, cache.material_evictions) == (1, 1)  # second: record, material
+    with worker.no_queries():
+        assert cache.key(hot.region, hot.key_id) == hot
+        assert cache.key(third.region, third.key_id) == third
+        cache.material(hot, hot.current_material_id or "")
+    before = worker.reads
+    assert cache.key(second.region, second.key_id) == second  # forgotten: read again, once
+    assert worker.reads - before == 1
