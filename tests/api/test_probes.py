@@ -6,8 +6,10 @@ import json
 import re
 import time
 import urllib.request
+import uuid
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.metrics import sample, scrape
@@ -64,7 +66,6 @@ def test_metrics_show_the_caches_and_the_change_feed(
             before, "strongroom_cache_hits_total", cache=cache
         )
         assert gained >= 2, cache
-        assert sample(warm, "strongroom_cache_misses_total", cache=cache) >= 1
         assert sample(warm, "strongroom_cache_entries", cache=cache) >= 1
     kms.disable_key(KeyId=key_id)  # the feed evicts the key from the cache
     deadline = time.monotonic() + 10
@@ -76,6 +77,16 @@ def test_metrics_show_the_caches_and_the_change_feed(
         assert time.monotonic() < deadline, "the disabled key was never evicted"
         time.sleep(0.05)
     kms.enable_key(KeyId=key_id)
+    # Misses, made certain: a key id this worker never saw, and the material the eviction
+    # dropped (the key itself may be cached again by enable_key, a write of this worker).
+    with pytest.raises(ClientError) as unknown:
+        kms.encrypt(KeyId=str(uuid.uuid4()), Plaintext=b"nowhere")
+    assert unknown.value.response["Error"]["Code"] == "NotFoundException"
+    kms.encrypt(KeyId=key_id, Plaintext=b"cold again")
+    cold = scrape(server.endpoint)
+    for cache in ("key", "material"):
+        misses = "strongroom_cache_misses_total"
+        assert sample(cold, misses, cache=cache) > sample(after, misses, cache=cache), cache
     assert sample(after, "strongroom_cache_evictions_total", cache="material") > sample(
         before, "strongroom_cache_evictions_total", cache="material"
     )

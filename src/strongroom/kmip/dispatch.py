@@ -60,7 +60,9 @@ class KmipService:
                 )
             )
         version = messages.answer_version(request.version)
-        caller = self._identities.caller(certificate_fingerprint, source_ip)
+        caller = self._identities.caller(
+            certificate_fingerprint, source_ip, self._pipeline.ctx.default_region
+        )
         results: list[messages.Result] = []
         placeholder: str | None = None
         for item in request.items:

@@ -200,7 +200,7 @@ class S3Api:
             found.key,
             query,
             headers,
-            authenticated.credential.principal(client[0] if client else ""),
+            authenticated.credential.principal(client[0] if client else "", authenticated.region),
             request_id,
         )
         source = body.chunks()

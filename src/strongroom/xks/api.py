@@ -119,7 +119,7 @@ class XksApi:
     def _authenticate(self, scope: Scope, body: bytes, path: wire.XksPath) -> XksCredential:
         """The credential that signed the request; it must belong to the path's store."""
         try:
-            credential = self._verifier.verify(
+            credential, _ = self._verifier.verify(
                 "POST",
                 scope.get("raw_path") or scope["path"].encode(),
                 scope.get("query_string", b""),

@@ -271,19 +271,20 @@ class KmsApi:
         if scope["method"] != "POST" or scope["path"] != "/":
             raise UnknownOperationException()
         headers = scope["headers"]
-        credential = self._verifier.verify(
+        credential, region = self._verifier.verify(
             "POST", scope.get("raw_path") or b"/", scope.get("query_string", b""), headers, body
         )
         operation = self._operation(headers)
         if self._quotas is not None:
-            self._quotas.admit(credential.principal.account_id, operation.name)
+            self._quotas.admit(credential.principal.account_id, region, operation.name)
         try:
             parsed = orjson.loads(body) if body else {}
         except orjson.JSONDecodeError:
             raise SerializationException("Unable to parse the request body as JSON.") from None
         request = self._decoders[operation.name].decode(parsed)
         client = scope.get("client")
-        return operation, request, Caller.from_credential(credential, client[0] if client else "")
+        source_ip = client[0] if client else ""
+        return operation, request, Caller.from_credential(credential, source_ip, region)
 
     def _operation(self, headers: list[tuple[bytes, bytes]]) -> Operation:
         target = next((v for n, v in headers if n == b"x-amz-target"), b"").decode("latin-1")

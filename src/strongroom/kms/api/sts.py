@@ -3,8 +3,8 @@
 ``aws sts get-caller-identity --endpoint-url ...`` and SDKs that check their credentials before
 anything else then work against Strongroom unchanged. An STS request is a form-encoded POST
 (``Action=GetCallerIdentity&Version=2011-06-15``) without ``X-Amz-Target``, signed with SigV4
-for the service ``sts`` and the server's region (botocore signs with the client's region when
-it is given an ``endpoint_url``).
+for the service ``sts`` and any region the server serves (botocore signs with the client's
+region when it is given an ``endpoint_url``).
 
 The SigV4 verifier raises the KMS error classes; STS names and statuses some of them
 differently. That mapping, and STS's own errors, live here and nowhere else.
@@ -127,6 +127,7 @@ class StsApi:
         caller's account, like KMS calls; one that fails authentication is not (as for KMS).
         """
         credential: Credential | None = None
+        region: str | None = None
         action = "GetCallerIdentity"
         if self._audit is not None:
             try:
@@ -134,7 +135,9 @@ class StsApi:
             except KmsError as error:
                 return self.error_response(error, request_id)
         try:
-            credential = self._verifier.verify(method, raw_path, query_string, headers, body)
+            credential, region = self._verifier.verify(
+                method, raw_path, query_string, headers, body
+            )
             params = dict(
                 parse_qsl(query_string.decode("utf-8", "replace"), keep_blank_values=True)
             )
@@ -167,6 +170,7 @@ class StsApi:
                     resources=(),
                     error_code=failed,
                     event_source=STS_EVENT_SOURCE,
+                    region=region,
                 )
             )
         return reply

@@ -149,7 +149,7 @@ def base_record(event: AuditEvent, region: str) -> dict[str, object]:
         "eventSource": event.event_source,
         "eventName": event.operation,
         "eventType": "AwsApiCall",
-        "awsRegion": region,
+        "awsRegion": event.region or region,
         "sourceIPAddress": event.source_ip,
         "requestID": event.request_id,
         "eventID": _EVENT_IDS.next(),

@@ -33,6 +33,7 @@ class OpClass(Enum):
     CANCEL_DELETION = "CancelKeyDeletion"
     IMPORT = "GetParametersForImport, ImportKeyMaterial"
     DELETE_IMPORTED = "DeleteImportedKeyMaterial"
+    REPLICATE = "ReplicateKey, UpdatePrimaryRegion"
     # KMIP Get of an exportable key's material (docs/adr/0023): KMIP lets a Pre-Active,
     # Deactivated or Compromised key (all Disabled here) be retrieved.
     EXPORT = "KMIP Get of key material"
@@ -118,6 +119,15 @@ _TABLE: dict[OpClass, dict[KeyState, ErrorFactory]] = {
         S.CREATING: _CREATING,
         S.UPDATING: _UPDATING,
     },
+    OpClass.REPLICATE: {
+        S.DISABLED: _disabled,
+        S.PENDING_DELETION: _PENDING_DELETION,
+        S.PENDING_REPLICA_DELETION: _PENDING_DELETION,
+        S.PENDING_IMPORT: _PENDING_IMPORT,
+        S.UNAVAILABLE: _UNAVAILABLE,
+        S.CREATING: _CREATING,
+        S.UPDATING: _UPDATING,
+    },
     OpClass.EXPORT: {
         S.PENDING_DELETION: _PENDING_DELETION,
         S.PENDING_REPLICA_DELETION: _PENDING_DELETION,
@@ -154,6 +164,7 @@ _AWS_MANAGED_REFUSED = frozenset(
         OpClass.CANCEL_DELETION,
         OpClass.IMPORT,
         OpClass.DELETE_IMPORTED,
+        OpClass.REPLICATE,
         OpClass.EXPORT,
     }
 )

@@ -180,7 +180,7 @@ def import_expiries(db: Database, keys: Iterable[KeyRecord]) -> dict[str, str]:
     for key in keys:
         if key.origin is not Origin.EXTERNAL:
             continue
-        shown = imports.metadata(repo.materials(key.key_id), key)
+        shown = imports.metadata(repo.materials(key.record_id), key)
         valid_to = shown.get("ValidTo")
         if isinstance(valid_to, float):
             found[key.arn] = datetime.fromtimestamp(valid_to, UTC).isoformat()
@@ -214,7 +214,7 @@ def build_report(
     cluster_hsms = cluster_hsms or {}
     rows = []
     clusters: set[str] = set()
-    for key in sorted(keys, key=lambda k: (k.account_id, k.key_id)):
+    for key in sorted(keys, key=lambda k: (k.account_id, k.region, k.key_id)):
         exposure, how, flags = classify(key)
         if key.cloud_hsm_cluster_id is not None:
             clusters.add(key.cloud_hsm_cluster_id)
@@ -265,9 +265,9 @@ def accounts_report(
     keys: list[KeyRecord] = []
     for account in accounts:
         after = None
-        while page := repo.list_keys(account, after, 1000):
+        while page := repo.list_keys(account, None, after, 1000):  # every region's
             keys.extend(page)
-            after = page[-1].key_id
+            after = page[-1].record_id
     from strongroom.kms.governance.kmip_exposure import with_exportable_keys  # imports this
     from strongroom.kms.governance.xks_exposure import with_external_keys  # imports this
 

@@ -10,7 +10,9 @@ import pytest
 from strongroom.kms.api.request_log import MAX_LINE, RequestLog, key_of
 from strongroom.kms.service.caller import Caller
 
-CALLER = Caller("111122223333", "arn:aws:iam::111122223333:user/alice", "AKIAEXAMPLE", "10.0.0.1")
+CALLER = Caller(
+    "111122223333", "arn:aws:iam::111122223333:user/alice", "AKIAEXAMPLE", "10.0.0.1", "us-east-1"
+)
 ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
