@@ -47,7 +47,7 @@ def _texts(path: Path) -> list[str]:
     texts = []
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr):
-            texts.append("".join(v.value for v in node.values if isinstance(v, ast.Constant)))
+            texts.append("".join(str(v.value) for v in node.values if isinstance(v, ast.Constant)))
         elif (
             isinstance(node, ast.Constant)
             and isinstance(node.value, str)
