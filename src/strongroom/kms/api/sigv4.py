@@ -24,6 +24,7 @@ from email.utils import parsedate_to_datetime
 from typing import Generic, NamedTuple, Protocol, TypeVar
 from urllib.parse import quote, unquote_to_bytes
 
+from strongroom.kms import messages
 from strongroom.kms.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
@@ -448,9 +449,7 @@ class SigV4Verifier(Generic[C]):
                 f"date from HTTP: '{date}' != '{auth.amz_date[:8]}', from '{auth.amz_date}'."
             )
         if self._regions is not None and region not in self._regions:
-            raise InvalidSignatureException(
-                f"Credential should be scoped to a valid region, not '{region}'. "
-            )
+            raise InvalidSignatureException(messages.region_out_of_scope(region))
         if service != self._service:
             raise InvalidSignatureException(
                 f"Credential should be scoped to correct service: '{self._service}'. "

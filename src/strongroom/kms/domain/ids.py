@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from enum import Enum
 
+from strongroom.kms import messages
 from strongroom.kms.errors import (
     InvalidArnException,
     NotFoundException,
@@ -118,7 +119,7 @@ def parse_key_ref(raw: str) -> KeyRef:
     if raw.startswith(ALIAS_PREFIX):
         return KeyRef(RefKind.ALIAS_NAME, raw)
     if not is_key_id(raw):
-        raise NotFoundException(f"Invalid keyId '{raw}'")
+        raise NotFoundException(messages.invalid_key_id(raw))
     return KeyRef(RefKind.KEY_ID, raw)
 
 
@@ -140,10 +141,7 @@ def check_alias_name(name: str) -> None:
     """Alias name rules for names a customer creates (the pipeline refuses ``alias/aws/``
     names before this runs: see domain/managed.py)."""
     if not name.startswith(ALIAS_PREFIX):
-        raise ValidationException(
-            'Alias must start with the prefix "alias/". Please see '
-            "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
-        )
+        raise ValidationException(messages.ALIAS_PREFIX_REQUIRED)
     if _ALIAS_NAME.fullmatch(name) is None:
         raise ValidationException(f"{name} contains invalid characters for an alias")
 

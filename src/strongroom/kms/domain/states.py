@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import Enum
 
+from strongroom.kms import messages
 from strongroom.kms.domain.enums import KeyManager, KeyState
 from strongroom.kms.errors import (
     DisabledException,
@@ -43,12 +44,12 @@ ErrorFactory = Callable[[str], KmsError]
 
 
 def _disabled(arn: str) -> KmsError:
-    return DisabledException(f"{arn} is disabled.")
+    return DisabledException(messages.disabled(arn))
 
 
 def _invalid(phrase: str) -> ErrorFactory:
     def factory(arn: str) -> KmsError:
-        return KMSInvalidStateException(f"{arn} is {phrase}.")
+        return KMSInvalidStateException(messages.invalid_state(arn, phrase))
 
     return factory
 

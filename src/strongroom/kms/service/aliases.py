@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from strongroom.kms import messages
 from strongroom.kms.domain.ids import alias_arn, check_alias_name
 from strongroom.kms.domain.key import AliasRecord, KeyRecord
 from strongroom.kms.domain.managed import SERVICES
@@ -14,7 +15,7 @@ from strongroom.kms.storage.database import DuplicateRecord
 
 def _not_found(call: Call, name: str) -> NotFoundException:
     arn = alias_arn(call.region, call.caller.account_id, name)
-    return NotFoundException(f"Alias {arn} is not found.")
+    return NotFoundException(messages.alias_not_found(arn))
 
 
 def create_alias(call: Call) -> Response:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import cast
+from typing import TypeVar, cast
 
 from strongroom.kms.domain.custom_key_stores import effective_key_state
 from strongroom.kms.domain.enums import KeySpec
@@ -44,6 +44,8 @@ from strongroom.kms.storage.keys import KeyRepository
 
 MAX_ENTRIES = 100_000
 _MISSING = object()
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,9 @@ class KeyCache:
         # those pushed out by the bound.
         self._dropped = 0
         self._material_dropped = 0
+        # Bumped by every eviction: a key or alias read from the database while an eviction
+        # ran may predate the change that caused it, so it is not kept (``_keep_if_current``).
+        self._epoch = 0
         self.feed_read_at: float | None = None
 
     # --- reads --------------------------------------------------------------------------
@@ -131,12 +136,27 @@ class KeyCache:
 
     def _refresh(self, slot: str) -> KeyRecord | None:
         """Read the key with record id ``slot`` and its current material in one query."""
+        epoch = self._epoch
         record, current = self._repo.get_key_with_material(slot)
         self._keys.put(slot, record)
         if current is not None:
             material_id, store_id, wrapped = current
             self._wrapped.put((slot, material_id), (store_id, wrapped))
+        self._keep_if_current(self._keys, slot, epoch)
         return record
+
+    def _keep_if_current(self, table: Lru[_K, _V], slot: _K, epoch: int) -> None:
+        """Drop what a read stored if an eviction ran since the read began.
+
+        The race it closes: a read starts, another node commits a change (the read does not
+        see it), the feed poller applies the change (evicting nothing yet: the entry is not
+        there), then the read stores its old answer, which would be served until the key
+        changes again. Checked after storing, so an eviction between the check and the store
+        cannot slip through either; a needless drop only costs one more read.
+        """
+        if self._epoch != epoch:
+            table.pop(slot, None)
+            self._dropped += 1
 
     @property
     def evictions(self) -> int:
@@ -166,9 +186,12 @@ class KeyCache:
         return self.refresh_alias(account_id, region, alias_name)
 
     def refresh_alias(self, account_id: str, region: str, alias_name: str) -> str | None:
+        epoch = self._epoch
         alias = self._repo.get_alias(account_id, region, alias_name)
         target = None if alias is None else alias.target_key_id
-        self._aliases.put((account_id, region, alias_name), target)
+        slot = (account_id, region, alias_name)
+        self._aliases.put(slot, target)
+        self._keep_if_current(self._aliases, slot, epoch)
         return target
 
     def material(self, key: KeyRecord, material_id: str) -> MaterialCipher:
@@ -256,6 +279,7 @@ class KeyCache:
 
     def forget_key(self, key_id: str) -> None:
         """Forget the key with record id ``key_id``, its unwrapped and exported materials."""
+        self._epoch += 1  # before the entry goes: see _keep_if_current
         for hook in self._forget_hooks:
             hook(key_id)
         if self._keys.pop(key_id, _MISSING) is not _MISSING:
@@ -269,6 +293,7 @@ class KeyCache:
             self._exports.pop(slot, None)
 
     def forget_alias(self, account_id: str, region: str, alias_name: str) -> None:
+        self._epoch += 1
         if self._aliases.pop((account_id, region, alias_name), _MISSING) is not _MISSING:
             self._dropped += 1
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from strongroom.kms import messages
 from strongroom.kms.domain import imports, states
 from strongroom.kms.domain.enums import KeySpec, KeyState, Origin
 from strongroom.kms.domain.imports import (
@@ -51,9 +52,7 @@ def _repository(ctx: ServiceContext) -> ImportRepository:
 
 def _check_external(key: KeyRecord) -> None:
     if key.origin is not Origin.EXTERNAL:
-        raise UnsupportedOperationException(
-            f"{key.arn} origin is {key.origin.value} which is not valid for this operation."
-        )
+        raise UnsupportedOperationException(messages.origin_not_valid(key.arn, key.origin.value))
 
 
 def get_parameters_for_import(call: Call) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from strongroom.kms import messages
 from strongroom.kms.domain import key_specs
 from strongroom.kms.domain.enums import KeySpec, KeyState, KeyUsage, Origin
 from strongroom.kms.domain.ids import new_key_id, new_material_id
@@ -207,9 +208,11 @@ def schedule_key_deletion(call: Call) -> Response:
             if days < MIN_PENDING_WINDOW_DAYS
             else (MAX_PENDING_WINDOW_DAYS, "less")
         )
+        constraint = messages.bound_constraint("value", word, bound)
         raise ValidationException(
-            f"1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to "
-            f"satisfy constraint: Member must have value {word} than or equal to {bound}"
+            messages.validation_errors(
+                [messages.violation(f" '{days}'", "pendingWindowInDays", constraint)]
+            )
         )
     when = call.ctx.clock.now() + timedelta(days=days)
     # A multi-Region primary with replicas waits for their deletion; its own window starts

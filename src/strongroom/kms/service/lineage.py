@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import UTC, timedelta
 
+from strongroom.kms import messages
 from strongroom.kms.domain.enums import Origin
 from strongroom.kms.domain.lineage import HsmLineage
 from strongroom.kms.domain.protection import ChangeKind
@@ -68,9 +69,7 @@ def _lineage(call: Call) -> HsmLineage:
 def record_key_lineage(call: Call) -> Response:
     key, ctx = call.key, call.ctx
     if key.origin is not Origin.EXTERNAL:
-        raise UnsupportedOperationException(
-            f"{key.arn} origin is {key.origin.value} which is not valid for this operation."
-        )
+        raise UnsupportedOperationException(messages.origin_not_valid(key.arn, key.origin.value))
     lineage = _lineage(call)
     now = ctx.clock.now()
     with ctx.db.transaction() as tx:

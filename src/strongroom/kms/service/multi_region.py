@@ -8,6 +8,7 @@ primary's own transaction (storage/multi_region.py).
 
 from __future__ import annotations
 
+from strongroom.kms import messages
 from strongroom.kms.domain import multi_region, states
 from strongroom.kms.domain.ids import key_arn
 from strongroom.kms.domain.states import OpClass
@@ -77,7 +78,7 @@ def update_primary_region(call: Call) -> Response:
     replica = next((m for m in members if m.region == region), None)
     if replica is None:
         raise NotFoundException(
-            f"Key '{key_arn(region, primary.account_id, primary.key_id)}' does not exist"
+            messages.key_not_found(key_arn(region, primary.account_id, primary.key_id))
         )
     # The new primary's policy must allow it as well, and it must be usable.
     access = call.operation.keys[0]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from strongroom.kms import messages
 from strongroom.kms.audit.durable import DurableEvent
 from strongroom.kms.audit.events import AuditEvent, AuditSink
 from strongroom.kms.audit.parameters import RequestParameters
@@ -351,11 +352,11 @@ class Pipeline:
         region = caller.region
         account = ref.account_id or caller.account_id
         if ref.region is not None and ref.region != region:
-            raise NotFoundException(f"Invalid arn {raw}")
+            raise NotFoundException(messages.invalid_arn_region(ref.region))
         cache = self.ctx.cache
         if ref.is_alias:
             if not aliases:
-                raise NotFoundException(f"Invalid keyId '{raw}'")
+                raise NotFoundException(messages.invalid_key_id(raw))
             lookup = cache.refresh_alias if fresh else cache.alias_target
             key_id = lookup(account, region, ref.value)
             if key_id is None:
@@ -364,13 +365,13 @@ class Pipeline:
                     audit = self._creation_event(caller, request_id, service.alias_name)
                     return managed.ensure(self.ctx, account, region, service, audit)
                 raise NotFoundException(
-                    f"Alias {alias_arn(region, account, ref.value)} is not found."
+                    messages.alias_not_found(alias_arn(region, account, ref.value))
                 )
         else:
             key_id = ref.value
         key = cache.refresh_key(region, key_id) if fresh else cache.key(region, key_id)
         if key is None or key.account_id != account:
-            raise NotFoundException(f"Key '{key_arn(region, account, key_id)}' does not exist")
+            raise NotFoundException(messages.key_not_found(key_arn(region, account, key_id)))
         return key
 
     def _creation_event(

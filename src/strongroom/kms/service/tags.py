@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from strongroom.kms import messages
 from strongroom.kms.domain.states import OpClass
 from strongroom.kms.errors import LimitExceededException, TagException
 from strongroom.kms.service.paging import page
@@ -20,9 +21,9 @@ def tags_from_request(raw: Sequence[Mapping[str, Any]] | None) -> dict[str, str]
     for item in raw or ():
         key, value = item["TagKey"], item["TagValue"]
         if key.lower().startswith(RESERVED_TAG_PREFIX):
-            raise TagException(f"Tag keys beginning with {RESERVED_TAG_PREFIX} are reserved.")
+            raise TagException(messages.TAG_PREFIX_RESERVED)
         if key in tags:
-            raise TagException(f"Duplicate tag key {key}.")
+            raise TagException(messages.DUPLICATE_TAG_KEYS)
         tags[key] = value
     if len(tags) > MAX_TAGS_PER_KEY:
         raise TagException(f"A key can have at most {MAX_TAGS_PER_KEY} tags.")

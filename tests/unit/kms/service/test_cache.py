@@ -169,3 +169,53 @@ def test_the_cache_is_bounded_and_keeps_what_is_used(
     before = worker.reads
     assert cache.key(second.region, second.key_id) == second  # forgotten: read again, once
     assert worker.reads - before == 1
+
+
+def test_a_read_racing_a_change_is_not_kept(
+    workers: tuple[Worker, Worker], store: SoftwareKeyStore
+) -> None:
+    """The interleaving: b reads the key (before a's change commits), a disables it, b's
+    poller applies the change, and only then does b's read store its answer. The stale
+    record must not be served after that."""
+    a, b = workers
+    key = _create(a, store)
+    b.cache.poll()
+    interleaved: list[KeyRecord] = []
+
+    def change_during_read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        # Once, right after the read's SELECT ran: its answer is the old record.
+        if not interleaved and statement.lstrip().upper().startswith("SELECT"):
+            interleaved.append(
+                a.repo.update_key(key.key_id, NOW, lambda k: k.with_state(KeyState.DISABLED))
+            )
+            b.cache.poll()
+
+    event.listen(b.db.engine, "after_cursor_execute", change_during_read)
+    first = b.cache.key(key.region, key.key_id)
+    event.remove(b.db.engine, "after_cursor_execute", change_during_read)
+    assert first is not None and first.state is KeyState.ENABLED  # read before the change
+    assert interleaved and interleaved[0].state is KeyState.DISABLED
+    second = b.cache.key(key.region, key.key_id)
+    assert second is not None and second.state is KeyState.DISABLED
+
+
+def test_an_alias_read_racing_a_change_is_not_kept(
+    workers: tuple[Worker, Worker], store: SoftwareKeyStore
+) -> None:
+    a, b = workers
+    key = _create(a, store)
+    b.cache.poll()
+    done: list[bool] = []
+
+    def change_during_read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not done and statement.lstrip().upper().startswith("SELECT"):
+            done.append(True)
+            a.repo.create_alias(
+                AliasRecord(key.account_id, key.region, "alias/raced", key.key_id, NOW, NOW)
+            )
+            b.cache.poll()
+
+    event.listen(b.db.engine, "after_cursor_execute", change_during_read)
+    assert b.cache.alias_target(key.account_id, key.region, "alias/raced") is None
+    event.remove(b.db.engine, "after_cursor_execute", change_during_read)
+    assert b.cache.alias_target(key.account_id, key.region, "alias/raced") == key.key_id
