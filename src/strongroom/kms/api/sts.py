@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
+from strongroom.client.served import Served
 from strongroom.kms.api.sigv4 import SigV4Verifier
 from strongroom.kms.audit.events import STS_EVENT_SOURCE, AuditEvent, AuditSink
 from strongroom.kms.domain.principals import Principal
@@ -120,8 +121,9 @@ class StsApi:
         *,
         request_id: str,
         source_ip: str = "",
-    ) -> tuple[int, bytes]:
-        """(status, XML body) for one request; every failure becomes an STS error response.
+    ) -> tuple[int, bytes, Served]:
+        """(status, XML body, what it was) for one request; every failure becomes an STS
+        error response.
 
         Every authenticated request is audited (event source ``sts.amazonaws.com``), in the
         caller's account, like KMS calls; one that fails authentication is not (as for KMS).
@@ -133,7 +135,12 @@ class StsApi:
             try:
                 self._audit.admit()
             except KmsError as error:
-                return self.error_response(error, request_id)
+                status, body = self.error_response(error, request_id)
+                return (
+                    status,
+                    body,
+                    Served("sts", action, status, error.code, request_id=request_id),
+                )
         try:
             credential, region = self._verifier.verify(
                 method, raw_path, query_string, headers, body
@@ -173,7 +180,19 @@ class StsApi:
                     region=region,
                 )
             )
-        return reply
+        principal = None if credential is None else credential.principal
+        return (
+            *reply,
+            Served(
+                "sts",
+                action or "unknown",
+                reply[0],
+                failed or "OK",
+                None if principal is None else principal.account_id,
+                None if principal is None else principal.arn,
+                request_id=request_id,
+            ),
+        )
 
     def error_response(self, error: Exception, request_id: str) -> tuple[int, bytes]:
         """(status, XML body) in STS's ``ErrorResponse`` shape."""

@@ -36,6 +36,7 @@ def test_a_json_line_has_every_field_and_nothing_of_the_payloads() -> None:
         "requestId": "req-1",
         "node": "node-a",
         "worker": "7",
+        "service": "kms",
         "operation": "Encrypt",
         "account": "111122223333",
         "principal": "arn:aws:iam::111122223333:user/alice",
@@ -82,7 +83,9 @@ def test_an_unauthenticated_request_has_no_principal() -> None:
     )
     (line,) = lines
     assert line.startswith(b"time=")
-    assert b" requestId=req-3 node=node-a worker=7 operation=unknown status=400 " in line
+    assert (
+        b" requestId=req-3 node=node-a worker=7 service=kms operation=unknown status=400 " in line
+    )
     assert b"code=IncompleteSignatureException latencyMs=0.1\n" in line
     assert b"principal" not in line and b"keyId" not in line
 
