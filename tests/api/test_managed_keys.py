@@ -205,15 +205,15 @@ def test_the_exposure_report_shows_managed_keys(
     finally:
         conn.close()
     assert reply.status == 200
-    rows = {row["key_arn"]: row for row in reply.body["ExposureReport"]["keys"]}
+    rows = {row["KeyArn"]: row for row in reply.body["ExposureReport"]["Keys"]}
     assert set(rows) == {managed, mine}
-    assert rows[managed]["key_manager"] == "AWS"
-    assert rows[managed]["exposure"] == "provider-under-quorum"
-    assert rows[managed]["flags"][0].startswith("AWS managed: usable only through its service")
-    assert rows[managed]["monthly_usd"] == 0.0
-    assert rows[managed]["rotation"].startswith("every 365 days, next ")
-    assert rows[mine]["key_manager"] == "CUSTOMER" and rows[mine]["flags"] == []
-    assert reply.body["ExposureReport"]["total_monthly_usd"] == 1.0
+    assert rows[managed]["KeyManager"] == "AWS"
+    assert rows[managed]["Exposure"] == "provider-under-quorum"
+    assert rows[managed]["Flags"][0].startswith("AWS managed: usable only through its service")
+    assert rows[managed]["MonthlyUsd"] == 0.0
+    assert rows[managed]["Rotation"].startswith("every 365 days, next ")
+    assert rows[mine]["KeyManager"] == "CUSTOMER" and rows[mine]["Flags"] == []
+    assert reply.body["ExposureReport"]["TotalMonthlyUsd"] == 1.0
 
 
 def test_the_aws_cli_sees_managed_keys(

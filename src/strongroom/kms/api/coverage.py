@@ -108,6 +108,8 @@ def render() -> str:
         "TrentService.<Name>`, SigV4, JSON); see docs/security.md. With",
         "`export AWS_DATA_PATH=$(strongroom aws-data-path)`, boto3 and the AWS CLI call them like",
         "any KMS operation (`aws kms get-exposure-report`, `kms.list_provider_accesses()`).",
+        "Their answers are in the KMS's JSON style: PascalCase members, timestamps in epoch",
+        "seconds (LookupAuditEvents' events are CloudTrail records, in CloudTrail's format).",
         "",
         "| Operation | IAM action(s) | Input members |",
         "|---|---|---|",
