@@ -9,8 +9,9 @@ from kmip.core import enums
 from kmip.pie.exceptions import KmipOperationFailure
 
 from tests.kmip.conftest import Tenant
+from tests.support import metrics
 from tests.support.kmip import KmipWorld
-from tests.support.metrics import samples, scrape
+from tests.support.metrics import scrape
 
 
 def test_kmip_operations_are_counted_by_outcome(world: KmipWorld, tenant: Tenant) -> None:
@@ -26,8 +27,7 @@ def test_kmip_operations_are_counted_by_outcome(world: KmipWorld, tenant: Tenant
     after = scrape(world.server.endpoint)
 
     def gained(**labels: str) -> float:
-        name = "strongroom_requests_total"
-        return sum(samples(after, name, **labels)) - sum(samples(before, name, **labels))
+        return metrics.gained(before, after, "strongroom_requests_total", **labels)
 
     assert gained(service="kmip", operation="Create", code="OK") == 1
     assert gained(service="kmip", operation="Get", code="ItemNotFound") == 1
