@@ -288,7 +288,7 @@ def create_app(
         (campaign_job(settings, ctx, pipeline), min(1.0, settings.scheduler_seconds)),
         (sweep_job(settings, db), settings.s3_sweep_seconds),
         *([] if trail is None else [(trail.publish_digest, min(settings.audit_digest_seconds, 5))]),
-        *kmip_jobs(settings, pipeline, db, clock, api.commits),
+        *kmip_jobs(settings, pipeline, db, clock, api.commits, record=api.record),
         *_checkpoint_job(db),
     ]
     # The audit writer thread starts in the serving process, at start-up.
