@@ -157,7 +157,8 @@ def main() -> None:
         # The key store layer alone: what Encrypt does with the key (session copy, failover,
         # fresh IV, C_Encrypt), without the request around it.
         ctx = app.api._pipeline.ctx
-        record = ctx.cache.key(hsm_key["KeyMetadata"]["KeyId"])
+        meta = hsm_key["KeyMetadata"]
+        record = ctx.cache.key(meta["Arn"].split(":")[3], meta["KeyId"])
         cipher = ctx.cache.material(record, record.current_material_id)
         for size in (32, 4096):
             plaintext = os.urandom(size)

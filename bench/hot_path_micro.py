@@ -96,7 +96,7 @@ def time_operation(
     response = api._pipeline.execute(operation, decoded, caller, "r")
     stages: dict[str, Callable[[], object]] = {
         "uuid4 request id": lambda: str(uuid.uuid4()),
-        "SigV4 verify": lambda: api._verifier.verify("POST", b"/", b"", headers, raw),
+        "SigV4 verify": lambda: api._verifier.verify("POST", b"/", b"", headers, raw)[0],
         "target + orjson.loads + model decode": lambda: (
             api._operation(headers),
             api._decoders[op].decode(orjson.loads(raw)),
@@ -153,8 +153,10 @@ def main() -> None:
         api = app.api
         credentials = (issued.access_key_id, issued.secret_access_key)
         probe = sign(ENDPOINT, *credentials, "CreateKey", {})
-        credential = api._verifier.verify("POST", b"/", b"", scope_of(probe)["headers"], probe.body)
-        caller = Caller.from_credential(credential, "127.0.0.1")
+        credential, _ = api._verifier.verify(
+            "POST", b"/", b"", scope_of(probe)["headers"], probe.body
+        )
+        caller = Caller.from_credential(credential, "127.0.0.1", "us-east-1")
         ops = api._operations
         created = api._pipeline.execute(ops["CreateKey"], {}, caller, "r")
         key_id = created["KeyMetadata"]["KeyId"]  # type: ignore[index]

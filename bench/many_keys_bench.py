@@ -50,7 +50,7 @@ def create_keys(app: Any, count: int, account_id: str) -> list[str]:
         record = KeyRecord(
             new_key_id(),
             account_id,
-            ctx.region,
+            ctx.default_region,
             ctx.clock.now(),
             KeyState.ENABLED,
             current_material_id=new_material_id(),

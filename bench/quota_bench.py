@@ -30,7 +30,11 @@ def main() -> None:
         quotas = RequestQuotas(table, leases, clock)
         number = 200_000
         admit = min(
-            timeit.repeat(lambda: quotas.admit("111122223333", "Encrypt"), number=number, repeat=7)
+            timeit.repeat(
+                lambda: quotas.admit("111122223333", "us-east-1", "Encrypt"),
+                number=number,
+                repeat=7,
+            )
         )
         window = [0]
 

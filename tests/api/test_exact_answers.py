@@ -63,3 +63,141 @@ def test_verification_failures_carry_no_message(kms: Any) -> None:
     with aws_error("KMSInvalidMacException", 400) as error:
         kms.verify_mac(KeyId=key["KeyId"], Message=b"m", MacAlgorithm="HMAC_SHA_256", Mac=b"0" * 32)
     assert error.message == ""
+
+
+# --- AWS's message texts (kms/messages.py names the recording each one comes from) ----------
+
+
+def test_re_encrypt_naming_another_symmetric_key_is_incorrect_key(kms: Any, key_id: str) -> None:
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"data")["CiphertextBlob"]
+    other = kms.create_key()["KeyMetadata"]["KeyId"]
+    with aws_error("IncorrectKeyException", 400) as error:
+        kms.re_encrypt(CiphertextBlob=blob, SourceKeyId=other, DestinationKeyId=key_id)
+    assert error.message == (
+        "The key ID in the request does not identify a CMK that can perform this operation."
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "algorithm", "limit"),
+    [
+        ("RSA_2048", "RSAES_OAEP_SHA_1", 214),
+        ("RSA_2048", "RSAES_OAEP_SHA_256", 190),
+        ("RSA_3072", "RSAES_OAEP_SHA_256", 318),
+    ],
+)
+def test_rsa_plaintext_too_large(kms: Any, spec: str, algorithm: str, limit: int) -> None:
+    key = kms.create_key(KeySpec=spec, KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["KeyId"]
+    kms.encrypt(KeyId=key, Plaintext=b"x" * limit, EncryptionAlgorithm=algorithm)
+    with aws_error("ValidationException", 400) as error:
+        kms.encrypt(KeyId=key, Plaintext=b"x" * (limit + 1), EncryptionAlgorithm=algorithm)
+    assert error.message == (
+        f"Algorithm {algorithm} and key spec {spec} cannot encrypt data larger than {limit} bytes."
+    )
+
+
+def test_key_usage_not_valid_for_the_operation(kms: Any, key_id: str) -> None:
+    mac_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    sign_key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    arn = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+    with aws_error("InvalidKeyUsageException", 400) as error:
+        kms.generate_mac(KeyId=key_id, Message=b"m", MacAlgorithm="HMAC_SHA_256")
+    assert (
+        error.message == f"{arn} key usage is ENCRYPT_DECRYPT which is not valid for GenerateMac."
+    )
+    with aws_error("InvalidKeyUsageException", 400) as error:
+        kms.sign(KeyId=mac_key["KeyId"], Message=b"m", SigningAlgorithm="ECDSA_SHA_256")
+    assert error.message == (
+        f"{mac_key['Arn']} key usage is GENERATE_VERIFY_MAC which is not valid for Sign."
+    )
+    with aws_error("InvalidKeyUsageException", 400) as error:
+        kms.encrypt(KeyId=sign_key["KeyId"], Plaintext=b"x")
+    assert (
+        error.message
+        == f"{sign_key['Arn']} key usage is SIGN_VERIFY which is not valid for Encrypt."
+    )
+
+
+def test_mac_algorithm_incompatible_with_the_key_spec(kms: Any) -> None:
+    key = kms.create_key(KeySpec="HMAC_224", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    with aws_error("InvalidKeyUsageException", 400) as error:
+        kms.generate_mac(KeyId=key["KeyId"], Message=b"m", MacAlgorithm="HMAC_SHA_256")
+    assert error.message == "Algorithm HMAC_SHA_256 is incompatible with key spec HMAC_224."
+
+
+def test_digest_of_the_wrong_length(kms: Any) -> None:
+    key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    with aws_error("ValidationException", 400) as error:
+        kms.sign(
+            KeyId=key["KeyId"],
+            Message=b"short",
+            MessageType="DIGEST",
+            SigningAlgorithm="ECDSA_SHA_256",
+        )
+    assert error.message == "Digest is invalid length for algorithm ECDSA_SHA_256."
+
+
+def test_create_key_usage_and_spec_texts(kms: Any) -> None:
+    with aws_error("ValidationException", 400) as error:
+        kms.create_key(KeySpec="HMAC_256")
+    assert error.message == (
+        "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys."
+    )
+    with aws_error("ValidationException", 400) as error:
+        kms.create_key(KeyUsage="RANDOM")
+    assert error.message.startswith(
+        "1 validation error detected: Value 'RANDOM' at 'keyUsage' failed to satisfy "
+        "constraint: Member must satisfy enum value set: ["
+    )
+    with aws_error("ValidationException", 400) as error:
+        kms.create_key(KeySpec="HMAC_256", KeyUsage="ENCRYPT_DECRYPT")
+    assert error.message == "KeyUsage ENCRYPT_DECRYPT is not compatible with KeySpec HMAC_256."
+
+
+def test_reserved_tag_prefix_text(kms: Any, key_id: str) -> None:
+    with aws_error("TagException", 400) as error:
+        kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": "AWS:x", "TagValue": "y"}])
+    assert error.message == "Tags beginning with aws: are reserved"
+
+
+def test_not_found_texts(kms: Any, key_id: str) -> None:
+    arn = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+    missing = arn[: -len(key_id)] + "00000000-0000-0000-0000-000000000000"
+    with aws_error("NotFoundException", 400) as error:
+        kms.describe_key(KeyId="00000000-0000-0000-0000-000000000000")
+    assert error.message == f"Key '{missing}' does not exist"
+    with aws_error("NotFoundException", 400) as error:
+        kms.describe_key(KeyId="fake-key-id")
+    assert error.message == "Invalid keyId 'fake-key-id'"
+    other_region = arn.replace(arn.split(":")[3], "ap-southeast-1")
+    with aws_error("NotFoundException", 400) as error:
+        kms.describe_key(KeyId=other_region)
+    assert error.message == "Invalid arn ap-southeast-1"
+    with aws_error("ValidationException", 400) as error:
+        kms.create_alias(AliasName="no-prefix", TargetKeyId=key_id)
+    assert error.message.startswith('Alias must start with the prefix "alias/".')
+
+
+def test_import_texts(kms: Any, key_id: str) -> None:
+    arn = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+    with aws_error("UnsupportedOperationException", 400) as error:
+        kms.get_parameters_for_import(
+            KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048"
+        )
+    assert error.message == f"{arn} origin is AWS_KMS which is not valid for this operation."
+    pending = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]
+    with aws_error("KMSInvalidStateException", 400) as error:
+        kms.encrypt(KeyId=pending["KeyId"], Plaintext=b"x")
+    assert error.message == f"{pending['Arn']} is pending import."
+
+
+def test_generate_random_texts(kms: Any) -> None:
+    with aws_error("ValidationException", 400) as error:
+        kms.generate_random()
+    assert error.message == "NumberOfBytes is required."
+    with aws_error("ValidationException", 400) as error:
+        kms.generate_random(NumberOfBytes=1025)
+    assert error.message == (
+        "1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy "
+        "constraint: Member must have value less than or equal to 1024"
+    )

@@ -57,22 +57,26 @@ def test_a_tenant_gets_the_verdict_for_each_kind_of_key(server: InProcessServer)
     in_hsm = client.create_key(CustomKeyStoreId=store_id, Origin="AWS_CLOUDHSM")["KeyMetadata"]
 
     seen = report(server)
-    rows = {row["key_arn"]: row for row in seen["keys"]}
-    assert rows[default]["exposure"] == "provider-under-quorum"
-    assert rows[imported]["exposure"] == "provider-under-quorum"
-    assert rows[imported]["import_expiry"] == "no material imported"
-    assert rows[in_hsm["Arn"]]["exposure"] == "customer-hsm-only"
-    assert rows[in_hsm["Arn"]]["provider_accesses"] == 0
+    rows = {row["KeyArn"]: row for row in seen["Keys"]}
+    assert rows[default]["Exposure"] == "provider-under-quorum"
+    assert rows[imported]["Exposure"] == "provider-under-quorum"
+    # No material imported yet: neither ExpirationModel nor ValidTo (DescribeKey's members).
+    assert (rows[imported]["ExpirationModel"], rows[imported]["ValidTo"]) == (None, None)
+    # The KMS's JSON style: PascalCase members, timestamps in epoch seconds.
+    assert isinstance(seen["GeneratedAt"], float)
+    assert all(name[:1].isupper() for row in rows.values() for name in row)
+    assert rows[in_hsm["Arn"]]["Exposure"] == "customer-hsm-only"
+    assert rows[in_hsm["Arn"]]["ProviderAccesses"] == 0
     # Costs from the configured rates: 1 USD per key, 1,000 USD per HSM of the cluster.
-    assert seen["hsm_clusters"] == [cluster.cluster_id]
-    assert seen["hsms"] == 3
-    assert seen["hsm_monthly_usd"] == 3000.0
-    assert seen["total_monthly_usd"] == 3000.0 + len(rows)
+    assert seen["HsmClusters"] == [cluster.cluster_id]
+    assert seen["Hsms"] == 3
+    assert seen["HsmMonthlyUsd"] == 3000.0
+    assert seen["TotalMonthlyUsd"] == 3000.0 + len(rows)
 
 
 def test_a_tenant_sees_only_its_own_keys(server: InProcessServer) -> None:
     mine = server.client().create_key()["KeyMetadata"]["Arn"]
     theirs = report(server, other_tenant(server))
-    assert theirs["keys"] == []
+    assert theirs["Keys"] == []
     assert mine not in str(theirs)
-    assert theirs["total_monthly_usd"] == 0.0
+    assert theirs["TotalMonthlyUsd"] == 0.0

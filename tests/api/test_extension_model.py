@@ -53,7 +53,7 @@ def test_boto3_has_a_method_for_every_extension(extended_kms: Any) -> None:
 def test_boto3_calls_extensions_like_any_kms_operation(extended_kms: Any, kms: Any) -> None:
     key = kms.create_key(Description="reported")["KeyMetadata"]
     report = extended_kms.get_exposure_report()
-    assert key["Arn"] in {row["key_arn"] for row in report["ExposureReport"]["keys"]}
+    assert key["Arn"] in {row["KeyArn"] for row in report["ExposureReport"]["Keys"]}
     accesses = extended_kms.list_provider_accesses(KeyId=key["KeyId"])
     assert accesses["ProviderAccesses"] == []
     with aws_error("NotFoundException"):
@@ -64,7 +64,7 @@ def test_the_aws_cli_calls_extensions(server: InProcessServer, tmp_path: Path, k
     key = kms.create_key(Description="cli-reported")["KeyMetadata"]
     cli = AwsCli(server, tmp_path)
     reply = cli("get-exposure-report", env={"AWS_DATA_PATH": str(botocore_data.PATH)})
-    assert key["Arn"] in {row["key_arn"] for row in reply.json()["ExposureReport"]["keys"]}
+    assert key["Arn"] in {row["KeyArn"] for row in reply.json()["ExposureReport"]["Keys"]}
     # Without the data path the CLI does not know the operation.
     unknown = cli("get-exposure-report")
     assert unknown.returncode != 0

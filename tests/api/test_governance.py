@@ -256,6 +256,8 @@ def test_provider_access_runs_once_and_shows_in_the_tenant_trail(
         raw.close()
     assert reply.status == 200, reply.body
     (listed,) = reply.body["ProviderAccesses"]
+    # Timestamps in epoch seconds, as the KMS answers them (the trail's record says ISO 8601).
+    assert abs(listed["EventTime"] - chained.clock.now().timestamp()) < 3600
     assert {
         k: listed[k]
         for k in (
@@ -290,8 +292,8 @@ def test_provider_access_runs_once_and_shows_in_the_tenant_trail(
         "--format",
         "json",
     )
-    (row,) = [k for k in json.loads(out)["keys"] if k["key_arn"] == key["Arn"]]
-    assert (status, row["exposure"], row["provider_accesses"]) == (0, "provider-under-quorum", 1)
+    (row,) = [k for k in json.loads(out)["Keys"] if k["KeyArn"] == key["Arn"]]
+    assert (status, row["Exposure"], row["ProviderAccesses"]) == (0, "provider-under-quorum", 1)
     # the chain is intact after all of it
     status, out, _ = run("audit", "verify", "--data-dir", data_dir)
     assert status == 0 and "chain intact" in out

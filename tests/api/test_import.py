@@ -224,12 +224,16 @@ def test_expiration_arguments(server: InProcessServer, kms: Any, tmp_path: Path)
         {"ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE", "ValidTo": now + timedelta(days=1)},
     ]
     for options in cases:
-        code, status, _ = error_of(
+        code, status, message = error_of(
             lambda options=options: kms.import_key_material(
                 KeyId=key_id, ImportToken=token, EncryptedKeyMaterial=encrypted, **options
             )
         )
         assert (code, status) == ("ValidationException", 400), options
+        if "ValidTo" not in options:  # AWS's text (kms/messages.py)
+            assert message == (
+                "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES"
+            )
     assert state(kms, key_id) == "PendingImport"
 
 

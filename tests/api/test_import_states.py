@@ -41,6 +41,8 @@ PENDING_IMPORT: dict[str, str | None] = (
             "RotateKeyOnDemand",
             "CancelKeyDeletion",
             "CreateGrant",
+            "ReplicateKey",
+            "UpdatePrimaryRegion",
         )
     }
     | {

@@ -184,6 +184,16 @@ MATRIX: dict[str, tuple[Call, tuple[str | None, str | None, str | None]]] = {
         lambda k, key, blob: k.delete_imported_key_material(KeyId=key),
         (UNS, UNS, UNS),
     ),
+    # Single-Region keys: the state is checked first, then that the key is multi-Region
+    # (tests/api/test_multi_region_keys.py has multi-Region keys).
+    "ReplicateKey": (
+        lambda k, key, blob: k.replicate_key(KeyId=key, ReplicaRegion="eu-west-1"),
+        (UNS, DIS, INV),
+    ),
+    "UpdatePrimaryRegion": (
+        lambda k, key, blob: k.update_primary_region(KeyId=key, PrimaryRegion="eu-west-1"),
+        (UNS, DIS, INV),
+    ),
 }
 
 

@@ -7,21 +7,20 @@ administrator has AdministratorAccess), so what one test creates never shows in 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from strongroom.kms.app import open_data_dir
 from strongroom.kms.domain.managed import SERVICES
-from strongroom.kms.service.admin import ADMINISTRATOR_POLICY, IssuedAccessKey
+from strongroom.kms.service.admin import IssuedAccessKey
 from tests.api.test_aws_cli import AwsCli
 from tests.api.test_governance import export
 from tests.support.errors import aws_error
 from tests.support.raw_kms import RawKms
 from tests.support.servers import InProcessServer, in_process_server
+from tests.support.tenants import new_tenant
 
 PREDEFINED = sorted(f"alias/aws/{name}" for name in SERVICES)
 S3_DESCRIPTION = "Default key that protects my S3 objects when no other key is defined"
@@ -36,14 +35,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer
 @pytest.fixture
 def tenant(server: InProcessServer) -> IssuedAccessKey:
     """The administrator of a fresh account."""
-    data = open_data_dir(server.settings)
-    try:
-        account = data.admin.create_account(f"t-{uuid.uuid4().hex[:8]}").account_id
-        data.admin.create_user(account, "admin")
-        data.admin.put_user_policy(account, "admin", "AdministratorAccess", ADMINISTRATOR_POLICY)
-        return data.admin.create_access_key(account, "admin")
-    finally:
-        data.db.engine.dispose()
+    return new_tenant(server)
 
 
 @pytest.fixture
@@ -205,15 +197,15 @@ def test_the_exposure_report_shows_managed_keys(
     finally:
         conn.close()
     assert reply.status == 200
-    rows = {row["key_arn"]: row for row in reply.body["ExposureReport"]["keys"]}
+    rows = {row["KeyArn"]: row for row in reply.body["ExposureReport"]["Keys"]}
     assert set(rows) == {managed, mine}
-    assert rows[managed]["key_manager"] == "AWS"
-    assert rows[managed]["exposure"] == "provider-under-quorum"
-    assert rows[managed]["flags"][0].startswith("AWS managed: usable only through its service")
-    assert rows[managed]["monthly_usd"] == 0.0
-    assert rows[managed]["rotation"].startswith("every 365 days, next ")
-    assert rows[mine]["key_manager"] == "CUSTOMER" and rows[mine]["flags"] == []
-    assert reply.body["ExposureReport"]["total_monthly_usd"] == 1.0
+    assert rows[managed]["KeyManager"] == "AWS"
+    assert rows[managed]["Exposure"] == "provider-under-quorum"
+    assert rows[managed]["Flags"][0].startswith("AWS managed: usable only through its service")
+    assert rows[managed]["MonthlyUsd"] == 0.0
+    assert rows[managed]["Rotation"].startswith("every 365 days, next ")
+    assert rows[mine]["KeyManager"] == "CUSTOMER" and rows[mine]["Flags"] == []
+    assert reply.body["ExposureReport"]["TotalMonthlyUsd"] == 1.0
 
 
 def test_the_aws_cli_sees_managed_keys(

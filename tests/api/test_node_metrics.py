@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from strongroom.kms.api.node_metrics import decode
 from strongroom.kms.config import config_file
 from tests.support.metrics import sample, samples, scrape
+from tests.support.s3 import s3_client
 from tests.support.servers import server_process
 
 CALLS = 3  # Encrypt calls per client: each client is a new connection, to either worker
@@ -95,6 +96,7 @@ def test_request_lines_name_each_request_and_nothing_secret(tmp_path: Path) -> N
         forged._request_signer._credentials.secret_key = "not-the-secret"
         with pytest.raises(ClientError) as refused:
             forged.list_keys()
+        s3_client(server).list_buckets()  # the object store's requests are logged too
         time.sleep(0.3)
     assert server.process is not None and server.process.stdout is not None
     output = server.process.stdout.read()
@@ -114,7 +116,11 @@ def test_request_lines_name_each_request_and_nothing_secret(tmp_path: Path) -> N
     code = refused.value.response["Error"]["Code"]
     rejected = [line for line in lines if line["code"] == code]
     assert rejected and rejected[0]["principal"] is None
-    assert len({line["requestId"] for line in lines}) == len(lines) >= 5
+    listing = by_operation[("ListBuckets", "OK")]
+    assert (listing["service"], listing["status"]) == ("s3", 200)
+    assert listing["account"] == encrypt["account"] and listing["keyId"] is None
+    assert encrypt["service"] == "kms"
+    assert len({line["requestId"] for line in lines}) == len(lines) >= 6
     for secret in (
         plaintext.decode(),
         base64.b64encode(plaintext).decode(),

@@ -6,11 +6,16 @@ import json
 import re
 import time
 import urllib.request
+import uuid
 from typing import Any
 
+import boto3
+import pytest
 from botocore.exceptions import ClientError
 
+from tests.support import metrics
 from tests.support.metrics import sample, scrape
+from tests.support.s3 import bucket_name, s3_client
 from tests.support.servers import InProcessServer
 
 
@@ -51,10 +56,29 @@ def test_metrics_count_requests_by_operation_and_error_code(
     assert not re.search(r"(?i)password|postgresql://", text)
 
 
+def _settled(endpoint: str) -> str:
+    """A scrape once the change feed has delivered earlier writes (the key's creation evicts
+    it again when its echo arrives): evictions unchanged over several poll periods."""
+    deadline = time.monotonic() + 10
+    last = scrape(endpoint)
+    while True:
+        time.sleep(0.2)  # four of the in-process server's feed polls
+        text = scrape(endpoint)
+        counts = [
+            sample(t, "strongroom_cache_evictions_total", cache=c)
+            for t in (last, text)
+            for c in ("key", "material")
+        ]
+        if counts[:2] == counts[2:]:
+            return text
+        assert time.monotonic() < deadline, "the change feed never settled"
+        last = text
+
+
 def test_metrics_show_the_caches_and_the_change_feed(
     server: InProcessServer, kms: Any, key_id: str
 ) -> None:
-    before = scrape(server.endpoint)
+    before = _settled(server.endpoint)
     for _ in range(3):
         blob = kms.encrypt(KeyId=key_id, Plaintext=b"cached")["CiphertextBlob"]
     kms.decrypt(CiphertextBlob=blob)
@@ -64,7 +88,6 @@ def test_metrics_show_the_caches_and_the_change_feed(
             before, "strongroom_cache_hits_total", cache=cache
         )
         assert gained >= 2, cache
-        assert sample(warm, "strongroom_cache_misses_total", cache=cache) >= 1
         assert sample(warm, "strongroom_cache_entries", cache=cache) >= 1
     kms.disable_key(KeyId=key_id)  # the feed evicts the key from the cache
     deadline = time.monotonic() + 10
@@ -76,6 +99,16 @@ def test_metrics_show_the_caches_and_the_change_feed(
         assert time.monotonic() < deadline, "the disabled key was never evicted"
         time.sleep(0.05)
     kms.enable_key(KeyId=key_id)
+    # Misses, made certain: a key id this worker never saw, and the material the eviction
+    # dropped (the key itself may be cached again by enable_key, a write of this worker).
+    with pytest.raises(ClientError) as unknown:
+        kms.encrypt(KeyId=str(uuid.uuid4()), Plaintext=b"nowhere")
+    assert unknown.value.response["Error"]["Code"] == "NotFoundException"
+    kms.encrypt(KeyId=key_id, Plaintext=b"cold again")
+    cold = scrape(server.endpoint)
+    for cache in ("key", "material"):
+        misses = "strongroom_cache_misses_total"
+        assert sample(cold, misses, cache=cache) > sample(after, misses, cache=cache), cache
     assert sample(after, "strongroom_cache_evictions_total", cache="material") > sample(
         before, "strongroom_cache_evictions_total", cache="material"
     )
@@ -83,4 +116,40 @@ def test_metrics_show_the_caches_and_the_change_feed(
     assert 0 <= sample(after, "strongroom_change_feed_lag_seconds") < 5
     assert sample(after, "strongroom_change_feed_position") >= sample(
         before, "strongroom_change_feed_position"
+    )
+
+
+def test_metrics_count_s3_and_sts_requests_by_service(server: InProcessServer) -> None:
+    s3 = s3_client(server)
+    sts = boto3.client(
+        "sts",
+        endpoint_url=server.endpoint,
+        region_name=server.region,
+        aws_access_key_id=server.admin_key.access_key_id,
+        aws_secret_access_key=server.admin_key.secret_access_key,
+    )
+    before = scrape(server.endpoint)
+    s3.list_buckets()
+    with pytest.raises(ClientError) as missing:
+        s3.get_object(Bucket=bucket_name(), Key="nothing")
+    assert missing.value.response["Error"]["Code"] == "NoSuchBucket"
+    assert sts.get_caller_identity()["Account"] == server.admin_key.account_id
+    after = scrape(server.endpoint)
+
+    def gained(**labels: str) -> float:
+        return metrics.gained(before, after, "strongroom_requests_total", **labels)
+
+    assert gained(service="s3", operation="ListBuckets", code="OK") == 1
+    assert gained(service="s3", operation="GetObject", code="NoSuchBucket") == 1
+    assert gained(service="sts", operation="GetCallerIdentity", code="OK") == 1
+    assert gained(service="kms") == 0  # none of them was counted as a KMS request
+    assert (
+        sample(
+            after,
+            "strongroom_request_seconds_count",
+            service="s3",
+            operation="ListBuckets",
+            code="OK",
+        )
+        >= 1
     )

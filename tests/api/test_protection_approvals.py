@@ -202,8 +202,8 @@ def flags(tenant: Tenant, key_arn: str) -> list[str]:
         "json",
     )
     assert status == 0, err
-    (row,) = [k for k in json.loads(out)["keys"] if k["key_arn"] == key_arn]
-    return list(row["flags"])
+    (row,) = [k for k in json.loads(out)["Keys"] if k["KeyArn"] == key_arn]
+    return list(row["Flags"])
 
 
 def test_lowering_protection_waits_for_m_distinct_approvers(

@@ -173,12 +173,18 @@ def test_unknown_access_key_is_invalid_client_token_id(server: InProcessServer) 
     )
 
 
-def test_another_region_is_signature_does_not_match(server: InProcessServer) -> None:
+def test_a_region_not_served_is_signature_does_not_match(server: InProcessServer) -> None:
     code, status, message = sts_error(
-        sts(server, server.admin_key, region="eu-west-1").get_caller_identity
+        sts(server, server.admin_key, region="xx-nowhere-1").get_caller_identity
     )
     assert (code, status) == ("SignatureDoesNotMatch", 403)
-    assert message == "Credential should be scoped to a valid region. "
+    assert message == "Credential should be scoped to a valid region, not 'xx-nowhere-1'. "
+
+
+def test_sts_answers_in_every_served_region(server: InProcessServer) -> None:
+    for region in ("eu-west-1", "ap-southeast-2", "us-west-2"):
+        identity = sts(server, server.admin_key, region=region).get_caller_identity()
+        assert identity["Account"] == server.admin_key.account_id
 
 
 def test_the_response_has_aws_shape(server: InProcessServer) -> None:

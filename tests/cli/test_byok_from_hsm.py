@@ -132,7 +132,7 @@ def exposure_row(server: InProcessServer, key_arn: str) -> dict[str, Any]:
         "report", "exposure", "--data-dir", str(server.data_dir), "--format", "json"
     )
     assert status == 0, err
-    (row,) = [k for k in json.loads(out)["keys"] if k["key_arn"] == key_arn]
+    (row,) = [k for k in json.loads(out)["Keys"] if k["KeyArn"] == key_arn]
     return dict(row)
 
 
@@ -157,13 +157,13 @@ def test_from_hsm_imports_the_token_key_and_records_its_lineage(
     # The lineage is recorded: the exposure report flags the key.
     arn = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
     row = exposure_row(server, arn)
-    assert row["exposure"] == "provider-under-quorum"
-    (flag,) = row["flags"]
+    assert row["Exposure"] == "provider-under-quorum"
+    (flag,) = row["Flags"]
     assert flag.startswith(
         f"protection lowered: material exported from HSM token {softhsm_token.label} "
         f"({out['TokenSerial']})"
     )
-    assert row["import_expiry"] == "does not expire"
+    assert (row["ExpirationModel"], row["ValidTo"]) == ("KEY_MATERIAL_DOES_NOT_EXPIRE", None)
     # DescribeKey stays AWS-shaped: nothing about the lineage.
     assert "Lineage" not in json.dumps(kms.describe_key(KeyId=key_id)["KeyMetadata"], default=str)
 
@@ -174,7 +174,7 @@ def test_from_hsm_imports_the_token_key_and_records_its_lineage(
     )
     assert (reply.status, reply.error_code) == (400, "AlreadyExistsException")
     assert "cannot be changed" in reply.body["message"]
-    assert exposure_row(server, arn)["flags"] == [flag]
+    assert exposure_row(server, arn)["Flags"] == [flag]
 
 
 def test_running_again_reimports_the_same_key_and_refuses_another(

@@ -55,36 +55,36 @@ def test_each_bucket_shows_its_keys_and_who_could_reveal_them(server: InProcessS
     empty = bucket_name("empty")
     s3.create_bucket(Bucket=empty)
 
-    seen = {b["bucket"]: b for b in report(server, tenant)["buckets"]}
+    seen = {b["Bucket"]: b for b in report(server, tenant)["Buckets"]}
     assert set(seen) == {plain, mixed, empty}
 
-    assert (seen[plain]["objects"], seen[plain]["bytes"]) == (2, 30)
-    assert seen[plain]["exposures"] == ["provider-under-quorum"]
-    (under_managed,) = seen[plain]["keys"]
-    assert under_managed["key_arn"] == managed
-    assert (under_managed["sse"], under_managed["key_manager"]) == ("AES256", "AWS")
-    assert under_managed["flags"][0].startswith("AWS managed")
-    assert len(under_managed["key_versions"]) == 1
-    assert (under_managed["objects"], under_managed["bytes"]) == (2, 30)
+    assert (seen[plain]["Objects"], seen[plain]["Bytes"]) == (2, 30)
+    assert seen[plain]["Exposures"] == ["provider-under-quorum"]
+    (under_managed,) = seen[plain]["Keys"]
+    assert under_managed["KeyArn"] == managed
+    assert (under_managed["Sse"], under_managed["KeyManager"]) == ("AES256", "AWS")
+    assert under_managed["Flags"][0].startswith("AWS managed")
+    assert len(under_managed["KeyVersions"]) == 1
+    assert (under_managed["Objects"], under_managed["Bytes"]) == (2, 30)
 
-    assert seen[mixed]["exposures"] == ["provider-under-quorum", "customer-key-only"]
-    assert seen[mixed]["default_encryption"] == f"aws:kms ({cmk})"
-    by_key = {k["key_arn"]: k for k in seen[mixed]["keys"]}
+    assert seen[mixed]["Exposures"] == ["provider-under-quorum", "customer-key-only"]
+    assert seen[mixed]["DefaultEncryption"] == f"aws:kms ({cmk})"
+    by_key = {k["KeyArn"]: k for k in seen[mixed]["Keys"]}
     assert set(by_key) == {cmk, None}
-    assert by_key[cmk]["bucket_key"] is True
-    assert (by_key[cmk]["objects"], by_key[cmk]["bytes"]) == (2, 12)
-    assert by_key[cmk]["key_manager"] == "CUSTOMER"
-    assert by_key[None]["exposure"] == "customer-key-only"
-    assert by_key[None]["sse"] == "SSE-C"
-    assert by_key[None]["how"].startswith("only the customer")
-    assert (by_key[None]["objects"], by_key[None]["bytes"]) == (1, 9)
+    assert by_key[cmk]["BucketKey"] is True
+    assert (by_key[cmk]["Objects"], by_key[cmk]["Bytes"]) == (2, 12)
+    assert by_key[cmk]["KeyManager"] == "CUSTOMER"
+    assert by_key[None]["Exposure"] == "customer-key-only"
+    assert by_key[None]["Sse"] == "SSE-C"
+    assert by_key[None]["How"].startswith("only the customer")
+    assert (by_key[None]["Objects"], by_key[None]["Bytes"]) == (1, 9)
 
-    assert (seen[empty]["objects"], seen[empty]["keys"], seen[empty]["exposures"]) == (0, [], [])
-    assert seen[empty]["default_encryption"] == "AES256"
+    assert (seen[empty]["Objects"], seen[empty]["Keys"], seen[empty]["Exposures"]) == (0, [], [])
+    assert seen[empty]["DefaultEncryption"] == "AES256"
 
     # Another tenant sees none of these buckets.
     other = new_account_admin(server, f"other-{uuid.uuid4().hex[:8]}")
-    assert report(server, other)["buckets"] == []
+    assert report(server, other)["Buckets"] == []
 
     # The provider's command shows the same, per bucket.
     status, out, err = run(

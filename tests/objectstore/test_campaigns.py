@@ -200,8 +200,8 @@ def test_objects_under_keys_whose_protection_was_lowered_move_away(
         s3.put_object(Bucket=lowered_bucket, Key=name, Body=name.encode() * 10)
     s3.put_object(Bucket=other_bucket, Key="c", Body=b"c")
     exposure = call(server, tenant, "GetExposureReport", {}).body["ExposureReport"]
-    (row,) = next(b for b in exposure["buckets"] if b["bucket"] == lowered_bucket)["keys"]
-    assert row["flags"][0].startswith("protection lowered")
+    (row,) = next(b for b in exposure["Buckets"] if b["Bucket"] == lowered_bucket)["Keys"]
+    assert row["Flags"][0].startswith("protection lowered")
 
     campaign = finished(
         server, tenant, start(server, tenant, LoweredProtection=True, DestinationKeyId=safe)

@@ -81,7 +81,8 @@ def build_parts(url: str, store_id: str, root_key: bytes, clock: Clock) -> Parts
     usage = UsageTracker(UsageRepository(db), clock.now())
     policies = PolicyCache(identity, GrantRepository(db))
     ctx = ServiceContext(
-        region=REGION,
+        default_region=REGION,
+        regions=frozenset({REGION, "eu-west-1"}),
         clock=clock,
         db=db,
         keys=keys,

@@ -150,7 +150,8 @@ def html_page(report: ExposureReport) -> str:
     )
     return (
         '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Key exposure</title></head>'
-        f"<body><h1>Key exposure</h1><p>Generated {html.escape(report.generated_at)}</p>"
+        "<body><h1>Key exposure</h1>"
+        f"<p>Generated {html.escape(report.generated_at.isoformat())}</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         f"<ul>{flags}</ul>"
         f"<p>HSM clusters: {len(report.hsm_clusters)}, HSMs: {report.hsms} "

@@ -22,7 +22,15 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default 8080)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default 2)")
-    parser.add_argument("--region", default=None, help="AWS region name (default us-east-1)")
+    parser.add_argument(
+        "--region", default=None, help="the default region (default us-east-1; see --regions)"
+    )
+    parser.add_argument(
+        "--regions",
+        default=None,
+        help="regions served, comma-separated (default: every region of botocore's aws "
+        "partition; also the setting regions, STRONGROOM_REGIONS)",
+    )
     parser.add_argument(
         "--database-url",
         default=None,
@@ -86,7 +94,7 @@ def banner(settings: Settings, tls: TlsFiles | None = None) -> str:
     aws_dir = settings.data_dir.resolve() / "aws"
     database = f", database {redacted(settings.database_url)}" if settings.database_url else ""
     lines = [
-        f"Strongroom KMS on {endpoint} (region {settings.region}, "
+        f"Strongroom KMS on {endpoint} ({_regions(settings)}, "
         f"{settings.workers} workers, data in {settings.data_dir.resolve()}{database})",
         f"  credentials: {aws_dir / 'credentials'} (profile default)",
         f"  config:      {aws_dir / 'config'}",
@@ -144,12 +152,18 @@ def tls_files(settings: Settings) -> TlsFiles | None:
     return None
 
 
+def _regions(settings: Settings) -> str:
+    served = len(settings.served_regions)
+    return f"{served} regions, default {settings.region}" if served > 1 else settings.region
+
+
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.data_dir).with_overrides(
         host=args.host,
         port=args.port,
         workers=args.workers,
         region=args.region,
+        regions=args.regions,
         database_url=args.database_url,
         dev_credentials=args.dev,
         tls=args.tls,
@@ -187,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
     # Worker processes rebuild everything from these variables (see kms/app.py app_from_env).
     os.environ["STRONGROOM_DATA_DIR"] = str(settings.data_dir.resolve())
     os.environ["STRONGROOM_REGION"] = settings.region
+    os.environ["STRONGROOM_REGIONS"] = settings.regions
     if settings.database_url:
         os.environ["STRONGROOM_DATABASE_URL"] = settings.database_url
     os.environ["STRONGROOM_DEV_CREDENTIALS"] = "1" if settings.dev_credentials else "0"

@@ -13,6 +13,8 @@ class Principal:
     arn: str
     access_key_id: str
     source_ip: str = ""
+    # The region of the outer request (its SigV4 scope); None: the server's default region.
+    region: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,5 +33,5 @@ class Credential:
         """The AWS secret access key, UTF-8 encoded."""
         return self._secret
 
-    def principal(self, source_ip: str) -> Principal:
-        return Principal(self.account_id, self.principal_arn, self.access_key_id, source_ip)
+    def principal(self, source_ip: str, region: str | None = None) -> Principal:
+        return Principal(self.account_id, self.principal_arn, self.access_key_id, source_ip, region)

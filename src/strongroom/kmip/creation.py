@@ -105,7 +105,7 @@ def create_object(
     record = KeyRecord(
         key_id=new_key_id(),
         account_id=call.caller.account_id,
-        region=ctx.region,
+        region=call.region,
         created_at=now,
         state=KeyState.ENABLED if template.activate else KeyState.DISABLED,
         description=("KMIP " + names[0]) if names else "KMIP object",

@@ -44,9 +44,10 @@ class KmipIdentities:
         self._seen[certificate_fingerprint] = (now + TTL_SECONDS, found)
         return found
 
-    def caller(self, certificate_fingerprint: str, source_ip: str) -> Caller | None:
-        """The principal the certificate acts as; None when it is not registered. The audit
-        trail's access key id is the certificate's fingerprint (``kmip:<first 16 hex>``)."""
+    def caller(self, certificate_fingerprint: str, source_ip: str, region: str) -> Caller | None:
+        """The principal the certificate acts as, in ``region`` (KMIP has no regions: the
+        server's default); None when it is not registered. The audit trail's access key id is
+        the certificate's fingerprint (``kmip:<first 16 hex>``)."""
         found = self.client(certificate_fingerprint)
         if found is None:
             return None
@@ -55,4 +56,5 @@ class KmipIdentities:
             found.principal_arn,
             "kmip:" + certificate_fingerprint[:16],
             source_ip,
+            region,
         )

@@ -122,7 +122,9 @@ class DataDir:
         from strongroom.kms.governance.proposals import Realm
         from strongroom.kms.rootkey.rotation import RootKeyRotation
 
-        realm = Realm(self.store.store_id, self.settings.region)
+        with self.db.read() as tx:  # the first start's region, the deployment's identity
+            home = tx.meta.get("region") or self.settings.region
+        realm = Realm(self.store.store_id, home)
         return GovernanceEnv(
             self.db,
             KeyRepository(self.db),
@@ -157,11 +159,7 @@ def open_data_dir(
         )
     db = open_database(database_url(settings))
     store_id = db.init_meta("default_store_id", secrets.token_hex(16))
-    region = db.init_meta("region", settings.region)
-    if region != settings.region:
-        raise ConfigError(
-            f"the data in {settings.data_dir} belongs to region {region}, not {settings.region}"
-        )
+    db.init_meta("region", settings.region)  # the first start's: migration 0006 uses it
     root = open_root_key(settings, db, create=create_root_key)
     store = SoftwareKeyStore(store_id, root, fingerprint_key=fingerprint_key(db, store_id, root))
     return DataDir(settings, db, store, clock or SystemClock())
@@ -196,6 +194,7 @@ def create_app(
     policies = PolicyCache(identity, grants)
     ctx = ServiceContext(
         settings.region,
+        settings.served_regions,
         clock,
         db,
         keys,
@@ -289,7 +288,7 @@ def create_app(
         (campaign_job(settings, ctx, pipeline), min(1.0, settings.scheduler_seconds)),
         (sweep_job(settings, db), settings.s3_sweep_seconds),
         *([] if trail is None else [(trail.publish_digest, min(settings.audit_digest_seconds, 5))]),
-        *kmip_jobs(settings, pipeline, db, clock, api.commits),
+        *kmip_jobs(settings, pipeline, db, clock, api.commits, record=api.record),
     ]
     # The audit writer thread starts in the serving process, at start-up.
     return AsgiApp(
@@ -353,7 +352,7 @@ def _verifiers(
 ) -> tuple[SigV4Verifier[Credential], SigV4Verifier[Credential]]:
     """SigV4 for the KMS and for STS, on the same credentials."""
     kms = SigV4Verifier(
-        region=settings.region,
+        regions=settings.served_regions,
         service="kms",
         lookup=lookup,
         max_skew_seconds=settings.max_clock_skew_seconds,
@@ -361,7 +360,7 @@ def _verifiers(
         presigned_signed_headers=(b"x-amz-target",),
     )
     sts = SigV4Verifier(
-        region=settings.region,
+        regions=settings.served_regions,
         service="sts",
         lookup=lookup,
         max_skew_seconds=settings.max_clock_skew_seconds,
@@ -403,7 +402,7 @@ def xks_api(
 ) -> XksApi:
     """The XKS proxy on the KMS port (docs/xks.md): its own credentials, any region."""
     verifier: SigV4Verifier[XksCredential] = SigV4Verifier(
-        region=None,
+        regions=None,
         service=XKS_SERVICE,
         lookup=catalog.credential,
         max_skew_seconds=settings.max_clock_skew_seconds,

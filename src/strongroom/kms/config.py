@@ -29,7 +29,12 @@ class Settings:
     data_dir: Path = DEFAULT_DATA_DIR
     host: str = "127.0.0.1"
     port: int = 8080
+    # The default region: of in-process calls that name none, and of the first start's
+    # generated AWS config. Requests are served in any region of ``regions``.
     region: str = "us-east-1"
+    # The regions served, comma-separated; empty: every region of botocore's "aws" partition
+    # (kms/regions.py). The default region is always served.
+    regions: str = ""
     workers: int = 2
     database_url: str = ""  # empty: SQLite in the data directory
     max_body_bytes: int = 512 * 1024
@@ -93,6 +98,9 @@ class Settings:
     # and nodes; unreferenced files younger than the grace period are never removed.
     s3_sweep_seconds: float = 3600.0
     s3_sweep_grace_seconds: float = 3600.0
+    # Where the object store writes encrypted object data; empty: <data_dir>/objects. Several
+    # nodes serving S3 need one directory they all mount (docs/deployment.md).
+    s3_data_dir: str = ""
     # The audit trail (kms/audit/policy.py, docs/adr/0013): "before-response" answers a call
     # once its event is committed; "buffered" commits every audit_flush_seconds (at most 1 s).
     audit_durability: str = "before-response"
@@ -141,8 +149,22 @@ class Settings:
         return tuple(pairs)
 
     @property
+    def served_regions(self) -> frozenset[str]:
+        """The regions requests may be made in (their SigV4 credential scope)."""
+        from strongroom.kms.regions import partition_regions
+
+        return frozenset(self._listed_regions() or partition_regions()) | {self.region}
+
+    def _listed_regions(self) -> list[str]:
+        return [r.strip() for r in self.regions.split(",") if r.strip()]
+
+    @property
     def root_key_path(self) -> Path:
         return self.data_dir / "root.key"
+
+    @property
+    def s3_data_path(self) -> Path:
+        return Path(self.s3_data_dir) if self.s3_data_dir else self.data_dir / "objects"
 
     @property
     def audit_archive_path(self) -> Path:
@@ -165,8 +187,9 @@ class Settings:
             raise ConfigError(f"port {self.port} is not between 1 and 65535")
         if not 1 <= self.workers <= 64:
             raise ConfigError(f"workers {self.workers} is not between 1 and 64")
-        if not self.region or not set(self.region) <= _REGION_CHARS:
-            raise ConfigError(f"region {self.region!r} is not a valid region name")
+        for region in (self.region, *self._listed_regions()):
+            if not region or not set(region) <= _REGION_CHARS:
+                raise ConfigError(f"region {region!r} is not a valid region name")
         if self.max_body_bytes < 64 * 1024:
             raise ConfigError("max_body_bytes must be at least 65536")
         if not 1024 <= self.max_header_bytes <= 1024 * 1024:

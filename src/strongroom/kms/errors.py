@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from strongroom.kms import messages
+
 
 class KmsError(Exception):
     """Base of every error that is reported to a client.
@@ -45,7 +47,7 @@ class KmsError(Exception):
 
 
 class UnknownOperationException(KmsError):
-    default_message = "The requested operation is not recognized."
+    default_message = messages.UNKNOWN_OPERATION
 
 
 class SerializationException(KmsError):
@@ -62,7 +64,7 @@ class RequestEntityTooLargeException(KmsError):
 
 
 class MissingAuthenticationTokenException(KmsError):
-    default_message = "Missing Authentication Token"
+    default_message = messages.MISSING_AUTHENTICATION_TOKEN
 
 
 class IncompleteSignatureException(KmsError):
@@ -74,7 +76,7 @@ class InvalidSignatureException(KmsError):
 
 
 class UnrecognizedClientException(KmsError):
-    default_message = "The security token included in the request is invalid."
+    default_message = messages.UNRECOGNIZED_CLIENT
 
 
 class AccessDeniedException(KmsError):
@@ -87,9 +89,7 @@ class NotAuthorizedException(KmsError):
 
 
 class ThrottlingException(KmsError):
-    default_message = (
-        "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."
-    )
+    default_message = messages.THROTTLING
 
 
 # --- HTTP-level refusals (``api/http_limits.py``), before a request reaches the KMS -------
@@ -173,11 +173,11 @@ class DisabledException(KmsError):
 
 
 class DryRunOperationException(KmsError):
-    default_message = "The request would have succeeded, but the DryRun option is set."
+    default_message = messages.DRY_RUN
 
 
 class ExpiredImportTokenException(KmsError):
-    default_message = "The import token is expired. Use GetParametersForImport to get a new one."
+    default_message = messages.EXPIRED_IMPORT_TOKEN
 
 
 class IncorrectKeyMaterialException(KmsError):
@@ -185,13 +185,11 @@ class IncorrectKeyMaterialException(KmsError):
 
 
 class InvalidImportTokenException(KmsError):
-    default_message = "The import token is not valid for this KMS key."
+    default_message = messages.INVALID_IMPORT_TOKEN
 
 
 class IncorrectKeyException(KmsError):
-    default_message = (
-        "The key ID in the request does not identify a CMK that can perform this operation."
-    )
+    default_message = messages.INCORRECT_KEY
 
 
 class InvalidAliasNameException(KmsError):

@@ -35,6 +35,13 @@ PENDING: Final = "pending"
 DONE: Final = "done"
 
 
+# The AWS CLI and SDKs skip comment lines; the server's own settings are documented there.
+CONFIG_HEADER = (
+    "# Written by Strongroom at its first start, for the AWS CLI and SDKs (any region the\n"
+    "# server serves works). The server's settings: docs/configuration.md\n"
+)
+
+
 def first_start(data_dir: DataDir) -> IssuedAccessKey | None:
     """Finish the first start if it is not done; return the admin's key if it was finished now."""
     db, admin = data_dir.db, data_dir.admin
@@ -89,7 +96,7 @@ def write_aws_files(settings: Settings, issued: IssuedAccessKey) -> None:
             f"aws_secret_access_key = {issued.secret_access_key}\n"
         ),
     )
-    write_private(directory / "config", f"[default]\nregion = {settings.region}\n")
+    write_private(directory / "config", CONFIG_HEADER + f"[default]\nregion = {settings.region}\n")
     sync_directory(directory)
 
 

@@ -52,16 +52,12 @@ def campaign_job(
     A background job is no request: it is not counted by the request quotas."""
     assert isinstance(ctx.objects, Campaigns)
     calls = InProcessCalls(pipeline, OPERATIONS)
-    runner = ctx.objects.with_kms(InProcessKmsClient(calls, _via_service(settings)))
+    runner = ctx.objects.with_kms(InProcessKmsClient(calls, "s3"))
 
     async def run() -> None:
         await asyncio.to_thread(runner.run)
 
     return run
-
-
-def _via_service(settings: Settings) -> str:
-    return f"s3.{settings.region}.amazonaws.com"
 
 
 def object_store(
@@ -74,21 +70,25 @@ def object_store(
     commits: CommitWaiter | None,
 ) -> S3Api:
     """The S3 API: a client of the KMS through ``strongroom.client``, its calls made by the
-    worker's in-process calls (request quotas, pipeline) as ``s3.<region>.amazonaws.com``."""
-    kms = InProcessKmsClient(calls, _via_service(settings))
+    worker's in-process calls (request quotas, pipeline) as the service
+    ``s3.<region>.amazonaws.com`` of the S3 request's region."""
+    kms = InProcessKmsClient(calls, "s3")
     metadata = Metadata(data_dir.db.engine, data_dir.db.read_engine())
     clock = data_dir.clock
     ctx = StoreContext(
         settings.region,
         metadata,
-        FileBlobStore(settings.data_dir / "objects"),
+        FileBlobStore(settings.s3_data_path),
         Keyring(kms, metadata, settings.s3_bucket_key_seconds, clock.now),
         InProcessIdentityPolicies(pipeline),
         clock.now,
     )
     authenticator = InProcessAuthenticator(credentials)
     verifier = S3SigV4Verifier(
-        settings.region, authenticator, max_skew_seconds=settings.max_clock_skew_seconds
+        settings.region,
+        authenticator,
+        max_skew_seconds=settings.max_clock_skew_seconds,
+        regions=settings.served_regions,
     )
     return S3Api(
         ctx,
@@ -101,8 +101,8 @@ def object_store(
 
 
 def sweep_blobs(settings: Settings, db: Database, grace_seconds: float) -> SweepResult:
-    """One sweep of ``<data_dir>/objects`` (objectstore/sweep.py), now."""
-    blobs = FileBlobStore(settings.data_dir / "objects")
+    """One sweep of the object data directory (objectstore/sweep.py), now."""
+    blobs = FileBlobStore(settings.s3_data_path)
     metadata = Metadata(db.engine, db.read_engine())
     return sweep(blobs, metadata.referenced_blobs, time.time(), grace_seconds)
 

@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 from strongroom.client.kms import AuditGate, KmsCallError
+from strongroom.client.principal import Principal
+from strongroom.client.served import Served
 from strongroom.objectstore import routing, sse, xml
 from strongroom.objectstore.buckets import Buckets
 from strongroom.objectstore.chunked import decode_chunked, decoded_length, plain_body
@@ -151,29 +153,48 @@ class S3Api:
             return b"%2Fs3%2Faws4_request" in query or b"/s3/aws4_request" in query
         return scope["path"] not in ("/", "/health")
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> Served:
+        """Answer one S3 request; returns what it was, for the node's metrics and log."""
         request_id = self._request_ids()
         method = scope["method"]
         body = _Body(receive)
         token = self._audit.open()
+        trace = _Trace()
         try:
-            response = await self._dispatch(scope, body, request_id)
+            response = await self._dispatch(scope, body, request_id, trace)
         except S3Error as error:
             response = _error_response(error, scope["path"], request_id)
+            trace.code = error.code
         except Exception:
             log.exception("internal error in S3 request %s", request_id)
-            response = _error_response(InternalError(), scope["path"], request_id)
+            internal = InternalError()
+            response = _error_response(internal, scope["path"], request_id)
+            trace.code = internal.code
         try:  # the KMS's before-response audit durability holds for calls made through S3 too
             await self._audit.close(token)
         except KmsCallError as error:
-            response = _error_response(kms_error(error), scope["path"], request_id)
+            failure = kms_error(error)
+            response = _error_response(failure, scope["path"], request_id)
+            trace.code = failure.code
         if not body.done and _declares_body(scope):
             # The client may still send the body we did not read (or never send it, after
             # Expect: 100-continue): the connection cannot carry another request.
             response.headers.append(("Connection", "close"))
         await _send(send, response, request_id, head=method == "HEAD")
+        principal = trace.principal
+        return Served(
+            "s3",
+            trace.operation,
+            response.status,
+            trace.code,
+            None if principal is None else principal.account_id,
+            None if principal is None else principal.arn,
+            request_id=request_id,
+        )
 
-    async def _dispatch(self, scope: Scope, body: _Body, request_id: str) -> S3Response:
+    async def _dispatch(
+        self, scope: Scope, body: _Body, request_id: str, trace: _Trace
+    ) -> S3Response:
         method = scope["method"]
         raw_path = scope.get("raw_path") or scope["path"].encode()
         query_string = scope.get("query_string", b"")
@@ -189,6 +210,7 @@ class S3Api:
             authenticated = self._verifier.verify(method, path, query_string, headers)
         sse.require_secure_transport(headers, _secure(scope))
         name = routing.operation(method, found, query)
+        trace.operation = name or "unknown"
         if name is None:
             if method not in ("GET", "PUT", "POST", "DELETE", "HEAD"):
                 raise MethodNotAllowed(Method=method, ResourceType="OBJECT")
@@ -200,9 +222,10 @@ class S3Api:
             found.key,
             query,
             headers,
-            authenticated.credential.principal(client[0] if client else ""),
+            authenticated.credential.principal(client[0] if client else "", authenticated.region),
             request_id,
         )
+        trace.principal = request.principal
         source = body.chunks()
         if authenticated.payload in STREAMING and authenticated.signing is not None:
             length = decoded_length(headers)
@@ -221,6 +244,17 @@ class S3Api:
             request.body = plain_body(source, length, declared if len(declared) == 64 else None)
         request.content_length = length
         return await self._handlers[name](request)
+
+
+class _Trace:
+    """What the request turned out to be, filled in as it is dispatched."""
+
+    __slots__ = ("code", "operation", "principal")
+
+    def __init__(self) -> None:
+        self.operation = "unknown"
+        self.code = "OK"
+        self.principal: Principal | None = None
 
 
 def _secure(scope: Scope) -> bool:

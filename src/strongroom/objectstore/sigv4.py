@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote_to_bytes
 
@@ -67,6 +67,8 @@ class Authenticated:
     payload: str  # the declared x-amz-content-sha256 (or UNSIGNED-PAYLOAD for presigned)
     signing: SigningContext | None  # None for SigV2 presigned URLs
     presigned: bool
+    # The region of the SigV4 scope (the request's region); None for SigV2 presigned URLs.
+    region: str | None = None
 
 
 def _trim(value: str) -> str:
@@ -106,7 +108,7 @@ class _Params:
 
 
 class S3SigV4Verifier:
-    """Verifies SigV4 for service ``s3`` in one region."""
+    """Verifies SigV4 for service ``s3`` in the regions served (``region`` and ``regions``)."""
 
     def __init__(
         self,
@@ -114,8 +116,10 @@ class S3SigV4Verifier:
         authenticator: Authenticator,
         clock: Callable[[], float] = time.time,
         max_skew_seconds: int = 300,
+        regions: Collection[str] = (),
     ) -> None:
         self._region = region
+        self._regions = frozenset(regions) | {region}
         self._authenticator = authenticator
         self._clock = clock
         self._max_skew = max_skew_seconds
@@ -132,7 +136,7 @@ class S3SigV4Verifier:
         presigned = params.expires is not None
         self._check_time(params)
         date, region, service, terminator = [*params.scope.split("/"), "", "", ""][:4]
-        if region != self._region:
+        if region not in self._regions:
             raise AuthorizationHeaderMalformed(
                 f"The authorization header is malformed; the region '{region}' is wrong; "
                 f"expecting '{self._region}'"
@@ -171,11 +175,11 @@ class S3SigV4Verifier:
         message = string_to_sign(
             params.amz_date, params.scope, canonical.encode("utf-8"), encoding="utf-8"
         )
-        key = self._keys.get(credential.secret_bytes(), date, self._region)
+        key = self._keys.get(credential.secret_bytes(), date, region)
         if not signatures_match(key.sign(message), params.signature.encode("utf-8")):
             raise SignatureDoesNotMatch()
         context = SigningContext(key.key, params.amz_date, params.scope, params.signature)
-        return Authenticated(credential, payload, context, presigned)
+        return Authenticated(credential, payload, context, presigned, region)
 
     def _params(self, headers: dict[str, str], query_string: bytes) -> _Params:
         authorization = headers.get("authorization")

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from strongroom.client.served import Served
 from strongroom.kms.api.sigv4 import SigV4Verifier
 from strongroom.kms.audit.events import CommitWaiter, new_ticket
 from strongroom.kms.domain.ids import UuidShapedIds
@@ -70,14 +71,17 @@ class XksApi:
                 return b"/s3/aws4_request" not in value
         return True
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> Served:
+        """Answer one XKS request; returns what it was, for the node's metrics and log."""
         request_id = self._request_ids.next()
         commits = self._commits
         ticket = None if commits is None else new_ticket()
+        operation, code = "unknown", "OK"
         try:
             if scope["method"] != "POST":
                 raise MethodNotAllowed()
             path = wire.parse_path(scope["path"])
+            operation = path.operation
             body = await _read_body(scope, receive)
             credential = self._authenticate(scope, body, path)
             client = scope.get("client")
@@ -92,17 +96,21 @@ class XksApi:
             status, payload = 200, orjson.dumps(response)
         except XksError as error:
             status, payload = error_response(error)
+            code = error.name
         except KmsError as error:  # the audit trail refusing events (fail closed)
             log.warning("XKS request %s refused: %s", request_id, type(error).__name__)
             status, payload = error_response(DependencyTimeoutException())
+            code = DependencyTimeoutException.__name__
         except Exception:
             log.exception("internal error in XKS request %s", request_id)
             status, payload = error_response(InternalException())
+            code = InternalException.__name__
         if commits is not None and ticket is not None and ticket.seq:
             try:
                 await commits.wait_committed(ticket)
             except KmsError:
                 status, payload = error_response(DependencyTimeoutException())
+                code = DependencyTimeoutException.__name__
         await send(
             {
                 "type": "http.response.start",
@@ -115,11 +123,12 @@ class XksApi:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+        return Served("xks", operation, status, code, request_id=request_id)
 
     def _authenticate(self, scope: Scope, body: bytes, path: wire.XksPath) -> XksCredential:
         """The credential that signed the request; it must belong to the path's store."""
         try:
-            credential = self._verifier.verify(
+            credential, _ = self._verifier.verify(
                 "POST",
                 scope.get("raw_path") or scope["path"].encode(),
                 scope.get("query_string", b""),

@@ -104,12 +104,12 @@ def test_provider_access_is_refused_and_the_report_names_the_external_key_holder
     finally:
         conn.close()
     assert reply.status == 200, reply
-    (row,) = [r for r in reply.body["ExposureReport"]["keys"] if r["key_arn"] == meta["Arn"]]
-    assert row["exposure"] == "external-key-holder-only"
-    assert row["how"].startswith("only the holder of the external key")
-    assert world.tenant.key_id in row["how"]
-    assert row["origin"] == "EXTERNAL_KEY_STORE"
-    assert row["provider_accesses"] == 0
+    (row,) = [r for r in reply.body["ExposureReport"]["Keys"] if r["KeyArn"] == meta["Arn"]]
+    assert row["Exposure"] == "external-key-holder-only"
+    assert row["How"].startswith("only the holder of the external key")
+    assert world.tenant.key_id in row["How"]
+    assert row["Origin"] == "EXTERNAL_KEY_STORE"
+    assert row["ProviderAccesses"] == 0
     status, out, _ = run(
         "report", "exposure", "--data-dir", data_dir, "--account", meta["AWSAccountId"]
     )

@@ -28,16 +28,16 @@ def test_the_exposure_report_says_only_the_customers_hsm(
     server: InProcessServer, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     report = _exposure(server)
-    external = [k for k in report["keys"] if k["origin"] == "EXTERNAL_KEY_STORE"]
-    assert [k["key_arn"].rsplit(":", 1)[1] for k in external] == [
+    external = [k for k in report["Keys"] if k["Origin"] == "EXTERNAL_KEY_STORE"]
+    assert [k["KeyArn"].rsplit(":", 1)[1] for k in external] == [
         f"xks-key/{tenant.store_id}/{tenant.key_id}"
     ]  # the other tenant's key is not in this tenant's report
     row = external[0]
-    assert row["exposure"] == "customer-hsm-only"
-    assert "only the customer" in row["how"] and tenant.cluster.cluster_id in row["how"]
-    assert row["account_id"] == server.admin_key.account_id
-    assert tenant.cluster.cluster_id in report["hsm_clusters"]
-    assert report["counts"]["customer-hsm-only"] >= 1
+    assert row["Exposure"] == "customer-hsm-only"
+    assert "only the customer" in row["How"] and tenant.cluster.cluster_id in row["How"]
+    assert row["AccountId"] == server.admin_key.account_id
+    assert tenant.cluster.cluster_id in report["HsmClusters"]
+    assert report["Counts"]["customer-hsm-only"] >= 1
 
 
 def test_admin_commands_are_in_the_tenants_trail(server: InProcessServer, tenant: Tenant) -> None:

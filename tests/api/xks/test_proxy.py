@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from strongroom.kms.keystores.pkcs11 import TokenConnection
+from tests.support import metrics
+from tests.support.metrics import scrape
 from tests.support.servers import InProcessServer
 from tests.support.xks import Tenant, XksClient, admin, b64, metadata, unb64
 
@@ -326,3 +328,20 @@ def test_key_access_is_in_the_tenants_trail(server: InProcessServer, tenant: Ten
         text = repr(event)
         assert b64(plaintext) not in text and "never in the trail" not in text
         assert tenant.xks.secret not in text
+
+
+def test_xks_requests_are_counted_in_the_node_metrics(
+    server: InProcessServer, tenant: Tenant
+) -> None:
+    before = scrape(server.endpoint)
+    assert tenant.xks.key_metadata(tenant.key_id)[0] == 200
+    assert tenant.xks.call("health", b"", method="GET")[0] == 405
+    after = scrape(server.endpoint)
+
+    def gained(**labels: str) -> float:
+        return metrics.gained(before, after, "strongroom_requests_total", **labels)
+
+    assert gained(service="xks", operation="metadata", code="OK") == 1
+    # The spec's 405 carries the error name ValidationException; the method came first.
+    assert gained(service="xks", operation="unknown", code="ValidationException") == 1
+    assert gained(service="kms") == 0

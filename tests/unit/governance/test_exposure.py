@@ -96,13 +96,22 @@ def test_hsms_are_counted_from_the_registered_cluster_and_expiry_is_shown() -> N
         Counter(),
         NOW,
         Rates(key_usd_month=1.0, hsm_usd_month=1000.0, hsms_per_cluster=2),
-        expiries={IMPORTED.arn: "2026-12-01T00:00:00+00:00", FROM_HSM.arn: "does not expire"},
+        expiries={
+            IMPORTED.arn: ("KEY_MATERIAL_EXPIRES", datetime(2026, 12, 1, tzinfo=UTC)),
+            FROM_HSM.arn: ("KEY_MATERIAL_DOES_NOT_EXPIRE", None),
+        },
         cluster_hsms={"cluster-1": 3},
     )
     by_arn = {k.key_arn: k for k in report.keys}
     assert by_arn[IMPORTED.arn].import_expiry == "2026-12-01T00:00:00+00:00"
     assert by_arn[FROM_HSM.arn].import_expiry == "does not expire"
     assert by_arn[DEFAULT.arn].import_expiry is None
+    # The JSON answer: PascalCase members, ValidTo and GeneratedAt in epoch seconds (the KMS's).
+    shown = {row["KeyArn"]: row for row in report.to_json()["Keys"]}  # type: ignore[attr-defined]
+    assert shown[IMPORTED.arn]["ExpirationModel"] == "KEY_MATERIAL_EXPIRES"
+    assert shown[IMPORTED.arn]["ValidTo"] == datetime(2026, 12, 1, tzinfo=UTC).timestamp()
+    assert shown[FROM_HSM.arn]["ValidTo"] is None
+    assert report.to_json()["GeneratedAt"] == NOW.timestamp()
     # cluster-1 is registered with 3 tokens (counted once for its two keys); cluster-old is
     # no longer registered and falls back to hsms_per_cluster.
     assert report.hsm_clusters == ("cluster-1", "cluster-old")

@@ -53,8 +53,8 @@ def key_exposure(ctx: PageContext, key_arn: str) -> Outcome[dict[str, Any]]:
     report = ctx.attempt("GetExposureReport")
     if report.value is None:
         return Outcome(error=report.error)
-    for row in report.value["ExposureReport"]["keys"]:
-        if row["key_arn"] == key_arn:
+    for row in report.value["ExposureReport"]["Keys"]:
+        if row["KeyArn"] == key_arn:
             return Outcome(row)
     return Outcome()
 
@@ -66,17 +66,17 @@ def exposure(ctx: PageContext) -> Page:
             "exposure.html", {"error": answer.error, "report": None}, title="Exposure report"
         )
     report = answer.value["ExposureReport"]
-    keys = report["keys"]
-    buckets = report.get("buckets", [])
-    lowered = [k for k in keys if any("protection lowered" in f for f in k["flags"])]
+    keys = report["Keys"]
+    buckets = report.get("Buckets", [])
+    lowered = [k for k in keys if any("protection lowered" in f for f in k["Flags"])]
     options: list[dict[str, Any]] = []
     for name, label, css, words in CLASSES:
-        members = [k for k in keys if k["exposure"] == name]
-        held = [b for b in buckets if b["exposures"][:1] == [name]]
+        members = [k for k in keys if k["Exposure"] == name]
+        held = [b for b in buckets if b["Exposures"][:1] == [name]]
         if name not in KEY_CLASSES and not held:
             continue
-        key_cost = sum(float(k["monthly_usd"]) for k in members)
-        hsm_cost = float(report["hsm_monthly_usd"]) if name == "customer-hsm-only" else 0.0
+        key_cost = sum(float(k["MonthlyUsd"]) for k in members)
+        hsm_cost = float(report["HsmMonthlyUsd"]) if name == "customer-hsm-only" else 0.0
         options.append(
             {
                 "name": name,
@@ -116,8 +116,8 @@ def _bucket_row(bucket: dict[str, Any]) -> dict[str, Any]:
     """A bucket with its verdict (its most exposed objects') and a readable size."""
     return {
         **bucket,
-        "verdict": (bucket["exposures"] or ["none"])[0],
-        "size": size(bucket["bytes"]),
+        "verdict": (bucket["Exposures"] or ["none"])[0],
+        "size": size(bucket["Bytes"]),
     }
 
 

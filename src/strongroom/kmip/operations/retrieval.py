@@ -144,7 +144,7 @@ class Retrieval:
         for obj in self._objects.repository.locate(
             call.caller.account_id, name=name, kinds=None, limit=MAX_LOCATE
         ):
-            key = call.ctx.cache.key(obj.key_id)
+            key = call.ctx.cache.key(call.region, obj.key_id)
             if key is None:
                 continue
             views = [False, True] if obj.kind is ObjectKind.PRIVATE_KEY else [False]

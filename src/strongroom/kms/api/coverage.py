@@ -11,7 +11,8 @@ from strongroom.kms.service.registry import EXTENSIONS, OPERATIONS
 
 NOTES: dict[str, str] = {
     "CreateKey": (
-        "Origin AWS_KMS or EXTERNAL (BYOK: PendingImport, no material), single-Region. "
+        "Origin AWS_KMS or EXTERNAL (BYOK: PendingImport, no material); MultiRegion "
+        "(mrk- ids) with Origin AWS_KMS. "
         "Key specs: SYMMETRIC_DEFAULT; RSA_2048/3072/4096 "
         "(ENCRYPT_DECRYPT, SIGN_VERIFY); ECC_NIST_P256/P384/P521 (SIGN_VERIFY, KEY_AGREEMENT); "
         "ECC_SECG_P256K1, ECC_NIST_EDWARDS25519 and ML_DSA_44/65/87 (SIGN_VERIFY); "
@@ -23,6 +24,11 @@ NOTES: dict[str, str] = {
         "Symmetric ciphertexts (KeyId optional and checked: IncorrectKeyException); RSAES-OAEP "
         "ciphertexts made with the public key (KeyId and EncryptionAlgorithm required)."
     ),
+    "ReplicateKey": (
+        "Into any served Region; the replica is Enabled at once (AWS passes through Creating). "
+        "Keys with imported material (EXTERNAL) are not multi-Region here."
+    ),
+    "UpdatePrimaryRegion": "Swaps the roles at once (AWS passes through Updating).",
     "Encrypt": "SYMMETRIC_DEFAULT; RSAES_OAEP_SHA_1/256 with RSA keys (no encryption context).",
     "ReEncrypt": "Between symmetric and RSA keys in either direction.",
     "Sign": (
@@ -102,6 +108,8 @@ def render() -> str:
         "TrentService.<Name>`, SigV4, JSON); see docs/security.md. With",
         "`export AWS_DATA_PATH=$(strongroom aws-data-path)`, boto3 and the AWS CLI call them like",
         "any KMS operation (`aws kms get-exposure-report`, `kms.list_provider_accesses()`).",
+        "Their answers are in the KMS's JSON style: PascalCase members, timestamps in epoch",
+        "seconds (LookupAuditEvents' events are CloudTrail records, in CloudTrail's format).",
         "",
         "| Operation | IAM action(s) | Input members |",
         "|---|---|---|",

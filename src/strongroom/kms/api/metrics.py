@@ -26,8 +26,10 @@ CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 _BOUNDS = (*(repr(b) for b in _BUCKETS), "+Inf")  # as prometheus_client writes them
 _REQUESTS, _LATENCY = "strongroom_requests", "strongroom_request_seconds"
-_REQUESTS_HELP = "KMS API requests by operation and outcome (OK or the AWS error code)"
-_LATENCY_HELP = "KMS API request latency in the server, by operation and outcome"
+_REQUESTS_HELP = (
+    "Requests by service (kms, s3, sts, xks, kmip), operation and outcome (OK or error code)"
+)
+_LATENCY_HELP = "Request latency in the server, by service, operation and outcome"
 
 # Families read from their owner when a snapshot is taken (observability.py defines them).
 Source = Callable[[], Iterable[Metric]]
@@ -51,7 +53,7 @@ class _Families(Collector):
 
 
 class _RequestTable:
-    """Requests by (operation, code): per row, the count of each latency bucket (not
+    """Requests by (service, operation, code): per row, the count of each latency bucket (not
     cumulative; the last is +Inf) and the sum of seconds.
 
     Plain lists in a dict: an observation is one dict lookup, a bisection and two in-place
@@ -64,20 +66,28 @@ class _RequestTable:
     __slots__ = ("rows",)
 
     def __init__(self) -> None:
-        self.rows: dict[tuple[str, str], list[float]] = {}
+        self.rows: dict[tuple[str, str, str], list[float]] = {}
 
     def observe(self, operation: str, code: str, seconds: float) -> None:
-        row = self.rows.get((operation, code))
+        """A KMS API request: the hot path, so observe_served's body inline."""
+        row = self.rows.get(("kms", operation, code))
         if row is None:
-            row = self.rows[(operation, code)] = [0.0] * (len(_BUCKETS) + 2)
+            row = self.rows[("kms", operation, code)] = [0.0] * (len(_BUCKETS) + 2)
+        row[bisect_left(_BUCKETS, seconds)] += 1
+        row[-1] += seconds
+
+    def observe_served(self, service: str, operation: str, code: str, seconds: float) -> None:
+        row = self.rows.get((service, operation, code))
+        if row is None:
+            row = self.rows[(service, operation, code)] = [0.0] * (len(_BUCKETS) + 2)
         row[bisect_left(_BUCKETS, seconds)] += 1
         row[-1] += seconds
 
     def families(self) -> tuple[Family, Family]:
         counts: list[tuple[str, dict[str, str], float]] = []
         latency: list[tuple[str, dict[str, str], float]] = []
-        for (operation, code), row in list(self.rows.items()):
-            labels = {"operation": operation, "code": code}
+        for (service, operation, code), row in list(self.rows.items()):
+            labels = {"service": service, "operation": operation, "code": code}
             total = 0.0
             for bound, observed in zip(_BOUNDS, row[:-1], strict=True):
                 total += observed
@@ -107,6 +117,7 @@ class Metrics:
         self.worker = worker or str(os.getpid())
         self._requests = _RequestTable()
         self.observe = self._requests.observe  # the hot path: no method of ours in between
+        self.observe_served = self._requests.observe_served
         if sources:
             self.registry.register(_Sources(sources))
         self._node = None if node_dir is None else NodeDirectory(node_dir)

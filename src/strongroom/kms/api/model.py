@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from botocore.loaders import Loader
 
+from strongroom.kms import messages
 from strongroom.kms.api.validation import (
     NOT_NULL,
     SCALARS,
@@ -57,11 +58,7 @@ class RequestDecoder:
         errors: list[str] = []
         out = self._root(body, "", errors)
         if errors:
-            count = len(errors)
-            plural = "" if count == 1 else "s"
-            raise ValidationException(
-                f"{count} validation error{plural} detected: {'; '.join(errors)}"
-            )
+            raise ValidationException(messages.validation_errors(errors))
         return cast("dict[str, object]", out)  # the root shape is a structure
 
 

@@ -212,21 +212,24 @@ class RequestQuotas:
         self._table = table
         self._leases = leases
         self._clock = clock
-        self._local: dict[tuple[str, str], list[int]] = {}  # -> [window, tokens left]
+        # (account, region, quota) -> [window, tokens left]
+        self._local: dict[tuple[str, str, str], list[int]] = {}
 
-    def admit(self, account_id: str, operation: str) -> None:
-        """Count one request, or raise ThrottlingException."""
+    def admit(self, account_id: str, region: str, operation: str) -> None:
+        """Count one request, or raise ThrottlingException. As in AWS, quotas are per
+        account and region."""
         quota = self._table.get(operation)
         if quota is None:
             return
         now = self._clock()
         window = int(now / quota.seconds)
-        key = (account_id, quota.name)
+        key = (account_id, region, quota.name)
         local = self._local.get(key)
         if local is not None and local[0] == window and local[1] > 0:
             local[1] -= 1
             return
-        granted = self._leases.lease(f"{account_id}/{quota.name}".encode(), quota, window, now)
+        name = f"{account_id}/{region}/{quota.name}".encode()
+        granted = self._leases.lease(name, quota, window, now)
         if granted == 0:
             raise ThrottlingException()
         self._local[key] = [window, granted - 1]

@@ -1,4 +1,5 @@
-"""Per-request log lines: one line per KMS API request, JSON or key=value, off by default.
+"""Per-request log lines: one line per request (KMS, and the S3, STS and XKS APIs served on
+the same port), JSON or key=value, off by default.
 
 A line names the request (time, request id, node, worker, operation), who made it (account and
 principal ARN), the key where there is one (the key the response names, else the KeyId the
@@ -96,10 +97,12 @@ class RequestLog:
         code: str,
         seconds: float,
         *,
+        service: str = "kms",
         account: str | None = None,
         principal: str | None = None,
         key_id: str | None = None,
     ) -> None:
+        """One line; ``service``: the API that answered (kms, s3, sts, xks)."""
         if status < self._min_status:
             return
         fields = {
@@ -107,6 +110,7 @@ class RequestLog:
             "requestId": request_id,
             "node": self._node,
             "worker": self._worker,
+            "service": service,
             "operation": operation,
             "account": account,
             "principal": principal,

@@ -17,10 +17,12 @@ import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from strongroom.client.served import Served
 from strongroom.kms.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from strongroom.kms.api.metrics import Metrics
 from strongroom.kms.api.model import ServiceModel
@@ -216,20 +218,38 @@ class KmsApi:
         log.exception("internal error in request %s", request_id)
         return KMSInternalException()
 
+    def record(self, served: Served, seconds: float) -> None:
+        """Count and log a request another API of this node answered (S3, STS, XKS)."""
+        if self._metrics is not None:
+            self._metrics.observe_served(served.service, served.operation, served.code, seconds)
+        if self._request_log is not None:
+            self._request_log.request(
+                served.request_id,
+                served.operation,
+                served.status,
+                served.code,
+                seconds,
+                service=served.service,
+                account=served.account_id,
+                principal=served.principal_arn,
+            )
+
     async def _handle_sts(
         self, sts: StsApi, scope: Scope, receive: Receive, send: Send, request_id: str
     ) -> None:
+        started = time.perf_counter()
         commits = self.commits
         ticket = None if commits is None else new_ticket()
         try:
             body = await self._read_body(scope, receive)
         except KmsError as error:
             status, payload = sts.error_response(error, request_id)
+            served = Served("sts", "unknown", status, error.code, request_id=request_id)
         else:
             raw_path = scope.get("raw_path") or b"/"
             query = scope.get("query_string", b"")
             client = scope.get("client")
-            status, payload = sts.respond(
+            status, payload, served = sts.respond(
                 scope["method"],
                 raw_path,
                 query,
@@ -243,7 +263,9 @@ class KmsApi:
                 await commits.wait_committed(ticket)
             except KmsError as error:
                 status, payload = sts.error_response(error, request_id)
+                served = replace(served, status=status, code=error.code)
         await _respond(send, status, payload, request_id, STS_CONTENT_TYPE)
+        self.record(served, time.perf_counter() - started)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         for name, value in scope["headers"]:
@@ -271,19 +293,20 @@ class KmsApi:
         if scope["method"] != "POST" or scope["path"] != "/":
             raise UnknownOperationException()
         headers = scope["headers"]
-        credential = self._verifier.verify(
+        credential, region = self._verifier.verify(
             "POST", scope.get("raw_path") or b"/", scope.get("query_string", b""), headers, body
         )
         operation = self._operation(headers)
         if self._quotas is not None:
-            self._quotas.admit(credential.principal.account_id, operation.name)
+            self._quotas.admit(credential.principal.account_id, region, operation.name)
         try:
             parsed = orjson.loads(body) if body else {}
         except orjson.JSONDecodeError:
             raise SerializationException("Unable to parse the request body as JSON.") from None
         request = self._decoders[operation.name].decode(parsed)
         client = scope.get("client")
-        return operation, request, Caller.from_credential(credential, client[0] if client else "")
+        source_ip = client[0] if client else ""
+        return operation, request, Caller.from_credential(credential, source_ip, region)
 
     def _operation(self, headers: list[tuple[bytes, bytes]]) -> Operation:
         target = next((v for n, v in headers if n == b"x-amz-target"), b"").decode("latin-1")
@@ -324,7 +347,9 @@ class SideApi(Protocol):
         """Whether the request is for this API; must be cheap (it runs for every request)."""
         ...
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> Served:
+        """Answer the request; returns what it was, for the node's metrics and log."""
+        ...
 
 
 class AsgiApp:
@@ -357,11 +382,15 @@ class AsgiApp:
         if scope["type"] == "http":
             xks, side = self.xks, self.side
             if xks is not None and scope["path"].startswith("/xks/") and xks.claims(scope):
-                await xks.handle(scope, receive, send)
+                started = time.perf_counter()
+                served = await xks.handle(scope, receive, send)
+                self.api.record(served, time.perf_counter() - started)
             elif self._console is not None and _is_console(scope["path"]):
                 await self._console(scope, receive, send)
             elif side is not None and not _is_probe(scope) and side.claims(scope):
-                await side.handle(scope, receive, send)
+                started = time.perf_counter()
+                served = await side.handle(scope, receive, send)
+                self.api.record(served, time.perf_counter() - started)
             else:
                 await self.api.handle(scope, receive, send)
         elif scope["type"] == "lifespan":

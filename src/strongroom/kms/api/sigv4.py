@@ -18,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Generic, NamedTuple, Protocol, TypeVar
 from urllib.parse import quote, unquote_to_bytes
 
+from strongroom.kms import messages
 from strongroom.kms.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
@@ -327,12 +328,12 @@ def _string_to_sign(
 
 
 class SigV4Verifier(Generic[C]):
-    """Verifies SigV4-signed requests for one region and service."""
+    """Verifies SigV4-signed requests for one service in the regions it serves."""
 
     def __init__(
         self,
         *,
-        region: str | None,
+        regions: Collection[str] | None,
         service: str,
         lookup: Callable[[str], C | None],
         clock: Callable[[], float] = time.time,
@@ -342,13 +343,14 @@ class SigV4Verifier(Generic[C]):
     ) -> None:
         """``presigned_signed_headers``: headers a presigned request must sign when it sends
         them. The KMS names ``x-amz-target``: it picks the operation, and a URL presigned for
-        one operation must not run another. ``region=None`` accepts any region in the scope
-        (the XKS proxy: AWS KMS signs with its own region).
+        one operation must not run another. ``regions`` are the regions served (a scope naming
+        another is refused as AWS refuses it); None accepts any region in the scope (the XKS
+        proxy: AWS KMS signs with its own region).
 
         ``check_signatures=False`` is development credentials (``dev_credentials``): a request
         must still be well-formed SigV4 in time and scope, but its signature is not compared,
         so any secret is accepted. Settings refuse it on non-loopback addresses."""
-        self._region = region
+        self._regions = None if regions is None else frozenset(regions)
         self._service = service
         self._lookup = lookup
         self._clock = clock
@@ -358,7 +360,8 @@ class SigV4Verifier(Generic[C]):
         self._signing_keys = SigningKeyCache(service, SIGNING_KEY_CACHE_SIZE)
 
     def __repr__(self) -> str:
-        return f"SigV4Verifier(region={self._region!r}, service={self._service!r})"
+        count = "any" if self._regions is None else len(self._regions)
+        return f"SigV4Verifier(regions={count}, service={self._service!r})"
 
     @property
     def cached_signing_keys(self) -> int:
@@ -372,8 +375,9 @@ class SigV4Verifier(Generic[C]):
         query_string: bytes,
         headers: Sequence[tuple[bytes, bytes]],
         body: bytes,
-    ) -> C:
-        """Return the credential that signed the request, or raise."""
+    ) -> tuple[C, str]:
+        """Return the credential that signed the request and the region of its scope (the
+        region the request is made in), or raise."""
         header_map = _collect_headers(headers)
         pairs = _parse_query(query_string) if query_string else []
         auth = self._authentication(header_map, pairs)
@@ -385,16 +389,16 @@ class SigV4Verifier(Generic[C]):
         credential = self._lookup(auth.access_key_id)
         if credential is None:
             raise UnrecognizedClientException
+        region = auth.scope.split("/", 2)[1]
         if not self._check_signatures:
-            return credential
+            return credential, region
         message = _string_to_sign(
             auth, method=method, raw_path=raw_path, pairs=pairs, headers=header_map, body=body
         )
-        region = self._region or auth.scope.split("/", 2)[1]
         key = self._signing_keys.get(credential.secret_bytes(), auth.amz_date[:8], region)
         if not signatures_match(key.sign(message), auth.signature):
             raise InvalidSignatureException(SIGNATURE_MISMATCH)
-        return credential
+        return credential, region
 
     def _authentication(
         self, headers: dict[bytes, bytes], pairs: list[tuple[bytes, bytes]]
@@ -444,8 +448,8 @@ class SigV4Verifier(Generic[C]):
                 "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of "
                 f"date from HTTP: '{date}' != '{auth.amz_date[:8]}', from '{auth.amz_date}'."
             )
-        if self._region is not None and region != self._region:
-            raise InvalidSignatureException("Credential should be scoped to a valid region. ")
+        if self._regions is not None and region not in self._regions:
+            raise InvalidSignatureException(messages.region_out_of_scope(region))
         if service != self._service:
             raise InvalidSignatureException(
                 f"Credential should be scoped to correct service: '{self._service}'. "

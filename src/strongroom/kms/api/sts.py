@@ -3,8 +3,8 @@
 ``aws sts get-caller-identity --endpoint-url ...`` and SDKs that check their credentials before
 anything else then work against Strongroom unchanged. An STS request is a form-encoded POST
 (``Action=GetCallerIdentity&Version=2011-06-15``) without ``X-Amz-Target``, signed with SigV4
-for the service ``sts`` and the server's region (botocore signs with the client's region when
-it is given an ``endpoint_url``).
+for the service ``sts`` and any region the server serves (botocore signs with the client's
+region when it is given an ``endpoint_url``).
 
 The SigV4 verifier raises the KMS error classes; STS names and statuses some of them
 differently. That mapping, and STS's own errors, live here and nowhere else.
@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
+from strongroom.client.served import Served
 from strongroom.kms.api.sigv4 import SigV4Verifier
 from strongroom.kms.audit.events import STS_EVENT_SOURCE, AuditEvent, AuditSink
 from strongroom.kms.domain.principals import Principal
@@ -120,21 +121,30 @@ class StsApi:
         *,
         request_id: str,
         source_ip: str = "",
-    ) -> tuple[int, bytes]:
-        """(status, XML body) for one request; every failure becomes an STS error response.
+    ) -> tuple[int, bytes, Served]:
+        """(status, XML body, what it was) for one request; every failure becomes an STS
+        error response.
 
         Every authenticated request is audited (event source ``sts.amazonaws.com``), in the
         caller's account, like KMS calls; one that fails authentication is not (as for KMS).
         """
         credential: Credential | None = None
+        region: str | None = None
         action = "GetCallerIdentity"
         if self._audit is not None:
             try:
                 self._audit.admit()
             except KmsError as error:
-                return self.error_response(error, request_id)
+                status, body = self.error_response(error, request_id)
+                return (
+                    status,
+                    body,
+                    Served("sts", action, status, error.code, request_id=request_id),
+                )
         try:
-            credential = self._verifier.verify(method, raw_path, query_string, headers, body)
+            credential, region = self._verifier.verify(
+                method, raw_path, query_string, headers, body
+            )
             params = dict(
                 parse_qsl(query_string.decode("utf-8", "replace"), keep_blank_values=True)
             )
@@ -167,9 +177,22 @@ class StsApi:
                     resources=(),
                     error_code=failed,
                     event_source=STS_EVENT_SOURCE,
+                    region=region,
                 )
             )
-        return reply
+        principal = None if credential is None else credential.principal
+        return (
+            *reply,
+            Served(
+                "sts",
+                action or "unknown",
+                reply[0],
+                failed or "OK",
+                None if principal is None else principal.account_id,
+                None if principal is None else principal.arn,
+                request_id=request_id,
+            ),
+        )
 
     def error_response(self, error: Exception, request_id: str) -> tuple[int, bytes]:
         """(status, XML body) in STS's ``ErrorResponse`` shape."""

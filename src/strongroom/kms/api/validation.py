@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from strongroom.kms import messages
 from strongroom.kms.errors import SerializationException
 
 Decoder = Callable[[object, str, list[str]], object]
@@ -41,7 +42,7 @@ Shape = Mapping[str, Any]
 MAX_REPORTED_ERRORS: Final = 10
 """AWS stops collecting violations at ten ("10 validation errors detected: ...")."""
 MAX_RENDERED_CHARS: Final = 256
-NOT_NULL: Final = "Member must not be null"
+NOT_NULL: Final = messages.NOT_NULL
 
 
 def camel(name: str) -> str:
@@ -52,7 +53,7 @@ def camel(name: str) -> str:
 def violation(errors: list[str], shown: str, path: str, constraint: str) -> None:
     """Record one violation; ``shown`` is ``" 'value'"``, ``" null"`` or ``""`` (not echoed)."""
     if len(errors) < MAX_REPORTED_ERRORS:
-        errors.append(f"Value{shown} at '{path}' failed to satisfy constraint: {constraint}")
+        errors.append(messages.violation(shown, path, constraint))
 
 
 def _shown(value: object, render: Render | None) -> str:
@@ -124,8 +125,8 @@ class Bounds:
     def of(cls, shape: Shape, unit: str) -> Bounds:
         low: float = shape.get("min", -math.inf)
         high: float = shape.get("max", math.inf)
-        too_low = f"Member must have {unit} greater than or equal to {low}"
-        too_high = f"Member must have {unit} less than or equal to {high}"
+        too_low = messages.bound_constraint(unit, "greater", low)
+        too_high = messages.bound_constraint(unit, "less", high)
         constraints = ([too_high] if "max" in shape else []) + ([too_low] if "min" in shape else [])
         return cls(low, high, constraints, too_low, too_high)
 
@@ -146,13 +147,13 @@ def _string(shape: Shape) -> Scalar:
     enum_message = pattern_message = ""
     if "enum" in shape:
         allowed = frozenset(shape["enum"])
-        enum_message = f"Member must satisfy enum value set: [{', '.join(shape['enum'])}]"
+        enum_message = messages.enum_constraint(shape["enum"])
         constraints.append(enum_message)
     if "pattern" in shape:
         # AWS matches the whole value (Java's Pattern.matches) whether or not the model anchors
         # the pattern, and \w, \d, \s are ASCII classes in Java: hence fullmatch and re.ASCII.
         regex = re.compile(shape["pattern"], re.ASCII)
-        pattern_message = f"Member must satisfy regular expression pattern: {shape['pattern']}"
+        pattern_message = messages.pattern_constraint(shape["pattern"])
         constraints.append(pattern_message)
     render = None if shape.get("sensitive") else render_scalar
 

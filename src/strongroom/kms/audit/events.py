@@ -30,6 +30,9 @@ class AuditEvent:
     additional_data: Mapping[str, object] | None = None
     # The AWS service the call belongs to (STS GetCallerIdentity is served on this endpoint).
     event_source: str = KMS_EVENT_SOURCE
+    # The region the call was made in (None: the trail's default region, for acts of no
+    # request such as scheduled deletions).
+    region: str | None = None
 
     @property
     def outcome(self) -> str:

@@ -1,4 +1,9 @@
-"""Identifiers: key ids, ARNs, alias names, and the four ways a caller may name a key."""
+"""Identifiers: key ids, ARNs, alias names, and the four ways a caller may name a key.
+
+The one place that builds and parses them, including the storage identity of a key in a region
+(:func:`record_id`): keys are regional, and a multi-Region key's id (``mrk-...``) is shared by
+its primary and replicas, one record per region.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from enum import Enum
 
+from strongroom.kms import messages
 from strongroom.kms.errors import (
     InvalidArnException,
     NotFoundException,
@@ -25,8 +31,39 @@ RESERVED_ALIAS_PREFIX = "alias/aws/"
 ALIAS_PREFIX = "alias/"
 
 
-def new_key_id() -> str:
+MULTI_REGION_PREFIX = "mrk-"
+
+
+def new_key_id(multi_region: bool = False) -> str:
+    """A single-Region key's id is a UUID; a multi-Region key's is ``mrk-`` + 32 hex digits."""
+    if multi_region:
+        return MULTI_REGION_PREFIX + secrets.token_hex(16)
     return str(uuid.uuid4())
+
+
+def is_multi_region_id(key_id: str) -> bool:
+    return key_id.startswith(MULTI_REGION_PREFIX)
+
+
+def record_id(region: str, key_id: str) -> str:
+    """The storage identity of ``key_id`` in ``region``.
+
+    A single-Region key's id is unique in every region, so it is its own record id (data
+    directories from before regions keep theirs). A multi-Region key has one record per region
+    (primary and replicas share the id), so its record id is qualified by the region.
+    """
+    return f"{region}/{key_id}" if is_multi_region_id(key_id) else key_id
+
+
+def key_id_of_record(record: str) -> str:
+    """The public key id of a record id (the inverse of :func:`record_id`)."""
+    return record.rpartition("/")[2]
+
+
+def material_binding(region: str, account_id: str, key_id: str) -> str:
+    """The name wrapped material is bound to (the AAD of its wrapping): the key ARN, but
+    without the region for a multi-Region key, whose replicas share the material."""
+    return key_arn("" if is_multi_region_id(key_id) else region, account_id, key_id)
 
 
 def new_material_id() -> str:
@@ -82,7 +119,7 @@ def parse_key_ref(raw: str) -> KeyRef:
     if raw.startswith(ALIAS_PREFIX):
         return KeyRef(RefKind.ALIAS_NAME, raw)
     if not is_key_id(raw):
-        raise NotFoundException(f"Invalid keyId '{raw}'")
+        raise NotFoundException(messages.invalid_key_id(raw))
     return KeyRef(RefKind.KEY_ID, raw)
 
 
@@ -104,10 +141,7 @@ def check_alias_name(name: str) -> None:
     """Alias name rules for names a customer creates (the pipeline refuses ``alias/aws/``
     names before this runs: see domain/managed.py)."""
     if not name.startswith(ALIAS_PREFIX):
-        raise ValidationException(
-            'Alias must start with the prefix "alias/". Please see '
-            "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
-        )
+        raise ValidationException(messages.ALIAS_PREFIX_REQUIRED)
     if _ALIAS_NAME.fullmatch(name) is None:
         raise ValidationException(f"{name} contains invalid characters for an alias")
 

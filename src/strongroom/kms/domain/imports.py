@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from strongroom.kms import messages
 from strongroom.kms.domain.enums import KeyMaterialState, KeySpec, KeyState
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.domain.secrets import Secret
@@ -180,9 +181,7 @@ def expiration(
             )
         return chosen, None
     if valid_to is None:
-        raise ValidationException(
-            "ValidTo is required when ExpirationModel is KEY_MATERIAL_EXPIRES."
-        )
+        raise ValidationException(messages.VALID_TO_REQUIRED)
     if valid_to <= now:
         raise ValidationException("ValidTo must be a time in the future.")
     if valid_to > now + MAX_VALID_TO:
@@ -329,8 +328,7 @@ def plan_import(
         pending = [m for m in materials if m.state(key) is KeyMaterialState.PENDING_ROTATION]
         if pending:
             raise KMSInvalidStateException(
-                f"Key material {pending[0].material_id} is pending rotation for the key: "
-                f"{key.arn}. Rotate to it with RotateKeyOnDemand or delete it first."
+                messages.material_pending_rotation(pending[0].material_id, key.arn)
             )
         material = ImportedMaterial(
             material_id=request.material_id,
@@ -372,9 +370,7 @@ def plan_rotation(
     """RotateKeyOnDemand of an imported key: the material pending rotation becomes current."""
     pending = [m for m in materials if m.state(key) is KeyMaterialState.PENDING_ROTATION]
     if not pending or not pending[0].imported:
-        raise KMSInvalidStateException(
-            f"No available key material pending rotation for the key: {key.arn}."
-        )
+        raise KMSInvalidStateException(messages.no_material_pending_rotation(key.arn))
     if sum(1 for m in materials if m.rotated_at is not None) >= limit:
         raise LimitExceededException(
             f"{key.arn} has reached its limit of {limit} on-demand rotations."

@@ -12,7 +12,7 @@ from strongroom.kms.domain.enums import (
     KeyUsage,
     Origin,
 )
-from strongroom.kms.domain.ids import alias_arn, key_arn
+from strongroom.kms.domain.ids import alias_arn, key_arn, material_binding, record_id
 from strongroom.kms.domain.key_specs import metadata_algorithms
 from strongroom.kms.domain.lineage import HsmLineage
 
@@ -43,14 +43,25 @@ class KeyRecord:
     cloud_hsm_cluster_id: str | None = None
     # Imported material that was exported out of an HSM token (see domain/lineage.py).
     hsm_lineage: HsmLineage | None = None
+    # A multi-Region key's primary region (domain/multi_region.py); None: single-Region.
+    primary_region: str | None = None
     # Keys of an external key store (Origin EXTERNAL_KEY_STORE): the external key at the proxy.
     xks_key_id: str | None = None
 
     arn: str = field(init=False, repr=False, compare=False)
+    # The key's storage identity in its region (domain/ids.record_id): what repositories,
+    # caches and the change feed name it by.
+    record_id: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Computed once: the ARN is read several times per request on the hot path.
         object.__setattr__(self, "arn", key_arn(self.region, self.account_id, self.key_id))
+        object.__setattr__(self, "record_id", record_id(self.region, self.key_id))
+
+    @property
+    def material_binding(self) -> str:
+        """What the key's wrapped material is bound to (shared by multi-Region replicas)."""
+        return material_binding(self.region, self.account_id, self.key_id)
 
     @property
     def enabled(self) -> bool:
@@ -79,7 +90,7 @@ class KeyRecord:
             "CustomerMasterKeySpec": self.key_spec.value,
             "KeySpec": self.key_spec.value,
             **metadata_algorithms(self.key_spec, self.key_usage),
-            "MultiRegion": False,
+            "MultiRegion": self.primary_region is not None,
         }
         if self.deletion_date is not None:
             meta["DeletionDate"] = self.deletion_date.timestamp()
@@ -99,16 +110,19 @@ class KeyRecord:
 
 @dataclass(frozen=True, slots=True)
 class AliasRecord:
+    """An alias: unique per account and region, naming a key of that region."""
+
     account_id: str
+    region: str
     alias_name: str
     target_key_id: str
     created_at: datetime
     updated_at: datetime
 
-    def listing(self, region: str) -> dict[str, object]:
+    def listing(self) -> dict[str, object]:
         return {
             "AliasName": self.alias_name,
-            "AliasArn": alias_arn(region, self.account_id, self.alias_name),
+            "AliasArn": alias_arn(self.region, self.account_id, self.alias_name),
             "TargetKeyId": self.target_key_id,
             "CreationDate": self.created_at.timestamp(),
             "LastUpdatedDate": self.updated_at.timestamp(),

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
+from strongroom.kms import messages
 from strongroom.kms.domain.enums import (
     EncapsulationAlgorithm,
     EncryptionAlgorithm,
@@ -162,13 +163,10 @@ def spec_and_usage(spec: str, usage: str | None) -> tuple[KeySpec, KeyUsage]:
     row = SPECS[KeySpec(spec)]
     if usage is None:
         if row.default_usage is None:
-            raise ValidationException(
-                f"You must specify a KeyUsage value for KeySpec {spec}. Valid values are: "
-                f"{', '.join(u.value for u in row.usages)}."
-            )
+            raise ValidationException(messages.KEY_USAGE_REQUIRED)
         return KeySpec(spec), row.default_usage
     if usage not in row.usages:
-        raise ValidationException(f"KeyUsage {usage} is not compatible with KeySpec {spec}.")
+        raise ValidationException(messages.usage_incompatible_with_spec(usage, spec))
     return KeySpec(spec), KeyUsage(usage)
 
 
@@ -188,16 +186,13 @@ def check_use(use: Use, operation: str, spec: KeySpec, usage: KeyUsage, arn: str
     if use is Use.PUBLIC_KEY:
         if not is_asymmetric(spec):
             raise UnsupportedOperationException(
-                f"{arn} key spec {spec.value} is not valid for {operation}: only asymmetric "
-                "keys have a public key."
+                messages.public_key_not_valid(arn, spec.value, operation)
             )
         return
-    wrong_spec = use is Use.SYMMETRIC_ENCRYPTION and spec is not KeySpec.SYMMETRIC_DEFAULT
-    if usage is not _USAGE_OF[use] or wrong_spec:
-        raise InvalidKeyUsageException(
-            f"{arn} key usage is {usage.value} with key spec {spec.value}, which is not valid "
-            f"for {operation}."
-        )
+    if usage is not _USAGE_OF[use]:
+        raise InvalidKeyUsageException(messages.key_usage_not_valid(arn, usage.value, operation))
+    if use is Use.SYMMETRIC_ENCRYPTION and spec is not KeySpec.SYMMETRIC_DEFAULT:
+        raise InvalidKeyUsageException(messages.key_spec_not_valid(arn, spec.value, operation))
 
 
 def check_algorithm(
@@ -205,10 +200,7 @@ def check_algorithm(
 ) -> str:
     """The algorithm, if the key offers it; else InvalidKeyUsageException as AWS gives."""
     if algorithm not in algorithms(spec, usage):
-        raise InvalidKeyUsageException(
-            f"{arn} key usage is {usage.value} with key spec {spec.value}, which does not "
-            f"support the {kind} {algorithm}."
-        )
+        raise InvalidKeyUsageException(messages.algorithm_incompatible(algorithm, spec.value))
     return algorithm
 
 

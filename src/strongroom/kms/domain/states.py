@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import Enum
 
+from strongroom.kms import messages
 from strongroom.kms.domain.enums import KeyManager, KeyState
 from strongroom.kms.errors import (
     DisabledException,
@@ -33,6 +34,7 @@ class OpClass(Enum):
     CANCEL_DELETION = "CancelKeyDeletion"
     IMPORT = "GetParametersForImport, ImportKeyMaterial"
     DELETE_IMPORTED = "DeleteImportedKeyMaterial"
+    REPLICATE = "ReplicateKey, UpdatePrimaryRegion"
     # KMIP Get of an exportable key's material (docs/adr/0023): KMIP lets a Pre-Active,
     # Deactivated or Compromised key (all Disabled here) be retrieved.
     EXPORT = "KMIP Get of key material"
@@ -42,12 +44,12 @@ ErrorFactory = Callable[[str], KmsError]
 
 
 def _disabled(arn: str) -> KmsError:
-    return DisabledException(f"{arn} is disabled.")
+    return DisabledException(messages.disabled(arn))
 
 
 def _invalid(phrase: str) -> ErrorFactory:
     def factory(arn: str) -> KmsError:
-        return KMSInvalidStateException(f"{arn} is {phrase}.")
+        return KMSInvalidStateException(messages.invalid_state(arn, phrase))
 
     return factory
 
@@ -118,6 +120,15 @@ _TABLE: dict[OpClass, dict[KeyState, ErrorFactory]] = {
         S.CREATING: _CREATING,
         S.UPDATING: _UPDATING,
     },
+    OpClass.REPLICATE: {
+        S.DISABLED: _disabled,
+        S.PENDING_DELETION: _PENDING_DELETION,
+        S.PENDING_REPLICA_DELETION: _PENDING_DELETION,
+        S.PENDING_IMPORT: _PENDING_IMPORT,
+        S.UNAVAILABLE: _UNAVAILABLE,
+        S.CREATING: _CREATING,
+        S.UPDATING: _UPDATING,
+    },
     OpClass.EXPORT: {
         S.PENDING_DELETION: _PENDING_DELETION,
         S.PENDING_REPLICA_DELETION: _PENDING_DELETION,
@@ -154,6 +165,7 @@ _AWS_MANAGED_REFUSED = frozenset(
         OpClass.CANCEL_DELETION,
         OpClass.IMPORT,
         OpClass.DELETE_IMPORTED,
+        OpClass.REPLICATE,
         OpClass.EXPORT,
     }
 )

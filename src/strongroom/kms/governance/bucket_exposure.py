@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from strongroom.client.inventory import SSE_C, BucketInventory
-from strongroom.kms.domain.ids import parse_key_ref
+from strongroom.kms.domain.ids import parse_key_ref, record_id
 from strongroom.kms.domain.key import KeyRecord
 
 # (exposure class, how, flags) of a key: exposure.classify, which also judges keys alone.
@@ -81,7 +81,8 @@ def bucket_exposures(
     key_of: Callable[[str], KeyRecord | None],
     classify: Classify,
 ) -> tuple[BucketExposure, ...]:
-    """``key_of`` finds a key by id (any account: a bucket may use another account's key)."""
+    """``key_of`` finds a key by record id (any account: a bucket may use another account's
+    key)."""
     found: list[BucketExposure] = []
     for bucket in buckets:
         groups: dict[tuple[str, str, bool], _Group] = {}
@@ -122,7 +123,8 @@ def _row(
             "them), so the provider holds nothing that opens these objects"
         )
         return BucketKeyExposure(None, group.sse, None, CUSTOMER_KEY_ONLY, how, (), (), *counts)
-    key = key_of(parse_key_ref(group.key_arn).value)
+    ref = parse_key_ref(group.key_arn)
+    key = key_of(record_id(ref.region or "", ref.value))
     if key is None:
         how = "nobody: the KMS key was deleted, so these objects can no longer be decrypted"
         return BucketKeyExposure(

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import UTC, datetime
 
 import orjson
@@ -80,9 +80,23 @@ class KeyExposure:
     how: str  # who could be compelled, and how, in words
     flags: tuple[str, ...]
     rotation: str
-    import_expiry: str | None
     provider_accesses: int
     monthly_usd: float
+    # Imported material (Origin EXTERNAL), as DescribeKey shows it: KEY_MATERIAL_EXPIRES with
+    # the earliest ValidTo the key depends on, KEY_MATERIAL_DOES_NOT_EXPIRE, or neither (no
+    # material imported, or not an imported key).
+    expiration_model: str | None = None
+    valid_to: datetime | None = None
+
+    @property
+    def import_expiry(self) -> str | None:
+        """The import expiry in words (tables): a date, "does not expire", "no material
+        imported", or None for keys that take no imported material."""
+        if self.valid_to is not None:
+            return self.valid_to.isoformat()
+        if self.expiration_model is not None:
+            return NO_EXPIRY
+        return NOT_IMPORTED if self.origin == Origin.EXTERNAL.value else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +106,36 @@ class ExposureReport:
     hsms: int
     hsm_monthly_usd: float
     total_monthly_usd: float
-    generated_at: str
+    generated_at: datetime
     counts: dict[str, int] = field(default_factory=dict)
     # Per bucket of the object store: which keys protect its objects (bucket_exposure.py).
     buckets: tuple[BucketExposure, ...] = ()
 
     def to_json(self) -> dict[str, object]:
-        return asdict(self)
+        """The report as GetExposureReport and ``report exposure --format json`` answer it, in
+        the KMS's JSON style: PascalCase members, timestamps in epoch seconds."""
+        shown = kms_json(self)
+        assert isinstance(shown, dict)
+        return shown
+
+
+def _pascal(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+def kms_json(value: object) -> object:
+    """A dataclass tree in the KMS's JSON style: members PascalCase (``key_arn`` -> ``KeyArn``),
+    datetimes as epoch seconds, tuples as lists; mapping keys (data, such as the exposure
+    classes of ``counts``) are kept as they are."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {_pascal(f.name): kms_json(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, (tuple, list)):
+        return [kms_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: kms_json(v) for k, v in value.items()}
+    return value
 
 
 def classify(key: KeyRecord) -> tuple[str, str, tuple[str, ...]]:
@@ -173,19 +210,23 @@ NO_EXPIRY = "does not expire"
 NOT_IMPORTED = "no material imported"
 
 
-def import_expiries(db: Database, keys: Iterable[KeyRecord]) -> dict[str, str]:
-    """Per imported key (by ARN): its material's expiry, as DescribeKey's ValidTo shows it."""
+Expiry = tuple[str | None, datetime | None]  # (ExpirationModel, ValidTo)
+
+
+def import_expiries(db: Database, keys: Iterable[KeyRecord]) -> dict[str, Expiry]:
+    """Per imported key (by ARN): its material's ExpirationModel and ValidTo, as DescribeKey
+    shows them (neither when no material is imported)."""
     repo = ImportRepository(db)
-    found: dict[str, str] = {}
+    found: dict[str, Expiry] = {}
     for key in keys:
         if key.origin is not Origin.EXTERNAL:
             continue
-        shown = imports.metadata(repo.materials(key.key_id), key)
-        valid_to = shown.get("ValidTo")
-        if isinstance(valid_to, float):
-            found[key.arn] = datetime.fromtimestamp(valid_to, UTC).isoformat()
-        else:
-            found[key.arn] = NO_EXPIRY if shown else NOT_IMPORTED
+        shown = imports.metadata(repo.materials(key.record_id), key)
+        model, valid_to = shown.get("ExpirationModel"), shown.get("ValidTo")
+        found[key.arn] = (
+            None if model is None else str(model),
+            datetime.fromtimestamp(valid_to, UTC) if isinstance(valid_to, float) else None,
+        )
     return found
 
 
@@ -206,7 +247,7 @@ def build_report(
     now: datetime,
     rates: Rates = Rates(),
     *,
-    expiries: Mapping[str, str] | None = None,
+    expiries: Mapping[str, Expiry] | None = None,
     cluster_hsms: Mapping[str, int] | None = None,
 ) -> ExposureReport:
     """``expiries``: :func:`import_expiries`; ``cluster_hsms``: :func:`registered_hsms`."""
@@ -214,7 +255,7 @@ def build_report(
     cluster_hsms = cluster_hsms or {}
     rows = []
     clusters: set[str] = set()
-    for key in sorted(keys, key=lambda k: (k.account_id, k.key_id)):
+    for key in sorted(keys, key=lambda k: (k.account_id, k.region, k.key_id)):
         exposure, how, flags = classify(key)
         if key.cloud_hsm_cluster_id is not None:
             clusters.add(key.cloud_hsm_cluster_id)
@@ -233,9 +274,10 @@ def build_report(
                 how=how,
                 flags=flags,
                 rotation=rotation_status(key),
-                import_expiry=expiries.get(key.arn),
                 provider_accesses=accesses.get(key.arn, 0),
                 monthly_usd=rates.key_usd_month if charged else 0.0,
+                expiration_model=expiries.get(key.arn, (None, None))[0],
+                valid_to=expiries.get(key.arn, (None, None))[1],
             )
         )
     hsms = sum(cluster_hsms.get(c, rates.hsms_per_cluster) for c in clusters)
@@ -246,7 +288,7 @@ def build_report(
         hsms=hsms,
         hsm_monthly_usd=hsm_cost,
         total_monthly_usd=hsm_cost + sum(r.monthly_usd for r in rows),
-        generated_at=now.isoformat(),
+        generated_at=now,
         counts=dict(Counter(r.exposure for r in rows)),
     )
 
@@ -265,9 +307,9 @@ def accounts_report(
     keys: list[KeyRecord] = []
     for account in accounts:
         after = None
-        while page := repo.list_keys(account, after, 1000):
+        while page := repo.list_keys(account, None, after, 1000):  # every region's
             keys.extend(page)
-            after = page[-1].key_id
+            after = page[-1].record_id
     from strongroom.kms.governance.kmip_exposure import with_exportable_keys  # imports this
     from strongroom.kms.governance.xks_exposure import with_external_keys  # imports this
 

@@ -23,7 +23,7 @@ import orjson
 from strongroom.kms.audit.events import AuditEvent
 from strongroom.kms.domain import ciphertext
 from strongroom.kms.domain.enums import KeySpec, Origin
-from strongroom.kms.domain.ids import parse_key_ref
+from strongroom.kms.domain.ids import parse_key_ref, record_id
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.errors import InvalidCiphertextException, KmsError
 from strongroom.kms.governance.actions import (
@@ -107,7 +107,9 @@ class ProviderDecrypt:
             ref = parse_key_ref(raw)
         except KmsError:
             raise GovernanceError(f"keyId {raw!r} is neither a key id nor a key ARN") from None
-        key = None if ref.is_alias else self._env.keys.get_key(ref.value)
+        # A multi-Region key is named by its ARN (its id alone names no region).
+        record = record_id(ref.region or "", ref.value)
+        key = None if ref.is_alias else self._env.keys.get_key(record)
         if key is None or (ref.account_id is not None and ref.account_id != key.account_id):
             raise GovernanceError(f"no key {raw} (name it by key id or key ARN)")
         return key

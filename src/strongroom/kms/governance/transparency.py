@@ -8,6 +8,7 @@ the record.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -38,13 +39,20 @@ def provider_access_records(
     return found
 
 
+def _epoch(event_time: object) -> float | None:
+    """A CloudTrail eventTime (ISO 8601) in epoch seconds, as the KMS answers timestamps."""
+    if not isinstance(event_time, str):
+        return None
+    return datetime.fromisoformat(event_time.replace("Z", "+00:00")).timestamp()
+
+
 def summary(record: dict[str, Any]) -> dict[str, object]:
     """What the API returns of one access: who, why, what, and whether it was refused."""
     details = record.get("additionalEventData") or {}
     parameters = record.get("requestParameters") or {}
     resources = record.get("resources") or [{}]
     return {
-        "EventTime": record.get("eventTime"),
+        "EventTime": _epoch(record.get("eventTime")),
         "EventId": record.get("eventID"),
         "KeyArn": resources[0].get("ARN"),
         "Outcome": "Refused" if record.get("errorCode") else "Executed",

@@ -48,7 +48,6 @@ def row(key: XksKey, cluster_id: str, region: str, rates: Rates) -> KeyExposure:
         how=how(cluster_id),
         flags=(USED_BY_AWS,),
         rotation=ROTATION,
-        import_expiry=None,
         provider_accesses=0,
         monthly_usd=rates.key_usd_month,
     )

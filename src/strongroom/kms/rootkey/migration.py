@@ -33,7 +33,6 @@ from strongroom.kms.app import open_database
 from strongroom.kms.audit.signing import SEAL_PURPOSE
 from strongroom.kms.config import ConfigError, Settings, config_file
 from strongroom.kms.domain.enums import KeySpec
-from strongroom.kms.domain.ids import key_arn
 from strongroom.kms.domain.xks import SECRET_PURPOSE as XKS_SECRET_PURPOSE
 from strongroom.kms.keystores.software import material_aad, secret_aad
 from strongroom.kms.rootkey.fence import (
@@ -104,10 +103,10 @@ def rewrap_all(
     """Re-wrap the default store's material rows and all sealed secrets inside ``tx``."""
     materials = tx.sealed.materials(store_id)
     for row in materials:
-        arn = key_arn(row.region, row.account_id, row.key_id)
-        aad = material_aad(store_id, arn, row.material_id, KeySpec(row.key_spec))
+        aad = material_aad(store_id, row.binding, row.material_id, KeySpec(row.key_spec))
         what = f"material {row.material_id} of key {row.key_id}"
-        tx.sealed.replace_material(row.material_id, _rewrap(source, target, row.wrapped, aad, what))
+        new = _rewrap(source, target, row.wrapped, aad, what)
+        tx.sealed.replace_material(row.key_id, row.material_id, new)
     secrets = 0
     for sealed in SEALED_COLUMNS:
         purpose = PURPOSES[sealed.table]

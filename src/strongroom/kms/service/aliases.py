@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from strongroom.kms import messages
 from strongroom.kms.domain.ids import alias_arn, check_alias_name
 from strongroom.kms.domain.key import AliasRecord, KeyRecord
 from strongroom.kms.domain.managed import SERVICES
@@ -13,23 +14,23 @@ from strongroom.kms.storage.database import DuplicateRecord
 
 
 def _not_found(call: Call, name: str) -> NotFoundException:
-    arn = alias_arn(call.ctx.region, call.caller.account_id, name)
-    return NotFoundException(f"Alias {arn} is not found.")
+    arn = alias_arn(call.region, call.caller.account_id, name)
+    return NotFoundException(messages.alias_not_found(arn))
 
 
 def create_alias(call: Call) -> Response:
     name = call.request["AliasName"]
     check_alias_name(name)
-    ctx, account = call.ctx, call.caller.account_id
+    ctx, account, region = call.ctx, call.caller.account_id, call.region
     now = ctx.clock.now()
-    call.extra_resources.append(alias_arn(ctx.region, account, name))  # named by its event
+    call.extra_resources.append(alias_arn(region, account, name))  # named by its event
     try:
-        ctx.keys.create_alias(AliasRecord(account, name, call.key.key_id, now, now))
+        ctx.keys.create_alias(AliasRecord(account, region, name, call.key.key_id, now, now))
     except DuplicateRecord:
         raise AlreadyExistsException(
-            f"An alias with the name {alias_arn(ctx.region, account, name)} already exists"
+            f"An alias with the name {alias_arn(region, account, name)} already exists"
         ) from None
-    ctx.cache.forget_alias(account, name)
+    ctx.cache.forget_alias(account, region, name)
     return {}
 
 
@@ -44,9 +45,9 @@ def update_alias(call: Call) -> Response:
             f"{new.arn} cannot replace {current.arn} as the target of {name}: an alias moves "
             "only to a key of the same type (symmetric, asymmetric or HMAC) and key usage."
         )
-    if not ctx.keys.update_alias(account, name, new.key_id, ctx.clock.now()):
+    if not ctx.keys.update_alias(account, call.region, name, new.record_id, ctx.clock.now()):
         raise _not_found(call, name)
-    ctx.cache.forget_alias(account, name)
+    ctx.cache.forget_alias(account, call.region, name)
     return {}
 
 
@@ -63,9 +64,9 @@ def _kind(key: KeyRecord) -> tuple[str, str]:
 def delete_alias(call: Call) -> Response:
     name = call.request["AliasName"]
     ctx, account = call.ctx, call.caller.account_id
-    if not ctx.keys.delete_alias(account, name, ctx.clock.now()):
+    if not ctx.keys.delete_alias(account, call.region, name, ctx.clock.now()):
         raise _not_found(call, name)
-    ctx.cache.forget_alias(account, name)
+    ctx.cache.forget_alias(account, call.region, name)
     return {}
 
 
@@ -73,16 +74,16 @@ Entry = tuple[str, dict[str, object]]
 
 
 def list_aliases(call: Call) -> Response:
-    """The account's aliases, with AWS's predefined ``alias/aws/*`` names among them (without
-    a TargetKeyId until their AWS managed key exists), as AWS lists them."""
+    """The account's aliases in the call's region, with AWS's predefined ``alias/aws/*`` names
+    among them (without a TargetKeyId until their AWS managed key exists), as AWS lists them."""
     ctx, account = call.ctx, call.caller.account_id
     key = call.keys[0]
-    key_id = None if key is None else key.key_id
+    key_id = None if key is None else key.record_id
 
     def fetch(after: str | None, limit: int) -> list[Entry]:
         rows = [
-            (a.alias_name, a.listing(ctx.region))
-            for a in ctx.keys.list_aliases(account, key_id, after, limit)
+            (a.alias_name, a.listing())
+            for a in ctx.keys.list_aliases(account, call.region, key_id, after, limit)
         ]
         if key_id is None:
             rows += _predefined_without_key(call, {name for name, _ in rows}, after)
@@ -96,13 +97,13 @@ def list_aliases(call: Call) -> Response:
 
 
 def _predefined_without_key(call: Call, listed: set[str], after: str | None) -> list[Entry]:
-    ctx, account = call.ctx, call.caller.account_id
+    ctx, account, region = call.ctx, call.caller.account_id, call.region
     return [
-        (name, {"AliasName": name, "AliasArn": alias_arn(ctx.region, account, name)})
+        (name, {"AliasName": name, "AliasArn": alias_arn(region, account, name)})
         for name in (service.alias_name for service in SERVICES.values())
         if (after is None or name > after)
         and name not in listed
-        and ctx.cache.alias_target(account, name) is None
+        and ctx.cache.alias_target(account, region, name) is None
     ]
 
 

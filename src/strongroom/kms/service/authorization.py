@@ -60,7 +60,7 @@ class PolicyAuthorizer:
         decision = (
             caller.principal_arn,
             action,
-            key.key_id if key else "",
+            key.record_id if key else "",
             key.policy if key else "",
         )
         if self._policies.remembers_allow(decision):
@@ -134,7 +134,7 @@ class PolicyAuthorizer:
         member = access.context_member if access is not None else "EncryptionContext"
         context = call.request.get(member)
         caller = call.caller
-        for grant in self._policies.grants(key.key_id) + self._from_tokens(call, key):
+        for grant in self._policies.grants(key.record_id) + self._from_tokens(call, key):
             if grant.permits(caller.principal_arn, operation, context, caller.source_arn):
                 return grant
         return None
@@ -145,7 +145,7 @@ class PolicyAuthorizer:
         found = []
         for token in call.request.get("GrantTokens") or ():
             grant = check_token(token, self._grants.get(grant_id_of_token(token)))
-            if grant.key_id == key.key_id:
+            if grant.key_id == key.record_id:
                 found.append(grant)
         return tuple(found)
 

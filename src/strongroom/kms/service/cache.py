@@ -8,6 +8,10 @@ interval plus one query. Writes made by this worker also update its own cache at
 Unwrapped material is kept for ``material_ttl`` and then unwrapped again, so a key store change
 (HSM disconnected, root key rotated) is picked up within that time.
 
+Keys are regional: lookups name the region, and entries are kept by record id (the key id,
+region-qualified for a multi-Region key: domain/ids.record_id), aliases by account, region and
+name, materials by record id and material id.
+
 Each table holds at most ``max_entries`` (100,000 by default) and forgets the least recently
 used entry beyond that (lru.py; ``evictions`` counts them, the metrics show it). A key new to the
 worker costs one database read: its record and its current material come in one query.
@@ -18,10 +22,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import cast
+from typing import TypeVar, cast
 
 from strongroom.kms.domain.custom_key_stores import effective_key_state
 from strongroom.kms.domain.enums import KeySpec
+from strongroom.kms.domain.ids import record_id
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.errors import InvalidCiphertextException, KMSInternalException
@@ -39,11 +44,13 @@ from strongroom.kms.storage.keys import KeyRepository
 
 MAX_ENTRIES = 100_000
 _MISSING = object()
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True, slots=True)
 class _Material:
-    key_id: str
+    key_id: str  # record id
     cipher: MaterialHandle
     expires_at: float
 
@@ -72,12 +79,14 @@ class KeyCache:
         self._custom = custom_stores
         self._material_ttl = material_ttl
         self._keys: Lru[str, KeyRecord | None] = Lru(max_entries)
-        self._aliases: Lru[tuple[str, str], str | None] = Lru(max_entries)
-        self._materials: Lru[str, _Material] = Lru(max_entries)
-        # Wrapped current materials read with their key, not unwrapped yet (material_id ->
-        # key_id, store_id, wrapped): the first Encrypt under a new key needs no second read.
-        self._wrapped: Lru[str, tuple[str, str, bytes]] = Lru(max_entries)
-        self._exports: Lru[str, _Export] = Lru(max_entries)
+        self._aliases: Lru[tuple[str, str, str], str | None] = Lru(max_entries)
+        self._materials: Lru[tuple[str, str], _Material] = Lru(max_entries)
+        # Wrapped current materials read with their key, not unwrapped yet ((record id,
+        # material id) -> store_id, wrapped): the first Encrypt under a new key needs no
+        # second read.
+        self._wrapped: Lru[tuple[str, str], tuple[str, bytes]] = Lru(max_entries)
+        # (record id, material id) -> exported material (KMIP objects)
+        self._exports: Lru[tuple[str, str], _Export] = Lru(max_entries)
         # Called with each key id forgotten: caches kept beside this one (KMIP objects).
         self._forget_hooks: list[Callable[[str], None]] = []
         self.last_seq = db.last_change_seq()
@@ -94,34 +103,60 @@ class KeyCache:
         # those pushed out by the bound.
         self._dropped = 0
         self._material_dropped = 0
+        # Bumped by every eviction: a key or alias read from the database while an eviction
+        # ran may predate the change that caused it, so it is not kept (``_keep_if_current``).
+        self._epoch = 0
         self.feed_read_at: float | None = None
 
     # --- reads --------------------------------------------------------------------------
 
-    def key(self, key_id: str) -> KeyRecord | None:
-        """The key as requests see it: a custom key store's key is Unavailable while its
-        store is not connected."""
+    def key(self, region: str, key_id: str) -> KeyRecord | None:
+        """The key ``key_id`` of ``region`` as requests see it (None: no such key there): a
+        custom key store's key is Unavailable while its store is not connected."""
         if self._trusted_until is not None and time.monotonic() > self._trusted_until:
             raise DatabaseUnavailable("the change feed has not been read in time")
-        cached = self._keys.get(key_id, _MISSING)
+        slot = record_id(region, key_id)
+        cached = self._keys.get(slot, _MISSING)
         if cached is _MISSING:
             self.misses += 1
-            record, current = self._repo.get_key_with_material(key_id)
-            self._keys.put(key_id, record)
-            if current is not None:
-                material_id, store_id, wrapped = current
-                self._wrapped.put(material_id, (key_id, store_id, wrapped))
+            record = self._refresh(slot)
         else:
             self.hits += 1
             record = cast(KeyRecord | None, cached)
-        if record is None or record.custom_key_store_id is None:
+        if record is None or record.region != region:
+            return None
+        if record.custom_key_store_id is None:
             return record
         return self._as_seen(record)
 
-    def refresh_key(self, key_id: str) -> KeyRecord | None:
-        record = self._repo.get_key(key_id)
-        self._keys.put(key_id, record)
+    def refresh_key(self, region: str, key_id: str) -> KeyRecord | None:
+        """The key read from the database now (control-plane operations)."""
+        record = self._refresh(record_id(region, key_id))
+        return record if record is not None and record.region == region else None
+
+    def _refresh(self, slot: str) -> KeyRecord | None:
+        """Read the key with record id ``slot`` and its current material in one query."""
+        epoch = self._epoch
+        record, current = self._repo.get_key_with_material(slot)
+        self._keys.put(slot, record)
+        if current is not None:
+            material_id, store_id, wrapped = current
+            self._wrapped.put((slot, material_id), (store_id, wrapped))
+        self._keep_if_current(self._keys, slot, epoch)
         return record
+
+    def _keep_if_current(self, table: Lru[_K, _V], slot: _K, epoch: int) -> None:
+        """Drop what a read stored if an eviction ran since the read began.
+
+        The race it closes: a read starts, another node commits a change (the read does not
+        see it), the feed poller applies the change (evicting nothing yet: the entry is not
+        there), then the read stores its old answer, which would be served until the key
+        changes again. Checked after storing, so an eviction between the check and the store
+        cannot slip through either; a needless drop only costs one more read.
+        """
+        if self._epoch != epoch:
+            table.pop(slot, None)
+            self._dropped += 1
 
     @property
     def evictions(self) -> int:
@@ -142,17 +177,21 @@ class KeyCache:
         state = effective_key_state(record.state, connected)
         return record if state is record.state else replace(record, state=state)
 
-    def alias_target(self, account_id: str, alias_name: str) -> str | None:
-        slot = (account_id, alias_name)
+    def alias_target(self, account_id: str, region: str, alias_name: str) -> str | None:
+        """The key id the alias names in ``region`` (None: no such alias)."""
+        slot = (account_id, region, alias_name)
         cached = self._aliases.get(slot, _MISSING)
         if cached is not _MISSING:
             return cast(str | None, cached)
-        return self.refresh_alias(account_id, alias_name)
+        return self.refresh_alias(account_id, region, alias_name)
 
-    def refresh_alias(self, account_id: str, alias_name: str) -> str | None:
-        alias = self._repo.get_alias(account_id, alias_name)
+    def refresh_alias(self, account_id: str, region: str, alias_name: str) -> str | None:
+        epoch = self._epoch
+        alias = self._repo.get_alias(account_id, region, alias_name)
         target = None if alias is None else alias.target_key_id
-        self._aliases.put((account_id, alias_name), target)
+        slot = (account_id, region, alias_name)
+        self._aliases.put(slot, target)
+        self._keep_if_current(self._aliases, slot, epoch)
         return target
 
     def material(self, key: KeyRecord, material_id: str) -> MaterialCipher:
@@ -181,35 +220,37 @@ class KeyCache:
         do no database round trip in steady state."""
         material_id = key.current_material_id
         assert material_id is not None
-        entry = self._exports.get(material_id, None)
-        if entry is not None and entry.expires_at > time.monotonic() and entry.key_id == key.key_id:
+        slot = (key.record_id, material_id)
+        entry = self._exports.get(slot, None)
+        if entry is not None and entry.expires_at > time.monotonic():
             return entry.material
-        found = self._repo.get_material(material_id)
-        if found is None or found[0] != key.key_id:
+        found = self._repo.get_material(key.record_id, material_id)
+        if found is None:
             raise KMSInternalException("The key's current material is missing.")
-        secret = self._store_of(found[1]).export_material(
-            key.arn, material_id, found[2], key.key_spec
+        secret = self._store_of(found[0]).export_material(
+            key.material_binding, material_id, found[1], key.key_spec
         )
         expires = time.monotonic() + self._material_ttl
-        self._exports.put(material_id, _Export(key.key_id, secret, expires))
+        self._exports.put(slot, _Export(key.record_id, secret, expires))
         return secret
 
     def _handle(self, key: KeyRecord, material_id: str) -> MaterialHandle:
-        entry = self._materials.get(material_id, None)
+        slot = (key.record_id, material_id)
+        entry = self._materials.get(slot, None)
         if entry is not None and entry.expires_at > time.monotonic():
-            if entry.key_id != key.key_id:
-                raise InvalidCiphertextException()
             self.material_hits += 1
             return entry.cipher
         self.material_misses += 1
-        found = self._wrapped.pop(material_id, None) or self._repo.get_material(material_id)
-        if found is None or found[0] != key.key_id:
+        # A material id that belongs to another key is not found: the ciphertext is invalid.
+        found = self._wrapped.pop(slot, None) or self._repo.get_material(*slot)
+        if found is None:
             raise InvalidCiphertextException()
-        store = self._store_of(found[1])
+        store = self._store_of(found[0])
+        binding = key.material_binding
         cipher: MaterialHandle = (
-            store.open_material(key.arn, material_id, found[2])
+            store.open_material(binding, material_id, found[1])
             if key.key_spec is KeySpec.SYMMETRIC_DEFAULT
-            else store.open_handle(key.arn, material_id, found[2], key.key_spec)
+            else store.open_handle(binding, material_id, found[1], key.key_spec)
         )
         if key.xks_key_id is not None and key.custom_key_store_id is not None:
             # An external key store's key: its material here, then the external key.
@@ -218,7 +259,7 @@ class KeyCache:
                 key.custom_key_store_id, key.xks_key_id, key.arn, cast(MaterialCipher, cipher)
             )
         self._materials.put(
-            material_id, _Material(key.key_id, cipher, time.monotonic() + self._material_ttl)
+            slot, _Material(key.record_id, cipher, time.monotonic() + self._material_ttl)
         )
         return cipher
 
@@ -230,27 +271,30 @@ class KeyCache:
     # --- writes by this worker ------------------------------------------------------------
 
     def put_key(self, record: KeyRecord) -> None:
-        self._keys.put(record.key_id, record)
+        self._keys.put(record.record_id, record)
 
     def on_forget(self, hook: Callable[[str], None]) -> None:
         """Call ``hook(key_id)`` whenever a key is forgotten (a change, a local write)."""
         self._forget_hooks.append(hook)
 
     def forget_key(self, key_id: str) -> None:
+        """Forget the key with record id ``key_id``, its unwrapped and exported materials."""
+        self._epoch += 1  # before the entry goes: see _keep_if_current
         for hook in self._forget_hooks:
             hook(key_id)
         if self._keys.pop(key_id, _MISSING) is not _MISSING:
             self._dropped += 1
-        for material_id in [m for m, e in self._materials.items() if e.key_id == key_id]:
-            self._materials.pop(material_id, None)
+        for slot in [s for s, e in self._materials.items() if e.key_id == key_id]:
+            self._materials.pop(slot, None)
             self._material_dropped += 1
-        for material_id in [m for m, (k, _, _) in self._wrapped.items() if k == key_id]:
-            self._wrapped.pop(material_id, None)
-        for material_id in [m for m, x in self._exports.items() if x.key_id == key_id]:
-            self._exports.pop(material_id, None)
+        for slot in [s for s, _ in self._wrapped.items() if s[0] == key_id]:
+            self._wrapped.pop(slot, None)
+        for slot in [s for s, x in self._exports.items() if x.key_id == key_id]:
+            self._exports.pop(slot, None)
 
-    def forget_alias(self, account_id: str, alias_name: str) -> None:
-        if self._aliases.pop((account_id, alias_name), _MISSING) is not _MISSING:
+    def forget_alias(self, account_id: str, region: str, alias_name: str) -> None:
+        self._epoch += 1
+        if self._aliases.pop((account_id, region, alias_name), _MISSING) is not _MISSING:
             self._dropped += 1
 
     @property
@@ -265,7 +309,7 @@ class KeyCache:
             if change.key_id is not None:
                 self.forget_key(change.key_id)
             if change.alias_name is not None and change.account_id is not None:
-                self.forget_alias(change.account_id, change.alias_name)
+                self.forget_alias(change.account_id, change.region or "", change.alias_name)
             self.last_seq = max(self.last_seq, change.seq)
 
     def trust_until(self, deadline: float) -> None:

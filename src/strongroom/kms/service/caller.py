@@ -26,6 +26,9 @@ class Caller:
     principal_arn: str
     access_key_id: str
     source_ip: str
+    # The region the request is made in (its SigV4 credential scope): keys, aliases and ARNs
+    # of the call are this region's.
+    region: str
     # The AWS service that makes this call on the caller's behalf (``s3.<region>.amazonaws.com``
     # for the object store), or None for a direct call. Policies see it as ``kms:ViaService``.
     via_service: str | None = None
@@ -38,16 +41,19 @@ class Caller:
 
     @classmethod
     def service(
-        cls, service_principal: str, account_id: str, source_arn: str | None = None
+        cls, service_principal: str, account_id: str, region: str, source_arn: str | None = None
     ) -> Caller:
         """An AWS service (``s3.amazonaws.com``) calling as itself in ``account_id``."""
-        return cls(account_id, service_principal, "", "", is_service=True, source_arn=source_arn)
+        return cls(
+            account_id, service_principal, "", "", region, is_service=True, source_arn=source_arn
+        )
 
     @classmethod
-    def from_credential(cls, credential: Credential, source_ip: str) -> Caller:
+    def from_credential(cls, credential: Credential, source_ip: str, region: str) -> Caller:
         return cls(
             credential.principal.account_id,
             credential.principal.arn,
             credential.access_key_id,
             source_ip,
+            region,
         )

@@ -120,7 +120,11 @@ def start_campaign(call: Call) -> Response:
         call.extra_resources.append(key.arn)
         destination = Destination(key.arn, key.key_manager is KeyManager.AWS)
     principal = Principal(
-        caller.account_id, caller.principal_arn, caller.access_key_id, caller.source_ip
+        caller.account_id,
+        caller.principal_arn,
+        caller.access_key_id,
+        caller.source_ip,
+        caller.region,
     )
     campaign = store.start(principal, selection, destination)
     return {"Campaign": campaign.listing()}
@@ -130,9 +134,9 @@ def _lowered_keys(call: Call) -> tuple[str, ...]:
     """The account's keys whose material was exported from an HSM token (their lineage)."""
     found: list[str] = []
     after = None
-    while page := call.ctx.keys.list_keys(call.caller.account_id, after, 1000):
+    while page := call.ctx.keys.list_keys(call.caller.account_id, None, after, 1000):
         found += [k.arn for k in page if k.hsm_lineage is not None]
-        after = page[-1].key_id
+        after = page[-1].record_id
     return tuple(found)
 
 

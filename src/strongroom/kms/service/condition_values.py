@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from strongroom.kms.domain import multi_region
 from strongroom.kms.domain.key import KeyRecord
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ class RequestValues:
             if self.key is None:
                 return None
             wanted = name[len(_RESOURCE_TAG) :]
-            tags = self.call.ctx.keys.list_tags(self.key.key_id)
+            tags = self.call.ctx.keys.list_tags(self.key.record_id)
             return tuple(v for k, v in tags if k.lower() == wanted) or None
         compute = _SIMPLE.get(name)
         return None if compute is None else compute(self)
@@ -87,10 +88,21 @@ class RequestValues:
     def key_attr(self, attr: str) -> Values | None:
         return None if self.key is None else (str(getattr(self.key, attr).value),)
 
+    def multi_region(self) -> Values | None:
+        if self.key is None:
+            return None
+        return ("true",) if self.key.primary_region is not None else ("false",)
+
+    def multi_region_key_type(self) -> Values | None:
+        kind = None if self.key is None else multi_region.key_type(self.key)
+        return None if kind is None else (kind,)
+
     def resource_aliases(self) -> Values | None:
         if self.key is None:
             return None
-        aliases = self.call.ctx.keys.list_aliases(self.key.account_id, self.key.key_id, None, 1000)
+        aliases = self.call.ctx.keys.list_aliases(
+            self.key.account_id, self.key.region, self.key.record_id, None, 1000
+        )
         return tuple(a.alias_name for a in aliases) or None
 
     def request_alias(self) -> Values | None:
@@ -146,7 +158,10 @@ _SIMPLE: dict[str, Callable[[RequestValues], Values | None]] = {
     "kms:customermasterkeyusage": lambda v: v.key_attr("key_usage"),
     "kms:keyorigin": lambda v: v.key_attr("origin"),
     "kms:keymanager": lambda v: v.key_attr("key_manager"),
-    "kms:multiregion": lambda v: ("false",) if v.key is not None else None,
+    "kms:multiregion": lambda v: v.multi_region(),
+    "kms:multiregionkeytype": lambda v: v.multi_region_key_type(),
+    "kms:replicaregion": lambda v: v.request("ReplicaRegion"),
+    "kms:primaryregion": lambda v: v.request("PrimaryRegion"),
     "kms:resourcealiases": lambda v: v.resource_aliases(),
     "kms:requestalias": lambda v: v.request_alias(),
     # The service that makes the call on the caller's behalf (the object store: s3.<region>...).

@@ -21,7 +21,13 @@ from strongroom.kms.storage.keys import KeyRepository
 
 @dataclass(frozen=True, slots=True)
 class ServiceContext:
-    region: str
+    """Shared by every region the server serves: a call's region is its caller's
+    (``Caller.region``), never this context's."""
+
+    # The region of in-process calls whose outer request names none (tools, background jobs).
+    default_region: str
+    # The regions served (ReplicateKey and UpdatePrimaryRegion name one of them).
+    regions: frozenset[str]
     clock: Clock
     db: Database
     keys: KeyRepository

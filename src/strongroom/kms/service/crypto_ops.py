@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from strongroom.kms import messages
 from strongroom.kms.domain import ciphertext, key_specs
 from strongroom.kms.domain.ciphertext import CiphertextBlob
 from strongroom.kms.domain.enums import EncryptionAlgorithm
@@ -86,8 +87,7 @@ def _encrypt_with(
     limit = key_specs.oaep_plaintext_limit(key.key_spec, algorithm)
     if len(plaintext) > limit:
         raise ValidationException(
-            f"Plaintext is {len(plaintext)} bytes; {algorithm} with {key.key_spec.value} "
-            f"takes at most {limit}."
+            messages.rsa_plaintext_too_large(algorithm, key.key_spec.value, limit)
         )
     return ctx.cache.asymmetric(key).encrypt(algorithm, plaintext), None
 

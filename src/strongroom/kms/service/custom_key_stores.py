@@ -406,7 +406,7 @@ def create_key_in_store(call: Call, *, policy: str, description: str) -> KeyReco
     return KeyRecord(
         key_id=new_key_id(),
         account_id=call.caller.account_id,
-        region=call.ctx.region,
+        region=call.region,
         created_at=call.ctx.clock.now(),
         state=KeyState.ENABLED,
         description=description,

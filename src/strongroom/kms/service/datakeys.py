@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 
+from strongroom.kms import messages
 from strongroom.kms.domain.enums import DATA_KEY_BYTES, DataKeySpec
 from strongroom.kms.domain.key_specs import Use
 from strongroom.kms.domain.states import OpClass
@@ -54,7 +55,7 @@ def generate_data_key_without_plaintext(call: Call) -> Response:
 def generate_random(call: Call) -> Response:
     count = call.request.get("NumberOfBytes")
     if count is None:
-        raise ValidationException("NumberOfBytes is required.")
+        raise ValidationException(messages.NUMBER_OF_BYTES_REQUIRED)
     store_id = call.request.get("CustomKeyStoreId")
     if store_id is not None:
         return {"Plaintext": generate_random_in_store(call, store_id, count)}

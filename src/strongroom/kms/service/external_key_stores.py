@@ -288,7 +288,7 @@ def new_external_key(
     return KeyRecord(
         key_id=new_key_id(),
         account_id=call.caller.account_id,
-        region=call.ctx.region,
+        region=call.region,
         created_at=call.ctx.clock.now(),
         state=KeyState.ENABLED,
         description=description,

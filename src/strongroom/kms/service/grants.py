@@ -13,6 +13,7 @@ from strongroom.kms.domain.grants import (
     grant_id_of_token,
     new_grant_id,
 )
+from strongroom.kms.domain.ids import key_arn, key_id_of_record
 from strongroom.kms.domain.states import OpClass
 from strongroom.kms.errors import (
     AccessDeniedException,
@@ -58,7 +59,7 @@ def create_grant(call: Call) -> Response:
         )
     grant = Grant(
         grant_id=new_grant_id(),
-        key_id=key.key_id,
+        key_id=key.record_id,
         issuing_account=key.account_id,
         grantee_principal=grantee,
         retiring_principal=retiring,
@@ -68,7 +69,7 @@ def create_grant(call: Call) -> Response:
         created_at=call.ctx.clock.now(),
     )
     stored = _repo(call).create(grant)
-    call.ctx.policies.forget_grants(key.key_id)
+    call.ctx.policies.forget_grants(key.record_id)
     return {"GrantId": stored.grant_id, "GrantToken": stored.token}
 
 
@@ -89,12 +90,12 @@ def _principal(request: Request, role: str) -> tuple[str | None, bool]:
 def list_grants(call: Call) -> Response:
     key, request, repo = call.key, call.request, _repo(call)
     grant_id = request.get("GrantId")
-    if grant_id is not None and not repo.exists_for_key(key.key_id, grant_id):
+    if grant_id is not None and not repo.exists_for_key(key.record_id, grant_id):
         raise InvalidGrantIdException(f"Grant {grant_id} does not exist for {key.arn}.")
     grantee = request.get("GranteePrincipal")
     items, paging = page(
         lambda after, limit: repo.page_for_key(
-            key.key_id, after, limit, grant_id=grant_id, grantee=grantee
+            key.record_id, after, limit, grant_id=grant_id, grantee=grantee
         ),
         lambda g: (g.created_at, g.grant_id),
         request.get("Limit", 50),
@@ -117,18 +118,20 @@ def list_retirable_grants(call: Call) -> Response:
         )
     repo = _repo(call)
     items, paging = page(
-        lambda after, limit: repo.retirable_by(principal, after, limit),
+        lambda after, limit: repo.retirable_by(principal, call.region, after, limit),
         lambda g: g.grant_id,
         call.request.get("Limit", 50),
         call.request.get("Marker"),
     )
-    region = call.ctx.region
     return {
-        "Grants": [
-            g.listing(f"arn:aws:kms:{region}:{g.issuing_account}:key/{g.key_id}") for g in items
-        ],
+        "Grants": [g.listing(_key_arn(call.region, g)) for g in items],
         **paging,
     }
+
+
+def _key_arn(region: str, grant: Grant) -> str:
+    """The ARN of a grant's key (``Grant.key_id`` is the key's record id)."""
+    return key_arn(region, grant.issuing_account, key_id_of_record(grant.key_id))
 
 
 def _find_grant(call: Call) -> Grant:
@@ -140,7 +143,7 @@ def _find_grant(call: Call) -> Grant:
     if key is None or grant_id is None:
         raise ValidationException("Specify GrantToken, or KeyId and GrantId.")
     grant = repo.get(grant_id)
-    if grant is None or grant.key_id != key.key_id:
+    if grant is None or grant.key_id != key.record_id:
         raise InvalidGrantIdException(f"Grant {grant_id} does not exist for {key.arn}.")
     return grant
 
@@ -151,7 +154,7 @@ def authorize_retirement(call: Call) -> None:
     kms:RetireGrant. An identity-policy Deny of kms:RetireGrant stops all of them."""
     call.grant = grant = _find_grant(call)
     caller = call.caller
-    key_arn = f"arn:aws:kms:{call.ctx.region}:{grant.issuing_account}:key/{grant.key_id}"
+    key_arn = _key_arn(call.region, grant)
     identity = call.pipeline.authorizer.identity_effect(call, "kms:RetireGrant", key_arn)
     allowed = identity is not Effect.DENY and (
         caller.principal_arn == grant.retiring_principal

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from strongroom.kms import messages
 from strongroom.kms.domain import imports, states
 from strongroom.kms.domain.enums import KeySpec, KeyState, Origin
 from strongroom.kms.domain.imports import (
@@ -51,9 +52,7 @@ def _repository(ctx: ServiceContext) -> ImportRepository:
 
 def _check_external(key: KeyRecord) -> None:
     if key.origin is not Origin.EXTERNAL:
-        raise UnsupportedOperationException(
-            f"{key.arn} origin is {key.origin.value} which is not valid for this operation."
-        )
+        raise UnsupportedOperationException(messages.origin_not_valid(key.arn, key.origin.value))
 
 
 def get_parameters_for_import(call: Call) -> Response:
@@ -95,7 +94,7 @@ def _check_no_pending_approval(ctx: ServiceContext, key: KeyRecord, now: datetim
     """A key whose HSM lineage waits for the tenant's approval takes no material before it
     is approved (docs/adr/0009): the import is the act that lowers protection."""
     with ctx.db.read() as tx:
-        pending = tx.protection.pending_for_key(key.key_id, now)
+        pending = tx.protection.pending_for_key(key.record_id, now)
     if pending is not None:
         raise KMSInvalidStateException(
             f"{key.arn} waits for approval of protection change {pending.change_id}; key "
@@ -129,8 +128,8 @@ def import_key_material(call: Call) -> Response:
         parameters.private_key.reveal(), parameters.algorithm.value, request["EncryptedKeyMaterial"]
     )
     _check_material(key.key_spec, material)
-    material_id = ctx.store.imported_material_id(key.arn, material)
-    wrapped = ctx.store.import_material(key.arn, material_id, key.key_spec, material)
+    material_id = ctx.store.imported_material_id(key.material_binding, material)
+    wrapped = ctx.store.import_material(key.material_binding, material_id, key.key_spec, material)
     import_type = request.get("ImportType")
     decided = ImportRequest(
         material_id=material_id,
@@ -147,7 +146,7 @@ def import_key_material(call: Call) -> Response:
         updated, record = imports.plan_import(current, materials, decided)
         return MaterialChange(updated, put=record, wrapped=wrapped)
 
-    updated = _repository(ctx).change(key.key_id, now, ctx.store.store_id, plan)
+    updated = _repository(ctx).change(key.record_id, now, ctx.store.store_id, plan)
     assert updated is not None
     ctx.cache.put_key(updated)
     return {"KeyId": key.arn, "KeyMaterialId": material_id}
@@ -173,9 +172,9 @@ def delete_imported_key_material(call: Call) -> Response:
         deleted.append(found.material_id)
         return remove_material(current, found)
 
-    updated = _repository(ctx).change(key.key_id, now, ctx.store.store_id, plan)
+    updated = _repository(ctx).change(key.record_id, now, ctx.store.store_id, plan)
     if updated is not None:
-        ctx.cache.forget_key(updated.key_id)  # with its unwrapped materials
+        ctx.cache.forget_key(updated.record_id)  # with its unwrapped materials
         ctx.cache.put_key(updated)
     response: Response = {"KeyId": key.arn}
     if deleted:
@@ -226,7 +225,7 @@ def rotate_imported(call: Call) -> Response:
         updated, rotated = imports.plan_rotation(current, materials, now, ON_DEMAND_LIMIT)
         return MaterialChange(updated, put=rotated)
 
-    updated = _repository(ctx).change(call.key.key_id, now, ctx.store.store_id, plan)
+    updated = _repository(ctx).change(call.key.record_id, now, ctx.store.store_id, plan)
     assert updated is not None
     ctx.cache.put_key(updated)
     return {"KeyId": updated.arn}
@@ -234,7 +233,7 @@ def rotate_imported(call: Call) -> Response:
 
 def list_imported_rotations(call: Call) -> Response:
     key = call.key
-    materials = _repository(call.ctx).materials(key.key_id)
+    materials = _repository(call.ctx).materials(key.record_id)
     if call.request.get("IncludeKeyMaterial", "ROTATIONS_ONLY") == "ROTATIONS_ONLY":
         materials = [m for m in materials if m.rotated_at is not None]
     position = {m.material_id: n for n, m in enumerate(materials)}
@@ -253,7 +252,7 @@ def key_metadata(ctx: ServiceContext, key: KeyRecord) -> dict[str, object]:
     """KeyMetadata with ExpirationModel and ValidTo for keys with imported material."""
     meta = key.metadata()
     if key.origin is Origin.EXTERNAL:
-        meta.update(imports.metadata(_repository(ctx).materials(key.key_id), key))
+        meta.update(imports.metadata(_repository(ctx).materials(key.record_id), key))
     return meta
 
 
@@ -261,7 +260,7 @@ def restored_state(ctx: ServiceContext, key: KeyRecord) -> KeyState:
     """The state CancelKeyDeletion gives: Disabled, or PendingImport while material is missing."""
     if key.origin is not Origin.EXTERNAL:
         return KeyState.DISABLED
-    materials = _repository(ctx).materials(key.key_id)
+    materials = _repository(ctx).materials(key.record_id)
     needed = [m for m in materials if m.associated(key)]
     complete = bool(needed) and all(m.imported for m in needed)
     return KeyState.DISABLED if complete else KeyState.PENDING_IMPORT

@@ -23,8 +23,9 @@ from strongroom.kms.service.pipeline import Operation, Pipeline, Response
 
 log = logging.getLogger(__name__)
 
-# (account id, operation name) -> None, or raises ThrottlingException (kms/api/quotas.py).
-Admit = Callable[[str, str], None]
+# (account id, region, operation name) -> None, or raises ThrottlingException
+# (kms/api/quotas.py).
+Admit = Callable[[str, str, str], None]
 
 
 class CallingPrincipal(Protocol):
@@ -64,15 +65,20 @@ class InProcessCalls:
         operation: str,
         request: Mapping[str, Any],
         *,
-        via_service: str | None = None,
+        region: str | None = None,
+        service: str | None = None,
     ) -> Response:
-        """Run ``operation`` with an already decoded ``request``; raises :class:`KmsError`."""
+        """Run ``operation`` with an already decoded ``request`` in ``region`` (None: the
+        default region); with ``service`` (``s3``), as that service of the region
+        (``kms:ViaService`` = ``s3.<region>.amazonaws.com``). Raises :class:`KmsError`."""
+        region = region or self._pipeline.ctx.default_region
         caller = Caller(
             principal.account_id,
             principal.arn,
             principal.access_key_id,
             principal.source_ip,
-            via_service=via_service,
+            region,
+            via_service=None if service is None else f"{service}.{region}.amazonaws.com",
         )
         request_id = self._request_ids.next()
         try:
@@ -80,7 +86,7 @@ class InProcessCalls:
             if found is None:
                 raise UnknownOperationException()
             if self._admit is not None:
-                self._admit(principal.account_id, operation)
+                self._admit(principal.account_id, region, operation)
             return self._pipeline.execute(found, dict(request), caller, request_id)
         except KmsError:
             raise

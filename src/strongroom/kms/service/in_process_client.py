@@ -26,26 +26,20 @@ from strongroom.kms.service.pipeline import Call, Operation, Pipeline, Response
 _DECISIONS = {Effect.ALLOW: Decision.ALLOW, Effect.DENY: Decision.DENY, Effect.NONE: Decision.NONE}
 
 
-def _caller(principal: Principal, via_service: str | None) -> Caller:
-    return Caller(
-        principal.account_id,
-        principal.arn,
-        principal.access_key_id,
-        principal.source_ip,
-        via_service=via_service,
-    )
-
-
 class InProcessKmsClient:
-    """:class:`strongroom.client.kms.KmsClient` over the in-process calls, for one service."""
+    """:class:`strongroom.client.kms.KmsClient` over the in-process calls, for one calling
+    service (``s3``): each call is made in its principal's region, as the service of that
+    region (``kms:ViaService`` = ``s3.<region>.amazonaws.com``)."""
 
-    def __init__(self, calls: InProcessCalls, via_service: str) -> None:
+    def __init__(self, calls: InProcessCalls, service: str) -> None:
         self._calls = calls
-        self._via_service = via_service
+        self._service = service
 
     def _run(self, name: str, request: dict[str, Any], principal: Principal) -> Response:
         try:
-            return self._calls.execute(principal, name, request, via_service=self._via_service)
+            return self._calls.execute(
+                principal, name, request, region=principal.region, service=self._service
+            )
         except KmsError as error:
             raise KmsCallError(error.code, error.message) from None
 
@@ -134,7 +128,13 @@ class InProcessIdentityPolicies:
         call = Call(
             operation,
             {},
-            _caller(principal, None),
+            Caller(
+                principal.account_id,
+                principal.arn,
+                principal.access_key_id,
+                principal.source_ip,
+                principal.region or self._pipeline.ctx.default_region,
+            ),
             "",
             self._pipeline.ctx,
             self._pipeline,

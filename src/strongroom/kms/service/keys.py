@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from strongroom.kms import messages
 from strongroom.kms.domain import key_specs
 from strongroom.kms.domain.enums import KeySpec, KeyState, KeyUsage, Origin
 from strongroom.kms.domain.ids import new_key_id, new_material_id
@@ -16,8 +17,9 @@ from strongroom.kms.errors import (
 )
 from strongroom.kms.service.custom_key_stores import create_key_in_store, owned_store
 from strongroom.kms.service.external_key_stores import new_external_key
-from strongroom.kms.service.importing import key_metadata, restored_state
+from strongroom.kms.service.importing import restored_state
 from strongroom.kms.service.key_policies import check_key_policy, check_lockout
+from strongroom.kms.service.metadata import is_primary, key_metadata, multi_region_members
 from strongroom.kms.service.paging import page
 from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Response, managed_key
 from strongroom.kms.service.tags import tags_from_request
@@ -75,14 +77,18 @@ def create_key(call: Call) -> Response:
         raise UnsupportedOperationException(f"Origin {origin} is not supported yet.")
     # BYOK: a key for imported material waits in PendingImport, with no material yet.
     external = origin == Origin.EXTERNAL.value
-    if request.get("MultiRegion"):
-        raise UnsupportedOperationException("Multi-Region keys are not supported.")
+    multi = bool(request.get("MultiRegion"))
+    if multi and external:
+        raise UnsupportedOperationException(
+            "Multi-Region keys with imported key material (Origin EXTERNAL) are not supported "
+            "by this server yet."
+        )
     policy = _checked_policy(call)
     tags = tags_from_request(request.get("Tags"))
     record = KeyRecord(
-        key_id=new_key_id(),
+        key_id=new_key_id(multi_region=multi),
         account_id=call.caller.account_id,
-        region=ctx.region,
+        region=call.region,
         created_at=ctx.clock.now(),
         state=KeyState.PENDING_IMPORT if external else KeyState.ENABLED,
         description=request.get("Description", ""),
@@ -91,13 +97,14 @@ def create_key(call: Call) -> Response:
         origin=Origin(origin),
         current_material_id=None if external else new_material_id(),
         policy=policy or default_key_policy(call.caller.account_id),
+        primary_region=call.region if multi else None,
     )
     if policy is not None:
         check_lockout(call, record)
     wrapped = (
         b""
         if record.current_material_id is None
-        else ctx.store.new_material(record.arn, record.current_material_id, spec)
+        else ctx.store.new_material(record.material_binding, record.current_material_id, spec)
     )
     call.extra_resources.append(record.arn)  # before the write: its audit event names the key
     ctx.keys.create_key(record, ctx.store.store_id, wrapped, tags)
@@ -157,7 +164,7 @@ def _create_key_in_external_store(call: Call) -> Response:
     assert record.current_material_id is not None
     if policy is not None:
         check_lockout(call, record)
-    wrapped = ctx.store.new_material(record.arn, record.current_material_id)
+    wrapped = ctx.store.new_material(record.material_binding, record.current_material_id)
     call.extra_resources.append(record.arn)
     ctx.keys.create_key(record, ctx.store.store_id, wrapped, tags)
     return _created(call, record)
@@ -165,7 +172,7 @@ def _create_key_in_external_store(call: Call) -> Response:
 
 def _created(call: Call, record: KeyRecord) -> Response:
     call.ctx.cache.put_key(record)
-    return {"KeyMetadata": record.metadata()}
+    return {"KeyMetadata": key_metadata(call.ctx, record)}
 
 
 def describe_key(call: Call) -> Response:
@@ -175,8 +182,8 @@ def describe_key(call: Call) -> Response:
 def list_keys(call: Call) -> Response:
     account = call.caller.account_id
     items, paging = page(
-        lambda after, limit: call.ctx.keys.list_keys(account, after, limit),
-        lambda key: key.key_id,
+        lambda after, limit: call.ctx.keys.list_keys(account, call.region, after, limit),
+        lambda key: key.record_id,
         call.request.get("Limit", 100),
         call.request.get("Marker"),
     )
@@ -201,24 +208,32 @@ def schedule_key_deletion(call: Call) -> Response:
             if days < MIN_PENDING_WINDOW_DAYS
             else (MAX_PENDING_WINDOW_DAYS, "less")
         )
+        constraint = messages.bound_constraint("value", word, bound)
         raise ValidationException(
-            f"1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to "
-            f"satisfy constraint: Member must have value {word} than or equal to {bound}"
+            messages.validation_errors(
+                [messages.violation(f" '{days}'", "pendingWindowInDays", constraint)]
+            )
         )
     when = call.ctx.clock.now() + timedelta(days=days)
+    # A multi-Region primary with replicas waits for their deletion; its own window starts
+    # when the last one is gone (storage/multi_region.release_primary).
+    waits = len(multi_region_members(call.ctx, call.key)) > 1 and is_primary(call.key)
+    state = KeyState.PENDING_REPLICA_DELETION if waits else KeyState.PENDING_DELETION
     updated = transition(
         call,
         OpClass.SCHEDULE_DELETION,
         lambda k: replace(
-            k, state=KeyState.PENDING_DELETION, deletion_date=when, pending_window_days=days
+            k, state=state, deletion_date=None if waits else when, pending_window_days=days
         ),
     )
-    return {
+    response: Response = {
         "KeyId": updated.arn,
-        "DeletionDate": when.timestamp(),
         "KeyState": updated.state.value,
         "PendingWindowInDays": days,
     }
+    if not waits:
+        response["DeletionDate"] = when.timestamp()
+    return response
 
 
 def cancel_key_deletion(call: Call) -> Response:

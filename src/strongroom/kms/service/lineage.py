@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import UTC, timedelta
 
+from strongroom.kms import messages
 from strongroom.kms.domain.enums import Origin
 from strongroom.kms.domain.lineage import HsmLineage
 from strongroom.kms.domain.protection import ChangeKind
@@ -68,21 +69,19 @@ def _lineage(call: Call) -> HsmLineage:
 def record_key_lineage(call: Call) -> Response:
     key, ctx = call.key, call.ctx
     if key.origin is not Origin.EXTERNAL:
-        raise UnsupportedOperationException(
-            f"{key.arn} origin is {key.origin.value} which is not valid for this operation."
-        )
+        raise UnsupportedOperationException(messages.origin_not_valid(key.arn, key.origin.value))
     lineage = _lineage(call)
     now = ctx.clock.now()
     with ctx.db.transaction() as tx:
-        recorded = tx.protection.lineage(key.key_id)
+        recorded = tx.protection.lineage(key.record_id)
         if recorded is not None:
             raise already_recorded(key.arn, recorded)
         policy = tx.protection.policy(key.account_id)
         if policy is None:
-            tx.protection.set_lineage(key.key_id, lineage, now)
-            ctx.cache.forget_key(key.key_id)
+            tx.protection.set_lineage(key.record_id, lineage, now)
+            ctx.cache.forget_key(key.record_id)
             return {"KeyId": key.arn, "Status": "RECORDED"}
-        pending = tx.protection.pending_for_key(key.key_id, now)
+        pending = tx.protection.pending_for_key(key.record_id, now)
         if pending is not None:
             if pending.kind is not ChangeKind.RECORD_KEY_LINEAGE or not HsmLineage.from_dict(
                 pending.parameters
@@ -93,7 +92,7 @@ def record_key_lineage(call: Call) -> Response:
             approvals = tx.protection.approvals(pending.change_id)
             return {"KeyId": key.arn, **pending_response(pending, policy, approvals)}
         change = new_change(
-            call.caller, ChangeKind.RECORD_KEY_LINEAGE, dict(lineage.to_dict()), now, key.key_id
+            call.caller, ChangeKind.RECORD_KEY_LINEAGE, dict(lineage.to_dict()), now, key.record_id
         )
         tx.protection.add_change(change)
     return {"KeyId": key.arn, **pending_response(change, policy, [])}

@@ -1,7 +1,8 @@
 """AWS managed keys come into being on first use, once per account, however many ask at once.
 
-The pipeline calls :func:`ensure` when a request names a predefined ``alias/aws/<service>`` of
-the caller's own account that has no key yet (DescribeKey, GenerateDataKey, Encrypt...), as
+Managed keys are per account and region. The pipeline calls :func:`ensure` when a request
+names a predefined ``alias/aws/<service>`` of the caller's own account that has no key yet in
+the request's region (DescribeKey, GenerateDataKey, Encrypt...), as
 AWS does; a service of Strongroom (the object store's first SSE-S3 object) gets its key the
 same way, through its in-process KMS calls. The key and its alias are written in one
 transaction and the alias's primary key decides a race: when two workers or nodes create the
@@ -31,34 +32,35 @@ AuditHook = Callable[[KeyRecord], CommitHook]
 def ensure(
     ctx: ServiceContext,
     account_id: str,
+    region: str,
     service: ManagedService,
     audit: AuditHook | None = None,
 ) -> KeyRecord:
-    """The account's managed key of ``service``, created now if it has none.
+    """The account's managed key of ``service`` in ``region``, created now if it has none.
 
     ``audit``, when given, makes the hook (the event that records the new key) that commits
     with the creation; nothing is written when another worker created the key first.
     """
-    existing = _existing(ctx, account_id, service)
+    existing = _existing(ctx, account_id, region, service)
     if existing is not None:
         return existing
     now = ctx.clock.now()
     record = KeyRecord(
         key_id=new_key_id(),
         account_id=account_id,
-        region=ctx.region,
+        region=region,
         created_at=now,
         state=KeyState.ENABLED,
         description=service.description,
         key_manager=KeyManager.AWS,
         current_material_id=new_material_id(),
-        policy=service.policy(account_id, ctx.region),
+        policy=service.policy(account_id, region),
         rotation_period_days=ROTATION_PERIOD_DAYS,
         next_rotation_date=next_rotation(now, ROTATION_PERIOD_DAYS),
     )
     assert record.current_material_id is not None
-    wrapped = ctx.store.new_material(record.arn, record.current_material_id)
-    alias = AliasRecord(account_id, service.alias_name, record.key_id, now, now)
+    wrapped = ctx.store.new_material(record.material_binding, record.current_material_id)
+    alias = AliasRecord(account_id, region, service.alias_name, record.key_id, now, now)
     if audit is None:
         created = ctx.keys.create_key_with_alias(record, ctx.store.store_id, wrapped, alias)
     else:
@@ -66,15 +68,17 @@ def ensure(
             created = ctx.keys.create_key_with_alias(record, ctx.store.store_id, wrapped, alias)
     if created:
         ctx.cache.put_key(record)
-        ctx.cache.refresh_alias(account_id, service.alias_name)
+        ctx.cache.refresh_alias(account_id, region, service.alias_name)
         return record
-    winner = _existing(ctx, account_id, service)
+    winner = _existing(ctx, account_id, region, service)
     if winner is None:
         raise RuntimeError(f"managed key {service.alias_name} of {account_id} vanished")
     return winner
 
 
-def _existing(ctx: ServiceContext, account_id: str, service: ManagedService) -> KeyRecord | None:
+def _existing(
+    ctx: ServiceContext, account_id: str, region: str, service: ManagedService
+) -> KeyRecord | None:
     """The key the alias names now, read from the database (this worker's cache may lag)."""
-    key_id = ctx.cache.refresh_alias(account_id, service.alias_name)
-    return None if key_id is None else ctx.cache.refresh_key(key_id)
+    key_id = ctx.cache.refresh_alias(account_id, region, service.alias_name)
+    return None if key_id is None else ctx.cache.refresh_key(region, key_id)

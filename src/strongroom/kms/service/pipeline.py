@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from strongroom.kms import messages
 from strongroom.kms.audit.durable import DurableEvent
 from strongroom.kms.audit.events import AuditEvent, AuditSink
 from strongroom.kms.audit.parameters import RequestParameters
@@ -123,6 +124,11 @@ class Call:
     via_grant: Grant | None = None
     # The grant an operation acts on (RetireGrant), found while authorizing.
     grant: Grant | None = None
+
+    @property
+    def region(self) -> str:
+        """The region the call is made in."""
+        return self.caller.region
 
     @property
     def key(self) -> KeyRecord:
@@ -244,7 +250,7 @@ class Pipeline:
     def _note_usage(self, call: Call, now: datetime) -> None:
         for access, key in zip(call.operation.keys, call.keys, strict=False):
             if key is not None and access.op_class is states.OpClass.CRYPTO:
-                self.ctx.usage.note(key.key_id, call.operation.name, now, call.request_id)
+                self.ctx.usage.note(key.record_id, call.operation.name, now, call.request_id)
 
     def _prepare(self, call: Call) -> None:
         operation = call.operation
@@ -279,7 +285,7 @@ class Pipeline:
         if name is None:
             return
         caller, action = call.caller, call.operation.actions[0]
-        arn = alias_arn(self.ctx.region, caller.account_id, name)
+        arn = alias_arn(call.region, caller.account_id, name)
         effect = self.authorizer.identity_effect(call, action, arn)
         if effect is Effect.ALLOW:
             return
@@ -315,7 +321,8 @@ class Pipeline:
             return None
         if access.from_ciphertext:
             call.blob = ciphertext.parse(raw)
-            key = self.ctx.cache.key(call.blob.key_id)
+            # A multi-Region key's ciphertext names its shared id: any replica decrypts it.
+            key = self.ctx.cache.key(call.region, call.blob.key_id)
             if key is None:
                 raise InvalidCiphertextException()
             return key
@@ -342,28 +349,29 @@ class Pipeline:
         managed key now (service/managed.py), as in AWS.
         """
         ref = parse_key_ref(raw)
-        region = self.ctx.region
+        region = caller.region
         account = ref.account_id or caller.account_id
         if ref.region is not None and ref.region != region:
-            raise NotFoundException(f"Invalid arn {raw}")
+            raise NotFoundException(messages.invalid_arn_region(ref.region))
+        cache = self.ctx.cache
         if ref.is_alias:
             if not aliases:
-                raise NotFoundException(f"Invalid keyId '{raw}'")
-            cache = self.ctx.cache
-            key_id = (cache.refresh_alias if fresh else cache.alias_target)(account, ref.value)
+                raise NotFoundException(messages.invalid_key_id(raw))
+            lookup = cache.refresh_alias if fresh else cache.alias_target
+            key_id = lookup(account, region, ref.value)
             if key_id is None:
                 service = service_of_alias(ref.value)
                 if service is not None and account == caller.account_id:
                     audit = self._creation_event(caller, request_id, service.alias_name)
-                    return managed.ensure(self.ctx, account, service, audit)
+                    return managed.ensure(self.ctx, account, region, service, audit)
                 raise NotFoundException(
-                    f"Alias {alias_arn(region, account, ref.value)} is not found."
+                    messages.alias_not_found(alias_arn(region, account, ref.value))
                 )
         else:
             key_id = ref.value
-        key = self.ctx.cache.refresh_key(key_id) if fresh else self.ctx.cache.key(key_id)
+        key = cache.refresh_key(region, key_id) if fresh else cache.key(region, key_id)
         if key is None or key.account_id != account:
-            raise NotFoundException(f"Key '{key_arn(region, account, key_id)}' does not exist")
+            raise NotFoundException(messages.key_not_found(key_arn(region, account, key_id)))
         return key
 
     def _creation_event(
@@ -387,6 +395,7 @@ class Pipeline:
                     source_ip=caller.source_ip,
                     operation="CreateKey",
                     resources=(key.arn,),
+                    region=key.region,
                     additional_data={
                         "keyManager": "AWS",
                         "aliasName": alias_name,
@@ -413,4 +422,5 @@ class Pipeline:
             resources=resources + tuple(call.extra_resources),
             error_code=error_code,
             request_parameters=self._parameters.select(call.operation.name, call.request),
+            region=call.region,
         )

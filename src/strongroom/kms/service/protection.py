@@ -14,7 +14,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from strongroom.kms.domain.ids import key_arn
+from strongroom.kms.domain.ids import key_arn, key_id_of_record
 from strongroom.kms.domain.lineage import HsmLineage
 from strongroom.kms.domain.protection import (
     CHANGE_LIFETIME,
@@ -34,7 +34,6 @@ from strongroom.kms.errors import (
     ValidationException,
 )
 from strongroom.kms.service.caller import Caller
-from strongroom.kms.service.context import ServiceContext
 from strongroom.kms.service.pipeline import Call, Operation, Response
 from strongroom.kms.storage.protection import DuplicateApproval
 from strongroom.kms.storage.unit_of_work import Transaction
@@ -123,7 +122,7 @@ def put_protection_policy(call: Call) -> Response:
 # --- GetProtectionPolicy --------------------------------------------------------------------
 
 
-def _listing(ctx: ServiceContext, change: ProtectionChange, approvals: list[str]) -> Response:
+def _listing(region: str, change: ProtectionChange, approvals: list[str]) -> Response:
     entry: Response = {
         "ChangeId": change.change_id,
         "Kind": change.kind.value,
@@ -134,7 +133,8 @@ def _listing(ctx: ServiceContext, change: ProtectionChange, approvals: list[str]
         "Approvals": approvals,
     }
     if change.key_id is not None:
-        entry["KeyArn"] = key_arn(ctx.region, change.account_id, change.key_id)
+        # ``key_id`` is the key's record id; the change is listed in the call's region.
+        entry["KeyArn"] = key_arn(region, change.account_id, key_id_of_record(change.key_id))
     return entry
 
 
@@ -144,7 +144,9 @@ def get_protection_policy(call: Call) -> Response:
         policy = tx.protection.policy(account)
         pending = tx.protection.open_changes(account, ctx.clock.now())
     response: Response = {
-        "PendingChanges": [_listing(ctx, change, approvals) for change, approvals in pending]
+        "PendingChanges": [
+            _listing(call.region, change, approvals) for change, approvals in pending
+        ]
     }
     if policy is not None:
         response["ProtectionPolicy"] = policy.describe()

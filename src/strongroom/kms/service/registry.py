@@ -27,6 +27,7 @@ from strongroom.kms.service import (
     keys,
     lineage,
     macs,
+    multi_region,
     protection,
     provider_accesses,
     rotation,
@@ -54,6 +55,7 @@ _MODULES = (
     grants,
     custom_key_stores,
     importing,
+    multi_region,
 )
 
 

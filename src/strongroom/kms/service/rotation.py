@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from strongroom.kms.domain import states
+from strongroom.kms.domain import multi_region, states
 from strongroom.kms.domain.enums import KeySpec, KeyState, Origin, RotationType
 from strongroom.kms.domain.ids import new_material_id
 from strongroom.kms.domain.key import KeyRecord
@@ -44,7 +44,7 @@ def rotate(
     current last always carries the latest rotation date.
     """
     material_id = new_material_id()
-    wrapped = ctx.store.new_material(key.arn, material_id)
+    wrapped = ctx.store.new_material(key.material_binding, material_id)
 
     def mutate(current: KeyRecord, on_demand_rotations: int) -> tuple[KeyRecord, datetime] | None:
         now = ctx.clock.now()
@@ -54,7 +54,7 @@ def rotate(
         return replace(decided, current_material_id=material_id), now
 
     return ctx.keys.add_material(
-        key.key_id,
+        key.record_id,
         material_id=material_id,
         rotation_type=rotation_type,
         store_id=ctx.store.store_id,
@@ -84,6 +84,7 @@ def _check_not_kmip(call: Call) -> None:
 
 
 def enable_key_rotation(call: Call) -> Response:
+    multi_region.refuse_on_replica(call.key, "EnableKeyRotation")
     check_rotatable(call.key)
     _check_not_kmip(call)
     period = call.request.get("RotationPeriodInDays", DEFAULT_PERIOD_DAYS)
@@ -99,6 +100,7 @@ def enable_key_rotation(call: Call) -> Response:
 
 
 def disable_key_rotation(call: Call) -> Response:
+    multi_region.refuse_on_replica(call.key, "DisableKeyRotation")
     check_rotatable(call.key)
     transition(
         call,
@@ -127,6 +129,7 @@ def _imported_symmetric(key: KeyRecord) -> bool:
 
 
 def rotate_key_on_demand(call: Call) -> Response:
+    multi_region.refuse_on_replica(call.key, "RotateKeyOnDemand")
     if _imported_symmetric(call.key):
         return importing.rotate_imported(call)
     check_rotatable(call.key)
@@ -148,7 +151,7 @@ def list_key_rotations(call: Call) -> Response:
     if _imported_symmetric(key):
         return importing.list_imported_rotations(call)
     check_rotatable(key)
-    versions = call.ctx.keys.list_materials(key.key_id)
+    versions = call.ctx.keys.list_materials(key.record_id)
     if call.request.get("IncludeKeyMaterial", "ROTATIONS_ONLY") == "ROTATIONS_ONLY":
         versions = [v for v in versions if v.rotation_type is not None]
     position = {v.material_id: n for n, v in enumerate(versions)}

@@ -9,6 +9,7 @@ error (KMSInvalidSignatureException), never ``SignatureValid: false``.
 
 from __future__ import annotations
 
+from strongroom.kms import messages
 from strongroom.kms.domain import key_specs
 from strongroom.kms.domain.enums import MessageType
 from strongroom.kms.domain.states import OpClass
@@ -36,7 +37,7 @@ def _prepare(call: Call) -> tuple[str, MessageType]:
         if expected is None:
             raise ValidationException(f"{algorithm} does not take MessageType DIGEST.")
         if length != expected:
-            raise ValidationException(f"Digest is {length} bytes; {algorithm} needs {expected}.")
+            raise ValidationException(messages.digest_length(algorithm))
     return algorithm, message_type
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from strongroom.kms import messages
 from strongroom.kms.domain.states import OpClass
 from strongroom.kms.errors import LimitExceededException, TagException
 from strongroom.kms.service.paging import page
@@ -20,9 +21,9 @@ def tags_from_request(raw: Sequence[Mapping[str, Any]] | None) -> dict[str, str]
     for item in raw or ():
         key, value = item["TagKey"], item["TagValue"]
         if key.lower().startswith(RESERVED_TAG_PREFIX):
-            raise TagException(f"Tag keys beginning with {RESERVED_TAG_PREFIX} are reserved.")
+            raise TagException(messages.TAG_PREFIX_RESERVED)
         if key in tags:
-            raise TagException(f"Duplicate tag key {key}.")
+            raise TagException(messages.DUPLICATE_TAG_KEYS)
         tags[key] = value
     if len(tags) > MAX_TAGS_PER_KEY:
         raise TagException(f"A key can have at most {MAX_TAGS_PER_KEY} tags.")
@@ -32,22 +33,22 @@ def tags_from_request(raw: Sequence[Mapping[str, Any]] | None) -> dict[str, str]
 def tag_resource(call: Call) -> Response:
     key = call.key
     new_tags = tags_from_request(call.request["Tags"])
-    existing = dict(call.ctx.keys.list_tags(key.key_id))
+    existing = dict(call.ctx.keys.list_tags(key.record_id))
     if len(existing.keys() | new_tags.keys()) > MAX_TAGS_PER_KEY:
         raise LimitExceededException(
             f"The request would give {key.arn} more than {MAX_TAGS_PER_KEY} tags."
         )
-    call.ctx.keys.put_tags(key.key_id, new_tags, call.ctx.clock.now())
+    call.ctx.keys.put_tags(key.record_id, new_tags, call.ctx.clock.now())
     return {}
 
 
 def untag_resource(call: Call) -> Response:
-    call.ctx.keys.remove_tags(call.key.key_id, call.request["TagKeys"], call.ctx.clock.now())
+    call.ctx.keys.remove_tags(call.key.record_id, call.request["TagKeys"], call.ctx.clock.now())
     return {}
 
 
 def list_resource_tags(call: Call) -> Response:
-    all_tags = call.ctx.keys.list_tags(call.key.key_id)
+    all_tags = call.ctx.keys.list_tags(call.key.record_id)
 
     def fetch(after: str | None, limit: int) -> list[tuple[str, str]]:
         return [t for t in all_tags if after is None or t[0] > after][:limit]

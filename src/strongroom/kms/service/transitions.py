@@ -19,6 +19,6 @@ def transition(
         states.check(op_class, current.state, current.arn)
         return change(current)
 
-    updated = call.ctx.keys.update_key(call.key.key_id, call.ctx.clock.now(), mutate)
+    updated = call.ctx.keys.update_key(call.key.record_id, call.ctx.clock.now(), mutate)
     call.ctx.cache.put_key(updated)
     return updated

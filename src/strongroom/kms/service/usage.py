@@ -50,7 +50,7 @@ class UsageTracker:
 
 def get_key_last_usage(call: Call) -> Response:
     key = call.key
-    usage = call.ctx.usage.last(key.key_id)
+    usage = call.ctx.usage.last(key.record_id)
     return {
         "KeyId": key.arn,
         "KeyLastUsage": {} if usage is None else usage.listing(),

@@ -11,6 +11,7 @@ HSM cluster from the command's own process).
 
 from __future__ import annotations
 
+from strongroom.kms import messages
 from strongroom.kms.errors import NotFoundException, ValidationException
 from strongroom.kms.service.custom_key_stores import owned_store
 from strongroom.kms.service.pipeline import Call, Operation, Response
@@ -33,9 +34,9 @@ INPUT_MEMBERS = {
 def _required(call: Call, member: str) -> str:
     value = call.request.get(member)
     if value is None:
+        path = member[0].lower() + member[1:]
         raise ValidationException(
-            f"1 validation error detected: Value null at '{member[0].lower() + member[1:]}' "
-            "failed to satisfy constraint: Member must not be null"
+            messages.validation_errors([messages.violation(" null", path, messages.NOT_NULL)])
         )
     return str(value)
 

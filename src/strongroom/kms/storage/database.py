@@ -36,6 +36,7 @@ class Change:
     access_key_id: str | None
     principal_arn: str | None = None
     custom_key_store_id: str | None = None
+    region: str | None = None  # of an alias change
 
 
 class CommitHook(Protocol):
@@ -186,17 +187,22 @@ class Database:
         *,
         key_id: str | None = None,
         account_id: str | None = None,
+        region: str | None = None,
         alias_name: str | None = None,
         access_key_id: str | None = None,
         principal_arn: str | None = None,
         custom_key_store_id: str | None = None,
     ) -> None:
-        """Add a change to the feed when this write transaction commits (see _append_changes)."""
+        """Add a change to the feed when this write transaction commits (see _append_changes).
+
+        ``key_id`` is a key's record id (domain/ids.record_id); an alias change names its
+        account, region and name."""
         conn.info.setdefault(_PENDING_CHANGES, []).append(
             {
                 "at": at,
                 "key_id": key_id,
                 "account_id": account_id,
+                "region": region,
                 "alias_name": alias_name,
                 "access_key_id": access_key_id,
                 "principal_arn": principal_arn,
@@ -218,6 +224,7 @@ class Database:
                     c.seq,
                     c.key_id,
                     c.account_id,
+                    c.region,
                     c.alias_name,
                     c.access_key_id,
                     c.principal_arn,
@@ -236,6 +243,7 @@ class Database:
                 r.access_key_id,
                 r.principal_arn,
                 r.custom_key_store_id,
+                r.region,
             )
             for r in rows
         ]

@@ -80,8 +80,15 @@ class GrantRepository:
             row = conn.execute(select(schema.grants).where(G.grant_id == grant_id)).first()
         return None if row is None else _grant(row)
 
-    def retirable_by(self, principal: str, after: str | None, limit: int) -> list[Grant]:
-        query = select(schema.grants).where(G.retiring_principal == principal)
+    def retirable_by(
+        self, principal: str, region: str, after: str | None, limit: int
+    ) -> list[Grant]:
+        """Grants ``principal`` may retire on keys of ``region``."""
+        query = (
+            select(schema.grants)
+            .join(schema.keys, schema.keys.c.key_id == G.key_id)
+            .where(G.retiring_principal == principal, schema.keys.c.region == region)
+        )
         if after is not None:
             query = query.where(G.grant_id > after)
         with self._db.read_connection() as conn:

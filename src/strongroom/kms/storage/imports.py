@@ -18,7 +18,8 @@ from strongroom.kms.domain.imports import ExpirationModel, ImportedMaterial
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.database import Database
-from strongroom.kms.storage.keys import KeyNotFound, _key, _key_columns
+from strongroom.kms.storage.key_rows import key_columns, key_from_row
+from strongroom.kms.storage.keys import KeyNotFound
 
 K = schema.keys.c
 M = schema.key_materials.c
@@ -59,7 +60,7 @@ class ImportRepository:
             ).first()
             if row is None:
                 raise KeyNotFound(key_id)
-            decided = plan(_key(row), _materials(conn, key_id))
+            decided = plan(key_from_row(row), _materials(conn, key_id))
             if decided is None:
                 return None
             if decided.drop is not None:
@@ -71,7 +72,7 @@ class ImportRepository:
             if decided.put is not None:
                 _put(conn, decided.put, store_id, decided.wrapped)
             conn.execute(
-                update(schema.keys).where(K.key_id == key_id).values(**_key_columns(decided.key))
+                update(schema.keys).where(K.key_id == key_id).values(**key_columns(decided.key))
             )
             self._db.record_change(conn, at, key_id=key_id)
             return decided.key

@@ -1,4 +1,8 @@
-"""Keys, their wrapped material versions, aliases and tags."""
+"""Keys, their wrapped material versions, aliases and tags.
+
+Keys are named here by their record id (``KeyRecord.record_id``, domain/ids.record_id): the key
+id, qualified by its region for a multi-Region key. Aliases are per account and region.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,19 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from strongroom.kms.domain.enums import (
-    KeyManager,
-    KeySpec,
     KeyState,
-    KeyUsage,
-    Origin,
     RotationType,
 )
+from strongroom.kms.domain.ids import key_id_of_record, record_id
 from strongroom.kms.domain.key import AliasRecord, KeyRecord
-from strongroom.kms.domain.lineage import HsmLineage
 from strongroom.kms.domain.rotation import MaterialVersion
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.database import Database, DuplicateRecord
+from strongroom.kms.storage.key_rows import key_columns, key_from_row
+from strongroom.kms.storage.multi_region import release_primary, sync_replicas
 
 K = schema.keys.c
 A = schema.aliases.c
@@ -62,9 +64,7 @@ class KeyRepository:
             with self._db.insertion(alias.alias_name) as conn:
                 self._insert_key(conn, key, store_id, wrapped_material)
                 _insert_alias(conn, alias)
-                self._db.record_change(
-                    conn, alias.created_at, account_id=alias.account_id, alias_name=alias.alias_name
-                )
+                _alias_change(self._db, conn, alias, alias.created_at)
         except DuplicateRecord:
             return False
         return True
@@ -85,29 +85,31 @@ class KeyRepository:
     def _insert_key(
         self, conn: Connection, key: KeyRecord, store_id: str, wrapped_material: bytes
     ) -> None:
-        conn.execute(insert(schema.keys).values(**_key_columns(key)))
+        conn.execute(insert(schema.keys).values(**key_columns(key)))
         if key.current_material_id is not None:
             conn.execute(
                 insert(schema.key_materials).values(
                     material_id=key.current_material_id,
-                    key_id=key.key_id,
+                    key_id=key.record_id,
                     store_id=store_id,
                     wrapped=wrapped_material,
                     created_at=key.created_at,
                     version=1,
                 )
             )
-        self._db.record_change(conn, key.created_at, key_id=key.key_id)
+        self._db.record_change(conn, key.created_at, key_id=key.record_id)
 
     def get_key(self, key_id: str) -> KeyRecord | None:
+        """The key with record id ``key_id``."""
         with self._db.read_connection() as conn:
             row = conn.execute(select(schema.keys).where(K.key_id == key_id)).first()
-        return None if row is None else _key(row)
+        return None if row is None else key_from_row(row)
 
     def get_key_with_material(
         self, key_id: str
     ) -> tuple[KeyRecord | None, tuple[str, str, bytes] | None]:
-        """The key and ``(material_id, store_id, wrapped)`` of its current material, in one
+        """The key with record id ``key_id`` and ``(material_id, store_id, wrapped)`` of its
+        current material, in one
         query: a key new to a worker's cache costs one database read, not two."""
         query = (
             select(
@@ -125,7 +127,7 @@ class KeyRepository:
             row = conn.execute(query).first()
         if row is None:
             return None, None
-        key = _key(row)
+        key = key_from_row(row)
         if row.material_wrapped is None or key.current_material_id is None:
             return key, None
         return key, (key.current_material_id, row.material_store_id, row.material_wrapped)
@@ -155,18 +157,24 @@ class KeyRepository:
             ).first()
             if row is None:
                 raise KeyNotFound(key_id)
-            new = mutate(_key(row))
-            conn.execute(update(schema.keys).where(K.key_id == key_id).values(**_key_columns(new)))
+            new = mutate(key_from_row(row))
+            conn.execute(update(schema.keys).where(K.key_id == key_id).values(**key_columns(new)))
             self._db.record_change(conn, at, key_id=key_id)
+            sync_replicas(self._db, conn, new, at, None)
             return new
 
-    def list_keys(self, account_id: str, after: str | None, limit: int) -> list[KeyRecord]:
+    def list_keys(
+        self, account_id: str, region: str | None, after: str | None, limit: int
+    ) -> list[KeyRecord]:
+        """The account's keys in ``region`` (None: in every region), by record id."""
         query = select(schema.keys).where(K.account_id == account_id)
+        if region is not None:
+            query = query.where(K.region == region)
         if after is not None:
             query = query.where(K.key_id > after)
         with self._db.read_connection() as conn:
             rows = conn.execute(query.order_by(K.key_id).limit(limit)).all()
-        return [_key(r) for r in rows]
+        return [key_from_row(r) for r in rows]
 
     def due_deletions(self, now: datetime) -> list[str]:
         with self._db.read_connection() as conn:
@@ -185,9 +193,12 @@ class KeyRepository:
         of them deletes the row.
         """
         with self._db.write_connection() as conn:
+            found = conn.execute(select(schema.keys).where(K.key_id == key_id)).first()
             # Read the aliases first: deleting the key cascades to them.
             alias_names = list(
-                conn.execute(select(A.account_id, A.alias_name).where(A.key_id == key_id)).all()
+                conn.execute(
+                    select(A.account_id, A.region, A.alias_name).where(A.key_id == key_id)
+                ).all()
             )
             deleted = conn.execute(
                 delete(schema.keys).where(
@@ -199,13 +210,17 @@ class KeyRepository:
             if not deleted:
                 return False
             self._delete_dependents(conn, key_id, now, alias_names)
+            if found is not None:
+                release_primary(self._db, conn, key_from_row(found), now)
             return True
 
     def delete_key_rows(self, conn: Connection, key_id: str, at: datetime) -> None:
         """Delete a key with everything that hangs on it, in the caller's transaction (KMIP
         Destroy: at once, without a deletion window)."""
         alias_names = list(
-            conn.execute(select(A.account_id, A.alias_name).where(A.key_id == key_id)).all()
+            conn.execute(
+                select(A.account_id, A.region, A.alias_name).where(A.key_id == key_id)
+            ).all()
         )
         conn.execute(delete(schema.keys).where(K.key_id == key_id))
         self._delete_dependents(conn, key_id, at, alias_names)
@@ -218,13 +233,15 @@ class KeyRepository:
         conn.execute(delete(schema.tags).where(T.key_id == key_id))
         conn.execute(delete(schema.kmip_objects).where(schema.kmip_objects.c.key_id == key_id))
         self._db.record_change(conn, at, key_id=key_id)
-        for account_id, alias_name in alias_names:
-            self._db.record_change(conn, at, account_id=account_id, alias_name=alias_name)
+        for account_id, region, alias_name in alias_names:
+            self._db.record_change(
+                conn, at, account_id=account_id, region=region, alias_name=alias_name
+            )
 
     @staticmethod
     def record_of(row: Any) -> KeyRecord:
         """The record of a ``keys`` row read by another repository of this package."""
-        return _key(row)
+        return key_from_row(row)
 
     def due_rotations(self, now: datetime) -> list[str]:
         with self._db.read_connection() as conn:
@@ -234,6 +251,8 @@ class KeyRepository:
                         K.state == KeyState.ENABLED.value,
                         K.rotation_period_days.is_not(None),
                         K.next_rotation_date <= now,
+                        # A replica rotates with its primary (storage/multi_region.py).
+                        or_(K.primary_region.is_(None), K.primary_region == K.region),
                     )
                 ).scalars()
             )
@@ -290,7 +309,7 @@ class KeyRepository:
             latest = conn.execute(
                 select(func.coalesce(func.max(M.version), 0)).where(M.key_id == key_id)
             ).scalar_one()
-            decided = mutate(_key(row), int(on_demand))
+            decided = mutate(key_from_row(row), int(on_demand))
             if decided is None:
                 return None
             new, at = decided
@@ -305,8 +324,9 @@ class KeyRepository:
                     version=int(latest) + 1,
                 )
             )
-            conn.execute(update(schema.keys).where(K.key_id == key_id).values(**_key_columns(new)))
+            conn.execute(update(schema.keys).where(K.key_id == key_id).values(**key_columns(new)))
             self._db.record_change(conn, at, key_id=key_id)
+            sync_replicas(self._db, conn, new, at, material_id)
             return new
 
     def list_materials(self, key_id: str) -> list[MaterialVersion]:
@@ -319,64 +339,69 @@ class KeyRepository:
         return [
             MaterialVersion(
                 r.material_id,
-                key_id,
+                key_id_of_record(key_id),
                 r.created_at,
                 None if r.rotation_type is None else RotationType(r.rotation_type),
             )
             for r in rows
         ]
 
-    def get_material(self, material_id: str) -> tuple[str, str, bytes] | None:
-        """``(key_id, store_id, wrapped)`` of a material version."""
+    def get_material(self, key_id: str, material_id: str) -> tuple[str, bytes] | None:
+        """``(store_id, wrapped)`` of a material version of the key with record id ``key_id``."""
         with self._db.read_connection() as conn:
             row = conn.execute(
-                select(M.key_id, M.store_id, M.wrapped).where(M.material_id == material_id)
+                select(M.store_id, M.wrapped).where(
+                    M.key_id == key_id, M.material_id == material_id
+                )
             ).first()
-        return None if row is None else (row.key_id, row.store_id, row.wrapped)
+        return None if row is None else (row.store_id, row.wrapped)
 
     # --- aliases ------------------------------------------------------------------------
 
     def create_alias(self, alias: AliasRecord) -> None:
         with self._db.insertion(alias.alias_name) as conn:
             _insert_alias(conn, alias)
-            self._db.record_change(
-                conn, alias.created_at, account_id=alias.account_id, alias_name=alias.alias_name
-            )
+            _alias_change(self._db, conn, alias, alias.created_at)
 
-    def update_alias(self, account_id: str, alias_name: str, key_id: str, at: datetime) -> bool:
+    def update_alias(
+        self, account_id: str, region: str, alias_name: str, key_id: str, at: datetime
+    ) -> bool:
+        """Point the alias at the key with record id ``key_id`` (of the same region)."""
         with self._db.write_connection() as conn:
             count = conn.execute(
                 update(schema.aliases)
-                .where(
-                    A.account_id == account_id,
-                    A.alias_name == alias_name,
-                )
+                .where(_alias_is(account_id, region, alias_name))
                 .values(key_id=key_id, updated_at=at)
             ).rowcount
             if count:
-                self._db.record_change(conn, at, account_id=account_id, alias_name=alias_name)
+                self._db.record_change(
+                    conn, at, account_id=account_id, region=region, alias_name=alias_name
+                )
         return bool(count)
 
-    def delete_alias(self, account_id: str, alias_name: str, at: datetime) -> bool:
+    def delete_alias(self, account_id: str, region: str, alias_name: str, at: datetime) -> bool:
         with self._db.write_connection() as conn:
             count = conn.execute(
-                delete(schema.aliases).where(A.account_id == account_id, A.alias_name == alias_name)
+                delete(schema.aliases).where(_alias_is(account_id, region, alias_name))
             ).rowcount
             if count:
-                self._db.record_change(conn, at, account_id=account_id, alias_name=alias_name)
+                self._db.record_change(
+                    conn, at, account_id=account_id, region=region, alias_name=alias_name
+                )
         return bool(count)
 
-    def get_alias(self, account_id: str, alias_name: str) -> AliasRecord | None:
+    def get_alias(self, account_id: str, region: str, alias_name: str) -> AliasRecord | None:
         with self._db.read_connection() as conn:
             row = conn.execute(
-                select(schema.aliases).where(A.account_id == account_id, A.alias_name == alias_name)
+                select(schema.aliases).where(_alias_is(account_id, region, alias_name))
             ).first()
         return None if row is None else _alias(row)
 
     def list_aliases(
-        self, account_id: str, key_id: str | None, after: str | None, limit: int
+        self, account_id: str, region: str, key_id: str | None, after: str | None, limit: int
     ) -> list[AliasRecord]:
-        query = select(schema.aliases).where(A.account_id == account_id)
+        """The account's aliases in ``region`` (of the key with record id ``key_id``)."""
+        query = select(schema.aliases).where(A.account_id == account_id, A.region == region)
         if key_id is not None:
             query = query.where(A.key_id == key_id)
         if after is not None:
@@ -405,12 +430,23 @@ class KeyRepository:
         return [(r.tag_key, r.tag_value) for r in rows]
 
 
+def _alias_is(account_id: str, region: str, alias_name: str) -> Any:
+    return (A.account_id == account_id) & (A.region == region) & (A.alias_name == alias_name)
+
+
+def _alias_change(db: Database, conn: Connection, alias: AliasRecord, at: datetime) -> None:
+    db.record_change(
+        conn, at, account_id=alias.account_id, region=alias.region, alias_name=alias.alias_name
+    )
+
+
 def _insert_alias(conn: Connection, alias: AliasRecord) -> None:
     conn.execute(
         insert(schema.aliases).values(
             account_id=alias.account_id,
+            region=alias.region,
             alias_name=alias.alias_name,
-            key_id=alias.target_key_id,
+            key_id=record_id(alias.region, alias.target_key_id),
             created_at=alias.created_at,
             updated_at=alias.updated_at,
         )
@@ -427,55 +463,12 @@ def _put_tags(conn: Connection, key_id: str, tags: Mapping[str, str]) -> None:
     )
 
 
-def _key_columns(key: KeyRecord) -> dict[str, object]:
-    return {
-        "key_id": key.key_id,
-        "account_id": key.account_id,
-        "region": key.region,
-        "created_at": key.created_at,
-        "state": key.state.value,
-        "description": key.description,
-        "key_spec": key.key_spec.value,
-        "key_usage": key.key_usage.value,
-        "origin": key.origin.value,
-        "key_manager": key.key_manager.value,
-        "current_material_id": key.current_material_id,
-        "deletion_date": key.deletion_date,
-        "pending_window_days": key.pending_window_days,
-        "policy": key.policy,
-        "rotation_period_days": key.rotation_period_days,
-        "next_rotation_date": key.next_rotation_date,
-        "custom_key_store_id": key.custom_key_store_id,
-        "cloud_hsm_cluster_id": key.cloud_hsm_cluster_id,
-        "hsm_lineage": None if key.hsm_lineage is None else key.hsm_lineage.to_json(),
-        "xks_key_id": key.xks_key_id,
-    }
-
-
-def _key(row: Any) -> KeyRecord:
-    return KeyRecord(
-        key_id=row.key_id,
-        account_id=row.account_id,
-        region=row.region,
-        created_at=row.created_at,
-        state=KeyState(row.state),
-        description=row.description,
-        key_spec=KeySpec(row.key_spec),
-        key_usage=KeyUsage(row.key_usage),
-        origin=Origin(row.origin),
-        key_manager=KeyManager(row.key_manager),
-        current_material_id=row.current_material_id,
-        deletion_date=row.deletion_date,
-        pending_window_days=row.pending_window_days,
-        policy=row.policy,
-        rotation_period_days=row.rotation_period_days,
-        next_rotation_date=row.next_rotation_date,
-        custom_key_store_id=row.custom_key_store_id,
-        cloud_hsm_cluster_id=row.cloud_hsm_cluster_id,
-        hsm_lineage=None if row.hsm_lineage is None else HsmLineage.from_json(row.hsm_lineage),
-        xks_key_id=row.xks_key_id,
-    )
-
-
 def _alias(row: Any) -> AliasRecord:
-    return AliasRecord(row.account_id, row.alias_name, row.key_id, row.created_at, row.updated_at)
+    return AliasRecord(
+        row.account_id,
+        row.region,
+        row.alias_name,
+        key_id_of_record(row.key_id),
+        row.created_at,
+        row.updated_at,
+    )

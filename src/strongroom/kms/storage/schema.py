@@ -101,8 +101,8 @@ keys = Table(
     Column("custom_key_store_id", String(64)),
     Column("cloud_hsm_cluster_id", String(64)),
     Column("hsm_lineage", Text),  # JSON (domain/lineage.py) or null
-    # Keys in an external key store: the external key's id at the proxy (one KMS key each).
-    Column("xks_key_id", String(128)),
+    Column("primary_region", String(32)),  # a multi-Region key's primary region, or null
+    Column("xks_key_id", String(128)),  # an external key store key's id at the proxy
     Index("ix_keys_account", "account_id", "key_id"),
     Index("ix_keys_deletion", "state", "deletion_date"),
     Index("ix_keys_rotation", "state", "next_rotation_date"),
@@ -113,7 +113,7 @@ key_materials = Table(
     "key_materials",
     metadata,
     Column("material_id", String(64), primary_key=True),
-    Column("key_id", String(64), ForeignKey("keys.key_id", ondelete="CASCADE"), nullable=False),
+    Column("key_id", String(64), ForeignKey("keys.key_id", ondelete="CASCADE"), primary_key=True),
     Column("store_id", String(64), nullable=False),
     Column("wrapped", LargeBinary, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
@@ -122,8 +122,7 @@ key_materials = Table(
     Index("ix_materials_key", "key_id", "version", unique=True),
 )
 
-# --- BYOK: imported key material ------------------------------------------------------------
-# One row per key material of an EXTERNAL key. The row stays when the material is deleted or
+# BYOK: one row per key material of an EXTERNAL key. The row stays when the material is deleted or
 # expires (imported = false; its key_materials row, the wrapped copy, is removed), so importing
 # the same material again is recognized by its material id (a keyed MAC, never a plain hash).
 imported_materials = Table(
@@ -141,12 +140,12 @@ imported_materials = Table(
     Index("ix_imported_materials_key", "key_id", "sequence", unique=True),
     Index("ix_imported_materials_expiry", "imported", "valid_to"),
 )
-# --- end BYOK --------------------------------------------------------------------------------
 
 aliases = Table(
     "aliases",
     metadata,
     Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
     Column("alias_name", String(256), primary_key=True),
     Column("key_id", String(64), ForeignKey("keys.key_id", ondelete="CASCADE"), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
@@ -333,6 +332,7 @@ changes = Table(
     Column("at", UtcDateTime(), nullable=False),
     Column("key_id", String(64)),
     Column("account_id", String(12)),
+    Column("region", String(32)),  # of an alias change
     Column("alias_name", String(256)),
     Column("access_key_id", String(128)),
     Column("principal_arn", String(2048)),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select, update
 
+from strongroom.kms.domain.ids import key_id_of_record, material_binding
 from strongroom.kms.storage import schema
 
 
@@ -41,10 +42,15 @@ class WrappedMaterial:
 
     material_id: str
     wrapped: bytes
-    key_id: str
+    key_id: str  # the key's record id (domain/ids.record_id)
     account_id: str
     region: str
     key_spec: str
+
+    @property
+    def binding(self) -> str:
+        """What the material's wrapping binds (domain/ids.material_binding)."""
+        return material_binding(self.region, self.account_id, key_id_of_record(self.key_id))
 
 
 def unregistered_sealed_columns() -> list[str]:
@@ -77,10 +83,13 @@ class SealedRecords:
             for r in rows
         ]
 
-    def replace_material(self, material_id: str, wrapped: bytes) -> None:
+    def replace_material(self, key_id: str, material_id: str, wrapped: bytes) -> None:
+        """Replace the wrapped copy of one material of the key with record id ``key_id``."""
         m = schema.key_materials.c
         self._conn.execute(
-            update(schema.key_materials).where(m.material_id == material_id).values(wrapped=wrapped)
+            update(schema.key_materials)
+            .where(m.key_id == key_id, m.material_id == material_id)
+            .values(wrapped=wrapped)
         )
 
     def secrets(self, column: SealedColumn) -> Iterator[tuple[str, bytes]]:

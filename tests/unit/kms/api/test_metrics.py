@@ -49,5 +49,8 @@ def test_the_exposition_is_the_prometheus_text_format() -> None:
         "# TYPE strongroom_requests counter" in text
     )
     assert "# TYPE strongroom_request_seconds histogram" in text
-    assert 'strongroom_requests_total{code="OK",operation="Encrypt"} 1.0' in text
-    assert 'strongroom_request_seconds_bucket{code="OK",le="+Inf",operation="Encrypt"} 1.0' in text
+    assert 'strongroom_requests_total{code="OK",operation="Encrypt",service="kms"} 1.0' in text
+    assert (
+        'strongroom_request_seconds_bucket{code="OK",le="+Inf",'
+        'operation="Encrypt",service="kms"} 1.0' in text
+    )

@@ -60,20 +60,23 @@ def test_a_scrape_of_any_worker_counts_every_worker(tmp_path: Path) -> None:
     for scraped in (a, b):
         text = scraped.exposition().decode()
         lines = set(text.splitlines())
-        assert 'strongroom_requests_total{code="OK",operation="Encrypt"} 7.0' in lines
+        assert 'strongroom_requests_total{code="OK",operation="Encrypt",service="kms"} 7.0' in lines
         assert (
-            'strongroom_requests_total{code="InvalidCiphertextException",operation="Decrypt"} 1.0'
-            in lines
+            'strongroom_requests_total{code="InvalidCiphertextException",'
+            'operation="Decrypt",service="kms"} 1.0' in lines
         )
         assert (
-            'strongroom_request_seconds_bucket{code="OK",le="0.0005",operation="Encrypt"} 5.0'
-            in lines
+            'strongroom_request_seconds_bucket{code="OK",le="0.0005",'
+            'operation="Encrypt",service="kms"} 5.0' in lines
         )
         assert (
-            'strongroom_request_seconds_bucket{code="OK",le="0.0025",operation="Encrypt"} 7.0'
+            'strongroom_request_seconds_bucket{code="OK",le="0.0025",'
+            'operation="Encrypt",service="kms"} 7.0' in lines
+        )
+        assert (
+            'strongroom_request_seconds_count{code="OK",operation="Encrypt",service="kms"} 7.0'
             in lines
         )
-        assert 'strongroom_request_seconds_count{code="OK",operation="Encrypt"} 7.0' in lines
         assert "strongroom_cache_hits_total 70.0" in lines
         assert 'strongroom_audit_queue_depth{worker="11"} 3.0' in lines
         assert 'strongroom_audit_queue_depth{worker="12"} 4.0' in lines
@@ -92,7 +95,15 @@ def test_counts_of_a_worker_that_stopped_stay_and_its_gauges_go(tmp_path: Path) 
     samples = _samples(
         merge([alive.snapshot(), *NodeDirectory(tmp_path).others(Path())], clock.now)
     )
-    assert samples[("strongroom_requests_total", (("code", "OK"), ("operation", "Encrypt")))] == 2
+    assert (
+        samples[
+            (
+                "strongroom_requests_total",
+                (("code", "OK"), ("operation", "Encrypt"), ("service", "kms")),
+            )
+        ]
+        == 2
+    )
     depth = {k: v for k, v in samples.items() if k[0] == "strongroom_audit_queue_depth"}
     assert depth == {("strongroom_audit_queue_depth", (("worker", "22"),)): 1.0}
     assert samples[("strongroom_node_workers", ())] == 1
@@ -122,7 +133,15 @@ def test_without_a_node_directory_the_worker_answers_for_itself() -> None:
     worker.observe("Sign", "OK", 0.2)
     worker.publish()  # nothing to publish to
     merged = _samples(merge([worker.snapshot()], 0.0))
-    assert merged[("strongroom_requests_total", (("code", "OK"), ("operation", "Sign")))] == 1
+    assert (
+        merged[
+            (
+                "strongroom_requests_total",
+                (("code", "OK"), ("operation", "Sign"), ("service", "kms")),
+            )
+        ]
+        == 1
+    )
     assert b"strongroom_node_workers 1.0" in worker.exposition()
 
 

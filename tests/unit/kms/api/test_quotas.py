@@ -64,15 +64,18 @@ def test_two_workers_sharing_the_file_admit_exactly_the_quota_per_window(tmp_pat
     admitted = 0
     for turn in range(40):
         try:
-            workers[turn % 2].admit("111122223333", "CreateKey")
+            workers[turn % 2].admit("111122223333", "us-east-1", "CreateKey")
             admitted += 1
         except ThrottlingException as error:
             assert error.status == 400
             assert error.message.startswith("You have exceeded the rate at which you may call KMS.")
     assert admitted == 7
-    workers[0].admit("444455556666", "CreateKey")  # another account has its own quota
+    workers[0].admit("444455556666", "us-east-1", "CreateKey")  # another account has its own quota
+    workers[0].admit("111122223333", "eu-west-1", "CreateKey")  # and so has another region
+    with pytest.raises(ThrottlingException):
+        workers[1].admit("111122223333", "us-east-1", "CreateKey")
     now[0] += 1.0
-    workers[1].admit("111122223333", "CreateKey")  # a new window
+    workers[1].admit("111122223333", "us-east-1", "CreateKey")  # a new window
 
 
 def _spend(path: str, attempts: int, results: multiprocessing.Queue[int]) -> None:
@@ -80,7 +83,7 @@ def _spend(path: str, attempts: int, results: multiprocessing.Queue[int]) -> Non
     admitted = 0
     for _ in range(attempts):
         try:
-            quotas.admit("111122223333", "Encrypt")
+            quotas.admit("111122223333", "us-east-1", "Encrypt")
             admitted += 1
         except ThrottlingException:
             pass

@@ -10,7 +10,9 @@ import pytest
 from strongroom.kms.api.request_log import MAX_LINE, RequestLog, key_of
 from strongroom.kms.service.caller import Caller
 
-CALLER = Caller("111122223333", "arn:aws:iam::111122223333:user/alice", "AKIAEXAMPLE", "10.0.0.1")
+CALLER = Caller(
+    "111122223333", "arn:aws:iam::111122223333:user/alice", "AKIAEXAMPLE", "10.0.0.1", "us-east-1"
+)
 ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
@@ -34,6 +36,7 @@ def test_a_json_line_has_every_field_and_nothing_of_the_payloads() -> None:
         "requestId": "req-1",
         "node": "node-a",
         "worker": "7",
+        "service": "kms",
         "operation": "Encrypt",
         "account": "111122223333",
         "principal": "arn:aws:iam::111122223333:user/alice",
@@ -80,7 +83,9 @@ def test_an_unauthenticated_request_has_no_principal() -> None:
     )
     (line,) = lines
     assert line.startswith(b"time=")
-    assert b" requestId=req-3 node=node-a worker=7 operation=unknown status=400 " in line
+    assert (
+        b" requestId=req-3 node=node-a worker=7 service=kms operation=unknown status=400 " in line
+    )
     assert b"code=IncompleteSignatureException latencyMs=0.1\n" in line
     assert b"principal" not in line and b"keyId" not in line
 

@@ -128,15 +128,17 @@ def presign(*, at: datetime = NOW, expires: int = 300) -> Request:
 def make_verifier(creds: dict[str, Cred] | None = None, now: datetime = NOW) -> SigV4Verifier[Cred]:
     table = {AKID: CRED} if creds is None else creds
     return SigV4Verifier(
-        region="us-east-1", service="kms", lookup=table.get, clock=lambda: epoch(now)
+        regions=("us-east-1",), service="kms", lookup=table.get, clock=lambda: epoch(now)
     )
 
 
 def verify(request: Request, verifier: SigV4Verifier[Cred] | None = None) -> Cred:
     verifier = verifier or make_verifier()
-    return verifier.verify(
+    credential, region = verifier.verify(
         request.method, request.raw_path, request.query, request.headers, request.body
     )
+    assert region == "us-east-1"  # the scope's region: the region the request is made in
+    return credential
 
 
 def authorization(request: Request) -> str:
@@ -162,7 +164,7 @@ def test_valid_request_returns_the_looked_up_credential() -> None:
         return CRED if access_key_id == AKID else None
 
     verifier = SigV4Verifier(
-        region="us-east-1", service="kms", lookup=lookup, clock=lambda: epoch(NOW)
+        regions=("us-east-1",), service="kms", lookup=lookup, clock=lambda: epoch(NOW)
     )
     request = sign()
     assert authorization(request).startswith(
@@ -412,7 +414,7 @@ def test_skew_window_boundary_is_exclusive_beyond_five_minutes(offset: int) -> N
 
 def test_custom_skew_is_honoured() -> None:
     verifier = SigV4Verifier(
-        region="us-east-1",
+        regions=("us-east-1",),
         service="kms",
         lookup={AKID: CRED}.get,
         clock=lambda: epoch(NOW),
@@ -428,7 +430,9 @@ def test_custom_skew_is_honoured() -> None:
 def test_scope_with_another_region_is_rejected() -> None:
     with pytest.raises(InvalidSignatureException) as excinfo:
         verify(sign(region="us-west-2"))
-    assert excinfo.value.message == "Credential should be scoped to a valid region. "
+    assert (
+        excinfo.value.message == "Credential should be scoped to a valid region, not 'us-west-2'. "
+    )
 
 
 def test_scope_with_another_service_is_rejected() -> None:

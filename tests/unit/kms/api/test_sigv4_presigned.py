@@ -42,7 +42,7 @@ CREATE_KEY = json.dumps({"Description": "made through a ListKeys URL"}).encode()
 def kms_verifier() -> SigV4Verifier[Cred]:
     """As the server builds it: presigned requests must sign X-Amz-Target."""
     return SigV4Verifier(
-        region="us-east-1",
+        regions=("us-east-1",),
         service="kms",
         lookup={AKID: CRED}.get,
         clock=lambda: epoch(NOW),

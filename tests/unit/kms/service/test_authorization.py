@@ -28,7 +28,7 @@ from strongroom.kms.service.caller import Caller
 from strongroom.kms.service.pipeline import Call, KeyAccess, Operation, Pipeline
 from strongroom.kms.storage.engine import sqlite_url
 from strongroom.kms.storage.grants import GrantRepository
-from tests.support.lifecycle import Parts, SettableClock, build_parts, create_key
+from tests.support.lifecycle import REGION, Parts, SettableClock, build_parts, create_key
 from tests.support.policies import (
     Statement,
     allow,
@@ -114,7 +114,9 @@ class Authz:
     def call(
         self, principal: str, request: Mapping[str, Any] | None = None, op: Operation = ENCRYPT
     ) -> Call:
-        caller = Caller(account_of(principal), principal, "AKIAUNITTEST00000000", "127.0.0.1")
+        caller = Caller(
+            account_of(principal), principal, "AKIAUNITTEST00000000", "127.0.0.1", REGION
+        )
         return Call(op, request or {}, caller, "request-1", self.parts.ctx, self.pipeline)
 
     def decide(

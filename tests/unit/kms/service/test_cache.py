@@ -80,11 +80,11 @@ def test_hits_do_not_query(workers: tuple[Worker, Worker], store: SoftwareKeySto
     a, _ = workers
     key = _create(a, store)
     material_id = key.current_material_id or ""
-    assert a.cache.key(key.key_id) == key
+    assert a.cache.key(key.region, key.key_id) == key
     a.cache.material(key, material_id)
     with a.no_queries():
         for _ in range(100):
-            assert a.cache.key(key.key_id) == key
+            assert a.cache.key(key.region, key.key_id) == key
             a.cache.material(key, material_id).encrypt(b"x", b"")
 
 
@@ -94,14 +94,14 @@ def test_change_in_one_worker_reaches_the_other(
     a, b = workers
     key = _create(a, store)
     b.cache.poll()  # catch up with the creation
-    assert b.cache.key(key.key_id) == key
+    assert b.cache.key(key.region, key.key_id) == key
     disabled = a.repo.update_key(key.key_id, NOW, lambda k: k.with_state(KeyState.DISABLED))
     a.cache.put_key(disabled)
-    assert a.cache.key(key.key_id) == disabled
-    assert b.cache.key(key.key_id) == key  # stale until it polls
+    assert a.cache.key(key.region, key.key_id) == disabled
+    assert b.cache.key(key.region, key.key_id) == key  # stale until it polls
     changes = b.cache.poll()
     assert [c.key_id for c in changes] == [key.key_id]
-    assert b.cache.key(key.key_id) == disabled
+    assert b.cache.key(key.region, key.key_id) == disabled
     assert b.cache.poll() == []
 
 
@@ -110,12 +110,12 @@ def test_aliases_negative_entries_are_evicted_too(
 ) -> None:
     a, b = workers
     key = _create(a, store)
-    assert b.cache.alias_target(key.account_id, "alias/new") is None
+    assert b.cache.alias_target(key.account_id, key.region, "alias/new") is None
     with b.no_queries():
-        assert b.cache.alias_target(key.account_id, "alias/new") is None
-    a.repo.create_alias(AliasRecord(key.account_id, "alias/new", key.key_id, NOW, NOW))
+        assert b.cache.alias_target(key.account_id, key.region, "alias/new") is None
+    a.repo.create_alias(AliasRecord(key.account_id, key.region, "alias/new", key.key_id, NOW, NOW))
     b.cache.poll()
-    assert b.cache.alias_target(key.account_id, "alias/new") == key.key_id
+    assert b.cache.alias_target(key.account_id, key.region, "alias/new") == key.key_id
 
 
 def test_material_of_another_key_is_invalid_ciphertext(
@@ -138,16 +138,18 @@ def test_a_key_new_to_the_worker_costs_one_read(
     key = _create(a, store)
     b.cache.poll()
     before = b.reads
-    record = b.cache.key(key.key_id)
+    record = b.cache.key(key.region, key.key_id)
     assert record == key
     sealed = b.cache.material(key, key.current_material_id or "").encrypt(b"x", b"aad")
     assert b.reads - before == 1
     with b.no_queries():
         b.cache.material(key, key.current_material_id or "").decrypt(*sealed, b"aad")
     absent = new_key_id()
-    assert b.cache.key(absent) is None  # an unknown key: read once, remembered as absent
+    assert (
+        b.cache.key(key.region, absent) is None
+    )  # an unknown key: read once, remembered as absent
     with b.no_queries():
-        assert b.cache.key(absent) is None
+        assert b.cache.key(key.region, absent) is None
 
 
 def test_the_cache_is_bounded_and_keeps_what_is_used(
@@ -157,13 +159,63 @@ def test_the_cache_is_bounded_and_keeps_what_is_used(
     cache = KeyCache(worker.db, worker.repo, store, max_entries=2)
     hot, second, third = (_create(worker, store) for _ in range(3))
     for key in (hot, second, hot, third):  # `second` is the least recently used when full
-        assert cache.key(key.key_id) == key
+        assert cache.key(key.region, key.key_id) == key
         cache.material(key, key.current_material_id or "")
     assert (cache.evictions, cache.material_evictions) == (1, 1)  # second: record, material
     with worker.no_queries():
-        assert cache.key(hot.key_id) == hot
-        assert cache.key(third.key_id) == third
+        assert cache.key(hot.region, hot.key_id) == hot
+        assert cache.key(third.region, third.key_id) == third
         cache.material(hot, hot.current_material_id or "")
     before = worker.reads
-    assert cache.key(second.key_id) == second  # forgotten: read again, once
+    assert cache.key(second.region, second.key_id) == second  # forgotten: read again, once
     assert worker.reads - before == 1
+
+
+def test_a_read_racing_a_change_is_not_kept(
+    workers: tuple[Worker, Worker], store: SoftwareKeyStore
+) -> None:
+    """The interleaving: b reads the key (before a's change commits), a disables it, b's
+    poller applies the change, and only then does b's read store its answer. The stale
+    record must not be served after that."""
+    a, b = workers
+    key = _create(a, store)
+    b.cache.poll()
+    interleaved: list[KeyRecord] = []
+
+    def change_during_read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        # Once, right after the read's SELECT ran: its answer is the old record.
+        if not interleaved and statement.lstrip().upper().startswith("SELECT"):
+            interleaved.append(
+                a.repo.update_key(key.key_id, NOW, lambda k: k.with_state(KeyState.DISABLED))
+            )
+            b.cache.poll()
+
+    event.listen(b.db.engine, "after_cursor_execute", change_during_read)
+    first = b.cache.key(key.region, key.key_id)
+    event.remove(b.db.engine, "after_cursor_execute", change_during_read)
+    assert first is not None and first.state is KeyState.ENABLED  # read before the change
+    assert interleaved and interleaved[0].state is KeyState.DISABLED
+    second = b.cache.key(key.region, key.key_id)
+    assert second is not None and second.state is KeyState.DISABLED
+
+
+def test_an_alias_read_racing_a_change_is_not_kept(
+    workers: tuple[Worker, Worker], store: SoftwareKeyStore
+) -> None:
+    a, b = workers
+    key = _create(a, store)
+    b.cache.poll()
+    done: list[bool] = []
+
+    def change_during_read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not done and statement.lstrip().upper().startswith("SELECT"):
+            done.append(True)
+            a.repo.create_alias(
+                AliasRecord(key.account_id, key.region, "alias/raced", key.key_id, NOW, NOW)
+            )
+            b.cache.poll()
+
+    event.listen(b.db.engine, "after_cursor_execute", change_during_read)
+    assert b.cache.alias_target(key.account_id, key.region, "alias/raced") is None
+    event.remove(b.db.engine, "after_cursor_execute", change_during_read)
+    assert b.cache.alias_target(key.account_id, key.region, "alias/raced") == key.key_id

@@ -74,7 +74,7 @@ def test_a_due_expiry_happens_exactly_once(world: World) -> None:
 
     repo = world.parts.keys
     assert repo.get_key(due.key_id).state is KeyState.PENDING_IMPORT  # type: ignore[union-attr]
-    assert repo.get_material(due_material) is None
+    assert repo.get_material(due.record_id, due_material) is None
     (record,) = ImportRepository(world.parts.db).materials(due.key_id)
     assert (record.material_id, record.imported) == (due_material, False)
     for key in (later, forever):
@@ -104,4 +104,4 @@ def test_a_pending_deletion_key_stays_pending_deletion(world: World) -> None:
     assert done.expired == [key.key_id]
     after = world.parts.keys.get_key(key.key_id)
     assert after is not None and after.state is KeyState.PENDING_DELETION
-    assert world.parts.keys.get_material(material_id) is None
+    assert world.parts.keys.get_material(key.record_id, material_id) is None

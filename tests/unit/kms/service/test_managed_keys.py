@@ -33,7 +33,7 @@ from strongroom.kms.service.registry import OPERATIONS
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.engine import sqlite_url
 from strongroom.kms.storage.grants import GrantRepository
-from tests.support.lifecycle import Parts, SettableClock, build_parts
+from tests.support.lifecycle import REGION, Parts, SettableClock, build_parts
 from tests.support.policies import user_arn
 
 A, B = "111122223333", "444455556666"
@@ -59,7 +59,9 @@ class World:
         account: str = A,
         via: str | None = S3,
     ) -> dict[str, object]:
-        caller = Caller(account, user_arn(account, who), "AKIATESTMANAGED00000", "127.0.0.1", via)
+        caller = Caller(
+            account, user_arn(account, who), "AKIATESTMANAGED00000", "127.0.0.1", REGION, via
+        )
         return self.pipeline.execute(OPERATIONS[operation], request, caller, "request-1")
 
     def refused(self, operation: str, request: dict[str, Any], **who: Any) -> KmsError:
@@ -194,7 +196,7 @@ def test_workers_racing_to_create_the_key_end_with_one(world: World) -> None:
     def create(parts: Parts) -> None:
         try:
             barrier.wait(timeout=30)
-            found.append(managed.ensure(parts.ctx, A, SERVICES["s3"]).key_id)
+            found.append(managed.ensure(parts.ctx, A, REGION, SERVICES["s3"]).key_id)
         except BaseException as error:
             errors.append(error)
 
@@ -208,12 +210,12 @@ def test_workers_racing_to_create_the_key_end_with_one(world: World) -> None:
     assert errors == []
     assert len(found) == len(workers) and len(set(found)) == 1
     assert world.managed_keys(A) == 1
-    alias = world.parts.keys.get_alias(A, "alias/aws/s3")
+    alias = world.parts.keys.get_alias(A, REGION, "alias/aws/s3")
     assert alias is not None and alias.target_key_id == found[0]
 
 
 def test_the_scheduler_rotates_it_every_year(world: World) -> None:
-    key = managed.ensure(world.parts.ctx, A, SERVICES["s3"])
+    key = managed.ensure(world.parts.ctx, A, REGION, SERVICES["s3"])
     blob = world.run("Encrypt", {"KeyId": key.arn, "Plaintext": b"old", "EncryptionContext": {}})
     world.clock.set(NOW + timedelta(days=364))
     assert world.parts.scheduler.run_due().rotated == []
@@ -234,7 +236,7 @@ def test_the_scheduler_rotates_it_every_year(world: World) -> None:
 
 
 def test_management_is_refused_even_to_the_administrator(world: World) -> None:
-    key = managed.ensure(world.parts.ctx, A, SERVICES["ebs"])
+    key = managed.ensure(world.parts.ctx, A, REGION, SERVICES["ebs"])
     attempts: list[tuple[str, dict[str, Any]]] = [
         ("PutKeyPolicy", {"KeyId": key.key_id, "Policy": json.dumps({"Statement": []})}),
         ("ScheduleKeyDeletion", {"KeyId": key.key_id, "PendingWindowInDays": 7}),

@@ -32,6 +32,7 @@ from strongroom.kms.service.rotation import rotate, rotate_if_due
 from strongroom.kms.service.scheduler import DueWork
 from strongroom.kms.storage.engine import sqlite_url
 from tests.support.lifecycle import (
+    REGION,
     Parts,
     SettableClock,
     build_parts,
@@ -142,10 +143,10 @@ def assert_rotated_once_at(world: World, before: KeyRecord, at: datetime) -> Non
         after, current_material_id=before.current_material_id, next_rotation_date=None
     ) == replace(before, next_rotation_date=None)
     # The new version is stored wrapped for this key and version, and works.
-    found = repo.get_material(second.material_id)
+    found = repo.get_material(before.record_id, second.material_id)
     assert found is not None
-    key_id, store_id, wrapped = found
-    assert (key_id, store_id) == (before.key_id, world.store_id)
+    store_id, wrapped = found
+    assert store_id == world.store_id
     cipher = world.parts.ctx.store.open_material(after.arn, second.material_id, wrapped)
     nonce, sealed = cipher.encrypt(b"after rotation", b"aad")
     assert cipher.decrypt(nonce, sealed, b"aad") == b"after rotation"
@@ -205,7 +206,9 @@ def test_due_deletions_happen_exactly_once_across_racing_workers(world: World) -
     due = [world.due_deletion(timedelta(days=d)) for d in (1, 3, 29)]
     due.append(world.due_deletion(timedelta(0)))  # the window ends exactly now
     with_alias = due[0]
-    repo.create_alias(AliasRecord(world.account_id, "alias/doomed", with_alias.key_id, NOW, NOW))
+    repo.create_alias(
+        AliasRecord(world.account_id, REGION, "alias/doomed", with_alias.key_id, NOW, NOW)
+    )
     repo.put_tags(with_alias.key_id, {"team": "x"}, NOW)
     survivor = world.due_deletion(-timedelta(seconds=1))  # one second left
     enabled = world.key()  # never scheduled for deletion
@@ -219,8 +222,8 @@ def test_due_deletions_happen_exactly_once_across_racing_workers(world: World) -
     for key in due:
         assert repo.get_key(key.key_id) is None
         assert repo.list_materials(key.key_id) == []
-        assert repo.get_material(key.current_material_id or "") is None
-    assert repo.get_alias(world.account_id, "alias/doomed") is None
+        assert repo.get_material(key.record_id, key.current_material_id or "") is None
+    assert repo.get_alias(world.account_id, REGION, "alias/doomed") is None
     assert repo.list_tags(with_alias.key_id) == []
     assert repo.get_key(survivor.key_id) == survivor
     assert repo.get_key(enabled.key_id) == enabled

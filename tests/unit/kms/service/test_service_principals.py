@@ -27,7 +27,7 @@ from strongroom.kms.service.pipeline import Pipeline
 from strongroom.kms.service.registry import OPERATIONS
 from strongroom.kms.storage.engine import sqlite_url
 from strongroom.kms.storage.grants import GrantRepository
-from tests.support.lifecycle import Parts, SettableClock, build_parts, create_key
+from tests.support.lifecycle import REGION, Parts, SettableClock, build_parts, create_key
 from tests.support.policies import enable_iam, key_policy, user_arn
 
 A = "111122223333"
@@ -56,7 +56,7 @@ class World:
 
 
 def user(arn: str, via: str | None = None) -> Caller:
-    return Caller(A, arn, "AKIATESTSERVICE00000", "127.0.0.1", via)
+    return Caller(A, arn, "AKIATESTSERVICE00000", "127.0.0.1", REGION, via)
 
 
 @pytest.fixture
@@ -126,11 +126,11 @@ def test_key_policy_names_a_service_principal(world: World) -> None:
         },
     )
     request = {"KeyId": key.arn, "KeySpec": "AES_256"}
-    logs = Caller.service("logs.amazonaws.com", A, source_arn=BUCKET)
+    logs = Caller.service("logs.amazonaws.com", A, REGION, source_arn=BUCKET)
     assert len(world.run("GenerateDataKey", request, logs)["Plaintext"]) == 32  # type: ignore[arg-type]
     for caller in (
-        Caller.service("logs.amazonaws.com", A, source_arn="arn:aws:s3:::other"),
-        Caller.service("s3.amazonaws.com", A, source_arn=BUCKET),
+        Caller.service("logs.amazonaws.com", A, REGION, source_arn="arn:aws:s3:::other"),
+        Caller.service("s3.amazonaws.com", A, REGION, source_arn=BUCKET),
     ):
         refused = world.refused("GenerateDataKey", request, caller)
         assert isinstance(refused, AccessDeniedException)
@@ -172,9 +172,9 @@ def test_grants_to_a_service_principal_need_and_check_a_source_arn(world: World)
     assert entry["RetiringServicePrincipal"] == "s3.amazonaws.com"
     assert "GranteePrincipal" not in entry
     assert entry["Constraints"] == {"SourceArn": BUCKET}
-    s3 = Caller.service("s3.amazonaws.com", A, source_arn=BUCKET)
+    s3 = Caller.service("s3.amazonaws.com", A, REGION, source_arn=BUCKET)
     assert world.run("Encrypt", {"KeyId": key.arn, "Plaintext": b"x"}, s3)["KeyId"] == key.arn
-    elsewhere = Caller.service("s3.amazonaws.com", A, source_arn="arn:aws:s3:::other")
+    elsewhere = Caller.service("s3.amazonaws.com", A, REGION, source_arn="arn:aws:s3:::other")
     denied = world.refused("Encrypt", {"KeyId": key.arn, "Plaintext": b"x"}, elsewhere)
     assert isinstance(denied, AccessDeniedException)
     # The grant is the service's, not any user's, and the key policy alone does not admit it.

@@ -51,7 +51,7 @@ def test_create_get_and_update(db: Database, account: str) -> None:
     key = _key(account, description="d")
     repo.create_key(key, "store", b"wrapped", {"a": "1"})
     assert repo.get_key(key.key_id) == key
-    assert repo.get_material(key.current_material_id or "") == (key.key_id, "store", b"wrapped")
+    assert repo.get_material(key.record_id, key.current_material_id or "") == ("store", b"wrapped")
     assert repo.list_tags(key.key_id) == [("a", "1")]
     updated = repo.update_key(key.key_id, NOW, lambda k: k.with_state(KeyState.DISABLED))
     assert updated.state is KeyState.DISABLED
@@ -80,7 +80,7 @@ def test_every_write_is_in_the_change_feed(db: Database, account: str) -> None:
     start = db.last_change_seq()
     key = _key(account)
     repo.create_key(key, "store", b"w", {})
-    repo.create_alias(AliasRecord(account, "alias/x", key.key_id, NOW, NOW))
+    repo.create_alias(AliasRecord(account, key.region, "alias/x", key.key_id, NOW, NOW))
     repo.put_tags(key.key_id, {"t": "v"}, NOW)
     changes = db.changes_since(start)
     assert [(c.key_id, c.alias_name) for c in changes] == [
@@ -92,20 +92,30 @@ def test_every_write_is_in_the_change_feed(db: Database, account: str) -> None:
     assert db.changes_since(changes[-1].seq) == []
 
 
-def test_aliases_are_unique_per_account(db: Database, account: str) -> None:
+def test_aliases_are_unique_per_account_and_region(db: Database, account: str) -> None:
     repo = KeyRepository(db)
     key = _key(account)
+    elsewhere = _key(account, region="eu-west-1")
     repo.create_key(key, "store", b"w", {})
-    repo.create_alias(AliasRecord(account, "alias/x", key.key_id, NOW, NOW))
+    repo.create_key(elsewhere, "store", b"w", {})
+    repo.create_alias(AliasRecord(account, key.region, "alias/x", key.key_id, NOW, NOW))
     with pytest.raises(DuplicateRecord):
-        repo.create_alias(AliasRecord(account, "alias/x", key.key_id, NOW, NOW))
+        repo.create_alias(AliasRecord(account, key.region, "alias/x", key.key_id, NOW, NOW))
+    # The same name in another region is another alias, naming that region's key.
+    repo.create_alias(AliasRecord(account, "eu-west-1", "alias/x", elsewhere.key_id, NOW, NOW))
+    found = repo.get_alias(account, "eu-west-1", "alias/x")
+    assert found is not None and found.target_key_id == elsewhere.key_id
+    assert [a.region for a in repo.list_aliases(account, "eu-west-1", None, None, 10)] == [
+        "eu-west-1"
+    ]
+    assert [k.key_id for k in repo.list_keys(account, "eu-west-1", None, 10)] == [elsewhere.key_id]
 
 
 def test_due_deletion_happens_exactly_once(db: Database, account: str) -> None:
     repo = KeyRepository(db)
     key = _key(account, state=KeyState.PENDING_DELETION, deletion_date=NOW, pending_window_days=7)
     repo.create_key(key, "store", b"w", {"a": "b"})
-    repo.create_alias(AliasRecord(account, "alias/gone", key.key_id, NOW, NOW))
+    repo.create_alias(AliasRecord(account, key.region, "alias/gone", key.key_id, NOW, NOW))
     seq = db.last_change_seq()
     assert repo.due_deletions(NOW - timedelta(seconds=1)) == []
     assert repo.due_deletions(NOW) == [key.key_id]
@@ -125,8 +135,8 @@ def test_due_deletion_happens_exactly_once(db: Database, account: str) -> None:
         thread.join()
     assert sorted(results) == [False, False, False, True]
     assert repo.get_key(key.key_id) is None
-    assert repo.get_material(key.current_material_id or "") is None
-    assert repo.get_alias(account, "alias/gone") is None
+    assert repo.get_material(key.record_id, key.current_material_id or "") is None
+    assert repo.get_alias(account, key.region, "alias/gone") is None
     assert repo.list_tags(key.key_id) == []
     # Workers learn that both the key and its alias are gone.
     changed = [(c.key_id, c.alias_name) for c in db.changes_since(seq)]

@@ -11,9 +11,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, insert, inspect, select, text
 
+from strongroom.kms.domain.key import AliasRecord
 from strongroom.kms.storage import migrate, schema
-from strongroom.kms.storage.database import Database
+from strongroom.kms.storage.database import Database, DuplicateRecord
 from strongroom.kms.storage.engine import make_engine
+from strongroom.kms.storage.keys import KeyRepository
 
 WHEN = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -144,4 +146,68 @@ def test_nodes_starting_at_once_migrate_once(database_url: str) -> None:
     assert len(opened) == 4
     for db in opened:
         assert migrate.current(db.engine) == migrate.head()
+        db.engine.dispose()
+
+
+def test_revision_0006_gives_aliases_the_old_region_and_keeps_every_row(database_url: str) -> None:
+    """A data directory of one region (revision 0005) upgraded: its aliases get the region it
+    served, keys and materials are unchanged, and the same alias name is then free in another
+    region."""
+    engine = make_engine(database_url)
+    try:
+        migrate.upgrade(engine, "0005")
+        with engine.begin() as conn:
+            rows: dict[str, list[dict[str, object]]] = {
+                "meta": [{"name": "region", "value": "eu-west-1"}],
+                "accounts": [{"account_id": "111122223333", "name": "a", "created_at": WHEN}],
+            }
+            for table, values in rows.items():
+                conn.execute(insert(schema.metadata.tables[table]), values)
+            conn.execute(
+                text(
+                    "INSERT INTO keys (key_id, account_id, region, created_at, state, "
+                    "description, key_spec, key_usage, origin, key_manager, policy) VALUES "
+                    "('k1', '111122223333', 'eu-west-1', :t, 'Enabled', '', 'SYMMETRIC_DEFAULT', "
+                    "'ENCRYPT_DECRYPT', 'AWS_KMS', 'CUSTOMER', '{}')"
+                ),
+                {"t": WHEN.replace(tzinfo=None)},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO key_materials (material_id, key_id, store_id, wrapped, "
+                    "created_at, version) VALUES ('m1', 'k1', 's', :w, :t, 1)"
+                ),
+                {"w": b"wrapped", "t": WHEN.replace(tzinfo=None)},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO aliases (account_id, alias_name, key_id, created_at, updated_at) "
+                    "VALUES ('111122223333', 'alias/app', 'k1', :t, :t)"
+                ),
+                {"t": WHEN.replace(tzinfo=None)},
+            )
+    finally:
+        engine.dispose()
+    db = Database.open(database_url)
+    try:
+        assert migrate.current(db.engine) == migrate.head()
+        keys = KeyRepository(db)
+        alias = keys.get_alias("111122223333", "eu-west-1", "alias/app")
+        assert alias is not None and alias.target_key_id == "k1"
+        assert keys.get_alias("111122223333", "us-east-1", "alias/app") is None
+        key = keys.get_key("k1")
+        assert key is not None and key.arn == "arn:aws:kms:eu-west-1:111122223333:key/k1"
+        assert keys.get_material("k1", "m1") == ("s", b"wrapped")
+        # Alias names are now unique per account and region.
+        keys.create_alias(AliasRecord("111122223333", "us-east-1", "alias/app", "k1", WHEN, WHEN))
+        with pytest.raises(DuplicateRecord):
+            keys.create_alias(
+                AliasRecord("111122223333", "eu-west-1", "alias/app", "k1", WHEN, WHEN)
+            )
+        with db.engine.connect() as conn:
+            differences = compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": True}), schema.metadata
+            )
+        assert differences == []
+    finally:
         db.engine.dispose()

@@ -1,0 +1,65 @@
+"""SSE-KMS uses the KMS key of the S3 request's region, as S3 does (a bucket's KMS key is in
+the bucket's region): the same alias name resolves to each region's own key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from tests.support.errors import aws_error
+from tests.support.s3 import bucket_name
+from tests.support.servers import InProcessServer
+
+EU, US = "eu-west-1", "us-east-1"
+
+
+def clients(server: InProcessServer, service: str, region: str) -> Any:
+    key = server.admin_key
+    return boto3.client(
+        service,
+        endpoint_url=server.endpoint,
+        region_name=region,
+        aws_access_key_id=key.access_key_id,
+        aws_secret_access_key=key.secret_access_key,
+        config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
+    )
+
+
+def test_sse_kms_resolves_the_key_in_the_request_region(server: InProcessServer) -> None:
+    name = bucket_name("regions")
+    alias = f"alias/{name}"
+    arns = {}
+    for region in (EU, US):
+        kms = clients(server, "kms", region)
+        arns[region] = kms.create_key()["KeyMetadata"]["Arn"]
+        kms.create_alias(AliasName=alias, TargetKeyId=arns[region])
+    s3_eu, s3_us = clients(server, "s3", EU), clients(server, "s3", US)
+    s3_eu.create_bucket(Bucket=name)
+    for region, s3 in ((EU, s3_eu), (US, s3_us)):
+        put = s3.put_object(
+            Bucket=name,
+            Key=region,
+            Body=b"secret",
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=alias,
+        )
+        assert put["SSEKMSKeyId"] == arns[region]
+        got = s3.get_object(Bucket=name, Key=region)
+        assert (got["Body"].read(), got["SSEKMSKeyId"]) == (b"secret", arns[region])
+    # A key of another region is not found, as in S3 (KMS keys must be in the bucket's region).
+    with aws_error("KMS.NotFoundException", 400):
+        s3_us.put_object(
+            Bucket=name,
+            Key="elsewhere",
+            Body=b"x",
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=arns[EU],
+        )
+
+
+def test_a_region_outside_the_served_set_is_refused(server: InProcessServer) -> None:
+    with aws_error("AuthorizationHeaderMalformed", 400) as caught:
+        clients(server, "s3", "xx-nowhere-1").list_buckets()
+    assert "the region 'xx-nowhere-1' is wrong" in caught.message
