@@ -7,21 +7,20 @@ administrator has AdministratorAccess), so what one test creates never shows in 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from strongroom.kms.app import open_data_dir
 from strongroom.kms.domain.managed import SERVICES
-from strongroom.kms.service.admin import ADMINISTRATOR_POLICY, IssuedAccessKey
+from strongroom.kms.service.admin import IssuedAccessKey
 from tests.api.test_aws_cli import AwsCli
 from tests.api.test_governance import export
 from tests.support.errors import aws_error
 from tests.support.raw_kms import RawKms
 from tests.support.servers import InProcessServer, in_process_server
+from tests.support.tenants import new_tenant
 
 PREDEFINED = sorted(f"alias/aws/{name}" for name in SERVICES)
 S3_DESCRIPTION = "Default key that protects my S3 objects when no other key is defined"
@@ -36,14 +35,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer
 @pytest.fixture
 def tenant(server: InProcessServer) -> IssuedAccessKey:
     """The administrator of a fresh account."""
-    data = open_data_dir(server.settings)
-    try:
-        account = data.admin.create_account(f"t-{uuid.uuid4().hex[:8]}").account_id
-        data.admin.create_user(account, "admin")
-        data.admin.put_user_policy(account, "admin", "AdministratorAccess", ADMINISTRATOR_POLICY)
-        return data.admin.create_access_key(account, "admin")
-    finally:
-        data.db.engine.dispose()
+    return new_tenant(server)
 
 
 @pytest.fixture

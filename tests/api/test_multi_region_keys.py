@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from strongroom.kms.service.admin import IssuedAccessKey
-from tests.api.test_regions import new_tenant
 from tests.support.errors import aws_error
 from tests.support.servers import InProcessServer, in_process_server
+from tests.support.tenants import new_tenant
 
 US, EU, AP = "us-east-1", "eu-west-1", "ap-southeast-2"
 

@@ -13,7 +13,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.metrics import sample, samples, scrape
+from tests.support import metrics
+from tests.support.metrics import sample, scrape
 from tests.support.s3 import bucket_name, s3_client
 from tests.support.servers import InProcessServer
 
@@ -136,8 +137,7 @@ def test_metrics_count_s3_and_sts_requests_by_service(server: InProcessServer) -
     after = scrape(server.endpoint)
 
     def gained(**labels: str) -> float:
-        name = "strongroom_requests_total"
-        return sum(samples(after, name, **labels)) - sum(samples(before, name, **labels))
+        return metrics.gained(before, after, "strongroom_requests_total", **labels)
 
     assert gained(service="s3", operation="ListBuckets", code="OK") == 1
     assert gained(service="s3", operation="GetObject", code="NoSuchBucket") == 1

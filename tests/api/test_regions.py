@@ -4,35 +4,22 @@ PostgreSQL). Each test works in a fresh account, so listings see only its own ke
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from strongroom.kms.app import open_data_dir
-from strongroom.kms.service.admin import ADMINISTRATOR_POLICY, IssuedAccessKey
+from strongroom.kms.service.admin import IssuedAccessKey
 from tests.support.errors import aws_error
 from tests.support.servers import InProcessServer, in_process_server
+from tests.support.tenants import new_tenant
 
 EU, US = "eu-west-1", "us-east-1"
 
 
-def new_tenant(server: InProcessServer) -> IssuedAccessKey:
-    """The administrator of a fresh account."""
-    data = open_data_dir(server.settings)
-    try:
-        account = data.admin.create_account(f"r-{uuid.uuid4().hex[:8]}").account_id
-        data.admin.create_user(account, "admin")
-        data.admin.put_user_policy(account, "admin", "AdministratorAccess", ADMINISTRATOR_POLICY)
-        return data.admin.create_access_key(account, "admin")
-    finally:
-        data.db.engine.dispose()
-
-
 @pytest.fixture
 def tenant(server: InProcessServer) -> IssuedAccessKey:
-    return new_tenant(server)
+    return new_tenant(server, "r")
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.support.errors import aws_error
 from tests.support.processes import OutputDrain, uvicorn_workers
@@ -60,10 +61,17 @@ def test_symmetric_operations_share_the_cryptographic_quota(quoted: InProcessSer
     kms.decrypt(CiphertextBlob=blob)
     kms.generate_data_key(KeyId=key_id, KeySpec="AES_256")
     kms.generate_random(NumberOfBytes=16)
-    with aws_error("ThrottlingException", 400):
+    try:
         kms.encrypt(KeyId=key_id, Plaintext=b"b")
-    if int(started) != int(time.time()):
+        fifth: tuple[str, int] = ("OK", 200)
+    except ClientError as error:
+        fifth = (
+            error.response["Error"]["Code"],
+            error.response["ResponseMetadata"]["HTTPStatusCode"],
+        )
+    if int(started) != int(time.time()):  # a new window began: the fifth call was allowed
         pytest.skip("the machine was too slow to make five calls in one second")
+    assert fifth == ("ThrottlingException", 400)
     time.sleep(1.05 - time.time() % 1)
     assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"a"
 

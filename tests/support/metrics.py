@@ -29,3 +29,8 @@ def sample(text: str, name: str, **labels: str) -> float:
     found = samples(text, name, **labels)
     assert len(found) == 1, f"{len(found)} samples {name} {labels}"
     return found[0]
+
+
+def gained(before: str, after: str, name: str, **labels: str) -> float:
+    """How much the samples ``name`` with at least ``labels`` grew between two scrapes."""
+    return sum(samples(after, name, **labels)) - sum(samples(before, name, **labels))

@@ -1,6 +1,7 @@
 """What a request served by one of the node's other APIs was, for the node's metrics and
-request log: the object store (S3), STS and the XKS proxy report one :class:`Served` per
-request to the KMS server, which counts and logs it as it does its own requests.
+request log: the object store (S3), STS, the XKS proxy and the KMIP server (per batch item)
+report one :class:`Served` per request to the KMS server, which counts and logs it as it does
+its own requests.
 
 Only names and outcomes: never a body, a header value, an object key, a token or a secret.
 """
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Served:
-    service: str  # the ``service`` label: "s3", "sts", "xks"
+    service: str  # the ``service`` label: "s3", "sts", "xks", "kmip"
     operation: str  # "PutObject", "GetCallerIdentity", "Encrypt" ... or "unknown"
     status: int  # the HTTP status sent
     code: str  # "OK" or the error code the response carried

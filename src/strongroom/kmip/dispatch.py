@@ -12,8 +12,9 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from strongroom.client.served import Served
 from strongroom.kmip import messages, ttlv
-from strongroom.kmip.enums import ResultReason
+from strongroom.kmip.enums import Operation, ResultReason
 from strongroom.kmip.errors import message_of, reason_of
 from strongroom.kmip.identity import KmipIdentities
 from strongroom.kmip.operation import KmipOperation, request_of
@@ -25,6 +26,29 @@ from strongroom.kms.service.caller import Caller
 from strongroom.kms.service.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
+
+
+def _code(reason: ResultReason | None) -> str:
+    """``OK``, or the result reason as KMIP names it (ITEM_NOT_FOUND: ``ItemNotFound``)."""
+    return "OK" if reason is None else "".join(w.capitalize() for w in reason.name.split("_"))
+
+
+def _served(result: messages.Result, caller: Caller | None) -> Served:
+    try:
+        name = "".join(w.capitalize() for w in Operation(result.operation or 0).name.split("_"))
+    except ValueError:
+        name = "unknown"
+    status = 200 if result.reason is None else 400
+    if result.reason is ResultReason.GENERAL_FAILURE:
+        status = 500
+    return Served(
+        "kmip",
+        name,
+        status,
+        _code(result.reason),
+        None if caller is None else caller.account_id,
+        None if caller is None else caller.principal_arn,
+    )
 
 
 class KmipService:
@@ -41,10 +65,15 @@ class KmipService:
         self._now = now
         self._request_ids = UuidShapedIds()
 
-    def handle(self, data: bytes, certificate_fingerprint: str, source_ip: str) -> bytes:
+    def handle(
+        self, data: bytes, certificate_fingerprint: str, source_ip: str
+    ) -> tuple[bytes, list[Served]]:
+        """The response message, and what each batch item was (for the node's metrics and
+        request log)."""
         try:
             request = messages.parse(ttlv.decode(data))
         except TtlvError as error:
+            invalid = Served("kmip", "unknown", 400, _code(ResultReason.INVALID_MESSAGE))
             return ttlv.encode(
                 messages.response(
                     (1, 0),
@@ -58,7 +87,7 @@ class KmipService:
                         )
                     ],
                 )
-            )
+            ), [invalid]
         version = messages.answer_version(request.version)
         caller = self._identities.caller(
             certificate_fingerprint, source_ip, self._pipeline.ctx.default_region
@@ -90,7 +119,8 @@ class KmipService:
                 for r in results
             ]
             encoded = ttlv.encode(messages.response(version, self._now(), too_large))
-        return encoded
+            results = too_large
+        return encoded, [_served(result, caller) for result in results]
 
     def _run(
         self,

@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from strongroom.client.served import Served
 from strongroom.kmip import ttlv
 from strongroom.kmip.dispatch import KmipService
 from strongroom.kmip.identity import fingerprint
@@ -54,8 +57,11 @@ class KmipServer:
         *,
         commits: CommitWaiter | None = None,
         max_connections: int = 1000,
+        record: Callable[[Served, float], None] | None = None,
     ) -> None:
+        """``record``: counts and logs each batch item (the node's metrics, request log)."""
         self._service = service
+        self._record = record
         self._host = host
         self._port = port
         self._tls = tls
@@ -126,8 +132,9 @@ class KmipServer:
         return header + body, True
 
     async def _answer(self, data: bytes, client: str, source_ip: str) -> bytes:
+        started = time.perf_counter()
         ticket = None if self._commits is None else new_ticket()
-        answer = await asyncio.to_thread(self._service.handle, data, client, source_ip)
+        answer, served = await asyncio.to_thread(self._service.handle, data, client, source_ip)
         if self._commits is not None and ticket is not None and ticket.seq:
             try:
                 await self._commits.wait_committed(ticket)
@@ -135,4 +142,8 @@ class KmipServer:
                 # The event could not be committed: answer nothing rather than an unaudited
                 # success (the client sees the connection close).
                 raise ConnectionError("audit unavailable") from None
+        if self._record is not None:
+            seconds = time.perf_counter() - started  # a batch's items share its latency
+            for item in served:
+                self._record(item, seconds)
         return answer

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from strongroom.client.served import Served
 from strongroom.kmip.dispatch import KmipService
 from strongroom.kmip.identity import KmipIdentities
 from strongroom.kmip.objects import KmipObjects
@@ -42,7 +43,10 @@ def kmip_jobs(
     db: Database,
     clock: Clock,
     commits: CommitWaiter | None,
+    *,
+    record: Callable[[Served, float], None] | None = None,
 ) -> list[tuple[Callable[[], Awaitable[None]], float]]:
+    """``record``: where each KMIP batch item is counted and logged (KmsApi.record)."""
     if not settings.kmip_port:
         return []
     repository = KmipRepository(db)
@@ -55,5 +59,6 @@ def kmip_jobs(
         tls_context(kmip_tls_files(settings)),
         commits=commits,
         max_connections=settings.max_connections,
+        record=record,
     )
     return [(server.serve, RETRY_SECONDS)]

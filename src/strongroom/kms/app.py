@@ -65,7 +65,7 @@ from strongroom.kms.service.usage import UsageTracker
 from strongroom.kms.service.xks_catalog import XksCatalog
 from strongroom.kms.storage.custom_key_stores import CustomKeyStoreRepository
 from strongroom.kms.storage.database import Database, DatabaseUnavailable
-from strongroom.kms.storage.engine import sqlite_url
+from strongroom.kms.storage.engine import checkpoint_in_background, sqlite_url
 from strongroom.kms.storage.grants import GrantRepository
 from strongroom.kms.storage.identity import IdentityRepository
 from strongroom.kms.storage.keys import KeyRepository
@@ -288,7 +288,8 @@ def create_app(
         (campaign_job(settings, ctx, pipeline), min(1.0, settings.scheduler_seconds)),
         (sweep_job(settings, db), settings.s3_sweep_seconds),
         *([] if trail is None else [(trail.publish_digest, min(settings.audit_digest_seconds, 5))]),
-        *kmip_jobs(settings, pipeline, db, clock, api.commits),
+        *kmip_jobs(settings, pipeline, db, clock, api.commits, record=api.record),
+        *_checkpoint_job(db),
     ]
     # The audit writer thread starts in the serving process, at start-up.
     return AsgiApp(
@@ -321,6 +322,12 @@ def _quotas_and_calls(
         None if request_quotas is None else request_quotas.admit,
     )
     return request_quotas, calls
+
+
+def _checkpoint_job(db: Database) -> list[tuple[Callable[[], Awaitable[None]], float]]:
+    """SQLite: the WAL is checkpointed by this job, every second, not inside a commit."""
+    checkpoint = checkpoint_in_background(db.engine)
+    return [] if checkpoint is None else [(_in_thread(checkpoint), 1.0)]
 
 
 def _in_thread(work: Callable[[], object]) -> Callable[[], Awaitable[None]]:

@@ -98,6 +98,9 @@ class Settings:
     # and nodes; unreferenced files younger than the grace period are never removed.
     s3_sweep_seconds: float = 3600.0
     s3_sweep_grace_seconds: float = 3600.0
+    # Where the object store writes encrypted object data; empty: <data_dir>/objects. Several
+    # nodes serving S3 need one directory they all mount (docs/deployment.md).
+    s3_data_dir: str = ""
     # The audit trail (kms/audit/policy.py, docs/adr/0013): "before-response" answers a call
     # once its event is committed; "buffered" commits every audit_flush_seconds (at most 1 s).
     audit_durability: str = "before-response"
@@ -158,6 +161,10 @@ class Settings:
     @property
     def root_key_path(self) -> Path:
         return self.data_dir / "root.key"
+
+    @property
+    def s3_data_path(self) -> Path:
+        return Path(self.s3_data_dir) if self.s3_data_dir else self.data_dir / "objects"
 
     @property
     def audit_archive_path(self) -> Path:

@@ -78,7 +78,7 @@ def object_store(
     ctx = StoreContext(
         settings.region,
         metadata,
-        FileBlobStore(settings.data_dir / "objects"),
+        FileBlobStore(settings.s3_data_path),
         Keyring(kms, metadata, settings.s3_bucket_key_seconds, clock.now),
         InProcessIdentityPolicies(pipeline),
         clock.now,
@@ -101,8 +101,8 @@ def object_store(
 
 
 def sweep_blobs(settings: Settings, db: Database, grace_seconds: float) -> SweepResult:
-    """One sweep of ``<data_dir>/objects`` (objectstore/sweep.py), now."""
-    blobs = FileBlobStore(settings.data_dir / "objects")
+    """One sweep of the object data directory (objectstore/sweep.py), now."""
+    blobs = FileBlobStore(settings.s3_data_path)
     metadata = Metadata(db.engine, db.read_engine())
     return sweep(blobs, metadata.referenced_blobs, time.time(), grace_seconds)
 

@@ -200,7 +200,7 @@ class XAmzContentSHA256Mismatch(S3Error):
     default_message = "The provided 'x-amz-content-sha256' header does not match what was computed."
 
 
-class KmsError(S3Error):
+class KmsPassthroughError(S3Error):
     """A KMS error S3 passes through as ``KMS.<code>`` (a disabled or missing key, ...)."""
 
     def __init__(self, kms_code: str, message: str) -> None:

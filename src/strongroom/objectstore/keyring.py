@@ -25,7 +25,7 @@ from strongroom.objectstore.errors import (
     AccessDenied,
     InternalError,
     InvalidRequest,
-    KmsError,
+    KmsPassthroughError,
     S3Error,
     ServiceUnavailable,
 )
@@ -53,7 +53,7 @@ def kms_error(error: KmsCallError) -> S3Error:
         return ServiceUnavailable()
     if error.code == "KMSInternalException":
         return InternalError()
-    return KmsError(error.code, error.message)
+    return KmsPassthroughError(error.code, error.message)
 
 
 def fingerprint(customer: CustomerKey, salt: bytes) -> bytes:

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from strongroom.kms.keystores.pkcs11 import TokenConnection
-from tests.support.metrics import samples, scrape
+from tests.support import metrics
+from tests.support.metrics import scrape
 from tests.support.servers import InProcessServer
 from tests.support.xks import Tenant, XksClient, admin, b64, metadata, unb64
 
@@ -338,8 +339,7 @@ def test_xks_requests_are_counted_in_the_node_metrics(
     after = scrape(server.endpoint)
 
     def gained(**labels: str) -> float:
-        name = "strongroom_requests_total"
-        return sum(samples(after, name, **labels)) - sum(samples(before, name, **labels))
+        return metrics.gained(before, after, "strongroom_requests_total", **labels)
 
     assert gained(service="xks", operation="metadata", code="OK") == 1
     # The spec's 405 carries the error name ValidationException; the method came first.

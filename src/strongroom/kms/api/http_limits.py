@@ -14,6 +14,10 @@ a head is complete. This subclass adds, per connection:
   as soon as its first bytes arrive (or closed after one sweep if none do), which botocore
   retries; it holds its descriptor for at most about one sweep.
 
+It also writes a response's head and the first part of its body in one ``write`` (uvicorn
+writes the head as soon as the application starts the response: two system calls and two
+TCP segments per KMS reply, for the server and for the client; :class:`CoalescingCycle`).
+
 Deadlines are checked by one sweep per worker every second over the open connections, not by a
 timer per request, so the request path pays one ``loop.time()`` per phase and no timer churn.
 """
@@ -27,7 +31,11 @@ from typing import Any
 
 import httptools
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 from uvicorn.server import ServerState
 
 from strongroom.kms.api.wire_errors import error_response
@@ -39,6 +47,8 @@ from strongroom.kms.errors import (
 )
 
 SWEEP_SECONDS = 1.0
+# A response head is written together with a first body part up to this size (a copy of it).
+_COALESCE_BYTES = 64 * 1024
 _CLOSED = -1  # header budget once the head is complete: nothing is counted
 _sweeping: weakref.WeakKeyDictionary[ServerState, bool] = weakref.WeakKeyDictionary()
 
@@ -131,6 +141,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self.logger.warning(message)
             self.send_400_response(message)
 
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        # Every cycle is uvicorn's, made in uvicorn's on_headers_complete; this subclass only
+        # changes how its response reaches the transport.
+        cycle.__class__ = CoalescingCycle
+        super()._start_asgi_task(cycle, app)
+
     def _head_ends_within(self, data: bytes, budget: int) -> bool:
         tail = self._tail
         return (tail + data[:budget]).find(b"\r\n\r\n", 0, len(tail) + budget) >= 0
@@ -184,6 +200,78 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 )
             )
         self.transport.close()
+
+
+class _HeldHead:
+    """Stands in for the transport while uvicorn writes a response head: keeps the bytes."""
+
+    __slots__ = ("data",)
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+
+class _HeadFirst:
+    """Stands in for the transport while uvicorn writes the first body part: the held head
+    goes in front of it, in the same write."""
+
+    __slots__ = ("head", "transport")
+
+    def __init__(self, transport: asyncio.Transport, head: bytes) -> None:
+        self.transport = transport
+        self.head = head
+
+    def write(self, data: bytes) -> None:
+        head, self.head = self.head, b""
+        if len(data) > _COALESCE_BYTES:  # a large body part: no copy, one more write
+            self.transport.write(head)
+            self.transport.write(data)
+        else:
+            self.transport.write(head + data)
+
+    def close(self) -> None:
+        if self.head:  # a body write that wrote nothing (HEAD): the head still goes out
+            self.transport.write(self.head)
+            self.head = b""
+        self.transport.close()
+
+
+class CoalescingCycle(RequestResponseCycle):
+    """uvicorn's request/response cycle, but the response head waits for the first body part
+    (or the end of the response) and goes out in the same ``write``: one system call and one
+    segment for a whole KMS reply. Everything else (checks, keep-alive, flow control) is
+    uvicorn's own ``send``, run against a stand-in transport."""
+
+    _held: bytes | None = None
+
+    async def send(self, message: Any) -> None:
+        transport = self.transport
+        if not self.response_started and message["type"] == "http.response.start":
+            held = _HeldHead()
+            self.transport = held  # type: ignore[assignment]
+            try:
+                await super().send(message)
+            finally:
+                self.transport = transport
+            if held.data:
+                self._held = held.data
+            return
+        head = self._held
+        if head is None:
+            await super().send(message)
+            return
+        self._held = None
+        first = _HeadFirst(transport, head)
+        self.transport = first  # type: ignore[assignment]
+        try:
+            await super().send(message)
+        finally:
+            self.transport = transport
+            if first.head and not self.disconnected:
+                transport.write(first.head)  # nothing was written (HEAD, or an error)
 
 
 def _sweep(loop: asyncio.AbstractEventLoop, state: ServerState) -> None:

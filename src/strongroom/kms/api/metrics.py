@@ -27,7 +27,7 @@ _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 _BOUNDS = (*(repr(b) for b in _BUCKETS), "+Inf")  # as prometheus_client writes them
 _REQUESTS, _LATENCY = "strongroom_requests", "strongroom_request_seconds"
 _REQUESTS_HELP = (
-    "Requests by service (kms, s3, sts, xks), operation and outcome (OK or the error code)"
+    "Requests by service (kms, s3, sts, xks, kmip), operation and outcome (OK or error code)"
 )
 _LATENCY_HELP = "Request latency in the server, by service, operation and outcome"
 

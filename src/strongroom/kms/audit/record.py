@@ -61,8 +61,10 @@ def is_read_only(operation: str) -> bool:
     return operation.startswith(_READ_ONLY_PREFIXES) or operation in _KMIP_READ_ONLY
 
 
+@functools.lru_cache(maxsize=16384)
 def arn_account(arn: str) -> str:
-    """The account of an ARN (``arn:partition:service:region:account:resource``), or ""."""
+    """The account of an ARN (``arn:partition:service:region:account:resource``), or "".
+    Cached: the audit writer asks it for every event's resources, mostly the same few keys."""
     parts = arn.split(":", 5)
     return parts[4] if len(parts) == 6 and parts[0] == "arn" else ""
 

@@ -106,8 +106,8 @@ def create_backup(data_dir: DataDir, out: Path) -> Summary:
             files = carried_files(data_dir.settings)
             for carried in files:
                 writer.write(payload.file_line(carried))
-            has_blobs = (data_dir.settings.data_dir / objects.OBJECTS_DIR).is_dir()
-            store = objects.blob_store(data_dir.settings.data_dir) if has_blobs else None
+            blobs_path = data_dir.settings.s3_data_path
+            store = objects.blob_store(blobs_path) if blobs_path.is_dir() else None
             references = objects.References()
             with store.pinned() if store is not None else nullcontext():
                 rows = dump.dump(db, objects.schemas())

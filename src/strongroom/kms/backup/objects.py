@@ -36,8 +36,10 @@ def schemas() -> dump.Schemas:
     return (schema.metadata, *target_metadata())
 
 
-def blob_store(data_dir: Path) -> FileBlobStore:
-    return FileBlobStore(data_dir / OBJECTS_DIR)
+def blob_store(directory: Path) -> FileBlobStore:
+    """The object data in ``directory`` (``s3_data_dir``; a restore writes it to the new data
+    directory's ``objects``)."""
+    return FileBlobStore(directory)
 
 
 class References:
@@ -81,7 +83,7 @@ class Restorer:
 
     def add(self, piece: payload.BlobPiece) -> None:
         if self._store is None:
-            self._store = blob_store(self._data_dir)
+            self._store = blob_store(self._data_dir / OBJECTS_DIR)
         if piece.offset == 0:
             self._writer = self._store.writer(piece.blob_id)
         self._writer.write(piece.data)

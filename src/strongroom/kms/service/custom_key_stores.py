@@ -21,7 +21,7 @@ from strongroom.kms.domain.custom_key_stores import (
     new_custom_key_store_id,
     same_certificate,
 )
-from strongroom.kms.domain.enums import KeySpec, KeyState, KeyUsage, Origin
+from strongroom.kms.domain.enums import KeyState, Origin
 from strongroom.kms.domain.ids import new_key_id, new_material_id
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.errors import (
@@ -48,6 +48,7 @@ from strongroom.kms.service.custom_store_connections import (
     PASSWORD_PURPOSE,
     CustomKeyStoreConnections,
 )
+from strongroom.kms.service.custom_store_keys import check_new_key
 from strongroom.kms.service.external_key_stores import (
     connection_error,
     new_external_store,
@@ -389,20 +390,7 @@ def create_key_in_store(call: Call, *, policy: str, description: str) -> KeyReco
             "A key in a custom key store of type AWS_CLOUDHSM needs Origin AWS_CLOUDHSM; "
             "one in an EXTERNAL_KEY_STORE needs Origin EXTERNAL_KEY_STORE and an XksKeyId."
         )
-    spec = request.get("KeySpec") or request.get("CustomerMasterKeySpec")
-    if spec not in (None, KeySpec.SYMMETRIC_DEFAULT.value) or request.get("KeyUsage") not in (
-        None,
-        KeyUsage.ENCRYPT_DECRYPT.value,
-    ):
-        raise UnsupportedOperationException(
-            "Custom key stores hold only SYMMETRIC_DEFAULT keys for ENCRYPT_DECRYPT."
-        )
-    if request.get("MultiRegion"):
-        raise UnsupportedOperationException("Keys in custom key stores cannot be multi-Region.")
-    if not store.connected:
-        raise CustomKeyStoreInvalidStateException(
-            f"The custom key store {store_id} is not connected."
-        )
+    check_new_key(request, store)
     return KeyRecord(
         key_id=new_key_id(),
         account_id=call.caller.account_id,

@@ -17,7 +17,7 @@ from strongroom.kms.domain.custom_key_stores import (
     CustomKeyStore,
     new_custom_key_store_id,
 )
-from strongroom.kms.domain.enums import KeySpec, KeyState, KeyUsage, Origin
+from strongroom.kms.domain.enums import KeyState, Origin
 from strongroom.kms.domain.external_key_stores import (
     XKS_KEY_ID_PATTERN,
     CustomKeyStoreType,
@@ -46,6 +46,7 @@ from strongroom.kms.keystores.external.proxy_client import (
     RequestContext,
     XksProxyClient,
 )
+from strongroom.kms.service.custom_store_keys import check_new_key
 from strongroom.kms.service.pipeline import Call
 
 _CLOUDHSM_MEMBERS = ("CloudHsmClusterId", "TrustAnchorCertificate", "KeyStorePassword")
@@ -246,20 +247,7 @@ def new_external_key(
         raise UnsupportedOperationException(
             "Origin EXTERNAL_KEY_STORE needs a custom key store of type EXTERNAL_KEY_STORE."
         )
-    spec = request.get("KeySpec") or request.get("CustomerMasterKeySpec")
-    if spec not in (None, KeySpec.SYMMETRIC_DEFAULT.value) or request.get("KeyUsage") not in (
-        None,
-        KeyUsage.ENCRYPT_DECRYPT.value,
-    ):
-        raise UnsupportedOperationException(
-            "External key stores hold only SYMMETRIC_DEFAULT keys for ENCRYPT_DECRYPT."
-        )
-    if request.get("MultiRegion"):
-        raise UnsupportedOperationException("Keys in custom key stores cannot be multi-Region.")
-    if not store.connected:
-        raise CustomKeyStoreInvalidStateException(
-            f"The custom key store {store.custom_key_store_id} is not connected."
-        )
+    check_new_key(request, store)
     if call.ctx.keys.key_of_external_key(store.custom_key_store_id, xks_key_id) is not None:
         raise XksKeyAlreadyInUseException(
             f"The external key {xks_key_id} is already associated with a KMS key in this "

@@ -33,4 +33,4 @@ def insert_many(
 ) -> None:
     """INSERT ``rows`` (values in ``columns`` order) in one driver-level executemany."""
     names = tuple(columns)
-    _statement(table, names).run_many(conn, (dict(zip(names, row, strict=True)) for row in rows))
+    _statement(table, names).run_rows(conn, names, rows)

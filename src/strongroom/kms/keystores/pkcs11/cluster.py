@@ -44,10 +44,10 @@ from strongroom.kms.keystores.pkcs11.connection import TokenConnection
 from strongroom.kms.keystores.pkcs11.errors import (
     AttributeCheckFailed,
     GcmAuthenticationFailed,
-    KeyNotFound,
     PinIncorrect,
     PinLocked,
     Pkcs11Error,
+    TokenKeyNotFound,
     TokenNotFound,
     TokenUnavailable,
 )
@@ -149,7 +149,7 @@ class ClusterConnection:
                 continue  # lacks the cluster wrapping key
             try:
                 if token.connection.find_aes_key(CLUSTER_WRAPPING_KEY_LABEL) is None:
-                    raise KeyNotFound("no cluster wrapping key")
+                    raise TokenKeyNotFound("no cluster wrapping key")
             except Pkcs11Error:
                 token.down_until = time.monotonic() + _RETRY_DOWN_AFTER
                 continue
@@ -266,7 +266,7 @@ class ClusterConnection:
             for attempt in (1, 2):
                 try:
                     return work(token.connection, self._key(token, label))
-                except KeyNotFound:
+                except TokenKeyNotFound:
                     self._forget(token, label)
                     if attempt == 1:
                         continue
@@ -295,12 +295,12 @@ class ClusterConnection:
             now = time.monotonic()
             if now - token.verified.get(label, 0.0) > _VERIFY_EVERY:
                 if token.connection.find_aes_key(label) is None:
-                    raise KeyNotFound(f"no key {label!r} in token {token.label}")
+                    raise TokenKeyNotFound(f"no key {label!r} in token {token.label}")
                 token.verified[label] = now
         if ref is None:
             found = token.connection.find_aes_key(label)
             if found is None:
-                raise KeyNotFound(f"no key {label!r} in token {token.label}")
+                raise TokenKeyNotFound(f"no key {label!r} in token {token.label}")
             try:
                 ref = token.connection.session_copy(found, label + _SESSION_COPY_SUFFIX)
             except Pkcs11Error:  # an HSM may forbid copies (CKA_COPYABLE=false)

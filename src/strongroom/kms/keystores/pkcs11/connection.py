@@ -25,8 +25,8 @@ from strongroom.kms.keystores.pkcs11 import login as logins
 from strongroom.kms.keystores.pkcs11.errors import (
     AttributeCheckFailed,
     GcmAuthenticationFailed,
-    KeyNotFound,
     Pkcs11Error,
+    TokenKeyNotFound,
     TokenNotFound,
     TokenUnavailable,
 )
@@ -66,7 +66,7 @@ _STALE_OBJECT_ERRORS: tuple[type[Exception], ...] = (
     p11x.ObjectHandleInvalid,
     p11x.KeyHandleInvalid,
 )
-_NOT_FOUND_ERRORS: tuple[type[Exception], ...] = (*_STALE_OBJECT_ERRORS, KeyNotFound)
+_NOT_FOUND_ERRORS: tuple[type[Exception], ...] = (*_STALE_OBJECT_ERRORS, TokenKeyNotFound)
 
 
 class TokenConnection:
@@ -224,7 +224,7 @@ class TokenConnection:
                 found = find_keys_in(raw, key.label, key.key_id, token_only=True)
                 match = [obj for obj in found if obj.handle == key.handle] or found
                 if len(match) != 1:
-                    raise KeyNotFound(f"key {key.label!r} is not on token {self._label!r}")
+                    raise TokenKeyNotFound(f"key {key.label!r} is not on token {self._label!r}")
                 attributes: dict[Attribute, object] = {Attribute.TOKEN: False}
                 if label is not None:
                     attributes[Attribute.LABEL] = label
@@ -432,8 +432,8 @@ class TokenConnection:
             # The session is back in the pool (or closed) while we recover.
             if stale is not None:
                 self._check_token_present()
-                if attempt == 2 or isinstance(stale, KeyNotFound):
-                    raise KeyNotFound(f"a key is no longer on token {self._label!r}") from None
+                if attempt == 2 or isinstance(stale, TokenKeyNotFound):
+                    raise TokenKeyNotFound(f"a key is no longer on token {self._label!r}") from None
             elif lost is not None:
                 if attempt == 2:
                     raise TokenUnavailable(

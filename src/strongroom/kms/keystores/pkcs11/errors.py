@@ -27,7 +27,7 @@ class TokenUnavailable(Pkcs11Error):
     """The token, device or session is gone (after one re-open retry), or the connection closed."""
 
 
-class KeyNotFound(Pkcs11Error):
+class TokenKeyNotFound(Pkcs11Error):
     """No key with the label exists on the token (or it was destroyed)."""
 
 

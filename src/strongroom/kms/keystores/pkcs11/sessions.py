@@ -12,7 +12,7 @@ from typing import Any
 from pkcs11 import Attribute, KeyType, ObjectClass
 from pkcs11 import exceptions as p11x
 
-from strongroom.kms.keystores.pkcs11.errors import KeyNotFound
+from strongroom.kms.keystores.pkcs11.errors import TokenKeyNotFound
 from strongroom.kms.keystores.pkcs11.keys import KeyRef
 
 
@@ -63,7 +63,7 @@ def resolve(session: PooledSession, ref: KeyRef) -> Any:
         or found
     )
     if len(match) != 1:
-        raise KeyNotFound(
+        raise TokenKeyNotFound(
             f"key {ref.label!r} is not on the token"
             if not match
             else f"{len(match)} keys match {ref.label!r}"

@@ -11,9 +11,9 @@ from pkcs11 import exceptions as p11x
 
 from strongroom.kms.keystores.pkcs11 import (
     GcmAuthenticationFailed,
-    KeyNotFound,
     PinIncorrect,
     TokenConnection,
+    TokenKeyNotFound,
     TokenNotFound,
     TokenUnavailable,
     load_module,
@@ -99,7 +99,7 @@ def test_destroyed_key_is_not_found_any_more(conn: TokenConnection) -> None:
     key = conn.generate_aes_key("doomed", key_id=b"d")
     conn.destroy(key)
     assert conn.find_aes_key("doomed") is None
-    with pytest.raises(KeyNotFound):
+    with pytest.raises(TokenKeyNotFound):
         conn.gcm_encrypt(key, IV, b"x", b"")
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from strongroom.kms.keystores.pkcs11 import (
-    KeyNotFound,
     TokenConnection,
+    TokenKeyNotFound,
     TokenNotFound,
     TokenUnavailable,
     load_module,
@@ -59,7 +59,7 @@ def test_a_dropped_login_is_renewed_and_the_operation_retried(
             assert ctypes.CDLL(token.module).C_Logout(ctypes.c_ulong(other.handle)) == 0
         assert conn.gcm_decrypt(key, IV, sealed, b"") == b"kept"
         conn.destroy(key)
-        with pytest.raises(KeyNotFound):  # a destroyed key is not a lost login
+        with pytest.raises(TokenKeyNotFound):  # a destroyed key is not a lost login
             conn.gcm_decrypt(key, IV, sealed, b"")
     finally:
         conn.close()
