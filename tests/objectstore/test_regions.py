@@ -63,3 +63,28 @@ def test_a_region_outside_the_served_set_is_refused(server: InProcessServer) -> 
     with aws_error("AuthorizationHeaderMalformed", 400) as caught:
         clients(server, "s3", "xx-nowhere-1").list_buckets()
     assert "the region 'xx-nowhere-1' is wrong" in caught.message
+
+
+def test_a_bucket_records_its_region(server: InProcessServer) -> None:
+    s3_eu, s3_us = clients(server, "s3", EU), clients(server, "s3", US)
+    placed = bucket_name("placed")
+    s3_eu.create_bucket(Bucket=placed, CreateBucketConfiguration={"LocationConstraint": EU})
+    assert s3_us.get_bucket_location(Bucket=placed)["LocationConstraint"] == EU
+    head = s3_us.head_bucket(Bucket=placed)
+    assert head["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"] == EU
+    implied = bucket_name("implied")
+    s3_us.create_bucket(Bucket=implied)  # us-east-1: no constraint, as S3 wants it
+    assert s3_eu.get_bucket_location(Bucket=implied)["LocationConstraint"] is None
+    with aws_error("IllegalLocationConstraintException", 400) as caught:
+        s3_eu.create_bucket(
+            Bucket=bucket_name("elsewhere"),
+            CreateBucketConfiguration={"LocationConstraint": "ap-southeast-2"},
+        )
+    assert caught.message == (
+        "The ap-southeast-2 location constraint is incompatible for the region specific "
+        "endpoint this request was sent to."
+    )
+    with aws_error("InvalidLocationConstraint", 400):
+        s3_us.create_bucket(
+            Bucket=bucket_name("explicit"), CreateBucketConfiguration={"LocationConstraint": US}
+        )

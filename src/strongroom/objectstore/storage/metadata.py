@@ -181,6 +181,7 @@ class Metadata:
                         account_id=bucket.account_id,
                         created_at=bucket.created_at.isoformat(),
                         encryption=_encryption_json(bucket.encryption),
+                        region=bucket.region,
                     )
                 )
         except IntegrityError:
@@ -196,6 +197,7 @@ class Metadata:
             row.account_id,
             datetime.fromisoformat(row.created_at),
             _encryption(row.encryption),
+            row.region,
         )
 
     def list_buckets(self, account_id: str) -> list[Bucket]:
@@ -209,6 +211,7 @@ class Metadata:
                 r.account_id,
                 datetime.fromisoformat(r.created_at),
                 _encryption(r.encryption),
+                r.region,
             )
             for r in rows
         ]
