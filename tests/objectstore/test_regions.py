@@ -100,3 +100,28 @@ def test_a_campaign_moves_objects_under_keys_of_another_region(server: InProcess
     for n in range(3):
         got = s3.get_object(Bucket=name, Key=f"o{n}")
         assert (got["Body"].read(), got["SSEKMSKeyId"]) == (b"eu", new)
+
+
+def test_a_bucket_records_its_region(server: InProcessServer) -> None:
+    s3_eu, s3_us = clients(server, "s3", EU), clients(server, "s3", US)
+    placed = bucket_name("placed")
+    s3_eu.create_bucket(Bucket=placed, CreateBucketConfiguration={"LocationConstraint": EU})
+    assert s3_us.get_bucket_location(Bucket=placed)["LocationConstraint"] == EU
+    head = s3_us.head_bucket(Bucket=placed)
+    assert head["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"] == EU
+    implied = bucket_name("implied")
+    s3_us.create_bucket(Bucket=implied)  # us-east-1: no constraint, as S3 wants it
+    assert s3_eu.get_bucket_location(Bucket=implied)["LocationConstraint"] is None
+    with aws_error("IllegalLocationConstraintException", 400) as caught:
+        s3_eu.create_bucket(
+            Bucket=bucket_name("elsewhere"),
+            CreateBucketConfiguration={"LocationConstraint": "ap-southeast-2"},
+        )
+    assert caught.message == (
+        "The ap-southeast-2 location constraint is incompatible for the region specific "
+        "endpoint this request was sent to."
+    )
+    with aws_error("InvalidLocationConstraint", 400):
+        s3_us.create_bucket(
+            Bucket=bucket_name("explicit"), CreateBucketConfiguration={"LocationConstraint": US}
+        )

@@ -181,6 +181,7 @@ class Metadata:
                         account_id=bucket.account_id,
                         created_at=bucket.created_at.isoformat(),
                         encryption=_encryption_json(bucket.encryption),
+                        region=bucket.region,
                     )
                 )
         except IntegrityError:
@@ -196,6 +197,7 @@ class Metadata:
             row.account_id,
             datetime.fromisoformat(row.created_at),
             _encryption(row.encryption),
+            row.region,
         )
 
     def list_buckets(self, account_id: str) -> list[Bucket]:
@@ -209,6 +211,7 @@ class Metadata:
                 r.account_id,
                 datetime.fromisoformat(r.created_at),
                 _encryption(r.encryption),
+                r.region,
             )
             for r in rows
         ]
@@ -272,13 +275,16 @@ class Metadata:
             row = conn.execute(statements.OBJECT, {"b": bucket, "k": key}).one_or_none()
         return None if row is None else _object(row)
 
-    def put_object(self, record: ObjectRecord) -> list[str]:
-        """Insert or replace; returns the replaced object's blobs (to delete after commit)."""
-        values = _object_values(record)
+    def put_objects(self, records: Sequence[ObjectRecord]) -> list[list[str]]:
+        """Insert or replace each record, in order, in one transaction; returns each replaced
+        object's blobs (to delete after the commit)."""
+        values = [_object_values(r) for r in records]
+        garbage: list[list[str]] = []
         with self._write() as conn:
-            old = self._remove(conn, record.bucket, record.key)
-            conn.execute(statements.INSERT_OBJECT, values)
-        return old
+            for record, row in zip(records, values, strict=True):
+                garbage.append(self._remove(conn, record.bucket, record.key))
+                conn.execute(statements.INSERT_OBJECT, row)
+        return garbage
 
     def _remove(self, conn: Connection, bucket: str, key: str) -> list[str]:
         row = conn.execute(statements.REMOVE_OBJECT, {"b": bucket, "k": key}).one_or_none()
