@@ -86,9 +86,13 @@ async def send_all(app: Any, requests: list[Any], concurrency: int) -> None:
             async def receive(body: bytes = body) -> dict[str, Any]:
                 return {"type": "http.request", "body": body, "more_body": False}
 
-            async def send(message: dict[str, Any]) -> None:
-                if message["type"] == "http.response.start" and message["status"] != 200:
-                    raise RuntimeError(f"status {message['status']}")
+            status = [200]
+
+            async def send(message: dict[str, Any], status: list[int] = status) -> None:
+                if message["type"] == "http.response.start":
+                    status[0] = message["status"]
+                elif status[0] != 200:
+                    raise RuntimeError(f"status {status[0]}: {message.get('body', b'')!r}")
 
             await app(scope, receive, send)
 

@@ -65,7 +65,7 @@ from strongroom.kms.service.usage import UsageTracker
 from strongroom.kms.service.xks_catalog import XksCatalog
 from strongroom.kms.storage.custom_key_stores import CustomKeyStoreRepository
 from strongroom.kms.storage.database import Database, DatabaseUnavailable
-from strongroom.kms.storage.engine import sqlite_url
+from strongroom.kms.storage.engine import checkpoint_in_background, sqlite_url
 from strongroom.kms.storage.grants import GrantRepository
 from strongroom.kms.storage.identity import IdentityRepository
 from strongroom.kms.storage.keys import KeyRepository
@@ -251,7 +251,6 @@ def create_app(
     xks = xks_api(settings, xks_catalog, audit_sink, clock, api.commits)
     # Held while this worker runs: root key changes are refused meanwhile (kms/rootkey/fence.py).
     serving = ServingLease.claimed(db)
-    # dev_credentials applies to the KMS and STS only: S3 requests need a real access key.
 
     async def poll_changes() -> None:
         changes = await asyncio.to_thread(db.changes_since, cache.last_seq)
@@ -289,6 +288,7 @@ def create_app(
         (sweep_job(settings, db), settings.s3_sweep_seconds),
         *([] if trail is None else [(trail.publish_digest, min(settings.audit_digest_seconds, 5))]),
         *kmip_jobs(settings, pipeline, db, clock, api.commits, record=api.record),
+        *_checkpoint_job(db),
     ]
     # The audit writer thread starts in the serving process, at start-up.
     return AsgiApp(
@@ -298,7 +298,7 @@ def create_app(
         on_startup=None if trail is None else trail.start,
         xks=xks,
         side=object_store(
-            settings, data_dir, pipeline, calls, credentials=known, commits=api.commits
+            settings, data_dir, pipeline, calls, credentials=credentials, commits=api.commits
         ),
         console=web_console(
             data_dir,
@@ -321,6 +321,12 @@ def _quotas_and_calls(
         None if request_quotas is None else request_quotas.admit,
     )
     return request_quotas, calls
+
+
+def _checkpoint_job(db: Database) -> list[tuple[Callable[[], Awaitable[None]], float]]:
+    """SQLite: the WAL is checkpointed by this job, every second, not inside a commit."""
+    checkpoint = checkpoint_in_background(db.engine)
+    return [] if checkpoint is None else [(_in_thread(checkpoint), 1.0)]
 
 
 def _in_thread(work: Callable[[], object]) -> Callable[[], Awaitable[None]]:

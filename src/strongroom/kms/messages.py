@@ -25,9 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-# --- errors AWS sends without any message [LS] ------------------------------------------------
-# InvalidCiphertextException, KMSInvalidSignatureException, KMSInvalidMacException: "" (the
-# classes in errors.py carry no default text).
+# --- errors AWS sends without any message -----------------------------------------------------
+# InvalidCiphertextException, KMSInvalidSignatureException, KMSInvalidMacException [LS] (the
+# classes in errors.py carry no default text); UnsupportedOperationException for GetPublicKey
+# of a key without a public key ([I16] names "several UnsupportedOperationExceptions"; floci
+# sends none for this one too) and for rotation settings or RotateKeyOnDemand of a key that
+# does not rotate (which of them AWS sends bare is not recorded publicly: OURS to follow
+# [I16] here). Raise these classes with no argument.
 NO_MESSAGE = ""
 
 # --- key references ---------------------------------------------------------------------------
@@ -91,14 +95,11 @@ def key_spec_not_valid(arn: str, spec: str, operation: str) -> str:
 
 
 def algorithm_incompatible(algorithm: str, spec: str) -> str:
-    """InvalidKeyUsageException: a MAC algorithm the key spec does not offer [LS]. We send the
-    same text for encryption, signing and key agreement algorithms (OURS: no recording)."""
+    """InvalidKeyUsageException: an algorithm the key spec does not offer. MAC algorithms [LS];
+    encryption algorithms [SDK] ("Algorithm SYMMETRIC_DEFAULT is incompatible with key spec
+    RSA_4096.", zalando/spring-cloud-config-aws-kms#82). Signing and key agreement algorithms
+    get the same text (OURS: no recording)."""
     return f"Algorithm {algorithm} is incompatible with key spec {spec}."
-
-
-def public_key_not_valid(arn: str, spec: str, operation: str) -> str:
-    """UnsupportedOperationException: GetPublicKey etc. on a key without a public key. OURS."""
-    return f"{arn} key spec {spec} is not valid for {operation}."
 
 
 def origin_not_valid(arn: str, origin: str) -> str:

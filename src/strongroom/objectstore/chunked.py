@@ -127,6 +127,8 @@ async def decode_chunked(
 
 
 def _check_chunk(signing: SigningContext, previous: str, data_hash: str, signature: str) -> str:
+    if not signing.checked:  # development credentials: the secret is unknown
+        return signature
     string_to_sign = "\n".join(
         (
             "AWS4-HMAC-SHA256-PAYLOAD",
@@ -158,7 +160,7 @@ def _read_trailer(
         else:
             out[name] = value
             canonical.append(f"{name}:{value}\n")
-    if mode == STREAMING_SIGNED_TRAILER:
+    if mode == STREAMING_SIGNED_TRAILER and signing.checked:
         if signature is None:
             raise SignatureDoesNotMatch("The aws-chunked trailer carries no signature.")
         string_to_sign = "\n".join(

@@ -181,6 +181,7 @@ class Metadata:
                         account_id=bucket.account_id,
                         created_at=bucket.created_at.isoformat(),
                         encryption=_encryption_json(bucket.encryption),
+                        region=bucket.region,
                     )
                 )
         except IntegrityError:
@@ -197,6 +198,7 @@ class Metadata:
             row.account_id,
             datetime.fromisoformat(row.created_at),
             _encryption(row.encryption),
+            row.region,
         )
 
     def list_buckets(self, account_id: str) -> list[Bucket]:
@@ -210,6 +212,7 @@ class Metadata:
                 r.account_id,
                 datetime.fromisoformat(r.created_at),
                 _encryption(r.encryption),
+                r.region,
             )
             for r in rows
         ]
