@@ -261,3 +261,14 @@ def test_more_recorded_texts(kms: Any, key_id: str) -> None:
         "1 validation error detected: Value 'HMAC_random' at 'keySpec' failed to satisfy "
         "constraint: Member must satisfy enum value set: ["
     )
+
+
+def test_an_unknown_mac_algorithm_lists_the_values_in_aws_order(kms: Any) -> None:
+    key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    with aws_error("ValidationException", 400) as error:
+        kms.generate_mac(KeyId=key["KeyId"], Message=b"m", MacAlgorithm="INVALID")
+    assert error.message == (
+        "1 validation error detected: Value 'INVALID' at 'macAlgorithm' failed to satisfy "
+        "constraint: Member must satisfy enum value set: "
+        "[HMAC_SHA_384, HMAC_SHA_256, HMAC_SHA_224, HMAC_SHA_512]"
+    )
