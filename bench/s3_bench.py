@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -253,7 +254,22 @@ def start_moto(path: str, threads: int) -> tuple[subprocess.Popen[bytes], Any]:
     raise RuntimeError("moto_server did not start")
 
 
-Target = tuple[str, Any, str, dict[str, str], int | None]
+# (name, boto3 client, bucket, extra arguments, server process group, /metrics URL or "")
+Target = tuple[str, Any, str, dict[str, str], int | None, str]
+
+
+def kms_calls(metrics: str) -> float:
+    """KMS calls the server has audited so far (S3's calls to the KMS are audited, one event
+    each; nothing else calls the KMS during a cell). Workers publish their counters once a
+    second, so this waits for the last second's to be in."""
+    if not metrics:
+        return 0.0
+    time.sleep(1.5)
+    with urllib.request.urlopen(metrics, timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("strongroom_audit_events_committed_total "):
+                return float(line.split()[1])
+    return 0.0
 
 
 def run(targets: list[Target], source: Path, args: Any) -> None:
@@ -264,9 +280,11 @@ def run(targets: list[Target], source: Path, args: Any) -> None:
     )
     print("|---|---|---|---|---|---|---|")
     cpu_rows = []
-    for name, target, bucket, extra, pgid in targets:
+    for name, target, bucket, extra, pgid, metrics in targets:
         cpu = Cpu(pgid)
+        before = kms_calls(metrics)
         p4, g4, c4 = small(target, bucket, 4096, extra, args, cpu=cpu)
+        calls = (kms_calls(metrics) - before) / ((p4 + g4) * args.seconds) * 1000
         p1, g1, c1 = small(target, bucket, MiB, extra, args, cpu=cpu)
         pl, gl, cl = large(target, bucket, source, extra, cpu)
         row = f"| {name} | {p4:.0f} | {g4:.0f} | {p1:.1f} | {g1:.1f} | {pl:.0f} | {gl:.0f} |"
@@ -274,7 +292,8 @@ def run(targets: list[Target], source: Path, args: Any) -> None:
             row += f" {len(ERRORS)} failed requests, first: {ERRORS[0]}"
             ERRORS.clear()
         print(row, flush=True)
-        cpu_rows.append(f"| {name} | {' | '.join(c4 + c1 + cl)} |")
+        audited = f"{calls:.1f}" if metrics else ""
+        cpu_rows.append(f"| {name} | {' | '.join(c4 + c1 + cl)} | {audited} |")
     durable, cached, read = raw_copy(source, source.parent)
     print(
         f"| raw copy: cat > file && sync (PUT) / cat > /dev/null (GET) | | | | | {durable:.0f}"
@@ -283,8 +302,11 @@ def run(targets: list[Target], source: Path, args: Any) -> None:
     print(f"| raw copy: cat > file, page cache only | | | | | {cached:.0f} | {cached:.0f} |")
     print()
     print("CPU per request, client/server: ms for the small objects, s per GB for the large one")
-    print("| target | PUT 4 KiB | GET 4 KiB | PUT 1 MiB | GET 1 MiB | PUT large | GET large |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| target | PUT 4 KiB | GET 4 KiB | PUT 1 MiB | GET 1 MiB | PUT large | GET large |"
+        " KMS calls per 1,000 4 KiB requests |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for row in cpu_rows:
         print(row)
 
@@ -371,12 +393,12 @@ def main() -> None:
                 aws_secret_access_key=creds.secret_access_key,
             )
             targets: list[Target] = [
-                (f"strongroom {m}", s3, b, e, server.pid)
+                (f"strongroom {m}", s3, b, e, server.pid, f"{endpoint}/metrics")
                 for m, (b, e) in strongroom_buckets(s3, kms).items()
             ]
             if args.moto:
                 moto, moto_s3 = start_moto(args.moto, args.threads)
-                targets.append(("moto (no SSE)", moto_s3, "bench-moto", {}, moto.pid))
+                targets.append(("moto (no SSE)", moto_s3, "bench-moto", {}, moto.pid, ""))
             if not args.no_null:
                 null, null_s3 = start_null(args.threads, args.workers, args.large_mib * MiB)
                 targets.append(

@@ -320,6 +320,8 @@ def _quotas_and_calls(
         {**OPERATIONS, **{name: op for name, (op, _) in EXTENSIONS.items()}},
         None if request_quotas is None else request_quotas.admit,
     )
+    if request_quotas is not None:  # Encrypt, Sign, ...: the quota of the key's type
+        pipeline.admit_by_key = request_quotas.admit_by_key
     return request_quotas, calls
 
 

@@ -189,9 +189,10 @@ class Metadata:
 
     def bucket(self, name: str) -> Bucket | None:
         with self._read() as conn:
-            row = conn.execute(statements.BUCKET, {"name": name}).one_or_none()
-        if row is None:
+            found = statements.BUCKET.rows(conn, {"name": name})
+        if not found:
             return None
+        row = found[0]
         return Bucket(
             row.name,
             row.account_id,
@@ -272,8 +273,8 @@ class Metadata:
 
     def object(self, bucket: str, key: str) -> ObjectRecord | None:
         with self._read() as conn:
-            row = conn.execute(statements.OBJECT, {"b": bucket, "k": key}).one_or_none()
-        return None if row is None else _object(row)
+            found = statements.OBJECT.rows(conn, {"b": bucket, "k": key})
+        return _object(found[0]) if found else None
 
     def put_objects(self, records: Sequence[ObjectRecord]) -> list[list[str]]:
         """Insert or replace each record, in order, in one transaction; returns each replaced
@@ -283,12 +284,12 @@ class Metadata:
         with self._write() as conn:
             for record, row in zip(records, values, strict=True):
                 garbage.append(self._remove(conn, record.bucket, record.key))
-                conn.execute(statements.INSERT_OBJECT, row)
+                statements.INSERT_OBJECT.rows(conn, row)
         return garbage
 
     def _remove(self, conn: Connection, bucket: str, key: str) -> list[str]:
-        row = conn.execute(statements.REMOVE_OBJECT, {"b": bucket, "k": key}).one_or_none()
-        return [] if row is None else _blob_ids(row.blobs)
+        found = statements.REMOVE_OBJECT.rows(conn, {"b": bucket, "k": key})
+        return _blob_ids(found[0].blobs) if found else []
 
     def delete_object(self, bucket: str, key: str) -> list[str]:
         with self._write() as conn:
