@@ -236,3 +236,39 @@ def test_encrypting_with_an_algorithm_the_key_lacks(kms: Any) -> None:
     with aws_error("InvalidKeyUsageException", 400) as error:
         kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")
     assert error.message == "Algorithm SYMMETRIC_DEFAULT is incompatible with key spec RSA_2048."
+
+
+def test_more_recorded_texts(kms: Any, key_id: str) -> None:
+    """Further answers LocalStack recorded against AWS (kms/messages.py [LS])."""
+    for raw in ("134f2428cec14b25a1ae9048164dba47", "mrk-fake-key-id"):
+        with aws_error("NotFoundException", 400) as error:
+            kms.describe_key(KeyId=raw)
+        assert error.message == f"Invalid keyId '{raw}'"
+    arn = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+    mrk = "mrk-d3b95762d3b95762d3b95762d3b95762"
+    with aws_error("NotFoundException", 400) as error:
+        kms.describe_key(KeyId=mrk)
+    assert error.message == f"Key '{arn.rsplit('/', 1)[0]}/{mrk}' does not exist"
+    with aws_error("ValidationException", 400) as error:
+        kms.encrypt(KeyId=key_id, Plaintext=b"x" * 4097)
+    assert error.message == (
+        "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: "
+        "Member must have length less than or equal to 4096"
+    )
+    with aws_error("ValidationException", 400) as error:
+        kms.create_key(KeySpec="HMAC_random", KeyUsage="GENERATE_VERIFY_MAC")
+    assert error.message.startswith(
+        "1 validation error detected: Value 'HMAC_random' at 'keySpec' failed to satisfy "
+        "constraint: Member must satisfy enum value set: ["
+    )
+
+
+def test_an_unknown_mac_algorithm_lists_the_values_in_aws_order(kms: Any) -> None:
+    key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    with aws_error("ValidationException", 400) as error:
+        kms.generate_mac(KeyId=key["KeyId"], Message=b"m", MacAlgorithm="INVALID")
+    assert error.message == (
+        "1 validation error detected: Value 'INVALID' at 'macAlgorithm' failed to satisfy "
+        "constraint: Member must satisfy enum value set: "
+        "[HMAC_SHA_384, HMAC_SHA_256, HMAC_SHA_224, HMAC_SHA_512]"
+    )
