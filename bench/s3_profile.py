@@ -27,7 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,26 @@ class Client:
     def call(
         self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
     ) -> tuple[int, bytes]:
+        return self.call_many([(method, path, body, headers)])[0]
+
+    def call_many(
+        self, requests: list[tuple[str, str, bytes, dict[str, str] | None]]
+    ) -> list[tuple[int, bytes]]:
+        """Send ``requests`` at once (concurrently inside the app, as a server's connections)."""
+        prepared = [self._prepare(*r) for r in requests]
+
+        async def together() -> list[tuple[int, bytes]]:
+            return await asyncio.gather(*(p() for p in prepared))
+
+        cpu, wall = time.process_time(), time.perf_counter()
+        results = self._loop.run_until_complete(together())
+        self.cpu += time.process_time() - cpu
+        self.wall += time.perf_counter() - wall
+        return list(results)
+
+    def _prepare(
+        self, method: str, path: str, body: bytes, headers: dict[str, str] | None
+    ) -> Callable[[], Awaitable[tuple[int, bytes]]]:
         raw_path, _, query = path.partition("?")
         request = AWSRequest(
             method=method,
@@ -96,11 +116,11 @@ class Client:
             elif message["type"] == "http.response.body":
                 out["body"].append(message.get("body", b""))
 
-        cpu, wall = time.process_time(), time.perf_counter()
-        self._loop.run_until_complete(self._app(scope, receive, send))
-        self.cpu += time.process_time() - cpu
-        self.wall += time.perf_counter() - wall
-        return out["status"], b"".join(out["body"])
+        async def run() -> tuple[int, bytes]:
+            await self._app(scope, receive, send)
+            return out["status"], b"".join(out["body"])
+
+        return run
 
 
 def cpu_per_call(
@@ -138,6 +158,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--large-mib", type=int, default=32)
     parser.add_argument("--profile", default="", help="case name to profile with cProfile")
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="small requests in the app at once (gathered)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
@@ -176,27 +199,35 @@ def run(client: Client, args: argparse.Namespace, directory: Path) -> None:
         "ssec": ssec,
     }
     bucket = "bench-profile"
+    at_once = args.concurrency
     assert client.call("PUT", f"/{bucket}")[0] == 200
     small = os.urandom(4 * KiB)
     cases: dict[str, Callable[[int], None]] = {}
     for mode, headers in modes.items():
 
         def put(i: int, headers: dict[str, str] = headers, mode: str = mode) -> None:
-            status, body = client.call("PUT", f"/{bucket}/{mode}-{i % 50}", small, headers)
-            assert status == 200, body
+            keys = [f"/{bucket}/{mode}-{(i * at_once + j) % 50}" for j in range(at_once)]
+            for status, body in client.call_many([("PUT", k, small, headers) for k in keys]):
+                assert status == 200, body
 
         def get(i: int, headers: dict[str, str] = headers, mode: str = mode) -> None:
             extra = headers if mode == "ssec" else {}
-            status, body = client.call("GET", f"/{bucket}/{mode}-{i % 50}", b"", extra)
-            assert status == 200 and body == small, (status, body[:200])
+            keys = [f"/{bucket}/{mode}-{(i * at_once + j) % 50}" for j in range(at_once)]
+            for status, body in client.call_many([("GET", k, b"", extra) for k in keys]):
+                assert status == 200 and body == small, (status, body[:200])
 
         cases[f"put4k-{mode}"] = put
         cases[f"get4k-{mode}"] = get
-    print(f"CPU per request, median of {args.repeat} runs of {args.number} (ASGI in memory)")
+    print(
+        f"CPU per request, median of {args.repeat} runs of {args.number} (ASGI in memory,"
+        f" {at_once} at once)"
+    )
     for name, work in cases.items():
         if name.startswith("get"):
-            cases[name.replace("get", "put")](0)
-        per, _ = cpu_per_call(client, work, args.number, args.repeat)
+            for i in range(-(-50 // at_once)):
+                cases[name.replace("get", "put")](i)
+        per, _ = cpu_per_call(client, work, args.number // at_once, args.repeat)
+        per /= at_once
         print(f"  {name:<14} {per * 1e6:9.0f} µs  ({1 / per:7.0f} req/s per core)")
     large = os.urandom(args.large_mib * MiB)
     headers = modes["kms"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +16,7 @@ import pytest
 from botocore.config import Config
 
 from strongroom.kms.config import ConfigError, Settings
+from tests.api.test_aws_cli import find_aws
 from tests.support.errors import aws_error
 from tests.support.processes import OutputDrain
 from tests.support.servers import ServerProcess, server_process
@@ -133,3 +137,63 @@ def test_serve_refuses_dev_on_a_public_address(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "not a loopback address" in result.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_emulator_code_with_two_regions_and_multi_region_keys_runs_unchanged(
+    dev_server: ServerProcess, tmp_path: Path
+) -> None:
+    """Issue 16's "done when": code written for a local emulator (test/test, two regions,
+    Multi-Region keys) runs as is, with boto3 and with the AWS CLI."""
+    regional = {
+        region: boto3.client(
+            "kms",
+            endpoint_url=dev_server.endpoint,
+            region_name=region,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"max_attempts": 1}),
+        )
+        for region in ("us-east-1", "eu-west-1")
+    }
+    us, eu = regional["us-east-1"], regional["eu-west-1"]
+    primary = us.create_key(MultiRegion=True, Description="drop-in")["KeyMetadata"]
+    assert primary["KeyId"].startswith("mrk-")
+    replica = us.replicate_key(KeyId=primary["KeyId"], ReplicaRegion="eu-west-1")
+    assert replica["ReplicaKeyMetadata"]["Arn"].startswith("arn:aws:kms:eu-west-1:000000000000:")
+    blob = us.encrypt(KeyId=primary["KeyId"], Plaintext=b"from us-east-1")["CiphertextBlob"]
+    assert eu.decrypt(CiphertextBlob=blob)["Plaintext"] == b"from us-east-1"
+    plain = us.create_key()["KeyMetadata"]["KeyId"]
+    with aws_error("NotFoundException", 400):
+        eu.describe_key(KeyId=plain)
+
+    blob_file = tmp_path / "blob"
+    blob_file.write_bytes(blob)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {
+        "HOME": str(tmp_path),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_MAX_ATTEMPTS": "1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+    def aws(*args: str) -> Any:
+        done = subprocess.run(
+            [find_aws(), "kms", *args, "--endpoint-url", dev_server.endpoint, "--output", "json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    described = aws("describe-key", "--key-id", primary["KeyId"])["KeyMetadata"]
+    assert described["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA"
+    decrypted = aws("decrypt", "--ciphertext-blob", f"fileb://{blob_file}")
+    assert base64.b64decode(decrypted["Plaintext"]) == b"from us-east-1"
+    assert decrypted["KeyId"] == replica["ReplicaKeyMetadata"]["Arn"]

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from tests.support.errors import aws_error
+from tests.support.raw_kms import RawKms
+from tests.support.servers import InProcessServer
 
 
 def test_re_encrypt_naming_an_hmac_source_key_is_incorrect_key(kms: Any, key_id: str) -> None:
@@ -200,4 +202,73 @@ def test_generate_random_texts(kms: Any) -> None:
     assert error.message == (
         "1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy "
         "constraint: Member must have value less than or equal to 1024"
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "usage"),
+    [("RSA_2048", "ENCRYPT_DECRYPT"), ("ECC_NIST_P256", "SIGN_VERIFY"), ("HMAC_256", None)],
+)
+def test_keys_that_do_not_rotate(kms: Any, spec: str, usage: str | None) -> None:
+    created = kms.create_key(KeySpec=spec, KeyUsage=usage or "GENERATE_VERIFY_MAC")["KeyMetadata"]
+    # "The key rotation status of these KMS keys is always false" (AWS's API reference).
+    status = kms.get_key_rotation_status(KeyId=created["KeyId"])
+    assert (status["KeyId"], status["KeyRotationEnabled"]) == (created["Arn"], False)
+    for call in (kms.enable_key_rotation, kms.disable_key_rotation, kms.rotate_key_on_demand):
+        with aws_error("UnsupportedOperationException", 400) as error:
+            call(KeyId=created["KeyId"])
+        assert error.message == ""
+
+
+def test_get_public_key_of_a_symmetric_key_has_no_message(
+    server: InProcessServer, key_id: str
+) -> None:
+    raw = RawKms(server.endpoint, server.admin_key)
+    try:
+        reply = raw.call("GetPublicKey", {"KeyId": key_id})
+    finally:
+        raw.close()
+    assert (reply.status, reply.body) == (400, {"__type": "UnsupportedOperationException"})
+
+
+def test_encrypting_with_an_algorithm_the_key_lacks(kms: Any) -> None:
+    key = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+    with aws_error("InvalidKeyUsageException", 400) as error:
+        kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+    assert error.message == "Algorithm SYMMETRIC_DEFAULT is incompatible with key spec RSA_2048."
+
+
+def test_more_recorded_texts(kms: Any, key_id: str) -> None:
+    """Further answers LocalStack recorded against AWS (kms/messages.py [LS])."""
+    for raw in ("134f2428cec14b25a1ae9048164dba47", "mrk-fake-key-id"):
+        with aws_error("NotFoundException", 400) as error:
+            kms.describe_key(KeyId=raw)
+        assert error.message == f"Invalid keyId '{raw}'"
+    arn = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+    mrk = "mrk-d3b95762d3b95762d3b95762d3b95762"
+    with aws_error("NotFoundException", 400) as error:
+        kms.describe_key(KeyId=mrk)
+    assert error.message == f"Key '{arn.rsplit('/', 1)[0]}/{mrk}' does not exist"
+    with aws_error("ValidationException", 400) as error:
+        kms.encrypt(KeyId=key_id, Plaintext=b"x" * 4097)
+    assert error.message == (
+        "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: "
+        "Member must have length less than or equal to 4096"
+    )
+    with aws_error("ValidationException", 400) as error:
+        kms.create_key(KeySpec="HMAC_random", KeyUsage="GENERATE_VERIFY_MAC")
+    assert error.message.startswith(
+        "1 validation error detected: Value 'HMAC_random' at 'keySpec' failed to satisfy "
+        "constraint: Member must satisfy enum value set: ["
+    )
+
+
+def test_an_unknown_mac_algorithm_lists_the_values_in_aws_order(kms: Any) -> None:
+    key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    with aws_error("ValidationException", 400) as error:
+        kms.generate_mac(KeyId=key["KeyId"], Message=b"m", MacAlgorithm="INVALID")
+    assert error.message == (
+        "1 validation error detected: Value 'INVALID' at 'macAlgorithm' failed to satisfy "
+        "constraint: Member must satisfy enum value set: "
+        "[HMAC_SHA_384, HMAC_SHA_256, HMAC_SHA_224, HMAC_SHA_512]"
     )

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from strongroom.kms.app import open_data_dir
-from strongroom.kms.service.admin import ADMINISTRATOR_POLICY, IssuedAccessKey
+from strongroom.kms.service.admin import IssuedAccessKey
+from tests.support.cli import run
 from tests.support.hsm_clusters import register_cluster
 from tests.support.raw_kms import RawKms
 from tests.support.servers import InProcessServer, in_process_server
+from tests.support.tenants import new_tenant
 
 
 @pytest.fixture(scope="module")
@@ -29,17 +30,6 @@ def report(server: InProcessServer, key: IssuedAccessKey | None = None) -> dict[
         conn.close()
     assert reply.status == 200, reply
     return dict(reply.body["ExposureReport"])
-
-
-def other_tenant(server: InProcessServer) -> IssuedAccessKey:
-    data = open_data_dir(server.settings)
-    try:
-        account = data.admin.create_account(f"t-{uuid.uuid4().hex[:6]}").account_id
-        data.admin.create_user(account, "admin")
-        data.admin.put_user_policy(account, "admin", "Admin", ADMINISTRATOR_POLICY)
-        return data.admin.create_access_key(account, "admin")
-    finally:
-        data.db.engine.dispose()
 
 
 def test_a_tenant_gets_the_verdict_for_each_kind_of_key(server: InProcessServer) -> None:
@@ -76,7 +66,29 @@ def test_a_tenant_gets_the_verdict_for_each_kind_of_key(server: InProcessServer)
 
 def test_a_tenant_sees_only_its_own_keys(server: InProcessServer) -> None:
     mine = server.client().create_key()["KeyMetadata"]["Arn"]
-    theirs = report(server, other_tenant(server))
+    theirs = report(server, new_tenant(server))
     assert theirs["Keys"] == []
     assert mine not in str(theirs)
     assert theirs["TotalMonthlyUsd"] == 0.0
+
+
+def test_a_tenant_gets_its_report_from_the_strongroom_command(
+    server: InProcessServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``strongroom report exposure --endpoint-url``: the same answer, signed by the tenant."""
+    tenant = new_tenant(server)
+    mine = server.client(tenant).create_key()["KeyMetadata"]["Arn"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", tenant.access_key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", tenant.secret_access_key)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", server.region)
+    endpoint = ("report", "exposure", "--endpoint-url", server.endpoint)
+    status, out, err = run(*endpoint, "--format", "json")
+    assert (status, err) == (0, "")
+    shown = json.loads(out)
+    assert [row["KeyArn"] for row in shown["Keys"]] == [mine]
+    assert shown["TotalMonthlyUsd"] == 1.0
+    status, out, _ = run(*endpoint)
+    assert status == 0 and out.startswith(f"{mine}  provider-under-quorum  Enabled")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+    status, _, err = run(*endpoint)
+    assert status == 2 and "InvalidSignatureException" in err

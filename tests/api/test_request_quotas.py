@@ -98,3 +98,35 @@ def test_quota_is_shared_by_the_worker_processes(
         assert statuses == [(200, None)] + [(400, "ThrottlingException")] * 5
         for conn in pinned.values():
             conn.close()
+
+
+@pytest.fixture(scope="module")
+def rsa_quoted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
+    with in_process_server(
+        tmp_path_factory.mktemp("rsa-quotas") / "data",
+        request_quotas="aws",
+        quota_asymmetric=2,
+        quota_cryptographic=1000,
+    ) as running:
+        yield running
+
+
+def test_requests_with_rsa_keys_spend_the_rsa_quota(rsa_quoted: InProcessServer) -> None:
+    """As on AWS, the quota follows the key's type: Encrypt with an RSA key spends the RSA
+    quota (2 per second here), not the symmetric one."""
+    kms = rsa_quoted.client()
+    rsa = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["KeyId"]
+    aes = kms.create_key()["KeyMetadata"]["KeyId"]
+    at_window_start(1)
+    started = time.time()
+    for _ in range(2):
+        kms.encrypt(KeyId=rsa, Plaintext=b"x", EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+    try:
+        kms.encrypt(KeyId=rsa, Plaintext=b"x", EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+        third = "OK"
+    except ClientError as error:
+        third = error.response["Error"]["Code"]
+    assert kms.encrypt(KeyId=aes, Plaintext=b"y")["KeyId"].endswith(aes)  # its own quota
+    if int(started) != int(time.time()):
+        pytest.skip("the machine was too slow to make three calls in one second")
+    assert third == "ThrottlingException"

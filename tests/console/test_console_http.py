@@ -236,3 +236,16 @@ def test_a_sign_in_is_an_event_of_the_tenants_trail(
     assert event["sourceIPAddress"] == "127.0.0.1"
     assert event["errorCode"] is None
     assert key.secret_access_key not in json.dumps(event)
+
+
+def test_a_key_that_does_not_rotate_says_so(world: ConsoleWorld, client: ConsoleClient) -> None:
+    """GetKeyRotationStatus answers false for an asymmetric key (as AWS): the page offers no
+    rotation controls for it, and keeps them for a symmetric key."""
+    made = world.kms("admin").create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
+    client.sign_in(world.keys["admin"])
+    page = client.get(f"/console/keys/{made['KeyMetadata']['KeyId']}")
+    assert page.status == 200
+    assert "This key does not rotate automatically" in page.body
+    assert "Turn automatic rotation on" not in page.body
+    plain = world.kms("admin").create_key()["KeyMetadata"]["KeyId"]
+    assert "Turn automatic rotation on" in client.get(f"/console/keys/{plain}").body

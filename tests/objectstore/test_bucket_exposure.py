@@ -62,7 +62,7 @@ def test_each_bucket_shows_its_keys_and_who_could_reveal_them(server: InProcessS
     assert seen[plain]["Exposures"] == ["provider-under-quorum"]
     (under_managed,) = seen[plain]["Keys"]
     assert under_managed["KeyArn"] == managed
-    assert (under_managed["Sse"], under_managed["KeyManager"]) == ("AES256", "AWS")
+    assert (under_managed["SSE"], under_managed["KeyManager"]) == ("AES256", "AWS")
     assert under_managed["Flags"][0].startswith("AWS managed")
     assert len(under_managed["KeyVersions"]) == 1
     assert (under_managed["Objects"], under_managed["Bytes"]) == (2, 30)
@@ -75,7 +75,7 @@ def test_each_bucket_shows_its_keys_and_who_could_reveal_them(server: InProcessS
     assert (by_key[cmk]["Objects"], by_key[cmk]["Bytes"]) == (2, 12)
     assert by_key[cmk]["KeyManager"] == "CUSTOMER"
     assert by_key[None]["Exposure"] == "customer-key-only"
-    assert by_key[None]["Sse"] == "SSE-C"
+    assert by_key[None]["SSE"] == "SSE-C"
     assert by_key[None]["How"].startswith("only the customer")
     assert (by_key[None]["Objects"], by_key[None]["Bytes"]) == (1, 9)
 

@@ -1,14 +1,21 @@
-"""aws-chunked decoding against AWS's published example of a chunk-signed upload."""
+"""aws-chunked decoding against AWS's published example of a chunk-signed upload; plain bodies
+with a signed SHA-256, checked while batches are passed on."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
 from collections.abc import AsyncIterator
 
 import pytest
 
-from strongroom.objectstore.chunked import decode_chunked
-from strongroom.objectstore.errors import IncompleteBody, SignatureDoesNotMatch
+from strongroom.objectstore.chunked import BATCH, decode_chunked, plain_body
+from strongroom.objectstore.errors import (
+    IncompleteBody,
+    SignatureDoesNotMatch,
+    XAmzContentSHA256Mismatch,
+)
 from strongroom.objectstore.sigv4 import STREAMING_SIGNED, SigningContext, derive_signing_key
 
 # "Signature Calculations for the Authorization Header: Transferring Payload in Multiple
@@ -79,3 +86,38 @@ def test_decoded_length_must_match() -> None:
         _decode(_body(), length=66559)
     with pytest.raises(IncompleteBody):
         _decode(_body(), length=66561)
+
+
+def _plain(body: bytes, piece: int, length: int, sha256_hex: str | None) -> list[bytes]:
+    async def run() -> list[bytes]:
+        return [c async for c in plain_body(_in_pieces(body, piece), length, sha256_hex)]
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("size", [0, 5, BATCH - 1, BATCH, 3 * BATCH + 7])
+@pytest.mark.parametrize("piece", [65536, 1_000_003])
+def test_a_plain_body_with_its_sha256_passes_unchanged(size: int, piece: int) -> None:
+    body = os.urandom(size)
+    out = _plain(body, piece, size, hashlib.sha256(body).hexdigest())
+    assert b"".join(out) == body
+    assert all(len(c) >= BATCH for c in out[:-1])  # batches, hashed on a thread
+    assert b"".join(_plain(body, piece, size, None)) == body
+
+
+def test_a_plain_body_whose_sha256_differs_fails_at_its_end() -> None:
+    body = os.urandom(3 * BATCH + 7)
+    changed = bytearray(body)
+    changed[BATCH + 10] ^= 1  # in a batch hashed on a thread
+    with pytest.raises(XAmzContentSHA256Mismatch):
+        _plain(bytes(changed), 65536, len(body), hashlib.sha256(body).hexdigest())
+
+
+@pytest.mark.parametrize("sha", [True, False])
+def test_a_plain_body_of_another_length_fails(sha: bool) -> None:
+    body = os.urandom(2 * BATCH)
+    digest = hashlib.sha256(body).hexdigest() if sha else None
+    with pytest.raises(IncompleteBody):
+        _plain(body, 65536, len(body) + 1, digest)
+    with pytest.raises(IncompleteBody):
+        _plain(body, 65536, len(body) - 1, digest)

@@ -251,7 +251,6 @@ def create_app(
     xks = xks_api(settings, xks_catalog, audit_sink, clock, api.commits)
     # Held while this worker runs: root key changes are refused meanwhile (kms/rootkey/fence.py).
     serving = ServingLease.claimed(db)
-    # dev_credentials applies to the KMS and STS only: S3 requests need a real access key.
 
     async def poll_changes() -> None:
         changes = await asyncio.to_thread(db.changes_since, cache.last_seq)
@@ -299,7 +298,7 @@ def create_app(
         on_startup=None if trail is None else trail.start,
         xks=xks,
         side=object_store(
-            settings, data_dir, pipeline, calls, credentials=known, commits=api.commits
+            settings, data_dir, pipeline, calls, credentials=credentials, commits=api.commits
         ),
         console=web_console(
             data_dir,
@@ -321,6 +320,8 @@ def _quotas_and_calls(
         {**OPERATIONS, **{name: op for name, (op, _) in EXTENSIONS.items()}},
         None if request_quotas is None else request_quotas.admit,
     )
+    if request_quotas is not None:  # Encrypt, Sign, ...: the quota of the key's type
+        pipeline.admit_by_key = request_quotas.admit_by_key
     return request_quotas, calls
 
 

@@ -67,7 +67,8 @@ class Settings:
     # sharing one database (each admits 1/quota_nodes).
     request_quotas: str = "aws"
     quota_cryptographic: float = 10000.0
-    quota_asymmetric: float = 500.0
+    quota_asymmetric: float = 500.0  # requests with RSA keys
+    quota_ecc: float = 300.0  # requests with ECC keys
     quota_overrides: str = ""
     quota_nodes: int = 1
     # TLS (docs/security.md): "self-signed" generates a pair in <data_dir>/tls; or give
@@ -249,13 +250,15 @@ class Settings:
 
         if self.request_quotas not in ("aws", "off"):
             raise ConfigError(f"request_quotas {self.request_quotas!r} is not 'aws' or 'off'")
-        if self.quota_cryptographic <= 0 or self.quota_asymmetric <= 0 or self.quota_nodes < 1:
+        rates = (self.quota_cryptographic, self.quota_asymmetric, self.quota_ecc)
+        if min(rates) <= 0 or self.quota_nodes < 1:
             raise ConfigError("quotas must be positive and quota_nodes at least 1")
         try:
             parse_overrides(self.quota_overrides)
             quota_table(
                 cryptographic=self.quota_cryptographic,
                 asymmetric=self.quota_asymmetric,
+                ecc=self.quota_ecc,
                 overrides=self.quota_overrides,
                 nodes=self.quota_nodes,
                 workers=self.workers,

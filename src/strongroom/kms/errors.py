@@ -121,7 +121,9 @@ class AlreadyExistsException(KmsError):
 
 
 class ConflictException(KmsError):
-    status = 409
+    """RotateKeyOnDemand while an automatic rotation runs (not raised by this server yet). The
+    model says 409; no public record of AWS's status exists, and KMS answers its other
+    model-409 errors (DisabledException, KMSInvalidStateException) with 400: so 400."""
 
 
 class CloudHsmClusterInUseException(KmsError):

@@ -16,9 +16,9 @@ from strongroom.kms.config import Settings
 from strongroom.kms.domain.ids import UuidShapedIds
 from strongroom.kms.rootkey.fence import holder_name
 from strongroom.kms.service.context import ServiceContext
-from strongroom.kms.service.credentials import CredentialCache
 from strongroom.kms.service.in_process import InProcessCalls
 from strongroom.kms.service.in_process_client import (
+    CredentialLookup,
     InProcessAuditGate,
     InProcessAuthenticator,
     InProcessIdentityPolicies,
@@ -66,7 +66,7 @@ def object_store(
     pipeline: Pipeline,
     calls: InProcessCalls,
     *,
-    credentials: CredentialCache,
+    credentials: CredentialLookup,
     commits: CommitWaiter | None,
 ) -> S3Api:
     """The S3 API: a client of the KMS through ``strongroom.client``, its calls made by the
@@ -89,6 +89,7 @@ def object_store(
         authenticator,
         max_skew_seconds=settings.max_clock_skew_seconds,
         regions=settings.served_regions,
+        check_signatures=not settings.dev_credentials,
     )
     return S3Api(
         ctx,

@@ -10,7 +10,9 @@ from strongroom.objectstore.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
+    IllegalLocationConstraintException,
     InvalidBucketName,
+    InvalidLocationConstraint,
     InvalidRequest,
     MalformedXML,
     ServerSideEncryptionConfigurationNotFoundError,
@@ -40,17 +42,10 @@ class Buckets:
         if not valid_bucket_name(name):
             raise InvalidBucketName(BucketName=name)
         body = await request.read_all(ctx.limits.max_xml_bytes)
-        if body.strip():
-            config = xml.parse(body, "CreateBucketConfiguration")
-            location = xml.text(config, "LocationConstraint")
-            if location and location != ctx.region:
-                raise InvalidRequest(
-                    f"The {location} location constraint is incompatible for the region specific "
-                    "endpoint this request was sent to.",
-                )
+        region = _bucket_region(request, ctx.region, body)
         account = request.principal.account_id
         try:
-            ctx.metadata.create_bucket(Bucket(name, account, ctx.now(), None))
+            ctx.metadata.create_bucket(Bucket(name, account, ctx.now(), None, region))
         except DuplicateBucket:
             existing = ctx.metadata.bucket(name)
             if existing is not None and existing.account_id == account:
@@ -65,12 +60,13 @@ class Buckets:
         return S3Response(status=204)
 
     async def head(self, request: S3Request) -> S3Response:
-        self._ctx.bucket(request, "s3:ListBucket")
-        return S3Response(headers=[("x-amz-bucket-region", self._ctx.region)])
+        bucket = self._ctx.bucket(request, "s3:ListBucket")
+        return S3Response(headers=[("x-amz-bucket-region", bucket.region or self._ctx.region)])
 
     async def location(self, request: S3Request) -> S3Response:
-        self._ctx.bucket(request, "s3:GetBucketLocation")
-        region = "" if self._ctx.region == "us-east-1" else self._ctx.region
+        bucket = self._ctx.bucket(request, "s3:GetBucketLocation")
+        region = bucket.region or self._ctx.region
+        region = "" if region == "us-east-1" else region
         body = xml.document("LocationConstraint", ())
         if region:
             body = body.replace(
@@ -136,3 +132,28 @@ class Buckets:
 
 
 __all__ = ["Buckets", "ServerSideEncryptionConfigurationNotFoundError", "valid_bucket_name"]
+
+
+def _bucket_region(request: S3Request, default: str, body: bytes) -> str:
+    """The region a new bucket lives in: its LocationConstraint, which must be the region the
+    request was signed for (S3's regional endpoints), else that region.
+
+    More lenient than S3 in one case: a request signed for a region other than us-east-1 with no
+    LocationConstraint makes the bucket in that region (S3 refuses it); code written for
+    other local emulators does this.
+    """
+    signed_for = request.principal.region or default
+    location = ""
+    if body.strip():
+        config = xml.parse(body, "CreateBucketConfiguration")
+        location = xml.text(config, "LocationConstraint") or ""
+    if not location:
+        return signed_for
+    if location == "us-east-1" and signed_for == "us-east-1":
+        raise InvalidLocationConstraint("The specified location-constraint is not valid")
+    if location != signed_for:
+        raise IllegalLocationConstraintException(
+            f"The {location} location constraint is incompatible for the region specific "
+            "endpoint this request was sent to."
+        )
+    return location

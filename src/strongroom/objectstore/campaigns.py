@@ -143,7 +143,6 @@ class Campaigns:
         if row.sse == SSE_C or (row.wrapped_key is None and row.bucket_key_id is None):
             records.done(cid, row, "skipped", now)
             return
-        principal = Principal(campaign.account_id, campaign.principal_arn, campaign.access_key_id)
         sse = row.sse
         if campaign.destination is not None:
             sse = SSE_S3 if campaign.destination_managed and row.sse == SSE_S3 else SSE_KMS
@@ -155,7 +154,7 @@ class Campaigns:
                 assert row.bucket_key_wrapped is not None and row.bucket_key_arn is not None
                 context = {"aws:s3:arn": f"arn:aws:s3:::{row.bucket}"}
                 moved = self._kms.re_encrypt(
-                    principal,
+                    _principal(campaign, row.bucket_key_arn),
                     row.bucket_key_wrapped,
                     context,
                     campaign.destination or row.bucket_key_arn,
@@ -174,7 +173,10 @@ class Campaigns:
             assert row.wrapped_key is not None and row.kms_key_arn is not None
             context = {**row.context, "aws:s3:arn": f"arn:aws:s3:::{row.bucket}/{row.key}"}
             moved = self._kms.re_encrypt(
-                principal, row.wrapped_key, context, campaign.destination or row.kms_key_arn
+                _principal(campaign, row.kms_key_arn),
+                row.wrapped_key,
+                context,
+                campaign.destination or row.kms_key_arn,
             )
         except KmsCallError as error:
             records.done(cid, row, "failed", now, error=f"{error.code}: {error.message}")
@@ -190,3 +192,13 @@ class Campaigns:
             },
             now,
         )
+
+
+def _principal(campaign: CampaignRow, source_key_arn: str) -> Principal:
+    """The campaign's principal, calling in the region of the key the object is under (a KMS
+    key answers only in its own region; the objects of a bucket are under keys of the region
+    they were written in)."""
+    region = source_key_arn.split(":")[3]
+    return Principal(
+        campaign.account_id, campaign.principal_arn, campaign.access_key_id, region=region
+    )

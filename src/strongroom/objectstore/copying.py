@@ -108,7 +108,7 @@ class Copying:
             (BlobRef(written.blob_id, written.size),),
             protection,
         )
-        self._objects.commit(new)
+        await self._objects.commit(new)
         result: list[xml.Node] = [("LastModified", new.last_modified), ("ETag", new.etag)]
         if new.checksum_algorithm and new.checksum_value:
             result.append((f"Checksum{new.checksum_algorithm}", new.checksum_value))

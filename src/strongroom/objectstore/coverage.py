@@ -15,7 +15,9 @@ from strongroom.objectstore.routing import COPY_VARIANTS, ROUTES
 NOTES: dict[str, str] = {
     "CreateBucket": (
         "Names global across accounts (BucketAlreadyExists / BucketAlreadyOwnedByYou); "
-        "LocationConstraint must be the server's region. ACLs and Object Lock are not served."
+        "LocationConstraint must be the region the request is signed for; the bucket records "
+        "its region (GetBucketLocation, HeadBucket) and is used from any region. ACLs and "
+        "Object Lock are not served."
     ),
     "PutObject": (
         "SSE-S3 (alias/aws/s3), SSE-KMS (key id, ARN or alias; encryption context), SSE-C, "

@@ -114,6 +114,14 @@ class InvalidRequest(S3Error):
     pass
 
 
+class IllegalLocationConstraintException(S3Error):
+    pass
+
+
+class InvalidLocationConstraint(S3Error):
+    pass
+
+
 class InvalidTag(S3Error):
     pass
 

@@ -14,6 +14,7 @@ from strongroom.objectstore.errors import (
     NoSuchKey,
     S3Error,
 )
+from strongroom.objectstore.group_commit import GroupCommit
 from strongroom.objectstore.http import S3Request, S3Response
 from strongroom.objectstore.object_headers import (
     DEFAULT_CONTENT_TYPE,
@@ -42,15 +43,12 @@ def new_object_id() -> str:
 class Objects:
     def __init__(self, ctx: StoreContext) -> None:
         self._ctx = ctx
+        self._commits = GroupCommit(ctx.metadata, ctx.blobs)
 
-    def commit(self, record: ObjectRecord) -> None:
-        """Make ``record`` the object under its key; its blobs are deleted if that fails."""
-        try:
-            garbage = self._ctx.metadata.put_object(record)
-        except BaseException:
-            self._ctx.blobs.delete([b.blob_id for b in record.blobs])
-            raise
-        self._ctx.blobs.delete(garbage)
+    async def commit(self, record: ObjectRecord) -> None:
+        """Make ``record`` the object under its key, committed with whatever other new objects
+        are waiting (group_commit.py); its blobs are deleted if that fails."""
+        await self._commits.put(record)
 
     async def put(self, request: S3Request, content_length: int) -> S3Response:
         ctx = self._ctx
@@ -87,7 +85,7 @@ class Objects:
             (BlobRef(written.blob_id, written.size),),
             protection,
         )
-        self.commit(record)
+        await self.commit(record)
         out = [("ETag", record.etag), *encryption_headers(protection, choice.customer)]
         if written.checksum_algorithm and written.checksum_value:
             out.append(

@@ -25,6 +25,7 @@ class Bucket:
     account_id: str
     created_at: datetime
     encryption: BucketEncryption | None
+    region: str | None = None  # None: made before buckets had regions (the default region)
 
     @property
     def arn(self) -> str:

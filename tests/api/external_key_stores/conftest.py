@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 
-from strongroom.kms.app import open_data_dir
-from strongroom.kms.config import load_settings
-from strongroom.kms.service.admin import ADMINISTRATOR_POLICY, IssuedAccessKey
+from strongroom.kms.service.admin import IssuedAccessKey
 from tests.support.bad_xks_proxy import BadProxy, bad_proxy
 from tests.support.servers import InProcessServer, free_port, in_process_server
+from tests.support.tenants import new_tenant
 from tests.support.xks import Tenant, make_tenant
 
 # Strongroom's own proxy, under several names: the endpoint and path name one store of an
@@ -37,16 +36,6 @@ class World:
 
     def client(self) -> Any:
         return self.kms.client(self.account)
-
-    def new_account(self) -> IssuedAccessKey:
-        data = open_data_dir(load_settings(self.kms.data_dir))
-        try:
-            account = data.admin.create_account(f"x-{uuid.uuid4().hex[:8]}").account_id
-            data.admin.create_user(account, "admin")
-            data.admin.put_user_policy(account, "admin", "all", ADMINISTRATOR_POLICY)
-            return data.admin.create_access_key(account, "admin")
-        finally:
-            data.db.engine.dispose()
 
     def create_store(self, endpoint: str = PROXIES[0], **overrides: Any) -> str:
         """An external key store of the KMS's admin pointing at Strongroom's proxy."""
@@ -119,7 +108,7 @@ def world(
 @pytest.fixture(autouse=True)
 def own_account(world: World) -> Iterator[None]:
     """Every test in an account of its own."""
-    world.account = world.new_account()
+    world.account = new_tenant(world.kms, "x")
     yield
     world.account = None
 

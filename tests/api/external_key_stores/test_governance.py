@@ -13,6 +13,7 @@ import pytest
 
 from tests.api.external_key_stores.conftest import PROXIES, World
 from tests.support.cli import run
+from tests.support.console import ConsoleClient
 from tests.support.raw_kms import RawKms
 from tests.support.servers import InProcessServer, in_process_server
 
@@ -115,3 +116,15 @@ def test_provider_access_is_refused_and_the_report_names_the_external_key_holder
     )
     line = next(x for x in out.splitlines() if x.startswith(meta["Arn"]))
     assert status == 0 and "external-key-holder-only" in line
+
+    # The console's exposure page counts the key in its own class and says so in its row.
+    console = ConsoleClient(chained.endpoint)
+    assert console.sign_in(chained.admin_key).status == 303
+    answer = console.get("/console/exposure")
+    assert answer.status == 200
+    page = answer.body
+    options = page[page.index("<table") : page.index('id="exposure-keys"')]
+    assert "Only the holder of the external key" in options
+    key_row = page[page.index(meta["KeyId"], page.index('id="exposure-keys"')) :]
+    key_row = key_row[: key_row.index("</tr>")]
+    assert 'tag-xks">Only the holder of the external key' in key_row

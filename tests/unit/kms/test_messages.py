@@ -32,6 +32,10 @@ FRAGMENTS = (
     "rate at which you may call KMS",
     "DryRun option is set",
     'Alias must start with the prefix "alias/"',
+    "Signature expired",
+    "must be a 'SignedHeader'",
+    "request signature we calculated",
+    "Credential should be scoped",
 )
 
 

@@ -31,6 +31,23 @@ CLASSES = (
         "compelled to reveal the data it protects.",
     ),
     (
+        "external-key-holder-only",
+        "Only the holder of the external key",
+        "xks",
+        "Keys of an external key store: every use needs your external key, which stays in your "
+        "own key manager behind your XKS proxy. Strongroom holds only the inner layer of the "
+        "double encryption, so only the holder of the external key can be compelled, and "
+        "cutting the proxy off stops every use at once.",
+    ),
+    (
+        "exportable",
+        "Exportable (KMIP objects)",
+        "exportable",
+        "Keys made through KMIP leave the KMS through KMIP Get: whoever may export them "
+        "(kms:ExportKeyMaterial) holds the plaintext key, and so does the provider, under "
+        "operator quorum.",
+    ),
+    (
         "customer-key-only",
         "Only you (SSE-C object keys)",
         "sse-c",
@@ -45,7 +62,16 @@ CLASSES = (
         "Objects under a KMS key that has been deleted: nobody can decrypt them any more.",
     ),
 )
-KEY_CLASSES = ("provider-under-quorum", "customer-hsm-only")
+KEY_CLASSES = (
+    "provider-under-quorum",
+    "customer-hsm-only",
+    "external-key-holder-only",
+    "exportable",
+)
+
+
+# Shown even with no key in them: the choice every tenant has.
+_ALWAYS = ("provider-under-quorum", "customer-hsm-only")
 
 
 def key_exposure(ctx: PageContext, key_arn: str) -> Outcome[dict[str, Any]]:
@@ -73,7 +99,7 @@ def exposure(ctx: PageContext) -> Page:
     for name, label, css, words in CLASSES:
         members = [k for k in keys if k["Exposure"] == name]
         held = [b for b in buckets if b["Exposures"][:1] == [name]]
-        if name not in KEY_CLASSES and not held:
+        if not held and (name not in KEY_CLASSES or (not members and name not in _ALWAYS)):
             continue
         key_cost = sum(float(k["MonthlyUsd"]) for k in members)
         hsm_cost = float(report["HsmMonthlyUsd"]) if name == "customer-hsm-only" else 0.0

@@ -140,6 +140,8 @@ def key_detail(
             "roles": roles_of(policy_text) if policy.ok else None,
             "rotation": rotation,
             "symmetric": symmetric,
+            # Only these rotate automatically; GetKeyRotationStatus says false for the others.
+            "rotatable": symmetric and metadata.get("Origin") == "AWS_KMS",
             "rotations": rotations,
             "aliases": aliases,
             "tags": tags,

@@ -10,6 +10,10 @@ from strongroom.kms.api.model import ServiceModel
 from strongroom.kms.service.registry import EXTENSIONS, OPERATIONS
 
 NOTES: dict[str, str] = {
+    "GetKeyRotationStatus": (
+        "KeyRotationEnabled false for keys that do not rotate (asymmetric, HMAC, imported, "
+        "custom key store), as AWS; Enable/DisableKeyRotation refuse them (no message)."
+    ),
     "CreateKey": (
         "Origin AWS_KMS or EXTERNAL (BYOK: PendingImport, no material); MultiRegion "
         "(mrk- ids) with Origin AWS_KMS. "

@@ -1,8 +1,13 @@
 """Request quotas per account and operation class, shared by the workers of a node.
 
-AWS KMS counts requests per account in fixed one-second intervals: the symmetric
-cryptographic operations share one quota, Sign/Verify another, and each management operation
+AWS KMS counts requests per account in fixed one-second intervals: the cryptographic
+operations share one quota per key type (symmetric, RSA, ECC), and each management operation
 has its own. Over a quota the request is refused with ``ThrottlingException``.
+
+Operations that take keys of several types (Encrypt, Decrypt, ReEncrypt, Sign, Verify,
+DeriveSharedSecret: ``BY_KEY``) are counted once the pipeline has resolved the key
+(``admit_by_key``): an RSA Encrypt spends the RSA quota, an AES one the symmetric quota, as on
+AWS. The others are counted at the door (``admit``), before the request is decoded.
 
 How the workers share a quota without a database round trip: a small table in a memory-mapped
 file of the data directory (``quotas``) holds, per (account, class) slot, the current window
@@ -42,17 +47,18 @@ PROBES = 8
 _SLOT = struct.Struct("<QqQd")
 LEASES_PER_WINDOW = 16
 
+# Symmetric-only cryptographic operations: the symmetric quota, at the door.
 SYMMETRIC = (
-    "Decrypt",
-    "Encrypt",
     "GenerateDataKey",
     "GenerateDataKeyWithoutPlaintext",
     "GenerateMac",
     "GenerateRandom",
-    "ReEncrypt",
     "VerifyMac",
 )
-ASYMMETRIC = ("Sign", "Verify")
+# Operations whose quota is the one of their key's type (counted after the key is resolved).
+BY_KEY = frozenset(("Decrypt", "DeriveSharedSecret", "Encrypt", "ReEncrypt", "Sign", "Verify"))
+# The quota table's entries for key types (not operation names).
+SYMMETRIC_KEYS, RSA_KEYS, ECC_KEYS = "@symmetric", "@rsa", "@ecc"
 # AWS's published per-operation defaults (requests per second; below 1: one per 1/rate s).
 OPERATION_DEFAULTS: Mapping[str, float] = {
     "CancelKeyDeletion": 5,
@@ -129,19 +135,27 @@ def parse_overrides(text: str) -> dict[str, float]:
 
 
 def quota_table(
-    *, cryptographic: float, asymmetric: float, overrides: str, nodes: int, workers: int
+    *,
+    cryptographic: float,
+    asymmetric: float,
+    ecc: float,
+    overrides: str,
+    nodes: int,
+    workers: int,
 ) -> dict[str, Quota]:
-    """Operation name -> its quota (operations in one class share the same object)."""
+    """Operation name (or key type, ``@rsa``) -> its quota; a shared quota is one object."""
     share = 1.0 / nodes
     table: dict[str, Quota] = {}
     symmetric = Quota.per_second("cryptographic", cryptographic, share, workers)
-    table.update(dict.fromkeys(SYMMETRIC, symmetric))
-    signing = Quota.per_second("asymmetric", asymmetric, share, workers)
-    table.update(dict.fromkeys(ASYMMETRIC, signing))
+    table.update(dict.fromkeys((*SYMMETRIC, SYMMETRIC_KEYS), symmetric))
+    table[RSA_KEYS] = Quota.per_second("rsa", asymmetric, share, workers)
+    table[ECC_KEYS] = Quota.per_second("ecc", ecc, share, workers)
     given = parse_overrides(overrides)
-    shared = [name for name in given if name in table]
+    shared = [name for name in given if name in table or name in BY_KEY]
     if shared:
-        raise ValueError(f"{', '.join(shared)} share a quota: set quota_cryptographic/_asymmetric")
+        raise ValueError(
+            f"{', '.join(shared)} share a quota: set quota_cryptographic/_asymmetric/_ecc"
+        )
     for name, rate in {**OPERATION_DEFAULTS, **given}.items():
         table[name] = Quota.per_second(name, rate, share, workers)
     return table
@@ -234,6 +248,21 @@ class RequestQuotas:
             raise ThrottlingException()
         self._local[key] = [window, granted - 1]
 
+    def admit_by_key(self, account_id: str, region: str, operation: str, key_spec: str) -> None:
+        """Count one ``BY_KEY`` operation against its key type's quota (other operations were
+        counted at the door: nothing to do)."""
+        if operation in BY_KEY:
+            self.admit(account_id, region, key_type_quota(key_spec))
+
+
+def key_type_quota(key_spec: str) -> str:
+    """The quota a key's requests spend: RSA, ECC (and SM2), or symmetric (AES, HMAC)."""
+    if key_spec.startswith("RSA_"):
+        return RSA_KEYS
+    if key_spec.startswith(("ECC_", "SM2")):
+        return ECC_KEYS
+    return SYMMETRIC_KEYS
+
 
 def from_settings(settings: Settings) -> RequestQuotas | None:
     """The worker's quotas (``request_quotas = "aws"``), or None when they are off."""
@@ -242,6 +271,7 @@ def from_settings(settings: Settings) -> RequestQuotas | None:
     table = quota_table(
         cryptographic=settings.quota_cryptographic,
         asymmetric=settings.quota_asymmetric,
+        ecc=settings.quota_ecc,
         overrides=settings.quota_overrides,
         nodes=settings.quota_nodes,
         workers=settings.workers,

@@ -44,16 +44,8 @@ from strongroom.sigv4.keys import SigningKeyCache
 __all__ = ["AccessKeySecret", "SigV4Verifier"]
 
 SIGNING_KEY_CACHE_SIZE = 10_000
-SIGNATURE_MISMATCH = (
-    "The request signature we calculated does not match the signature you provided. "
-    "Check your AWS Secret Access Key and signing method. "
-    "Consult the service documentation for details."
-)
-_MISSING_QUERY_PARAMS = (
-    "AWS query-string parameters must include 'X-Amz-Algorithm', 'X-Amz-Credential', "
-    "'X-Amz-Signature', 'X-Amz-Date', 'X-Amz-SignedHeaders', and 'X-Amz-Expires'. "
-    "Re-examine the query-string parameters."
-)
+SIGNATURE_MISMATCH = messages.SIGNATURE_MISMATCH
+_MISSING_QUERY_PARAMS = messages.MISSING_QUERY_PARAMS
 _QUERY_AUTH_PARAMS = tuple(
     b"X-Amz-" + name
     for name in b"Algorithm Credential Date Expires SignedHeaders Signature".split()
@@ -178,15 +170,9 @@ def _iso(epoch: float) -> str:
 def _check_credential(credential: str) -> None:
     parts = credential.split("/")
     if len(parts) != 5:
-        raise IncompleteSignatureException(
-            "Credential must have exactly 5 slash-delimited elements, "
-            f"e.g. keyid/date/region/service/term, got '{credential}'"
-        )
+        raise IncompleteSignatureException(messages.credential_elements(credential))
     if parts[4] != "aws4_request":
-        raise IncompleteSignatureException(
-            f"Credential should be scoped with a valid terminator: 'aws4_request', "
-            f"not '{parts[4]}'. "
-        )
+        raise IncompleteSignatureException(messages.credential_terminator(parts[4]))
 
 
 def _authorization_params(value: bytes) -> tuple[str, bytes, bytes]:
@@ -196,9 +182,7 @@ def _authorization_params(value: bytes) -> tuple[str, bytes, bytes]:
         return fast[1].decode("latin-1"), fast[2], fast[3]
     algorithm, _, rest = value.strip().partition(b" ")
     if algorithm != ALGORITHM.encode():
-        raise IncompleteSignatureException(
-            f"Unsupported authorization algorithm; only '{ALGORITHM}' is accepted."
-        )
+        raise IncompleteSignatureException(messages.unsupported_algorithm(ALGORITHM))
     params: dict[str, str] = {}
     for part in rest.decode("latin-1").split(","):
         key, sep, val = part.strip().partition("=")
@@ -210,7 +194,7 @@ def _authorization_params(value: bytes) -> tuple[str, bytes, bytes]:
             f"{key}={params[key]}" for key in ("Credential", "SignedHeaders") if key in params
         ]
         echo = f"Authorization={ALGORITHM} {', '.join(present)}".rstrip()
-        text = "".join(f"Authorization header requires '{key}' parameter. " for key in missing)
+        text = "".join(messages.authorization_parameter_required(key) for key in missing)
         raise IncompleteSignatureException(text + echo)
     signature = params["Signature"].encode("latin-1")
     return params["Credential"], params["SignedHeaders"].encode("latin-1"), signature
@@ -221,12 +205,7 @@ def _header_auth(authorization: bytes, headers: dict[bytes, bytes]) -> _Auth:
     _check_credential(credential)
     amz_date, epoch = _header_date(headers)
     if amz_date is None or epoch is None:
-        problem = (
-            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
-            if amz_date is None
-            else "Date must be in ISO-8601 'basic format' (X-Amz-Date, e.g. 20261129T010000Z) "
-            "or RFC 1123 format (Date). "
-        )
+        problem = messages.DATE_HEADER_REQUIRED if amz_date is None else messages.DATE_FORMAT
         raise IncompleteSignatureException(
             problem + _echo(credential, signed_headers.decode("latin-1"))
         )
@@ -254,42 +233,33 @@ def _query_auth(query: dict[bytes, bytes]) -> _Auth:
     algorithm, credential_b, date_b, expires_b, signed_headers, signature = values
     credential, amz_date = credential_b.decode("latin-1"), date_b.decode("latin-1")
     if algorithm != ALGORITHM.encode():
-        raise IncompleteSignatureException(
-            f"Unsupported X-Amz-Algorithm; only '{ALGORITHM}' is accepted."
-        )
+        raise IncompleteSignatureException(messages.unsupported_query_algorithm(ALGORITHM))
     _check_credential(credential)
     epoch = parse_amz_date(amz_date)
     if epoch is None:
         raise IncompleteSignatureException(
-            "X-Amz-Date must be in ISO-8601 'basic format', e.g. 20261129T010000Z. "
-            + _echo(credential, signed_headers.decode("latin-1"), 0)
+            messages.QUERY_DATE_FORMAT + _echo(credential, signed_headers.decode("latin-1"), 0)
         )
     expires = int(expires_b) if expires_b.isdigit() and len(expires_b) < 10 else 0
     if not 1 <= expires <= MAX_PRESIGNED_EXPIRES:
-        raise IncompleteSignatureException(
-            f"X-Amz-Expires must be an integer from 1 to {MAX_PRESIGNED_EXPIRES} seconds."
-        )
+        raise IncompleteSignatureException(messages.expires_range(MAX_PRESIGNED_EXPIRES))
     return _Auth(credential, signed_headers, signature, amz_date, epoch, expires)
 
 
 def _check_signed_headers(auth: _Auth, headers: dict[bytes, bytes]) -> None:
     names = auth.signed_headers.lower().split(b";")
     if b"host" not in names:
-        raise InvalidSignatureException(
-            f"'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization. {auth.echo}"
-        )
+        raise InvalidSignatureException(f"{messages.HOST_MUST_BE_SIGNED} {auth.echo}")
     if auth.expires is None:  # the header the request time came from must be signed too
         date_header = b"x-amz-date" if b"x-amz-date" in headers else b"date"
         if date_header not in names:
             raise InvalidSignatureException(
-                f"'{date_header.decode().title()}' must be a 'SignedHeader' in the AWS "
-                f"Authorization. {auth.echo}"
+                f"{messages.header_must_be_signed(date_header.decode().title())} {auth.echo}"
             )
     for name in names:
         if name not in headers:
             raise InvalidSignatureException(
-                f"The signed header '{name.decode('latin-1')}' is not present in the request. "
-                + auth.echo
+                messages.signed_header_missing(name.decode("latin-1")) + auth.echo
             )
 
 
@@ -303,9 +273,7 @@ def _payload_hash(headers: dict[bytes, bytes], body: bytes) -> bytes:
     declared = headers.get(b"x-amz-content-sha256")
     actual = hashlib.sha256(body).hexdigest().encode("ascii")
     if declared is not None and declared.strip() != actual:
-        raise InvalidSignatureException(
-            "The provided 'x-amz-content-sha256' header does not match what was computed."
-        )
+        raise InvalidSignatureException(messages.CONTENT_SHA256_MISMATCH)
     return actual
 
 
@@ -407,10 +375,7 @@ class SigV4Verifier(Generic[C]):
         query_auth = any(name in _QUERY_AUTH_MARKERS for name, _ in pairs)
         if authorization is not None:
             if query_auth:
-                raise IncompleteSignatureException(
-                    "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter "
-                    "or the Authorization header should be specified."
-                )
+                raise IncompleteSignatureException(messages.ONE_AUTH_MECHANISM)
             return _header_auth(authorization, headers)
         if query_auth:
             return _query_auth(dict(pairs))
@@ -423,13 +388,13 @@ class SigV4Verifier(Generic[C]):
         if auth.epoch < now - ttl:
             unit = f"{ttl // 60} min." if auth.expires is None else f"{ttl} sec."
             raise InvalidSignatureException(
-                f"Signature expired: {auth.amz_date} is now earlier than "
-                f"{_iso(now - ttl)} ({_iso(now)} - {unit})"
+                messages.signature_expired(auth.amz_date, _iso(now - ttl), _iso(now), unit)
             )
         if auth.epoch > now + self._max_skew:
             raise InvalidSignatureException(
-                f"Signature not yet current: {auth.amz_date} is still later than "
-                f"{_iso(now + self._max_skew)} ({_iso(now)} + {self._max_skew // 60} min.)"
+                messages.signature_not_yet_current(
+                    auth.amz_date, _iso(now + self._max_skew), _iso(now), self._max_skew // 60
+                )
             )
 
     def _check_presigned_headers(self, auth: _Auth, headers: dict[bytes, bytes]) -> None:
@@ -437,20 +402,17 @@ class SigV4Verifier(Generic[C]):
         for name in self._presigned_signed:
             if name in headers and name not in names:
                 raise InvalidSignatureException(
-                    f"'{name.decode('latin-1')}' must be a 'SignedHeader' of a presigned "
-                    f"request. {auth.echo}"
+                    f"{messages.presigned_header_must_be_signed(name.decode('latin-1'))} "
+                    f"{auth.echo}"
                 )
 
     def _check_scope(self, auth: _Auth) -> None:
         date, region, service, _ = auth.scope.split("/")
         if date != auth.amz_date[:8]:
             raise InvalidSignatureException(
-                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of "
-                f"date from HTTP: '{date}' != '{auth.amz_date[:8]}', from '{auth.amz_date}'."
+                messages.scope_date_mismatch(date, auth.amz_date[:8], auth.amz_date)
             )
         if self._regions is not None and region not in self._regions:
             raise InvalidSignatureException(messages.region_out_of_scope(region))
         if service != self._service:
-            raise InvalidSignatureException(
-                f"Credential should be scoped to correct service: '{self._service}'. "
-            )
+            raise InvalidSignatureException(messages.service_out_of_scope(self._service))

@@ -185,9 +185,7 @@ def check_use(use: Use, operation: str, spec: KeySpec, usage: KeyUsage, arn: str
         return
     if use is Use.PUBLIC_KEY:
         if not is_asymmetric(spec):
-            raise UnsupportedOperationException(
-                messages.public_key_not_valid(arn, spec.value, operation)
-            )
+            raise UnsupportedOperationException()  # AWS sends no message
         return
     if usage is not _USAGE_OF[use]:
         raise InvalidKeyUsageException(messages.key_usage_not_valid(arn, usage.value, operation))

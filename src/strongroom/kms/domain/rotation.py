@@ -42,13 +42,16 @@ class MaterialVersion:
         return entry
 
 
+def is_rotatable(key: KeyRecord) -> bool:
+    """Only symmetric encryption keys with material KMS generated rotate automatically."""
+    return key.key_spec is KeySpec.SYMMETRIC_DEFAULT and key.origin is Origin.AWS_KMS
+
+
 def check_rotatable(key: KeyRecord) -> None:
-    """Only symmetric encryption keys with material KMS generated rotate."""
-    if key.key_spec is not KeySpec.SYMMETRIC_DEFAULT or key.origin is not Origin.AWS_KMS:
-        raise UnsupportedOperationException(
-            f"{key.arn} key spec {key.key_spec.value} with origin {key.origin.value} does not "
-            "support automatic or on-demand rotation."
-        )
+    """Refuse rotation settings and KMS-made rotations of other keys: UnsupportedOperation
+    with no message (kms/messages.py, "errors AWS sends without any message")."""
+    if not is_rotatable(key):
+        raise UnsupportedOperationException()
 
 
 def check_on_demand_allowed(key: KeyRecord, on_demand_rotations: int) -> None:

@@ -119,8 +119,13 @@ class ExposureReport:
         return shown
 
 
+# Words spelled as acronyms, as the other extension answers spell them (GetObjectInventory's
+# "SSE").
+_ACRONYMS = {"sse": "SSE"}
+
+
 def _pascal(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+    return "".join(_ACRONYMS.get(part, part[:1].upper() + part[1:]) for part in name.split("_"))
 
 
 def kms_json(value: object) -> object:

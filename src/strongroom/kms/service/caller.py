@@ -38,6 +38,9 @@ class Caller:
     # (``aws:SourceArn``, what a service-principal grant's SourceArn constraint checks).
     is_service: bool = False
     source_arn: str | None = None
+    # A request the request quotas count (API requests, the object store's and the console's
+    # calls); background jobs (campaigns, the scheduler) and KMIP are not counted.
+    counted: bool = False
 
     @classmethod
     def service(
@@ -56,4 +59,5 @@ class Caller:
             credential.access_key_id,
             source_ip,
             region,
+            counted=True,
         )

@@ -79,6 +79,7 @@ class InProcessCalls:
             principal.source_ip,
             region,
             via_service=None if service is None else f"{service}.{region}.amazonaws.com",
+            counted=self._admit is not None,
         )
         request_id = self._request_ids.next()
         try:

@@ -10,7 +10,7 @@ calling service), the key-state table, audit.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from strongroom.client.identity import Decision
 from strongroom.client.kms import DataKey, KeyDescription, KmsCallError, Rewrapped
@@ -19,7 +19,7 @@ from strongroom.kms.audit.events import CommitWaiter, Ticket, new_ticket
 from strongroom.kms.domain.evaluation import Effect
 from strongroom.kms.errors import KmsError
 from strongroom.kms.service.caller import Caller
-from strongroom.kms.service.credentials import CredentialCache
+from strongroom.kms.service.caller import Credential as KmsCredential
 from strongroom.kms.service.in_process import InProcessCalls
 from strongroom.kms.service.pipeline import Call, Operation, Pipeline, Response
 
@@ -92,10 +92,15 @@ class InProcessKmsClient:
         )
 
 
-class InProcessAuthenticator:
-    """:class:`strongroom.client.identity.Authenticator` over the KMS's credential cache."""
+class CredentialLookup(Protocol):
+    def lookup(self, access_key_id: str) -> KmsCredential | None: ...
 
-    def __init__(self, credentials: CredentialCache) -> None:
+
+class InProcessAuthenticator:
+    """:class:`strongroom.client.identity.Authenticator` over the KMS's credential lookup
+    (the credential cache, or development credentials, which know every access key id)."""
+
+    def __init__(self, credentials: CredentialLookup) -> None:
         self._credentials = credentials
 
     def lookup(self, access_key_id: str) -> Credential | None:

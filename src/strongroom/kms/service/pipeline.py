@@ -175,6 +175,9 @@ class Pipeline:
         self._audit = audit
         self._durable = durable
         self._parameters = parameters or RequestParameters()
+        # (account, region, operation, key spec) -> None or ThrottlingException: request quotas
+        # that depend on the key's type (api/quotas.py RequestQuotas.admit_by_key); None: off.
+        self.admit_by_key: Callable[[str, str, str, str], None] | None = None
 
     def execute(
         self,
@@ -211,6 +214,9 @@ class Pipeline:
         token = None
         try:
             self._prepare(call)
+            admit = self.admit_by_key
+            if admit is not None and caller.counted and call.keys and call.keys[0] is not None:
+                admit(caller.account_id, call.region, operation.name, call.keys[0].key_spec)
             if any(k is not None and k.xks_key_id is not None for k in call.keys):
                 if inline:
                     raise NeedsThread()

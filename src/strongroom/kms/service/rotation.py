@@ -20,6 +20,7 @@ from strongroom.kms.domain.rotation import (
     check_on_demand_allowed,
     check_rotatable,
     is_due,
+    is_rotatable,
     next_rotation,
 )
 from strongroom.kms.domain.states import OpClass
@@ -112,7 +113,10 @@ def disable_key_rotation(call: Call) -> Response:
 
 def get_key_rotation_status(call: Call) -> Response:
     key = call.key
-    check_rotatable(key)
+    if not is_rotatable(key):
+        # Asymmetric, HMAC, imported and custom key store keys: "The key rotation status of
+        # these KMS keys is always false" (AWS's API reference), not an error.
+        return {"KeyId": key.arn, "KeyRotationEnabled": False}
     # A key pending deletion reports rotation as disabled, as AWS does; the setting survives a
     # cancelled deletion.
     enabled = key.rotation_enabled and key.state is not KeyState.PENDING_DELETION

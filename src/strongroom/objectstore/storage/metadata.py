@@ -39,6 +39,10 @@ class DuplicateBucket(Exception):
     """The bucket name is taken (by anyone)."""
 
 
+class RecordRefused(Exception):
+    """A record broke a constraint (its bucket is gone, say): that record, not the database."""
+
+
 def _encryption_json(value: BucketEncryption | None) -> str | None:
     if value is None:
         return None
@@ -181,6 +185,7 @@ class Metadata:
                         account_id=bucket.account_id,
                         created_at=bucket.created_at.isoformat(),
                         encryption=_encryption_json(bucket.encryption),
+                        region=bucket.region,
                     )
                 )
         except IntegrityError:
@@ -188,14 +193,16 @@ class Metadata:
 
     def bucket(self, name: str) -> Bucket | None:
         with self._read() as conn:
-            row = conn.execute(statements.BUCKET, {"name": name}).one_or_none()
-        if row is None:
+            found = statements.BUCKET.rows(conn, {"name": name})
+        if not found:
             return None
+        row = found[0]
         return Bucket(
             row.name,
             row.account_id,
             datetime.fromisoformat(row.created_at),
             _encryption(row.encryption),
+            row.region,
         )
 
     def list_buckets(self, account_id: str) -> list[Bucket]:
@@ -209,6 +216,7 @@ class Metadata:
                 r.account_id,
                 datetime.fromisoformat(r.created_at),
                 _encryption(r.encryption),
+                r.region,
             )
             for r in rows
         ]
@@ -269,20 +277,27 @@ class Metadata:
 
     def object(self, bucket: str, key: str) -> ObjectRecord | None:
         with self._read() as conn:
-            row = conn.execute(statements.OBJECT, {"b": bucket, "k": key}).one_or_none()
-        return None if row is None else _object(row)
+            found = statements.OBJECT.rows(conn, {"b": bucket, "k": key})
+        return _object(found[0]) if found else None
 
-    def put_object(self, record: ObjectRecord) -> list[str]:
-        """Insert or replace; returns the replaced object's blobs (to delete after commit)."""
-        values = _object_values(record)
-        with self._write() as conn:
-            old = self._remove(conn, record.bucket, record.key)
-            conn.execute(statements.INSERT_OBJECT, values)
-        return old
+    def put_objects(self, records: Sequence[ObjectRecord]) -> list[list[str]]:
+        """Insert or replace each record, in order, in one transaction; returns each replaced
+        object's blobs (to delete after the commit). :class:`RecordRefused`: one of the records
+        broke a constraint (nothing was written)."""
+        values = [_object_values(r) for r in records]
+        garbage: list[list[str]] = []
+        try:
+            with self._write() as conn:
+                for record, row in zip(records, values, strict=True):
+                    garbage.append(self._remove(conn, record.bucket, record.key))
+                    statements.INSERT_OBJECT.rows(conn, row)
+        except IntegrityError as error:
+            raise RecordRefused(str(error.orig)) from error
+        return garbage
 
     def _remove(self, conn: Connection, bucket: str, key: str) -> list[str]:
-        row = conn.execute(statements.REMOVE_OBJECT, {"b": bucket, "k": key}).one_or_none()
-        return [] if row is None else _blob_ids(row.blobs)
+        found = statements.REMOVE_OBJECT.rows(conn, {"b": bucket, "k": key})
+        return _blob_ids(found[0].blobs) if found else []
 
     def delete_object(self, bucket: str, key: str) -> list[str]:
         with self._write() as conn:

@@ -31,6 +31,8 @@ buckets = Table(
     Column("created_at", String(40), nullable=False),
     # Default encryption (PutBucketEncryption), JSON; null: SSE-S3, as S3 does since 2023.
     Column("encryption", Text, nullable=True),
+    # The bucket's region; null (buckets made before revision 0003): the default region.
+    Column("region", String(32), nullable=True),
 )
 
 

@@ -8,9 +8,13 @@ from pathlib import Path
 import pytest
 
 from strongroom.kms.api.quotas import (
+    ECC_KEYS,
+    RSA_KEYS,
+    SYMMETRIC_KEYS,
     LeaseTable,
     Quota,
     RequestQuotas,
+    key_type_quota,
     parse_overrides,
     quota_table,
 )
@@ -20,18 +24,35 @@ from strongroom.kms.errors import ThrottlingException
 
 def table(overrides: str = "", workers: int = 2, nodes: int = 1) -> dict[str, Quota]:
     return quota_table(
-        cryptographic=100, asymmetric=10, overrides=overrides, nodes=nodes, workers=workers
+        cryptographic=100, asymmetric=10, ecc=6, overrides=overrides, nodes=nodes, workers=workers
     )
 
 
 def test_symmetric_operations_share_one_quota_and_management_operations_have_their_own() -> None:
     quotas = table()
-    assert quotas["Encrypt"] is quotas["Decrypt"] is quotas["GenerateDataKey"]
-    assert quotas["Encrypt"].tokens == 100
-    assert quotas["Sign"] is quotas["Verify"]
+    assert quotas[SYMMETRIC_KEYS] is quotas["GenerateDataKey"] is quotas["GenerateRandom"]
+    assert quotas["GenerateDataKey"].tokens == 100
+    assert (quotas[RSA_KEYS].tokens, quotas[ECC_KEYS].tokens) == (10, 6)
+    for by_key in ("Encrypt", "Decrypt", "Sign", "Verify", "ReEncrypt"):
+        assert by_key not in quotas  # counted by their key's type, once it is resolved
     assert quotas["CreateKey"].tokens == 5
     assert quotas["CreateKey"] is not quotas["CreateAlias"]
     assert "ListProviderAccesses" not in quotas
+
+
+@pytest.mark.parametrize(
+    ("spec", "quota"),
+    [
+        ("SYMMETRIC_DEFAULT", SYMMETRIC_KEYS),
+        ("HMAC_256", SYMMETRIC_KEYS),
+        ("RSA_2048", RSA_KEYS),
+        ("ECC_NIST_P256", ECC_KEYS),
+        ("ECC_SECG_P256K1", ECC_KEYS),
+        ("SM2", ECC_KEYS),
+    ],
+)
+def test_each_key_type_has_its_quota(spec: str, quota: str) -> None:
+    assert key_type_quota(spec) == quota
 
 
 def test_rates_below_one_become_longer_windows() -> None:
@@ -41,9 +62,9 @@ def test_rates_below_one_become_longer_windows() -> None:
 
 
 def test_nodes_split_the_quota_and_leases_are_a_sixteenth_per_worker() -> None:
-    quota = table(nodes=4, workers=2)["Encrypt"]
+    quota = table(nodes=4, workers=2)[SYMMETRIC_KEYS]
     assert quota.tokens == 25
-    assert table(workers=2)["Encrypt"].lease == 100 // 32
+    assert table(workers=2)[SYMMETRIC_KEYS].lease == 100 // 32
 
 
 @pytest.mark.parametrize("text", ["CreateKey", "CreateKey=0", "=5", "CreateKey=-1"])
@@ -78,12 +99,24 @@ def test_two_workers_sharing_the_file_admit_exactly_the_quota_per_window(tmp_pat
     workers[1].admit("111122223333", "us-east-1", "CreateKey")  # a new window
 
 
+def test_requests_spend_the_quota_of_their_key_type(tmp_path: Path) -> None:
+    quotas = RequestQuotas(table(workers=1), LeaseTable(tmp_path / "quotas"), lambda: 7000.5)
+    account, region = "111122223333", "us-east-1"
+    for _ in range(10):  # the RSA quota: 10 per second here
+        quotas.admit_by_key(account, region, "Sign", "RSA_2048")
+    with pytest.raises(ThrottlingException):
+        quotas.admit_by_key(account, region, "Encrypt", "RSA_4096")
+    quotas.admit_by_key(account, region, "Encrypt", "SYMMETRIC_DEFAULT")  # its own quota
+    quotas.admit_by_key(account, region, "Sign", "ECC_NIST_P384")  # and so has ECC
+    quotas.admit_by_key(account, region, "CreateKey", "RSA_2048")  # not BY_KEY: counted at the door
+
+
 def _spend(path: str, attempts: int, results: multiprocessing.Queue[int]) -> None:
     quotas = RequestQuotas(table(workers=4), LeaseTable(Path(path)), lambda: 5000.5)
     admitted = 0
     for _ in range(attempts):
         try:
-            quotas.admit("111122223333", "us-east-1", "Encrypt")
+            quotas.admit_by_key("111122223333", "us-east-1", "Encrypt", "SYMMETRIC_DEFAULT")
             admitted += 1
         except ThrottlingException:
             pass

@@ -19,7 +19,6 @@ from strongroom.kms.errors import (
 # The only errors AWS KMS does not answer with HTTP 400.
 NOT_400 = {
     "RequestEntityTooLargeException": 413,
-    "ConflictException": 409,
     "DependencyTimeoutException": 503,
     "KMSInternalException": 500,
     "KeyUnavailableException": 500,
