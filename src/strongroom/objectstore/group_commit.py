@@ -8,12 +8,13 @@ worker writes whatever has queued, in order, in one transaction on a thread; the
 arrive meanwhile form the next batch.
 
 Nothing is acknowledged early: a request's ``put`` returns only after the transaction holding
-its record has committed. If a batch's transaction fails, each of its records is written again
-in a transaction of its own, so a record that cannot be written (its bucket was just deleted)
-fails alone. The committer, not the request, settles each record's blobs: the replaced ones
-are deleted after the commit, and a record that failed has its own deleted. A request that is
-cancelled meanwhile (the client went away) changes nothing: its record is committed or not as
-if it had waited, and its blobs follow that outcome.
+its record has committed. If a batch's transaction fails because a record broke a constraint
+(its bucket was just deleted), each of its records is written again in a transaction of its
+own, so that record fails alone; if it fails for the database's sake (locked, unreachable),
+the whole batch fails at once. The committer, not the request, settles each record's blobs:
+the replaced ones are deleted after the commit, and a record that failed has its own deleted.
+A request that is cancelled meanwhile (the client went away) changes nothing: its record is
+committed or not as if it had waited, and its blobs follow that outcome.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 
 from strongroom.objectstore.blobs import BlobStore
 from strongroom.objectstore.records import ObjectRecord
-from strongroom.objectstore.storage.metadata import Metadata
+from strongroom.objectstore.storage.metadata import Metadata, RecordRefused
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 64  # records per transaction
@@ -80,15 +81,24 @@ class GroupCommit:
         """One transaction for the batch; if it fails, one per record (on the worker thread)."""
         try:
             garbage = self._metadata.put_objects([p.record for p in batch])
-        except Exception as error:
-            if len(batch) > 1:
+        except RecordRefused as error:
+            if len(batch) > 1:  # find the record(s) refused; the others are written
                 for pending in batch:
                     self._write([pending])
                 return
-            batch[0].error = error
-            self._delete([b.blob_id for b in batch[0].record.blobs])
+            self._fail(batch, error)
+            return
+        except Exception as error:
+            # The database, not a record (locked past the busy timeout, unreachable): every
+            # record of the batch fails at once, not one wait per record.
+            self._fail(batch, error)
             return
         self._delete([blob for blobs in garbage for blob in blobs])
+
+    def _fail(self, batch: list[_Pending], error: Exception) -> None:
+        for pending in batch:
+            pending.error = error
+        self._delete([b.blob_id for p in batch for b in p.record.blobs])
 
     def _delete(self, blob_ids: list[str]) -> None:
         """Best effort, as every deletion of blobs: what is left is the sweep's (sweep.py)."""

@@ -163,3 +163,29 @@ def test_a_cancelled_request_keeps_a_committed_record_whole(
     found = metadata.object("b", "cancelled")
     assert found is not None and found.blobs == record.blobs
     assert _exists(blobs, record)  # committed, so its blob stays
+
+
+class _Unavailable(_Counting):
+    """A database that fails every transaction (locked past its busy timeout, say)."""
+
+    def put_objects(self, records: Sequence[ObjectRecord]) -> list[list[str]]:
+        self.transactions.append(len(records))
+        raise OSError("database is locked")
+
+
+def test_a_failing_database_fails_the_batch_at_once(tmp_path: Path) -> None:
+    engine = make_engine(sqlite_url(tmp_path))
+    metadata = _Unavailable(engine)
+    metadata.transactions = []
+    blobs = FileBlobStore(tmp_path / "objects")
+    commits = GroupCommit(metadata, blobs)
+    records = [_record(blobs, f"k{i}") for i in range(10)]
+
+    async def run() -> list[BaseException | None]:
+        return await asyncio.gather(*(commits.put(r) for r in records), return_exceptions=True)
+
+    outcomes = asyncio.run(run())
+    engine.dispose()
+    assert all(isinstance(o, OSError) for o in outcomes)
+    assert len(metadata.transactions) <= 2  # one attempt per batch, not one per record
+    assert not any(_exists(blobs, r) for r in records)

@@ -39,6 +39,10 @@ class DuplicateBucket(Exception):
     """The bucket name is taken (by anyone)."""
 
 
+class RecordRefused(Exception):
+    """A record broke a constraint (its bucket is gone, say): that record, not the database."""
+
+
 def _encryption_json(value: BucketEncryption | None) -> str | None:
     if value is None:
         return None
@@ -278,13 +282,17 @@ class Metadata:
 
     def put_objects(self, records: Sequence[ObjectRecord]) -> list[list[str]]:
         """Insert or replace each record, in order, in one transaction; returns each replaced
-        object's blobs (to delete after the commit)."""
+        object's blobs (to delete after the commit). :class:`RecordRefused`: one of the records
+        broke a constraint (nothing was written)."""
         values = [_object_values(r) for r in records]
         garbage: list[list[str]] = []
-        with self._write() as conn:
-            for record, row in zip(records, values, strict=True):
-                garbage.append(self._remove(conn, record.bucket, record.key))
-                statements.INSERT_OBJECT.rows(conn, row)
+        try:
+            with self._write() as conn:
+                for record, row in zip(records, values, strict=True):
+                    garbage.append(self._remove(conn, record.bucket, record.key))
+                    statements.INSERT_OBJECT.rows(conn, row)
+        except IntegrityError as error:
+            raise RecordRefused(str(error.orig)) from error
         return garbage
 
     def _remove(self, conn: Connection, bucket: str, key: str) -> list[str]:
