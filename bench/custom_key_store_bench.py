@@ -121,7 +121,12 @@ def main() -> None:
         from strongroom.kms.keystores.pkcs11 import load_module
 
         results: dict[str, dict[int, float]] = {}
-        settings = load_settings(Path(tmp) / "data")
+        # As in hot_path_micro.py: this harness starts no audit writer thread, so with the
+        # default before-response durability every Encrypt would wait for a commit that never
+        # comes (10 s, then 503). Buffered, with a deep queue: both requests alike.
+        settings = load_settings(Path(tmp) / "data").with_overrides(
+            request_quotas="off", audit_durability="buffered", audit_max_pending=10_000_000
+        )
         _, issued = initialize(settings)
         assert issued is not None
         cluster_id, anchor = new_cluster_id(), trust_anchor_pem()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from strongroom.kms.service.admin import IssuedAccessKey
+from tests.support.cli import run
 from tests.support.hsm_clusters import register_cluster
 from tests.support.raw_kms import RawKms
 from tests.support.servers import InProcessServer, in_process_server
@@ -68,3 +70,25 @@ def test_a_tenant_sees_only_its_own_keys(server: InProcessServer) -> None:
     assert theirs["Keys"] == []
     assert mine not in str(theirs)
     assert theirs["TotalMonthlyUsd"] == 0.0
+
+
+def test_a_tenant_gets_its_report_from_the_strongroom_command(
+    server: InProcessServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``strongroom report exposure --endpoint-url``: the same answer, signed by the tenant."""
+    tenant = new_tenant(server)
+    mine = server.client(tenant).create_key()["KeyMetadata"]["Arn"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", tenant.access_key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", tenant.secret_access_key)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", server.region)
+    endpoint = ("report", "exposure", "--endpoint-url", server.endpoint)
+    status, out, err = run(*endpoint, "--format", "json")
+    assert (status, err) == (0, "")
+    shown = json.loads(out)
+    assert [row["KeyArn"] for row in shown["Keys"]] == [mine]
+    assert shown["TotalMonthlyUsd"] == 1.0
+    status, out, _ = run(*endpoint)
+    assert status == 0 and out.startswith(f"{mine}  provider-under-quorum  Enabled")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+    status, _, err = run(*endpoint)
+    assert status == 2 and "InvalidSignatureException" in err

@@ -69,11 +69,14 @@ def test_replicate_key_makes_a_replica_with_its_own_policy_and_tags(us: Any, eu:
     account = primary["AWSAccountId"]
     assert replica["KeyId"] == primary["KeyId"]
     assert replica["Arn"] == f"arn:aws:kms:{EU}:{account}:key/{primary['KeyId']}"
+    # As AWS answers (the replica is still Creating then); it is Enabled right after.
     assert (replica["Description"], replica["KeyState"], replica["Enabled"]) == (
         "replica",
-        "Enabled",
-        True,
+        "Creating",
+        False,
     )
+    described = eu.describe_key(KeyId=replica["Arn"])["KeyMetadata"]
+    assert (described["KeyState"], described["Enabled"]) == ("Enabled", True)
     assert (replica["KeySpec"], replica["KeyUsage"], replica["Origin"]) == (
         primary["KeySpec"],
         primary["KeyUsage"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import sys
 from typing import TYPE_CHECKING, Any
 
 from strongroom.kms.config import load_settings
@@ -39,10 +40,49 @@ def add_parser(commands: Any) -> None:
         help="HSMs counted for a cluster that is no longer registered (a registered cluster "
         "counts its tokens)",
     )
+    exposure.add_argument(
+        "--endpoint-url",
+        help="as a tenant: fetch your own account's report from this server (GetExposureReport, "
+        "signed with your AWS credentials) instead of reading the data directory",
+    )
+    exposure.add_argument("--profile", help="with --endpoint-url: AWS profile")
+    exposure.add_argument("--region", help="with --endpoint-url: AWS region")
     exposure.set_defaults(run=_exposure)
 
 
+def _tenant_exposure(args: argparse.Namespace) -> int:
+    """The caller's own report through the API, as ``aws kms get-exposure-report`` gives it."""
+    import botocore.session
+
+    from strongroom.cli.extension_call import ExtensionCallError, call_extension
+
+    session = botocore.session.Session(profile=args.profile)
+    region = args.region or session.get_config_variable("region")
+    if not region or args.format == "html":
+        problem = "no AWS region: pass --region" if not region else "--format html needs --data-dir"
+        print(f"strongroom report exposure: {problem}", file=sys.stderr)
+        return 2
+    try:
+        answer = call_extension(session, args.endpoint_url, region, "GetExposureReport", {})
+    except ExtensionCallError as error:
+        print(f"strongroom report exposure: {error}", file=sys.stderr)
+        return 2
+    report = answer["ExposureReport"]
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+        return 0
+    for row in report["Keys"]:
+        print(
+            f"{row['KeyArn']}  {row['Exposure']}  {row['State']}  {row['Rotation']}  "
+            f"provider accesses {row['ProviderAccesses']}  {row['MonthlyUsd']:.2f} USD/month"
+        )
+    print(f"Estimated total: {report['TotalMonthlyUsd']:.2f} USD/month")
+    return 0
+
+
 def _exposure(args: argparse.Namespace) -> int:
+    if args.endpoint_url:
+        return _tenant_exposure(args)
     from strongroom.kms.app import open_data_dir
     from strongroom.kms.governance.exposure import Rates, accounts_report
     from strongroom.objectstore.inventory import StoreInventory

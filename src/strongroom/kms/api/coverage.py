@@ -29,7 +29,8 @@ NOTES: dict[str, str] = {
         "ciphertexts made with the public key (KeyId and EncryptionAlgorithm required)."
     ),
     "ReplicateKey": (
-        "Into any served Region; the replica is Enabled at once (AWS passes through Creating). "
+        "Into any served Region; the answer shows the replica Creating, as AWS's does, and it is "
+        "Enabled right after (AWS takes a while). "
         "Keys with imported material (EXTERNAL) are not multi-Region here."
     ),
     "UpdatePrimaryRegion": "Swaps the roles at once (AWS passes through Updating).",

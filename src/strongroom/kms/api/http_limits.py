@@ -203,15 +203,20 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
 
 class _HeldHead:
-    """Stands in for the transport while uvicorn writes a response head: keeps the bytes."""
+    """Stands in for the transport while uvicorn writes a response head: keeps the bytes
+    (anything else, e.g. ``is_closing`` from a concurrent ``receive``, is the transport's)."""
 
-    __slots__ = ("data",)
+    __slots__ = ("data", "transport")
 
-    def __init__(self) -> None:
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
         self.data = b""
 
     def write(self, data: bytes) -> None:
         self.data += data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
 
 
 class _HeadFirst:
@@ -238,6 +243,9 @@ class _HeadFirst:
             self.head = b""
         self.transport.close()
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
 
 class CoalescingCycle(RequestResponseCycle):
     """uvicorn's request/response cycle, but the response head waits for the first body part
@@ -250,7 +258,7 @@ class CoalescingCycle(RequestResponseCycle):
     async def send(self, message: Any) -> None:
         transport = self.transport
         if not self.response_started and message["type"] == "http.response.start":
-            held = _HeldHead()
+            held = _HeldHead(transport)
             self.transport = held  # type: ignore[assignment]
             try:
                 await super().send(message)

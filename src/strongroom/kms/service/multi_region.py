@@ -60,8 +60,12 @@ def replicate_key(call: Call) -> Response:
             f"Multi-Region key {arn} already exists in {region}."
         ) from None
     ctx.cache.forget_key(replica.record_id)
+    # AWS answers while the replica is still being made: KeyState Creating, Enabled false
+    # (recorded: LocalStack's KMS snapshot of ReplicateKey). Here it is made in the request's
+    # transaction, so it is Enabled by the time the answer arrives.
+    shown = {**key_metadata(ctx, replica), "KeyState": "Creating", "Enabled": False}
     return {
-        "ReplicaKeyMetadata": key_metadata(ctx, replica),
+        "ReplicaKeyMetadata": shown,
         "ReplicaPolicy": replica.policy,
         "ReplicaTags": [{"TagKey": k, "TagValue": v} for k, v in tags.items()],
     }

@@ -121,3 +121,14 @@ def test_a_response_without_body_bytes_still_sends_its_head(method: bytes) -> No
     assert transport.writes[0].startswith(b"HTTP/1.1 200 OK") and transport.writes[0].endswith(
         b"\r\n\r\n"
     )
+
+
+def test_the_stand_in_transports_answer_for_the_transport() -> None:
+    from strongroom.kms.api.http_limits import _HeadFirst, _HeldHead
+
+    transport = FakeTransport()
+    held = _HeldHead(transport)  # type: ignore[arg-type]
+    first = _HeadFirst(transport, b"head")  # type: ignore[arg-type]
+    assert held.is_closing() is False and first.is_closing() is False
+    transport.close()
+    assert held.is_closing() is True and first.get_extra_info("peername")[0] == "127.0.0.1"
