@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from strongroom.kmip.wiring import kmip_jobs
+from strongroom.kms import allocator
 from strongroom.kms.api import quotas
 from strongroom.kms.api.console_site import web_console
 from strongroom.kms.api.in_process import InProcessKms
@@ -422,4 +423,5 @@ def app_from_env() -> AsgiApp:
     """Factory for server worker processes: settings come from STRONGROOM_* variables."""
     settings = load_settings(Path(os.environ["STRONGROOM_DATA_DIR"]))
     logging.basicConfig(level=settings.log_level.upper())
+    allocator.tune()  # object data in 1 MiB buffers: reuse them (kms/allocator.py)
     return create_app(settings)

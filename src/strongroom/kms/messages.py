@@ -57,6 +57,16 @@ def alias_not_found(alias_arn: str) -> str:
     return f"Alias {alias_arn} is not found."
 
 
+def alias_exists(alias_arn: str) -> str:
+    """AlreadyExistsException of CreateAlias. [SDK] (Terraform and CDK errors quote it)"""
+    return f"An alias with the name {alias_arn} already exists"
+
+
+def alias_invalid_characters(name: str) -> str:
+    """ValidationException for an alias name outside AWS's pattern. [SDK] (moto's tests)"""
+    return f"{name} contains invalid characters for an alias"
+
+
 ALIAS_PREFIX_REQUIRED = (  # [LS]
     'Alias must start with the prefix "alias/". Please see '
     "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
@@ -118,6 +128,11 @@ def digest_length(algorithm: str) -> str:
     """ValidationException: Sign/Verify with MessageType DIGEST of the wrong length. [LS]"""
     return f"Digest is invalid length for algorithm {algorithm}."
 
+
+# --- key policies [SDK] (quoted in Terraform/CDK/CloudFormation errors) ---------------------------
+
+INVALID_PRINCIPALS = "Policy contains a statement with one or more invalid principals."
+POLICY_LOCKOUT = "The new key policy will not allow you to update the key policy in the future."
 
 # --- CreateKey --------------------------------------------------------------------------------
 

@@ -36,6 +36,10 @@ FRAGMENTS = (
     "must be a 'SignedHeader'",
     "request signature we calculated",
     "Credential should be scoped",
+    "one or more invalid principals",
+    "will not allow you to update the key policy",
+    "An alias with the name",
+    "invalid characters for an alias",
 )
 
 

@@ -143,7 +143,7 @@ def check_alias_name(name: str) -> None:
     if not name.startswith(ALIAS_PREFIX):
         raise ValidationException(messages.ALIAS_PREFIX_REQUIRED)
     if _ALIAS_NAME.fullmatch(name) is None:
-        raise ValidationException(f"{name} contains invalid characters for an alias")
+        raise ValidationException(messages.alias_invalid_characters(name))
 
 
 _COUNTER_MASK = (1 << 48) - 1

@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from strongroom.kms import messages
 from strongroom.kms.domain.conditions import Condition, parse_conditions
 from strongroom.kms.domain.policy_patterns import Patterns
 from strongroom.kms.errors import MalformedPolicyDocumentException
@@ -37,7 +38,7 @@ NO_MATCH, VIA_ACCOUNT, DIRECT = 0, 1, 2
 """How a Principal element names a caller: not at all, by its account, or by its own ARN or
 ``"*"`` (see ``KeyPolicyResult.via_account``)."""
 
-INVALID_PRINCIPALS = "Policy contains a statement with one or more invalid principals."
+INVALID_PRINCIPALS = messages.INVALID_PRINCIPALS
 
 _ACCOUNT_ID = re.compile(r"\d{12}", re.ASCII)
 _NAME = r"[\w+=,.@-]+"

@@ -28,7 +28,7 @@ def create_alias(call: Call) -> Response:
         ctx.keys.create_alias(AliasRecord(account, region, name, call.key.key_id, now, now))
     except DuplicateRecord:
         raise AlreadyExistsException(
-            f"An alias with the name {alias_arn(region, account, name)} already exists"
+            messages.alias_exists(alias_arn(region, account, name))
         ) from None
     ctx.cache.forget_alias(account, region, name)
     return {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from strongroom.kms import messages
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.domain.policy import PolicyDocument, parse_policy
 from strongroom.kms.domain.states import OpClass
@@ -27,9 +28,7 @@ def check_key_policy(call: Call, text: str) -> PolicyDocument:
     document = parse_policy(text, key_policy=True)
     for principal in document.principal_arns():
         if not _principal_exists(call, principal):
-            raise MalformedPolicyDocumentException(
-                "Policy contains a statement with one or more invalid principals."
-            )
+            raise MalformedPolicyDocumentException(messages.INVALID_PRINCIPALS)
     return document
 
 
@@ -53,9 +52,7 @@ def check_lockout(call: Call, key: KeyRecord) -> None:
     if call.request.get("BypassPolicyLockoutSafetyCheck"):
         return
     if not call.pipeline.authorizer.would_allow(call, "kms:PutKeyPolicy", key):
-        raise MalformedPolicyDocumentException(
-            "The new key policy will not allow you to update the key policy in the future."
-        )
+        raise MalformedPolicyDocumentException(messages.POLICY_LOCKOUT)
 
 
 def _check_name(call: Call) -> None:

@@ -3,7 +3,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-import timeit
 from pathlib import Path
 
 import orjson
@@ -11,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from strongroom.kms.audit.chain import GENESIS_HASH, link_hash
-from strongroom.kms.audit.policy import Durability, WriterPolicy
 from strongroom.kms.audit.signing import SEAL_PURPOSE
 from strongroom.kms.audit.store import AuditChain
 from strongroom.kms.audit.verify import verify_chain
@@ -138,17 +136,6 @@ def test_the_signing_key_is_sealed_and_its_private_bytes_are_not_in_the_database
     assert private not in stored
 
 
-@pytest.mark.parametrize("durability", list(Durability))
-def test_record_costs_under_two_microseconds(tmp_path: Path, durability: Durability) -> None:
-    policy = WriterPolicy(durability=durability, max_pending=10**9)
-    sink = ChainedAuditLog(open_db(tmp_path), new_store(), REGION, policy=policy)
-    e = event(1)
-    number = 100_000
-    best = min(timeit.repeat(lambda: sink.record(e), number=number, repeat=5)) / number
-    print(f"\nrecord(): {best * 1e9:.0f} ns per call")
-    assert best < 2e-6
-
-
 def test_flush_of_5000_events(tmp_path: Path) -> None:
     db, store = open_db(tmp_path), new_store()
     sink = ChainedAuditLog(db, store, REGION)
@@ -156,10 +143,10 @@ def test_flush_of_5000_events(tmp_path: Path) -> None:
     sink.flush()  # the signing key exists already, as in a running server
     for n in range(5000):
         sink.record(event(n, ALICE if n % 2 else BOB))
-    elapsed = timeit.timeit(sink.flush, number=1)
-    print(f"\nflush() of 5,000 events: {elapsed * 1000:.0f} ms")
+    sink.flush()  # its cost is measured by bench/hot_path_micro.py, not here
     assert rows(db_path(tmp_path), "SELECT max(seq) FROM audit_events") == [(5001,)]
-    assert elapsed < 5.0
+    verdict = verify_chain(db, store)
+    assert verdict.ok, verdict.summary()
 
 
 def test_most_of_a_flush_happens_before_the_write_lock(tmp_path: Path) -> None:
