@@ -81,6 +81,8 @@ class ChainedAuditLog:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0  # the thread running ``_loop``
+        self._wake_scheduled = False  # a wake of the writer waits on the loop (_wake_soon)
         # (event number, arrival, future, deadline on the loop's clock): a heap, since a slow
         # operation's request may start waiting after a later event's request did.
         self._waiters: list[tuple[int, int, asyncio.Future[None], float]] = []
@@ -139,7 +141,28 @@ class ChainedAuditLog:
         if ticket is not None:
             ticket.seq = seq
         if self._idle:  # waking the writer costs a lock; only when it sleeps
+            self._wake_soon()
+
+    def _wake_soon(self) -> None:
+        """Wake the writer once the event loop has run what is ready now: the requests that
+        arrived in the same turn of the loop record their events first and share the commit
+        (one wake and a bigger group, instead of a commit of the first event while the loop
+        still holds the others). Off the loop (a request run in a thread, a tool), at once."""
+        loop = self._loop
+        if loop is None or threading.get_ident() != self._loop_thread:
             self._wake.set()
+            return
+        if self._wake_scheduled:
+            return
+        self._wake_scheduled = True
+        try:
+            loop.call_soon(self._wake_now)
+        except RuntimeError:  # a closed loop
+            self._wake_now()
+
+    def _wake_now(self) -> None:
+        self._wake_scheduled = False
+        self._wake.set()
 
     def _drop(self) -> None:
         with self._count_lock:
@@ -162,6 +185,7 @@ class ChainedAuditLog:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a timer of another (closed) loop never fires here
             self._loop, self._expiry = loop, None
+            self._loop_thread, self._wake_scheduled = threading.get_ident(), False
         future: asyncio.Future[None] = loop.create_future()
         deadline = loop.time() + self.policy.wait_seconds
         heapq.heappush(self._waiters, (ticket.seq, next(self._arrivals), future, deadline))

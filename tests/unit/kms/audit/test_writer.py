@@ -85,6 +85,44 @@ def test_a_response_waits_for_its_commit_and_concurrent_ones_share_commits(
     assert verify_chain(db, store).ok
 
 
+def test_events_recorded_in_one_turn_of_the_loop_share_one_commit(
+    db: Database, tmp_path: Path
+) -> None:
+    """The writer is woken after the loop has run what is ready, not by the first event: a
+    request that releases the GIL (os.urandom, a socket write) does not let it commit the
+    first event alone while the loop still holds the others."""
+    sink = ChainedAuditLog(db, new_store(), REGION)
+    sink.start()
+
+    def heads() -> int:
+        return int(str(sql(db_path(tmp_path), "SELECT count(*) FROM audit_signed_heads")[0][0]))
+
+    async def turn() -> None:
+        first = new_ticket()
+        sink.record(event(0))
+        await sink.wait_committed(first)  # the sink now knows its loop
+        while not sink._idle:  # the writer is back to waiting for events
+            await asyncio.sleep(0.001)
+        before = heads()
+        tickets = []
+        for n in range(1, 6):  # five requests handled in one turn of the loop
+            tickets.append(new_ticket())
+            sink.record(event(n))
+            time.sleep(0.01)  # the GIL released, as a request's system calls do
+        for ticket in tickets:
+            await sink.wait_committed(ticket)
+        assert heads() == before + 1
+
+    async def as_requests() -> None:
+        # Each request in its own context (its own ticket), all in one synchronous turn.
+        await asyncio.get_running_loop().create_task(turn())
+
+    try:
+        asyncio.run(as_requests())
+    finally:
+        sink.stop()
+
+
 @pytest.mark.parametrize("when", list(WhenUnavailable), ids=[w.value for w in WhenUnavailable])
 def test_a_response_waits_no_longer_than_wait_seconds(db: Database, when: WhenUnavailable) -> None:
     """No commit comes (the writer is not running): after ``wait_seconds`` the response is
