@@ -65,10 +65,14 @@ class GroupCommit:
             batch = self._queue[: self._max_batch]
             del self._queue[: self._max_batch]
             try:
-                await asyncio.to_thread(self._write, batch)
-            except BaseException as error:  # the thread's own failures are caught in _write
-                for pending in batch:
-                    pending.error = pending.error or error
+                await asyncio.to_thread(self._write, batch)  # it catches its own failures
+            except asyncio.CancelledError:
+                # The loop is shutting down: the batch may or may not have committed, and the
+                # requests waiting are being cancelled too (blobs left over are the sweep's).
+                for pending in [*batch, *self._queue]:
+                    pending.future.cancel()
+                self._queue = []
+                raise
             for pending in batch:
                 if pending.future.done():
                     continue  # the request's task was cancelled with its loop
