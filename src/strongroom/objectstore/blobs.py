@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Protocol
 
 PIN_FILE = ".pin"
+# A writer keeps up to this much in memory before it creates and writes its temporary file.
+WRITE_BUFFER = 1024 * 1024
 
 
 class BlobWriter(Protocol):
@@ -59,42 +61,58 @@ def new_blob_id() -> str:
 
 
 class _FileWriter:
+    """Writes are kept in memory until :data:`WRITE_BUFFER` bytes are pending, then go to the
+    temporary file; a small blob is created, written, fsynced and renamed in one go by
+    :meth:`commit`, on a thread. Creating a file can wait for the filesystem's journal (while
+    other writers' fsyncs commit it), which must not stall the event loop."""
+
     def __init__(self, store: FileBlobStore, blob_id: str | None = None) -> None:
         self.blob_id = blob_id or new_blob_id()
         self._store = store
         self._temp = store.temp_dir / f"{self.blob_id}.part"
-        self._fd: int | None = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._fd: int | None = None
+        self._pending: list[bytes] = []
+        self._pending_size = 0
 
     def write(self, data: bytes) -> None:
-        assert self._fd is not None
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= WRITE_BUFFER:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._fd is None:
+            self._fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        pending, self._pending, self._pending_size = self._pending, [], 0
+        for data in pending:
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
 
     async def commit(self) -> None:
-        assert self._fd is not None
-        final = self._store.path(self.blob_id)
-        await asyncio.to_thread(self._sync_and_rename, self._fd, final)
-        self._fd = None
+        await asyncio.to_thread(self.commit_now)
 
     def commit_now(self) -> None:
         """:meth:`commit` for synchronous callers (restore)."""
-        assert self._fd is not None
-        self._sync_and_rename(self._fd, self._store.path(self.blob_id))
-        self._fd = None
-
-    def _sync_and_rename(self, fd: int, final: Path) -> None:
-        os.fsync(fd)
-        os.close(fd)
+        self._flush()
+        fd = self._fd
+        assert fd is not None
+        try:
+            os.fsync(fd)
+        finally:
+            self._fd = None
+            os.close(fd)
+        final = self._store.path(self.blob_id)
         self._store.ensure_directory(final.parent)
         os.rename(self._temp, final)
         _fsync_directory(final.parent)
 
     def abort(self) -> None:
+        self._pending, self._pending_size = [], 0
         if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+            fd, self._fd = self._fd, None
+            os.close(fd)
         self._temp.unlink(missing_ok=True)
 
 

@@ -1,0 +1,63 @@
+"""The file blob writer: a small blob touches the filesystem only when it is committed (on a
+thread, not the event loop), a large one goes to its temporary file as it grows, and a commit
+that fails leaves nothing behind and closes nothing of anyone else's."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from strongroom.objectstore.blobs import WRITE_BUFFER, FileBlobStore
+
+
+def _temporary(store: FileBlobStore) -> list[Path]:
+    return sorted(store.temp_dir.glob("*.part"))
+
+
+def test_a_small_blob_touches_the_disk_only_when_committed(tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path)
+    writer = store.writer()
+    writer.write(b"header")
+    writer.write(os.urandom(4096))
+    assert _temporary(store) == []
+    writer.commit_now()
+    assert _temporary(store) == []
+    assert store.path(writer.blob_id).stat().st_size == 4102
+
+
+def test_a_large_blob_is_written_as_it_grows(tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path)
+    writer = store.writer()
+    data = [os.urandom(65536) for _ in range(WRITE_BUFFER // 65536 + 3)]
+    for piece in data:
+        writer.write(piece)
+    (temporary,) = _temporary(store)
+    assert temporary.stat().st_size >= WRITE_BUFFER
+    writer.commit_now()
+    assert store.path(writer.blob_id).read_bytes() == b"".join(data)
+    assert _temporary(store) == []
+
+
+def test_a_failed_commit_then_abort_leaves_nothing_and_closes_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FileBlobStore(tmp_path)
+    writer = store.writer()
+    writer.write(os.urandom(100))
+
+    def refuse(source: object, target: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "rename", refuse)
+    with pytest.raises(OSError, match="No space"):
+        writer.commit_now()
+    other = os.open(tmp_path / "someone-else", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        writer.abort()  # the writer's descriptor number may now be this one: left alone
+        os.fstat(other)
+    finally:
+        os.close(other)
+    assert _temporary(store) == []
+    assert not store.path(writer.blob_id).exists()
