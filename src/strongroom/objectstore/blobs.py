@@ -12,10 +12,11 @@ blobs for the sweep (``sweep.py``), which collects whatever no record references
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import fcntl
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,26 @@ class BlobStore(Protocol):
     def delete(self, blob_ids: list[str]) -> None: ...
 
 
+def _write_behind() -> Callable[[int, int, int], None]:
+    """``sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE)`` where the C library has it:
+    starts writing those pages to disk now, without waiting, so the blob's fsync at commit
+    finds little left to flush (durability still comes from that fsync). Elsewhere: nothing."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return lambda fd, offset, length: None
+    function.argtypes = (ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint)
+    function.restype = ctypes.c_int
+
+    def start(fd: int, offset: int, length: int) -> None:
+        function(fd, offset, length, 2)  # SYNC_FILE_RANGE_WRITE; advisory, failures ignored
+
+    return start
+
+
+_start_writeback = _write_behind()
+
+
 def _fsync_directory(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -73,6 +94,7 @@ class _FileWriter:
         self._fd: int | None = None
         self._pending: list[bytes] = []
         self._pending_size = 0
+        self._written = 0  # bytes in the temporary file
 
     def write(self, data: bytes) -> None:
         self._pending.append(data)
@@ -84,11 +106,15 @@ class _FileWriter:
         if self._fd is None:
             self._fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         pending, self._pending, self._pending_size = self._pending, [], 0
+        start = self._written
         for data in pending:
             view = memoryview(data)
             while view:
                 written = os.write(self._fd, view)
                 view = view[written:]
+                self._written += written
+        if self._written - start >= WRITE_BUFFER:
+            _start_writeback(self._fd, start, self._written - start)
 
     async def commit(self) -> None:
         await asyncio.to_thread(self.commit_now)

@@ -61,3 +61,23 @@ def test_a_failed_commit_then_abort_leaves_nothing_and_closes_nothing_else(
         os.close(other)
     assert _temporary(store) == []
     assert not store.path(writer.blob_id).exists()
+
+
+def test_a_large_blob_starts_its_writeback_as_it_grows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from strongroom.objectstore import blobs
+
+    started: list[tuple[int, int]] = []
+    monkeypatch.setattr(blobs, "_start_writeback", lambda fd, o, n: started.append((o, n)))
+    store = FileBlobStore(tmp_path)
+    small = store.writer()
+    small.write(os.urandom(4096))
+    small.commit_now()
+    assert started == []  # a small blob: its fsync alone
+    large = store.writer()
+    for _ in range(3 * WRITE_BUFFER // 65536):
+        large.write(os.urandom(65536))
+    large.commit_now()
+    assert [o for o, _ in started] == [0, WRITE_BUFFER, 2 * WRITE_BUFFER]
+    assert sum(n for _, n in started) == 3 * WRITE_BUFFER
