@@ -402,7 +402,7 @@ def main() -> None:
             if not args.no_null:
                 null, null_s3 = start_null(args.threads, args.workers, args.large_mib * MiB)
                 targets.append(
-                    ("null endpoint (client ceiling)", null_s3, "bench-null", {}, null.pid)
+                    ("null endpoint (client ceiling)", null_s3, "bench-null", {}, null.pid, "")
                 )
             run(targets, source, args)
         finally:
