@@ -26,7 +26,9 @@ from strongroom.kms.api.metrics import Metrics
 from strongroom.kms.api.request_log import RequestLog
 from strongroom.kms.service.caller import Caller
 
-CALLER = Caller("111122223333", "arn:aws:iam::111122223333:user/app", "AKIAEXAMPLE", "10.0.0.1")
+CALLER = Caller(
+    "111122223333", "arn:aws:iam::111122223333:user/app", "AKIAEXAMPLE", "10.0.0.1", "us-east-1"
+)
 ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 REQUEST = {"KeyId": ARN, "Plaintext": b"x" * 1024}
 RESPONSE = {"KeyId": ARN, "CiphertextBlob": b"y" * 1100}

@@ -13,14 +13,16 @@ import tempfile
 import timeit
 from pathlib import Path
 
-from strongroom.kms.api.quotas import LeaseTable, RequestQuotas, quota_table
+from strongroom.kms.api.quotas import SYMMETRIC_KEYS, LeaseTable, RequestQuotas, quota_table
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         leases = LeaseTable(Path(tmp) / "quotas")
-        table = quota_table(cryptographic=10_000, asymmetric=500, overrides="", nodes=1, workers=2)
-        quota = table["Encrypt"]
+        table = quota_table(
+            cryptographic=10_000, asymmetric=500, ecc=300, overrides="", nodes=1, workers=2
+        )
+        quota = table[SYMMETRIC_KEYS]
         tick = [0.0]
 
         def clock() -> float:
@@ -31,7 +33,9 @@ def main() -> None:
         number = 200_000
         admit = min(
             timeit.repeat(
-                lambda: quotas.admit("111122223333", "us-east-1", "Encrypt"),
+                lambda: quotas.admit_by_key(
+                    "111122223333", "us-east-1", "Encrypt", "SYMMETRIC_DEFAULT"
+                ),
                 number=number,
                 repeat=7,
             )
