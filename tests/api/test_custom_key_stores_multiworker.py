@@ -14,7 +14,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,11 +24,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from strongroom.kms.keystores.pkcs11 import TokenConnection
-from tests.support import propagation, softhsm
+from tests.support import softhsm
 from tests.support.hsm_clusters import new_cluster_id, trust_anchor_pem
 from tests.support.processes import OutputDrain, uvicorn_workers
-from tests.support.raw_kms import RawKms, Reply, connect_to_each_worker
+from tests.support.raw_kms import RawKms, connect_to_each_worker
 from tests.support.servers import ServerProcess, server_process
+from tests.support.store_disconnect import check_disconnect_reaches_every_worker
 
 
 @dataclass
@@ -128,42 +128,8 @@ def test_both_workers_use_the_same_tokens_concurrently(deployment: Deployment) -
         conn.close()
 
 
-def _key_or_error(reply: Reply) -> str:
-    return reply.error_code or str(reply.body["KeyId"])
-
-
 def test_a_disconnect_reaches_every_worker_within_a_second(deployment: Deployment) -> None:
-    pinned, control = deployment.pin(), deployment.pin()
-    server = deployment.server
-
-    def request(conn: RawKms) -> Reply:
-        return conn.encrypt(deployment.key_id)
-
-    propagation.warm(
-        pinned, server.endpoint, server.admin_key, request, deployment.key_arn, read=_key_or_error
-    )
-
-    def disconnect() -> None:
-        reply = control[deployment.workers[1]].call(
-            "DisconnectCustomKeyStore", {"CustomKeyStoreId": deployment.store_id}
-        )
-        assert reply.status == 200, reply
-
-    attempts = propagation.watch(
-        pinned, server.endpoint, server.admin_key, request, disconnect, read=_key_or_error
-    )
-    propagation.check_deadline(
-        attempts, deployment.workers, deployment.key_arn, "KMSInvalidStateException"
-    )
-    # Connected again, both workers log in again and serve.
-    reply = control[deployment.workers[0]].call(
-        "ConnectCustomKeyStore", {"CustomKeyStoreId": deployment.store_id}
-    )
-    assert reply.status == 200, reply
-    time.sleep(propagation.DEADLINE)  # the other worker learns of it within that time
-    propagation.warm(
-        pinned, server.endpoint, server.admin_key, request, deployment.key_arn, read=_key_or_error
-    )
+    check_disconnect_reaches_every_worker(deployment)
 
 
 def test_no_file_of_the_data_dir_and_no_log_line_holds_the_key(deployment: Deployment) -> None:

@@ -15,6 +15,7 @@ from tests.support import propagation
 from tests.support.processes import uvicorn_workers
 from tests.support.raw_kms import RawKms, Reply, connect_to_each_worker
 from tests.support.servers import InProcessServer, ServerProcess, server_process
+from tests.support.store_disconnect import check_disconnect_reaches_every_worker, key_or_error
 from tests.support.xks import Tenant, admin, make_tenant
 
 ENDPOINT = "https://xks-multiworker.test"
@@ -74,10 +75,6 @@ def deployment(
         )
 
 
-def _key_or_error(reply: Reply) -> str:
-    return reply.error_code or str(reply.body["KeyId"])
-
-
 def test_a_rotated_credential_reaches_every_worker(deployment: Deployment) -> None:
     pinned, control = deployment.pin(), deployment.pin()
     server = deployment.server
@@ -87,7 +84,7 @@ def test_a_rotated_credential_reaches_every_worker(deployment: Deployment) -> No
 
     # Both workers hold a client of the proxy with the first credential.
     propagation.warm(
-        pinned, server.endpoint, server.admin_key, request, deployment.key_arn, read=_key_or_error
+        pinned, server.endpoint, server.admin_key, request, deployment.key_arn, read=key_or_error
     )
     # The spec's rotation: a second credential at the proxy, KMS told through one worker,
     # then the first credential deleted at the proxy.
@@ -107,38 +104,9 @@ def test_a_rotated_credential_reaches_every_worker(deployment: Deployment) -> No
     admin(deployment.proxy, "xks", "delete-credential", deployment.tenant.xks.access_key_id)
     time.sleep(propagation.DEADLINE)  # and the proxy's worker has forgotten the old one
     propagation.warm(
-        pinned, server.endpoint, server.admin_key, request, deployment.key_arn, read=_key_or_error
+        pinned, server.endpoint, server.admin_key, request, deployment.key_arn, read=key_or_error
     )
 
 
 def test_a_disconnect_reaches_every_worker_within_a_second(deployment: Deployment) -> None:
-    pinned, control = deployment.pin(), deployment.pin()
-    server = deployment.server
-
-    def request(conn: RawKms) -> Reply:
-        return conn.encrypt(deployment.key_id)
-
-    propagation.warm(
-        pinned, server.endpoint, server.admin_key, request, deployment.key_arn, read=_key_or_error
-    )
-
-    def disconnect() -> None:
-        reply = control[deployment.workers[1]].call(
-            "DisconnectCustomKeyStore", {"CustomKeyStoreId": deployment.store_id}
-        )
-        assert reply.status == 200, reply
-
-    attempts = propagation.watch(
-        pinned, server.endpoint, server.admin_key, request, disconnect, read=_key_or_error
-    )
-    propagation.check_deadline(
-        attempts, deployment.workers, deployment.key_arn, "KMSInvalidStateException"
-    )
-    reply = control[deployment.workers[0]].call(
-        "ConnectCustomKeyStore", {"CustomKeyStoreId": deployment.store_id}
-    )
-    assert reply.status == 200, reply
-    time.sleep(propagation.DEADLINE)
-    propagation.warm(
-        pinned, server.endpoint, server.admin_key, request, deployment.key_arn, read=_key_or_error
-    )
+    check_disconnect_reaches_every_worker(deployment)
