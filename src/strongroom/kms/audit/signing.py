@@ -16,7 +16,7 @@ from typing import Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from strongroom.kms.storage.audit import AuditRecords
+from strongroom.kms.storage.audit_commit import ChainWrites
 
 SEAL_PURPOSE = "audit-signing-key"
 
@@ -55,7 +55,7 @@ class AuditSigningKey:
 
     @classmethod
     def load_or_create(
-        cls, records: AuditRecords, store: SecretSealer, now: datetime
+        cls, records: ChainWrites, store: SecretSealer, now: datetime
     ) -> AuditSigningKey:
         """The data directory's signing key; created (in ``records``' transaction) if none."""
         first = records.first_signing_key()

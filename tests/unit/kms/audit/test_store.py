@@ -159,7 +159,7 @@ def test_most_of_a_flush_happens_before_the_write_lock(tmp_path: Path) -> None:
     prepared = chain.prepare(events)
     locked = time.perf_counter()
     with db.transaction() as tx:
-        last = chain.append_prepared(tx, prepared)
+        last = chain.append_prepared(tx.audit, prepared)
     done = time.perf_counter()
     print(
         f"\nflush() of 5,000 events: prepare {(locked - start) * 1000:.0f} ms, "
