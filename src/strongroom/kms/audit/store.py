@@ -136,8 +136,10 @@ class AuditChain:
         # transaction would sign heads with a key the database does not hold); unsealed once.
         first = records.first_signing_key()
         key = self._key
-        if key is None or first is None or key.key_id != first[0]:
-            key = self._key = AuditSigningKey.load_or_create(records, self._store, self._now())
+        if first is None:
+            key = self._key = AuditSigningKey.create(records, self._store, self._now())
+        elif key is None or key.key_id != first[0]:
+            key = self._key = AuditSigningKey.unseal(self._store, *first)
         return key
 
 
