@@ -118,21 +118,28 @@ def test_concurrent_group_commits_of_two_engines_serialise_on_the_head(database_
     """Two processes' writers (two engines): every group commit reads the head the previous
     one set (SQLite: the writer lock; PostgreSQL: the head row's FOR UPDATE)."""
     engines = [Database.open(database_url), Database.open(database_url)]
+    with engines[0].audit_group_commit() as records:
+        records.lock_head(bytes(32))  # the head row exists (made at first start)
     rounds = 40
+    failures: list[BaseException] = []
 
     def writer(db: Database, name: str) -> None:
-        for n in range(rounds):
-            with db.audit_group_commit() as records:
-                seq, _ = records.lock_head(bytes(32))
-                event = (seq + 1, TIMES[0], "111111111111", f"{name}-{n}", bytes(32), bytes(32))
-                records.insert_events([event], [], [])
-                records.set_head(seq + 1, bytes(32))
+        try:
+            for n in range(rounds):
+                with db.audit_group_commit() as records:
+                    seq, _ = records.lock_head(bytes(32))
+                    row = (seq + 1, TIMES[0], "111111111111", f"{name}-{n}", bytes(32), bytes(32))
+                    records.insert_events([row], [], [])
+                    records.set_head(seq + 1, bytes(32))
+        except BaseException as error:
+            failures.append(error)
 
     threads = [threading.Thread(target=writer, args=(db, f"w{i}")) for i, db in enumerate(engines)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert not failures, failures
     try:
         with engines[0].read() as tx:
             assert tx.audit.bounds() == (1, 2 * rounds)
