@@ -9,17 +9,17 @@ writer (audit/writer.py) and control-plane changes (audit/durable.py) both appen
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from strongroom.kms.audit.chain import GENESIS_HASH, head_message, link_hash
 from strongroom.kms.audit.events import AuditEvent
 from strongroom.kms.audit.record import (
     INDEXED_EVENT_NAMES,
+    SEQUENCE_NUMBER,
     base_record,
     canonical_bytes,
-    event_accounts,
-    sequenced,
+    other_accounts,
 )
 from strongroom.kms.audit.signing import AuditSigningKey, SecretSealer
 from strongroom.kms.storage.audit_commit import ChainWrites, SignedHead
@@ -31,8 +31,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedEvent:
+class PreparedEvent(NamedTuple):
     """An event turned into its record, all but the sequence number (known under the lock)."""
 
     event_time: datetime
@@ -63,12 +62,13 @@ class AuditChain:
 
     def prepare(self, events: Sequence[AuditEvent]) -> list[PreparedEvent]:
         """The work that needs no lock; done before the write transaction to keep it short."""
+        region = self._region
         return [
             PreparedEvent(
                 e.time,
                 e.account_id,
-                base_record(e, self._region),
-                event_accounts(e) - {e.account_id},
+                base_record(e, region),
+                other_accounts(e),
                 e.operation if e.operation in INDEXED_EVENT_NAMES else None,
             )
             for e in events
@@ -108,7 +108,7 @@ class AuditChain:
         named: list[tuple[str, str, int]] = []
         for event in events:
             seq += 1
-            canonical = canonical_bytes(sequenced(event.base, seq))
+            canonical = canonical_bytes({**event.base, SEQUENCE_NUMBER: seq})  # sequenced()
             digest = link_hash(prev, canonical)
             rows.append((seq, event.event_time, event.account_id, canonical.decode(), prev, digest))
             if event.other_accounts:
