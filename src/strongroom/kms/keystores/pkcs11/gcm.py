@@ -148,7 +148,7 @@ def _finish(function: _Call, session: int, data: bytes, size: int) -> bytes:
         length = ctypes.c_ulong(size)
         rv = function(session, data, len(data), out, length)
         if rv == _CKR_OK:
-            return out.raw[: length.value]
+            return ctypes.string_at(out, length.value)
         if rv != _CKR_BUFFER_TOO_SMALL:
             raise error_of(rv)  # the operation ended with the error
         if length.value <= size:
