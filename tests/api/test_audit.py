@@ -33,3 +33,32 @@ def test_success_and_refusal_are_audited_with_the_key(
     ]
     assert refused and refused[-1].resources == (arn,)
     assert refused[-1].to_json()["outcome"] == "failure"
+
+
+def test_a_request_through_a_local_proxy_is_audited_with_the_forwarded_address(
+    server: InProcessServer, key_id: str
+) -> None:
+    """A request forwarded by a proxy on loopback carries the client's address in
+    X-Forwarded-For (uvicorn's proxy-headers handling, on the ASGI path); a plain request is
+    answered by the direct path (ADR 33) with the connection's address. Both are audited."""
+    kms = server.client()
+
+    def forwarded(request: Any, **_: Any) -> None:
+        request.headers["X-Forwarded-For"] = "203.0.113.7"
+
+    kms.meta.events.register("before-send.kms.Encrypt", forwarded)
+    proxied = kms.encrypt(KeyId=key_id, Plaintext=b"via a proxy")
+    plain = server.client().encrypt(KeyId=key_id, Plaintext=b"direct")
+    (via_proxy,) = _events(server, proxied["ResponseMetadata"]["RequestId"])
+    (direct,) = _events(server, plain["ResponseMetadata"]["RequestId"])
+    assert (via_proxy.source_ip, direct.source_ip) == ("203.0.113.7", "127.0.0.1")
+
+
+def test_a_request_body_above_the_direct_limit_is_answered_on_the_asgi_path(
+    raw_kms: Any, key_id: str
+) -> None:
+    """Over 64 KiB (uvicorn's high-water mark) the body is read through ASGI; the operation's
+    own validation still answers."""
+    with aws_error("ValidationException", 400) as error:
+        raw_kms.encrypt(KeyId=key_id, Plaintext=b"x" * 70_000)
+    assert "'plaintext'" in error.message

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING
 from strongroom.kmip.wiring import kmip_jobs
 from strongroom.kms import allocator
 from strongroom.kms.api import quotas
+from strongroom.kms.api.asgi_app import AsgiApp
 from strongroom.kms.api.console_site import web_console
 from strongroom.kms.api.in_process import InProcessKms
 from strongroom.kms.api.model import ServiceModel
-from strongroom.kms.api.server import AsgiApp, KmsApi
+from strongroom.kms.api.server import KmsApi
 from strongroom.kms.api.sigv4 import SigV4Verifier
 from strongroom.kms.api.sts import StsApi
 from strongroom.kms.audit.digests import DigestPublisher

@@ -18,6 +18,14 @@ It also writes a response's head and the first part of its body in one ``write``
 writes the head as soon as the application starts the response: two system calls and two
 TCP segments per KMS reply, for the server and for the client; :class:`CoalescingCycle`).
 
+A KMS request (``POST /`` with a ``TrentService.`` target and a small declared body) is
+answered *directly* when the application offers it (:class:`DirectApp`): the protocol hands
+the complete body to the application's handler and writes the whole response in one call,
+without the ASGI messages, the proxy-headers middleware or the routing in between (ADR 33).
+uvicorn's cycle still carries the request, so keep-alive, pipelining, flow control, the
+deadlines here and a graceful shutdown work as for any request. Anything else (proxied,
+chunked, ``Expect``, large, another API's) takes the ASGI path.
+
 Deadlines are checked by one sweep per worker every second over the open connections, not by a
 timer per request, so the request path pays one ``loop.time()`` per phase and no timer churn.
 """
@@ -25,12 +33,15 @@ timer per request, so the request path pays one ``loop.time()`` per phase and no
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httptools
 from uvicorn.config import Config
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.http.httptools_impl import (
     STATUS_LINE,
     HttpToolsProtocol,
@@ -51,6 +62,30 @@ SWEEP_SECONDS = 1.0
 _COALESCE_BYTES = 64 * 1024
 _CLOSED = -1  # header budget once the head is complete: nothing is counted
 _sweeping: weakref.WeakKeyDictionary[ServerState, bool] = weakref.WeakKeyDictionary()
+log = logging.getLogger(__name__)
+
+# A whole response: status, headers (lower-case names, no content-length), body.
+DirectResponse = tuple[int, list[tuple[bytes, bytes]], bytes]
+DirectHandler = Callable[[dict[str, Any], bytes], Awaitable[DirectResponse]]
+
+
+class DirectApp(Protocol):
+    """An ASGI application that can also answer some requests without ASGI (ADR 33)."""
+
+    def direct_handler(self, scope: dict[str, Any]) -> DirectHandler | None:
+        """The handler for this request (head complete, body not yet read), or None for the
+        ASGI path. Called once per request: must be cheap and must not read the body."""
+        ...
+
+
+def direct_app(app: Any) -> DirectApp | None:
+    """``app`` itself, or under uvicorn's proxy-headers middleware, if it answers directly.
+
+    Any other wrapper (uvicorn's trace-level message logger, say) keeps every request on the
+    ASGI path, so what it does is not skipped."""
+    if isinstance(app, ProxyHeadersMiddleware):
+        app = app.app
+    return app if callable(getattr(app, "direct_handler", None)) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +132,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._max_headers = self.limits.max_headers
         self._header_timeout = self.limits.header_timeout
         self._body_timeout = self.limits.body_timeout
+        self._direct = direct_app(self.app)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -142,10 +178,33 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self.send_400_response(message)
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
-        # Every cycle is uvicorn's, made in uvicorn's on_headers_complete; this subclass only
-        # changes how its response reaches the transport.
+        # Every cycle is uvicorn's, made in uvicorn's on_headers_complete (or taken from the
+        # pipeline queue once the previous response is complete); this subclass changes how
+        # its response reaches the transport, and may answer it directly.
         cycle.__class__ = CoalescingCycle
+        assert isinstance(cycle, CoalescingCycle)
+        direct = self._direct
+        if direct is not None and app is self.app:
+            handler = direct.direct_handler(cycle.scope)  # type: ignore[arg-type]
+            if handler is not None:
+                cycle.direct = handler
+                if not cycle.more_body:  # a pipelined request: its body is already in
+                    self._start_direct(cycle, handler)
+                # else: on_message_complete starts it
+                return
         super()._start_asgi_task(cycle, app)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        cycle = self.cycle
+        if isinstance(cycle, CoalescingCycle) and cycle.direct is not None:
+            self._start_direct(cycle, cycle.direct)
+
+    def _start_direct(self, cycle: CoalescingCycle, handler: DirectHandler) -> None:
+        cycle.direct = None  # started once
+        task = self.loop.create_task(cycle.run_direct(handler))
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)
 
     def _head_ends_within(self, data: bytes, budget: int) -> bool:
         tail = self._tail
@@ -254,6 +313,49 @@ class CoalescingCycle(RequestResponseCycle):
     uvicorn's own ``send``, run against a stand-in transport."""
 
     _held: bytes | None = None
+    # Set while a directly answered request waits for the rest of its body.
+    direct: DirectHandler | None = None
+
+    async def run_direct(self, handler: DirectHandler) -> None:
+        """Answer the request with ``handler`` (the body is complete): one ``write``."""
+        try:
+            status, headers, body = await handler(self.scope, bytes(self.body))  # type: ignore[arg-type]
+            self.body = bytearray()
+            await self.write_whole(status, headers, body)
+        except BaseException as exc:
+            log.error("Exception in the direct handler", exc_info=exc)
+            if not self.response_started:
+                await self.send_500_response()
+            else:
+                self.transport.close()
+        finally:
+            self.on_response = _nothing
+
+    async def write_whole(
+        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> None:
+        """The whole response in one ``write``: what uvicorn's ``send`` does for a start and
+        a final body message, for headers this server makes (no checks for CR/LF needed)."""
+        if self.flow.write_paused and not self.disconnected:
+            await self.flow.drain()
+        if self.disconnected:
+            return
+        self.response_started = True
+        self.waiting_for_100_continue = False
+        parts = [STATUS_LINE[status]]
+        for name, value in self.default_headers:
+            parts += (name, b": ", value, b"\r\n")
+        for name, value in headers:
+            parts += (name, b": ", value, b"\r\n")
+        if not self.keep_alive:
+            parts.append(b"connection: close\r\n")
+        parts += (b"content-length: %d\r\n\r\n" % len(body), body)
+        self.transport.write(b"".join(parts))
+        self.response_complete = True
+        self.message_event.set()
+        if not self.keep_alive:
+            self.transport.close()
+        self.on_response()
 
     async def send(self, message: Any) -> None:
         transport = self.transport
@@ -280,6 +382,10 @@ class CoalescingCycle(RequestResponseCycle):
             self.transport = transport
             if first.head and not self.disconnected:
                 transport.write(first.head)  # nothing was written (HEAD, or an error)
+
+
+def _nothing() -> None:
+    pass
 
 
 def _sweep(loop: asyncio.AbstractEventLoop, state: ServerState) -> None:

@@ -1,4 +1,5 @@
-"""The HTTP face of the KMS: a raw ASGI application speaking AWS JSON 1.1.
+"""The HTTP face of the KMS: AWS JSON 1.1 over raw ASGI, or handed over whole by the HTTP
+protocol (:meth:`KmsApi.answer_direct`, ADR 33); routing between APIs is ``asgi_app.py``.
 
 Per request: read the body (bounded) -> verify SigV4 -> find the operation -> parse JSON ->
 validate against the service model -> run the pipeline -> encode. Any :class:`KmsError` becomes
@@ -13,16 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import gc
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import orjson
 
 from strongroom.client.served import Served
+from strongroom.kms.api.http_limits import DirectResponse
 from strongroom.kms.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from strongroom.kms.api.metrics import Metrics
 from strongroom.kms.api.model import ServiceModel
@@ -47,9 +48,6 @@ from strongroom.kms.log_limits import RateLimitedLog, describe_failure, is_envir
 from strongroom.kms.service.caller import Caller, Credential
 from strongroom.kms.service.pipeline import NeedsThread, Operation, Pipeline, Request
 
-if TYPE_CHECKING:
-    from strongroom.xks.api import XksApi
-
 log = logging.getLogger(__name__)
 
 STORAGE_UNAVAILABLE = "The request could not be stored now (storage unavailable). Retry later."
@@ -72,20 +70,10 @@ ReadyCheck = Callable[[], dict[str, str]]
 _PROBES = (*HEALTH_PATHS, READY_PATH, METRICS_PATH)
 
 
-def _is_console(path: str) -> bool:
-    """``/console`` and below: never a bucket named ``consoles`` or ``console-logs``."""
-    return path.startswith(CONSOLE_PREFIX) and path[
-        len(CONSOLE_PREFIX) : len(CONSOLE_PREFIX) + 1
-    ] in ("", "/")
-
-
-def _is_probe(scope: Scope) -> bool:
+def is_probe(scope: Scope) -> bool:
     """The node's own probes, answered before the object store sees a path (no bucket may
     take their names)."""
     return bool(scope["method"] == "GET" and scope["path"] in _PROBES)
-
-
-CONSOLE_PREFIX = "/console"
 
 
 def _json_default(value: object) -> object:
@@ -123,7 +111,7 @@ class KmsApi:
         self._verifier = verifier
         extensions = extensions or {}
         self._operations = {**operations, **{n: op for n, (op, _) in extensions.items()}}
-        self._max_body = max_body_bytes
+        self.max_body = max_body_bytes
         self._model_operations = frozenset(model.operation_names)
         self._decoders = {name: model.request_decoder(name) for name in operations}
         for name, (_, members) in extensions.items():
@@ -137,19 +125,38 @@ class KmsApi:
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = self._request_ids.next()
-        if _is_probe(scope):
+        if is_probe(scope):
             await self._probe(scope["path"], send, request_id)
             return
         if self._sts is not None and is_sts_request(scope["headers"]):
             await self._handle_sts(self._sts, scope, receive, send, request_id)
             return
+        status, payload = await self._answer(scope, receive, None, request_id)
+        await _respond(send, status, payload, request_id)
+
+    async def answer_direct(self, scope: Scope, body: bytes) -> DirectResponse:
+        """A KMS request the HTTP protocol hands over whole (``http_limits``, ADR 33)."""
+        request_id = self._request_ids.next()
+        status, payload = await self._answer(scope, None, body, request_id)
+        return (
+            status,
+            [(b"content-type", JSON_CONTENT_TYPE), (b"x-amzn-requestid", request_id.encode())],
+            payload,
+        )
+
+    async def _answer(
+        self, scope: Scope, receive: Receive | None, body: bytes | None, request_id: str
+    ) -> tuple[int, bytes]:
+        """Run one KMS request (the body given, or read from ``receive``); count and log it."""
         started = time.perf_counter()
         name, code = "unknown", "OK"
         commits = self.commits
         ticket = None if commits is None else new_ticket()
         request = response = caller = None
         try:
-            body = await self._read_body(scope, receive)
+            if body is None:
+                assert receive is not None
+                body = await self._read_body(scope, receive)
             operation, request, caller = self._prepare(scope, body)
             name = operation.name
             execute = self._pipeline.execute
@@ -176,7 +183,6 @@ class KmsApi:
             except KmsError as error:
                 code = error.code
                 status, payload = error_response(error)
-        await _respond(send, status, payload, request_id)
         seconds = time.perf_counter() - started
         if self._metrics is not None:
             self._metrics.observe(name, code, seconds)
@@ -191,6 +197,7 @@ class KmsApi:
                 request=request,
                 response=response,
             )
+        return status, payload
 
     async def _probe(self, path: str, send: Send, request_id: str) -> None:
         if path == METRICS_PATH:
@@ -274,7 +281,7 @@ class KmsApi:
                     declared = int(value)
                 except ValueError:
                     raise SerializationException("Invalid Content-Length header.") from None
-                if declared > self._max_body:
+                if declared > self.max_body:
                     raise RequestEntityTooLargeException()
         chunks: list[bytes] = []
         size = 0
@@ -282,7 +289,7 @@ class KmsApi:
             message = await receive()
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self._max_body:
+            if size > self.max_body:
                 raise RequestEntityTooLargeException()
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -338,118 +345,3 @@ async def _respond(
         }
     )
     await send({"type": "http.response.body", "body": payload})
-
-
-class SideApi(Protocol):
-    """Another API served on the same port (the object store's S3 API)."""
-
-    def claims(self, scope: Scope) -> bool:
-        """Whether the request is for this API; must be cheap (it runs for every request)."""
-        ...
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> Served:
-        """Answer the request; returns what it was, for the node's metrics and log."""
-        ...
-
-
-class AsgiApp:
-    """ASGI entry point: HTTP goes to the API, or to the XKS proxy, the web console or the
-    object store (``side``) when one claims the request;
-    lifespan starts and stops background tasks."""
-
-    def __init__(
-        self,
-        api: KmsApi,
-        background: Sequence[tuple[Callable[[], Awaitable[None]], float]],
-        on_shutdown: Callable[[], None],
-        *,
-        on_startup: Callable[[], None] | None = None,
-        xks: XksApi | None = None,
-        side: SideApi | None = None,
-        console: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None,
-    ) -> None:
-        """``console``: the web console's ASGI app, served under ``/console``."""
-        self.api = api
-        self.xks = xks
-        self.side = side
-        self._console = console
-        self._background = background
-        self._on_shutdown = on_shutdown
-        self._on_startup = on_startup
-        self._tasks: list[asyncio.Task[None]] = []
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            xks, side = self.xks, self.side
-            if xks is not None and scope["path"].startswith("/xks/") and xks.claims(scope):
-                started = time.perf_counter()
-                served = await xks.handle(scope, receive, send)
-                self.api.record(served, time.perf_counter() - started)
-            elif self._console is not None and _is_console(scope["path"]):
-                await self._console(scope, receive, send)
-            elif side is not None and not _is_probe(scope) and side.claims(scope):
-                started = time.perf_counter()
-                served = await side.handle(scope, receive, send)
-                self.api.record(served, time.perf_counter() - started)
-            else:
-                await self.api.handle(scope, receive, send)
-        elif scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                # Objects that live as long as the process (model, caches' code, modules) are
-                # moved out of the collector's sight, so collections on the hot path are short.
-                gc.freeze()
-                if self._on_startup is not None:
-                    self._on_startup()
-                self._tasks = [
-                    asyncio.create_task(_every(job, period)) for job, period in self._background
-                ]
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                for task in self._tasks:
-                    task.cancel()
-                await asyncio.gather(*self._tasks, return_exceptions=True)
-                self._on_shutdown()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-
-async def _every(job: Callable[[], Awaitable[None]], period: float) -> None:
-    """Run ``job`` now and then every ``period`` seconds; log and survive its failures.
-
-    A job that keeps failing (a full disk) logs its first traceback, then one line at most
-    every 30 s, naming the failure without quoting data (log_limits.py). The engine hides
-    statement parameters from database errors, so no traceback quotes a record either.
-    """
-    name = getattr(job, "__qualname__", repr(job))
-    alert = RateLimitedLog(log, 30.0)
-    failing = False
-    while True:
-        try:
-            await job()
-        except Exception as error:
-            if not failing:
-                # The first failure of a streak; a traceback only for what is not a failure of
-                # the machine (a full disk is not a bug, and repeats until space returns).
-                failing = True
-                log.error(
-                    "background job %s failed: %s",
-                    name,
-                    describe_failure(error),
-                    exc_info=not is_environmental(error),
-                )
-            else:
-                alert.log(
-                    logging.ERROR,
-                    f"background job {name} still fails: {describe_failure(error)}",
-                )
-        else:
-            if failing:
-                failing = False
-                alert.reset()
-                log.warning("background job %s succeeds again", name)
-        await asyncio.sleep(period)

@@ -109,6 +109,20 @@ INDEXED_EVENT_NAMES = frozenset({PROVIDER_ACCESS_EVENT})
 ACCESS_DENIED = "AccessDeniedException"
 
 
+_NO_ACCOUNTS: frozenset[str] = frozenset()
+
+
+def other_accounts(event: AuditEvent) -> frozenset[str]:
+    """:func:`event_accounts` but the caller's: the owners of the event's keys, when they are
+    other accounts (most events name only the caller's own keys: none)."""
+    if not event.resources or event.error_code == ACCESS_DENIED:
+        return _NO_ACCOUNTS
+    owners = {arn_account(arn) for arn in event.resources}
+    owners.discard("")
+    owners.discard(event.account_id)
+    return frozenset(owners) if owners else _NO_ACCOUNTS
+
+
 def event_accounts(event: AuditEvent) -> frozenset[str]:
     """The accounts that may see the event: the caller's, and each resource owner's."""
     if event.error_code == ACCESS_DENIED:
@@ -137,17 +151,23 @@ def to_record(event: AuditEvent, seq: int, region: str) -> dict[str, object]:
     return sequenced(base_record(event, region), seq)
 
 
+SEQUENCE_NUMBER = "sequenceNumber"
+
+
 def sequenced(base: dict[str, object], seq: int) -> dict[str, object]:
     """The record at its place in the chain: the base record with its sequence number."""
-    return {**base, "sequenceNumber": seq}
+    return {**base, SEQUENCE_NUMBER: seq}
 
 
 def base_record(event: AuditEvent, region: str) -> dict[str, object]:
     """Everything but the sequence number, so it can be built before the chain is locked."""
-    time = event.time.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    time = event.time
+    if time.tzinfo is not UTC:
+        time = time.astimezone(UTC)
     record: dict[str, object] = {
         "eventVersion": EVENT_VERSION,
-        "eventTime": time,
+        # ISO 8601 with microseconds; "+00:00" written "Z"
+        "eventTime": time.isoformat(timespec="microseconds")[:-6] + "Z",
         "eventSource": event.event_source,
         "eventName": event.operation,
         "eventType": "AwsApiCall",
@@ -155,16 +175,11 @@ def base_record(event: AuditEvent, region: str) -> dict[str, object]:
         "sourceIPAddress": event.source_ip,
         "requestID": event.request_id,
         "eventID": _EVENT_IDS.next(),
-        "userIdentity": {
-            "type": identity_type(event.principal_arn),
-            "arn": event.principal_arn,
-            "accountId": event.account_id,
-            "accessKeyId": event.access_key_id,
-        },
+        "userIdentity": _user_identity(event.principal_arn, event.account_id, event.access_key_id),
         "recipientAccountId": event.account_id,
         "resources": [_resource(arn) for arn in event.resources],
         "errorCode": event.error_code,
-        "readOnly": is_read_only(event.operation),
+        "readOnly": _read_only(event.operation),
         "managementEvent": True,
         "eventCategory": "Management",
     }
@@ -174,6 +189,21 @@ def base_record(event: AuditEvent, region: str) -> dict[str, object]:
     if event.additional_data is not None:
         record["additionalEventData"] = dict(event.additional_data)
     return record
+
+
+# Cached, as _resource below: a flush repeats the same few callers and operations.
+_read_only = functools.lru_cache(maxsize=1024)(is_read_only)
+
+
+@functools.lru_cache(maxsize=16384)
+def _user_identity(principal_arn: str, account_id: str, access_key_id: str) -> dict[str, str]:
+    """The record's ``userIdentity`` (cached and shared: only ever serialized, never changed)."""
+    return {
+        "type": identity_type(principal_arn),
+        "arn": principal_arn,
+        "accountId": account_id,
+        "accessKeyId": access_key_id,
+    }
 
 
 @functools.lru_cache(maxsize=16384)

@@ -16,7 +16,7 @@ from typing import Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from strongroom.kms.storage.audit import AuditRecords
+from strongroom.kms.storage.audit_commit import ChainWrites
 
 SEAL_PURPOSE = "audit-signing-key"
 
@@ -54,13 +54,8 @@ class AuditSigningKey:
         return f"AuditSigningKey({self.key_id!r})"
 
     @classmethod
-    def load_or_create(
-        cls, records: AuditRecords, store: SecretSealer, now: datetime
-    ) -> AuditSigningKey:
-        """The data directory's signing key; created (in ``records``' transaction) if none."""
-        first = records.first_signing_key()
-        if first is not None:
-            return cls.unseal(store, *first)
+    def create(cls, records: ChainWrites, store: SecretSealer, now: datetime) -> AuditSigningKey:
+        """A new signing key, added in ``records``' transaction."""
         private = Ed25519PrivateKey.generate()
         public = private.public_key().public_bytes_raw()
         key_id = key_id_of(public)

@@ -9,20 +9,21 @@ writer (audit/writer.py) and control-plane changes (audit/durable.py) both appen
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from strongroom.kms.audit.chain import GENESIS_HASH, head_message, link_hash
 from strongroom.kms.audit.events import AuditEvent
 from strongroom.kms.audit.record import (
     INDEXED_EVENT_NAMES,
+    SEQUENCE_NUMBER,
     base_record,
     canonical_bytes,
-    event_accounts,
-    sequenced,
+    other_accounts,
 )
 from strongroom.kms.audit.signing import AuditSigningKey, SecretSealer
-from strongroom.kms.storage.audit import SignedHead
+from strongroom.kms.storage.audit_commit import ChainWrites, SignedHead
+from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.unit_of_work import Transaction
 
 
@@ -30,8 +31,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedEvent:
+class PreparedEvent(NamedTuple):
     """An event turned into its record, all but the sequence number (known under the lock)."""
 
     event_time: datetime
@@ -57,15 +57,18 @@ class AuditChain:
         self._region = region
         self._now = now
         self._key: AuditSigningKey | None = None
+        # The signing key of a committed group commit (commit_group): in the database for good.
+        self._committed_key: AuditSigningKey | None = None
 
     def prepare(self, events: Sequence[AuditEvent]) -> list[PreparedEvent]:
         """The work that needs no lock; done before the write transaction to keep it short."""
+        region = self._region
         return [
             PreparedEvent(
                 e.time,
                 e.account_id,
-                base_record(e, self._region),
-                event_accounts(e) - {e.account_id},
+                base_record(e, region),
+                other_accounts(e),
                 e.operation if e.operation in INDEXED_EVENT_NAMES else None,
             )
             for e in events
@@ -73,24 +76,43 @@ class AuditChain:
 
     def append(self, tx: Transaction, events: Sequence[AuditEvent]) -> int:
         """Append ``events`` in ``tx`` and sign the new head; return the last sequence number."""
-        return self.append_prepared(tx, self.prepare(events))
+        return self.append_prepared(tx.audit, self.prepare(events))
 
-    def append_prepared(self, tx: Transaction, events: Sequence[PreparedEvent]) -> int:
-        records = tx.audit
+    def commit_group(self, db: Database, events: Sequence[PreparedEvent]) -> int:
+        """Append ``events`` in a write transaction of their own (the audit writer's group
+        commit) and commit it; return the last sequence number.
+
+        Once a group commit that used the signing key has committed, the key is known to be
+        in the database (its rows are never deleted) and is not looked up again.
+        """
+        with db.audit_group_commit() as records:
+            seq, key = self._append(records, events)
+        if key is not None:
+            self._committed_key = key
+        return seq
+
+    def append_prepared(self, records: ChainWrites, events: Sequence[PreparedEvent]) -> int:
+        """Append ``events`` in the open write transaction of ``records`` (``tx.audit``)."""
+        return self._append(records, events)[0]
+
+    def _append(
+        self, records: ChainWrites, events: Sequence[PreparedEvent]
+    ) -> tuple[int, AuditSigningKey | None]:
         seq, prev = records.lock_head(GENESIS_HASH)
         if not events:
-            return seq
-        key = self._signing_key(tx)
+            return seq, None
+        key = self._signing_key(records)
 
-        rows: list[tuple[object, ...]] = []
-        index: list[tuple[object, ...]] = []
-        named: list[tuple[object, ...]] = []
+        rows: list[tuple[int, datetime, str, str, bytes, bytes]] = []
+        index: list[tuple[str, int, datetime]] = []
+        named: list[tuple[str, str, int]] = []
         for event in events:
             seq += 1
-            canonical = canonical_bytes(sequenced(event.base, seq))
+            canonical = canonical_bytes({**event.base, SEQUENCE_NUMBER: seq})  # sequenced()
             digest = link_hash(prev, canonical)
             rows.append((seq, event.event_time, event.account_id, canonical.decode(), prev, digest))
-            index.extend((account, seq, event.event_time) for account in event.other_accounts)
+            if event.other_accounts:
+                index.extend((account, seq, event.event_time) for account in event.other_accounts)
             if event.indexed_name is not None:
                 named.append((event.indexed_name, event.account_id, seq))
             prev = digest
@@ -100,19 +122,25 @@ class AuditChain:
         signature = key.sign(head_message(seq, prev, signed_at))
         records.add_signed_head(SignedHead(seq, prev, signed_at, key.key_id, signature))
         records.set_head(seq, prev)
-        return seq
+        return seq, key
 
     def signing_key(self, tx: Transaction) -> AuditSigningKey:
         """The signing key (created in ``tx`` if there is none yet)."""
-        return self._signing_key(tx)
+        return self._signing_key(tx.audit)
 
-    def _signing_key(self, tx: Transaction) -> AuditSigningKey:
-        # Looked up in every transaction (a key cached from a rolled-back transaction would
-        # sign heads with a key the database does not hold); unsealed only once.
-        first = tx.audit.first_signing_key()
-        if self._key is None or first is None or self._key.key_id != first[0]:
-            self._key = AuditSigningKey.load_or_create(tx.audit, self._store, self._now())
-        return self._key
+    def _signing_key(self, records: ChainWrites) -> AuditSigningKey:
+        committed = self._committed_key
+        if committed is not None:
+            return committed
+        # Until then, looked up in every transaction (a key cached from a rolled-back
+        # transaction would sign heads with a key the database does not hold); unsealed once.
+        first = records.first_signing_key()
+        key = self._key
+        if first is None:
+            key = self._key = AuditSigningKey.create(records, self._store, self._now())
+        elif key is None or key.key_id != first[0]:
+            key = self._key = AuditSigningKey.unseal(self._store, *first)
+        return key
 
 
 def head_of(tx: Transaction) -> tuple[int, bytes]:

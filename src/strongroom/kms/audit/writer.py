@@ -289,8 +289,7 @@ class ChainedAuditLog:
                 return True
             try:
                 prepared = self._chain.prepare(batch if dropped is None else [*batch, dropped])
-                with self._db.transaction() as tx:
-                    self._chain.append_prepared(tx, prepared)
+                self._chain.commit_group(self._db, prepared)
             except Exception as error:
                 # Keep the events for the next attempt, in front of anything queued meanwhile.
                 pending.extendleft(reversed(batch))

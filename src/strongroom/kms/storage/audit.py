@@ -1,32 +1,21 @@
 """The audit trail's records: ``tx.audit`` in the unit of work (unit_of_work.py).
 
-Every SQL statement of the hash-chained trail (kms/audit/) is here: appending a batch under the
-chain head lock, the signing keys' rows, the reads of verify, export, digests and archiving,
-and pruning. audit/ decides what is written and checks what is read; this module only moves
-rows. Values cross the seam as tuples and the small row types below.
+Every SQL statement of the hash-chained trail (kms/audit/) is here or in audit_commit.py (the
+appends under the chain head lock and the signing key's rows): the reads of verify, export,
+digests and archiving, and pruning. audit/ decides what is written and checks what is read;
+this module only moves rows. Values cross the seam as tuples and the small row types below.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import (
-    Connection,
-    bindparam,
-    delete,
-    func,
-    insert,
-    inspect,
-    select,
-    union,
-    update,
-)
+from sqlalchemy import Connection, delete, func, inspect, select, union
 
 from strongroom.kms.storage import schema
-from strongroom.kms.storage.bulk import insert_many
-from strongroom.kms.storage.driver import DriverStatement
+from strongroom.kms.storage.audit_commit import ChainWrites, SignedHead
 
 E = schema.audit_events.c
 A = schema.audit_event_accounts.c
@@ -34,7 +23,6 @@ N = schema.audit_named_events.c
 H = schema.audit_signed_heads.c
 K = schema.audit_signing_keys.c
 HEAD = schema.audit_chain_head.c
-HEAD_ROW_ID = 1
 TABLES = (
     schema.audit_events,
     schema.audit_event_accounts,
@@ -45,35 +33,7 @@ TABLES = (
 )
 _BATCH = 1000
 
-_EVENT_COLUMNS = ("seq", "event_time", "account_id", "record", "prev_hash", "hash")
-_INDEX_COLUMNS = ("account_id", "seq", "event_time")
-_NAMED_COLUMNS = ("event_name", "account_id", "seq")
-
-
-# The statements of every group commit, compiled once (driver.py).
-_LOCK_HEAD = DriverStatement(
-    lambda: select(HEAD.seq, HEAD.hash).where(HEAD.id == bindparam("id")).with_for_update()
-)
-_INSERT_HEAD = DriverStatement(
-    lambda: insert(schema.audit_chain_head).values(
-        id=bindparam("id"), seq=bindparam("seq"), hash=bindparam("hash")
-    )
-)
-_SET_HEAD = DriverStatement(
-    lambda: (
-        update(schema.audit_chain_head)
-        .where(HEAD.id == bindparam("head_id"))
-        .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
-    )
-)
-_ADD_SIGNED_HEAD = DriverStatement(
-    lambda: insert(schema.audit_signed_heads).values(
-        {name: bindparam(name) for name in SignedHead._fields}
-    )
-)
-_FIRST_SIGNING_KEY = DriverStatement(
-    lambda: select(K.key_id, K.sealed_private_key).order_by(K.created_at, K.key_id).limit(1)
-)
+__all__ = ["AuditRecords", "ChainRow", "IndexRow", "NamedRow", "SignedHead", "SigningKeyRow"]
 
 
 class ChainRow(NamedTuple):
@@ -83,14 +43,6 @@ class ChainRow(NamedTuple):
     record: str
     prev_hash: bytes
     hash: bytes
-
-
-class SignedHead(NamedTuple):
-    seq: int
-    hash: bytes
-    signed_at: str
-    key_id: str
-    signature: bytes
 
 
 class IndexRow(NamedTuple):
@@ -111,90 +63,43 @@ class SigningKeyRow(NamedTuple):
     sealed_private_key: bytes
 
 
-class AuditRecords:
+class AuditRecords(ChainWrites):
+    """The trail's rows in one transaction: the appends (audit_commit.py) and the reads."""
+
     def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+        super().__init__(conn)
+        self._sql = conn
 
     def missing_tables(self) -> list[str]:
         """The trail's tables that the database no longer has (dropped behind our back)."""
-        present = set(inspect(self._conn).get_table_names())
+        present = set(inspect(self._sql).get_table_names())
         return [table.name for table in TABLES if table.name not in present]
 
-    # --- appending (one write transaction per batch) ---
-
-    def lock_head(self, genesis: bytes) -> tuple[int, bytes]:
-        """The chain head (seq, hash), locked until the transaction ends (``FOR UPDATE``;
-        SQLite's write transactions hold the lock from their start). Created if missing."""
-        rows = _LOCK_HEAD.rows(self._conn, {"id": HEAD_ROW_ID})
-        if rows:
-            seq, hash_ = rows[0]
-            return int(seq), bytes(hash_)
-        _INSERT_HEAD.rows(self._conn, {"id": HEAD_ROW_ID, "seq": 0, "hash": genesis})
-        return 0, genesis
-
-    def insert_events(
-        self,
-        rows: Sequence[tuple[object, ...]],
-        index: Sequence[tuple[object, ...]],
-        named: Sequence[tuple[object, ...]],
-    ) -> None:
-        """Events (seq, event_time, account_id, record, prev_hash, hash), their account index
-        rows (account_id, seq, event_time) and name index rows (event_name, account_id, seq).
-        Driver-level executemany: one row per request, so per-row work counts."""
-        insert_many(self._conn, schema.audit_events, _EVENT_COLUMNS, rows)
-        insert_many(self._conn, schema.audit_event_accounts, _INDEX_COLUMNS, index)
-        insert_many(self._conn, schema.audit_named_events, _NAMED_COLUMNS, named)
-
-    def add_signed_head(self, head: SignedHead) -> None:
-        _ADD_SIGNED_HEAD.rows(self._conn, head._asdict())
-
-    def set_head(self, seq: int, hash_: bytes) -> None:
-        _SET_HEAD.rows(self._conn, {"head_id": HEAD_ROW_ID, "new_seq": seq, "new_hash": hash_})
-
-    # --- signing keys ---
-
-    def first_signing_key(self) -> tuple[str, bytes] | None:
-        """(key_id, sealed private key) of the oldest signing key: the one that signs."""
-        rows = _FIRST_SIGNING_KEY.rows(self._conn, {})
-        return None if not rows else (str(rows[0][0]), bytes(rows[0][1]))
-
-    def add_signing_key(
-        self, key_id: str, public_key: bytes, sealed_private_key: bytes, created_at: datetime
-    ) -> None:
-        self._conn.execute(
-            insert(schema.audit_signing_keys).values(
-                key_id=key_id,
-                public_key=public_key,
-                sealed_private_key=sealed_private_key,
-                created_at=created_at,
-            )
-        )
-
     def signing_keys(self) -> list[SigningKeyRow]:
-        rows = self._conn.execute(select(K.key_id, K.public_key, K.sealed_private_key))
+        rows = self._sql.execute(select(K.key_id, K.public_key, K.sealed_private_key))
         return [SigningKeyRow(str(r[0]), bytes(r[1]), bytes(r[2])) for r in rows]
 
     # --- reading ---
 
     def head(self) -> tuple[int, bytes] | None:
         """The chain head row (seq, hash) without locking it; None if there is none."""
-        row = self._conn.execute(select(HEAD.seq, HEAD.hash)).first()
+        row = self._sql.execute(select(HEAD.seq, HEAD.hash)).first()
         return None if row is None else (int(row.seq), bytes(row.hash))
 
     def bounds(self) -> tuple[int, int]:
         """The first and last seq stored (0, 0 when there are none)."""
-        row = self._conn.execute(select(func.min(E.seq), func.max(E.seq))).first()
+        row = self._sql.execute(select(func.min(E.seq), func.max(E.seq))).first()
         if row is None or row[0] is None:
             return 0, 0
         return int(row[0]), int(row[1])
 
     def hash_at(self, seq: int) -> bytes | None:
-        value = self._conn.execute(select(E.hash).where(E.seq == seq)).scalar_one_or_none()
+        value = self._sql.execute(select(E.hash).where(E.seq == seq)).scalar_one_or_none()
         return None if value is None else bytes(value)
 
     def event_times(self, first: int, last: int) -> tuple[datetime, datetime] | None:
         """The times of the oldest and newest events with seq in [first, last]."""
-        row = self._conn.execute(
+        row = self._sql.execute(
             select(func.min(E.event_time), func.max(E.event_time)).where(
                 E.seq >= first, E.seq <= last
             )
@@ -208,17 +113,17 @@ class AuditRecords:
         )
         if last is not None:
             query = query.where(E.seq <= last)
-        for r in self._conn.execute(query.order_by(E.seq)).yield_per(_BATCH):
+        for r in self._sql.execute(query.order_by(E.seq)).yield_per(_BATCH):
             yield ChainRow(int(r[0]), str(r[1]), r[2], str(r[3]), bytes(r[4]), bytes(r[5]))
 
     def signed_heads(self) -> Iterator[SignedHead]:
         query = select(H.seq, H.hash, H.signed_at, H.key_id, H.signature).order_by(H.seq)
-        for r in self._conn.execute(query).yield_per(_BATCH):
+        for r in self._sql.execute(query).yield_per(_BATCH):
             yield SignedHead(int(r[0]), bytes(r[1]), str(r[2]), str(r[3]), bytes(r[4]))
 
     def last_head_before(self, before: datetime) -> int | None:
         """The last signed head whose event is older than ``before`` (a flush boundary)."""
-        value = self._conn.execute(
+        value = self._sql.execute(
             select(func.max(H.seq))
             .join_from(schema.audit_signed_heads, schema.audit_events, E.seq == H.seq)
             .where(E.event_time < before)
@@ -227,12 +132,12 @@ class AuditRecords:
 
     def account_index(self) -> Iterator[IndexRow]:
         query = select(A.account_id, A.seq, A.event_time).order_by(A.seq, A.account_id)
-        for r in self._conn.execute(query).yield_per(_BATCH):
+        for r in self._sql.execute(query).yield_per(_BATCH):
             yield IndexRow(str(r[0]), int(r[1]), r[2])
 
     def name_index(self) -> Iterator[NamedRow]:
         query = select(N.event_name, N.account_id, N.seq).order_by(N.seq, N.event_name)
-        for r in self._conn.execute(query).yield_per(_BATCH):
+        for r in self._sql.execute(query).yield_per(_BATCH):
             yield NamedRow(str(r[0]), str(r[1]), int(r[2]))
 
     def account_records(
@@ -252,7 +157,7 @@ class AuditRecords:
             own, about = own.where(E.event_time < until), about.where(A.event_time < until)
         both = union(own, about).subquery()
         query = select(both.c.record).order_by(both.c.seq)
-        for (record,) in self._conn.execute(query).yield_per(_BATCH):
+        for (record,) in self._sql.execute(query).yield_per(_BATCH):
             yield str(record)
 
     def named_events(
@@ -270,7 +175,7 @@ class AuditRecords:
         )
         if account_id is not None:
             query = query.where(N.account_id == account_id, E.account_id == account_id)
-        for seq, record in self._conn.execute(query).yield_per(_BATCH):
+        for seq, record in self._sql.execute(query).yield_per(_BATCH):
             yield int(seq), str(record)
 
     # --- retention ---
@@ -283,4 +188,4 @@ class AuditRecords:
             schema.audit_signed_heads,
             schema.audit_events,
         ):
-            self._conn.execute(delete(table).where(table.c.seq <= through))
+            self._sql.execute(delete(table).where(table.c.seq <= through))

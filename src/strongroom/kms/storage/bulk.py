@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, Table, bindparam, insert
+from sqlalchemy import Table, bindparam, insert
 
-from strongroom.kms.storage.driver import DriverStatement
+from strongroom.kms.storage.driver import AnyConnection, DriverStatement
 
 _statements: dict[tuple[str, tuple[str, ...]], DriverStatement] = {}
 
 
-def _statement(table: Table, columns: tuple[str, ...]) -> DriverStatement:
+def statement(table: Table, columns: tuple[str, ...]) -> DriverStatement:
+    """The INSERT of ``columns`` into ``table``, compiled once per dialect."""
     key = (table.name, columns)
     found = _statements.get(key)
     if found is None:
@@ -29,8 +30,8 @@ def _statement(table: Table, columns: tuple[str, ...]) -> DriverStatement:
 
 
 def insert_many(
-    conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[object]]
+    conn: AnyConnection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[object]]
 ) -> None:
     """INSERT ``rows`` (values in ``columns`` order) in one driver-level executemany."""
     names = tuple(columns)
-    _statement(table, names).run_rows(conn, names, rows)
+    statement(table, names).run_rows(conn, names, rows)

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from strongroom.kms.storage import migrate, schema
+from strongroom.kms.storage.audit_commit import ChainWrites, group_commit
 from strongroom.kms.storage.engine import READ_ONLY_OPTION, make_engine, redacted
 
 if TYPE_CHECKING:
@@ -115,6 +116,13 @@ class Database:
 
         with self.write_connection() as conn:
             yield Transaction(conn, read_only=False)
+
+    @contextmanager
+    def audit_group_commit(self) -> Iterator[ChainWrites]:
+        """The audit writer's transaction: appends to the chain only (audit_commit.py), on
+        the driver's connection; the same writer lock as :meth:`transaction`, no commit hook."""
+        with _unavailable_raised(), group_commit(self.engine) as records:
+            yield records
 
     @contextmanager
     def read(self) -> Iterator[Transaction]:

@@ -8,6 +8,10 @@ DBAPI cursor of the connection's open transaction, with each bound value still p
 its column type's bind processor, so what is stored is exactly what ``conn.execute`` stores.
 Driver errors are raised as SQLAlchemy's (``OperationalError`` with the driver's error as
 ``orig``, statement parameters hidden), as ``conn.execute`` raises them.
+
+A statement runs on SQLAlchemy's ``Connection`` or on a :class:`RawConnection` (a pooled DBAPI
+connection and its dialect, with no SQLAlchemy transaction around it: the audit writer's group
+commit, storage/audit_commit.py).
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -31,6 +37,17 @@ class _Compiled:
     fixed: Mapping[str, object]  # values the statement carries itself (a LIMIT)
 
 
+@dataclass(frozen=True, slots=True)
+class RawConnection:
+    """A pooled DBAPI connection with its dialect: what a statement needs of a ``Connection``."""
+
+    dialect: Dialect
+    connection: PoolProxiedConnection
+
+
+AnyConnection = Connection | RawConnection
+
+
 class DriverStatement:
     """One statement with named bind parameters, compiled once per dialect."""
 
@@ -41,7 +58,7 @@ class DriverStatement:
         self._build = build
         self._compiled: dict[str, _Compiled] = {}
 
-    def _compile(self, conn: Connection) -> _Compiled:
+    def _compile(self, conn: AnyConnection) -> _Compiled:
         dialect = conn.dialect
         found = self._compiled.get(dialect.name)
         if found is None:
@@ -72,7 +89,7 @@ class DriverStatement:
             return tuple(values[name] for name in compiled.order)
         return values
 
-    def rows(self, conn: Connection, values: Mapping[str, object]) -> list[Sequence[Any]]:
+    def rows(self, conn: AnyConnection, values: Mapping[str, object]) -> list[Sequence[Any]]:
         """Run the statement with ``values``; the rows it returns (none for DML)."""
         compiled = self._compile(conn)
         parameters = self._parameters(compiled, values)
@@ -85,13 +102,13 @@ class DriverStatement:
         finally:
             cursor.close()
 
-    def run_many(self, conn: Connection, rows: Iterable[Mapping[str, object]]) -> None:
+    def run_many(self, conn: AnyConnection, rows: Iterable[Mapping[str, object]]) -> None:
         """Run the statement once per parameter set, in one driver ``executemany``."""
         compiled = self._compile(conn)
         self._executemany(conn, compiled, [self._parameters(compiled, v) for v in rows])
 
     def run_rows(
-        self, conn: Connection, names: tuple[str, ...], rows: Iterable[Sequence[object]]
+        self, conn: AnyConnection, names: tuple[str, ...], rows: Iterable[Sequence[object]]
     ) -> None:
         """:meth:`run_many` for rows of values in ``names`` order, without a dict per row (the
         audit writer inserts a row per request)."""
@@ -110,7 +127,20 @@ class DriverStatement:
             parameters.append(tuple(row[i] if proc is None else proc(row[i]) for i, proc in plan))
         self._executemany(conn, compiled, parameters)
 
-    def _executemany(self, conn: Connection, compiled: _Compiled, parameters: list[Any]) -> None:
+    def run_ready(self, conn: AnyConnection, rows: list[tuple[object, ...]]) -> None:
+        """Run the statement once per row, in one driver ``executemany``: rows of values the
+        driver takes as they are (each converted by the caller as the column type's bind
+        processor would), in the statement's parameter order, on a positional driver (SQLite)."""
+        compiled = self._compile(conn)
+        if not compiled.positional or compiled.fixed:
+            raise ValueError("run_ready needs a positional driver and no fixed values")
+        self._executemany(conn, compiled, rows)
+
+    def order(self, conn: AnyConnection) -> tuple[str, ...]:
+        """The parameter names in the order :meth:`run_ready` wants the row's values."""
+        return self._compile(conn).order
+
+    def _executemany(self, conn: AnyConnection, compiled: _Compiled, parameters: list[Any]) -> None:
         if not parameters:
             return
         cursor = conn.connection.cursor()
@@ -122,7 +152,7 @@ class DriverStatement:
             cursor.close()
 
 
-def driver_error(conn: Connection, sql: str, error: Exception) -> StatementError:
+def driver_error(conn: AnyConnection, sql: str, error: Exception) -> StatementError:
     """The driver's error as SQLAlchemy raises it (``OperationalError``...), parameters hidden."""
     return DBAPIError.instance(
         sql,

@@ -10,10 +10,11 @@ from strongroom.kms.audit.record import (
     canonical_bytes,
     event_accounts,
     is_read_only,
+    other_accounts,
     record_accounts,
     to_record,
 )
-from tests.unit.kms.audit.helpers import ALICE, BOB, REGION, event, key_arn
+from tests.unit.kms.audit.helpers import ALICE, BOB, CAROL, REGION, event, key_arn
 
 
 def test_record_has_cloudtrail_fields() -> None:
@@ -82,3 +83,31 @@ def test_an_access_denial_belongs_to_the_caller_only() -> None:
     e = event(1, ALICE, (key_arn(BOB),), error_code="AccessDeniedException")
     assert event_accounts(e) == {ALICE}
     assert record_accounts(to_record(e, 1, REGION)) == {ALICE}
+
+
+def test_other_accounts_are_the_event_accounts_but_the_callers() -> None:
+    cases = [
+        event(1, ALICE, (key_arn(BOB), f"arn:aws:kms:{REGION}:{ALICE}:alias/x")),
+        event(2, ALICE, (key_arn(ALICE),)),
+        event(3, ALICE, ()),
+        event(4, ALICE, ("not-an-arn", key_arn(CAROL), key_arn(BOB))),
+        event(5, ALICE, (key_arn(BOB),), error_code="AccessDeniedException"),
+    ]
+    for e in cases:
+        assert other_accounts(e) == event_accounts(e) - {e.account_id}, e
+
+
+def test_a_record_is_its_event_whatever_was_recorded_before() -> None:
+    """The parts of records that are cached (identities, resources) are per caller and key."""
+    first, second = event(1, ALICE), event(2, BOB)
+    utc_record = to_record(first, 1, REGION)
+    to_record(second, 2, REGION)
+    assert to_record(first, 1, REGION)["userIdentity"] == utc_record["userIdentity"]
+    assert to_record(second, 2, REGION)["userIdentity"] == {
+        "type": "IAMUser",
+        "arn": f"arn:aws:iam::{BOB}:user/u2",
+        "accountId": BOB,
+        "accessKeyId": f"AKIA{BOB}",
+    }
+    naive = dataclasses.replace(first, time=first.time.replace(tzinfo=None))
+    assert str(to_record(naive, 1, REGION)["eventTime"]).endswith("Z")

@@ -15,6 +15,7 @@ from strongroom.kms.audit.store import AuditChain
 from strongroom.kms.audit.verify import verify_chain
 from strongroom.kms.audit.writer import ChainedAuditLog
 from strongroom.kms.storage import schema
+from strongroom.kms.storage.audit_commit import ChainWrites
 from strongroom.kms.storage.database import Database
 from tests.unit.kms.audit.helpers import ALICE, BOB, REGION, db_path, event, new_store, open_db
 
@@ -159,7 +160,7 @@ def test_most_of_a_flush_happens_before_the_write_lock(tmp_path: Path) -> None:
     prepared = chain.prepare(events)
     locked = time.perf_counter()
     with db.transaction() as tx:
-        last = chain.append_prepared(tx, prepared)
+        last = chain.append_prepared(tx.audit, prepared)
     done = time.perf_counter()
     print(
         f"\nflush() of 5,000 events: prepare {(locked - start) * 1000:.0f} ms, "
@@ -167,3 +168,35 @@ def test_most_of_a_flush_happens_before_the_write_lock(tmp_path: Path) -> None:
     )
     assert last == 5001
     assert verify_chain(db, store).ok
+
+
+def test_the_signing_key_is_looked_up_until_a_group_commit_that_used_it_has_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, store = open_db(tmp_path), new_store()
+    lookups: list[object] = []
+    first_signing_key = ChainWrites.first_signing_key
+
+    def counted(records: ChainWrites) -> tuple[str, bytes] | None:
+        found = first_signing_key(records)
+        lookups.append(found)
+        return found
+
+    monkeypatch.setattr(ChainWrites, "first_signing_key", counted)
+    sink = ChainedAuditLog(db, store, REGION)
+    with sqlite3.connect(db_path(tmp_path)) as conn:
+        conn.execute("DROP TABLE audit_signed_heads")
+    sink.record(event(1))
+    with pytest.raises(Exception, match="audit_signed_heads"):
+        sink.flush()  # the key made in this transaction is rolled back with it
+    schema.audit_signed_heads.create(db.engine)
+    sink.flush()
+    assert lookups == [None, None]  # made again, in the transaction that committed
+    for n in range(2, 5):
+        sink.record(event(n))
+        sink.flush()
+    assert len(lookups) == 2  # committed: never looked up again
+    assert rows(db_path(tmp_path), "SELECT count(*) FROM audit_signing_keys") == [(1,)]
+    verdict = verify_chain(db, store)
+    assert verdict.ok, verdict.summary()
+    assert verdict.events == 4
