@@ -54,12 +54,19 @@ def measure(work: Callable[[], object], seconds: float) -> Rate:
     return calls / elapsed, calls / max(time.thread_time() - cpu, 1e-9)
 
 
-def medians(works: dict[str, Callable[[], object]], seconds: float, runs: int) -> dict[str, Rate]:
+def medians(
+    works: dict[str, Callable[[], object]],
+    seconds: float,
+    runs: int,
+    between: Callable[[], object] = lambda: None,
+) -> dict[str, Rate]:
     """Median rates of each work over ``runs`` runs, the runs of the works interleaved (a change
-    of load during the measurement then weighs on all of them alike)."""
+    of load during the measurement then weighs on all of them alike); ``between`` runs before
+    each run, untimed."""
     samples: dict[str, list[Rate]] = {name: [] for name in works}
     for _ in range(runs):
         for name, work in works.items():
+            between()
             samples[name].append(measure(work, seconds))
     return {
         name: (
@@ -79,6 +86,31 @@ def raw_gcm(key: Any, plaintext: bytes) -> Callable[[], object]:
         return bytes(key.encrypt(plaintext, mechanism=Mechanism.AES_GCM, mechanism_param=params))
 
     return encrypt
+
+
+def raw_rates(token: str, label: str, args: argparse.Namespace) -> dict[str, dict[int, Rate]]:
+    """Raw python-pkcs11 on the same token, with the very key the custom key store uses (a
+    private, sensitive token object) and with a session copy of it."""
+    from pkcs11 import Attribute
+    from tests.support import softhsm
+
+    from strongroom.kms.keystores.pkcs11 import load_module
+
+    results: dict[str, dict[int, Rate]] = {}
+    module = load_module(softhsm.MODULE)
+    with module.find_token(token).open(rw=True) as session:
+        token_key = session.get_key(label=label)
+        session_key = token_key.copy({Attribute.TOKEN: False, Attribute.LABEL: "bench"})
+        for size in (32, 4096):
+            plaintext = os.urandom(size)
+            raws = {
+                "raw python-pkcs11, the same token key": raw_gcm(token_key, plaintext),
+                "raw python-pkcs11, a session copy": raw_gcm(session_key, plaintext),
+            }
+            for name, rate in medians(raws, args.seconds, args.runs).items():
+                results.setdefault(name, {})[size] = rate
+        session_key.destroy()
+    return results
 
 
 class InMemoryApi:
@@ -161,7 +193,6 @@ def main() -> None:
 
         from strongroom.kms.app import create_app, initialize, open_data_dir
         from strongroom.kms.config import load_settings
-        from strongroom.kms.keystores.pkcs11 import load_module
 
         results: dict[str, dict[int, Rate]] = {}
         # As in hot_path_micro.py: this harness starts no audit writer thread, so with the
@@ -190,6 +221,12 @@ def main() -> None:
         api.call("ConnectCustomKeyStore", {"CustomKeyStoreId": store_id})
         hsm_key = api.call("CreateKey", {"CustomKeyStoreId": store_id, "Origin": "AWS_CLOUDHSM"})
         default_key = api.call("CreateKey", {})
+        # With no writer thread the audit events of every request stay queued: hundreds of
+        # thousands by the end, and the full garbage collections they bring land in one run
+        # or another. Dropped between runs (in the server the writer takes them, on its own
+        # thread).
+        queued = getattr(app.api._pipeline._audit, "_pending", None)
+        drain = queued.clear if queued is not None else lambda: None
         requests = (
             ("Strongroom Encrypt, custom key store", hsm_key),
             ("Strongroom Encrypt, default store", default_key),
@@ -202,7 +239,7 @@ def main() -> None:
                     "Plaintext": base64.b64encode(os.urandom(size)).decode(),
                 }
                 works[name] = api.repeater("Encrypt", body)
-            for name, rate in medians(works, args.seconds, args.runs).items():
+            for name, rate in medians(works, args.seconds, args.runs, drain).items():
                 results.setdefault(name, {})[size] = rate
         # The key store layer alone: what Encrypt does with the key (session copy, failover,
         # fresh IV, C_Encrypt), without the request around it.
@@ -219,23 +256,7 @@ def main() -> None:
             }
             for name, rate in medians(layer, args.seconds, args.runs).items():
                 results.setdefault(name, {})[size] = rate
-        # Raw python-pkcs11 on the same token, with the very key the custom key store uses
-        # (a private, sensitive token object) and with a session copy of it.
-        from pkcs11 import Attribute
-
-        module = load_module(softhsm.MODULE)
-        with module.find_token(tokens[0].label).open(rw=True) as session:
-            token_key = session.get_key(label=hsm_key["KeyMetadata"]["Arn"])
-            session_key = token_key.copy({Attribute.TOKEN: False, Attribute.LABEL: "bench"})
-            for size in (32, 4096):
-                plaintext = os.urandom(size)
-                raws = {
-                    "raw python-pkcs11, the same token key": raw_gcm(token_key, plaintext),
-                    "raw python-pkcs11, a session copy": raw_gcm(session_key, plaintext),
-                }
-                for name, rate in medians(raws, args.seconds, args.runs).items():
-                    results.setdefault(name, {})[size] = rate
-            session_key.destroy()
+        results.update(raw_rates(tokens[0].label, hsm_key["KeyMetadata"]["Arn"], args))
         app._on_shutdown()
 
     report(results, args.runs, args.seconds)
