@@ -90,6 +90,7 @@ class Copying:
             trailer={},
             max_size=ctx.limits.max_object_size,
             default_checksum=headers.get("x-amz-checksum-algorithm") or record.checksum_algorithm,
+            defer=True,
         )
         new = ObjectRecord(
             bucket.name,
@@ -108,7 +109,7 @@ class Copying:
             (BlobRef(written.blob_id, written.size),),
             protection,
         )
-        await self._objects.commit(new)
+        await self._objects.commit(new, written.uncommitted)
         result: list[xml.Node] = [("LastModified", new.last_modified), ("ETag", new.etag)]
         if new.checksum_algorithm and new.checksum_value:
             result.append((f"Checksum{new.checksum_algorithm}", new.checksum_value))

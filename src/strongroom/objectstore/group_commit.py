@@ -15,6 +15,12 @@ the whole batch fails at once. The committer, not the request, settles each reco
 the replaced ones are deleted after the commit, and a record that failed has its own deleted.
 A request that is cancelled meanwhile (the client went away) changes nothing: its record is
 committed or not as if it had waited, and its blobs follow that outcome.
+
+A small object's blob may come uncommitted (still in memory, ``write_blob(defer=True)``): the
+same thread job first makes the batch's blobs durable (``BlobStore.commit_all``: temporary
+file, fsync, rename, directory fsync, as each blob's own commit would), then writes the
+records whose blobs succeeded; a blob that failed fails its record alone. One thread job per
+small PUT instead of two (ADR 36).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from strongroom.objectstore.blobs import BlobStore
+from strongroom.objectstore.blobs import BlobStore, BlobWriter
 from strongroom.objectstore.records import ObjectRecord
 from strongroom.objectstore.storage.metadata import Metadata, RecordRefused
 
@@ -35,6 +41,7 @@ MAX_BATCH = 64  # records per transaction
 class _Pending:
     record: ObjectRecord
     future: asyncio.Future[None]
+    blob: BlobWriter | None = field(default=None)  # to make durable before the record
     error: BaseException | None = field(default=None)
 
 
@@ -47,13 +54,14 @@ class GroupCommit:
         self._writer: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def put(self, record: ObjectRecord) -> None:
-        """Make ``record`` the object under its key; returns once that is committed."""
+    async def put(self, record: ObjectRecord, blob: BlobWriter | None = None) -> None:
+        """Make ``record`` the object under its key; returns once that is committed.
+        ``blob``: the record's blob, not yet committed; committed first (or aborted)."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             # One event loop per worker; a new loop (tests, tools) starts afresh.
             self._loop, self._queue, self._writer = loop, [], None
-        pending = _Pending(record, loop.create_future())
+        pending = _Pending(record, loop.create_future(), blob)
         self._queue.append(pending)
         if self._writer is None or self._writer.done():
             self._writer = loop.create_task(self._write_all())
@@ -71,6 +79,9 @@ class GroupCommit:
                 # requests waiting are being cancelled too (blobs left over are the sweep's).
                 for pending in [*batch, *self._queue]:
                     pending.future.cancel()
+                for pending in self._queue:
+                    if pending.blob is not None:
+                        pending.blob.abort()
                 self._queue = []
                 raise
             for pending in batch:
@@ -82,13 +93,31 @@ class GroupCommit:
                     pending.future.set_exception(pending.error)
 
     def _write(self, batch: list[_Pending]) -> None:
-        """One transaction for the batch; if it fails, one per record (on the worker thread)."""
+        """The batch's uncommitted blobs, then one transaction for the records whose blobs are
+        durable; if it fails, one per record (on the worker thread)."""
+        with_blobs = [p for p in batch if p.blob is not None]
+        if with_blobs:
+            try:
+                outcomes = self._blobs.commit_all([p.blob for p in with_blobs if p.blob])
+            except Exception as error:  # pragma: no cover - commit_all reports per blob
+                outcomes = [error] * len(with_blobs)
+            for pending, outcome in zip(with_blobs, outcomes, strict=True):
+                pending.blob = None
+                if outcome is not None:
+                    self._fail([pending], outcome)
+            batch = [p for p in batch if p.error is None]
+            if not batch:
+                return
+        self._commit(batch)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        """One transaction for the batch; if it fails, one per record."""
         try:
             garbage = self._metadata.put_objects([p.record for p in batch])
         except RecordRefused as error:
             if len(batch) > 1:  # find the record(s) refused; the others are written
                 for pending in batch:
-                    self._write([pending])
+                    self._commit([pending])
                 return
             self._fail(batch, error)
             return

@@ -6,6 +6,7 @@ import secrets
 from collections.abc import AsyncIterator
 
 from strongroom.objectstore import conditions, reading, selection, sse, xml
+from strongroom.objectstore.blobs import BlobWriter
 from strongroom.objectstore.context import StoreContext
 from strongroom.objectstore.errors import (
     AccessDenied,
@@ -45,10 +46,11 @@ class Objects:
         self._ctx = ctx
         self._commits = GroupCommit(ctx.metadata, ctx.blobs)
 
-    async def commit(self, record: ObjectRecord) -> None:
+    async def commit(self, record: ObjectRecord, blob: BlobWriter | None = None) -> None:
         """Make ``record`` the object under its key, committed with whatever other new objects
-        are waiting (group_commit.py); its blobs are deleted if that fails."""
-        await self._commits.put(record)
+        are waiting (group_commit.py); its blobs are deleted if that fails. ``blob``: its
+        blob if not yet committed (committed first, in the same thread job)."""
+        await self._commits.put(record, blob)
 
     async def put(self, request: S3Request, content_length: int) -> S3Response:
         ctx = self._ctx
@@ -69,6 +71,7 @@ class Objects:
             headers=headers,
             trailer=request.trailer,
             max_size=ctx.limits.max_object_size,
+            defer=True,
         )
         record = ObjectRecord(
             bucket.name,
@@ -85,7 +88,7 @@ class Objects:
             (BlobRef(written.blob_id, written.size),),
             protection,
         )
-        await self.commit(record)
+        await self.commit(record, written.uncommitted)
         out = [("ETag", record.etag), *encryption_headers(protection, choice.customer)]
         if written.checksum_algorithm and written.checksum_value:
             out.append(

@@ -81,3 +81,42 @@ def test_a_large_blob_starts_its_writeback_as_it_grows(
     large.commit_now()
     assert [o for o, _ in started] == [0, WRITE_BUFFER, 2 * WRITE_BUFFER]
     assert sum(n for _, n in started) == 3 * WRITE_BUFFER
+
+
+def test_blobs_committed_together_take_each_step_in_order_and_fail_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FileBlobStore(tmp_path)
+    writers = [store.writer() for _ in range(4)]
+    data = [os.urandom(100 + i) for i in range(4)]
+    for writer, piece in zip(writers, data, strict=True):
+        writer.write(piece)
+    assert all(w.in_memory for w in writers)
+    steps: list[tuple[str, str]] = []
+    fsync, rename = os.fsync, os.rename
+
+    def record_fsync(fd: int) -> None:
+        steps.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        fsync(fd)
+
+    def record_rename(source: str, target: str) -> None:
+        if str(source).endswith(f"{writers[1].blob_id}.part"):
+            raise OSError(28, "No space left on device")
+        steps.append(("rename", str(target)))
+        rename(source, target)
+
+    monkeypatch.setattr(os, "fsync", record_fsync)
+    monkeypatch.setattr(os, "rename", record_rename)
+    outcomes = store.commit_all(writers)
+    assert isinstance(outcomes[1], OSError)
+    assert [o is None for o in outcomes] == [True, False, True, True]
+    assert _temporary(store) == []
+    assert not store.path(writers[1].blob_id).exists()
+    for i in (0, 2, 3):
+        final = store.path(writers[i].blob_id)
+        assert final.read_bytes() == data[i]
+        temporary = str(store.temp_dir / f"{writers[i].blob_id}.part")
+        synced = steps.index(("fsync", temporary))
+        renamed = steps.index(("rename", str(final)))
+        directory = steps.index(("fsync", str(final.parent)))
+        assert synced < renamed < directory  # as its own commit would, in order

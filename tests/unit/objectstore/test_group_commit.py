@@ -52,8 +52,10 @@ def _blob(blobs: FileBlobStore) -> str:
     return writer.blob_id
 
 
-def _record(blobs: FileBlobStore, key: str, bucket: str = "b") -> ObjectRecord:
-    blob = _blob(blobs)
+def _record(
+    blobs: FileBlobStore, key: str, bucket: str = "b", blob: str | None = None
+) -> ObjectRecord:
+    blob = blob or _blob(blobs)
     return ObjectRecord(
         bucket,
         key,
@@ -189,3 +191,41 @@ def test_a_failing_database_fails_the_batch_at_once(tmp_path: Path) -> None:
     assert all(isinstance(o, OSError) for o in outcomes)
     assert len(metadata.transactions) <= 2  # one attempt per batch, not one per record
     assert not any(_exists(blobs, r) for r in records)
+
+
+def test_uncommitted_blobs_are_made_durable_in_the_same_job_and_fail_alone(
+    store: tuple[_Counting, FileBlobStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    metadata, blobs = store
+    commits = GroupCommit(metadata, blobs)
+    writers = [blobs.writer() for _ in range(6)]
+    for writer in writers:
+        writer.write(os.urandom(100))
+    records = [
+        _record(blobs, f"d{i}", "no-such-bucket" if i == 3 else "b", w.blob_id)
+        for i, w in enumerate(writers)
+    ]
+    rename = os.rename
+
+    def refuse_one(source: str, target: str) -> None:
+        if str(source).endswith(f"{writers[1].blob_id}.part"):
+            raise OSError(28, "No space left on device")
+        rename(source, target)
+
+    monkeypatch.setattr(os, "rename", refuse_one)
+
+    async def run() -> list[BaseException | None]:
+        return await asyncio.gather(
+            *(commits.put(r, w) for r, w in zip(records, writers, strict=True)),
+            return_exceptions=True,
+        )
+
+    outcomes = asyncio.run(run())
+    assert isinstance(outcomes[1], OSError)  # its blob could not be committed
+    assert isinstance(outcomes[3], Exception)  # its record was refused
+    for i, record in enumerate(records):
+        written = i not in (1, 3)
+        assert (outcomes[i] is None) is written
+        assert (metadata.object(record.bucket, record.key) is not None) is written
+        assert _exists(blobs, record) is written
+    assert list(blobs.temp_dir.iterdir()) == []
