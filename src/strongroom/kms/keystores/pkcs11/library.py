@@ -22,6 +22,7 @@ from pkcs11 import _pkcs11
 from pkcs11 import exceptions as p11x
 
 from strongroom.kms.keystores.pkcs11.errors import Pkcs11Error, TokenNotFound
+from strongroom.kms.keystores.pkcs11.gcm import GcmCalls
 
 _CKF_OS_LOCKING_OK = 0x2
 _CKR_OK = 0
@@ -77,6 +78,8 @@ class Pkcs11Module:
         table = ctypes.cast(function_list, ctypes.POINTER(ctypes.c_void_p))
         self._c_initialize = _CFunc(table[_C_INITIALIZE])
         self._c_finalize = _CFunc(table[_C_FINALIZE])
+        # The data-plane AES-GCM calls (gcm.py); the function list stays valid after a fork.
+        self.gcm = GcmCalls(function_list)
         self._args = _InitArgs(None, None, None, None, _CKF_OS_LOCKING_OK, None)
         self._initialize()
         self.pid = os.getpid()

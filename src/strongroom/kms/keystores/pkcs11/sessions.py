@@ -95,10 +95,11 @@ class PoolStats:
 class SessionPool:
     """At most ``max_sessions`` PIN-less sessions; a caller waits when all are in use.
 
-    One ``threading.Condition`` guards the idle list and the count of open sessions; the
-    common path (an idle session is there) is one lock round trip each way, cheaper than a
-    semaphore plus a lock. ``max_sessions=1`` is one session behind a lock. The counters the
-    metrics read are only touched off the common path (a wait, a timeout, an error).
+    One lock (and a ``threading.Condition`` on it, for waiting) guards the idle list and the
+    count of open sessions; the common path (an idle session is there) is one round trip of
+    that lock each way, taken directly (``Condition.__enter__`` is a Python-level call), cheaper
+    than a semaphore plus a lock. ``max_sessions=1`` is one session behind a lock. The counters
+    the metrics read are only touched off the common path (a wait, a timeout, an error).
     """
 
     def __init__(self, open_session: Callable[[], Any], max_sessions: int, token: str = "") -> None:
@@ -106,7 +107,8 @@ class SessionPool:
             raise ValueError("max_sessions must be at least 1")
         self._open_session = open_session
         self._max = max_sessions
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._idle: list[PooledSession] = []
         self._open = 0
         self._waiting = 0
@@ -118,7 +120,7 @@ class SessionPool:
 
     def take(self, timeout: float) -> PooledSession | None:
         """An idle or new session; None if the pool is closed or none became free in time."""
-        with self._cond:
+        with self._lock:
             while True:
                 if self.closed:
                     return None
@@ -144,7 +146,7 @@ class SessionPool:
 
     def give(self, session: PooledSession) -> None:
         """Return a session; a broken one, or one from before a reconnect, is closed."""
-        with self._cond:
+        with self._lock:
             keep = not (self.closed or session.broken or session.generation != self.generation)
             self._errors += session.broken
             if keep:
