@@ -8,6 +8,7 @@ import signal
 import socket
 import stat
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,3 +206,38 @@ def test_serve_refuses_a_root_key_readable_by_others(tmp_path: Path, bad_mode: i
     assert "Strongroom KMS on" not in result.stdout  # no banner: it did not start
     assert mode(root_key) == bad_mode  # and it left the file alone
     assert not (data_dir / "aws").exists()
+
+
+def _answering_workers(endpoint: str, connections: int) -> set[str]:
+    """The workers that answered ``connections`` fresh connections, by request-id prefix (a
+    random prefix per process, kms/domain/ids.py)."""
+    prefixes = set()
+    for _ in range(connections):
+        with urllib.request.urlopen(endpoint + "/health", timeout=10) as response:
+            prefixes.add(response.headers["x-amzn-requestid"].rsplit("-", 1)[0])
+    return prefixes
+
+
+def test_connections_are_spread_over_the_workers_and_a_dead_workers_socket_is_taken_over(
+    tmp_path: Path,
+) -> None:
+    """Each worker listens on a socket of its own (SO_REUSEPORT): fresh connections reach
+    both; a worker killed is replaced on its socket, so no connection waits on an orphan."""
+    with server_process(tmp_path / "data", 2) as running:
+        process = running.process
+        assert process is not None
+        assert len(_answering_workers(running.endpoint, 24)) == 2  # one: odds 2**-23
+        (victim, survivor) = uvicorn_workers(process.pid)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while True:
+            workers = uvicorn_workers(process.pid)
+            if len(workers) == 2 and victim not in workers:
+                break
+            assert time.monotonic() < deadline, f"no replacement for {victim}: {workers}"
+            time.sleep(0.2)
+        replacement = next(pid for pid in workers if pid != survivor)
+        wait_answering = time.monotonic() + 30
+        while len(answering := _answering_workers(running.endpoint, 24)) < 2:
+            assert time.monotonic() < wait_answering, f"only {answering} answer"
+        assert replacement in uvicorn_workers(process.pid)
