@@ -15,6 +15,7 @@ import asyncio
 import ctypes
 import fcntl
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,6 +26,9 @@ from typing import Protocol
 PIN_FILE = ".pin"
 # A writer keeps up to this much in memory before it creates and writes its temporary file.
 WRITE_BUFFER = 1024 * 1024
+_BLOB_ID = re.compile("[0-9a-f]{32}")
+# New blobs of a store share their shard directory in runs of this many (FileBlobStore.new_id).
+SHARD_RUN = 64
 
 
 class BlobWriter(Protocol):
@@ -88,10 +92,6 @@ def _fsync_directory(path: Path) -> None:
         os.close(fd)
 
 
-def new_blob_id() -> str:
-    return secrets.token_hex(16)
-
-
 class _FileWriter:
     """Writes are kept in memory until :data:`WRITE_BUFFER` bytes are pending, then go to the
     temporary file; a small blob is created, written, fsynced and renamed in one go by
@@ -99,7 +99,7 @@ class _FileWriter:
     other writers' fsyncs commit it), which must not stall the event loop."""
 
     def __init__(self, store: FileBlobStore, blob_id: str | None = None) -> None:
-        self.blob_id = blob_id or new_blob_id()
+        self.blob_id = blob_id or store.new_id()
         self._store = store
         self._temp = store.temp_dir / f"{self.blob_id}.part"
         self._fd: int | None = None
@@ -172,9 +172,12 @@ class FileBlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root = str(root)
         self.temp_dir = root / "tmp"
         self.temp_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._directories: set[Path] = set()
+        self._run_shard = ""
+        self._run_left = 0
         # A crashed writer's temporary files are the sweep's, after a grace period: another
         # worker or node starting now must not remove a write in progress.
 
@@ -190,10 +193,25 @@ class FileBlobStore:
             _fsync_directory(level.parent)  # the new entry survives a crash
         self._directories.add(directory)
 
+    def new_id(self) -> str:
+        """A new blob id. Its shard (the first four hex digits, its directory) is random but
+        shared by :data:`SHARD_RUN` consecutive new ids, the other 112 bits random each time:
+        in a store that has not yet made most of its 65,536 shard directories, a new blob
+        otherwise nearly always makes one (a mkdir and an fsync of its parent, ~150 µs of CPU
+        and a journal commit). Directories still fill evenly, a run at a time."""
+        if self._run_left <= 0:
+            self._run_shard, self._run_left = secrets.token_hex(2), SHARD_RUN
+        self._run_left -= 1
+        return self._run_shard + secrets.token_hex(14)
+
     def path(self, blob_id: str) -> Path:
-        if len(blob_id) != 32 or not all(c in "0123456789abcdef" for c in blob_id):
+        return Path(self._file(blob_id))
+
+    def _file(self, blob_id: str) -> str:
+        """:meth:`path` as a string (what a read needs: no Path objects per request)."""
+        if _BLOB_ID.fullmatch(blob_id) is None:
             raise ValueError("not a blob id")
-        return self.root / blob_id[:2] / blob_id[2:4] / blob_id
+        return f"{self._root}/{blob_id[:2]}/{blob_id[2:4]}/{blob_id}"
 
     def writer(self, blob_id: str | None = None) -> _FileWriter:
         return _FileWriter(self, blob_id)
@@ -255,7 +273,7 @@ class FileBlobStore:
         return outcomes
 
     def read(self, blob_id: str, offset: int, size: int) -> bytes:
-        fd = os.open(self.path(blob_id), os.O_RDONLY)
+        fd = os.open(self._file(blob_id), os.O_RDONLY)
         try:
             return os.pread(fd, size, offset)
         finally:

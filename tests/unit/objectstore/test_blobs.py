@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from strongroom.objectstore.blobs import WRITE_BUFFER, FileBlobStore
+from strongroom.objectstore.blobs import SHARD_RUN, WRITE_BUFFER, FileBlobStore
 
 
 def _temporary(store: FileBlobStore) -> list[Path]:
@@ -120,3 +120,13 @@ def test_blobs_committed_together_take_each_step_in_order_and_fail_alone(
         renamed = steps.index(("rename", str(final)))
         directory = steps.index(("fsync", str(final.parent)))
         assert synced < renamed < directory  # as its own commit would, in order
+
+
+def test_new_blobs_share_their_shard_directory_in_runs(tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path)
+    ids = [store.writer().blob_id for _ in range(3 * SHARD_RUN)]
+    assert len(set(ids)) == len(ids)
+    assert all(store.path(i).name == i for i in ids)  # well-formed ids
+    runs = [ids[n : n + SHARD_RUN] for n in range(0, len(ids), SHARD_RUN)]
+    assert all(len({i[:4] for i in run}) == 1 for run in runs)
+    assert len({run[0][12:] for run in runs}) == len(runs)  # the rest random each time
