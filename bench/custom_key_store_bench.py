@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import functools
 import os
 import statistics
 import sys
@@ -252,12 +253,13 @@ def main() -> None:
         ctx = app.api._pipeline.ctx
         meta = hsm_key["KeyMetadata"]
         record = ctx.cache.key(meta["Arn"].split(":")[3], meta["KeyId"])
+        assert record is not None and record.current_material_id is not None
         cipher = ctx.cache.material(record, record.current_material_id)
         for size in (32, 4096):
             plaintext = os.urandom(size)
-            layer = {
-                "Strongroom key store layer (HsmKeyCipher)": lambda p=plaintext: cipher.encrypt(
-                    p, b"aad"
+            layer: dict[str, Callable[[], object]] = {
+                "Strongroom key store layer (HsmKeyCipher)": functools.partial(
+                    cipher.encrypt, plaintext, b"aad"
                 )
             }
             for name, rate in medians(layer, args.seconds, args.runs).items():
