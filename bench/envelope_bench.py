@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 
@@ -210,7 +211,7 @@ def main() -> int:
 
 
 def report(
-    rows: list[dict[str, float]], methods: list[str], args: argparse.Namespace, load: float
+    rows: list[dict[str, Any]], methods: list[str], args: argparse.Namespace, load: float
 ) -> None:
     mib = args.size_mib
     medians = {}

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import json
 import os
 import platform
@@ -100,7 +101,9 @@ def start_nodes(stack: ExitStack, tmp: Path, url: str, count: int, name: str) ->
         command += ["--workers", "1"] + (["--database-url", url] if url else [])
         endpoint = f"http://127.0.0.1:{port}"
         stack.enter_context(
-            server(command, tmp / f"{name}-{i}.log", lambda e=endpoint: answers(e + "/healthz"))
+            server(
+                command, tmp / f"{name}-{i}.log", functools.partial(answers, endpoint + "/healthz")
+            )
         )
         endpoints.append(endpoint)
         first = first or data_dir
@@ -126,7 +129,7 @@ def load(
     request: tuple[str, dict[str, Any]],
     args: Any,
     tmp: Path,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """wrk against every node at once; summed req/s, the highest p99."""
     operation, body = request
     results: list[wrk_runner.WrkResult] = []

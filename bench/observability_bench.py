@@ -15,6 +15,7 @@ a second or two of one core.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import tempfile
@@ -73,7 +74,8 @@ def main() -> None:
                 (
                     f"request log line, {fmt} (every request, when on)",
                     per_call_us(
-                        lambda log=log: log.kms_request(
+                        functools.partial(
+                            log.kms_request,
                             "5f0c6a1e-0000-4000-8000-000000000000",
                             "Encrypt",
                             200,

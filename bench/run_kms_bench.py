@@ -394,7 +394,7 @@ def _order(cell: tuple[int, str, int, str]) -> tuple[int, int, int, int, int]:
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Medians over valid runs; ratios to no-op paired by round (same sitting, mode and c);
     peers (moto) as the ratio of Strongroom's median to theirs."""
-    summary = []
+    summary: list[dict[str, Any]] = []
     medians: dict[tuple[str, int, str], float] = {}
     for cell in sorted({_cell(r) for r in rows}, key=_order):
         workers, mode, connections, target = cell

@@ -145,7 +145,7 @@ def read_credentials(data_dir: Path) -> IssuedAccessKey:
     return IssuedAccessKey(values["aws_access_key_id"], values["aws_secret_access_key"], "", "")
 
 
-def wait_healthy(endpoint: str, process: subprocess.Popen[str], timeout: float = 30) -> None:
+def wait_healthy(endpoint: str, process: subprocess.Popen[Any], timeout: float = 30) -> None:
     import urllib.request
 
     deadline = time.monotonic() + timeout
