@@ -182,12 +182,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--softhsm-mechanisms",
+        default="ALL",
+        help="SoftHSM's slots.mechanisms for the tokens, e.g. the list docs/custom-key-stores.md "
+        "recommends (default ALL, as the tests)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="strongroom-cks-bench-") as tmp:
         # Before anything loads the PKCS#11 module: this process's own SoftHSM2 tokens.
         from tests.support import softhsm
 
-        softhsm.configure_session()
+        softhsm.configure_session(args.softhsm_mechanisms)
         tokens = [softhsm.create_token("bench") for _ in range(2)]
 
         from tests.support.hsm_clusters import new_cluster_id, trust_anchor_pem

@@ -58,8 +58,11 @@ class SoftHsmToken:
         return f"SoftHsmToken(label={self.label!r})"
 
 
-def configure_session() -> Path:
-    """Create this process's token directory and config, export SOFTHSM2_CONF; return the conf."""
+def configure_session(mechanisms: str = "ALL") -> Path:
+    """Create this process's token directory and config, export SOFTHSM2_CONF; return the conf.
+
+    ``mechanisms`` is SoftHSM's ``slots.mechanisms`` (benches compare a restricted list).
+    """
     root = Path(tempfile.mkdtemp(prefix="strongroom-softhsm-"))
     tokens = root / "tokens"
     tokens.mkdir()
@@ -69,7 +72,7 @@ def configure_session() -> Path:
         "objectstore.backend = file\n"
         "log.level = ERROR\n"
         "slots.removable = false\n"
-        "slots.mechanisms = ALL\n"
+        f"slots.mechanisms = {mechanisms}\n"
         "library.reset_on_fork = false\n"
     )
     os.environ["SOFTHSM2_CONF"] = str(conf)

@@ -192,7 +192,7 @@ class Metadata:
             raise DuplicateBucket(bucket.name) from None
 
     def bucket(self, name: str) -> Bucket | None:
-        with self._read() as conn:
+        with statements.raw_read(self._reader) as conn:
             found = statements.BUCKET.rows(conn, {"name": name})
         if not found:
             return None
@@ -276,7 +276,7 @@ class Metadata:
     # --- objects ---------------------------------------------------------------------------
 
     def object(self, bucket: str, key: str) -> ObjectRecord | None:
-        with self._read() as conn:
+        with statements.raw_read(self._reader) as conn:
             found = statements.OBJECT.rows(conn, {"b": bucket, "k": key})
         return _object(found[0]) if found else None
 
