@@ -64,10 +64,9 @@ class BlobStore(Protocol):
     def delete(self, blob_ids: list[str]) -> None: ...
 
 
-def _write_behind() -> Callable[[int, int, int], None]:
-    """``sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE)`` where the C library has it:
-    starts writing those pages to disk now, without waiting, so the blob's fsync at commit
-    finds little left to flush (durability still comes from that fsync). Elsewhere: nothing."""
+def _sync_file_range(flags: int) -> Callable[[int, int, int], None]:
+    """``sync_file_range(fd, offset, length, flags)`` where the C library has it, advisory
+    (failures ignored: durability comes from fsync). Elsewhere: nothing."""
     try:
         function = ctypes.CDLL(None, use_errno=True).sync_file_range
     except (OSError, AttributeError):
@@ -75,13 +74,18 @@ def _write_behind() -> Callable[[int, int, int], None]:
     function.argtypes = (ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint)
     function.restype = ctypes.c_int
 
-    def start(fd: int, offset: int, length: int) -> None:
-        function(fd, offset, length, 2)  # SYNC_FILE_RANGE_WRITE; advisory, failures ignored
+    def call(fd: int, offset: int, length: int) -> None:
+        function(fd, offset, length, flags)
 
-    return start
+    return call
 
 
-_start_writeback = _write_behind()
+# SYNC_FILE_RANGE_WRITE: starts writing those pages to disk now, without waiting, so the
+# blob's fsync at commit finds little left to flush.
+_start_writeback = _sync_file_range(2)
+# WAIT_BEFORE | WRITE | WAIT_AFTER: the pages are on disk when it returns (their metadata is
+# not: that is the fsync's).
+_wait_writeback = _sync_file_range(7)
 
 
 def _fsync_directory(path: Path) -> None:
@@ -219,10 +223,11 @@ class FileBlobStore:
     def commit_all(self, writers: Sequence[BlobWriter]) -> list[Exception | None]:
         """Each blob goes through the steps of :meth:`_FileWriter.commit_now` in the same order
         (temporary file written, fsynced, renamed, its directory fsynced), but step by step for
-        all of them: every file is written and its writeback started before the first fsync,
-        so that fsync's journal commit carries the others' new blocks and their fsyncs find
-        little left to do; and a directory is fsynced once after every rename into it. A
-        batch of small blobs costs about two journal commits instead of two per blob."""
+        all of them: every file is written, its writeback started and then waited for before
+        the first fsync, so that fsync's journal commit carries every file's new blocks and
+        the others' fsyncs find nothing left to write or commit; and a directory is fsynced
+        once after every rename into it. A batch of small blobs costs about two journal
+        commits instead of two per blob, and its files' data is written in parallel."""
         outcomes: list[Exception | None] = [None] * len(writers)
         files: list[tuple[int, _FileWriter]] = []
 
@@ -244,6 +249,10 @@ class FileBlobStore:
             assert writer._fd is not None
             _start_writeback(writer._fd, 0, writer._written)
 
+        def settle(_: int, writer: _FileWriter) -> None:
+            assert writer._fd is not None
+            _wait_writeback(writer._fd, 0, writer._written)
+
         def sync(_: int, writer: _FileWriter) -> None:
             fd = writer._fd
             assert fd is not None
@@ -262,6 +271,7 @@ class FileBlobStore:
             renamed.setdefault(final.parent, []).append(index)
 
         step(write)
+        step(settle)  # every file's data written (in parallel) before the first fsync
         step(sync)
         step(rename)
         for directory, indexes in renamed.items():
