@@ -123,7 +123,9 @@ class DigestPublisher:
             end = datetime.fromisoformat(str(previous.body["digestEndTime"]))
             if now - end < self._interval:
                 return None
-        with self._db.transaction() as tx:
+        # A read: one snapshot, no writer lock. In a write transaction the digest held the
+        # lock every worker's audit writer needs, and every response waited behind it.
+        with self._db.read() as tx:
             head_seq, head_hash = head_of(tx)
             first = previous.last_seq + 1 if previous is not None else 1
             if previous is not None and head_seq == previous.last_seq:

@@ -149,7 +149,8 @@ def head_of(tx: Transaction) -> tuple[int, bytes]:
 
 
 def event_times(tx: Transaction, first: int, last: int) -> tuple[str | None, str | None]:
-    """The record times of the oldest and newest events with seq in [first, last]."""
+    """The record times of the first and last events with seq in [first, last] (by seq, as
+    docs/formats.md defines a digest's ``oldestEventTime`` and ``newestEventTime``)."""
     found = tx.audit.event_times(first, last)
     return (None, None) if found is None else (_time(found[0]), _time(found[1]))
 

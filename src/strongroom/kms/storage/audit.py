@@ -98,13 +98,21 @@ class AuditRecords(ChainWrites):
         return None if value is None else bytes(value)
 
     def event_times(self, first: int, last: int) -> tuple[datetime, datetime] | None:
-        """The times of the oldest and newest events with seq in [first, last]."""
-        row = self._sql.execute(
-            select(func.min(E.event_time), func.max(E.event_time)).where(
-                E.seq >= first, E.seq <= last
-            )
-        ).first()
-        return None if row is None or row[0] is None else (row[0], row[1])
+        """The times of the first and the last stored event with seq in [first, last].
+
+        Two seeks on the primary key, whatever the range holds: a minimum and maximum over the
+        range read every row of it (a minute of events is hundreds of thousands of rows with
+        their records), 0.1-0.3 s every digest interval on a busy node."""
+        oldest = self._sql.execute(
+            select(E.event_time).where(E.seq >= first, E.seq <= last).order_by(E.seq).limit(1)
+        ).scalar_one_or_none()
+        newest = self._sql.execute(
+            select(E.event_time)
+            .where(E.seq >= first, E.seq <= last)
+            .order_by(E.seq.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        return None if oldest is None or newest is None else (oldest, newest)
 
     def chain(self, first: int = 1, last: int | None = None) -> Iterator[ChainRow]:
         """The events with seq in [first, last], in order."""
