@@ -141,6 +141,11 @@ class _FileWriter:
     def commit_now(self) -> None:
         """:meth:`commit` for synchronous callers (restore)."""
         self._flush()
+        self._sync_and_close()
+        _fsync_directory(self._rename_into_place())
+
+    def _sync_and_close(self) -> None:
+        """The temporary file's data and size on disk; its descriptor closed either way."""
         fd = self._fd
         assert fd is not None
         try:
@@ -148,10 +153,13 @@ class _FileWriter:
         finally:
             self._fd = None
             os.close(fd)
+
+    def _rename_into_place(self) -> Path:
+        """The temporary file renamed to the blob's path; returns the directory to fsync."""
         final = self._store.path(self.blob_id)
         self._store.ensure_directory(final.parent)
         os.rename(self._temp, final)
-        _fsync_directory(final.parent)
+        return final.parent
 
     def abort(self) -> None:
         self._pending, self._pending_size = [], 0
@@ -254,21 +262,12 @@ class FileBlobStore:
             _wait_writeback(writer._fd, 0, writer._written)
 
         def sync(_: int, writer: _FileWriter) -> None:
-            fd = writer._fd
-            assert fd is not None
-            try:
-                os.fsync(fd)
-            finally:
-                writer._fd = None
-                os.close(fd)
+            writer._sync_and_close()
 
         renamed: dict[Path, list[int]] = {}
 
         def rename(index: int, writer: _FileWriter) -> None:
-            final = self.path(writer.blob_id)
-            self.ensure_directory(final.parent)
-            os.rename(writer._temp, final)
-            renamed.setdefault(final.parent, []).append(index)
+            renamed.setdefault(writer._rename_into_place(), []).append(index)
 
         step(write)
         step(settle)  # every file's data written (in parallel) before the first fsync

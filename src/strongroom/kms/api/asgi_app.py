@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from strongroom.client.served import Served
-from strongroom.kms.api.http_limits import DirectHandler
+from strongroom.kms.api.http_limits import DIRECT_MAX_BODY, DirectHandler
 from strongroom.kms.api.server import KmsApi, Receive, Scope, Send, is_probe
 from strongroom.kms.log_limits import RateLimitedLog, describe_failure, is_environmental
 
@@ -25,9 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONSOLE_PREFIX = "/console"
-# Bodies up to uvicorn's high-water mark: above it, uvicorn pauses reading until the ASGI
-# application asks for more, which only the ASGI path does.
-DIRECT_MAX_BODY = 64 * 1024
 # Headers whose handling lives on the ASGI path (uvicorn's middleware and cycle).
 _ASGI_PATH_HEADERS = frozenset(
     (b"x-forwarded-for", b"x-forwarded-proto", b"transfer-encoding", b"expect")

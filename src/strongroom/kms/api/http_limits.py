@@ -42,6 +42,7 @@ from typing import Any, Protocol
 import httptools
 from uvicorn.config import Config
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import (
     STATUS_LINE,
     HttpToolsProtocol,
@@ -64,6 +65,10 @@ _CLOSED = -1  # header budget once the head is complete: nothing is counted
 _sweeping: weakref.WeakKeyDictionary[ServerState, bool] = weakref.WeakKeyDictionary()
 log = logging.getLogger(__name__)
 
+# The largest body a request answered directly may declare: uvicorn's read high-water mark.
+# Above it uvicorn pauses reading until the ASGI application asks for more, which only the
+# ASGI path does.
+DIRECT_MAX_BODY = HIGH_WATER_LIMIT
 # A whole response: status, headers (lower-case names, no content-length), body.
 DirectResponse = tuple[int, list[tuple[bytes, bytes]], bytes]
 DirectHandler = Callable[[dict[str, Any], bytes], Awaitable[DirectResponse]]

@@ -31,7 +31,7 @@ from strongroom.kms.storage.driver import (
     RawConnection,
     driver_error,
 )
-from strongroom.kms.storage.write_queue import QueuedWriterConnection
+from strongroom.kms.storage.write_queue import begin_immediate
 
 HEAD = schema.audit_chain_head.c
 K = schema.audit_signing_keys.c
@@ -196,11 +196,9 @@ def _begin(conn: RawConnection) -> None:
     if conn.dialect.name != "sqlite":
         return
     driver = conn.connection.driver_connection
+    assert driver is not None  # a pooled connection, just checked out
     try:
-        if isinstance(driver, QueuedWriterConnection):
-            driver.begin_write()
-        else:  # pragma: no cover - make_engine's connections are all queued
-            conn.connection.cursor().execute("BEGIN IMMEDIATE")
+        begin_immediate(driver)
     except conn.dialect.loaded_dbapi.Error as error:
         raise driver_error(conn, "BEGIN IMMEDIATE", error) from error
 

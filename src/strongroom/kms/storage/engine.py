@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from strongroom.kms.storage.driver import driver_error
-from strongroom.kms.storage.write_queue import QueuedWriterConnection, connection_factory
+from strongroom.kms.storage.write_queue import begin_immediate, connection_factory
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 READ_ONLY_OPTION = "strongroom_read_only"
@@ -114,14 +114,10 @@ def _sqlite_on_begin(connection: Any) -> None:
     if read_only:
         connection.exec_driver_sql("BEGIN")
         return
-    dbapi_connection = connection.connection.dbapi_connection
-    if isinstance(dbapi_connection, QueuedWriterConnection):
-        try:
-            dbapi_connection.begin_write()
-        except sqlite3.Error as error:  # raised as exec_driver_sql would raise it
-            raise driver_error(connection, "BEGIN IMMEDIATE", error) from error
-    else:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    try:
+        begin_immediate(connection.connection.dbapi_connection)
+    except sqlite3.Error as error:  # raised as exec_driver_sql would raise it
+        raise driver_error(connection, "BEGIN IMMEDIATE", error) from error
 
 
 def checkpoint_in_background(engine: Engine) -> Callable[[], None] | None:

@@ -132,3 +132,12 @@ def connection_factory(database: Path | None, timeout_seconds: float) -> Any:
         writer_lock = lock
 
     return _Connection
+
+
+def begin_immediate(dbapi_connection: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE`` on a driver connection, behind its database's writer lock when it
+    queues (every connection of ``make_engine`` does); raises the driver's error."""
+    if isinstance(dbapi_connection, QueuedWriterConnection):
+        dbapi_connection.begin_write()
+    else:
+        dbapi_connection.execute("BEGIN IMMEDIATE")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pkcs11 import Attribute
@@ -21,13 +19,6 @@ from strongroom.kms.keystores.pkcs11 import (
 from tests.support.softhsm import MODULE, SoftHsmToken, create_token
 
 IV = bytes(range(12))
-
-
-@pytest.fixture
-def conn(softhsm_token: SoftHsmToken) -> Iterator[TokenConnection]:
-    connection = TokenConnection.open(softhsm_token.module, softhsm_token.label, softhsm_token.pin)
-    yield connection
-    connection.close()
 
 
 def test_generated_key_is_local_never_extractable_and_sensitive(conn: TokenConnection) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Iterator
 
 import pytest
 from pkcs11 import Attribute, Mechanism
@@ -15,13 +14,6 @@ from strongroom.kms.keystores.pkcs11.gcm import _finish, error_of
 from tests.support.softhsm import SoftHsmToken
 
 IV = bytes(range(12))
-
-
-@pytest.fixture
-def conn(softhsm_token: SoftHsmToken) -> Iterator[TokenConnection]:
-    connection = TokenConnection.open(softhsm_token.module, softhsm_token.label, softhsm_token.pin)
-    yield connection
-    connection.close()
 
 
 def test_same_bytes_as_python_pkcs11_both_ways(
