@@ -47,6 +47,9 @@ class CustomKeyStoreConnections:
         self.repo = repo
         self._secrets = secrets
         self._records: dict[str, CustomKeyStore | None] = {}
+        # Bumped by every change to ``_records`` other than a read's own store: a record read
+        # from the database while one happened may predate it, so it is not kept (``record``).
+        self._epoch = 0
         self._clusters: dict[str, ClusterConnection] = {}
         # External key stores: a client of each store's XKS proxy, made on first use.
         self._proxies: dict[str, XksProxyClient] = {}
@@ -56,21 +59,34 @@ class CustomKeyStoreConnections:
     # --- records ------------------------------------------------------------------------
 
     def record(self, store_id: str) -> CustomKeyStore | None:
+        """The store's record, cached until the change feed or this worker changes it.
+
+        The race the epoch closes (the same as ``KeyCache._keep_if_current``): the feed
+        thread reads a store, a request commits a change to it and puts the new record, then
+        the feed thread's older answer would overwrite it and be served until the next change.
+        Checked after storing, so a change between the check and the store cannot slip
+        through; a needless drop only costs one more read.
+        """
         cached = self._records.get(store_id, _MISSING)
         if cached is not _MISSING:
             return cached  # type: ignore[return-value]
+        epoch = self._epoch
         found = self.repo.get_store(store_id)
         self._records[store_id] = found
+        if self._epoch != epoch:
+            self._records.pop(store_id, None)
         return found
 
     def record_by_name(self, account_id: str, name: str) -> CustomKeyStore | None:
         return self.repo.find_by_name(account_id, name)
 
     def put(self, store: CustomKeyStore) -> None:
+        self._epoch += 1
         self._records[store.custom_key_store_id] = store
         self._drop_proxy(store.custom_key_store_id)
 
     def forget(self, store_id: str) -> None:
+        self._epoch += 1
         self._records.pop(store_id, None)
         self.disconnect(store_id)
 
@@ -191,6 +207,7 @@ class CustomKeyStoreConnections:
             store_id = change.custom_key_store_id
             if store_id is None:
                 continue
+            self._epoch += 1
             self._records.pop(store_id, None)
             self._drop_proxy(store_id)  # settings or credential may have changed
             if store_id in self._clusters and not self.is_connected(store_id):
