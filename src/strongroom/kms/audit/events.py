@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from strongroom.kms.domain.frozen import quick_init
+
 KMS_EVENT_SOURCE = "kms.amazonaws.com"
 STS_EVENT_SOURCE = "sts.amazonaws.com"
 
 
+@quick_init  # built on every request (domain/frozen.py)
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     time: datetime

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from strongroom.kms.domain.encryption_context import encode_context
+from strongroom.kms.domain.frozen import quick_init
 from strongroom.kms.domain.ids import is_key_id
 from strongroom.kms.errors import InvalidCiphertextException
 
@@ -30,6 +32,7 @@ MATERIAL_ID_BYTES = 32
 _MAX_KEY_ID = 64
 
 
+@quick_init  # built on every Decrypt (domain/frozen.py)
 @dataclass(frozen=True, slots=True)
 class CiphertextBlob:
     key_id: str
@@ -50,6 +53,7 @@ def additional_data(header: bytes, context: Mapping[str, str] | None) -> bytes:
     return header + encode_context(context)
 
 
+@lru_cache(maxsize=4096)  # per key and material version: the same few on the hot path
 def header_for(key_id: str, material_id: str) -> bytes:
     raw_id = key_id.encode("ascii")
     if len(raw_id) > _MAX_KEY_ID:

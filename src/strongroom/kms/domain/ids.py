@@ -14,6 +14,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from strongroom.kms import messages
 from strongroom.kms.errors import (
@@ -79,6 +80,8 @@ def is_account_id(value: str) -> bool:
     return _ACCOUNT_ID.fullmatch(value) is not None
 
 
+# Memoized by value (bounded): requests and ciphertexts name the same few keys over and over.
+@lru_cache(maxsize=4096)
 def is_key_id(value: str) -> bool:
     return _KEY_ID.fullmatch(value) is not None
 
@@ -112,6 +115,7 @@ class KeyRef:
         return self.kind in (RefKind.ALIAS_NAME, RefKind.ALIAS_ARN)
 
 
+@lru_cache(maxsize=4096)  # a KeyRef is immutable; failures (raised) are not kept
 def parse_key_ref(raw: str) -> KeyRef:
     """Parse a KeyId as AWS accepts it: key id, key ARN, alias name or alias ARN."""
     if raw.startswith("arn:"):
@@ -158,9 +162,10 @@ class UuidShapedIds:
     """
 
     def __init__(self) -> None:
-        self._prefix = os.urandom(10).hex()
+        prefix = os.urandom(10).hex()
+        # The first four groups are the prefix's 20 digits: only the last group varies.
+        self._head = f"{prefix[:8]}-{prefix[8:12]}-{prefix[12:16]}-{prefix[16:20]}-"
         self._counter = itertools.count()
 
     def next(self) -> str:
-        digits = f"{self._prefix}{next(self._counter) & _COUNTER_MASK:012x}"
-        return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+        return f"{self._head}{next(self._counter) & _COUNTER_MASK:012x}"

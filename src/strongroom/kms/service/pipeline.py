@@ -99,6 +99,15 @@ class Operation:
     # Slow work (RSA key generation, HSM logins and token objects): the server runs it in a
     # thread so that the worker's event loop, and every other request on it, never waits.
     blocking: bool = False
+    # Worked out once: the positions of the keys whose use is noted (cryptographic ones), and
+    # whether the operation changes nothing (its event is then group-committed).
+    noted: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    read_only: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        noted = tuple(i for i, k in enumerate(self.keys) if k.op_class is states.OpClass.CRYPTO)
+        object.__setattr__(self, "noted", noted)
+        object.__setattr__(self, "read_only", is_read_only(self.name))
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -136,6 +145,13 @@ class Call:
         first = self.keys[0]
         assert first is not None
         return first
+
+
+def _has_external_key(keys: tuple[KeyRecord | None, ...]) -> bool:
+    for key in keys:  # noqa: SIM110 - a loop: any() over a generator costs more per request
+        if key is not None and key.xks_key_id is not None:
+            return True
+    return False
 
 
 def _check_alias_writable(name: object) -> None:
@@ -217,7 +233,7 @@ class Pipeline:
             admit = self.admit_by_key
             if admit is not None and caller.counted and call.keys and call.keys[0] is not None:
                 admit(caller.account_id, call.region, operation.name, call.keys[0].key_spec)
-            if any(k is not None and k.xks_key_id is not None for k in call.keys):
+            if _has_external_key(call.keys):
                 if inline:
                     raise NeedsThread()
                 token = REQUEST.set(
@@ -249,13 +265,15 @@ class Pipeline:
 
     def _durable_event(self, call: Call) -> DurableEvent | None:
         """Control-plane changes (operations that are not read-only) audit durably."""
-        if self._durable is None or is_read_only(call.operation.name):
+        if self._durable is None or call.operation.read_only:
             return None
         return DurableEvent(self._durable, lambda: self._event(call, None, self.ctx.clock.now()))
 
     def _note_usage(self, call: Call, now: datetime) -> None:
-        for access, key in zip(call.operation.keys, call.keys, strict=False):
-            if key is not None and access.op_class is states.OpClass.CRYPTO:
+        keys = call.keys
+        for index in call.operation.noted:
+            key = keys[index] if index < len(keys) else None
+            if key is not None:
                 self.ctx.usage.note(key.record_id, call.operation.name, now, call.request_id)
 
     def _prepare(self, call: Call) -> None:
@@ -416,17 +434,22 @@ class Pipeline:
         self._audit.record(self._event(call, error_code, now))
 
     def _event(self, call: Call, error_code: str | None, now: datetime) -> AuditEvent:
-        resources = tuple(k.arn for k in call.keys if k is not None)
+        keys, extra, caller = call.keys, call.extra_resources, call.caller
+        if len(keys) == 1 and keys[0] is not None and not extra:  # the usual: one key
+            resources: tuple[str, ...] = (keys[0].arn,)
+        else:
+            resources = tuple([k.arn for k in keys if k is not None] + extra)
+        name = call.operation.name
         return AuditEvent(
             time=now,
             request_id=call.request_id,
-            account_id=call.caller.account_id,
-            principal_arn=call.caller.principal_arn,
-            access_key_id=call.caller.access_key_id,
-            source_ip=call.caller.source_ip,
-            operation=call.operation.name,
-            resources=resources + tuple(call.extra_resources),
+            account_id=caller.account_id,
+            principal_arn=caller.principal_arn,
+            access_key_id=caller.access_key_id,
+            source_ip=caller.source_ip,
+            operation=name,
+            resources=resources,
             error_code=error_code,
-            request_parameters=self._parameters.select(call.operation.name, call.request),
-            region=call.region,
+            request_parameters=self._parameters.select(name, call.request),
+            region=caller.region,
         )

@@ -15,18 +15,22 @@ from strongroom.kms.domain.usage import KeyUsage
 from strongroom.kms.service.pipeline import Call, Operation, Response, managed_key
 from strongroom.kms.storage.usage import UsageRepository
 
+# What is noted of a use: (operation, at, request id).
+_Use = tuple[str, datetime, str]
+
 
 class UsageTracker:
     def __init__(self, repo: UsageRepository, tracking_start: datetime) -> None:
         self._repo = repo
         self.tracking_start = tracking_start
-        self._pending: dict[str, KeyUsage] = {}
+        # key id -> its last use: a tuple on the hot path, a KeyUsage when read or written.
+        self._pending: dict[str, _Use] = {}
         # The batch being written: still this worker's answer until it is stored.
-        self._flushing: dict[str, KeyUsage] = {}
+        self._flushing: dict[str, _Use] = {}
         self._lock = threading.Lock()
 
     def note(self, key_id: str, operation: str, at: datetime, request_id: str) -> None:
-        self._pending[key_id] = KeyUsage(key_id, operation, at, request_id)
+        self._pending[key_id] = (operation, at, request_id)
 
     def flush(self) -> None:
         with self._lock:
@@ -35,7 +39,7 @@ class UsageTracker:
                 return
             self._flushing = batch
             try:
-                self._repo.record(batch.values())
+                self._repo.record(_usage(key_id, use) for key_id, use in batch.items())
             finally:
                 self._flushing = {}
 
@@ -44,8 +48,14 @@ class UsageTracker:
         writing = self._flushing.get(key_id)
         local = self._pending.get(key_id)
         stored = self._repo.get(key_id)
-        candidates = [u for u in (local, writing, stored) if u is not None]
+        candidates = [_usage(key_id, u) for u in (local, writing) if u is not None]
+        if stored is not None:
+            candidates.append(stored)
         return max(candidates, key=lambda u: u.at) if candidates else None
+
+
+def _usage(key_id: str, use: _Use) -> KeyUsage:
+    return KeyUsage(key_id, *use)
 
 
 def get_key_last_usage(call: Call) -> Response:
