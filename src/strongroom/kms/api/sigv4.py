@@ -16,15 +16,20 @@ Messages never contain the secret, the signing key or any signature.
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Generic, NamedTuple, Protocol, TypeVar
-from urllib.parse import quote, unquote_to_bytes
 
 from strongroom.kms import messages
+from strongroom.kms.api.sigv4_request import (
+    canonical_query,
+    canonical_uri,
+    collect_headers,
+    parse_query,
+    standard_authorization,
+)
 from strongroom.kms.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
@@ -52,12 +57,7 @@ _QUERY_AUTH_PARAMS = tuple(
 )
 # Any of these in the query (and no Authorization header) means presigned query auth.
 _QUERY_AUTH_MARKERS = frozenset((b"X-Amz-Algorithm", b"X-Amz-Credential", b"X-Amz-Signature"))
-# The exact shape botocore sends (values: printable ASCII but ','); anything else goes through
-# the slower parser, which also words the errors.
-_AUTH_FAST = re.compile(
-    rb"AWS4-HMAC-SHA256 Credential=([!-+\--~]+), SignedHeaders=([!-+\--~]+), "
-    rb"Signature=([!-+\--~]+)"
-)
+_ALGORITHM = ALGORITHM.encode("ascii")
 
 
 class AccessKeySecret(Protocol):
@@ -104,57 +104,6 @@ def _echo(credential: str, signed_headers: str, expires: int | None = None) -> s
     return f"Authorization={ALGORITHM} Credential={credential}, SignedHeaders={signed_headers}"
 
 
-def _collect_headers(headers: Sequence[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
-    """Map lowercase names to values; repeated headers are trimmed and joined with ','."""
-    out: dict[bytes, bytes] = {}
-    for name, value in headers:
-        previous = out.get(name)
-        out[name] = value if previous is None else trim(previous) + b"," + trim(value)
-    return out
-
-
-def _parse_query(query_string: bytes) -> list[tuple[bytes, bytes]]:
-    """Decoded (name, value) pairs. '+' is a space, as in the URLs botocore builds."""
-    pairs = []
-    for piece in query_string.split(b"&"):
-        if piece:
-            name, _, value = piece.replace(b"+", b" ").partition(b"=")
-            pairs.append((unquote_to_bytes(name), unquote_to_bytes(value)))
-    return pairs
-
-
-def _canonical_query(pairs: list[tuple[bytes, bytes]], presigned: bool) -> bytes:
-    if not pairs:
-        return b""
-    encoded = sorted(
-        (quote(name, safe="-_.~"), quote(value, safe="-_.~"))
-        for name, value in pairs
-        if not (presigned and name == b"X-Amz-Signature")
-    )
-    return "&".join(f"{name}={value}" for name, value in encoded).encode("ascii")
-
-
-def _canonical_uri(raw_path: bytes) -> bytes:
-    """The raw (still percent-encoded) path, normalised and then encoded once more.
-
-    Non-S3 services double-encode: botocore quotes the already-encoded URL path, so
-    ``/a/b%20c/`` is signed as ``/a/b%2520c/``. Dot segments and empty segments go, as in
-    botocore's ``remove_dot_segments``.
-    """
-    if raw_path == b"/" or not raw_path:
-        return b"/"
-    output: list[bytes] = []
-    for segment in raw_path.split(b"/"):
-        if segment == b"..":
-            if output:
-                output.pop()
-        elif segment and segment != b".":
-            output.append(segment)
-    first = b"/" if raw_path.startswith(b"/") else b""
-    last = b"/" if raw_path.endswith(b"/") and output else b""
-    return quote(first + b"/".join(output) + last, safe="/~").encode("ascii")
-
-
 def _parse_http_date(value: str) -> float | None:
     try:
         parsed = parsedate_to_datetime(value)
@@ -177,9 +126,9 @@ def _check_credential(credential: str) -> None:
 
 def _authorization_params(value: bytes) -> tuple[str, bytes, bytes]:
     """(Credential, SignedHeaders, Signature) from an Authorization header value."""
-    fast = _AUTH_FAST.fullmatch(value)
-    if fast is not None:
-        return fast[1].decode("latin-1"), fast[2], fast[3]
+    standard = standard_authorization(value)
+    if standard is not None:
+        return standard[0].decode("latin-1"), standard[1], standard[2]
     algorithm, _, rest = value.strip().partition(b" ")
     if algorithm != ALGORITHM.encode():
         raise IncompleteSignatureException(messages.unsupported_algorithm(ALGORITHM))
@@ -287,8 +236,8 @@ def _string_to_sign(
     body: bytes,
 ) -> bytes:
     presigned = auth.expires is not None
-    lines = [method.upper().encode("latin-1"), _canonical_uri(raw_path)]
-    lines.append(_canonical_query(pairs, presigned))
+    lines = [method.upper().encode("latin-1"), canonical_uri(raw_path)]
+    lines.append(canonical_query(pairs, presigned))
     for name in auth.signed_headers.lower().split(b";"):
         lines.append(name + b":" + trim(headers[name]))
     lines += (b"", auth.signed_headers, _payload_hash(headers, body))
@@ -326,6 +275,7 @@ class SigV4Verifier(Generic[C]):
         self._presigned_signed = tuple(presigned_signed_headers)
         self._check_signatures = check_signatures
         self._signing_keys = SigningKeyCache(service, SIGNING_KEY_CACHE_SIZE)
+        self._service_bytes = service.encode("latin-1")
 
     def __repr__(self) -> str:
         count = "any" if self._regions is None else len(self._regions)
@@ -346,8 +296,83 @@ class SigV4Verifier(Generic[C]):
     ) -> tuple[C, str]:
         """Return the credential that signed the request and the region of its scope (the
         region the request is made in), or raise."""
-        header_map = _collect_headers(headers)
-        pairs = _parse_query(query_string) if query_string else []
+        if not query_string:
+            found = self._verify_common(method, raw_path, headers, body)
+            if found is not None:
+                return found
+        return self._verify_any(method, raw_path, query_string, headers, body)
+
+    def _verify_common(
+        self, method: str, raw_path: bytes, headers: Sequence[tuple[bytes, bytes]], body: bytes
+    ) -> tuple[C, str] | None:
+        """The request every SDK sends (header auth, X-Amz-Date, no query, each header once),
+        accepted in fewer steps; None: anything else, including every refusal.
+
+        It checks what :meth:`_verify_any` checks, as a condition rather than an error: when it
+        returns None the request is verified again by :meth:`_verify_any`, which says what is
+        wrong. Hence it can only accept what ``_verify_any`` accepts, never refuse differently.
+        """
+        header_map = dict(headers)
+        authorization = header_map.get(b"authorization")
+        # A repeated header is joined by collect_headers: not here.
+        if len(header_map) != len(headers) or authorization is None:
+            return None
+        standard = standard_authorization(authorization)
+        if standard is None:
+            return None
+        credential, signed_headers, signature = standard
+        scope = credential.split(b"/")
+        amz_date = header_map.get(b"x-amz-date")
+        if len(scope) != 5 or scope[4] != b"aws4_request" or amz_date is None:
+            return None
+        # The strict format has no whitespace, so the value is used as it is (no strip).
+        epoch = parse_amz_date(amz_date.decode("latin-1"))
+        now = self._clock()
+        region = scope[2].decode("latin-1")
+        if (
+            epoch is None
+            or not now - self._max_skew <= epoch <= now + self._max_skew
+            or scope[1] != amz_date[:8]
+            or (self._regions is not None and region not in self._regions)
+            or scope[3] != self._service_bytes
+        ):
+            return None
+        names = signed_headers.lower().split(b";")
+        if b"host" not in names or b"x-amz-date" not in names:
+            return None
+        for name in names:
+            if name not in header_map:
+                return None
+        key = self._lookup(scope[0].decode("latin-1"))
+        if key is None:
+            return None
+        if not self._check_signatures:
+            return key, region
+        payload = hashlib.sha256(body).hexdigest().encode("ascii")
+        declared = header_map.get(b"x-amz-content-sha256")
+        if declared is not None and declared.strip() != payload:
+            return None
+        lines = [method.upper().encode("latin-1"), canonical_uri(raw_path), b""]
+        lines += [name + b":" + b" ".join(header_map[name].split()) for name in names]
+        lines += (b"", signed_headers, payload)
+        canonical = hashlib.sha256(b"\n".join(lines)).hexdigest().encode("ascii")
+        message = b"\n".join((_ALGORITHM, amz_date, credential.partition(b"/")[2], canonical))
+        signing_key = self._signing_keys.get(key.secret_bytes(), scope[1].decode(), region)
+        if signatures_match(signing_key.sign(message), signature):
+            return key, region
+        return None
+
+    def _verify_any(
+        self,
+        method: str,
+        raw_path: bytes,
+        query_string: bytes,
+        headers: Sequence[tuple[bytes, bytes]],
+        body: bytes,
+    ) -> tuple[C, str]:
+        """Any request, header or query auth: the credential and region, or the error."""
+        header_map = collect_headers(headers)
+        pairs = parse_query(query_string) if query_string else []
         auth = self._authentication(header_map, pairs)
         self._check_time(auth)
         self._check_scope(auth)
