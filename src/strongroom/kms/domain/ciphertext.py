@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from strongroom.kms.domain.encryption_context import encode_context
+from strongroom.kms.domain.encryption_context import EMPTY, encode_context
 from strongroom.kms.domain.frozen import quick_init
 from strongroom.kms.domain.ids import is_key_id
 from strongroom.kms.errors import InvalidCiphertextException
@@ -50,7 +50,7 @@ class CiphertextBlob:
 
 def additional_data(header: bytes, context: Mapping[str, str] | None) -> bytes:
     """The AEAD's additional data: the blob's header, then the encryption context."""
-    return header + encode_context(context)
+    return header + (encode_context(context) if context else EMPTY)
 
 
 @lru_cache(maxsize=4096)  # per key and material version: the same few on the hot path

@@ -16,7 +16,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.fromtimestamp(time.time(), UTC)
+        return datetime.now(UTC)
 
 
 class ManualClock:

@@ -18,9 +18,12 @@ _U16 = struct.Struct(">H")
 MAX_ENCODED_BYTES = 8192
 
 
+EMPTY = b"\x00\x00"  # the encoding of no context (or an empty one)
+
+
 def encode_context(context: Mapping[str, str] | None) -> bytes:
     if not context:
-        return b"\x00\x00"
+        return EMPTY
     items = sorted((k.encode(), v.encode()) for k, v in context.items())
     size = 2 + sum(4 + len(k) + len(v) for k, v in items)
     if size > MAX_ENCODED_BYTES:

@@ -12,7 +12,7 @@ import os
 import re
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
 
@@ -109,10 +109,11 @@ class KeyRef:
     value: str  # the key id or the alias name
     account_id: str | None = None
     region: str | None = None
+    is_alias: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def is_alias(self) -> bool:
-        return self.kind in (RefKind.ALIAS_NAME, RefKind.ALIAS_ARN)
+    def __post_init__(self) -> None:
+        alias = self.kind is RefKind.ALIAS_NAME or self.kind is RefKind.ALIAS_ARN
+        object.__setattr__(self, "is_alias", alias)
 
 
 @lru_cache(maxsize=4096)  # a KeyRef is immutable; failures (raised) are not kept

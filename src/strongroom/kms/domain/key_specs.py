@@ -35,6 +35,8 @@ U = KeyUsage
 class Use(Enum):
     """What an operation needs of the key it works on."""
 
+    __hash__ = object.__hash__  # identity, as OpClass (states.py)
+
     ANY = "any key"
     SYMMETRIC_ENCRYPTION = "a symmetric encryption key"  # GenerateDataKey*, ...Pair*
     ENCRYPTION = "an encryption key"  # Encrypt, Decrypt, ReEncrypt

@@ -23,6 +23,10 @@ S = KeyState
 
 
 class OpClass(Enum):
+    # Members are singletons compared by identity: hash them so too, in C (Enum.__hash__
+    # hashes the name in Python, on every lookup of the table below).
+    __hash__ = object.__hash__
+
     CRYPTO = "cryptographic operation"
     CREATE_GRANT = "CreateGrant"
     READ = "read-only or housekeeping operation"

@@ -46,7 +46,7 @@ def seal(
     nonce, sealed = ctx.cache.material(key, material_id).encrypt(
         plaintext, ciphertext.additional_data(header, context)
     )
-    return header + nonce + sealed, material_id
+    return b"".join((header, nonce, sealed)), material_id
 
 
 def unseal(

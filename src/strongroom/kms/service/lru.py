@@ -37,9 +37,10 @@ class Lru(Generic[K, V]):
     def get(self, key: K, default: D) -> V | D:
         """The entry (now the most recently used), or ``default``."""
         entries = self._entries
-        if key not in entries:
+        try:
+            entries.move_to_end(key)  # one lookup when found (the hot path); raises if not
+        except KeyError:
             return default
-        entries.move_to_end(key)
         return entries[key]
 
     def put(self, key: K, value: V) -> None:
