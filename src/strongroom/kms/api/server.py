@@ -316,7 +316,12 @@ class KmsApi:
         return operation, request, Caller.from_credential(credential, source_ip, region)
 
     def _operation(self, headers: list[tuple[bytes, bytes]]) -> Operation:
-        target = next((v for n, v in headers if n == b"x-amz-target"), b"").decode("latin-1")
+        for header, value in headers:  # the first X-Amz-Target (a loop: no generator to make)
+            if header == b"x-amz-target":
+                target = value.decode("latin-1")
+                break
+        else:
+            target = ""
         name = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
         operation = self._operations.get(name)
         if operation is not None:

@@ -25,6 +25,7 @@ Messages follow the AWS (Coral) conventions:
 from __future__ import annotations
 
 import binascii
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -43,6 +44,19 @@ MAX_REPORTED_ERRORS: Final = 10
 """AWS stops collecting violations at ten ("10 validation errors detected: ...")."""
 MAX_RENDERED_CHARS: Final = 256
 NOT_NULL: Final = messages.NOT_NULL
+
+
+def _fast_b64decode() -> Callable[[str], bytes]:
+    """pybase64's decoder (SIMD, ADR 39) in its validating mode; where it is not installed (an
+    environment set up before the dependency), binascii's strict mode, which then decides."""
+    try:
+        from pybase64 import b64decode
+    except ImportError:  # pragma: no cover - the tests' environment has it
+        return functools.partial(binascii.a2b_base64, strict_mode=True)
+    return functools.partial(b64decode, validate=True)
+
+
+fast_b64decode: Final = _fast_b64decode()
 
 
 def camel(name: str) -> str:
@@ -186,7 +200,12 @@ def _string(shape: Shape) -> Scalar:
 
 def _blob(shape: Shape) -> Scalar:
     """Base64 text to bytes; min/max apply to the bytes. Blob values are never echoed: the
-    text may be plaintext that a client forgot to encode."""
+    text may be plaintext that a client forgot to encode.
+
+    pybase64 (SIMD: 0.5 µs for 1 KiB, where ``binascii`` takes 3) decodes first. It accepts a
+    subset of what ``binascii``'s strict mode accepts, with the same bytes
+    (``tests/unit/kms/api/test_validation.py``); what it refuses, strict mode decides on, and
+    words the error as before."""
     sized = Bounds.of(shape, "length")
     low, high = sized.low, sized.high
 
@@ -194,14 +213,22 @@ def _blob(shape: Shape) -> Scalar:
         if type(value) is not str:
             raise _type_error(value, "a Blob")
         try:
-            out = binascii.a2b_base64(value, strict_mode=True)
+            out = fast_b64decode(value)
         except ValueError:  # binascii.Error, or a non-ASCII character
-            raise _base64_error(value, path) from None
+            out = strict_b64decode(value, path)
         if not low <= len(out) <= high:
             report(errors, sized.problems(len(out)), value, None, path)
         return out
 
     return Scalar(decode, tuple(sized.constraints), None)
+
+
+def strict_b64decode(value: str, path: str) -> bytes:
+    """``binascii``'s strict Base64, or the SerializationException AWS answers."""
+    try:
+        return binascii.a2b_base64(value, strict_mode=True)
+    except ValueError:  # binascii.Error, or a non-ASCII character
+        raise _base64_error(value, path) from None
 
 
 def _base64_error(value: str, path: str) -> SerializationException:

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 DROPPED_EVENT = "AuditEventsDropped"
 _MAX_RETRY_SECONDS = 1.0
+# The writer keeps its database connection between commits (docs/adr/0038) and returns it to
+# the pool once it has had nothing to commit for this long.
+_KEEP_IDLE_CONNECTION_SECONDS = 1.0
 
 
 def _utc_now() -> datetime:
@@ -253,10 +256,14 @@ class ChainedAuditLog:
             self._thread.join(timeout=30)
             self._thread = None
         self._commit(raise_errors=False)
+        self._db.release_audit_connection()
 
     def flush(self) -> None:
         """Commit what is pending now, in this thread; raise if that fails (events are kept)."""
-        self._commit(raise_errors=True)
+        try:
+            self._commit(raise_errors=True)
+        finally:
+            self._db.release_audit_connection()  # tools and tests: nothing held afterwards
 
     def _run(self) -> None:
         retry = 0.0
@@ -267,10 +274,12 @@ class ChainedAuditLog:
                 # Idle first, then look: an event queued in between either is seen here or
                 # sees the flag and wakes the writer.
                 self._idle = True
-                if not self._pending:
+                if not self._pending and not self._wake.wait(_KEEP_IDLE_CONNECTION_SECONDS):
+                    self._db.release_audit_connection()
                     self._wake.wait()
                 self._idle = False
             else:
+                self._db.release_audit_connection()  # a commit every flush_seconds at most
                 self._wake.wait(self.policy.flush_seconds)
             self._wake.clear()
             if self._stopping:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from strongroom.kms.domain.frozen import quick_init
 from strongroom.kms.domain.principals import Principal
 from strongroom.kms.domain.secrets import Secret
 
@@ -20,6 +21,7 @@ class Credential:
         return self.secret.reveal()
 
 
+@quick_init  # built on every request (domain/frozen.py)
 @dataclass(frozen=True, slots=True)
 class Caller:
     account_id: str
