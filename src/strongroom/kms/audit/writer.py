@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 DROPPED_EVENT = "AuditEventsDropped"
 _MAX_RETRY_SECONDS = 1.0
+# The writer keeps its database connection between commits (docs/adr/0038) and returns it to
+# the pool once it has had nothing to commit for this long.
+_KEEP_IDLE_CONNECTION_SECONDS = 1.0
 
 
 def _utc_now() -> datetime:
@@ -182,10 +185,14 @@ class ChainedAuditLog:
         its commit failed or took longer than the policy allows (``refuse`` policy only)."""
         if ticket.seq <= self._committed or (self._drops and self._failing):
             return
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # a timer of another (closed) loop never fires here
-            self._loop, self._expiry = loop, None
-            self._loop_thread, self._wake_scheduled = threading.get_ident(), False
+        loop = self._loop
+        # The loop of the last wait, if it runs in this thread, is the running loop (a thread
+        # runs one loop at a time): asyncio.get_running_loop() costs a getpid() system call.
+        if loop is None or self._loop_thread != threading.get_ident() or not loop.is_running():
+            loop = asyncio.get_running_loop()
+            if loop is not self._loop:  # a timer of another (closed) loop never fires here
+                self._loop, self._expiry = loop, None
+                self._loop_thread, self._wake_scheduled = threading.get_ident(), False
         future: asyncio.Future[None] = loop.create_future()
         deadline = loop.time() + self.policy.wait_seconds
         heapq.heappush(self._waiters, (ticket.seq, next(self._arrivals), future, deadline))
@@ -253,10 +260,14 @@ class ChainedAuditLog:
             self._thread.join(timeout=30)
             self._thread = None
         self._commit(raise_errors=False)
+        self._db.release_audit_connection()
 
     def flush(self) -> None:
         """Commit what is pending now, in this thread; raise if that fails (events are kept)."""
-        self._commit(raise_errors=True)
+        try:
+            self._commit(raise_errors=True)
+        finally:
+            self._db.release_audit_connection()  # tools and tests: nothing held afterwards
 
     def _run(self) -> None:
         retry = 0.0
@@ -267,10 +278,12 @@ class ChainedAuditLog:
                 # Idle first, then look: an event queued in between either is seen here or
                 # sees the flag and wakes the writer.
                 self._idle = True
-                if not self._pending:
+                if not self._pending and not self._wake.wait(_KEEP_IDLE_CONNECTION_SECONDS):
+                    self._db.release_audit_connection()
                     self._wake.wait()
                 self._idle = False
             else:
+                self._db.release_audit_connection()  # a commit every flush_seconds at most
                 self._wake.wait(self.policy.flush_seconds)
             self._wake.clear()
             if self._stopping:

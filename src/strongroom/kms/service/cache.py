@@ -26,7 +26,7 @@ from typing import TypeVar, cast
 
 from strongroom.kms.domain.custom_key_stores import effective_key_state
 from strongroom.kms.domain.enums import KeySpec
-from strongroom.kms.domain.ids import record_id
+from strongroom.kms.domain.ids import MULTI_REGION_PREFIX, record_id
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.errors import InvalidCiphertextException, KMSInternalException
@@ -115,7 +115,8 @@ class KeyCache:
         custom key store's key is Unavailable while its store is not connected."""
         if self._trusted_until is not None and time.monotonic() > self._trusted_until:
             raise DatabaseUnavailable("the change feed has not been read in time")
-        slot = record_id(region, key_id)
+        # record_id(region, key_id), inlined: this runs on every request.
+        slot = f"{region}/{key_id}" if key_id.startswith(MULTI_REGION_PREFIX) else key_id
         cached = self._keys.get(slot, _MISSING)
         if cached is _MISSING:
             self.misses += 1

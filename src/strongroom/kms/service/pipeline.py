@@ -226,7 +226,7 @@ class Pipeline:
         # Refused before anything runs when the trail cannot take the event (audit/policy.py).
         self._audit.admit()
         call = Call(operation, request, caller, request_id, self.ctx, self)
-        durable = self._durable_event(call)
+        durable = None if operation.read_only else self._durable_event(call)
         token = None
         try:
             self._prepare(call)
@@ -257,7 +257,7 @@ class Pipeline:
                 REQUEST.reset(token)
         now = self.ctx.clock.now()
         if durable is None:
-            self._record(call, None, now)
+            self._audit.record(self._event(call, None, now))
         else:
             durable.write_alone(self.ctx.db)
         self._note_usage(call, now)
@@ -265,7 +265,7 @@ class Pipeline:
 
     def _durable_event(self, call: Call) -> DurableEvent | None:
         """Control-plane changes (operations that are not read-only) audit durably."""
-        if self._durable is None or call.operation.read_only:
+        if self._durable is None or call.operation.read_only:  # read-only: group-committed
             return None
         return DurableEvent(self._durable, lambda: self._event(call, None, self.ctx.clock.now()))
 
@@ -352,9 +352,7 @@ class Pipeline:
             return key
         if access.aliases and isinstance(raw, str) and "alias/" in raw:
             call.aliases_used[access.member] = raw[raw.index("alias/") :]
-        return self.resolve(
-            raw, call.caller, aliases=access.aliases, fresh=access.fresh, request_id=call.request_id
-        )
+        return self._resolve(raw, call.caller, access.aliases, access.fresh, call.request_id)
 
     def resolve(
         self,
@@ -372,6 +370,11 @@ class Pipeline:
         ``alias/aws/<service>`` of the caller's own account that has no key yet gets its AWS
         managed key now (service/managed.py), as in AWS.
         """
+        return self._resolve(raw, caller, aliases, fresh, request_id)
+
+    def _resolve(
+        self, raw: str, caller: Caller, aliases: bool, fresh: bool, request_id: str
+    ) -> KeyRecord:
         ref = parse_key_ref(raw)
         region = caller.region
         account = ref.account_id or caller.account_id

@@ -3,10 +3,10 @@
 :class:`ChainWrites` holds every statement of an append to the hash chain (lock the head, the
 signing key's row, insert the events and their index rows, add the signed head, move the head),
 compiled once per dialect and run on the driver's cursor (driver.py). ``tx.audit`` has them
-(``AuditRecords`` extends this class), and so does :func:`group_commit`: the audit writer's
-transaction on a pooled DBAPI connection, without SQLAlchemy's ``Connection`` and transaction
+(``AuditRecords`` extends this class), and so does :class:`GroupCommits`: the audit writer's
+transactions on a pooled DBAPI connection, without SQLAlchemy's ``Connection`` and transaction
 objects around it (an empty ``Engine.begin`` and commit cost ~30 µs of CPU, as much as the
-statements of a small group; docs/adr/0034).
+statements of a small group; docs/adr/0034), kept from one commit to the next (docs/adr/0038).
 
 On SQLite, the rows of a group go to the driver as it takes them (the event time as the text
 ``UtcDateTime`` and SQLite's ``DATETIME`` store, hashes as bytes), not through each column
@@ -16,12 +16,14 @@ the same (tests/unit/kms/storage/test_audit_commit.py compares them with SQLAlch
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import NamedTuple
 
 from sqlalchemy import Engine, Table, bindparam, insert, select, update
+from sqlalchemy.pool import PoolProxiedConnection
 
 from strongroom.kms.storage import schema
 from strongroom.kms.storage.bulk import insert_many, statement
@@ -167,29 +169,58 @@ def _ready(conn: AnyConnection, table: Table, columns: tuple[str, ...]) -> Drive
     return found
 
 
-@contextmanager
-def group_commit(engine: Engine) -> Iterator[ChainWrites]:
-    """One write transaction on a pooled DBAPI connection, for the audit writer's group commit.
+class GroupCommits:
+    """The audit writer's write transactions, on a pooled DBAPI connection kept from one group
+    commit to the next.
 
-    On SQLite it starts as :meth:`Database.write_connection`'s do: the database's writer lock
-    (write_queue.py), then ``BEGIN IMMEDIATE``; the lock is released when the commit or
-    rollback is done. On PostgreSQL the driver opens the transaction at the first statement
-    (the chain head's ``FOR UPDATE``), as SQLAlchemy's would. Commits when the block ends, rolls
-    back if it raises; driver errors are raised as SQLAlchemy's. Runs no commit hook and
-    records no change for the feed: the block only appends to the chain.
+    On SQLite a transaction starts as :meth:`Database.write_connection`'s do: the database's
+    writer lock (write_queue.py), then ``BEGIN IMMEDIATE``; the lock is released when the
+    commit or rollback is done. On PostgreSQL the driver opens the transaction at the first
+    statement (the chain head's ``FOR UPDATE``), as SQLAlchemy's would. Commits when the block
+    ends, rolls back if it raises; driver errors are raised as SQLAlchemy's. Runs no commit
+    hook and records no change for the feed: the block only appends to the chain.
+
+    The connection is kept while the writer is busy: a checkout and return of the pool cost
+    ~20 µs of CPU, an eighth of a small group's commit (docs/adr/0038). A transaction that
+    fails does not keep it (a failed commit's connection is invalidated, see ``_end``), and
+    :meth:`release` returns it to the pool when the writer goes idle, so an idle writer holds
+    no connection and PostgreSQL's is pinged again at the next checkout after a pause.
     """
-    raw = engine.raw_connection()
-    conn = RawConnection(engine.dialect, raw)
-    try:
-        _begin(conn)
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._kept: PoolProxiedConnection | None = None
+        self._lock = threading.Lock()  # commits from two threads each get a connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[ChainWrites]:
+        with self._lock:
+            raw, self._kept = self._kept, None
+        if raw is None:
+            raw = self._engine.raw_connection()
+        conn = RawConnection(self._engine.dialect, raw)
         try:
-            yield ChainWrites(conn)
+            _begin(conn)
+            try:
+                yield ChainWrites(conn)
+            except BaseException:
+                _end(conn, commit=False)
+                raise
+            _end(conn, commit=True)
         except BaseException:
-            _end(conn, commit=False)
+            raw.close()
             raise
-        _end(conn, commit=True)
-    finally:
-        raw.close()
+        with self._lock:
+            raw, self._kept = self._kept, raw
+        if raw is not None:  # another thread's commit kept one meanwhile
+            raw.close()
+
+    def release(self) -> None:
+        """Return the kept connection to the pool (the writer is idle, or stops)."""
+        with self._lock:
+            raw, self._kept = self._kept, None
+        if raw is not None:
+            raw.close()
 
 
 def _begin(conn: RawConnection) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from strongroom.kms.storage import migrate, schema
-from strongroom.kms.storage.audit_commit import ChainWrites, group_commit
+from strongroom.kms.storage.audit_commit import ChainWrites, GroupCommits
 from strongroom.kms.storage.engine import READ_ONLY_OPTION, make_engine, redacted
 
 if TYPE_CHECKING:
@@ -86,6 +86,7 @@ def commit_hook_if_changed(hook: CommitHook) -> Iterator[None]:
 class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._group_commits = GroupCommits(engine)
         # What opening the database migrated (Database.open), for messages.
         self.migration: migrate.Upgrade | None = None
 
@@ -121,8 +122,12 @@ class Database:
     def audit_group_commit(self) -> Iterator[ChainWrites]:
         """The audit writer's transaction: appends to the chain only (audit_commit.py), on
         the driver's connection; the same writer lock as :meth:`transaction`, no commit hook."""
-        with _unavailable_raised(), group_commit(self.engine) as records:
+        with _unavailable_raised(), self._group_commits.transaction() as records:
             yield records
+
+    def release_audit_connection(self) -> None:
+        """Return the audit writer's kept connection to the pool (it is idle or stops)."""
+        self._group_commits.release()
 
     @contextmanager
     def read(self) -> Iterator[Transaction]:

@@ -273,3 +273,27 @@ def test_a_failing_commit_logs_one_line_that_quotes_no_record(
     mend_commits(path)
     sink.flush()
     assert any("commits succeed again" in r.getMessage() for r in caplog.records)
+
+
+def test_an_idle_writer_returns_its_connection_to_the_pool(db: Database) -> None:
+    """The writer keeps its connection between commits while busy (docs/adr/0038), not while
+    it has nothing to do, nor once stopped."""
+    sink = ChainedAuditLog(db, new_store(), REGION)
+    sink.start()
+    try:
+        new_ticket()
+        sink.record(event(1))
+        deadline = time.monotonic() + 30
+        while sink.committed < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sink.committed == 1
+        while db.engine.pool.checkedout() and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            time.sleep(0.05)
+        assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        sink.record(event(2))
+        while sink.committed < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sink.committed == 2
+    finally:
+        sink.stop()
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]

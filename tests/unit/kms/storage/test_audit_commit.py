@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 from sqlalchemy.exc import OperationalError
 
 from strongroom.kms.storage import schema
@@ -147,3 +147,29 @@ def test_concurrent_group_commits_of_two_engines_serialise_on_the_head(database_
     finally:
         for db in engines:
             db.engine.dispose()
+
+
+def test_the_writers_connection_is_kept_between_commits_but_not_after_a_failure(
+    database_url: str,
+) -> None:
+    db = Database.open(database_url)
+    checkouts: list[object] = []
+    event.listen(db.engine, "checkout", lambda dbapi, *_: checkouts.append(dbapi))
+    try:
+        for _ in range(3):
+            with db.audit_group_commit() as records:
+                records.lock_head(bytes(32))
+        assert len(checkouts) == 1  # one checkout for three commits
+        assert db.engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+        with pytest.raises(RuntimeError), db.audit_group_commit() as records:
+            records.lock_head(bytes(32))
+            raise RuntimeError
+        assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        with db.audit_group_commit() as records:
+            records.lock_head(bytes(32))
+        assert len(checkouts) == 2
+        db.release_audit_connection()
+        assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        db.release_audit_connection()  # nothing kept: nothing to do
+    finally:
+        db.engine.dispose()
