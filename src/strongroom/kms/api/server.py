@@ -13,7 +13,6 @@ No web framework: on this path a framework costs more than everything else toget
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
@@ -21,6 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 import orjson
+from pybase64 import b64encode_as_string
 
 from strongroom.client.served import Served
 from strongroom.kms.api.http_limits import DirectResponse
@@ -77,8 +77,10 @@ def is_probe(scope: Scope) -> bool:
 
 
 def _json_default(value: object) -> object:
+    """Blobs of a response as Base64 text: pybase64 (SIMD; 0.3 µs for 1 KiB where
+    ``base64.b64encode`` takes 1.4), the same text (ADR 39)."""
     if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
+        return b64encode_as_string(value)
     raise TypeError(type(value).__name__)
 
 

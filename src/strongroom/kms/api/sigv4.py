@@ -352,7 +352,11 @@ class SigV4Verifier(Generic[C]):
         declared = header_map.get(b"x-amz-content-sha256")
         if declared is not None and declared.strip() != payload:
             return None
-        lines = [method.upper().encode("latin-1"), canonical_uri(raw_path), b""]
+        lines = [
+            b"POST" if method == "POST" else method.upper().encode("latin-1"),
+            b"/" if raw_path == b"/" else canonical_uri(raw_path),
+            b"",  # no query string
+        ]
         lines += [name + b":" + b" ".join(header_map[name].split()) for name in names]
         lines += (b"", signed_headers, payload)
         canonical = hashlib.sha256(b"\n".join(lines)).hexdigest().encode("ascii")

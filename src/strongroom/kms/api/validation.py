@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from pybase64 import b64decode
+
 from strongroom.kms import messages
 from strongroom.kms.errors import SerializationException
 
@@ -46,17 +48,8 @@ MAX_RENDERED_CHARS: Final = 256
 NOT_NULL: Final = messages.NOT_NULL
 
 
-def _fast_b64decode() -> Callable[[str], bytes]:
-    """pybase64's decoder (SIMD, ADR 39) in its validating mode; where it is not installed (an
-    environment set up before the dependency), binascii's strict mode, which then decides."""
-    try:
-        from pybase64 import b64decode
-    except ImportError:  # pragma: no cover - the tests' environment has it
-        return functools.partial(binascii.a2b_base64, strict_mode=True)
-    return functools.partial(b64decode, validate=True)
-
-
-fast_b64decode: Final = _fast_b64decode()
+# pybase64's decoder (SIMD, ADR 39) in its validating mode: see _blob.
+fast_b64decode: Final[Callable[[str], bytes]] = functools.partial(b64decode, validate=True)
 
 
 def camel(name: str) -> str:

@@ -185,10 +185,14 @@ class ChainedAuditLog:
         its commit failed or took longer than the policy allows (``refuse`` policy only)."""
         if ticket.seq <= self._committed or (self._drops and self._failing):
             return
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # a timer of another (closed) loop never fires here
-            self._loop, self._expiry = loop, None
-            self._loop_thread, self._wake_scheduled = threading.get_ident(), False
+        loop = self._loop
+        # The loop of the last wait, if it runs in this thread, is the running loop (a thread
+        # runs one loop at a time): asyncio.get_running_loop() costs a getpid() system call.
+        if loop is None or self._loop_thread != threading.get_ident() or not loop.is_running():
+            loop = asyncio.get_running_loop()
+            if loop is not self._loop:  # a timer of another (closed) loop never fires here
+                self._loop, self._expiry = loop, None
+                self._loop_thread, self._wake_scheduled = threading.get_ident(), False
         future: asyncio.Future[None] = loop.create_future()
         deadline = loop.time() + self.policy.wait_seconds
         heapq.heappush(self._waiters, (ticket.seq, next(self._arrivals), future, deadline))

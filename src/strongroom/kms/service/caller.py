@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from strongroom.kms.domain.frozen import quick_init
 from strongroom.kms.domain.principals import Principal
 from strongroom.kms.domain.secrets import Secret
+
+CALLERS_PER_CREDENTIAL = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +18,11 @@ class Credential:
     access_key_id: str
     principal: Principal
     secret: Secret
+    # The callers of this key by (source IP, region), each built once: Caller.from_credential.
+    # Not an init field, so dataclasses.replace() starts a new credential with none.
+    callers: dict[tuple[str, str], Caller] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def secret_bytes(self) -> bytes:
         return self.secret.reveal()
@@ -55,11 +62,24 @@ class Caller:
 
     @classmethod
     def from_credential(cls, credential: Credential, source_ip: str, region: str) -> Caller:
-        return cls(
-            credential.principal.account_id,
-            credential.principal.arn,
-            credential.access_key_id,
-            source_ip,
-            region,
-            counted=True,
-        )
+        """The caller of an API request signed with ``credential``.
+
+        A caller is immutable and follows from the credential, the address and the region
+        alone, so the credential keeps one per (address, region) (at most
+        ``CALLERS_PER_CREDENTIAL``): a request finds its caller instead of building one. A
+        changed access key or principal is a new ``Credential`` (``CredentialCache``)."""
+        callers = credential.callers
+        found = callers.get((source_ip, region))
+        if found is None:
+            if len(callers) >= CALLERS_PER_CREDENTIAL:
+                callers.clear()
+            principal = credential.principal
+            found = callers[source_ip, region] = cls(
+                principal.account_id,
+                principal.arn,
+                credential.access_key_id,
+                source_ip,
+                region,
+                counted=True,
+            )
+        return found
