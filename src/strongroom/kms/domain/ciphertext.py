@@ -75,10 +75,12 @@ def parse(blob: bytes) -> CiphertextBlob:
         raise InvalidCiphertextException() from None
     if not is_key_id(key_id):
         raise InvalidCiphertextException()
+    nonce_end = header_end + NONCE_BYTES
+    # key_id, material_id, header, nonce, sealed (positional: built on every Decrypt)
     return CiphertextBlob(
-        key_id=key_id,
-        material_id=blob[2 + id_len : header_end].hex(),
-        header=blob[:header_end],
-        nonce=blob[header_end : header_end + NONCE_BYTES],
-        sealed=blob[header_end + NONCE_BYTES :],
+        key_id,
+        blob[2 + id_len : header_end].hex(),
+        blob[:header_end],
+        blob[header_end:nonce_end],
+        blob[nonce_end:],
     )

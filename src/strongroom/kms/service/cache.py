@@ -123,7 +123,8 @@ class KeyCache:
             record = self._refresh(slot)
         else:
             self.hits += 1
-            record = cast(KeyRecord | None, cached)
+            # The table holds KeyRecord | None (no cast: it builds a union on every call).
+            record = cached  # type: ignore[assignment]
         if record is None or record.region != region:
             return None
         if record.custom_key_store_id is None:
@@ -183,7 +184,7 @@ class KeyCache:
         slot = (account_id, region, alias_name)
         cached = self._aliases.get(slot, _MISSING)
         if cached is not _MISSING:
-            return cast(str | None, cached)
+            return cached  # type: ignore[return-value]  # str | None, as the table holds
         return self.refresh_alias(account_id, region, alias_name)
 
     def refresh_alias(self, account_id: str, region: str, alias_name: str) -> str | None:
