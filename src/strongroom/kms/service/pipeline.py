@@ -16,7 +16,7 @@ from typing import Any
 
 from strongroom.kms import messages
 from strongroom.kms.audit.durable import DurableEvent
-from strongroom.kms.audit.events import AuditEvent, AuditSink
+from strongroom.kms.audit.events import KMS_EVENT_SOURCE, AuditEvent, AuditSink
 from strongroom.kms.audit.parameters import RequestParameters
 from strongroom.kms.audit.record import is_read_only
 from strongroom.kms.audit.store import AuditChain
@@ -443,16 +443,20 @@ class Pipeline:
         else:
             resources = tuple([k.arn for k in keys if k is not None] + extra)
         name = call.operation.name
+        # Positional, in AuditEvent's field order (13 keywords cost more than the event's own
+        # fields); tests/unit/kms/service/test_pipeline.py checks each field by name.
         return AuditEvent(
-            time=now,
-            request_id=call.request_id,
-            account_id=caller.account_id,
-            principal_arn=caller.principal_arn,
-            access_key_id=caller.access_key_id,
-            source_ip=caller.source_ip,
-            operation=name,
-            resources=resources,
-            error_code=error_code,
-            request_parameters=self._parameters.select(name, call.request),
-            region=caller.region,
+            now,  # time
+            call.request_id,
+            caller.account_id,
+            caller.principal_arn,
+            caller.access_key_id,
+            caller.source_ip,
+            name,  # operation
+            resources,
+            error_code,
+            self._parameters.select(name, call.request),  # request_parameters
+            None,  # additional_data
+            KMS_EVENT_SOURCE,  # event_source
+            caller.region,
         )
