@@ -29,7 +29,7 @@ from strongroom.kms.audit.events import CURRENT_TICKET, AuditEvent, Ticket
 from strongroom.kms.audit.policy import UNAVAILABLE_MESSAGE, WriterPolicy
 from strongroom.kms.audit.record import PROVIDER_ACCOUNT
 from strongroom.kms.audit.signing import SecretSealer
-from strongroom.kms.audit.store import AuditChain
+from strongroom.kms.audit.store import AuditChain, PreparedEvent
 from strongroom.kms.errors import DependencyTimeoutException
 from strongroom.kms.log_limits import RateLimitedLog, describe_failure
 from strongroom.kms.storage.database import Database
@@ -300,9 +300,17 @@ class ChainedAuditLog:
                 dropped = self._dropped_event(dropped_count)
             if not batch and dropped is None:
                 return True
+            chain = self._chain
+
+            def arrived_meanwhile() -> list[PreparedEvent]:
+                # Queue order is kept: these follow the batch, and ``_committed`` counts both.
+                extra = [pending.popleft() for _ in range(len(pending))]
+                batch.extend(extra)
+                return chain.prepare(extra)
+
             try:
-                prepared = self._chain.prepare(batch if dropped is None else [*batch, dropped])
-                self._chain.commit_group(self._db, prepared)
+                prepared = chain.prepare(batch if dropped is None else [*batch, dropped])
+                chain.commit_group(self._db, prepared, arrived_meanwhile)
             except Exception as error:
                 # Keep the events for the next attempt, in front of anything queued meanwhile.
                 pending.extendleft(reversed(batch))

@@ -123,6 +123,43 @@ def test_events_recorded_in_one_turn_of_the_loop_share_one_commit(
         sink.stop()
 
 
+def test_events_recorded_while_the_writer_waits_for_the_lock_join_its_commit(
+    db: Database, tmp_path: Path
+) -> None:
+    """Another worker's commit holds the database's writer lock: the events recorded while
+    this writer waits for it are committed with the batch it had taken (docs/adr/0038)."""
+    sink = ChainedAuditLog(db, new_store(), REGION, policy=BUFFERED)
+    sink.record(event(0))
+    sink.flush()  # the chain head and the signing key exist
+
+    def heads() -> int:
+        return int(str(sql(db_path(tmp_path), "SELECT count(*) FROM audit_signed_heads")[0][0]))
+
+    before = heads()
+    other_worker = open_db(tmp_path)
+    committing = threading.Thread(target=sink.flush)
+    try:
+        with other_worker.transaction():  # holds the writer lock
+            sink.record(event(1))
+            committing.start()
+            deadline = time.monotonic() + 30
+            while sink.pending and time.monotonic() < deadline:  # the writer took event 1
+                time.sleep(0.005)
+            assert sink.pending == 0
+            for n in range(2, 6):
+                sink.record(event(n))
+            assert sink.pending == 4
+        committing.join(timeout=30)
+    finally:
+        other_worker.engine.dispose()
+    assert not committing.is_alive()
+    assert sink.pending == 0
+    assert heads() == before + 1  # one commit for all five
+    assert stored_request_ids(db_path(tmp_path))[-5:] == [
+        f"req-111111111111-{n}" for n in range(1, 6)
+    ]
+
+
 @pytest.mark.parametrize("when", list(WhenUnavailable), ids=[w.value for w in WhenUnavailable])
 def test_a_response_waits_no_longer_than_wait_seconds(db: Database, when: WhenUnavailable) -> None:
     """No commit comes (the writer is not running): after ``wait_seconds`` the response is
