@@ -106,7 +106,11 @@ class RequestParameters:
         plan = self._plans.get(operation)
         if not plan:
             return {}
-        # Scalars (most members) are taken as they are, without a call per member.
-        return {
-            k: v if plan[k] is None else _apply(plan[k], v) for k, v in request.items() if k in plan
-        }
+        # Scalars (most members) are taken as they are, without a call per member; a loop,
+        # not a comprehension (its own frame on every request).
+        selected = {}
+        for k, v in request.items():
+            if k in plan:
+                sub = plan[k]
+                selected[k] = v if sub is None else _apply(sub, v)
+        return selected

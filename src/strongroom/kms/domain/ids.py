@@ -166,7 +166,9 @@ class UuidShapedIds:
         prefix = os.urandom(10).hex()
         # The first four groups are the prefix's 20 digits: only the last group varies.
         self._head = f"{prefix[:8]}-{prefix[8:12]}-{prefix[12:16]}-{prefix[16:20]}-"
-        self._counter = itertools.count()
+        # Counted from 2**48, whose hex() is "0x1" and 12 digits: [3:] is the counter's low 48
+        # bits, zero-padded, without a format call (up to 2**52 ids, for ever in practice).
+        self._counter = itertools.count(_COUNTER_MASK + 1)
 
     def next(self) -> str:
-        return f"{self._head}{next(self._counter) & _COUNTER_MASK:012x}"
+        return self._head + hex(next(self._counter))[3:]
