@@ -38,46 +38,7 @@ from strongroom.kms.rootkey.providers import (
 )
 
 _NONCE = 12
-_NONCES_PER_DRAW = 256
 MATERIAL_BYTES = 32
-
-
-class NoncePool:
-    """AES-GCM nonces of 12 random bytes, drawn from ``os.urandom`` 256 at a time.
-
-    One ``getrandom`` system call per 256 Encrypts instead of one each (0.7 µs on the event
-    loop). The nonces are ``os.urandom`` bytes all the same, and each is handed out once:
-    ``list.pop`` is one atomic step (threads encrypt too), and a forked child starts with an
-    empty pool (``os.register_at_fork``), so no two processes hand out the same nonces.
-    Nonces are not secret (every ciphertext carries its own); data keys are never pooled.
-    """
-
-    __slots__ = ("_nonces",)
-
-    def __init__(self) -> None:
-        self._nonces: list[bytes] = []
-
-    def take(self) -> bytes:
-        try:
-            return self._nonces.pop()
-        except IndexError:
-            return self._draw()
-
-    def _draw(self) -> bytes:
-        raw = os.urandom(_NONCE * _NONCES_PER_DRAW)
-        nonces = [raw[i : i + _NONCE] for i in range(0, len(raw), _NONCE)]
-        nonce = nonces.pop()
-        # Another thread drawing at the same time replaces this list or has its own replaced:
-        # the nonces left in the list dropped are never handed out, none twice.
-        self._nonces = nonces
-        return nonce
-
-    def clear(self) -> None:
-        self._nonces = []
-
-
-NONCES = NoncePool()
-os.register_at_fork(after_in_child=NONCES.clear)
 
 
 class AesGcmMaterial:
@@ -89,7 +50,10 @@ class AesGcmMaterial:
         self._aead = AESGCM(material)
 
     def encrypt(self, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
-        nonce = NONCES.take()
+        # A fresh random nonce from the kernel for every Encrypt, never drawn ahead: a
+        # process (or a VM) restored twice from one snapshot must not hand out the same
+        # nonces twice under a key (docs/adr/0040).
+        nonce = os.urandom(_NONCE)
         return nonce, self._aead.encrypt(nonce, plaintext, aad)
 
     def decrypt(self, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:

@@ -2,8 +2,9 @@
 
 The tracker (service/usage.py) hands over, about once a second, the last use of every key used
 since: with many keys in use that is a row per request, so the rows that exist are updated in
-one driver-level executemany (driver.py) and only keys never used before are inserted one by
-one.
+one driver-level executemany (driver.py), on SQLite with the times already in the text SQLite
+stores (as the audit writer's rows: no bind processor per value), and only keys never used
+before are inserted one by one.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from sqlalchemy.exc import IntegrityError
 
 from strongroom.kms.domain.usage import KeyUsage
 from strongroom.kms.storage import schema
+from strongroom.kms.storage.audit_commit import sqlite_time
 from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.driver import DriverStatement
 
 U = schema.key_usage.c
 _IN_CHUNK = 500  # key ids per IN (...) list
 _UPDATE_COLUMNS = ("usage_key_id", "since", "new_operation", "new_at", "new_request_id")
+# The UPDATE's parameters in the order of its SQL (SET ..., then WHERE ...): run_ready's rows.
+_UPDATE_ORDER = ("new_operation", "new_at", "new_request_id", "usage_key_id", "since")
 _UPDATE = DriverStatement(
     lambda: (
         update(schema.key_usage)
@@ -47,15 +51,24 @@ class UsageRepository:
             for start in range(0, len(ids), _IN_CHUNK):
                 chunk = ids[start : start + _IN_CHUNK]
                 stored.update(conn.scalars(select(U.key_id).where(U.key_id.in_(chunk))))
-            _UPDATE.run_rows(
-                conn,
-                _UPDATE_COLUMNS,
-                [
-                    (u.key_id, u.at, u.operation, u.at, u.request_id)
-                    for u in batch
-                    if u.key_id in stored
-                ],
-            )
+            updates = [u for u in batch if u.key_id in stored]
+            if conn.dialect.name == "sqlite" and updates:
+                if _UPDATE.order(conn) != _UPDATE_ORDER:
+                    raise AssertionError(f"key_usage UPDATE parameters: {_UPDATE.order(conn)}")
+                _UPDATE.run_ready(
+                    conn,
+                    [
+                        (u.operation, at, u.request_id, u.key_id, at)
+                        for u in updates
+                        for at in (sqlite_time(u.at),)
+                    ],
+                )
+            else:
+                _UPDATE.run_rows(
+                    conn,
+                    _UPDATE_COLUMNS,
+                    [(u.key_id, u.at, u.operation, u.at, u.request_id) for u in updates],
+                )
             for usage in batch:
                 if usage.key_id in stored:
                     continue

@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import os
 import stat
-import threading
 from pathlib import Path
 
 import pytest
 
 from strongroom.kms.domain.secrets import Secret
 from strongroom.kms.errors import InvalidCiphertextException, KMSInternalException
-from strongroom.kms.keystores.software import NONCES, NoncePool, SoftwareKeyStore
+from strongroom.kms.keystores.software import AesGcmMaterial, SoftwareKeyStore
 from strongroom.kms.rootkey.key_file import (
     RootKeyFileError,
     create_root_key_file,
@@ -76,41 +75,25 @@ def test_root_key_file(tmp_path: Path) -> None:
         load_root_key_file(tmp_path / "absent")
 
 
-def test_nonces_are_random_and_never_handed_out_twice() -> None:
-    pool = NoncePool()
-    taken = [pool.take() for _ in range(3000)]  # several draws
-    assert {len(n) for n in taken} == {12}
-    assert len(set(taken)) == len(taken)
-
-
-def test_threads_share_the_pool_without_repeats() -> None:
-    pool = NoncePool()
-    found: list[list[bytes]] = [[] for _ in range(4)]
-
-    def take(into: list[bytes]) -> None:
-        for _ in range(2000):
-            into.append(pool.take())
-
-    threads = [threading.Thread(target=take, args=(f,)) for f in found]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    everything = [n for f in found for n in f]
-    assert len(set(everything)) == len(everything) == 8000
+def test_every_encrypt_has_a_nonce_of_its_own() -> None:
+    cipher = AesGcmMaterial(os.urandom(32))
+    nonces = [cipher.encrypt(b"data", b"")[0] for _ in range(3000)]
+    assert {len(n) for n in nonces} == {12}
+    assert len(set(nonces)) == len(nonces)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_does_not_reuse_the_parents_nonces() -> None:
-    NONCES.take()  # the pool now holds nonces the parent hands out next
+    cipher = AesGcmMaterial(os.urandom(32))
+    cipher.encrypt(b"data", b"")
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report its first nonce and leave at once
-        os.write(write_end, NONCES.take())
+        os.write(write_end, cipher.encrypt(b"data", b"")[0])
         os._exit(0)
     os.close(write_end)
     child = os.read(read_end, 64)
     os.close(read_end)
     os.waitpid(pid, 0)
-    parent = [NONCES.take() for _ in range(300)]
+    parent = [cipher.encrypt(b"data", b"")[0] for _ in range(300)]
     assert len(child) == 12 and child not in parent

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from strongroom.kms.domain.enums import KeyState
@@ -42,3 +43,31 @@ def test_latest_use_wins_and_unknown_keys_are_skipped(tmp_path: Path) -> None:
     repo.record([ghost, newest])
     assert repo.get(key.key_id) == newest
     assert repo.get(ghost.key_id) is None
+
+
+def test_an_updated_use_is_stored_as_sqlalchemy_stores_a_new_one(tmp_path: Path) -> None:
+    """Updates of known keys bypass the column type's bind processor on SQLite; the stored
+    text must be what SQLAlchemy writes for a first use (and compare as times do)."""
+    db = Database.open(sqlite_url(tmp_path))
+    account = new_account_id()
+    IdentityRepository(db).create_account(Account(account, "t", NOW))
+    ids = []
+    for _ in range(2):
+        key = KeyRecord(
+            new_key_id(),
+            account,
+            "us-east-1",
+            NOW,
+            KeyState.ENABLED,
+            current_material_id=new_material_id(),
+        )
+        KeyRepository(db).create_key(key, "s", b"w", {})
+        ids.append(key.key_id)
+    repo = UsageRepository(db)
+    at = datetime(2026, 12, 5, 1, 30, 0, 17, tzinfo=timezone(timedelta(hours=2)))
+    repo.record([KeyUsage(ids[0], "Encrypt", NOW, "r1")])  # known from now on
+    repo.record([KeyUsage(ids[0], "Decrypt", at, "r2"), KeyUsage(ids[1], "Decrypt", at, "r3")])
+    with sqlite3.connect(tmp_path / "strongroom.db") as conn:
+        rows = dict(conn.execute("SELECT key_id, at || '|' || typeof(at) FROM key_usage"))
+    assert rows[ids[0]] == rows[ids[1]] == "2026-12-04 23:30:00.000017|text"
+    assert repo.get(ids[0]) == KeyUsage(ids[0], "Decrypt", at, "r2")
