@@ -330,7 +330,9 @@ class Pipeline:
         # a raw (asymmetric) ciphertext names its key elsewhere but is needed all the same.
         if raw is None and access.required and not ignored:
             raise ValidationException(f"{access.member} is required.")
-        raw_ciphertext = _raw_ciphertext(access, call.request)
+        raw_ciphertext = access.algorithm_member is not None and _raw_ciphertext(
+            access, call.request
+        )
         if access.dry_run_member is not None and (raw_ciphertext or ignored):
             named = call.request.get(access.dry_run_member)
             if named is None:
