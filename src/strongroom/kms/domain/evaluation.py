@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from strongroom.kms.domain.frozen import quick_init
 from strongroom.kms.domain.policy import DIRECT, NO_MATCH, PolicyDocument, Statement
 from strongroom.kms.domain.policy_patterns import ConditionValues, UnresolvedVariableError
 
@@ -30,6 +31,7 @@ __all__ = [
 ]
 
 
+@quick_init  # built on every request whose decision is not remembered (domain/frozen.py)
 @dataclass(frozen=True, slots=True)
 class EvalRequest:
     action: str  # e.g. "kms:Encrypt"; matched case-insensitively

@@ -23,6 +23,7 @@ from strongroom.kms.domain.evaluation import (
 )
 from strongroom.kms.domain.grants import Grant, check_token, grant_id_of_token
 from strongroom.kms.domain.key import KeyRecord
+from strongroom.kms.domain.policy import PolicyDocument
 from strongroom.kms.errors import AccessDeniedException
 from strongroom.kms.service.condition_values import RequestValues
 from strongroom.kms.service.policy_cache import PolicyCache
@@ -65,23 +66,24 @@ class PolicyAuthorizer:
         )
         if self._policies.remembers_allow(decision):
             return
+        # Positional (action, resource, principal_arn, principal_account, values, service):
+        # built on every request whose decision cannot be remembered.
         request = EvalRequest(
-            action=action,
-            resource=key.arn if key is not None else "*",
-            principal_arn=caller.principal_arn,
-            principal_account=caller.account_id,
-            values=RequestValues(call, key, access),
-            service=caller.is_service,
+            action,
+            key.arn if key is not None else "*",
+            caller.principal_arn,
+            caller.account_id,
+            RequestValues(call, key, access),
+            caller.is_service,
         )
         # A service principal has no identity policies: the key policy names it, or a grant.
         identity_documents = (
             () if caller.is_service else self._policies.identity_policies(caller.principal_arn)
         )
         identity = evaluate_identity_policies(identity_documents, request)
-        independent = all(d.request_independent_for(action) for d in identity_documents)
         if key is None:
             if identity is Effect.ALLOW:
-                if independent:
+                if _independent(identity_documents, action):
                     self._policies.remember_allow(decision)
                 return
             raise _denied(call, action, None, "identity-based", identity is Effect.DENY)
@@ -92,7 +94,9 @@ class PolicyAuthorizer:
             raise _denied(call, action, key, where, explicit=True)
         needs_identity = key_policy.via_account or key.account_id != caller.account_id
         if key_policy.effect is Effect.ALLOW and (not needs_identity or identity is Effect.ALLOW):
-            if independent and key_document.request_independent_for(action):
+            if key_document.request_independent_for(action) and _independent(
+                identity_documents, action
+            ):
                 self._policies.remember_allow(decision)
             return
         grant = self._grant_for(call, action, key, access)
@@ -148,6 +152,12 @@ class PolicyAuthorizer:
             if grant.key_id == key.record_id:
                 found.append(grant)
         return tuple(found)
+
+
+def _independent(documents: tuple[PolicyDocument, ...], action: str) -> bool:
+    """The identity policies' part of a decision depends on nothing in the request (asked only
+    when the decision is an allow that could be remembered)."""
+    return all(d.request_independent_for(action) for d in documents)
 
 
 def _denied(
