@@ -38,7 +38,7 @@ from strongroom.kms.keystores.base import (
     MaterialCipher,
     MaterialHandle,
 )
-from strongroom.kms.service.lru import Lru
+from strongroom.kms.service.lru import GroupedLru, Lru
 from strongroom.kms.storage.database import Change, Database, DatabaseUnavailable
 from strongroom.kms.storage.keys import KeyRepository
 
@@ -80,13 +80,13 @@ class KeyCache:
         self._material_ttl = material_ttl
         self._keys: Lru[str, KeyRecord | None] = Lru(max_entries)
         self._aliases: Lru[tuple[str, str, str], str | None] = Lru(max_entries)
-        self._materials: Lru[tuple[str, str], _Material] = Lru(max_entries)
+        self._materials: GroupedLru[_Material] = GroupedLru(max_entries)
         # Wrapped current materials read with their key, not unwrapped yet ((record id,
         # material id) -> store_id, wrapped): the first Encrypt under a new key needs no
         # second read.
-        self._wrapped: Lru[tuple[str, str], tuple[str, bytes]] = Lru(max_entries)
+        self._wrapped: GroupedLru[tuple[str, bytes]] = GroupedLru(max_entries)
         # (record id, material id) -> exported material (KMIP objects)
-        self._exports: Lru[tuple[str, str], _Export] = Lru(max_entries)
+        self._exports: GroupedLru[_Export] = GroupedLru(max_entries)
         # Called with each key id forgotten: caches kept beside this one (KMIP objects).
         self._forget_hooks: list[Callable[[str], None]] = []
         self.last_seq = db.last_change_seq()
@@ -291,13 +291,10 @@ class KeyCache:
             hook(key_id)
         if self._keys.pop(key_id, _MISSING) is not _MISSING:
             self._dropped += 1
-        for slot in [s for s, e in self._materials.items() if e.key_id == key_id]:
-            self._materials.pop(slot, None)
-            self._material_dropped += 1
-        for slot in [s for s, _ in self._wrapped.items() if s[0] == key_id]:
-            self._wrapped.pop(slot, None)
-        for slot in [s for s, x in self._exports.items() if x.key_id == key_id]:
-            self._exports.pop(slot, None)
+        # Each table is keyed (record id, material id): the key's entries, not a scan.
+        self._material_dropped += self._materials.pop_group(key_id)
+        self._wrapped.pop_group(key_id)
+        self._exports.pop_group(key_id)
 
     def forget_alias(self, account_id: str, region: str, alias_name: str) -> None:
         self._epoch += 1

@@ -8,6 +8,7 @@ beyond the bound, the one used longest ago, so memory stays bounded and the hot 
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Generic, TypeVar
 
@@ -56,3 +57,62 @@ class Lru(Generic[K, V]):
 
     def items(self) -> list[tuple[K, V]]:
         return list(self._entries.items())
+
+
+_ABSENT = object()
+
+
+class GroupedLru(Lru[tuple[str, str], V]):
+    """An :class:`Lru` keyed by (group, member) pairs that drops a whole group at once
+    (a key's materials: (record id, material id)) without looking at any other entry.
+
+    Forgetting a key used to scan every entry of three such tables: ~100 ms on the event loop
+    per key change with 100,000 keys cached. The index is kept on the miss path only (``put``,
+    ``pop``, evictions), under a lock because requests run in threads too; ``get`` is the
+    plain LRU lookup.
+    """
+
+    __slots__ = ("_groups", "_lock")
+
+    def __init__(self, max_entries: int) -> None:
+        super().__init__(max_entries)
+        self._groups: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, key: tuple[str, str], value: V) -> None:
+        entries = self._entries
+        with self._lock:
+            entries[key] = value
+            entries.move_to_end(key)
+            self._groups.setdefault(key[0], set()).add(key[1])
+            while len(entries) > self._max:
+                evicted, _ = entries.popitem(last=False)
+                self._unindex(evicted)
+                self.evictions += 1
+
+    def pop(self, key: tuple[str, str], default: D) -> V | D:
+        with self._lock:
+            value = self._entries.pop(key, _ABSENT)
+            if value is _ABSENT:
+                return default
+            self._unindex(key)
+            return value  # type: ignore[return-value]
+
+    def pop_group(self, group: str) -> int:
+        """Drop every entry of ``group``; how many there were."""
+        with self._lock:
+            members = self._groups.pop(group, ())
+            for member in members:
+                self._entries.pop((group, member), None)
+            return len(members)
+
+    def groups(self) -> int:
+        """How many groups have entries (the index never outgrows the entries)."""
+        return len(self._groups)
+
+    def _unindex(self, key: tuple[str, str]) -> None:
+        members = self._groups.get(key[0])
+        if members is not None:
+            members.discard(key[1])
+            if not members:
+                del self._groups[key[0]]
