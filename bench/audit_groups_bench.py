@@ -17,13 +17,12 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-import boto3
-
 import wrk_runner
 from run_kms_bench import (
     STRONGROOM,
     answers,
     free_port,
+    kms_client,
     make_targets,
     read_credentials,
     server,
@@ -56,13 +55,7 @@ def main() -> None:
         command += ["--port", str(port), "--workers", str(args.workers)]
         with server(command, tmp / "kms.log", lambda: answers(url + "/health")) as pid:
             creds = read_credentials(tmp / "data")
-            kms = boto3.client(
-                "kms",
-                endpoint_url=url,
-                region_name="us-east-1",
-                aws_access_key_id=creds.access_key,
-                aws_secret_access_key=creds.secret_key,
-            )
+            kms = kms_client(url, creds)
             targets = make_targets(kms, url, None, (pid, pid))
             target = next(t for t in targets if t.name == "encrypt1k")
             script = write_wrk_script(signed(target, creds), tmp / "encrypt1k.lua")

@@ -148,6 +148,17 @@ def read_credentials(data_dir: Path) -> Credentials:
     return Credentials(section["aws_access_key_id"], section["aws_secret_access_key"])
 
 
+def kms_client(url: str, creds: Credentials) -> Any:
+    """A boto3 KMS client of ``url`` with ``creds`` (us-east-1)."""
+    return boto3.client(
+        "kms",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=creds.access_key,
+        aws_secret_access_key=creds.secret_key,
+    )
+
+
 def send(request: SignedRequest) -> tuple[int, dict[str, Any]]:
     """Replay a signed request with urllib (as wrk will); return status and JSON reply."""
     http = urllib.request.Request(
@@ -324,13 +335,7 @@ def bench_workers(workers: int, args: argparse.Namespace, tmp: Path) -> list[dic
         server(noop_cmd, noop_log, lambda: answers(noop_url + "/", "POST")) as noop_pid,
     ):
         creds = read_credentials(data_dir)
-        kms = boto3.client(
-            "kms",
-            endpoint_url=kms_url,
-            region_name="us-east-1",
-            aws_access_key_id=creds.access_key,
-            aws_secret_access_key=creds.secret_key,
-        )
+        kms = kms_client(kms_url, creds)
         targets = make_targets(kms, kms_url, noop_url, (kms_pid, noop_pid), args.pool)
         targets = [t for t in targets if t.name in args.targets or t.name == "noop"]
         verify(targets, creds, kms)
@@ -349,13 +354,7 @@ def bench_moto(path: str, args: argparse.Namespace, tmp: Path) -> list[dict[str,
     command = [path, "-H", "127.0.0.1", "-p", str(port)]
     with server(command, tmp / "moto.log", lambda: answers(url + "/moto-api/")) as pid:
         creds = Credentials(*MOTO_ACCOUNT)
-        kms = boto3.client(
-            "kms",
-            endpoint_url=url,
-            region_name="us-east-1",
-            aws_access_key_id=creds.access_key,
-            aws_secret_access_key=creds.secret_key,
-        )
+        kms = kms_client(url, creds)
         # moto is slow: a smaller pool of distinct ciphertexts (the requests stay distinct).
         targets = make_targets(kms, url, None, (pid, pid), min(args.pool, 64))
         targets = [t for t in targets if t.name in args.targets]

@@ -19,13 +19,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-import boto3
-
 import wrk_runner
 from run_kms_bench import (
     STRONGROOM,
     answers,
     free_port,
+    kms_client,
     make_targets,
     read_credentials,
     server,
@@ -66,13 +65,7 @@ def main() -> None:
             server(noop_cmd, tmp / "noop.log", lambda: answers(noop_url + "/", "POST")) as noop,
         ):
             creds = read_credentials(tmp / "data")
-            kms = boto3.client(
-                "kms",
-                endpoint_url=kms_url,
-                region_name="us-east-1",
-                aws_access_key_id=creds.access_key,
-                aws_secret_access_key=creds.secret_key,
-            )
+            kms = kms_client(kms_url, creds)
             targets = make_targets(kms, kms_url, noop_url, (kms_pid, noop))
             print(f"load average before: {os.getloadavg()[0]:.1f}")
             print("| target | req/s | main thread µs/req (user + sys) | other threads µs/req |")

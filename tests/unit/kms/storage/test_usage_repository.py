@@ -18,19 +18,28 @@ from strongroom.kms.storage.usage import UsageRepository
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
 
 
-def test_latest_use_wins_and_unknown_keys_are_skipped(tmp_path: Path) -> None:
-    db = Database.open(sqlite_url(tmp_path))
+def _keys(db: Database, count: int) -> list[KeyRecord]:
+    """``count`` enabled keys of a new account."""
     account = new_account_id()
     IdentityRepository(db).create_account(Account(account, "t", NOW))
-    key = KeyRecord(
-        new_key_id(),
-        account,
-        "us-east-1",
-        NOW,
-        KeyState.ENABLED,
-        current_material_id=new_material_id(),
-    )
-    KeyRepository(db).create_key(key, "s", b"w", {})
+    keys = []
+    for _ in range(count):
+        key = KeyRecord(
+            new_key_id(),
+            account,
+            "us-east-1",
+            NOW,
+            KeyState.ENABLED,
+            current_material_id=new_material_id(),
+        )
+        KeyRepository(db).create_key(key, "s", b"w", {})
+        keys.append(key)
+    return keys
+
+
+def test_latest_use_wins_and_unknown_keys_are_skipped(tmp_path: Path) -> None:
+    db = Database.open(sqlite_url(tmp_path))
+    (key,) = _keys(db, 1)
     repo = UsageRepository(db)
     assert repo.get(key.key_id) is None
     later = KeyUsage(key.key_id, "Decrypt", NOW + timedelta(seconds=5), "r2")
@@ -49,20 +58,7 @@ def test_an_updated_use_is_stored_as_sqlalchemy_stores_a_new_one(tmp_path: Path)
     """Updates of known keys bypass the column type's bind processor on SQLite; the stored
     text must be what SQLAlchemy writes for a first use (and compare as times do)."""
     db = Database.open(sqlite_url(tmp_path))
-    account = new_account_id()
-    IdentityRepository(db).create_account(Account(account, "t", NOW))
-    ids = []
-    for _ in range(2):
-        key = KeyRecord(
-            new_key_id(),
-            account,
-            "us-east-1",
-            NOW,
-            KeyState.ENABLED,
-            current_material_id=new_material_id(),
-        )
-        KeyRepository(db).create_key(key, "s", b"w", {})
-        ids.append(key.key_id)
+    ids = [key.key_id for key in _keys(db, 2)]
     repo = UsageRepository(db)
     at = datetime(2026, 12, 5, 1, 30, 0, 17, tzinfo=timezone(timedelta(hours=2)))
     repo.record([KeyUsage(ids[0], "Encrypt", NOW, "r1")])  # known from now on
