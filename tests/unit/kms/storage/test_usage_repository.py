@@ -4,11 +4,15 @@ import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+from sqlalchemy import event
+
 from strongroom.kms.domain.enums import KeyState
 from strongroom.kms.domain.ids import new_account_id, new_key_id, new_material_id
 from strongroom.kms.domain.key import KeyRecord
 from strongroom.kms.domain.principals import Account
 from strongroom.kms.domain.usage import KeyUsage
+from strongroom.kms.storage import usage as usage_module
 from strongroom.kms.storage.database import Database
 from strongroom.kms.storage.engine import sqlite_url
 from strongroom.kms.storage.identity import IdentityRepository
@@ -90,3 +94,30 @@ def test_a_batch_with_a_deleted_key_keeps_every_other_use(tmp_path: Path) -> Non
         *uses[1:],
     ]
     assert [repo.get(g.key_id) for g in ghosts] == [None, None, None]
+
+
+def test_a_large_batch_gets_a_larger_page_cache_and_gives_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(usage_module, "_BATCH_CACHE_ROWS", 2)
+    db = Database.open(sqlite_url(tmp_path))
+    keys = _keys(db, 3)
+    repo = UsageRepository(db)
+    pragmas: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "cache_size" in statement:
+            pragmas.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    uses = [KeyUsage(k.key_id, "Encrypt", NOW, f"r{i}") for i, k in enumerate(keys)]
+    repo.record(uses)
+    repo.record(uses[:1])  # below the threshold: no pragma
+    assert pragmas == [
+        "PRAGMA cache_size",
+        f"PRAGMA cache_size=-{usage_module._BATCH_CACHE_KIB}",
+        "PRAGMA cache_size=-2000",  # SQLite's default, as the connection had it
+    ]
+    assert [repo.get(k.key_id) for k in keys] == uses
+    with db.write_connection() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -2000
