@@ -46,6 +46,7 @@ def test_generated_ids_have_aws_shapes() -> None:
 def test_parse_key_ref(raw: str, kind: RefKind, value: str, account: str | None) -> None:
     ref = parse_key_ref(raw)
     assert (ref.kind, ref.value, ref.account_id) == (kind, value, account)
+    assert ref.is_alias is (kind in (RefKind.ALIAS_NAME, RefKind.ALIAS_ARN))
 
 
 @pytest.mark.parametrize(
