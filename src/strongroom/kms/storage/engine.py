@@ -120,15 +120,31 @@ def _sqlite_on_begin(connection: Any) -> None:
         raise driver_error(connection, "BEGIN IMMEDIATE", error) from error
 
 
-def checkpoint_in_background(engine: Engine) -> Callable[[], None] | None:
-    """SQLite: commits stop checkpointing the WAL; the returned job does it (PASSIVE).
+def checkpoint_in_background(
+    engine: Engine,
+    *,
+    restart_after_frames: int = 16384,
+    locked_pass_frames: int = 1024,
+) -> Callable[[], None] | None:
+    """SQLite: commits stop checkpointing the WAL; the returned job does it, and keeps the WAL
+    from growing without bound.
 
     By default the commit that takes the WAL past 1,000 pages copies them into the database
     file and syncs both files, inside that commit: on a busy server, every second or two one
     audit group commit (and every response waiting for it, in every worker, since the writer
     lock is held until the commit returns) waited for two ``fdatasync`` calls, 15-30 ms each
     on this machine under load. The server runs the job in a thread every second instead; a
-    PASSIVE checkpoint neither waits for nor blocks readers and writers. Tools that open the
+    PASSIVE checkpoint neither waits for nor blocks readers and writers.
+
+    But a PASSIVE checkpoint copies only the frames that were there when it started, and
+    SQLite starts the WAL again from the beginning only after a checkpoint has copied all of
+    it: under steady writes that never happens, and the WAL grew by gigabytes (every new
+    frame a block the filesystem must allocate; commits stalled 0.1-0.8 s when it flushed, and
+    page lookups walk a longer WAL index; docs/adr/0041). So once the WAL holds
+    ``restart_after_frames`` frames (64 MiB of 4 KiB pages), the job catches up with more
+    passes until fewer than ``locked_pass_frames`` frames arrive during one, then copies the
+    rest holding the database's writer lock (write_queue.py): commits wait for that short pass
+    (a few ms plus its two syncs), and the next one starts the WAL again. Tools that open the
     database keep SQLite's automatic checkpoints. Returns None for PostgreSQL.
     """
     if engine.dialect.name != "sqlite":
@@ -139,11 +155,28 @@ def checkpoint_in_background(engine: Engine) -> Callable[[], None] | None:
     def checkpoint() -> None:
         raw = engine.raw_connection()
         try:
-            # Autocommit at the driver (isolation_level None): no transaction around it.
-            raw.driver_connection.execute(_CHECKPOINT).fetchall()  # type: ignore[union-attr]
+            driver = raw.driver_connection
+            frames = _passive(driver)
+            if frames is None or frames < restart_after_frames:
+                return
+            for _ in range(_CATCH_UP_PASSES):
+                seen, frames = frames, _passive(driver)
+                if frames is None:
+                    return
+                if frames - seen < locked_pass_frames:
+                    break
+            lock = getattr(driver, "writer_lock", None)
+            if lock is None:  # an in-memory database: one connection, nothing to catch up
+                return
+            try:
+                lock.acquire()
+            except sqlite3.OperationalError:  # not free within busy_timeout: next second
+                return
+            try:
+                _passive(driver)
+            finally:
+                lock.release()
         except sqlite3.Error as error:
-            if "locked" in str(error) or "busy" in str(error):
-                return  # another process's checkpoint is running: the next second's will do
             # As SQLAlchemy raises it (a full disk is the machine's failure, logged as such).
             raise DBAPIError.instance(
                 _CHECKPOINT, None, error, sqlite3.Error, hide_parameters=True
@@ -155,6 +188,21 @@ def checkpoint_in_background(engine: Engine) -> Callable[[], None] | None:
 
 
 _CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"
+# Passes without the writer lock before the last one with it (each copies what arrived
+# during the previous one, so they shorten quickly).
+_CATCH_UP_PASSES = 3
+
+
+def _passive(driver: Any) -> int | None:
+    """A PASSIVE checkpoint (autocommit at the driver: no transaction around it): the frames
+    the WAL held when it started, or None while another process's checkpoint runs."""
+    try:
+        busy, frames, _ = driver.execute(_CHECKPOINT).fetchone()
+    except sqlite3.Error as error:
+        if "locked" in str(error) or "busy" in str(error):
+            return None
+        raise
+    return None if busy else int(frames)
 
 
 def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
