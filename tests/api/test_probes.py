@@ -89,6 +89,9 @@ def test_metrics_show_the_caches_and_the_change_feed(
         )
         assert gained >= 2, cache
         assert sample(warm, "strongroom_cache_entries", cache=cache) >= 1
+    # The policy cache: the key's policy parsed, the caller's allow remembered.
+    assert sample(warm, "strongroom_cache_entries", cache="policy") >= 2
+    assert sample(warm, "strongroom_cache_evictions_total", cache="policy") >= 0
     kms.disable_key(KeyId=key_id)  # the feed evicts the key from the cache
     deadline = time.monotonic() + 10
     while True:

@@ -231,7 +231,7 @@ def create_app(
         else known
     )
     verifier, sts_verifier = _verifiers(settings, credentials.lookup)
-    metrics = worker_metrics(settings, cache, audit_sink)
+    metrics = worker_metrics(settings, cache, audit_sink, policies)
     model = ServiceModel.load()
     request_quotas, calls = _quotas_and_calls(settings, pipeline)
     api = KmsApi(

@@ -23,15 +23,23 @@ from strongroom.kms.config import Settings
 from strongroom.kms.keystores.pkcs11.sessions import pool_stats
 from strongroom.kms.keystores.software import SoftwareKeyStore
 from strongroom.kms.service.cache import KeyCache
+from strongroom.kms.service.policy_cache import PolicyCache
 from strongroom.kms.storage.database import Database, DatabaseUnavailable
 
 ReadyCheck = Callable[[], dict[str, str]]
 
 
-def worker_metrics(settings: Settings, cache: KeyCache, audit: object) -> Metrics:
+def worker_metrics(
+    settings: Settings, cache: KeyCache, audit: object, policies: PolicyCache | None = None
+) -> Metrics:
     """The worker's metrics, published into the node's directory (``<data_dir>/metrics``)."""
     writer = audit if isinstance(audit, ChainedAuditLog) else None
-    sources = [cache_source(cache), feed_source(cache), hsm_source, audit_source(writer)]
+    sources = [
+        cache_source(cache, policies),
+        feed_source(cache),
+        hsm_source,
+        audit_source(writer),
+    ]
     return Metrics(sources, node_dir=settings.data_dir / "metrics")
 
 
@@ -45,7 +53,11 @@ def request_log(settings: Settings) -> RequestLog | None:
     )
 
 
-def cache_source(cache: KeyCache) -> Source:
+def cache_source(cache: KeyCache, policies: PolicyCache | None = None) -> Source:
+    """Hits, misses, evictions and entries of the key and material caches; evictions and
+    entries of the policy cache (``policy``: parsed policies, grants and remembered decisions;
+    its hits are not counted, a hit being one membership test on every request)."""
+
     def read() -> Iterator[Metric]:
         keys, materials = cache.sizes
         rows = (
@@ -80,6 +92,9 @@ def cache_source(cache: KeyCache) -> Source:
             misses.add_metric([name], miss)
             evictions.add_metric([name], evicted)
             entries.add_metric([name], size)
+        if policies is not None:
+            evictions.add_metric(["policy"], policies.evictions)
+            entries.add_metric(["policy"], policies.size)
         ratio = GaugeMetricFamily(
             "strongroom_key_cache_hit_ratio",
             "Share of key lookups answered from this worker's cache since it started",

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
 from strongroom.kms.domain.encryption_context import EMPTY, encode_context
 from strongroom.kms.domain.frozen import quick_init
@@ -53,8 +52,9 @@ def additional_data(header: bytes, context: Mapping[str, str] | None) -> bytes:
     return header + (encode_context(context) if context else EMPTY)
 
 
-@lru_cache(maxsize=4096)  # per key and material version: the same few on the hot path
 def header_for(key_id: str, material_id: str) -> bytes:
+    """The blob header for a key's material version (the key cache keeps it with the
+    unwrapped material: service/cache.py ``KeyCache.sealing``)."""
     raw_id = key_id.encode("ascii")
     if len(raw_id) > _MAX_KEY_ID:
         raise ValueError("key id too long for the ciphertext header")

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar, cast
 
+from strongroom.kms.domain import ciphertext
 from strongroom.kms.domain.custom_key_stores import effective_key_state
 from strongroom.kms.domain.enums import KeySpec
 from strongroom.kms.domain.ids import MULTI_REGION_PREFIX, record_id
@@ -53,6 +54,7 @@ class _Material:
     key_id: str  # record id
     cipher: MaterialHandle
     expires_at: float
+    header: bytes  # a symmetric key's ciphertext blob header for this material (else empty)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +213,18 @@ class KeyCache:
             return entry.cipher  # type: ignore[return-value]  # a symmetric key's handle
         return cast(MaterialCipher, self._handle(key, material_id))
 
+    def sealing(self, key: KeyRecord, material_id: str) -> tuple[bytes, MaterialCipher]:
+        """The blob header and the cipher of a symmetric ``key``'s material (Encrypt): kept
+        in one entry, so a request under a key the worker holds does one lookup, not two."""
+        if key.key_spec is not KeySpec.SYMMETRIC_DEFAULT:
+            raise InvalidCiphertextException()
+        entry = self._materials.get((key.record_id, material_id), None)
+        if entry is not None and entry.expires_at > time.monotonic():
+            self.material_hits += 1
+        else:
+            entry = self._open(key, material_id)
+        return entry.header, entry.cipher  # type: ignore[return-value]  # a symmetric handle
+
     def mac_material(self, key: KeyRecord) -> MacMaterial:
         """The current material of an HMAC key (the pipeline checked its spec and usage)."""
         assert key.current_material_id is not None
@@ -247,6 +261,11 @@ class KeyCache:
         if entry is not None and entry.expires_at > time.monotonic():
             self.material_hits += 1
             return entry.cipher
+        return self._open(key, material_id).cipher
+
+    def _open(self, key: KeyRecord, material_id: str) -> _Material:
+        """Unwrap a material (a miss): from the wrapped copy read with the key, or read now."""
+        slot = (key.record_id, material_id)
         self.material_misses += 1
         # A material id that belongs to another key is not found: the ciphertext is invalid.
         found = self._wrapped.pop(slot, None) or self._repo.get_material(*slot)
@@ -265,10 +284,14 @@ class KeyCache:
             cipher = self._custom.external_cipher(
                 key.custom_key_store_id, key.xks_key_id, key.arn, cast(MaterialCipher, cipher)
             )
-        self._materials.put(
-            slot, _Material(key.record_id, cipher, time.monotonic() + self._material_ttl)
+        header = (
+            ciphertext.header_for(key.key_id, material_id)
+            if key.key_spec is KeySpec.SYMMETRIC_DEFAULT
+            else b""
         )
-        return cipher
+        entry = _Material(key.record_id, cipher, time.monotonic() + self._material_ttl, header)
+        self._materials.put(slot, entry)
+        return entry
 
     def _store_of(self, store_id: str) -> KeyStore:
         if store_id == self._store.store_id or self._custom is None:

@@ -48,10 +48,8 @@ def seal(
     """Encrypt under the key's current material; return the blob and the material id."""
     material_id = key.current_material_id
     assert material_id is not None
-    header = ciphertext.header_for(key.key_id, material_id)
-    nonce, sealed = ctx.cache.material(key, material_id).encrypt(
-        plaintext, ciphertext.additional_data(header, context)
-    )
+    header, cipher = ctx.cache.sealing(key, material_id)
+    nonce, sealed = cipher.encrypt(plaintext, ciphertext.additional_data(header, context))
     return b"".join((header, nonce, sealed)), material_id
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from strongroom.kms.domain import ciphertext
 from strongroom.kms.domain.enums import KeyState
 from strongroom.kms.domain.ids import new_account_id, new_key_id, new_material_id
 from strongroom.kms.domain.key import AliasRecord, KeyRecord
@@ -219,3 +220,27 @@ def test_an_alias_read_racing_a_change_is_not_kept(
     assert b.cache.alias_target(key.account_id, key.region, "alias/raced") is None
     event.remove(b.db.engine, "after_cursor_execute", change_during_read)
     assert b.cache.alias_target(key.account_id, key.region, "alias/raced") == key.key_id
+
+
+def test_sealing_gives_the_header_with_the_cipher_in_one_lookup(
+    workers: tuple[Worker, Worker], store: SoftwareKeyStore
+) -> None:
+    """Encrypt's lookup: the blob header kept with the unwrapped material, a cold key still one
+    read, a material of another key still an invalid ciphertext."""
+    a, b = workers
+    key, other = _create(a, store), _create(a, store)
+    material_id = key.current_material_id or ""
+    b.cache.poll()
+    before = b.reads
+    assert b.cache.key(key.region, key.key_id) == key
+    header, cipher = b.cache.sealing(key, material_id)
+    assert b.reads - before == 1
+    assert header == ciphertext.header_for(key.key_id, material_id)
+    hits = b.cache.material_hits
+    with b.no_queries():
+        again, same = b.cache.sealing(key, material_id)
+        nonce, sealed = cipher.encrypt(b"x", header)
+        assert b.cache.material(key, material_id).decrypt(nonce, sealed, again) == b"x"
+    assert (again, same, b.cache.material_hits) == (header, cipher, hits + 2)
+    with pytest.raises(InvalidCiphertextException):
+        b.cache.sealing(other, material_id)

@@ -58,3 +58,41 @@ def test_only_request_independent_documents_qualify() -> None:
     )
     assert mixed.request_independent_for("kms:Encrypt")
     assert not mixed.request_independent_for("kms:CreateGrant")
+
+
+def _policy(action: str) -> str:
+    return (
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+        f'"Principal": {{"AWS": "*"}}, "Action": "{action}", "Resource": "*"}}]}}'
+    )
+
+
+def test_each_table_is_bounded_and_counts_what_it_forgets(tmp_path: Path) -> None:
+    db = Database.open(sqlite_url(tmp_path))
+    cache = PolicyCache(IdentityRepository(db), GrantRepository(db), max_entries=2)
+    decisions = [(ALICE, "kms:Encrypt", f"key-{i}", "policy text") for i in range(3)]
+    for decision in decisions:
+        cache.remember_allow(decision)
+    # The oldest decision goes (a hit does not keep one: it is a membership test only).
+    assert [cache.remembers_allow(d) for d in decisions] == [False, True, True]
+    assert cache.evictions == 1
+    texts = [_policy(action) for action in ("kms:Encrypt", "kms:Decrypt", "kms:Sign")]
+    first = cache.key_policy(texts[0])
+    cache.key_policy(texts[1])
+    assert cache.key_policy(texts[0]) is first  # used: now the most recent
+    cache.key_policy(texts[2])  # pushes out texts[1], the least recently used
+    assert cache.key_policy(texts[0]) is first
+    assert cache.evictions == 2
+    assert cache.size == 4  # two decisions, two key policies
+    cache.apply([Change(2, None, None, None, None, principal_arn=ALICE)])
+    assert not any(cache.remembers_allow(d) for d in decisions)
+    assert (cache.evictions, cache.size) == (4, 2)  # the two decisions dropped, counted
+
+
+def test_forgotten_grants_are_counted(tmp_path: Path) -> None:
+    cache = _cache(tmp_path)
+    assert cache.grants("key") == ()
+    cache.forget_grants("never-read")
+    assert cache.evictions == 0
+    cache.apply([Change(1, "key", None, None, None)])
+    assert (cache.evictions, cache.size) == (1, 0)
