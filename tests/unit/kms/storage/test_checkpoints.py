@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import struct
 import threading
 import time
 from pathlib import Path
@@ -89,11 +88,11 @@ def test_a_checkpoint_beside_a_write_transaction_does_not_fail(tmp_path: Path) -
         db.engine.dispose()
 
 
-def _wal_generation(path: Path) -> int:
-    """The WAL header's checkpoint sequence number: SQLite adds one each time it starts the
-    WAL again from the beginning (read from the file: nothing is moved by asking)."""
+def _wal_generation(path: Path) -> bytes:
+    """The WAL header's salts: SQLite draws new ones each time it starts the WAL again from the
+    beginning (read from the file: nothing is moved by asking)."""
     with open(path.with_name(path.name + "-wal"), "rb") as wal:
-        return int(struct.unpack(">I", wal.read(16)[12:16])[0])
+        return wal.read(24)[16:24]
 
 
 def test_the_job_starts_the_wal_again_under_steady_writes(tmp_path: Path) -> None:
