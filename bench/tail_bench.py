@@ -64,9 +64,7 @@ def main() -> None:
             targets = {
                 t.name: t for t in make_targets(kms_client(url, creds), url, None, (pid, pid), POOL)
             }
-            print(
-                "| run | target | req/s | p50 ms | p99 ms | p99.9 ms | WAL MiB | WAL generation |"
-            )
+            print("| run | target | req/s | p50 ms | p99 ms | p99.9 ms | WAL MiB | WAL restarted |")
             print("|---|---|---|---|---|---|---|---|")
             met, total, worst, salts = 0, 0, 0.0, b""
             for run in range(args.runs):

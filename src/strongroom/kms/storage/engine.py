@@ -123,7 +123,7 @@ def _sqlite_on_begin(connection: Any) -> None:
 def checkpoint_in_background(
     engine: Engine,
     *,
-    restart_after_frames: int = 16384,
+    restart_after_frames: int = 4096,
     locked_pass_frames: int = 1024,
 ) -> Callable[[], None] | None:
     """SQLite: commits stop checkpointing the WAL; the returned job does it, and keeps the WAL
@@ -141,7 +141,7 @@ def checkpoint_in_background(
     it: under steady writes that never happens, and the WAL grew by gigabytes (every new
     frame a block the filesystem must allocate; commits stalled 0.1-0.8 s when it flushed, and
     page lookups walk a longer WAL index; docs/adr/0041). So once the WAL holds
-    ``restart_after_frames`` frames (64 MiB of 4 KiB pages), the job catches up with more
+    ``restart_after_frames`` frames (16 MiB of 4 KiB pages), the job catches up with more
     passes until fewer than ``locked_pass_frames`` frames arrive during one, then copies the
     rest holding the database's writer lock (write_queue.py): commits wait for that short pass
     (a few ms plus its two syncs), and the next one starts the WAL again. Tools that open the
