@@ -218,11 +218,7 @@ class KeyCache:
         in one entry, so a request under a key the worker holds does one lookup, not two."""
         if key.key_spec is not KeySpec.SYMMETRIC_DEFAULT:
             raise InvalidCiphertextException()
-        entry = self._materials.get((key.record_id, material_id), None)
-        if entry is not None and entry.expires_at > time.monotonic():
-            self.material_hits += 1
-        else:
-            entry = self._open(key, material_id)
+        entry = self._entry(key, material_id)
         return entry.header, entry.cipher  # type: ignore[return-value]  # a symmetric handle
 
     def mac_material(self, key: KeyRecord) -> MacMaterial:
@@ -256,12 +252,15 @@ class KeyCache:
         return secret
 
     def _handle(self, key: KeyRecord, material_id: str) -> MaterialHandle:
-        slot = (key.record_id, material_id)
-        entry = self._materials.get(slot, None)
+        return self._entry(key, material_id).cipher
+
+    def _entry(self, key: KeyRecord, material_id: str) -> _Material:
+        """A material's cache entry: the unwrapped one while it is fresh, else opened now."""
+        entry = self._materials.get((key.record_id, material_id), None)
         if entry is not None and entry.expires_at > time.monotonic():
             self.material_hits += 1
-            return entry.cipher
-        return self._open(key, material_id).cipher
+            return entry
+        return self._open(key, material_id)
 
     def _open(self, key: KeyRecord, material_id: str) -> _Material:
         """Unwrap a material (a miss): from the wrapped copy read with the key, or read now."""

@@ -13,7 +13,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from strongroom.kms.storage.driver import driver_error
-from strongroom.kms.storage.write_queue import begin_immediate, connection_factory
+from strongroom.kms.storage.write_queue import (
+    QueuedWriterConnection,
+    begin_immediate,
+    connection_factory,
+)
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 READ_ONLY_OPTION = "strongroom_read_only"
@@ -165,7 +169,7 @@ def checkpoint_in_background(
                     return
                 if frames - seen < locked_pass_frames:
                     break
-            lock = getattr(driver, "writer_lock", None)
+            lock = driver.writer_lock if isinstance(driver, QueuedWriterConnection) else None
             if lock is None:  # an in-memory database: one connection, nothing to catch up
                 return
             try:
